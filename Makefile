@@ -1,0 +1,41 @@
+# evidock: every target does its own set-up on a fresh Debian machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO_HOME ?= $(CURDIR)/demo-home
+PYTEST_WORKERS ?= 2
+
+.PHONY: demo test lint bench venv clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "evidock needs Python 3.11 or newer as $(PYTHON)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	@scripts/system-deps.sh demo
+	$(BIN)/evidock demo --home $(DEMO_HOME)
+
+test: $(STAMP)
+	@scripts/system-deps.sh test
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: $(STAMP)
+	@scripts/system-deps.sh bench
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .mypy_cache .ruff_cache

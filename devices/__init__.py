@@ -1,0 +1,1 @@
+"""evidock devices subsystem."""

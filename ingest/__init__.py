@@ -1,0 +1,1 @@
+"""evidock ingest subsystem."""

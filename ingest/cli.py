@@ -1,0 +1,147 @@
+"""The ``evidock`` command: argument parsing, dispatch, and the one map of errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from devices.errors import DeviceError
+from ingest import commands
+from ingest.config import load
+from ingest.errors import EXIT_FAILURE, EXIT_USAGE, IngestError, UsageError
+from ingest.output import Output
+from storage.errors import CatalogUnavailable, StorageError, StoreIntegrityError
+from verify.errors import VerifyError
+
+logger = logging.getLogger("evidock")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}", hint=f"Run '{self.prog} --help'.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="evidock",
+        description="Evidence-media ingestion: verified acquisition, custody log, compliance.",
+    )
+    p.add_argument("--config", type=Path, help="configuration file (TOML)")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log lines on stderr")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("init", help="create the data dir, catalog and signing key (idempotent)")
+    s.set_defaults(func=commands.cmd_init)
+
+    s = sub.add_parser("ingest", help="one-shot ingest of a mounted device or folder")
+    s.add_argument("path", type=Path)
+    s.add_argument("--device", metavar="SERIAL", help="serial of the device (registered or not)")
+    s.add_argument("--officer", metavar="BADGE", help="officer the recordings belong to")
+    s.set_defaults(func=commands.cmd_ingest)
+
+    s = sub.add_parser("items", help="list evidence items")
+    s.add_argument("--device", metavar="SERIAL")
+    s.add_argument("--officer", metavar="BADGE")
+    s.set_defaults(func=commands.cmd_items)
+
+    s = sub.add_parser("custody", help="chain-of-custody report of one item")
+    s.add_argument("item", type=int)
+    s.set_defaults(func=commands.cmd_custody)
+
+    s = sub.add_parser("checkpoint", help="sign and publish a checkpoint of the custody log now")
+    s.set_defaults(func=commands.cmd_checkpoint)
+
+    s = sub.add_parser("demo", help="the whole job on a simulated camera, end to end")
+    s.add_argument("--home", type=Path, help="data dir for the demo (default: a new temp dir)")
+    s.set_defaults(func=commands.cmd_demo)
+
+    dev = sub.add_parser("device", help="register and list devices").add_subparsers(
+        dest="action", required=True, parser_class=_Parser
+    )
+    s = dev.add_parser("add", help="register a device by its serial")
+    s.add_argument("serial")
+    s.add_argument("--kind", default="body-camera", help="body-camera, audio-recorder, camera, ...")
+    s.add_argument("--vendor", default="")
+    s.add_argument("--model", default="")
+    s.add_argument("--officer", metavar="BADGE", help="assign it to this officer from now on")
+    s.set_defaults(func=commands.cmd_device_add)
+    s = dev.add_parser("list", help="list devices")
+    s.set_defaults(func=commands.cmd_device_list)
+    s = dev.add_parser("assign", help="hand a device to an officer (history is kept)")
+    s.add_argument("serial")
+    s.add_argument("badge")
+    s.add_argument("--from", dest="start", metavar="TIME", help="ISO time (default: now)")
+    s.set_defaults(func=commands.cmd_device_assign)
+
+    off = sub.add_parser("officer", help="register and list officers").add_subparsers(
+        dest="action", required=True, parser_class=_Parser
+    )
+    s = off.add_parser("add", help="register an officer")
+    s.add_argument("badge")
+    s.add_argument("--name", required=True)
+    s.add_argument("--unit", default="")
+    s.add_argument("--certificate", default="", help="enforcement certificate number")
+    s.set_defaults(func=commands.cmd_officer_add)
+    s = off.add_parser("list", help="list officers")
+    s.set_defaults(func=commands.cmd_officer_list)
+    return p
+
+
+def _configure_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
+    )
+
+
+def exit_code_for(err: BaseException) -> int:
+    """The one place where failures become exit codes (design.md, 'CLI contract')."""
+    if isinstance(err, IngestError):
+        return err.exit_code
+    if isinstance(err, StoreIntegrityError | VerifyError):
+        return EXIT_FAILURE
+    if isinstance(err, CatalogUnavailable):
+        return EXIT_USAGE
+    if isinstance(err, StorageError | DeviceError):
+        return EXIT_USAGE
+    return EXIT_FAILURE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as e:
+        print(f"evidock: {e}\nhint: {e.hint}", file=sys.stderr)
+        return EXIT_USAGE
+    _configure_logging(args.verbose)
+    func: Callable[[argparse.Namespace, Output, object], int] = args.func
+    try:
+        settings = load(args.config)
+        out = Output(json_mode=args.json, zone=settings.zone)
+        return func(args, out, settings)
+    except (IngestError, StorageError, DeviceError, VerifyError) as e:
+        code = getattr(e, "code", "error")
+        print(f"evidock: {e} [{code}]\nhint: {e.hint}", file=sys.stderr)
+        return exit_code_for(e)
+    except Exception as e:  # the user gets a message, the log the traceback
+        logger.debug("internal error", exc_info=True)
+        print(
+            f"evidock: internal error: {type(e).__name__}: {e}\n"
+            "hint: nothing half-recorded; run again with -vv and report the log lines",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("evidock: interrupted; nothing half-recorded, run the command again", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Configuration: TOML file plus ``EVIDOCK_*`` environment, parsed once into frozen settings.
+
+This is the only module that reads ``os.environ``. Every key has a default, so ``EVIDOCK_HOME``
+alone is enough to run a dock in a folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ingest.errors import ConfigError
+
+SYSTEM_CONFIG = Path("/etc/evidock/evidock.toml")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreSettings:
+    system_of_record: tuple[str, ...] = ("local",)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DockSettings:
+    name: str
+    watch: tuple[Path, ...] = ()
+    metrics_address: str = "127.0.0.1:9108"
+    parallel_devices: int = 4
+    wipe_after_offload: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProbeSettings:
+    exiftool: str = "exiftool"
+    ffprobe: str = "ffprobe"
+    timeout_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    data_dir: Path
+    catalog_url: str
+    timezone: str
+    offload_deadline_hours: float
+    archive_deadline_days: int
+    device_clock_zone: str
+    store: StoreSettings
+    dock: DockSettings
+    probe: ProbeSettings
+    source: str
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "store"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load(config_path: Path | None = None, *, environ: Mapping[str, str] | None = None) -> Settings:
+    """Find, read and validate the configuration; every problem is a ConfigError with a fix."""
+    env = os.environ if environ is None else environ
+    path = config_path
+    if path is None and env.get("EVIDOCK_CONFIG"):
+        path = Path(env["EVIDOCK_CONFIG"])
+    if path is None and SYSTEM_CONFIG.is_file():
+        path = SYSTEM_CONFIG
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as e:
+            raise ConfigError(f"configuration file {path} does not exist") from e
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"configuration file {path} is not valid TOML: {e}") from e
+        except OSError as e:
+            raise ConfigError(f"cannot read configuration file {path}: {e.strerror}") from e
+    return parse(raw, env=env, source=str(path) if path else "defaults")
+
+
+def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Settings:
+    known = {
+        "data_dir",
+        "catalog_url",
+        "timezone",
+        "offload_deadline_hours",
+        "archive_deadline_days",
+        "device_clock_zone",
+        "store",
+        "s3",
+        "dock",
+        "worker",
+        "probe",
+    }
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}")
+    if env.get("EVIDOCK_HOME"):
+        data_dir = Path(env["EVIDOCK_HOME"])
+    elif "data_dir" in raw:
+        data_dir = Path(_str(raw, "data_dir", source))
+    else:
+        data_dir = Path(env.get("HOME", "/root")) / ".local/share/evidock"
+    data_dir = data_dir.expanduser().absolute()
+    catalog_url = env.get("EVIDOCK_CATALOG_URL") or raw.get("catalog_url")
+    if catalog_url is None:
+        catalog_url = f"sqlite:///{data_dir / 'catalog.db'}"
+    if not isinstance(catalog_url, str):
+        raise ConfigError(f"{source}: catalog_url must be a string")
+    timezone = _zone(raw.get("timezone", "Asia/Shanghai"), "timezone", source)
+    device_zone = _zone(raw.get("device_clock_zone", timezone), "device_clock_zone", source)
+    hours = raw.get("offload_deadline_hours", 24)
+    if not isinstance(hours, int | float) or hours <= 0:
+        raise ConfigError(f"{source}: offload_deadline_hours must be a positive number")
+    days = raw.get("archive_deadline_days", 30)
+    if not isinstance(days, int) or days <= 0:
+        raise ConfigError(f"{source}: archive_deadline_days must be a positive whole number")
+    store_raw = _table(raw, "store", source)
+    sor = tuple(store_raw.get("system_of_record", ["local"]))
+    if not sor or any(b not in ("local", "s3") for b in sor):
+        raise ConfigError(f"{source}: [store] system_of_record takes 'local' and/or 's3'")
+    dock_raw = _table(raw, "dock", source)
+    name = env.get("EVIDOCK_DOCK_NAME") or dock_raw.get("name") or _default_dock_name()
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(
+            f"{source}: [dock] name {name!r} must be 1-63 letters, digits, '.', '_' or '-'"
+        )
+    parallel = dock_raw.get("parallel_devices", 4)
+    if not isinstance(parallel, int) or not 1 <= parallel <= 64:
+        raise ConfigError(f"{source}: [dock] parallel_devices must be between 1 and 64")
+    probe_raw = _table(raw, "probe", source)
+    timeout = probe_raw.get("timeout_s", 60.0)
+    if not isinstance(timeout, int | float) or timeout <= 0:
+        raise ConfigError(f"{source}: [probe] timeout_s must be a positive number")
+    return Settings(
+        data_dir=data_dir,
+        catalog_url=catalog_url,
+        timezone=timezone,
+        offload_deadline_hours=float(hours),
+        archive_deadline_days=days,
+        device_clock_zone=device_zone,
+        store=StoreSettings(system_of_record=sor),
+        dock=DockSettings(
+            name=name,
+            watch=tuple(Path(w) for w in dock_raw.get("watch", [])),
+            metrics_address=str(dock_raw.get("metrics_address", "127.0.0.1:9108")),
+            parallel_devices=parallel,
+            wipe_after_offload=bool(dock_raw.get("wipe_after_offload", False)),
+        ),
+        probe=ProbeSettings(
+            exiftool=str(probe_raw.get("exiftool", "exiftool")),
+            ffprobe=str(probe_raw.get("ffprobe", "ffprobe")),
+            timeout_s=float(timeout),
+        ),
+        source=source,
+    )
+
+
+def _default_dock_name() -> str:
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:63]
+    return host if host and _NAME.match(host) else "dock-01"
+
+
+def _zone(value: object, key: str, source: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{source}: {key} must be a zone name such as 'Asia/Shanghai'")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ConfigError(
+            f"{source}: {key} {value!r} is not a known time zone (use e.g. 'Asia/Shanghai')"
+        ) from e
+    return value
+
+
+def _str(raw: Mapping[str, Any], key: str, source: str) -> str:
+    v = raw[key]
+    if not isinstance(v, str):
+        raise ConfigError(f"{source}: {key} must be a string")
+    return v
+
+
+def _table(raw: Mapping[str, Any], key: str, source: str) -> Mapping[str, Any]:
+    v = raw.get(key, {})
+    if not isinstance(v, dict):
+        raise ConfigError(f"{source}: [{key}] must be a table")
+    return v

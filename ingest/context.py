@@ -1,0 +1,91 @@
+"""Wiring: settings -> catalog, store, custody log and this dock's identity and key."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ingest.config import Settings
+from storage.catalog import Catalog
+from storage.durable import makedirs_durable
+from storage.localstore import LocalStore
+from storage.records import Dock
+from verify.checkpoints import take_checkpoint
+from verify.custody import CustodyLog
+from verify.keys import DockKey, load_or_create
+
+logger = logging.getLogger(__name__)
+
+LOG_ORIGIN = "evidock/custody-log"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def os_actor() -> str:
+    try:
+        return f"user:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "user:unknown"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Context:
+    settings: Settings
+    catalog: Catalog
+    store: LocalStore
+    custody: CustodyLog
+    key: DockKey
+    dock: Dock
+    clock: Callable[[], datetime]
+    key_created: bool
+
+    def checkpoint(self) -> tuple[int, bool]:
+        with self.catalog.write() as txn:
+            return take_checkpoint(
+                txn,
+                key=self.key,
+                dock=self.dock,
+                origin=LOG_ORIGIN,
+                folder=self.store.root / "checkpoints",
+                clock=self.clock,
+            )
+
+    def close(self) -> None:
+        self.catalog.close()
+
+
+def open_context(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Context:
+    """Data dir, catalog at the newest schema, store folders, dock key and registration.
+
+    Idempotent: this is what 'evidock init' does, and every command starts with it.
+    """
+    makedirs_durable(settings.data_dir)
+    store = LocalStore(settings.store_dir)
+    store.prepare()
+    makedirs_durable(store.root / "checkpoints")
+    key, created = load_or_create(settings.keys_dir, settings.dock.name)
+    catalog = Catalog.open(settings.catalog_url)
+    with catalog.write() as txn:
+        dock = txn.ensure_dock(
+            name=settings.dock.name,
+            host=socket.gethostname(),
+            public_key=key.public,
+            key_name=key.name,
+            now=clock(),
+        )
+    return Context(
+        settings=settings,
+        catalog=catalog,
+        store=store,
+        custody=CustodyLog(dock=settings.dock.name, clock=clock),
+        key=key,
+        dock=dock,
+        clock=clock,
+        key_created=created,
+    )

@@ -1,0 +1,98 @@
+"""``evidock demo``: the whole job on a simulated camera, end to end, told step by step."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shutil
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+from ingest.config import Settings
+from ingest.context import open_context, os_actor
+from ingest.errors import EXIT_FAILURE, EXIT_OK
+from ingest.output import Output
+from ingest.pipeline import FileResult, ingest_device
+from ingest.simcam import make_camera
+
+SERIAL = "BWC-DEMO-0001"
+BADGE = "J0001"
+
+
+def run_demo(settings: Settings, out: Output, args: argparse.Namespace) -> int:
+    home: Path = args.home if args.home else Path(tempfile.mkdtemp(prefix="evidock-demo-"))
+    if home.exists() and any(home.iterdir()):
+        if not (home / "catalog.db").exists() or not args.home:
+            out.line(f"{home} is not empty and not a demo home; give an empty folder")
+            return EXIT_FAILURE
+        shutil.rmtree(home)
+    home.mkdir(parents=True, exist_ok=True)
+    demo_settings = dataclasses.replace(
+        settings, data_dir=home.absolute(), catalog_url=f"sqlite:///{home.absolute()}/catalog.db"
+    )
+    ctx = open_context(demo_settings)
+    out.line(f"== evidock demo: data dir {home}")
+    out.line(f"   dock {ctx.dock.name}, signing key {ctx.key.verifier}")
+
+    with ctx.catalog.write() as txn:
+        now = ctx.clock()
+        txn.add_officer(badge=BADGE, name="Wang Wei", unit="Fengli enforcement team",
+                        certificate_no="21010000001", now=now)  # fmt: skip
+        txn.add_device(serial=SERIAL, kind="body-camera", vendor="SimCam", model="BWC-1",
+                       profile="", registered=True, now=now)  # fmt: skip
+        txn.assign_device(serial=SERIAL, badge=BADGE, start=now - timedelta(days=7))
+    out.line(f"== officer {BADGE} registered; body camera {SERIAL} assigned to them")
+
+    with tempfile.TemporaryDirectory(prefix="evidock-simcam-") as cam:
+        camera = Path(cam)
+        made = make_camera(camera, start=ctx.clock() - timedelta(hours=5))
+        out.line(f"== simulated camera docked at {camera}: {len(made)} files")
+        for m in made:
+            note = " (cut short, as by a dead battery)" if m.truncated else ""
+            out.line(f"   {m.path.relative_to(camera)}  {m.kind}{note}")
+
+        def show(r: FileResult) -> None:
+            flags = f"  [{', '.join(r.flags)}]" if r.flags else ""
+            ident = f"#{r.item}" if r.item is not None else "-"
+            out.line(f"   {r.result:<8} {ident:>4}  {(r.sha256 or '')[:16]}  {r.path}{flags}")
+
+        out.line("== first docking: copy, hash, read back, probe, store, record")
+        first = ingest_device(ctx, camera, serial=SERIAL, officer=None, actor=os_actor(),
+                              on_file=show)  # fmt: skip
+        out.line("== second docking of the same camera: nothing is taken twice")
+        second = ingest_device(ctx, camera, serial=SERIAL, officer=None, actor=os_actor(),
+                               on_file=show)  # fmt: skip
+
+    with ctx.catalog.read() as txn:
+        items = txn.items()
+        first_events = txn.log.events_for_item(items[0].id) if items else []
+        log_size = txn.log.head().size
+    out.line("== the catalog")
+    for i in items:
+        f = i.facts
+        out.line(
+            f"   #{i.id} {i.original_path_display}: {i.size} bytes, recorded "
+            f"{out.when(f.recorded_start)} ({f.time_source}), "
+            f"{f.video_codec or '-'}/{f.audio_codec or '-'} {f.width or '-'}x{f.height or '-'}, "
+            f"officer {i.officer_badge or '-'}"
+            + (f", GPS {f.gps_lat:.4f},{f.gps_lon:.4f}" if f.gps_lat is not None else "")
+            + (f", FLAGGED {','.join(f.flags)}" if f.flags else "")
+        )
+    if items:
+        out.line(f"== custody of item #{items[0].id}")
+        for e in first_events:
+            out.line(f"   #{e.seq} {e.time} {e.type} by {e.actor} at {e.dock}")
+    out.line(f"== custody log: {log_size} events, checkpoint signed at size "
+             f"{second.checkpoint_size}")  # fmt: skip
+    s1, s2 = first.summary(), second.summary()
+    out.line(
+        f"== done: first docking stored {s1['stored']} ({s1['flagged']} flagged, still kept), "
+        f"second docking stored {s2['stored']}, {s2['already']} already there"
+    )
+    out.line(f"   look around: EVIDOCK_HOME={home} evidock items")
+    out.document(
+        {"home": str(home), "first": s1, "second": s2, "items": len(items), "log_size": log_size}
+    )
+    ctx.close()
+    return EXIT_OK if first.ok and second.ok else EXIT_FAILURE

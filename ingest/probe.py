@@ -1,0 +1,234 @@
+"""Adapter for the media tools: one persistent exiftool and ffprobe, on stored copies only.
+
+exiftool runs as one ``-stay_open`` process per worker (never one process per file); ffprobe
+runs only for audio and video, where exiftool cannot tell whether the streams decode. Both get
+fixed arguments, a path that evidock chose (never a device name) and a timeout. A tool that
+hangs is killed and, for exiftool, restarted for the next file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import selectors
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ingest.errors import ToolMissing
+
+logger = logging.getLogger(__name__)
+
+EXIFTOOL_ARGS = ("-j", "-G", "-n", "-api", "largefilesupport=1", "-charset", "filename=utf8")
+FFPROBE_ARGS = (
+    "-v",
+    "error",
+    "-protocol_whitelist",
+    "file",
+    "-show_format",
+    "-show_streams",
+    "-of",
+    "json",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolOutput:
+    """What one tool said about one file: parsed JSON, or the error it gave."""
+
+    tool: str
+    data: dict[str, Any] | None
+    error: str | None
+    warning: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProbeResult:
+    exif: ToolOutput
+    ffprobe: ToolOutput | None
+
+
+def require_tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise ToolMissing(f"{name} is not installed or not on PATH")
+    return found
+
+
+class ExifTool:
+    """A ``-stay_open`` exiftool with a per-file deadline."""
+
+    def __init__(self, executable: str = "exiftool", *, timeout_s: float = 60.0) -> None:
+        self.executable = require_tool(executable)
+        self.timeout_s = timeout_s
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._counter = 0
+        self.version = ""
+
+    def start(self) -> None:
+        self._proc = subprocess.Popen(
+            [self.executable, "-stay_open", "True", "-@", "-"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"},
+        )
+        self.version = self._run(["-ver"]).strip().decode("ascii", "replace")
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(OSError):
+            assert proc.stdin is not None
+            proc.stdin.write(b"-stay_open\nFalse\n")
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def read(self, path: Path) -> ToolOutput:
+        """Metadata of one stored file."""
+        try:
+            out = self._run([*EXIFTOOL_ARGS, str(path)])  # our own absolute path: never an option
+        except TimeoutError:
+            return ToolOutput(tool="exiftool", data=None, error="exiftool timed out")
+        except OSError as e:
+            return ToolOutput(tool="exiftool", data=None, error=f"exiftool failed: {e}")
+        try:
+            parsed = json.loads(out.decode("utf-8", "replace") or "[]")
+        except json.JSONDecodeError:
+            return ToolOutput(tool="exiftool", data=None, error="exiftool gave no readable output")
+        if not parsed or not isinstance(parsed[0], dict):
+            return ToolOutput(tool="exiftool", data=None, error="exiftool could not read the file")
+        data: dict[str, Any] = parsed[0]
+        err = data.get("ExifTool:Error")
+        return ToolOutput(tool="exiftool", data=data, error=str(err) if err else None)
+
+    def _run(self, args: list[str]) -> bytes:
+        if self._proc is None or self._proc.poll() is not None:
+            self.close()
+            self.start()
+        proc = self._proc
+        assert proc is not None and proc.stdin is not None and proc.stdout is not None
+        self._counter += 1
+        marker = f"{{ready{self._counter}}}".encode()
+        payload = "\n".join([*args, f"-execute{self._counter}", ""]).encode("utf-8")
+        proc.stdin.write(payload)
+        proc.stdin.flush()
+        fd = proc.stdout.fileno()
+        deadline = time.monotonic() + self.timeout_s
+        chunks: list[bytes] = []
+        tail = b""
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    self._kill()
+                    raise TimeoutError("exiftool did not answer in time")
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    self._kill()
+                    raise OSError("exiftool exited unexpectedly")
+                chunks.append(chunk)
+                tail = (tail + chunk)[-(len(marker) + 8) :]
+                if tail.rstrip().endswith(marker):
+                    break
+        out = b"".join(chunks).rstrip()
+        return out[: -len(marker)]
+
+    def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+            for f in (proc.stdin, proc.stdout):
+                if f is not None:
+                    with contextlib.suppress(OSError):
+                        f.close()
+
+
+def ffprobe(path: Path, *, executable: str = "ffprobe", timeout_s: float = 60.0) -> ToolOutput:
+    """Streams and format of one stored file (one process: only for audio and video)."""
+    exe = require_tool(executable)
+    try:
+        proc = subprocess.run(
+            [exe, *FFPROBE_ARGS, f"file:{path}"],
+            capture_output=True,
+            timeout=timeout_s,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        return ToolOutput(tool="ffprobe", data=None, error="ffprobe timed out")
+    err = proc.stderr.decode("utf-8", "replace").strip()
+    try:
+        data = json.loads(proc.stdout.decode("utf-8", "replace") or "{}")
+    except json.JSONDecodeError:
+        data = {}
+    if proc.returncode != 0:
+        return ToolOutput(
+            tool="ffprobe", data=data or None, error=_last_line(err) or f"exit {proc.returncode}"
+        )
+    if not data.get("streams"):
+        return ToolOutput(tool="ffprobe", data=data, error=_last_line(err) or "no streams found")
+    return ToolOutput(tool="ffprobe", data=data, error=None, warning=_last_line(err) or None)
+
+
+def _last_line(text: str) -> str:
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+class MediaProbe:
+    """Both tools for one worker; use as a context manager so exiftool is always stopped."""
+
+    def __init__(
+        self,
+        *,
+        exiftool: str = "exiftool",
+        ffprobe_exe: str = "ffprobe",
+        timeout_s: float = 60.0,
+    ) -> None:
+        self.exif = ExifTool(exiftool, timeout_s=timeout_s)
+        self.ffprobe_exe = require_tool(ffprobe_exe)
+        self.timeout_s = timeout_s
+
+    def __enter__(self) -> MediaProbe:
+        self.exif.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.exif.close()
+
+    def probe(self, path: Path) -> ProbeResult:
+        exif = self.exif.read(path)
+        mime = str((exif.data or {}).get("File:MIMEType", ""))
+        needs_ffprobe = (
+            exif.data is None
+            or exif.error is not None
+            or mime.startswith(("video/", "audio/", "application/"))
+        )
+        ff = (
+            ffprobe(path, executable=self.ffprobe_exe, timeout_s=self.timeout_s)
+            if needs_ffprobe
+            else None
+        )
+        return ProbeResult(exif=exif, ffprobe=ff)

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install the system tools evidock needs, from Debian's packages, when they are missing.
+# Usage: scripts/system-deps.sh demo|test
+set -euo pipefail
+mode=${1:-demo}
+need=()
+command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need+=(ffmpeg)
+command -v exiftool >/dev/null || need+=(libimage-exiftool-perl)
+command -v openssl >/dev/null || need+=(openssl)
+if [ "$mode" = test ] || [ "$mode" = bench ]; then
+  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
+  command -v runuser >/dev/null || need+=(util-linux)
+  command -v promtool >/dev/null || need+=(prometheus)
+fi
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "evidock needs these Debian packages: ${need[*]}" >&2
+  echo "install them as root:  apt-get install ${need[*]}" >&2
+  exit 1
+fi
+echo "installing system packages: ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

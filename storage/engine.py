@@ -1,0 +1,101 @@
+"""Engines for the catalog: SQLite for one dock, PostgreSQL for a fleet, and migrations."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from storage.errors import CatalogUnavailable
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+READ_ONLY = "evidock_read_only"
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the dialect settings evidence needs (durable commits, serial writers)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as e:
+        raise CatalogUnavailable(f"catalog_url {url!r} is not a database URL") from e
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database
+        if db and db != ":memory:" and not Path(db).parent.is_dir():
+            raise CatalogUnavailable(
+                f"the folder of the catalog {db} does not exist", hint="Run 'evidock init' first."
+            )
+        engine = create_engine(parsed, connect_args={"timeout": 60}, poolclass=NullPool)
+        _sqlite_setup(engine)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    raise CatalogUnavailable(
+        f"catalog_url uses {parsed.get_backend_name()!r}; evidock supports sqlite and postgresql"
+    )
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        # pysqlite's own BEGIN handling is switched off; we say BEGIN IMMEDIATE ourselves so
+        # that two writers queue on the database lock instead of failing half-way.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the catalog schema to the newest revision; cheap when it is already there."""
+    try:
+        if current_revision(engine) == head_revision():
+            return
+        cfg = _alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except OperationalError as e:
+        raise CatalogUnavailable(f"cannot open the catalog: {e.orig}") from e
+    logger.info("catalog migrated revision=%s", head_revision())

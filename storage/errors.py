@@ -1,0 +1,42 @@
+"""Errors of the storage subsystem: each carries a stable code and a hint for the operator."""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """Base of every storage failure: ``code`` is stable kebab-case, ``hint`` says what to do."""
+
+    code = "storage-error"
+    hint = "Check the data directory and the catalog URL."
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+
+class CatalogUnavailable(StorageError):
+    code = "catalog-unavailable"
+    hint = "Check catalog_url in the configuration and that the database server is running."
+
+
+class NotFound(StorageError):
+    code = "not-found"
+    hint = "List what exists with 'evidock items', 'evidock device list' or 'evidock officer list'."
+
+
+class AlreadyExists(StorageError):
+    code = "already-exists"
+    hint = "Use the existing record, or choose another identifier."
+
+
+class StoreIntegrityError(StorageError):
+    """Bytes in a blob store do not match the hash they are filed under."""
+
+    code = "store-integrity"
+    hint = "Do not repair the object: run 'evidock verify' and report the item to the custodian."
+
+
+class StoreWriteError(StorageError):
+    code = "store-write"
+    hint = "Check free space and permissions of the data directory; nothing was recorded."

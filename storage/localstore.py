@@ -1,0 +1,145 @@
+"""Local content-addressed evidence store: ``store/sha256/ab/cd/<hex>``, read-only, durable.
+
+It is also the staging area for acquisition: staging files live on the same file system so
+that filing them is one atomic rename.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from storage.durable import fsync_dir, makedirs_durable
+from storage.errors import StoreIntegrityError, StoreWriteError
+from storage.hashing import sha256_path
+
+logger = logging.getLogger(__name__)
+
+_HEX = re.compile(r"^[0-9a-f]{64}$")
+BACKEND = "local"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Staging:
+    """An open, locked staging file; ``fd`` is open for writing."""
+
+    path: Path
+    fd: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Filed:
+    key: str
+    size: int
+    existed: bool
+
+
+class LocalStore:
+    backend = BACKEND
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.objects = root / "sha256"
+        self.staging_dir = root / "staging"
+
+    def prepare(self) -> None:
+        makedirs_durable(self.objects)
+        makedirs_durable(self.staging_dir)
+
+    # -- staging ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Staging]:
+        """A fresh staging file, locked while in use and removed unless it was filed."""
+        path = self.staging_dir / f"{uuid.uuid4().hex}.part"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except OSError as e:
+            raise StoreWriteError(f"cannot create a staging file in {self.staging_dir}: {e}") from e
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield Staging(path=path, fd=fd)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            os.close(fd)
+
+    def clean_stale_staging(self) -> int:
+        """Remove staging files left by a crashed run (those nobody holds a lock on)."""
+        removed = 0
+        if not self.staging_dir.is_dir():
+            return 0
+        for p in self.staging_dir.glob("*.part"):
+            try:
+                fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+                removed += 1
+            os.close(fd)
+        if removed:
+            fsync_dir(self.staging_dir)
+            logger.info("removed stale staging files count=%d", removed)
+        return removed
+
+    # -- objects ----------------------------------------------------------------------------
+    def key_for(self, sha256: str) -> str:
+        if not _HEX.match(sha256):
+            raise ValueError(f"not a lowercase SHA-256 hex digest: {sha256!r}")
+        return f"sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+    def path_for(self, sha256: str) -> Path:
+        return self.root / self.key_for(sha256)
+
+    def exists(self, sha256: str) -> bool:
+        return self.path_for(sha256).is_file()
+
+    def file(self, staging: Staging, sha256: str, size: int) -> Filed:
+        """File a verified staging file under its hash (atomic, durable, read-only).
+
+        When the object is already there (same bytes from another file, or a run that crashed
+        after filing), the existing bytes are re-hashed: a match keeps them, a mismatch is an
+        integrity failure reported by name, never overwritten.
+        """
+        dest = self.path_for(sha256)
+        key = self.key_for(sha256)
+        if dest.exists():
+            found, found_size = sha256_path(dest)
+            if found != sha256 or found_size != size:
+                raise StoreIntegrityError(
+                    f"stored object {key} does not match its name: expected sha256 {sha256} "
+                    f"({size} bytes), found {found} ({found_size} bytes)"
+                )
+            return Filed(key=key, size=size, existed=True)
+        makedirs_durable(dest.parent)
+        os.fchmod(staging.fd, 0o444)
+        os.fsync(staging.fd)
+        try:
+            os.link(staging.path, dest)
+        except FileExistsError:
+            return self.file(staging, sha256, size)
+        except OSError as e:
+            raise StoreWriteError(f"cannot file {key}: {e}") from e
+        fsync_dir(dest.parent)
+        return Filed(key=key, size=size, existed=False)
+
+    def hash_object(self, sha256: str, *, drop_cache: bool = True) -> tuple[str, int]:
+        return sha256_path(self.path_for(sha256), drop_cache=drop_cache)
+
+    def iter_keys(self) -> Iterator[str]:
+        """Every object filed in the store (for audits that look for strays)."""
+        for p in sorted(self.objects.glob("??/??/*")):
+            if _HEX.match(p.name):
+                yield p.name

@@ -1,0 +1,149 @@
+"""Rows of the custody log: events, stored Merkle subtree hashes, the head that serialises appends.
+
+The arithmetic (canonical form, hashes, proofs) lives in ``verify``; this module only reads and
+writes rows inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from storage import records as r
+from storage.models import CheckpointRow, CustodyEventRow, DockRow, LogHeadRow, LogNodeRow
+
+GENESIS = "0" * 64
+
+
+class LogRows:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def lock_head(self) -> r.LogHead:
+        """Take the append lock (row lock on PostgreSQL; the write transaction on SQLite)."""
+        row = self.s.scalars(select(LogHeadRow).where(LogHeadRow.id == 1).with_for_update()).first()
+        if row is None:
+            self.s.add(LogHeadRow(id=1, size=0, last_leaf=GENESIS))
+            self.s.flush()
+            row = self.s.scalars(
+                select(LogHeadRow).where(LogHeadRow.id == 1).with_for_update()
+            ).one()
+        return r.LogHead(size=row.size, last_leaf=row.last_leaf)
+
+    def head(self) -> r.LogHead:
+        row = self.s.get(LogHeadRow, 1)
+        if row is None:
+            return r.LogHead(size=0, last_leaf=GENESIS)
+        return r.LogHead(size=row.size, last_leaf=row.last_leaf)
+
+    def set_head(self, head: r.LogHead) -> None:
+        row = self.s.get(LogHeadRow, 1)
+        assert row is not None, "lock_head() first"
+        row.size = head.size
+        row.last_leaf = head.last_leaf
+
+    def read_node(self, level: int, idx: int) -> bytes:
+        h = self.s.scalars(
+            select(LogNodeRow.hash).where(LogNodeRow.level == level, LogNodeRow.idx == idx)
+        ).first()
+        if h is None:
+            raise KeyError(f"log node ({level}, {idx}) is missing")
+        return bytes(h)
+
+    def put_nodes(self, nodes: Iterable[tuple[int, int, bytes]]) -> None:
+        rows = [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes]
+        if rows:
+            self.s.execute(insert(LogNodeRow), rows)
+
+    def insert_event(self, ev: r.Event) -> None:
+        self.s.execute(
+            insert(CustodyEventRow),
+            [
+                {
+                    "seq": ev.seq,
+                    "time": ev.time,
+                    "type": ev.type,
+                    "item_id": ev.item,
+                    "actor": ev.actor,
+                    "dock": ev.dock,
+                    "data": ev.data,
+                    "prev": ev.prev,
+                }
+            ],
+        )
+
+    def events_for_item(self, item_id: int) -> list[r.Event]:
+        q = select(CustodyEventRow).where(CustodyEventRow.item_id == item_id)
+        return [_event(e) for e in self.s.scalars(q.order_by(CustodyEventRow.seq))]
+
+    def events(self, *, start: int = 0, batch: int = 5000) -> Iterator[r.Event]:
+        """Every event in sequence order, read in batches (flat memory over a long log)."""
+        after = start - 1
+        while True:
+            rows = self.s.scalars(
+                select(CustodyEventRow)
+                .where(CustodyEventRow.seq > after)
+                .order_by(CustodyEventRow.seq)
+                .limit(batch)
+            ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield _event(row)
+            after = rows[-1].seq
+
+    def event_count(self) -> int:
+        return int(self.s.scalar(select(func.count()).select_from(CustodyEventRow)) or 0)
+
+    def event_types(self, item_ids: Sequence[int]) -> dict[int, set[str]]:
+        out: dict[int, set[str]] = {}
+        q = select(CustodyEventRow.item_id, CustodyEventRow.type).where(
+            CustodyEventRow.item_id.in_(list(item_ids))
+        )
+        for item_id, typ in self.s.execute(q):
+            if item_id is not None:
+                out.setdefault(item_id, set()).add(typ)
+        return out
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def add_checkpoint(
+        self, *, dock_id: int, size: int, root: str, note: str, now: datetime
+    ) -> int:
+        row = CheckpointRow(dock_id=dock_id, size=size, root=root, note=note, created_at=now)
+        self.s.add(row)
+        self.s.flush()
+        return row.id
+
+    def checkpoints(self) -> list[r.Checkpoint]:
+        q = (
+            select(CheckpointRow, DockRow.name)
+            .join(DockRow, DockRow.id == CheckpointRow.dock_id)
+            .order_by(CheckpointRow.size, CheckpointRow.id)
+        )
+        return [
+            r.Checkpoint(
+                id=cp.id,
+                dock_name=name,
+                size=cp.size,
+                root=cp.root,
+                note=cp.note,
+                created_at=cp.created_at,
+            )
+            for cp, name in self.s.execute(q)
+        ]
+
+
+def _event(row: CustodyEventRow) -> r.Event:
+    return r.Event(
+        seq=row.seq,
+        time=row.time,
+        type=row.type,
+        item=row.item_id,
+        actor=row.actor,
+        dock=row.dock,
+        data=row.data,
+        prev=row.prev,
+    )

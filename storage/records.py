@@ -1,0 +1,143 @@
+"""Frozen records that leave the storage subsystem. ORM rows never do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Officer:
+    id: int
+    badge: str
+    name: str
+    unit: str
+    certificate_no: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Device:
+    id: int
+    serial: str
+    kind: str
+    vendor: str
+    model: str
+    profile: str
+    registered: bool
+    officer_badge: str | None
+    created_at: datetime
+    last_docked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dock:
+    id: int
+    name: str
+    host: str
+    public_key: bytes
+    key_name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DockSession:
+    id: int
+    dock_name: str
+    device_serial: str
+    source: str
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MediaFacts:
+    """What the probes found out about one recording, as filed in the catalog."""
+
+    mime_type: str | None = None
+    recorded_start: datetime | None = None
+    recorded_end: datetime | None = None
+    time_source: str | None = None
+    duration_s: float | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    make: str | None = None
+    model: str | None = None
+    camera_serial: str | None = None
+    gps_lat: float | None = None
+    gps_lon: float | None = None
+    flags: tuple[str, ...] = ()
+    probe_errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewItem:
+    sha256: str
+    size: int
+    device_id: int
+    officer_id: int | None
+    session_id: int
+    original_path: bytes
+    original_path_display: str
+    source_mtime_ns: int
+    acquired_at: datetime
+    facts: MediaFacts
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Item:
+    id: int
+    sha256: str
+    size: int
+    device_serial: str
+    officer_badge: str | None
+    session_id: int
+    original_path: bytes
+    original_path_display: str
+    source_mtime_ns: int
+    state: str
+    acquired_at: datetime
+    durable_at: datetime | None
+    confidentiality: str
+    facts: MediaFacts
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredObject:
+    backend: str
+    sha256: str
+    key: str
+    size: int
+    version_id: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """One custody event exactly as stored; ``data`` is the canonical JSON text."""
+
+    seq: int
+    time: str
+    type: str
+    item: int | None
+    actor: str
+    dock: str
+    data: str
+    prev: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogHead:
+    size: int
+    last_leaf: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Checkpoint:
+    id: int
+    dock_name: str
+    size: int
+    root: str
+    note: str
+    created_at: datetime

@@ -1,0 +1,111 @@
+"""Shared fixtures: real SQLite and PostgreSQL catalogs, generated media, the real-device corpus."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ingest.config import Settings, parse
+from ingest.context import Context, open_context
+from ingest.simcam import make_clip, make_jpeg, make_wav, truncate
+from tests.pg import fresh_database, server_url
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL_MEDIA = ROOT.parent / "shared" / "media" / "real"
+CLIP_START = datetime(2026, 11, 26, 1, 30, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    """Every thread a test starts must be joined by the time it ends."""
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    assert not leaked, f"threads leaked: {[t.name for t in leaked]}"
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[str]:
+    with server_url(os.environ.get("EVIDOCK_TEST_DATABASE_URL")) as (url, _srv):
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/catalog.db"
+        return
+    admin = request.getfixturevalue("pg_admin")
+    with fresh_database(admin) as url:
+        yield url
+
+
+def make_settings(home: Path, catalog_url: str, dock: str = "dock-test") -> Settings:
+    return parse(
+        {},
+        env={
+            "EVIDOCK_HOME": str(home),
+            "EVIDOCK_CATALOG_URL": catalog_url,
+            "EVIDOCK_DOCK_NAME": dock,
+        },
+        source="tests",
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, catalog_url: str) -> Settings:
+    return make_settings(tmp_path / "home", catalog_url)
+
+
+@pytest.fixture
+def ctx(settings: Settings) -> Iterator[Context]:
+    c = open_context(settings)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Small generated recordings, made once per test session with ffmpeg and exiftool."""
+    d = tmp_path_factory.mktemp("media")
+    clip = make_clip(d / "clip.mp4", start=CLIP_START, seconds=2, size="320x240")
+    clip2 = make_clip(
+        d / "clip2.mp4", start=CLIP_START + timedelta(minutes=5), seconds=2, size="320x240"
+    )
+    wav = make_wav(d / "audio.wav", seconds=1)
+    jpg = make_jpeg(d / "photo.jpg", taken=CLIP_START + timedelta(minutes=10))
+    cut = make_clip(
+        d / "cut.mp4", start=CLIP_START + timedelta(minutes=20), seconds=2, size="320x240",
+        faststart=False,
+    )  # fmt: skip
+    truncate(cut, 0.3)
+    garbage = d / "garbage.mp4"
+    garbage.write_bytes(b"\x00\x01not a video at all" * 100)
+    return {"clip": clip, "clip2": clip2, "wav": wav, "jpg": jpg, "cut": cut, "garbage": garbage}
+
+
+@pytest.fixture
+def camera(tmp_path: Path, media: dict[str, Path]) -> Path:
+    """A folder laid out like a docked body camera, with generated media."""
+    root = tmp_path / "camera"
+    dcim = root / "DCIM" / "100MEDIA"
+    dcim.mkdir(parents=True)
+    shutil.copy2(media["clip"], dcim / "REC_20261126_093000.MP4")
+    shutil.copy2(media["clip2"], dcim / "REC_20261126_093500.MP4")
+    shutil.copy2(media["jpg"], dcim / "IMG_0001.JPG")
+    (root / "AUDIO").mkdir()
+    shutil.copy2(media["wav"], root / "AUDIO" / "AUD_20261126_094000.WAV")
+    return root
+
+
+@pytest.fixture(scope="session")
+def real_media() -> Path:
+    if not REAL_MEDIA.is_dir():
+        pytest.skip(f"real-device corpus not present at {REAL_MEDIA}")
+    return REAL_MEDIA

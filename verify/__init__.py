@@ -1,0 +1,1 @@
+"""evidock verify subsystem."""

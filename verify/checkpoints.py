@@ -1,0 +1,62 @@
+"""Signed checkpoints of the custody log: in the catalog and, write-once, in the store.
+
+A checkpoint is the C2SP tlog-checkpoint body (origin, size, root) in a signed note made with
+the dock's Ed25519 key. The copy outside the catalog database is what catches a database that
+was rewritten or restored from an older copy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from storage.catalog import Transaction
+from storage.durable import atomic_write
+from storage.records import Dock
+from verify.errors import VerifyError
+from verify.keys import DockKey
+from verify.merkle import root
+from verify.note import Checkpoint, format_checkpoint, sign_note
+
+logger = logging.getLogger(__name__)
+
+
+def checkpoint_file(folder: Path, size: int, dock: str) -> Path:
+    return folder / f"{size:012d}.{dock}.note"
+
+
+def take_checkpoint(
+    txn: Transaction,
+    *,
+    key: DockKey,
+    dock: Dock,
+    origin: str,
+    folder: Path,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> tuple[int, bool]:
+    """Sign the current tree head; returns (size, taken). Nothing new since the last one of
+    this dock: nothing is taken."""
+    head = txn.log.lock_head()
+    for cp in reversed(txn.log.checkpoints()):
+        if cp.dock_name == dock.name and cp.size == head.size:
+            return head.size, False
+    tree_root = root(head.size, txn.log.read_node)
+    body = format_checkpoint(Checkpoint(origin=origin, size=head.size, root=tree_root))
+    note = sign_note(body, key.name, key.seed)
+    path = checkpoint_file(folder, head.size, dock.name)
+    if path.exists():
+        if path.read_text(encoding="utf-8") != note:
+            raise VerifyError(
+                f"checkpoint file {path.name} already signs another tree of size {head.size}: "
+                "the custody log in the catalog was rewritten or restored",
+                hint="Stop ingesting and run 'evidock verify'; do not delete checkpoint files.",
+            )
+    else:
+        atomic_write(path, note.encode("utf-8"), mode=0o444, exclusive=True)
+    txn.log.add_checkpoint(
+        dock_id=dock.id, size=head.size, root=tree_root.hex(), note=note, now=clock()
+    )
+    logger.info("checkpoint size=%d root=%s dock=%s", head.size, tree_root.hex(), dock.name)
+    return head.size, True

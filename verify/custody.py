@@ -1,0 +1,59 @@
+"""Appending to the custody log inside the caller's catalog transaction.
+
+Each append takes the log's lock (the head row), chains ``prev`` to the last leaf, and stores the
+Merkle subtree hashes that the new leaf completes: O(log n) work, never a whole-tree pass.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from storage.catalog import Transaction
+from storage.records import Event, LogHead
+from verify.events import EVENT_TYPES, JSON, encode_data, event_leaf, format_time
+from verify.merkle import nodes_to_add
+
+logger = logging.getLogger(__name__)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class CustodyLog:
+    """Writes events for one dock; ``clock`` is a seam for tests."""
+
+    def __init__(self, *, dock: str, clock: Callable[[], datetime] = _utcnow) -> None:
+        self.dock = dock
+        self.clock = clock
+
+    def append(
+        self,
+        txn: Transaction,
+        *,
+        type: str,
+        actor: str,
+        data: Mapping[str, JSON],
+        item: int | None = None,
+    ) -> Event:
+        if type not in EVENT_TYPES:
+            raise ValueError(f"unknown custody event type {type!r}")
+        head = txn.log.lock_head()
+        ev = Event(
+            seq=head.size,
+            time=format_time(self.clock()),
+            type=type,
+            item=item,
+            actor=actor,
+            dock=self.dock,
+            data=encode_data(data),
+            prev=head.last_leaf,
+        )
+        leaf = event_leaf(ev)
+        txn.log.insert_event(ev)
+        txn.log.put_nodes(nodes_to_add(head.size, leaf, txn.log.read_node))
+        txn.log.set_head(LogHead(size=head.size + 1, last_leaf=leaf.hex()))
+        logger.debug("custody event seq=%d type=%s item=%s", ev.seq, type, item)
+        return ev
