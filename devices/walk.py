@@ -76,6 +76,8 @@ def open_root(root: Path) -> int:
     except FileNotFoundError as e:
         raise NotADeviceRoot(f"{root} does not exist") from e
     except NotADirectoryError as e:
+        if root.is_symlink():
+            raise NotADeviceRoot(f"{root} is a symbolic link; give the real mount point") from e
         raise NotADeviceRoot(f"{root} is not a directory") from e
     except OSError as e:
         if e.errno == errno.ELOOP:
@@ -177,9 +179,13 @@ def open_file(root_fd: int, entry: FileEntry) -> int:
         for d in opened:
             os.close(d)
     st = os.fstat(file_fd)
-    if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (entry.dev, entry.ino):
+    listed = (entry.dev, entry.ino, entry.size, entry.mtime_ns)
+    if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != listed:
         os.close(file_fd)
-        raise UnsafeEntry(f"{entry.display}: replaced since it was listed")
+        raise UnsafeEntry(
+            f"{entry.display}: replaced or changed since it was listed",
+            hint="It stays on the device; dock it again once it is no longer being written.",
+        )
     with contextlib.suppress(OSError):
         os.set_blocking(file_fd, True)
     return file_fd

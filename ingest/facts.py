@@ -23,6 +23,7 @@ SRC_MTIME = "file-mtime"
 
 FLAG_UNREADABLE = "media_unreadable"
 FLAG_DAMAGED = "media_damaged"
+FLAG_NO_METADATA = "metadata_unreadable"
 FLAG_NO_TIME = "time_from_mtime"
 FLAG_CLOCK_FUTURE = "clock_in_future"
 
@@ -151,6 +152,8 @@ def derive_facts(
         flags.append(FLAG_UNREADABLE)
     elif ff_failed:
         flags.append(FLAG_DAMAGED)
+    elif exif_failed:
+        flags.append(FLAG_NO_METADATA)
 
     width = _int(video.get("width")) if video else _int(exif.get("File:ImageWidth"))
     height = _int(video.get("height")) if video else _int(exif.get("File:ImageHeight"))
@@ -187,6 +190,13 @@ def _start_time(
         value = exif.get(tag)
         if isinstance(value, str) and re.search(r"(Z|[+-]\d{2}:?\d{2})", value[19:]):
             dt = parse_exif_time(value, zone)
+            if dt is not None:
+                return dt, SRC_CONTAINER
+    offset = exif.get("EXIF:OffsetTimeOriginal")
+    if isinstance(offset, str) and re.fullmatch(r"[+-]\d{2}:\d{2}", offset.strip()):
+        value = exif.get("EXIF:DateTimeOriginal")
+        if isinstance(value, str):
+            dt = parse_exif_time(value.strip()[:19] + offset.strip(), zone)
             if dt is not None:
                 return dt, SRC_CONTAINER
     tags = fmt.get("tags") or {}

@@ -57,7 +57,7 @@ def load(path: Path, name: str) -> DockKey:
             f"signing key {path} is readable by others (mode {stat.S_IMODE(st.st_mode):o})",
         )
     text = path.read_text(encoding="ascii").strip()
-    parts = text.split("+")
+    parts = text.split("+", 4)  # base64 may itself contain "+"
     if len(parts) != 5 or not text.startswith(_PREFIX) or parts[2] != name:
         raise SigningKeyError(f"signing key {path} is not a private key for dock {name!r}")
     raw = base64.b64decode(parts[4], validate=True)

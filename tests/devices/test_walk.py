@@ -1,0 +1,140 @@
+"""Walking an untrusted device tree: regular files only, nothing followed, names kept."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from devices.errors import NotADeviceRoot, UnsafeEntry
+from devices.walk import open_file, open_root, walk
+
+
+@pytest.fixture
+def device(tmp_path: Path) -> Path:
+    root = tmp_path / "dev"
+    (root / "DCIM").mkdir(parents=True)
+    (root / "DCIM" / "a.mp4").write_bytes(b"a" * 10)
+    return root
+
+
+def _listing(root: Path):
+    fd = open_root(root)
+    try:
+        return walk(fd)
+    finally:
+        os.close(fd)
+
+
+def test_symlinks_are_listed_as_anomalies_and_never_followed(device: Path, tmp_path: Path) -> None:
+    """A link to a file or folder outside the device is recorded, not read or entered."""
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    (outside / "passwd").write_text("root:x")
+    os.symlink(outside / "passwd", device / "DCIM" / "link.mp4")
+    os.symlink(outside, device / "escape")
+    listing = _listing(device)
+    assert [f.path for f in listing.files] == [b"DCIM/a.mp4"]
+    assert {(a.path, a.kind) for a in listing.anomalies} == {
+        (b"DCIM/link.mp4", "symlink"),
+        (b"escape", "symlink"),
+    }
+
+
+def test_fifo_is_an_anomaly_and_does_not_block(device: Path) -> None:
+    """A named pipe is reported with a reason; the walk never opens it."""
+    os.mkfifo(device / "pipe")
+    listing = _listing(device)
+    assert [(a.path, a.kind) for a in listing.anomalies] == [(b"pipe", "fifo")]
+    assert "pipe" in listing.anomalies[0].reason
+
+
+def test_names_that_are_not_utf8_are_kept_as_bytes(device: Path) -> None:
+    """A GBK-encoded name survives byte for byte; only its display form is escaped."""
+    raw = "执法记录.mp4".encode("gbk")
+    with open(os.path.join(os.fsencode(device), raw), "wb") as f:
+        f.write(b"x")
+    listing = _listing(device)
+    entry = next(f for f in listing.files if f.path == raw)
+    assert "\\x" in entry.display
+    fd = open_root(device)
+    try:
+        src = open_file(fd, entry)
+        assert os.read(src, 10) == b"x"
+        os.close(src)
+    finally:
+        os.close(fd)
+
+
+def test_file_replaced_by_a_symlink_after_listing_is_refused(device: Path, tmp_path: Path) -> None:
+    """Between listing and opening the device swapped the file for a link: not opened."""
+    listing = _listing(device)
+    target = device / "DCIM" / "a.mp4"
+    target.unlink()
+    (tmp_path / "other").write_bytes(b"other")
+    os.symlink(tmp_path / "other", target)
+    fd = open_root(device)
+    try:
+        with pytest.raises(UnsafeEntry):
+            open_file(fd, listing.files[0])
+    finally:
+        os.close(fd)
+
+
+def test_file_replaced_by_another_file_after_listing_is_refused(device: Path) -> None:
+    """Same name, different inode: not the file that was listed."""
+    listing = _listing(device)
+    target = device / "DCIM" / "a.mp4"
+    target.unlink()
+    target.write_bytes(b"b" * 10)
+    fd = open_root(device)
+    try:
+        with pytest.raises(UnsafeEntry):
+            open_file(fd, listing.files[0])
+    finally:
+        os.close(fd)
+
+
+def test_folder_swapped_for_a_symlink_after_listing_is_refused(
+    device: Path, tmp_path: Path
+) -> None:
+    """A directory replaced by a link to elsewhere is not traversed when opening."""
+    listing = _listing(device)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "a.mp4").write_bytes(b"a" * 10)
+    os.rename(device / "DCIM", tmp_path / "moved")
+    os.symlink(elsewhere, device / "DCIM")
+    fd = open_root(device)
+    try:
+        with pytest.raises(UnsafeEntry):
+            open_file(fd, listing.files[0])
+    finally:
+        os.close(fd)
+
+
+def test_root_that_is_a_symlink_or_missing_is_refused(device: Path, tmp_path: Path) -> None:
+    """The mount point itself must be a real directory."""
+    os.symlink(device, tmp_path / "link")
+    with pytest.raises(NotADeviceRoot, match="symbolic link"):
+        open_root(tmp_path / "link")
+    with pytest.raises(NotADeviceRoot, match="does not exist"):
+        open_root(tmp_path / "nope")
+    with pytest.raises(NotADeviceRoot, match="not a directory"):
+        open_root(device / "DCIM" / "a.mp4")
+
+
+def test_unreadable_folder_is_an_anomaly(device: Path) -> None:
+    """A folder the dock cannot list is recorded, and the rest of the device is still walked."""
+    if os.geteuid() == 0:
+        pytest.skip("root reads every folder; permission anomalies need an unprivileged user")
+    locked = device / "locked"
+    locked.mkdir()
+    locked.chmod(0)
+    try:
+        listing = _listing(device)
+    finally:
+        locked.chmod(0o755)
+    assert any(a.kind == "unreadable" for a in listing.anomalies)
+    assert [f.path for f in listing.files] == [b"DCIM/a.mp4"]

@@ -1,0 +1,191 @@
+"""Ingest of a docked device end to end, on SQLite and PostgreSQL, with real ffmpeg/exiftool."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest.acquire import SourceChanged, acquire
+from ingest.context import Context
+from ingest.facts import FLAG_DAMAGED, FLAG_UNREADABLE
+from ingest.pipeline import ALREADY, FAILED, NOT_ACQUIRED, STORED, ingest_device
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _ingest(ctx: Context, root: Path, **kw):
+    kw.setdefault("serial", "BWC-1")
+    kw.setdefault("officer", None)
+    return ingest_device(ctx, root, actor="test", **kw)
+
+
+def test_docked_camera_is_stored_with_verified_hashes_and_custody_events(
+    ctx: Context, camera: Path
+) -> None:
+    """Every file is filed under its SHA-256, read-only, with acquired/verified/stored events."""
+    report = _ingest(ctx, camera)
+    sources = sorted(p for p in camera.rglob("*") if p.is_file())
+    assert report.count(STORED) == len(sources) == 4
+    with ctx.catalog.read() as txn:
+        items = txn.items()
+        assert sorted(i.sha256 for i in items) == sorted(sha(p) for p in sources)
+        for item in items:
+            stored = ctx.store.path_for(item.sha256)
+            assert sha(stored) == item.sha256
+            assert stat.S_IMODE(stored.stat().st_mode) == 0o444
+            events = txn.log.events_for_item(item.id)
+            assert [e.type for e in events] == ["acquired", "verified", "stored"]
+            assert all(json.loads(e.data)["sha256"] == item.sha256 for e in events)
+            assert item.durable_at is not None and item.state == "stored"
+        docked = [e for e in txn.log.events() if e.type == "device_docked"]
+        assert len(docked) == 1 and json.loads(docked[0].data)["device"] == "BWC-1"
+    assert report.checkpoint_size is not None and report.checkpoint_size > 0
+    assert list((ctx.store.root / "checkpoints").glob("*.note"))
+    assert not list(ctx.store.staging_dir.iterdir())
+
+
+def test_metadata_is_read_from_the_stored_copy(ctx: Context, camera: Path) -> None:
+    """Recording time, codecs, resolution and GPS come from the tools' reading of the copy."""
+    _ingest(ctx, camera)
+    with ctx.catalog.read() as txn:
+        clip = next(
+            i for i in txn.items() if i.original_path == b"DCIM/100MEDIA/REC_20261126_093000.MP4"
+        )
+    f = clip.facts
+    assert f.time_source == "container"
+    assert (
+        f.recorded_start is not None and f.recorded_start.isoformat() == "2026-11-26T01:30:00+00:00"
+    )
+    assert (f.video_codec, f.audio_codec, f.width, f.height) == ("h264", "aac", 320, 240)
+    assert f.duration_s is not None and 1.9 < f.duration_s < 2.2
+    assert f.gps_lat == pytest.approx(31.2304, abs=1e-3)
+
+
+def test_second_ingest_of_the_same_device_adds_nothing(ctx: Context, camera: Path) -> None:
+    """Re-docking reports every file as already there and writes no item events."""
+    _ingest(ctx, camera)
+    with ctx.catalog.read() as txn:
+        before_items = len(txn.items())
+        before_events = [e.type for e in txn.log.events()]
+    again = _ingest(ctx, camera)
+    assert again.count(ALREADY) == before_items and again.count(STORED) == 0
+    with ctx.catalog.read() as txn:
+        assert len(txn.items()) == before_items
+        new = [e.type for e in txn.log.events()][len(before_events) :]
+    assert new == ["device_docked"]
+
+
+def test_corrupt_media_is_stored_bit_for_bit_and_flagged(
+    ctx: Context, camera: Path, media: dict[str, Path]
+) -> None:
+    """Garbage and a truncated clip are evidence too: stored, flagged, never skipped."""
+    shutil.copy(media["garbage"], camera / "DCIM" / "BAD.MP4")
+    shutil.copy(media["cut"], camera / "DCIM" / "CUT.MP4")
+    report = _ingest(ctx, camera)
+    assert report.count(FAILED) == 0
+    with ctx.catalog.read() as txn:
+        by_path = {i.original_path: i for i in txn.items()}
+    bad, cut = by_path[b"DCIM/BAD.MP4"], by_path[b"DCIM/CUT.MP4"]
+    assert bad.sha256 == sha(media["garbage"]) and FLAG_UNREADABLE in bad.facts.flags
+    assert bad.facts.probe_errors
+    assert cut.sha256 == sha(media["cut"]) and FLAG_DAMAGED in cut.facts.flags
+    assert ctx.store.path_for(bad.sha256).read_bytes() == media["garbage"].read_bytes()
+
+
+def test_symlink_to_outside_is_not_followed_and_is_recorded(
+    ctx: Context, camera: Path, tmp_path: Path
+) -> None:
+    """A link out of the device is reported with its reason; the target is never read."""
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"not on the camera")
+    os.symlink(secret, camera / "DCIM" / "LINK.MP4")
+    report = _ingest(ctx, camera)
+    skipped = [f for f in report.files if f.result == NOT_ACQUIRED]
+    assert [f.path for f in skipped] == ["DCIM/LINK.MP4"]
+    with ctx.catalog.read() as txn:
+        assert sha(secret) not in {i.sha256 for i in txn.items()}
+        failed = [json.loads(e.data) for e in txn.log.events() if e.type == "acquisition_failed"]
+    assert failed == [
+        {"device": "BWC-1", "session": report.session, "path": "DCIM/LINK.MP4",
+         "kind": "symlink", "reason": "symbolic link: not followed"}
+    ]  # fmt: skip
+
+
+def test_non_utf8_names_are_kept_exactly(
+    ctx: Context, camera: Path, media: dict[str, Path]
+) -> None:
+    """A GBK file name is recorded as its raw bytes; nothing is written under that name."""
+    raw = "现场检查.mp4".encode("gbk")
+    shutil.copy(media["clip"], os.path.join(os.fsencode(camera), raw))
+    _ingest(ctx, camera)
+    with ctx.catalog.read() as txn:
+        item = next(i for i in txn.items() if i.original_path == raw)
+    assert "\\x" in item.original_path_display
+    assert ctx.store.path_for(item.sha256).name == item.sha256
+
+
+def test_file_changing_during_copy_is_not_recorded_as_verified(
+    ctx: Context, tmp_path: Path
+) -> None:
+    """A file still being written while it is copied is refused (source-changed)."""
+    src = tmp_path / "growing.mp4"
+    src.write_bytes(os.urandom(8 << 20))
+    stop = threading.Event()
+
+    def writer() -> None:
+        with open(src, "ab") as f:
+            while not stop.is_set():
+                f.write(b"x")
+                f.flush()
+                time.sleep(0.0005)
+
+    fd = os.open(src, os.O_RDONLY)
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        time.sleep(0.01)
+        with ctx.store.staging() as staging, pytest.raises(SourceChanged):
+            acquire(fd, staging, chunk=4096)
+    finally:
+        stop.set()
+        t.join()
+        os.close(fd)
+    assert not list(ctx.store.staging_dir.iterdir())
+    with ctx.catalog.read() as txn:
+        assert txn.items() == []
+
+
+def test_officer_is_the_holder_of_the_device_at_recording_time(ctx: Context, camera: Path) -> None:
+    """Without --officer, items go to whoever held the camera when it recorded."""
+    from datetime import UTC, datetime
+
+    with ctx.catalog.write() as txn:
+        now = ctx.clock()
+        txn.add_officer(badge="J7", name="Li", unit="", certificate_no="", now=now)
+        txn.add_device(serial="BWC-1", kind="body-camera", vendor="", model="", profile="",
+                       registered=True, now=now)  # fmt: skip
+        txn.assign_device(serial="BWC-1", badge="J7", start=datetime(2026, 11, 1, tzinfo=UTC))
+    _ingest(ctx, camera)
+    with ctx.catalog.read() as txn:
+        assert {i.officer_badge for i in txn.items()} == {"J7"}
+
+
+def test_unregistered_device_is_ingested_and_marked_unregistered(
+    ctx: Context, camera: Path
+) -> None:
+    """Evidence from an unknown serial is kept; the device shows up as not registered."""
+    _ingest(ctx, camera, serial="UNKNOWN-9")
+    with ctx.catalog.read() as txn:
+        dev = txn.device("UNKNOWN-9")
+        assert not dev.registered and dev.last_docked_at is not None
+        assert len(txn.items(device="UNKNOWN-9")) == 4
