@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -127,14 +128,53 @@ def test_root_that_is_a_symlink_or_missing_is_refused(device: Path, tmp_path: Pa
 
 def test_unreadable_folder_is_an_anomaly(device: Path) -> None:
     """A folder the dock cannot list is recorded, and the rest of the device is still walked."""
-    if os.geteuid() == 0:
-        pytest.skip("root reads every folder; permission anomalies need an unprivileged user")
     locked = device / "locked"
     locked.mkdir()
     locked.chmod(0)
+    if os.geteuid() != 0:
+        listing = _listing(device)
+        locked.chmod(0o755)
+        assert [(a.path, a.kind) for a in listing.anomalies] == [(b"locked", "unreadable")]
+        return
+    root_fd = open_root(device)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: drop root (root reads every folder), walk the already-open root
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            listing = walk(root_fd)
+            os.write(write_end, pickle.dumps(listing))
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    os.close(root_fd)
+    locked.chmod(0o755)
+    listing = pickle.loads(data)
+    assert [(a.path, a.kind) for a in listing.anomalies] == [(b"locked", "unreadable")]
+    assert [f.path for f in listing.files] == [b"DCIM/a.mp4"]
+
+
+def test_another_file_system_mounted_inside_the_device_is_not_entered(device: Path) -> None:
+    """A mount point below the device root is recorded and never walked into."""
+    import subprocess
+
+    inner = device / "inner"
+    inner.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "evidock-test", str(inner)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
     try:
+        (inner / "planted.mp4").write_bytes(b"p")
         listing = _listing(device)
     finally:
-        locked.chmod(0o755)
-    assert any(a.kind == "unreadable" for a in listing.anomalies)
+        subprocess.run(["umount", str(inner)], check=True)
     assert [f.path for f in listing.files] == [b"DCIM/a.mp4"]
+    assert [(a.path, a.kind) for a in listing.anomalies] == [(b"inner", "mount-point")]

@@ -1,0 +1,76 @@
+"""The local content-addressed store: atomic, read-only, never overwritten, never repaired."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from storage.errors import StoreIntegrityError
+from storage.localstore import LocalStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalStore:
+    s = LocalStore(tmp_path / "store")
+    s.prepare()
+    return s
+
+
+def _file(store: LocalStore, data: bytes):
+    digest = hashlib.sha256(data).hexdigest()
+    with store.staging() as st:
+        os.write(st.fd, data)
+        filed = store.file(st, digest, len(data))
+    return digest, filed
+
+
+def test_object_is_filed_by_hash_read_only_and_staging_is_gone(store: LocalStore) -> None:
+    """Filing puts the bytes at sha256/ab/cd/<hex>, mode 0444, and removes the staging file."""
+    digest, filed = _file(store, b"evidence")
+    path = store.path_for(digest)
+    assert filed.key == f"sha256/{digest[:2]}/{digest[2:4]}/{digest}" and not filed.existed
+    assert path.read_bytes() == b"evidence"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o444
+    assert list(store.staging_dir.iterdir()) == []
+    assert list(store.iter_keys()) == [digest]
+
+
+def test_same_bytes_twice_are_filed_once(store: LocalStore) -> None:
+    """A second filing of identical bytes finds the object, checks it, and keeps one copy."""
+    digest, _ = _file(store, b"same")
+    _, again = _file(store, b"same")
+    assert again.existed and list(store.iter_keys()) == [digest]
+
+
+def test_existing_object_that_no_longer_matches_is_reported_not_replaced(store: LocalStore) -> None:
+    """A stored object whose bytes changed is an integrity failure; it is left as found."""
+    digest, _ = _file(store, b"original")
+    path = store.path_for(digest)
+    path.chmod(0o644)
+    path.write_bytes(b"tampered")
+    with pytest.raises(StoreIntegrityError, match=digest):
+        _file(store, b"original")
+    assert path.read_bytes() == b"tampered"
+
+
+def test_stale_staging_of_a_dead_process_is_cleaned_but_a_live_one_is_kept(
+    store: LocalStore,
+) -> None:
+    """Only staging files nobody holds a lock on are removed."""
+    (store.staging_dir / "dead.part").write_bytes(b"half a copy")
+    with store.staging() as live:
+        assert store.clean_stale_staging() == 1
+        assert live.path.exists()
+    assert list(store.staging_dir.iterdir()) == []
+
+
+def test_key_for_refuses_anything_but_a_lowercase_digest(store: LocalStore) -> None:
+    """Keys come from hashes only: a device-supplied name can never become a store path."""
+    with pytest.raises(ValueError):
+        store.key_for("../../etc/passwd")
+    with pytest.raises(ValueError):
+        store.key_for("A" * 64)
