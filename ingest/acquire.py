@@ -38,6 +38,11 @@ class ReadBackMismatch(IngestError):
     hint = "The evidence disk returned other bytes than were written: check the disk now."
 
 
+class Abandoned(IngestError):
+    code = "abandoned"
+    hint = "The dock was stopping; the file stays on the device and is taken next time."
+
+
 class WriteError(IngestError):
     code = "staging-write-error"
     hint = "Check free space and the health of the evidence disk; nothing was recorded."
@@ -50,11 +55,19 @@ class Acquired:
     mtime_ns: int
 
 
-def acquire(src_fd: int, staging: Staging, *, chunk: int = CHUNK) -> Acquired:
-    """Copy ``src_fd`` (from its start) into ``staging`` and prove the copy; see module doc."""
+def acquire(
+    src_fd: int,
+    staging: Staging,
+    *,
+    chunk: int = CHUNK,
+    cancel: threading.Event | None = None,
+) -> Acquired:
+    """Copy ``src_fd`` (from its start) into ``staging`` and prove the copy; see module doc.
+
+    ``cancel`` abandons the copy between chunks (the caller discards the staging file)."""
     before = os.fstat(src_fd)
     os.posix_fadvise(src_fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
-    digest, total = _copy(src_fd, staging.fd, chunk)
+    digest, total = _copy(src_fd, staging.fd, chunk, cancel)
     after = os.fstat(src_fd)
     if (before.st_size, before.st_mtime_ns, before.st_ino) != (
         after.st_size,
@@ -87,7 +100,7 @@ def acquire(src_fd: int, staging: Staging, *, chunk: int = CHUNK) -> Acquired:
     return Acquired(sha256=digest, size=total, mtime_ns=before.st_mtime_ns)
 
 
-def _copy(src_fd: int, dst_fd: int, chunk: int) -> tuple[str, int]:
+def _copy(src_fd: int, dst_fd: int, chunk: int, cancel: threading.Event | None) -> tuple[str, int]:
     """Read and hash on this thread, write on a second one; buffers are recycled."""
     h = hashlib.sha256()
     free: queue.Queue[bytearray] = queue.Queue()
@@ -116,6 +129,8 @@ def _copy(src_fd: int, dst_fd: int, chunk: int) -> tuple[str, int]:
     total = 0
     try:
         while not failure:
+            if cancel is not None and cancel.is_set():
+                raise Abandoned("copy abandoned: the dock is stopping")
             buf = free.get()
             try:
                 n = os.readv(src_fd, [buf])

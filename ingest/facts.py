@@ -26,6 +26,7 @@ FLAG_DAMAGED = "media_damaged"
 FLAG_NO_METADATA = "metadata_unreadable"
 FLAG_NO_TIME = "time_from_mtime"
 FLAG_CLOCK_FUTURE = "clock_in_future"
+FLAG_IMPORTANT = "important"
 
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _EXIF_DT = re.compile(
@@ -100,9 +101,19 @@ def parse_iso_time(value: object) -> datetime | None:
     return dt if dt >= _EARLIEST else None
 
 
-def filename_time(name: str, zone: ZoneInfo) -> datetime | None:
-    """A 'YYYYMMDD[-_]HHMMSS'-style timestamp in a file name, read in the device's zone."""
-    m = _NAME_DT.search(name)
+def filename_time(name: str, zone: ZoneInfo, pattern: str | None = None) -> datetime | None:
+    """A 'YYYYMMDD[-_]HHMMSS'-style timestamp in a file name, read in the device's zone.
+
+    A profile's ``pattern`` names the timestamp as group ``start`` (14 digits once the
+    separators are dropped)."""
+    if pattern is not None:
+        pm = re.search(pattern, name)
+        if not pm or "start" not in pm.groupdict():
+            return None
+        digits = re.sub(r"\D", "", pm.group("start"))
+        m = _NAME_DT.fullmatch(digits) if len(digits) == 14 else None
+    else:
+        m = _NAME_DT.search(name)
     if not m:
         return None
     try:
@@ -120,6 +131,8 @@ def derive_facts(
     mtime_ns: int,
     device_zone: ZoneInfo,
     now: datetime,
+    time_pattern: str | None = None,
+    important_pattern: str | None = None,
 ) -> MediaFacts:
     exif: Mapping[str, Any] = result.exif.data or {}
     ff: Mapping[str, Any] = (result.ffprobe.data if result.ffprobe else None) or {}
@@ -129,8 +142,10 @@ def derive_facts(
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
 
     duration = _duration(fmt, exif)
-    start, source = _start_time(exif, fmt, file_name, device_zone)
+    start, source = _start_time(exif, fmt, file_name, device_zone, time_pattern)
     flags: list[str] = []
+    if important_pattern is not None and re.search(important_pattern, file_name):
+        flags.append(FLAG_IMPORTANT)
     if start is not None:
         end = start + timedelta(seconds=duration) if duration else start
     else:
@@ -184,7 +199,11 @@ def derive_facts(
 
 
 def _start_time(
-    exif: Mapping[str, Any], fmt: Mapping[str, Any], file_name: str, zone: ZoneInfo
+    exif: Mapping[str, Any],
+    fmt: Mapping[str, Any],
+    file_name: str,
+    zone: ZoneInfo,
+    time_pattern: str | None,
 ) -> tuple[datetime | None, str | None]:
     for tag in _ZONED_TAGS:
         value = exif.get(tag)
@@ -215,7 +234,7 @@ def _start_time(
         dt = parse_exif_time(exif.get(tag), zone)
         if dt is not None:
             return dt, SRC_LOCAL
-    named = filename_time(file_name, zone)
+    named = filename_time(file_name, zone, time_pattern)
     if named is not None:
         return named, SRC_FILENAME
     return None, None

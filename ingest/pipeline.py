@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,8 +21,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from devices.errors import DeviceError
-from devices.walk import Anomaly, FileEntry, open_file, open_root, walk
-from ingest.acquire import acquire
+from devices.profiles import DeviceProfile, clean_serial, matches_any, serial_from_filenames
+from devices.walk import FileEntry, Listing, open_file, open_root, walk
+from ingest.acquire import Abandoned, acquire
 from ingest.context import Context
 from ingest.errors import IngestError
 from ingest.facts import derive_facts
@@ -35,6 +37,12 @@ STORED = "stored"
 ALREADY = "already"
 FAILED = "failed"
 NOT_ACQUIRED = "not_acquired"
+ABANDONED = "abandoned"
+
+OUTCOME_COMPLETE = "complete"
+OUTCOME_INCOMPLETE = "incomplete"
+OUTCOME_INTERRUPTED = "interrupted"
+OUTCOME_REFUSED = "refused"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,6 +62,10 @@ class IngestReport:
     device: str
     officer: str | None
     files: tuple[FileResult, ...]
+    outcome: str = OUTCOME_COMPLETE
+    profile: str | None = None
+    serial_source: str | None = None
+    refused_reason: str | None = None
     checkpoint_size: int | None = None
 
     def count(self, result: str) -> int:
@@ -61,7 +73,7 @@ class IngestReport:
 
     @property
     def ok(self) -> bool:
-        return self.count(FAILED) == 0
+        return self.count(FAILED) == 0 and self.outcome != OUTCOME_REFUSED
 
     def summary(self) -> dict[str, int]:
         return {
@@ -84,6 +96,9 @@ class _Run:
     session: int
     actor: str
     source: str
+    profile: DeviceProfile | None
+    zone: ZoneInfo
+    cancel: threading.Event | None
     results: list[FileResult] = field(default_factory=list)
 
 
@@ -102,15 +117,36 @@ def ingest_device(
     actor: str,
     probe: MediaProbe | None = None,
     on_file: Callable[[FileResult], None] | None = None,
+    profile: DeviceProfile | None = None,
+    reported_serial: str | None = None,
+    stop: threading.Event | None = None,
+    cancel: threading.Event | None = None,
 ) -> IngestReport:
-    """Ingest everything on the device mounted at ``root``; see the module doc."""
+    """Ingest everything on the device mounted at ``root``; see the module doc.
+
+    ``profile`` says which files are media, where the serial comes from and how the camera
+    clock runs. ``stop`` ends the session between files; ``cancel`` abandons the file in
+    flight (nothing of it is recorded; it stays on the device for the next docking).
+    """
     root_fd = open_root(root)
+    outcome = OUTCOME_COMPLETE
     try:
         listing = walk(root_fd)
-        run = _start(ctx, root, serial or folder_serial(root), officer, actor)
+        if serial is None:
+            serial, serial_source = identify(root, root_fd, listing, profile, reported_serial)
+        else:
+            serial_source = "given"
+        run = _start(ctx, root, serial, officer, actor, profile, cancel)
+        refusal = _refusal(run, profile)
+        if refusal is not None:
+            return _refuse(run, listing, refusal, serial_source, on_file)
         ctx.store.clean_stale_staging()
         for anomaly in listing.anomalies:
-            _emit(run, _anomaly(run, anomaly), on_file)
+            _emit(run, _anomaly(run, anomaly.display, anomaly.kind, anomaly.reason), on_file)
+        media, other = _split(listing.files, profile)
+        for entry in other:
+            reason = f"not a media file for profile {profile.name if profile else '-'}"
+            _emit(run, _anomaly(run, entry.display, "not-media", reason), on_file)
         with contextlib.ExitStack() as stack:
             if probe is None:
                 probe = stack.enter_context(
@@ -120,11 +156,104 @@ def ingest_device(
                         timeout_s=ctx.settings.probe.timeout_s,
                     )
                 )
-            for entry in listing.files:
-                _emit(run, _one_file(run, root_fd, entry, probe), on_file)
+            for entry in media:
+                if stop is not None and stop.is_set():
+                    outcome = OUTCOME_INTERRUPTED
+                    break
+                result = _one_file(run, root_fd, entry, probe)
+                _emit(run, result, on_file)
+                if result.result == ABANDONED or (result.result == FAILED and not root.exists()):
+                    outcome = OUTCOME_INTERRUPTED  # stopping, or the device was pulled out
+                    break
     finally:
         os.close(root_fd)
-    return _finish(run)
+    return _finish(run, outcome, serial_source)
+
+
+def identify(
+    root: Path,
+    root_fd: int,
+    listing: Listing,
+    profile: DeviceProfile | None,
+    reported_serial: str | None,
+) -> tuple[str, str]:
+    """The device's serial and where it came from, by the profile's list of sources."""
+    sources = profile.serial_sources if profile else ("udev", "folder")
+    for source in sources:
+        found: str | None = None
+        if source == "udev" and reported_serial:
+            found = clean_serial(reported_serial)
+        elif source == "file" and profile is not None and profile.serial_file:
+            found = _serial_file(root_fd, listing, profile.serial_file)
+        elif source == "filename" and profile is not None:
+            found = serial_from_filenames(profile, [f.display for f in listing.files])
+        elif source == "folder" and profile is not None:
+            found = clean_serial(root.name)
+        if found:
+            return found, source
+    return folder_serial(root), "path"
+
+
+def _serial_file(root_fd: int, listing: Listing, rel: str) -> str | None:
+    wanted = os.fsencode(rel)
+    entry = next((f for f in listing.files if f.path == wanted), None)
+    if entry is None or entry.size > 4096:
+        return None
+    try:
+        fd = open_file(root_fd, entry)
+    except DeviceError:
+        return None
+    try:
+        text = os.read(fd, 256).decode("utf-8", "replace")
+    finally:
+        os.close(fd)
+    lines = text.strip().splitlines()
+    return clean_serial(lines[0]) if lines else None
+
+
+def _split(
+    files: tuple[FileEntry, ...], profile: DeviceProfile | None
+) -> tuple[list[FileEntry], list[FileEntry]]:
+    if profile is None:
+        return list(files), []
+    media = [f for f in files if matches_any(f.display, profile.media_globs)]
+    chosen = {f.path for f in media}
+    return media, [f for f in files if f.path not in chosen]
+
+
+def _refusal(run: _Run, profile: DeviceProfile | None) -> str | None:
+    if profile is not None and profile.require_registered and not run.device.registered:
+        return (
+            f"device serial {run.device.serial!r} is not registered and profile "
+            f"{profile.name} requires it; register it with 'evidock device add "
+            f"{run.device.serial}' and dock it again"
+        )
+    return None
+
+
+def _refuse(
+    run: _Run,
+    listing: Listing,
+    reason: str,
+    serial_source: str,
+    on_file: Callable[[FileResult], None] | None,
+) -> IngestReport:
+    with run.ctx.catalog.write() as txn:
+        run.ctx.custody.append(
+            txn,
+            type="acquisition_failed",
+            actor=run.actor,
+            data={
+                "device": run.device.serial,
+                "session": run.session,
+                "kind": "refused",
+                "reason": reason,
+                "files_left_on_device": len(listing.files),
+            },
+        )
+    for entry in listing.files:
+        _emit(run, FileResult(path=entry.display, result=NOT_ACQUIRED, reason=reason), on_file)
+    return _finish(run, OUTCOME_REFUSED, serial_source, refused_reason=reason)
 
 
 def _emit(run: _Run, result: FileResult, on_file: Callable[[FileResult], None] | None) -> None:
@@ -142,17 +271,25 @@ def _emit(run: _Run, result: FileResult, on_file: Callable[[FileResult], None] |
         on_file(result)
 
 
-def _start(ctx: Context, root: Path, serial: str, badge: str | None, actor: str) -> _Run:
+def _start(
+    ctx: Context,
+    root: Path,
+    serial: str,
+    badge: str | None,
+    actor: str,
+    profile: DeviceProfile | None,
+    cancel: threading.Event | None,
+) -> _Run:
     now = ctx.clock()
     with ctx.catalog.write() as txn:
         device = txn.find_device(serial)
         if device is None:
             device = txn.add_device(
                 serial=serial,
-                kind="unknown",
                 vendor="",
                 model="",
-                profile="",
+                kind=profile.kind if profile else "unknown",
+                profile=profile.name if profile else "",
                 registered=False,
                 now=now,
             )
@@ -170,8 +307,11 @@ def _start(ctx: Context, root: Path, serial: str, badge: str | None, actor: str)
                 "registered": device.registered,
                 "session": session,
                 "source": str(root),
+                "profile": profile.name if profile else None,
             },
         )
+    zone_name = profile.clock_zone if profile else "local"
+    zone = ZoneInfo(ctx.settings.device_clock_zone if zone_name == "local" else zone_name)
     return _Run(
         ctx=ctx,
         device=device,
@@ -180,10 +320,14 @@ def _start(ctx: Context, root: Path, serial: str, badge: str | None, actor: str)
         session=session,
         actor=actor,
         source=str(root),
+        profile=profile,
+        zone=zone,
+        cancel=cancel,
     )
 
 
-def _anomaly(run: _Run, anomaly: Anomaly) -> FileResult:
+def _anomaly(run: _Run, path: str, kind: str, reason: str) -> FileResult:
+    """A file or entry that stays on the device, recorded with its reason."""
     with run.ctx.catalog.write() as txn:
         run.ctx.custody.append(
             txn,
@@ -192,12 +336,12 @@ def _anomaly(run: _Run, anomaly: Anomaly) -> FileResult:
             data={
                 "device": run.device.serial,
                 "session": run.session,
-                "path": anomaly.display,
-                "kind": anomaly.kind,
-                "reason": anomaly.reason,
+                "path": path,
+                "kind": kind,
+                "reason": reason,
             },
         )
-    return FileResult(path=anomaly.display, result=NOT_ACQUIRED, reason=anomaly.reason)
+    return FileResult(path=path, result=NOT_ACQUIRED, reason=reason)
 
 
 def _known(run: _Run, entry: FileEntry) -> Item | None:
@@ -224,18 +368,22 @@ def _one_file(run: _Run, root_fd: int, entry: FileEntry, probe: MediaProbe) -> F
         src = open_file(root_fd, entry)
         try:
             with ctx.store.staging() as staging:
-                got = acquire(src, staging)
+                got = acquire(src, staging, cancel=run.cancel)
                 facts = derive_facts(
                     probe.probe(staging.path),
                     file_name=os.fsdecode(entry.path.rsplit(b"/", 1)[-1]),
                     mtime_ns=got.mtime_ns,
-                    device_zone=ZoneInfo(ctx.settings.device_clock_zone),
+                    device_zone=run.zone,
                     now=ctx.clock(),
+                    time_pattern=run.profile.time_pattern if run.profile else None,
+                    important_pattern=run.profile.important_pattern if run.profile else None,
                 )
                 filed = ctx.store.file(staging, got.sha256, got.size)
         finally:
             os.close(src)
         return _record(run, entry, got.sha256, got.size, got.mtime_ns, facts, filed.key)
+    except Abandoned as e:
+        return FileResult(path=entry.display, result=ABANDONED, reason=str(e))
     except (DeviceError, IngestError, StorageError) as e:
         return _failed(run, entry, e)
 
@@ -356,19 +504,24 @@ def _failed(run: _Run, entry: FileEntry, err: Exception) -> FileResult:
     return FileResult(path=entry.display, result=FAILED, reason=reason)
 
 
-def _finish(run: _Run) -> IngestReport:
+def _finish(
+    run: _Run, outcome: str, serial_source: str, *, refused_reason: str | None = None
+) -> IngestReport:
     ctx = run.ctx
-    failed = sum(1 for r in run.results if r.result == FAILED)
+    if outcome == OUTCOME_COMPLETE and any(r.result == FAILED for r in run.results):
+        outcome = OUTCOME_INCOMPLETE
     with ctx.catalog.write() as txn:
-        txn.close_session(
-            run.session, outcome="complete" if not failed else "incomplete", now=ctx.clock()
-        )
+        txn.close_session(run.session, outcome=outcome, now=ctx.clock())
     size, _ = ctx.checkpoint()
     return IngestReport(
         session=run.session,
         device=run.device.serial,
         officer=run.officer_badge,
         files=tuple(run.results),
+        outcome=outcome,
+        profile=run.profile.name if run.profile else None,
+        serial_source=serial_source,
+        refused_reason=refused_reason,
         checkpoint_size=size,
     )
 
