@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, or_, select
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from storage import records as r
@@ -135,6 +136,50 @@ class LogRows:
             for cp, name in self.s.execute(q)
         ]
 
+    # -- bulk reads for audits --------------------------------------------------------------
+    def event_range(self, start: int, end: int) -> list[r.Event]:
+        """Events with ``start <= seq < end`` in sequence order, read as plain columns (an
+        audit reads the whole log in such windows; no ORM objects are built)."""
+        q = (
+            select(*_EVENT_COLUMNS)
+            .where(CustodyEventRow.seq >= start, CustodyEventRow.seq < end)
+            .order_by(CustodyEventRow.seq)
+        )
+        return [_event_from_columns(row) for row in self.s.execute(q)]
+
+    def events_outside(self, size: int, *, limit: int = 1000) -> list[r.Event]:
+        """Events whose ``seq`` lies outside ``[0, size)``: none exist in an intact log."""
+        q = (
+            select(*_EVENT_COLUMNS)
+            .where(or_(CustodyEventRow.seq < 0, CustodyEventRow.seq >= size))
+            .order_by(CustodyEventRow.seq)
+            .limit(limit)
+        )
+        return [_event_from_columns(row) for row in self.s.execute(q)]
+
+    def item_events(
+        self, first: int, last: int | None, *, limit: int | None = None
+    ) -> list[r.Event]:
+        """Events of items ``first <= item <= last`` (no upper bound when ``last`` is None),
+        ordered by item, then sequence; at most ``limit`` of them."""
+        q = select(*_EVENT_COLUMNS).where(CustodyEventRow.item_id >= first)
+        if last is not None:
+            q = q.where(CustodyEventRow.item_id <= last)
+        q = q.order_by(CustodyEventRow.item_id, CustodyEventRow.seq).limit(limit)
+        return [_event_from_columns(row) for row in self.s.execute(q)]
+
+    def nodes_in(self, level: int, start: int, end: int) -> dict[int, bytes]:
+        """Stored hashes of the nodes ``(level, idx)`` with ``start <= idx < end``, by idx."""
+        q = select(LogNodeRow.idx, LogNodeRow.hash).where(
+            LogNodeRow.level == level, LogNodeRow.idx >= start, LogNodeRow.idx < end
+        )
+        return {int(idx): bytes(h) for idx, h in self.s.execute(q)}
+
+    def node_counts(self) -> dict[int, int]:
+        """How many nodes are stored at each level."""
+        q = select(LogNodeRow.level, func.count()).group_by(LogNodeRow.level)
+        return {int(level): int(n) for level, n in self.s.execute(q)}
+
 
 def _event(row: CustodyEventRow) -> r.Event:
     return r.Event(
@@ -146,4 +191,23 @@ def _event(row: CustodyEventRow) -> r.Event:
         dock=row.dock,
         data=row.data,
         prev=row.prev,
+    )
+
+
+_EVENT_COLUMNS = (
+    CustodyEventRow.seq,
+    CustodyEventRow.time,
+    CustodyEventRow.type,
+    CustodyEventRow.item_id,
+    CustodyEventRow.actor,
+    CustodyEventRow.dock,
+    CustodyEventRow.data,
+    CustodyEventRow.prev,
+)
+
+
+def _event_from_columns(row: Row[int, str, str, int | None, str, str, str, str]) -> r.Event:
+    seq, time, type_, item, actor, dock, data, prev = row
+    return r.Event(
+        seq=seq, time=time, type=type_, item=item, actor=actor, dock=dock, data=data, prev=prev
     )

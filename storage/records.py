@@ -141,3 +141,13 @@ class Checkpoint:
     root: str
     note: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemDigest:
+    """What an audit compares of an item with its custody events: hash, size and state."""
+
+    id: int
+    sha256: str
+    size: int
+    state: str

@@ -1,0 +1,181 @@
+"""Problems an audit finds: a stable code, what was expected, what was found.
+
+Audits collect every problem before failing once (bagit style). Consecutive events with the
+same problem (an inserted event shifts every later one) are summarised as one run, and no
+code lists more than ``limit_per_code`` problems: the rest are counted, not listed, so a
+badly damaged catalog still gives a readable report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+# Problems that mean the custody log or its signed checkpoints cannot be trusted: nothing is
+# appended to such a log, and no checkpoint is signed over it.
+LOG_CODES = frozenset(
+    {
+        "event-missing",
+        "event-leaf-mismatch",
+        "event-not-canonical",
+        "event-outside-log",
+        "chain-broken",
+        "log-head-mismatch",
+        "log-node-missing",
+        "log-node-mismatch",
+        "log-node-beyond-head",
+        "log-root-mismatch",
+        "dock-key-missing",
+        "dock-key-mismatch",
+        "dock-key-invalid",
+        "checkpoint-malformed",
+        "checkpoint-bad-signature",
+        "checkpoint-unknown-key",
+        "checkpoint-wrong-origin",
+        "checkpoint-row-mismatch",
+        "checkpoint-file-misnamed",
+        "checkpoint-beyond-log",
+        "checkpoint-root-mismatch",
+        "checkpoint-inconsistent",
+        "checkpoint-file-missing",
+        "checkpoint-row-missing",
+    }
+)
+
+_LOG_HINT = (
+    "The custody log in the catalog was altered, or restored from an older copy. Do not "
+    "ingest or repair anything: keep the catalog, the store and its checkpoints/ folder as "
+    "they are and hand this report to the evidence custodian."
+)
+_OBJECT_HINT = (
+    "Do not repair or replace the object: report the item to the evidence custodian, who "
+    "restores it from a replica and records why."
+)
+HINTS = {
+    "object-missing": _OBJECT_HINT,
+    "object-corrupt": _OBJECT_HINT,
+    "object-size-mismatch": _OBJECT_HINT,
+    "object-unreadable": "Check the permissions and the disk of the store, then run verify again.",
+    "object-not-in-catalog": (
+        "Bytes in the store that the catalog does not know: the catalog was restored from an "
+        "older copy, or an ingest stopped between filing and recording (docking the device "
+        "again records it). Keep the object and hand this report to the custodian."
+    ),
+    "object-without-item": "The catalog lost or changed this object's item: see the item problems.",
+    "item-object-missing": "The catalog has no stored copy of this item's hash: see its events.",
+    "item-event-missing": "The item's record in the catalog lacks custody events: report it.",
+    "item-event-mismatch": (
+        "The item's hash or size in the catalog differs from what its custody events recorded: "
+        "the catalog row was edited. Trust the custody log; report it."
+    ),
+    "event-item-unknown": "An item row the custody log refers to is gone from the catalog.",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Problem:
+    """One finding. ``seq``/``last_seq`` name the events concerned (a run when they differ)."""
+
+    code: str
+    subject: str
+    expected: str
+    found: str
+    item: int | None = None
+    seq: int | None = None
+    last_seq: int | None = None
+    count: int = 1
+
+    @property
+    def hint(self) -> str:
+        if self.code in LOG_CODES:
+            return _LOG_HINT
+        return HINTS.get(self.code, "Hand this report to the evidence custodian.")
+
+    @property
+    def message(self) -> str:
+        return f"{self.subject}: expected {self.expected}, found {self.found}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "item": self.item,
+            "subject": self.subject,
+            "expected": self.expected,
+            "found": self.found,
+            "seq": self.seq,
+            "last_seq": self.last_seq,
+            "count": self.count,
+            "hint": self.hint,
+        }
+
+
+class Problems:
+    """The collector an audit writes into; ``listed()`` gives the final, ordered problems."""
+
+    def __init__(self, *, limit_per_code: int = 1000) -> None:
+        self._limit = limit_per_code
+        self._listed: list[Problem] = []
+        self._per_code: dict[str, int] = {}
+        self._unlisted: dict[str, int] = {}
+        self._open_runs: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._listed) + len(self._unlisted)
+
+    def add(self, problem: Problem) -> None:
+        n = self._per_code.get(problem.code, 0)
+        if n >= self._limit:
+            self._unlisted[problem.code] = self._unlisted.get(problem.code, 0) + problem.count
+            return
+        self._per_code[problem.code] = n + 1
+        self._listed.append(problem)
+
+    def add_event(
+        self, code: str, seq: int, *, what: str, expected: str, found: str, item: int | None
+    ) -> None:
+        """A problem of event ``seq``; it extends a run of the same code ending at ``seq - 1``.
+
+        ``what`` completes the subject: "event #12 <what>" or "events #12..#40, each <what>".
+        """
+        at = self._open_runs.get(code)
+        if at is not None:
+            run = self._listed[at]
+            if run.last_seq == seq - 1 and run.seq is not None:
+                self._listed[at] = replace(
+                    run,
+                    subject=f"events #{run.seq}..#{seq}, each {what} ({run.count + 1} "
+                    "events; expected/found are those of the first)",
+                    item=run.item if run.item == item else None,
+                    last_seq=seq,
+                    count=run.count + 1,
+                )
+                return
+        self.add(
+            Problem(
+                code=code,
+                subject=f"event #{seq} {what}",
+                expected=expected,
+                found=found,
+                item=item,
+                seq=seq,
+                last_seq=seq,
+            )
+        )
+        if self._listed and self._listed[-1].seq == seq and self._listed[-1].code == code:
+            self._open_runs[code] = len(self._listed) - 1
+
+    def codes(self) -> set[str]:
+        return {p.code for p in self._listed} | set(self._unlisted)
+
+    def listed(self) -> tuple[Problem, ...]:
+        tail = [
+            Problem(
+                code=code,
+                subject=f"{n} further problem(s) of this kind, counted but not listed",
+                expected="-",
+                found="-",
+                count=n,
+            )
+            for code, n in sorted(self._unlisted.items())
+        ]
+        return (*self._listed, *tail)

@@ -1,0 +1,303 @@
+"""Chain-of-custody proofs that can be checked without the catalog.
+
+``prove_item`` gives an item's custody events, each with its leaf hash and an RFC 9162
+inclusion proof against one signed checkpoint; ``CustodyProof.to_json`` is the report's
+``checkpoint`` and ``events`` parts. ``check_report`` checks such a report offline: it rebuilds
+every event's canonical bytes from the report's own fields, verifies each inclusion proof
+against the checkpoint root and the checkpoint's signature against a verifier key. A key taken
+from the report itself only shows the report is self-consistent: it must be compared with the
+office's published key (or given as ``trusted_key``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import rfc8785
+
+from storage.catalog import Transaction
+from storage.records import Checkpoint, Event
+from verify.errors import VerifyError
+from verify.events import event_leaf, event_object
+from verify.merkle import inclusion_proof, leaf_hash, root, verify_inclusion
+from verify.note import Checkpoint as NoteCheckpoint
+from verify.note import NoteError, open_note, parse_checkpoint, parse_verifier_key
+from verify.problems import Problem
+
+REPORT_FORMAT = "evidock-custody-report/1"
+EVENT_FIELDS = ("seq", "time", "type", "item", "actor", "dock", "data", "prev")
+_HASH_EVENTS = ("acquired", "verified", "stored")
+
+
+class CustodyProofError(VerifyError):
+    code = "custody-proof-failed"
+    hint = "The catalog does not prove this item's custody: run 'evidock verify' and report it."
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProvenEvent:
+    event: Event
+    leaf: bytes
+    proof: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CustodyProof:
+    item: int
+    events: tuple[ProvenEvent, ...]
+    origin: str
+    size: int
+    root: bytes
+    dock: str
+    note: str
+    verifier_key: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "checkpoint": {
+                "origin": self.origin,
+                "size": self.size,
+                "root": self.root.hex(),
+                "dock": self.dock,
+                "note": self.note,
+                "verifier_key": self.verifier_key,
+            },
+            "events": [
+                {**event_object(p.event), "leaf": p.leaf.hex(), "proof": [h.hex() for h in p.proof]}
+                for p in self.events
+            ],
+        }
+
+
+def covering_checkpoint(
+    checkpoints: Sequence[Checkpoint], *, dock: str, last_seq: int
+) -> Checkpoint | None:
+    """The latest checkpoint of ``dock`` whose tree contains event ``last_seq``."""
+    covering = [c for c in checkpoints if c.dock_name == dock and c.size > last_seq]
+    return max(covering, key=lambda c: (c.size, c.id), default=None)
+
+
+def prove_item(
+    txn: Transaction, item: int, *, checkpoint: Checkpoint, verifier_key: str, origin: str
+) -> CustodyProof:
+    """Proofs for every event of ``item``, checked before they are handed out."""
+    try:
+        note = open_note(checkpoint.note, [parse_verifier_key(verifier_key)])
+        cp = parse_checkpoint(note.body)
+    except NoteError as e:
+        raise CustodyProofError(f"checkpoint {checkpoint.id} does not verify: {e}") from e
+    read = txn.log.read_node
+    if cp.origin != origin or cp.size != checkpoint.size or root(cp.size, read) != cp.root:
+        raise CustodyProofError(
+            f"the stored custody log does not match its signed checkpoint of size {cp.size}"
+        )
+    proven = []
+    for ev in txn.log.events_for_item(item):
+        leaf = event_leaf(ev)
+        proof = inclusion_proof(ev.seq, cp.size, read)
+        if not verify_inclusion(leaf, ev.seq, cp.size, proof, cp.root):
+            raise CustodyProofError(
+                f"event #{ev.seq} of item #{item} is not in the signed tree of size {cp.size}"
+            )
+        proven.append(ProvenEvent(event=ev, leaf=leaf, proof=tuple(proof)))
+    return CustodyProof(
+        item=item,
+        events=tuple(proven),
+        origin=cp.origin,
+        size=cp.size,
+        root=cp.root,
+        dock=checkpoint.dock_name,
+        note=checkpoint.note,
+        verifier_key=verifier_key,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportCheck:
+    problems: tuple[Problem, ...]
+    item: int | None
+    events: int
+    size: int | None
+    verifier_key: str | None
+    key_from_report: bool
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class _Malformed(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Header:
+    item: int | None
+    sha256: object
+    size: object
+    checkpoint: Mapping[str, Any]
+    note: str
+    key: str
+    events: list[Any]
+
+
+def check_report(doc: object, *, origin: str, trusted_key: str | None = None) -> ReportCheck:
+    """Check a custody report offline; every finding is a problem, nothing raises."""
+    problems: list[Problem] = []
+    try:
+        head = _header(doc, trusted_key)
+    except _Malformed as e:
+        problems.append(
+            Problem(code="report-malformed", subject="the report", expected=str(e), found="-")
+        )
+        return ReportCheck(
+            problems=tuple(problems),
+            item=None,
+            events=0,
+            size=None,
+            verifier_key=None,
+            key_from_report=trusted_key is None,
+        )
+    tree = _signed_tree(head, origin, problems)
+    seen: set[str] = set()
+    last = -1
+    for n, raw in enumerate(head.events):
+        try:
+            obj, leaf, proof = _event(raw, last)
+        except (_Malformed, KeyError, TypeError, ValueError) as e:
+            problems.append(
+                Problem(
+                    code="report-malformed",
+                    subject=f"event {n + 1} of the report",
+                    expected="the eight event fields in sequence order, a leaf and a proof",
+                    found=str(e),
+                )
+            )
+            continue
+        last = obj["seq"]
+        seen.add(str(obj["type"]))
+        problems.extend(_event_problems(head, obj, leaf, raw.get("leaf"), proof, tree))
+    if "acquired" not in seen:
+        problems.append(
+            Problem(
+                code="item-event-missing",
+                subject="the report's events",
+                expected="an 'acquired' event",
+                found="none",
+            )
+        )
+    return ReportCheck(
+        problems=tuple(problems),
+        item=head.item,
+        events=len(head.events),
+        size=tree.size if tree is not None else None,
+        verifier_key=head.key,
+        key_from_report=trusted_key is None,
+    )
+
+
+def _header(doc: object, trusted_key: str | None) -> _Header:
+    report = _mapping(doc, "the report")
+    if report.get("format") != REPORT_FORMAT:
+        raise _Malformed(f"format {REPORT_FORMAT!r}, found {report.get('format')!r}")
+    item = _mapping(report.get("item"), "item")
+    cp = _mapping(report.get("checkpoint"), "checkpoint")
+    events = report.get("events")
+    note = cp.get("note")
+    key = trusted_key if trusted_key is not None else cp.get("verifier_key")
+    if not isinstance(events, list) or not isinstance(note, str) or not isinstance(key, str):
+        raise _Malformed("a list of events, a checkpoint note and a verifier key")
+    item_id = item.get("id")
+    return _Header(
+        item=item_id if isinstance(item_id, int) else None,
+        sha256=item.get("sha256"),
+        size=item.get("size"),
+        checkpoint=cp,
+        note=note,
+        key=key,
+        events=events,
+    )
+
+
+def _signed_tree(head: _Header, origin: str, problems: list[Problem]) -> NoteCheckpoint | None:
+    """The checkpoint the note signs, if it is signed by the key and says what the report says."""
+    try:
+        tree = parse_checkpoint(open_note(head.note, [parse_verifier_key(head.key)]).body)
+    except NoteError as e:
+        code = {
+            "note-forged-signature": "checkpoint-bad-signature",
+            "note-untrusted": "checkpoint-unknown-key",
+        }.get(e.code, "checkpoint-malformed")
+        problems.append(
+            Problem(
+                code=code,
+                subject="the checkpoint note",
+                expected=f"a note signed by {head.key}",
+                found=str(e),
+            )
+        )
+        return None
+    stated = tuple(head.checkpoint.get(k) for k in ("origin", "size", "root"))
+    if tree.origin != origin or stated != (tree.origin, tree.size, tree.root.hex()):
+        problems.append(
+            Problem(
+                code="checkpoint-mismatch",
+                subject="the checkpoint",
+                expected=f"origin {origin!r} and the size and root of the signed note",
+                found=str(stated),
+            )
+        )
+    return tree
+
+
+def _event(raw: object, last: int) -> tuple[dict[str, Any], bytes, list[bytes]]:
+    """One event of the report: its eight fields, its recomputed leaf, its proof."""
+    ev = _mapping(raw, "an event")
+    obj = {k: ev[k] for k in EVENT_FIELDS}
+    seq = obj["seq"]
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq <= last:
+        raise _Malformed(f"seq {seq!r} after {last}: not increasing")
+    return obj, leaf_hash(rfc8785.dumps(obj)), [bytes.fromhex(h) for h in ev["proof"]]
+
+
+def _event_problems(
+    head: _Header,
+    obj: Mapping[str, Any],
+    leaf: bytes,
+    stated_leaf: object,
+    proof: Sequence[bytes],
+    tree: NoteCheckpoint | None,
+) -> list[Problem]:
+    seq = obj["seq"]
+    found: list[tuple[str, str, str]] = []
+    if stated_leaf != leaf.hex():
+        found.append(("event-leaf-mismatch", f"leaf {stated_leaf}", f"leaf {leaf.hex()}"))
+    if obj["item"] != head.item:
+        found.append(("event-wrong-item", f"item {head.item}", f"item {obj['item']}"))
+    if tree is not None and not verify_inclusion(leaf, seq, tree.size, proof, tree.root):
+        found.append(
+            (
+                "inclusion-proof-invalid",
+                f"a proof that it is leaf {seq} of the signed tree of size {tree.size}",
+                "a proof that does not verify",
+            )
+        )
+    data = obj["data"]
+    if obj["type"] in _HASH_EVENTS:
+        got = (data.get("sha256"), data.get("size")) if isinstance(data, dict) else None
+        if got != (head.sha256, head.size):
+            expected = f"sha256 {head.sha256}, {head.size} bytes (the report's item)"
+            found.append(("item-event-mismatch", expected, f"{got}"))
+    subject = f"event #{seq} ({obj['type']})"
+    return [
+        Problem(code=c, subject=subject, expected=e, found=f, seq=seq, last_seq=seq)
+        for c, e, f in found
+    ]
+
+
+def _mapping(value: object, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise _Malformed(f"{what} as a JSON object")
+    return value
