@@ -235,3 +235,116 @@ class CheckpointRow(Base):
     root: Mapped[str] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# -- cases, links and the 24-hour rule (issue 6) ----------------------------------------------
+
+
+class CaseRow(Base):
+    """An enforcement case (regulation Art. 3, 32): its number, kind and the officers in charge."""
+
+    __tablename__ = "enforcement_case"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(200), unique=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    enforcement_type: Mapped[str] = mapped_column(String(32))
+    procedure: Mapped[str] = mapped_column(String(16))
+    handler_id: Mapped[int] = mapped_column(ForeignKey("officer.id"))
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("officer.id"), nullable=True)
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("officer.id"), nullable=True)
+    confidentiality: Mapped[str] = mapped_column(String(32), default="none")
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_by: Mapped[str] = mapped_column(String(200))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    archive_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    archived_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class CaseActivityRow(Base):
+    """One recorded step of a case: its stage, record type, place and time window."""
+
+    __tablename__ = "case_activity"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("enforcement_case.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(32))
+    record_type: Mapped[str] = mapped_column(String(40))
+    place: Mapped[str] = mapped_column(Text, default="")
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    no_av_reason: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class ActivityOfficerRow(Base):
+    __tablename__ = "case_activity_officer"
+    activity_id: Mapped[int] = mapped_column(ForeignKey("case_activity.id"), primary_key=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officer.id"), primary_key=True, index=True)
+
+
+class CaseLinkRow(Base):
+    """An item filed to a case stage. Unlinking retires the row (``retired`` = its id), so the
+    history stays and (case, item, retired=0) is unique: one live link per item and case."""
+
+    __tablename__ = "case_link"
+    __table_args__ = (UniqueConstraint("case_id", "item_id", "retired", name="uq_case_link_live"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("enforcement_case.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("evidence_item.id"), index=True)
+    activity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("case_activity.id"), nullable=True, index=True
+    )
+    stage: Mapped[str] = mapped_column(String(32))
+    record_type: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    how: Mapped[str] = mapped_column(String(64))
+    why: Mapped[str] = mapped_column(Text, default="")
+    linked_by: Mapped[str] = mapped_column(String(200))
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    linked_seq: Mapped[int] = mapped_column(BigInteger)
+    retired: Mapped[int] = mapped_column(Integer, default=0)
+    unlinked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    unlinked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    unlink_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    unlinked_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class OffloadCheckRow(Base):
+    """The 24-hour rule measured for one item: the recording end it is measured from (after the
+    clock checks), the delay to durability, and the late_flagged event when it was late."""
+
+    __tablename__ = "offload_check"
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("evidence_item.id"), primary_key=True, autoincrement=False
+    )
+    reference_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reference_source: Mapped[str] = mapped_column(String(32), index=True)
+    clock_problem: Mapped[str] = mapped_column(String(200), default="", index=True)
+    durable_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    delay_s: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
+    late_flag_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OffloadExcuseRow(Base):
+    """A custodian's excuse of a late offload; the 'excused' custody event is the proof."""
+
+    __tablename__ = "offload_excuse"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("evidence_item.id"), index=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("dock_session.id"), nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    granted_by: Mapped[str] = mapped_column(String(200))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    event_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+# Indexes the compliance report needs on tables of the foundation.
+Index("ix_item_durable_at", ItemRow.durable_at)
+Index("ix_item_acquired_at", ItemRow.acquired_at)
+Index("ix_item_officer_recorded", ItemRow.officer_id, ItemRow.recorded_start)
+Index("ix_dock_session_device_started", DockSessionRow.device_id, DockSessionRow.started_at)

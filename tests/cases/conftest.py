@@ -1,0 +1,113 @@
+"""Fixtures for cases and compliance: clips recorded 30 h ago (and one by a camera whose clock
+says 2099), cameras laid out from them, registered officers and devices, the CLI in-process."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ingest.caselink import AfterIngest, after_ingest
+from ingest.cli import build_parser
+from ingest.config import Settings
+from ingest.context import Context
+from ingest.output import Output
+from ingest.pipeline import IngestReport, ingest_device
+from ingest.simcam import make_clip
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+OLD_START = NOW - timedelta(hours=30)  # recorded 30 h before the tests run
+CLIP_SECONDS = 2
+FUTURE_START = datetime(2099, 1, 1, 8, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Clip:
+    path: Path
+    start: datetime
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(seconds=CLIP_SECONDS)
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Clip]:
+    d = tmp_path_factory.mktemp("old-clips")
+    made = {
+        "old": OLD_START,
+        "old2": OLD_START + timedelta(minutes=20),
+        "older": OLD_START - timedelta(hours=6),
+        "future": FUTURE_START,
+        "fresh": NOW - timedelta(hours=1),
+    }
+    return {
+        name: Clip(
+            path=make_clip(d / f"{name}.mp4", start=t, seconds=CLIP_SECONDS, size="160x120"),
+            start=t,
+        )
+        for name, t in made.items()
+    }
+
+
+def lay_out(root: Path, *pairs: tuple[str, Clip], mtime: datetime | None = None) -> Path:
+    """A camera folder holding the clips; each file's mtime is its recording end (as a camera
+    writes it) unless ``mtime`` says otherwise."""
+    media = root / "DCIM" / "100MEDIA"
+    media.mkdir(parents=True, exist_ok=True)
+    for name, clip in pairs:
+        dest = media / name
+        shutil.copyfile(clip.path, dest)
+        t = (mtime or clip.end).timestamp()
+        os.utime(dest, (t, t))
+    return root
+
+
+def register(
+    ctx: Context, *, badge: str, serial: str | None = None, since: timedelta = timedelta(days=10)
+) -> None:
+    """An officer and (optionally) a body camera registered and assigned ``since`` ago."""
+    start = ctx.clock() - since
+    with ctx.catalog.write() as txn:
+        txn.add_officer(badge=badge, name=f"Officer {badge}", unit="", certificate_no="", now=start)
+        if serial is not None:
+            txn.add_device(
+                serial=serial,
+                kind="body-camera",
+                vendor="",
+                model="",
+                profile="",
+                registered=True,
+                now=start,
+            )
+            txn.assign_device(serial=serial, badge=badge, start=start)
+
+
+def dock(ctx: Context, root: Path, serial: str, **kw: object) -> tuple[IngestReport, AfterIngest]:
+    """Ingest a camera and run the hook the pipeline calls after a docking."""
+    report = ingest_device(ctx, root, serial=serial, officer=None, actor="user:test")
+    return report, after_ingest(ctx, report.session, actor="user:test", **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def cli(settings: Settings) -> Callable[..., tuple[int, str]]:
+    """Run ``evidock ARGS`` in this process on the test's catalog; returns (exit code, stdout)."""
+
+    def run(*argv: str) -> tuple[int, str]:
+        args = build_parser().parse_args(list(argv))
+        buf = io.StringIO()
+        out = Output(json_mode=args.json, zone=settings.zone, stream=buf)
+        code = args.func(args, out, settings)
+        return code, buf.getvalue()
+
+    return run
+
+
+def at(t: datetime) -> str:
+    return t.isoformat()
