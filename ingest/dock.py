@@ -1,0 +1,334 @@
+"""``evidock dock``: the docking-station daemon.
+
+Sources (udev, watch folders) only enqueue. One loop owns all decisions: it settles watch
+folders, hands each docked device to a bounded pool (one device per worker, a limit per
+physical disk), tells systemd what each bay does, and stops cleanly: on SIGTERM the sources
+stop, each bay finishes its file in flight, and past a grace period the file in flight is
+abandoned (left on the device, nothing of it recorded).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devices.errors import DeviceError
+from devices.mounts import Mounter
+from devices.profiles import DeviceProfile, UsbProps, match_medium, usb_candidates
+from devices.udev import UdevEvent, UdevSource, is_usb_filesystem
+from devices.walk import open_root, walk
+from devices.watch import Settler, WatchSource, device_folders
+from ingest.context import Context
+from ingest.dockstatus import BayView, write_status
+from ingest.errors import IngestError
+from ingest.metrics import DockMetrics
+from ingest.notify import Notifier
+from ingest.pipeline import FileResult, IngestReport, ingest_device
+from storage.errors import StorageError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Bay:
+    source: str
+    kind: str
+    state: str = "waiting"
+    device: str | None = None
+    profile: str | None = None
+    done: int = 0
+    current: str | None = None
+    since: float = field(default_factory=time.time)
+    last_progress: float = field(default_factory=time.monotonic)
+
+
+class DockDaemon:
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        profiles: list[DeviceProfile],
+        watch_roots: list[Path],
+        metrics: DockMetrics,
+        notifier: Notifier,
+        use_udev: bool,
+        mounter: Mounter | None = None,
+        udev_factory: Callable[[Callable[[UdevEvent], None]], UdevSource] = UdevSource,
+        stuck_after_s: float = 1800.0,
+    ) -> None:
+        s = ctx.settings
+        self.ctx = ctx
+        self.profiles = profiles
+        self.watch_roots = [Path(os.path.abspath(r)) for r in watch_roots]
+        self.metrics = metrics
+        self.notifier = notifier
+        self.mounter = mounter or Mounter(s.dock.mount_root)
+        self.stop = threading.Event()
+        self.cancel = threading.Event()
+        self.events: queue.Queue[tuple[str, object]] = queue.Queue()
+        self.settler = Settler(s.dock.settle_seconds)
+        self.pool = ThreadPoolExecutor(s.dock.parallel_devices, thread_name_prefix="evidock-bay")
+        self.bays: dict[str, _Bay] = {}
+        self.active: dict[str, Future[None]] = {}
+        self.again: set[str] = set()
+        self.disk_limits: dict[int, threading.Semaphore] = {}
+        self.lock = threading.Lock()
+        self.watch = WatchSource(self.watch_roots, lambda p: self.events.put(("folder", p)))
+        self.udev = udev_factory(lambda e: self.events.put(("udev", e))) if use_udev else None
+        self.stuck_after_s = stuck_after_s
+        self.status_path = s.data_dir / "run" / f"dock-{s.dock.name}.json"
+        self._pending_usb: dict[str, UsbProps] = {}
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self) -> int:
+        self.watch.start()
+        if self.udev is not None:
+            try:
+                self.udev.start()
+                for e in self.udev.existing():
+                    self.events.put(("udev", e))
+            except (OSError, ImportError) as err:
+                logger.warning("udev unavailable, watch folders only error=%s", err)
+                self.udev = None
+        for folder in device_folders(self.watch_roots):
+            self.settler.touch(folder, time.monotonic())
+        self.notifier.send(READY="1", STATUS=self._summary())
+        self._publish()
+        logger.info("dock ready dock=%s watch=%s", self.ctx.dock.name, self.watch_roots)
+        wd = self.ctx.settings.watchdog_usec
+        ping_every = wd / 2e6 if wd else None
+        try:
+            while not self.stop.is_set():
+                timeout = self._timeout(ping_every)
+                try:
+                    kind, payload = self.events.get(timeout=timeout)
+                    self._handle(kind, payload)
+                except queue.Empty:
+                    pass
+                self._start_due()
+                if ping_every is not None and self._healthy():
+                    self.notifier.send(WATCHDOG="1")
+        finally:
+            self._shutdown()
+        return 0
+
+    def request_stop(self) -> None:
+        self.stop.set()
+        self.events.put(("wake", None))
+
+    def _timeout(self, ping_every: float | None) -> float | None:
+        deadline = self.settler.next_deadline()
+        waits = [x for x in (ping_every,) if x is not None]
+        if deadline is not None:
+            waits.append(max(0.0, deadline - time.monotonic()))
+        return min(waits) if waits else None
+
+    def _handle(self, kind: str, payload: object) -> None:
+        if kind == "folder" and isinstance(payload, Path):
+            self.settler.touch(payload, time.monotonic())
+        elif kind == "udev" and isinstance(payload, UdevEvent):
+            self._udev_event(payload)
+        elif kind == "done" and isinstance(payload, str):
+            self._finished(payload)
+
+    def _udev_event(self, e: UdevEvent) -> None:
+        if not is_usb_filesystem(e.props):
+            return
+        key = f"usb:{e.props.devnode}"
+        if e.action in ("add", "change"):
+            if not usb_candidates(self.profiles, e.props):
+                self._unknown(e.props, "no profile matches its USB ids or label")
+                return
+            self._pending_usb[key] = e.props
+            self._submit(key, "usb")
+        elif e.action == "remove":
+            bay = self.bays.get(key)
+            if bay is not None:
+                bay.state = "removed"
+                logger.warning("device removed while docked devnode=%s", e.props.devnode)
+
+    def _start_due(self) -> None:
+        for folder in self.settler.due(time.monotonic()):
+            if folder.is_dir():
+                self._submit(str(folder), "folder")
+
+    def _submit(self, key: str, kind: str) -> None:
+        with self.lock:
+            if key in self.active:
+                self.again.add(key)
+                return
+            bay = self.bays.get(key) or _Bay(source=key, kind=kind)
+            bay.state, bay.since, bay.done = "queued", time.time(), 0
+            self.bays[key] = bay
+            self.active[key] = self.pool.submit(self._job, key, kind)
+        self._publish()
+
+    def _finished(self, key: str) -> None:
+        with self.lock:
+            self.active.pop(key, None)
+            rerun = key in self.again
+            self.again.discard(key)
+        if rerun and not self.stop.is_set():
+            kind = self.bays[key].kind if key in self.bays else "folder"
+            self._submit(key, kind)
+        self._publish()
+
+    # -- one docked device ------------------------------------------------------------------
+    def _job(self, key: str, kind: str) -> None:
+        bay = self.bays[key]
+        try:
+            if kind == "folder":
+                self._folder_job(bay, Path(key))
+            else:
+                self._usb_job(bay, self._pending_usb[key])
+        except (DeviceError, IngestError, StorageError) as e:
+            bay.state = f"error: {e}"
+            logger.error("dock job failed source=%s code=%s error=%s", key, e.code, e)
+        except Exception:
+            bay.state = "error: internal (see the log)"
+            logger.exception("dock job crashed source=%s", key)
+        finally:
+            bay.current = None
+            self.events.put(("done", key))
+
+    def _limit(self, path: Path) -> threading.Semaphore:
+        dev = os.stat(path).st_dev
+        with self.lock:
+            if dev not in self.disk_limits:
+                self.disk_limits[dev] = threading.Semaphore(self.ctx.settings.dock.per_disk)
+            return self.disk_limits[dev]
+
+    def _folder_job(self, bay: _Bay, folder: Path) -> None:
+        profile = match_medium(self.profiles, _paths(folder))
+        wipe = self.ctx.settings.dock.wipe_after_offload and bool(
+            profile and profile.wipe_after_offload
+        )
+        with self._limit(folder):
+            self._ingest(bay, folder, profile, reported_serial=folder.name, wipe=wipe)
+
+    def _usb_job(self, bay: _Bay, props: UsbProps) -> None:
+        bay.state = "mounting"
+        root, ours = self.mounter.mount(props)
+        try:
+            profile = match_medium(usb_candidates(self.profiles, props), _paths(root))
+            if profile is None:
+                self._unknown(props, "no profile's marker files are on the medium")
+                bay.state = "ignored: unknown device"
+                return
+            with self._limit(root):
+                self._ingest(bay, root, profile, reported_serial=props.serial_short or None)
+        finally:
+            if ours:
+                self.mounter.unmount(root)
+
+    def _ingest(
+        self,
+        bay: _Bay,
+        root: Path,
+        profile: DeviceProfile | None,
+        *,
+        reported_serial: str | None,
+        wipe: bool = False,
+    ) -> IngestReport:
+        """Ingest one device. USB media are mounted read-only, so they are never wiped here;
+        wiping applies to watch folders whose profile and configuration both allow it."""
+        bay.state, bay.profile = "ingesting", profile.name if profile else None
+        self.metrics.bays.labels(self.metrics.dock).inc()
+        bay.last_progress = time.monotonic()
+
+        def progress(r: FileResult) -> None:
+            now = time.monotonic()
+            if r.result == "stored":
+                self.metrics.file_seconds.labels(self.metrics.dock).observe(now - bay.last_progress)
+            bay.done += 1
+            bay.current = r.path
+            bay.last_progress = now
+            self.metrics.file_done(r.result, r.size)
+            self.events.put(("wake", None))
+
+        try:
+            report = ingest_device(
+                self.ctx, root, serial=None, officer=None, actor=f"dock:{self.ctx.dock.name}",
+                on_file=progress, profile=profile, reported_serial=reported_serial,
+                stop=self.stop, cancel=self.cancel, wipe=wipe,
+            )  # fmt: skip
+        finally:
+            self.metrics.bays.labels(self.metrics.dock).dec()
+        self.metrics.sessions.labels(self.metrics.dock, report.outcome).inc()
+        bay.device = report.device
+        s = report.summary()
+        bay.state = (
+            f"{report.outcome}: {s['stored']} stored, {s['already']} already, "
+            f"{s['failed']} failed, {s['not_acquired']} left on device"
+        )
+        if report.refused_reason:
+            bay.state = f"refused: {report.refused_reason}"
+        logger.info(
+            "dock session ended session=%s device=%s outcome=%s stored=%d failed=%d",
+            report.session, report.device, report.outcome, s["stored"], s["failed"],
+        )  # fmt: skip
+        return report
+
+    def _unknown(self, props: UsbProps, why: str) -> None:
+        self.metrics.unknown_devices.labels(self.metrics.dock).inc()
+        logger.warning(
+            "unknown USB storage ignored devnode=%s usb=%s:%s serial=%s reason=%s",
+            props.devnode, props.vendor_id, props.model_id, props.serial_short, why,
+        )  # fmt: skip
+
+    # -- health, status, stop ---------------------------------------------------------------
+    def _healthy(self) -> bool:
+        now = time.monotonic()
+        return all(now - self.bays[k].last_progress < self.stuck_after_s for k in list(self.active))
+
+    def _summary(self) -> str:
+        busy = [b for b in self.bays.values() if b.state in ("queued", "mounting", "ingesting")]
+        if not busy:
+            return f"idle; {len(self.bays)} dockings so far"
+        return "; ".join(f"{b.device or Path(b.source).name}: {b.state} ({b.done})" for b in busy)
+
+    def _publish(self) -> None:
+        views = [
+            BayView(
+                source=b.source,
+                device=b.device,
+                profile=b.profile,
+                state=b.state,
+                files_done=b.done,
+                current=b.current,
+                since=b.since,
+            )
+            for b in self.bays.values()
+        ]
+        write_status(self.status_path, dock=self.ctx.dock.name, bays=views)
+        self.notifier.send(STATUS=self._summary())
+
+    def _shutdown(self) -> None:
+        self.notifier.send(STOPPING="1", STATUS="stopping: finishing the files in flight")
+        self.watch.stop()
+        if self.udev is not None:
+            self.udev.stop()
+        wait(list(self.active.values()), timeout=self.ctx.settings.dock.stop_grace_seconds)
+        self.cancel.set()  # past the grace period: abandon what is still copying
+        self.pool.shutdown(wait=True)
+        while not self.events.empty():
+            kind, payload = self.events.get_nowait()
+            if kind == "done" and isinstance(payload, str):
+                self.active.pop(payload, None)
+        self._publish()
+        logger.info("dock stopped dock=%s", self.ctx.dock.name)
+
+
+def _paths(root: Path) -> list[str]:
+    fd = open_root(root)
+    try:
+        return [f.display for f in walk(fd).files]
+    finally:
+        os.close(fd)

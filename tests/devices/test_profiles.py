@@ -1,0 +1,102 @@
+"""Device profiles: parsing, matching by USB ids, labels and markers, serial rules. Pure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devices.profiles import (
+    ProfileError,
+    glob_regex,
+    load_profiles,
+    match_medium,
+    parse_profile,
+    serial_from_filenames,
+    usb_candidates,
+)
+from devices.udev import parse_property_dump, props_from_mapping
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "udev"
+
+
+def _props(name: str):
+    return props_from_mapping(parse_property_dump((DATA / name).read_text()))
+
+
+def test_globs_keep_single_stars_inside_one_folder() -> None:
+    """'*' never crosses '/', '**' does; character classes work."""
+    assert glob_regex("DCIM/*.MP4").match("DCIM/A.MP4")
+    assert not glob_regex("DCIM/*.MP4").match("DCIM/100/A.MP4")
+    assert glob_regex("**/*.WAV").match("a/b/c.WAV") and glob_regex("**/*.WAV").match("c.WAV")
+    assert glob_regex("REC_[0-9]*.MP4").match("REC_1.MP4")
+    assert not glob_regex("REC_[0-9]*.MP4").match("REC_x.MP4")
+
+
+def test_built_in_profiles_pick_the_right_kind_of_device() -> None:
+    """GA/T 947 names beat a plain DCIM tree; WAVs alone make an audio recorder; docs nothing."""
+    profiles = load_profiles()
+    gat = ["DCIM/100GAT/BWC0042_J0001_20261126083000_0001.MP4"]
+    assert match_medium(profiles, gat).name == "gat947-recorder"  # type: ignore[union-attr]
+    assert match_medium(profiles, ["DCIM/100MEDIA/A.MP4"]).name == "dcim-camera"  # type: ignore[union-attr]
+    assert match_medium(profiles, ["FOLDER01/ZOOM0001.WAV"]).name == "audio-recorder"  # type: ignore[union-attr]
+    assert match_medium(profiles, ["docs/report.pdf", "music.flac"]) is None
+
+
+def test_gat947_serial_comes_from_the_file_names() -> None:
+    """The recorder's serial is read from its GA/T 947-style file names."""
+    prof = next(p for p in load_profiles() if p.name == "gat947-recorder")
+    names = ["DCIM/100GAT/BWC0042_J0001_20261126083000_0001.MP4"]
+    assert serial_from_filenames(prof, names) == "BWC0042"
+    assert prof.require_registered
+
+
+def test_usb_ids_and_labels_narrow_the_candidates() -> None:
+    """A profile bound to USB ids fits only that device; unconstrained profiles fit all."""
+    sony = _props("sony-storage-media-part1.properties")
+    lg = _props("lg-flashdrive-disk.properties")
+    bound = parse_profile(
+        'name = "sony-cam"\npriority = 50\n[match]\nusb_ids = ["054c:0243"]\n'
+        'label_pattern = "^Sony"\nmarker_globs = ["DCIM"]\n',
+        source="test",
+    )
+    generic = load_profiles()
+    assert usb_candidates([bound, *generic], sony)[0].name == "sony-cam"
+    assert "sony-cam" not in [p.name for p in usb_candidates([bound, *generic], lg)]
+
+
+def test_recorded_udev_dumps_become_plain_records() -> None:
+    """Real devices' property dumps, in both udevadm output styles, parse to the same fields."""
+    sony = _props("sony-storage-media-part1.properties")
+    assert (sony.devnode, sony.devtype, sony.vendor_id, sony.model_id) == (
+        "/dev/sdc1", "partition", "054c", "0243",
+    )  # fmt: skip
+    assert (sony.serial_short, sony.fs_type, sony.fs_label) == ("5A10101105904", "vfat", "Sony_8Gb")
+    nokia = _props("nokia-s60-disk.properties")
+    assert nokia.devtype == "disk" and nokia.serial_short == "358279034921039"
+    assert _props("lg-flashdrive-disk.properties").serial_short == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('name = "Bad Name"', "lowercase"),
+        ('name = "x"\n[serial]\nsources = ["telepathy"]', "unknown serial source"),
+        ('name = "x"\n[match]\nusb_ids = ["12:34"]', "vvvv:pppp"),
+        ('name = "x"\n[media]\ntime_pattern = "("', "regular expression"),
+        ('name = "x"\n[match\n', "not valid TOML"),
+    ],
+)
+def test_broken_profiles_are_refused_with_the_reason(text: str, message: str) -> None:
+    """A profile file with a mistake names the file and the mistake."""
+    with pytest.raises(ProfileError, match=message):
+        parse_profile(text, source="/etc/evidock/profiles.d/x.toml")
+
+
+def test_drop_in_profile_replaces_a_built_in_of_the_same_name(tmp_path: Path) -> None:
+    """An office can override a shipped profile by dropping a file with its name."""
+    (tmp_path / "dcim.toml").write_text(
+        'name = "dcim-camera"\npriority = 99\n[policy]\nrequire_registered = true\n'
+    )
+    prof = next(p for p in load_profiles([tmp_path]) if p.name == "dcim-camera")
+    assert prof.require_registered and prof.priority == 99

@@ -1,0 +1,257 @@
+"""The docking daemon: watch folders over real inotify, recorded udev devices, systemd notify,
+SIGTERM and SIGKILL, refusals. Real subprocesses where the behaviour is a process's."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from devices.mounts import Mounter
+from devices.profiles import load_profiles
+from devices.udev import UdevEvent, parse_property_dump, props_from_mapping
+from ingest.context import Context
+from ingest.dock import DockDaemon
+from ingest.metrics import DockMetrics
+from ingest.notify import Notifier
+from storage.catalog import Catalog
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "udev"
+
+
+def _props(name: str):
+    return props_from_mapping(parse_property_dump((DATA / name).read_text()))
+
+
+class ReplayedUdev:
+    """Stands in for devices.udev.UdevSource: replays recorded devices as events."""
+
+    def __init__(self, on_event) -> None:
+        self.on_event = on_event
+        self.started = False
+
+    def start(self) -> None:
+        self.started = True
+
+    def existing(self) -> list[UdevEvent]:
+        return []
+
+    def stop(self) -> None:
+        self.started = False
+
+    def plug(self, props) -> None:
+        self.on_event(UdevEvent(action="add", props=props))
+
+
+def _wait(cond, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_recorded_usb_devices_are_ingested_or_ignored_by_profile(
+    ctx: Context, camera: Path, tmp_path: Path
+) -> None:
+    """A camera-like medium is ingested under its udev serial; a stick with no DCIM is ignored
+    and counted; both were 'mounted' through the mount seam, read-only."""
+    docs = tmp_path / "stick"
+    (docs / "docs").mkdir(parents=True)
+    (docs / "docs" / "report.pdf").write_bytes(b"%PDF")
+    mounts = tmp_path / "mounts"
+    mounts.write_text(f"/dev/sdc1 {camera} vfat ro 0 0\n/dev/sda {docs} vfat ro 0 0\n")
+    mounter = Mounter(tmp_path / "mnt", run=lambda c: None, mounts_file=mounts)
+    metrics = DockMetrics("dock-test")
+    replay: list[ReplayedUdev] = []
+
+    def factory(on_event):
+        replay.append(ReplayedUdev(on_event))
+        return replay[0]
+
+    daemon = DockDaemon(
+        ctx, profiles=load_profiles(), watch_roots=[tmp_path / "watch"], metrics=metrics,
+        notifier=Notifier(None), use_udev=True, mounter=mounter, udev_factory=factory,
+    )  # fmt: skip
+    t = threading.Thread(target=daemon.run)
+    t.start()
+    try:
+        replay[0].plug(_props("lg-flashdrive-disk.properties"))
+        replay[0].plug(_props("sony-storage-media-part1.properties"))
+        assert _wait(lambda: _stored(ctx) == 4)
+        assert _wait(
+            lambda: metrics.registry.get_sample_value(
+                "evidock_unknown_devices_seen_total", {"dock": "dock-test"}
+            ) == 1.0
+        )  # fmt: skip
+    finally:
+        daemon.request_stop()
+        t.join(timeout=30)
+    with ctx.catalog.read() as txn:
+        assert {i.device_serial for i in txn.items()} == {"5A10101105904"}
+        assert txn.device("5A10101105904").profile == "dcim-camera"
+
+
+def _stored(ctx: Context) -> int:
+    with ctx.catalog.read() as txn:
+        return len(txn.items())
+
+
+def _env(home: Path, url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVIDOCK_", "NOTIFY_"))}
+    env.update(EVIDOCK_HOME=str(home), EVIDOCK_CATALOG_URL=url, EVIDOCK_DOCK_NAME="dock-e2e")
+    env.update(extra)
+    return env
+
+
+def _daemon(watch: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ingest.cli", "dock", "--watch", str(watch), "--no-udev",
+         "--metrics-address", "off"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def _items(url: str) -> list:
+    cat = Catalog(url)
+    try:
+        with cat.read() as txn:
+            return txn.items()
+    except Exception:  # noqa: BLE001 - not created yet
+        return []
+    finally:
+        cat.close()
+
+
+def _datagrams(sock: socket.socket, until: str, timeout: float = 60) -> list[str]:
+    got: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            msg = sock.recv(4096).decode()
+        except TimeoutError:
+            break
+        got.append(msg)
+        if until in msg:
+            break
+    return got
+
+
+def test_daemon_ingests_a_camera_dropped_in_a_watch_folder_and_stops_on_sigterm(
+    tmp_path: Path, camera: Path, catalog_url: str
+) -> None:
+    """READY is sent to systemd, every file is stored and verified once the folder settles,
+    SIGTERM ends the daemon with exit 0 after STOPPING."""
+    watch = tmp_path / "watch"
+    watch.mkdir()
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    proc = _daemon(watch, _env(tmp_path / "home", catalog_url, NOTIFY_SOCKET=str(sock_path)))
+    try:
+        ready = _datagrams(sock, "READY=1")
+        assert any("READY=1" in m for m in ready), (ready, proc.stderr)
+        shutil.move(str(camera), watch / "BWC-0042")
+        assert _wait(lambda: len(_items(catalog_url)) == 4), "the camera was not ingested"
+        items = _items(catalog_url)
+        assert {i.device_serial for i in items} == {"BWC-0042"}
+        assert all(i.state == "stored" and i.durable_at for i in items)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        rest = _datagrams(sock, "STOPPING=1", timeout=5)
+        assert any("STOPPING=1" in m for m in ready + rest)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+        sock.close()
+
+
+def test_daemon_killed_mid_copy_resumes_on_restart_without_loss_or_duplicates(
+    tmp_path: Path, camera: Path, catalog_url: str
+) -> None:
+    """SIGKILL while a large clip is being copied; the restarted daemon finishes the device
+    and every file is recorded exactly once."""
+    for i in range(2):
+        (camera / "DCIM" / f"LONG_{i}.MP4").write_bytes(os.urandom(64 << 20))
+    watch = tmp_path / "watch"
+    watch.mkdir()
+    home = tmp_path / "home"
+    env = _env(home, catalog_url)
+    proc = _daemon(watch, env)
+    try:
+        time.sleep(1.0)
+        shutil.move(str(camera), watch / "BWC-0043")
+        staging = home / "store" / "staging"
+        assert _wait(lambda: staging.is_dir() and any(staging.glob("*.part")), 60)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        proc.stderr.close()
+    proc = _daemon(watch, env)
+    try:
+        assert _wait(lambda: len(_items(catalog_url)) == 6, 120), "restart did not finish"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    items = _items(catalog_url)
+    assert max(collections.Counter(i.original_path for i in items).values()) == 1
+    assert not list((home / "store" / "staging").glob("*.part"))
+
+
+def test_unregistered_recorder_whose_profile_requires_registration_is_refused(
+    tmp_path: Path, media: dict[str, Path], catalog_url: str
+) -> None:
+    """A GA/T 947 recorder with an unknown serial: nothing taken, the reason is visible, and
+    every file is still on the device."""
+    watch = tmp_path / "watch"
+    dev = watch / "recorder" / "DCIM" / "100GAT"
+    dev.mkdir(parents=True)
+    name = "BWC0099_J0001_20261126083000_0001.MP4"
+    shutil.copy(media["clip"], dev / name)
+    home = tmp_path / "home"
+    env = _env(home, catalog_url)
+    proc = _daemon(watch, env)
+    try:
+        status = home / "run" / "dock-dock-e2e.json"
+
+        def refused() -> bool:
+            try:
+                doc = json.loads(status.read_text())
+            except (FileNotFoundError, json.JSONDecodeError):
+                return False
+            return any(b["state"].startswith("refused") for b in doc["bays"])
+
+        assert _wait(refused, 60)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    assert (dev / name).exists()
+    assert _items(catalog_url) == []
+    out = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "--json", "status"], env=env, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    doc = json.loads(out.stdout)
+    assert doc["sessions"][0]["outcome"] == "refused"
+    assert "not registered" in doc["daemon"]["bays"][0]["state"]
+    assert "evidock device add BWC0099" in doc["daemon"]["bays"][0]["state"]

@@ -1,0 +1,38 @@
+"""Invariant 2: a file leaves the device only when its stored copy re-verifies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ingest.context import Context
+from ingest.pipeline import ingest_device
+
+
+def test_wipe_deletes_only_verified_files_and_records_each(ctx: Context, camera: Path) -> None:
+    """Every wiped file has a wiped_from_device event; the device folder ends empty."""
+    report = ingest_device(ctx, camera, serial="BWC-W", officer=None, actor="test", wipe=True)
+    assert report.count("stored") == 4
+    assert [p for p in camera.rglob("*") if p.is_file()] == []
+    with ctx.catalog.read() as txn:
+        wiped = [e for e in txn.log.events() if e.type == "wiped_from_device"]
+        items = txn.items()
+    assert sorted(e.item for e in wiped) == sorted(i.id for i in items)
+    assert all(json.loads(e.data)["verified_before_wipe"] for e in wiped)
+
+
+def test_file_whose_stored_copy_no_longer_verifies_stays_on_the_device(
+    ctx: Context, camera: Path
+) -> None:
+    """A damaged stored object blocks the wipe of its source: the device copy is kept."""
+    ingest_device(ctx, camera, serial="BWC-W", officer=None, actor="test")
+    with ctx.catalog.read() as txn:
+        victim = txn.items()[0]
+    stored = ctx.store.path_for(victim.sha256)
+    stored.chmod(0o644)
+    stored.write_bytes(b"rotted")
+    ingest_device(ctx, camera, serial="BWC-W", officer=None, actor="test", wipe=True)
+    left = [p for p in camera.rglob("*") if p.is_file()]
+    assert [p.relative_to(camera).as_posix().encode() for p in left] == [victim.original_path]
+    with ctx.catalog.read() as txn:
+        assert victim.id not in {e.item for e in txn.log.events() if e.type == "wiped_from_device"}
