@@ -67,6 +67,8 @@ def acquire(
     ``cancel`` abandons the copy between chunks (the caller discards the staging file)."""
     before = os.fstat(src_fd)
     os.posix_fadvise(src_fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+    # buffers sized to the file: a 40 KiB photo must not pay for three 8 MiB allocations
+    chunk = min(chunk, max(64 * 1024, before.st_size + 1))
     digest, total = _copy(src_fd, staging.fd, chunk, cancel)
     after = os.fstat(src_fd)
     if (before.st_size, before.st_mtime_ns, before.st_ino) != (

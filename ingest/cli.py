@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from devices.errors import DeviceError
-from ingest import commands
+from ingest import cmd_cases, cmd_dock, commands
 from ingest.config import load
 from ingest.errors import EXIT_FAILURE, EXIT_USAGE, IngestError, UsageError
 from ingest.output import Output
@@ -48,9 +49,35 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--officer", metavar="BADGE")
     s.set_defaults(func=commands.cmd_items)
 
-    s = sub.add_parser("custody", help="chain-of-custody report of one item")
+    s = sub.add_parser(
+        "custody",
+        help="chain-of-custody report of one item, with proofs that can be checked offline",
+    )
     s.add_argument("item", type=int)
+    _json_flag(s)
+    s.add_argument("--csv", action="store_true", help="one CSV row per event on stdout")
     s.set_defaults(func=commands.cmd_custody)
+
+    s = sub.add_parser(
+        "verify",
+        help="check the custody log, its signed checkpoints and every stored object",
+        description="Collects every problem, exits 1 if there is any; never repairs anything. "
+        "Afterwards records a fixity event per re-hashed item and signs a checkpoint.",
+    )
+    s.add_argument("--item", type=int, metavar="ID", help="only this item (and the whole log)")
+    s.add_argument("--quick", action="store_true", help="do not re-hash the stored objects")
+    _json_flag(s)
+    s.set_defaults(func=commands.cmd_verify)
+
+    s = sub.add_parser(
+        "verify-proof", help="check a custody report (evidock custody ITEM --json) offline"
+    )
+    s.add_argument("file", type=Path, help="the JSON report")
+    s.add_argument(
+        "--key", metavar="VERIFIER_KEY", help="the dock's verifier key as the office publishes it"
+    )
+    _json_flag(s)
+    s.set_defaults(func=commands.cmd_verify_proof)
 
     s = sub.add_parser("checkpoint", help="sign and publish a checkpoint of the custody log now")
     s.set_defaults(func=commands.cmd_checkpoint)
@@ -88,7 +115,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=commands.cmd_officer_add)
     s = off.add_parser("list", help="list officers")
     s.set_defaults(func=commands.cmd_officer_list)
+
+    cmd_dock.add_parsers(sub)
+    cmd_cases.add_parsers(sub)
     return p
+
+
+def _json_flag(parser: argparse.ArgumentParser) -> None:
+    """``--json`` after the subcommand too; SUPPRESS keeps a global ``--json`` intact."""
+    parser.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="one JSON document"
+    )
 
 
 def _configure_logging(verbose: int) -> None:
@@ -130,6 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = getattr(e, "code", "error")
         print(f"evidock: {e} [{code}]\nhint: {e.hint}", file=sys.stderr)
         return exit_code_for(e)
+    except BrokenPipeError:
+        # the reader went away (evidock items | head): not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except Exception as e:  # the user gets a message, the log the traceback
         logger.debug("internal error", exc_info=True)
         print(

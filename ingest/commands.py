@@ -3,16 +3,39 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import sys
+import time
 from datetime import UTC, datetime
-from typing import Any
 
 from ingest.config import Settings
-from ingest.context import Context, open_context, os_actor
+from ingest.context import LOG_ORIGIN, Context, open_context, os_actor
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from ingest.output import Output, item_json
 from ingest.pipeline import FAILED, FileResult, ingest_device
+from storage.catalog import Catalog
+from storage.durable import makedirs_durable
+from storage.localstore import LocalStore
+from verify.audit import AuditReport, record_fixity, run_audit
+from verify.errors import VerifyError
+from verify.events import parse_time as parse_event_time
+from verify.keys import DockKey, key_path
+from verify.keys import load as load_key
+from verify.note import NoteError, parse_verifier_key
+from verify.proofs import (
+    REPORT_FORMAT,
+    CustodyProof,
+    CustodyProofError,
+    check_report,
+    covering_checkpoint,
+    prove_item,
+)
 
+KEY_WARNING = (
+    "Compare the verifier key with the key the office publishes for this dock: a key taken "
+    "from the report only shows that the report is consistent with itself."
+)
 _MARK = {"stored": "stored ", "already": "already", "failed": "FAILED ", "not_acquired": "skipped"}
 
 
@@ -134,33 +157,250 @@ def cmd_items(args: argparse.Namespace, out: Output, settings: object) -> int:
 
 
 def cmd_custody(args: argparse.Namespace, out: Output, settings: object) -> int:
+    if args.csv and out.json_mode:
+        raise UsageError("--csv and --json exclude each other", hint="Choose one output format.")
     ctx = _ctx(settings)
-    with ctx.catalog.read() as txn:
-        item = txn.item(args.item)
-        events = txn.log.events_for_item(item.id)
-    ctx.close()
-    doc: dict[str, Any] = {
-        "item": item_json(item),
-        "events": [
-            {
-                "seq": e.seq,
-                "time": e.time,
-                "type": e.type,
-                "actor": e.actor,
-                "dock": e.dock,
-                "data": json.loads(e.data),
-                "prev": e.prev,
-            }
-            for e in events
-        ],
-    }
+    try:
+        with ctx.catalog.read() as txn:
+            item = txn.item(args.item)
+            events = txn.log.events_for_item(item.id)
+            checkpoints = txn.log.checkpoints()
+        last = events[-1].seq if events else -1
+        cp = covering_checkpoint(checkpoints, dock=ctx.dock.name, last_seq=last)
+        if cp is None:
+            ctx.checkpoint()
+            with ctx.catalog.read() as txn:
+                checkpoints = txn.log.checkpoints()
+            cp = covering_checkpoint(checkpoints, dock=ctx.dock.name, last_seq=last)
+        if cp is None:
+            raise CustodyProofError(f"no checkpoint of this dock covers event #{last}")
+        with ctx.catalog.read() as txn:
+            proof = prove_item(
+                txn, item.id, checkpoint=cp, verifier_key=ctx.key.verifier, origin=LOG_ORIGIN
+            )
+    finally:
+        ctx.close()
+    doc = {"format": REPORT_FORMAT, "item": item_json(item), **proof.to_json()}
+    for e, p in zip(doc["events"], proof.events, strict=True):
+        e["time_local"] = out.when(parse_event_time(p.event.time))
+    doc["warning"] = KEY_WARNING
     out.document(doc)
-    out.line(f"item #{item.id}  sha256 {item.sha256}  {item.size} bytes")
+    if args.csv:
+        _custody_csv(out, proof)
+        return EXIT_OK
+    out.line(f"custody of item #{item.id}  sha256 {item.sha256}  {item.size} bytes")
     out.line(f"from {item.device_serial}:{item.original_path_display}")
-    for e in events:
-        t = datetime.strptime(e.time, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-        out.line(f"  #{e.seq:<6} {out.when(t)}  {e.type:<18} {e.actor:<16} dock {e.dock}")
+    for p in proof.events:
+        e = p.event
+        out.line(
+            f"  #{e.seq:<6} {out.when(parse_event_time(e.time))}  {e.type:<18} "
+            f"{e.actor:<16} dock {e.dock}"
+        )
+        out.line(f"          {_details(e.data)}")
+        out.line(f"          leaf {p.leaf.hex()}  (inclusion proof: {len(p.proof)} hashes)")
+    out.line(
+        f"every event above is in the custody log signed at size {proof.size} "
+        f"(root {proof.root.hex()}) by dock {proof.dock}"
+    )
+    out.line(f"verifier key {proof.verifier_key}")
+    out.line(
+        f"{KEY_WARNING} Save the report with 'evidock custody {item.id} --json > FILE'; "
+        "anyone can check it with 'evidock verify-proof FILE'."
+    )
     return EXIT_OK
+
+
+def _details(data: str) -> str:
+    obj = json.loads(data)
+    if not isinstance(obj, dict):
+        return str(obj)
+    parts = []
+    for k, v in obj.items():
+        if v is None or v == [] or v == "":
+            continue
+        parts.append(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}")
+    return " ".join(parts) or "-"
+
+
+def _custody_csv(out: Output, proof: CustodyProof) -> None:
+    w = csv.writer(out.stream, lineterminator="\n")
+    w.writerow(
+        ["seq", "time", "type", "actor", "dock", "details", "leaf", "proof", "checkpoint_size"]
+    )
+    for p in proof.events:
+        e = p.event
+        w.writerow(
+            [
+                e.seq,
+                out.when(parse_event_time(e.time)),
+                e.type,
+                e.actor,
+                e.dock,
+                _details(e.data),
+                p.leaf.hex(),
+                " ".join(h.hex() for h in p.proof),
+                proof.size,
+            ]
+        )
+
+
+def cmd_verify(args: argparse.Namespace, out: Output, settings: object) -> int:
+    assert isinstance(settings, Settings)
+    progress = _Progress() if sys.stderr.isatty() else None
+    ctx, catalog, key = _verify_context(settings)
+    try:
+        report = run_audit(
+            catalog,
+            LocalStore(settings.store_dir),
+            dock=settings.dock.name,
+            local_key=key,
+            origin=LOG_ORIGIN,
+            item=args.item,
+            quick=args.quick,
+            progress=progress,
+        )
+        if progress is not None:
+            progress.done()
+        recorded, cp_size = 0, None
+        if ctx is not None and report.log_intact:
+            recorded = record_fixity(catalog, ctx.custody, report.fixity, actor=os_actor())
+            cp_size, _ = ctx.checkpoint()
+    finally:
+        catalog.close()
+    doc = report.to_json()
+    doc["recorded"] = {"fixity_events": recorded, "checkpoint_size": cp_size}
+    out.document(doc)
+    _verify_lines(out, report, recorded, cp_size)
+    return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+def _verify_context(settings: Settings) -> tuple[Context | None, Catalog, DockKey | None]:
+    """The usual context; but when the catalog names this dock with a key other than the key
+    file's, no context (it would refuse): the audit runs and reports it, nothing is recorded."""
+    makedirs_durable(settings.data_dir)
+    path = key_path(settings.keys_dir, settings.dock.name)
+    try:
+        key: DockKey | None = load_key(path, settings.dock.name) if path.exists() else None
+    except (OSError, VerifyError):
+        key = None
+    catalog = Catalog.open(settings.catalog_url)
+    with catalog.read() as txn:
+        registered = {d.name: d.public_key for d in txn.docks()}
+    name = settings.dock.name
+    if name in registered and (key is None or registered[name] != key.public):
+        return None, catalog, key
+    catalog.close()
+    ctx = open_context(settings)
+    return ctx, ctx.catalog, ctx.key
+
+
+def _verify_lines(out: Output, report: AuditReport, recorded: int, cp_size: int | None) -> None:
+    c = report.checked
+    for p in report.problems:
+        item = f"item #{p.item}"
+        where = f"{item}: " if p.item is not None and not p.subject.startswith(item) else ""
+        out.line(f"PROBLEM [{p.code}] {where}{p.subject}")
+        out.line(f"    expected: {p.expected}")
+        out.line(f"    found:    {p.found}")
+    scope = f"item #{c.item} and the whole log" if c.item is not None else "everything"
+    rehash = (
+        "not re-hashed: --quick"
+        if c.quick
+        else f"{c.objects_rehashed} re-hashed, {c.bytes_rehashed} bytes"
+    )
+    out.line(
+        f"checked {scope}: log of {c.log_size} events ({c.events} read), "
+        f"{c.checkpoint_rows} checkpoint rows, {c.checkpoint_files} checkpoint files, "
+        f"{c.items} items, {c.objects} stored objects ({rehash})"
+    )
+    if report.log_intact:
+        out.line(f"recorded {recorded} fixity event(s); checkpoint signed at size {cp_size}")
+    else:
+        out.line("recorded nothing: no event is appended to a custody log that does not verify")
+    if report.ok:
+        out.line("verify: OK, everything holds")
+        return
+    out.line(f"verify: FAILED, {len(report.problems)} problem(s); nothing was repaired")
+    for hint in dict.fromkeys(p.hint for p in report.problems):
+        out.line(f"hint: {hint}")
+
+
+class _Progress:
+    """One self-overwriting line on stderr (only used when stderr is a terminal)."""
+
+    def __init__(self) -> None:
+        self._shown = 0.0
+
+    def __call__(self, done: int, total: int, done_bytes: int, total_bytes: int) -> None:
+        now = time.monotonic()
+        if now - self._shown < 0.2 and done < total:
+            return
+        self._shown = now
+        mib = 1024 * 1024
+        print(
+            f"\rre-hashing stored objects: {done}/{total}, "
+            f"{done_bytes / mib:.1f}/{total_bytes / mib:.1f} MiB",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def done(self) -> None:
+        print(file=sys.stderr)
+
+
+def cmd_verify_proof(args: argparse.Namespace, out: Output, settings: object) -> int:
+    if args.key is not None:
+        try:
+            parse_verifier_key(args.key)
+        except NoteError as e:
+            raise UsageError(
+                f"--key: {e}",
+                hint="Give the dock's verifier key exactly as the office publishes it.",
+            ) from e
+    try:
+        doc = json.loads(args.file.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UsageError(
+            f"cannot read {args.file}: {e.strerror}",
+            hint="Give the file written by 'evidock custody ITEM --json'.",
+        ) from e
+    except ValueError as e:
+        raise UsageError(
+            f"{args.file} is not a JSON document: {e}",
+            hint="Give the file written by 'evidock custody ITEM --json'.",
+        ) from e
+    check = check_report(doc, origin=LOG_ORIGIN, trusted_key=args.key)
+    if check.key_from_report:
+        print(
+            f"evidock: warning: the signature was checked with the key inside the report "
+            f"({check.verifier_key}). {KEY_WARNING}",
+            file=sys.stderr,
+        )
+    out.document(
+        {
+            "ok": check.ok,
+            "item": check.item,
+            "events": check.events,
+            "checkpoint_size": check.size,
+            "verifier_key": check.verifier_key,
+            "key_from_report": check.key_from_report,
+            "problems": [p.to_json() for p in check.problems],
+            "warning": KEY_WARNING if check.key_from_report else None,
+        }
+    )
+    for p in check.problems:
+        out.line(f"PROBLEM [{p.code}] {p.subject}")
+        out.line(f"    expected: {p.expected}")
+        out.line(f"    found:    {p.found}")
+    if check.ok:
+        out.line(
+            f"verify-proof: OK, the {check.events} events of item #{check.item} are in the "
+            f"custody log signed at size {check.size} by {check.verifier_key}"
+        )
+        return EXIT_OK
+    out.line(f"verify-proof: FAILED, {len(check.problems)} problem(s); do not rely on this report")
+    return EXIT_FAILURE
 
 
 def cmd_checkpoint(args: argparse.Namespace, out: Output, settings: object) -> int:

@@ -33,7 +33,13 @@ class DockSettings:
     watch: tuple[Path, ...] = ()
     metrics_address: str = "127.0.0.1:9108"
     parallel_devices: int = 4
+    per_disk: int = 1
     wipe_after_offload: bool = False
+    udev: bool = True
+    settle_seconds: float = 3.0
+    stop_grace_seconds: float = 20.0
+    mount_root: Path = Path("/run/evidock/media")
+    profiles_dir: Path = Path("/etc/evidock/profiles.d")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,6 +47,23 @@ class ProbeSettings:
     exiftool: str = "exiftool"
     ffprobe: str = "ffprobe"
     timeout_s: float = 60.0
+
+
+# 凤里执罚〔2026〕12号 (agency code, year in 〔〕, serial, 号) or 2026-0012.
+DEFAULT_CASE_NUMBER_PATTERN = (
+    r"^(?:[\u4e00-\u9fffA-Za-z]{1,20}〔(?:19|20)\d{2}〕\d{1,6}号|(?:19|20)\d{2}-\d{1,6})$"
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ComplianceSettings:
+    """[compliance]: case numbers, automatic linking to cases, checks of camera clocks."""
+
+    case_number_pattern: str = DEFAULT_CASE_NUMBER_PATTERN
+    link_slack_minutes: float = 15.0
+    important_slack_hours: float = 12.0
+    clock_skew_hours: float = 24.0
+    clock_tolerance_minutes: float = 60.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,6 +78,9 @@ class Settings:
     dock: DockSettings
     probe: ProbeSettings
     source: str
+    notify_socket: str | None = None
+    watchdog_usec: int | None = None
+    compliance: ComplianceSettings = ComplianceSettings()
 
     @property
     def store_dir(self) -> Path:
@@ -103,6 +129,7 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Set
         "dock",
         "worker",
         "probe",
+        "compliance",
     }
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -140,6 +167,15 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Set
     parallel = dock_raw.get("parallel_devices", 4)
     if not isinstance(parallel, int) or not 1 <= parallel <= 64:
         raise ConfigError(f"{source}: [dock] parallel_devices must be between 1 and 64")
+    per_disk = dock_raw.get("per_disk", 1)
+    if not isinstance(per_disk, int) or not 1 <= per_disk <= 16:
+        raise ConfigError(f"{source}: [dock] per_disk must be between 1 and 16")
+    settle = dock_raw.get("settle_seconds", 3.0)
+    grace = dock_raw.get("stop_grace_seconds", 20.0)
+    for key, value in (("settle_seconds", settle), ("stop_grace_seconds", grace)):
+        if not isinstance(value, int | float) or value < 0:
+            raise ConfigError(f"{source}: [dock] {key} must be a number of seconds >= 0")
+    watchdog = env.get("WATCHDOG_USEC", "")
     probe_raw = _table(raw, "probe", source)
     timeout = probe_raw.get("timeout_s", 60.0)
     if not isinstance(timeout, int | float) or timeout <= 0:
@@ -157,7 +193,13 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Set
             watch=tuple(Path(w) for w in dock_raw.get("watch", [])),
             metrics_address=str(dock_raw.get("metrics_address", "127.0.0.1:9108")),
             parallel_devices=parallel,
+            per_disk=per_disk,
             wipe_after_offload=bool(dock_raw.get("wipe_after_offload", False)),
+            udev=bool(dock_raw.get("udev", True)),
+            settle_seconds=float(settle),
+            stop_grace_seconds=float(grace),
+            mount_root=Path(str(dock_raw.get("mount_root", "/run/evidock/media"))),
+            profiles_dir=Path(str(dock_raw.get("profiles_dir", "/etc/evidock/profiles.d"))),
         ),
         probe=ProbeSettings(
             exiftool=str(probe_raw.get("exiftool", "exiftool")),
@@ -165,6 +207,36 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Set
             timeout_s=float(timeout),
         ),
         source=source,
+        notify_socket=env.get("NOTIFY_SOCKET") or None,
+        watchdog_usec=int(watchdog) if watchdog.isdigit() else None,
+        compliance=_compliance(_table(raw, "compliance", source), source),
+    )
+
+
+def _compliance(raw: Mapping[str, Any], source: str) -> ComplianceSettings:
+    unknown = sorted(set(raw) - set(ComplianceSettings.__dataclass_fields__))
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) in [compliance]: {', '.join(unknown)}")
+    pattern = raw.get("case_number_pattern", DEFAULT_CASE_NUMBER_PATTERN)
+    try:
+        re.compile(pattern)
+    except (re.error, TypeError) as e:
+        raise ConfigError(
+            f"{source}: [compliance] case_number_pattern is not a regular expression: {e}"
+        ) from e
+    numbers: dict[str, float] = {}
+    for key in ("link_slack_minutes", "important_slack_hours", "clock_skew_hours",
+                "clock_tolerance_minutes"):  # fmt: skip
+        value = raw.get(key, getattr(ComplianceSettings(), key))
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{source}: [compliance] {key} must be a number >= 0")
+        numbers[key] = float(value)
+    return ComplianceSettings(
+        case_number_pattern=pattern,
+        link_slack_minutes=numbers["link_slack_minutes"],
+        important_slack_hours=numbers["important_slack_hours"],
+        clock_skew_hours=numbers["clock_skew_hours"],
+        clock_tolerance_minutes=numbers["clock_tolerance_minutes"],
     )
 
 

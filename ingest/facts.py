@@ -26,7 +26,7 @@ FLAG_DAMAGED = "media_damaged"
 FLAG_NO_METADATA = "metadata_unreadable"
 FLAG_NO_TIME = "time_from_mtime"
 FLAG_CLOCK_FUTURE = "clock_in_future"
-FLAG_IMPORTANT = "important"
+FLAG_IMPORTANT = "camera_marked_important"  # ingest.caserules links these
 
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _EXIF_DT = re.compile(

@@ -24,10 +24,12 @@ from devices.errors import DeviceError
 from devices.profiles import DeviceProfile, clean_serial, matches_any, serial_from_filenames
 from devices.walk import FileEntry, Listing, open_file, open_root, walk
 from ingest.acquire import Abandoned, acquire
+from ingest.caselink import after_ingest
 from ingest.context import Context
 from ingest.errors import IngestError
 from ingest.facts import derive_facts
 from ingest.probe import MediaProbe
+from ingest.wipe import wipe_one
 from storage.errors import AlreadyExists, StorageError
 from storage.records import Device, Item, MediaFacts, NewItem, StoredObject
 
@@ -121,12 +123,14 @@ def ingest_device(
     reported_serial: str | None = None,
     stop: threading.Event | None = None,
     cancel: threading.Event | None = None,
+    wipe: bool = False,
 ) -> IngestReport:
     """Ingest everything on the device mounted at ``root``; see the module doc.
 
     ``profile`` says which files are media, where the serial comes from and how the camera
     clock runs. ``stop`` ends the session between files; ``cancel`` abandons the file in
     flight (nothing of it is recorded; it stays on the device for the next docking).
+    ``wipe`` deletes from the device each file whose stored copy re-verifies (ingest.wipe).
     """
     root_fd = open_root(root)
     outcome = OUTCOME_COMPLETE
@@ -165,9 +169,26 @@ def ingest_device(
                 if result.result == ABANDONED or (result.result == FAILED and not root.exists()):
                     outcome = OUTCOME_INTERRUPTED  # stopping, or the device was pulled out
                     break
+        if wipe and outcome == OUTCOME_COMPLETE:
+            _wipe(run, root_fd, media)
     finally:
         os.close(root_fd)
     return _finish(run, outcome, serial_source)
+
+
+def _wipe(run: _Run, root_fd: int, media: list[FileEntry]) -> None:
+    done = {r.path: r for r in run.results if r.result in (STORED, ALREADY) and r.item}
+    for entry in media:
+        r = done.get(entry.display)
+        if r is None or r.item is None:
+            continue
+        with run.ctx.catalog.read() as txn:
+            item = txn.item(r.item)
+        w = wipe_one(run.ctx, root_fd, entry, item, actor=run.actor)
+        logger.info(
+            "wipe device=%s item=%s sha256=%s wiped=%s reason=%s",
+            run.device.serial, item.id, item.sha256, w.wiped, w.reason,
+        )  # fmt: skip
 
 
 def identify(
@@ -512,6 +533,9 @@ def _finish(
         outcome = OUTCOME_INCOMPLETE
     with ctx.catalog.write() as txn:
         txn.close_session(run.session, outcome=outcome, now=ctx.clock())
+    if outcome != OUTCOME_REFUSED:
+        # the 24-hour rule and case auto-linking, before the checkpoint that covers them
+        after_ingest(ctx, run.session, actor=run.actor)
     size, _ = ctx.checkpoint()
     return IngestReport(
         session=run.session,

@@ -163,6 +163,12 @@ class Transaction:
                 DeviceAssignmentRow.device_id == dev.id, DeviceAssignmentRow.end_at.is_(None)
             )
         ):
+            if a.start_at >= start:
+                raise AlreadyExists(
+                    f"device {serial!r} is already assigned from {a.start_at.isoformat()}; "
+                    "history is never rewritten",
+                    hint="Give a --from time after the current assignment's start.",
+                )
             a.end_at = start
         self.s.add(
             DeviceAssignmentRow(device_id=dev.id, officer_id=off.id, start_at=start, end_at=None)
@@ -253,6 +259,30 @@ class Transaction:
             raise NotFound(f"no dock session {session_id}")
         row.ended_at = now
         row.outcome = outcome
+
+    def recent_sessions(self, *, dock: str | None = None, limit: int = 10) -> list[r.DockSession]:
+        """The newest dock sessions (of one dock, or of all), newest first."""
+        q = (
+            select(DockSessionRow, DockRow.name, DeviceRow.serial)
+            .join(DockRow, DockRow.id == DockSessionRow.dock_id)
+            .join(DeviceRow, DeviceRow.id == DockSessionRow.device_id)
+            .order_by(DockSessionRow.id.desc())
+            .limit(limit)
+        )
+        if dock is not None:
+            q = q.where(DockRow.name == dock)
+        return [
+            r.DockSession(
+                id=row.id,
+                dock_name=dock_name,
+                device_serial=serial,
+                source=row.source,
+                started_at=row.started_at,
+                ended_at=row.ended_at,
+                outcome=row.outcome,
+            )
+            for row, dock_name, serial in self.s.execute(q)
+        ]
 
     # -- items ------------------------------------------------------------------------------
     def items_at_path(self, device_id: int, original_path: bytes) -> list[r.Item]:
@@ -398,6 +428,31 @@ class Transaction:
                 self.s.add(row)
         except IntegrityError as e:
             raise AlreadyExists(message) from e
+
+    # -- audit reads (verify) ---------------------------------------------------------------
+    def pin_snapshot(self) -> None:
+        """Make every later read of this transaction see one snapshot of the catalog.
+
+        Call it first, before any other read. SQLite's read transactions already see one
+        snapshot; PostgreSQL's default (READ COMMITTED) does not, so there the transaction
+        is switched to REPEATABLE READ.
+        """
+        if self.s.get_bind().dialect.name == "postgresql":
+            self.s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+    def item_digests(self, *, after: int, limit: int) -> list[r.ItemDigest]:
+        """Up to ``limit`` items with ``id > after``, by id: only what an audit compares, read
+        as plain columns (keyset pages over every item of a large catalog)."""
+        q = (
+            select(ItemRow.id, ItemRow.sha256, ItemRow.size, ItemRow.state)
+            .where(ItemRow.id > after)
+            .order_by(ItemRow.id)
+            .limit(limit)
+        )
+        return [
+            r.ItemDigest(id=i, sha256=sha, size=size, state=state)
+            for i, sha, size, state in self.s.execute(q)
+        ]
 
 
 def _officer(row: OfficerRow) -> r.Officer:

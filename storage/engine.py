@@ -13,7 +13,6 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlalchemy.pool import NullPool
 
 from storage.errors import CatalogUnavailable
 
@@ -39,7 +38,15 @@ def make_engine(url: str) -> Engine:
             raise CatalogUnavailable(
                 f"the folder of the catalog {db} does not exist", hint="Run 'evidock init' first."
             )
-        engine = create_engine(parsed, connect_args={"timeout": 60}, poolclass=NullPool)
+        # A kept pool: closing the last connection of a WAL database checkpoints and deletes
+        # the WAL (with fsyncs) on every transaction.
+        engine = create_engine(
+            parsed,
+            connect_args={"timeout": 60},
+            pool_size=8,
+            max_overflow=8,
+            pool_pre_ping=False,
+        )
         _sqlite_setup(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
