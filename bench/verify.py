@@ -1,0 +1,105 @@
+"""Full-log verification at 10^4, 10^5 and 10^6 events (10^3..10^5 with --quick).
+
+Setup (not timed) writes a synthetic custody log straight into a SQLite catalog, with the
+same rows CustodyLog.append writes (events, stored subtree nodes, head). Timed: the log
+replay of ``evidock verify --quick`` (chain, leaves, nodes, root) and inclusion-proof
+generation from the catalog. The ratio of interest is seconds per event between sizes:
+verification must stay linear.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import insert
+
+from bench.common import Options, fmt_s, scratch, settings_for, table
+from ingest.context import open_context
+from storage.models import CustodyEventRow, LogHeadRow, LogNodeRow
+from storage.records import Event
+from verify.events import encode_data, event_leaf
+from verify.merkle import inclusion_proof, nodes_to_add, root, verify_inclusion
+from verify.problems import Problems
+from verify.replay import replay_log
+
+
+def _build(ctx: Any, n: int) -> None:
+    nodes: dict[tuple[int, int], bytes] = {}
+    prev = "0" * 64
+    batch_ev: list[dict[str, Any]] = []
+    batch_nodes: list[dict[str, Any]] = []
+    with ctx.catalog.write() as txn:
+        conn = txn.s
+        for seq in range(n):
+            ev = Event(
+                seq=seq, time=f"2026-11-27T00:{seq // 60 % 60:02d}:{seq % 60:02d}.000000Z",
+                type="acquired", item=seq // 3 + 1, actor="dock:bench", dock="bench-dock",
+                data=encode_data({"sha256": f"{seq:064x}", "size": seq}), prev=prev,
+            )  # fmt: skip
+            leaf = event_leaf(ev)
+            for lv, ix, h in nodes_to_add(seq, leaf, lambda lv, ix: nodes[(lv, ix)]):
+                nodes[(lv, ix)] = h
+                batch_nodes.append({"level": lv, "idx": ix, "hash": h})
+            batch_ev.append(
+                {"seq": ev.seq, "time": ev.time, "type": ev.type, "item_id": ev.item,
+                 "actor": ev.actor, "dock": ev.dock, "data": ev.data, "prev": ev.prev}
+            )  # fmt: skip
+            prev = leaf.hex()
+            if len(batch_ev) >= 20_000:
+                conn.execute(insert(CustodyEventRow), batch_ev)
+                conn.execute(insert(LogNodeRow), batch_nodes)
+                batch_ev, batch_nodes = [], []
+        if batch_ev:
+            conn.execute(insert(CustodyEventRow), batch_ev)
+            conn.execute(insert(LogNodeRow), batch_nodes)
+        conn.merge(LogHeadRow(id=1, size=n, last_leaf=prev))
+
+
+def run(opts: Options) -> dict[str, Any]:
+    sizes = (1_000, 10_000, 100_000) if opts.quick else (10_000, 100_000, 1_000_000)
+    rows = []
+    out: dict[str, Any] = {}
+    for n in sizes:
+        with scratch(opts, f"verify{n}") as home:
+            ctx = open_context(settings_for(home))
+            t0 = time.perf_counter()
+            _build(ctx, n)
+            build_s = time.perf_counter() - t0
+            with ctx.catalog.read() as txn:
+                problems = Problems()
+                t0 = time.perf_counter()
+                result = replay_log(txn, problems, sizes=())
+                replay_s = time.perf_counter() - t0
+                assert len(problems) == 0, "the synthetic log must verify"
+                tree_root = root(n, txn.log.read_node)
+                t0 = time.perf_counter()
+                proofs = [inclusion_proof(i, n, txn.log.read_node) for i in range(0, n, n // 50)]
+                proof_s = (time.perf_counter() - t0) / len(proofs)
+                leaves = {i: bytes.fromhex(_leaf_hex(txn, i)) for i in range(0, n, n // 50)}
+            assert all(
+                verify_inclusion(leaves[i], i, n, p, tree_root)
+                for i, p in zip(range(0, n, n // 50), proofs, strict=True)
+            )
+            ctx.close()
+        per_event = replay_s / n
+        rows.append([f"{n:,}", fmt_s(build_s), fmt_s(replay_s), f"{n / replay_s:,.0f}",
+                     f"{per_event * 1e6:.2f} µs", len(proofs[0]), fmt_s(proof_s)])  # fmt: skip
+        out[str(n)] = {"replay_s": replay_s, "events_per_s": n / replay_s,
+                       "proof_hashes": len(proofs[0]), "proof_s": proof_s}  # fmt: skip
+        del result
+    print(table("full-log verification (replay of verify --quick) and proofs from the catalog",
+                ["events", "setup", "replay", "events/s", "per event", "proof hashes",
+                 "proof gen"], rows))  # fmt: skip
+    small, big = str(sizes[0]), str(sizes[-1])
+    linear = (out[big]["replay_s"] / int(big)) / (out[small]["replay_s"] / int(small))
+    projected = out[big]["replay_s"] / int(big) * 1_000_000
+    print(f"per-event cost at {int(big):,} vs {int(small):,}: {linear:.2f}x (1.0 = linear)")
+    print(f"projected replay of 1,000,000 events: {projected:.1f} s (target < 30 s)")
+    out["linearity"] = linear
+    out["projected_1e6_s"] = projected
+    return out
+
+
+def _leaf_hex(txn: Any, index: int) -> str:
+    return txn.log.read_node(0, index).hex()
