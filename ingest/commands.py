@@ -178,6 +178,14 @@ def cmd_custody(args: argparse.Namespace, out: Output, settings: object) -> int:
             proof = prove_item(
                 txn, item.id, checkpoint=cp, verifier_key=ctx.key.verifier, origin=LOG_ORIGIN
             )
+        with ctx.catalog.write() as txn:  # Art. 29: every access to a record is logged
+            ctx.custody.append(
+                txn,
+                type="viewed",
+                actor=os_actor(),
+                item=item.id,
+                data={"what": "custody report", "format": _format(out, args)},
+            )
     finally:
         ctx.close()
     doc = {"format": REPORT_FORMAT, "item": item_json(item), **proof.to_json()}
@@ -208,6 +216,10 @@ def cmd_custody(args: argparse.Namespace, out: Output, settings: object) -> int:
         "anyone can check it with 'evidock verify-proof FILE'."
     )
     return EXIT_OK
+
+
+def _format(out: Output, args: argparse.Namespace) -> str:
+    return "json" if out.json_mode else "csv" if args.csv else "text"
 
 
 def _details(data: str) -> str:

@@ -10,11 +10,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from ingest.config import Settings
-from ingest.context import open_context, os_actor
+from ingest.context import LOG_ORIGIN, open_context, os_actor
 from ingest.errors import EXIT_FAILURE, EXIT_OK
 from ingest.output import Output
+from ingest.overdue import build_report
 from ingest.pipeline import FileResult, ingest_device
 from ingest.simcam import make_camera
+from verify.audit import run_audit
 
 SERIAL = "BWC-DEMO-0001"
 BADGE = "J0001"
@@ -64,6 +66,30 @@ def run_demo(settings: Settings, out: Output, args: argparse.Namespace) -> int:
         second = ingest_device(ctx, camera, serial=SERIAL, officer=None, actor=os_actor(),
                                on_file=show)  # fmt: skip
 
+        late_cam = Path(cam) / "second-camera"
+        make_camera(late_cam, start=ctx.clock() - timedelta(hours=30), clips=1,
+                    with_audio=False, with_photo=False, with_truncated=False)  # fmt: skip
+        out.line("== a second camera, docked 30 hours after it recorded (Art. 28: 24 hours)")
+        third = ingest_device(ctx, late_cam, serial="BWC-DEMO-0002", officer=None,
+                              actor=os_actor(), on_file=show)  # fmt: skip
+
+    report = build_report(ctx, actor=os_actor())
+    out.line(f"== evidock overdue: {report.overdue_count} overdue and not excused")
+    for late in report.late:
+        delay = late.judgement.delay
+        hours = f"{delay.total_seconds() / 3600:.1f} h" if delay is not None else "?"
+        out.line(
+            f"   late: item #{late.item.item_id} {late.item.path} on {late.item.device_serial}: "
+            f"offloaded {hours} after it was recorded (excusable: evidock excuse ITEM --reason)"
+        )
+    audit = run_audit(ctx.catalog, ctx.store, dock=ctx.dock.name, local_key=ctx.key,
+                      origin=LOG_ORIGIN)  # fmt: skip
+    c = audit.checked
+    out.line(
+        f"== evidock verify: {'OK' if audit.ok else 'FAILED'}: {c.events} custody events replayed, "
+        f"{c.checkpoint_files} signed checkpoints checked, {c.objects_rehashed} stored objects "
+        f"re-hashed ({c.bytes_rehashed} bytes)"
+    )
     with ctx.catalog.read() as txn:
         items = txn.items()
         first_events = txn.log.events_for_item(items[0].id) if items else []
@@ -84,7 +110,7 @@ def run_demo(settings: Settings, out: Output, args: argparse.Namespace) -> int:
         for e in first_events:
             out.line(f"   #{e.seq} {e.time} {e.type} by {e.actor} at {e.dock}")
     out.line(f"== custody log: {log_size} events, checkpoint signed at size "
-             f"{second.checkpoint_size}")  # fmt: skip
+             f"{third.checkpoint_size}")  # fmt: skip
     s1, s2 = first.summary(), second.summary()
     out.line(
         f"== done: first docking stored {s1['stored']} ({s1['flagged']} flagged, still kept), "
@@ -95,4 +121,4 @@ def run_demo(settings: Settings, out: Output, args: argparse.Namespace) -> int:
         {"home": str(home), "first": s1, "second": s2, "items": len(items), "log_size": log_size}
     )
     ctx.close()
-    return EXIT_OK if first.ok and second.ok else EXIT_FAILURE
+    return EXIT_OK if first.ok and second.ok and audit.ok else EXIT_FAILURE

@@ -127,3 +127,13 @@ def test_officer_and_device_registration_round_trip(run) -> None:
     assert devices[0]["serial"] == "BWC-1" and devices[0]["officer"] == "J1"
     officers = json.loads(run("--json", "officer", "list").stdout)
     assert officers == [{"badge": "J1", "name": "Zhang San", "unit": "Team 1", "certificate": ""}]
+
+
+def test_reading_a_custody_report_is_itself_logged(run, camera: Path) -> None:
+    """Art. 29: every access is logged; the second report shows the first one as 'viewed'."""
+    assert run("ingest", str(camera), "--device", "BWC-7").returncode == 0
+    first = json.loads(run("--json", "custody", "1").stdout)
+    assert "viewed" not in [e["type"] for e in first["events"]]
+    second = json.loads(run("--json", "custody", "1").stdout)
+    viewed = [e for e in second["events"] if e["type"] == "viewed"]
+    assert len(viewed) == 1 and viewed[0]["data"]["format"] == "json"

@@ -189,3 +189,35 @@ def test_unregistered_device_is_ingested_and_marked_unregistered(
         dev = txn.device("UNKNOWN-9")
         assert not dev.registered and dev.last_docked_at is not None
         assert len(txn.items(device="UNKNOWN-9")) == 4
+
+
+def test_device_pulled_out_mid_session_ends_interrupted_and_next_docking_resumes(
+    ctx: Context, camera: Path, tmp_path: Path
+) -> None:
+    """The medium vanishes during a copy: the session ends 'interrupted', nothing half-recorded,
+    and docking the same files again takes exactly the ones that were missed."""
+    for i in range(3):
+        (camera / "DCIM" / f"BIG_{i}.MP4").write_bytes(os.urandom(32 << 20))
+    backup = tmp_path / "backup"
+    shutil.copytree(camera, backup)
+    staging = ctx.store.staging_dir
+    result: list = []
+    t = threading.Thread(target=lambda: result.append(_ingest(ctx, camera)))
+    t.start()
+    deadline = time.monotonic() + 60
+    while not any(staging.glob("*.part")) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    shutil.rmtree(camera)  # pulled out: every file not yet opened is gone
+    t.join(timeout=120)
+    report = result[0]
+    assert report.outcome == "interrupted"
+    with ctx.catalog.read() as txn:
+        first = {i.original_path for i in txn.items()}
+    assert len(first) < 7
+    shutil.copytree(backup, camera)
+    again = _ingest(ctx, camera)
+    assert again.outcome == "complete"
+    with ctx.catalog.read() as txn:
+        paths = [i.original_path for i in txn.items()]
+    assert len(paths) == len(set(paths)) == 7
+    assert {f.result for f in again.files} <= {STORED, ALREADY}
