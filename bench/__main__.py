@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.common import Options, fs_type, pick_base
 
-PARTS = ("ingest", "photos", "log", "verify")
+PARTS = ("ingest", "photos", "log", "verify", "overdue")
 
 
 def _runner(part: str) -> Callable[[Options], dict[str, Any]]:
@@ -30,6 +30,10 @@ def _runner(part: str) -> Callable[[Options], dict[str, Any]]:
         from bench import photos
 
         return photos.run
+    if part == "overdue":
+        from bench import overdue
+
+        return overdue.run
     if part == "verify":
         from bench import verify
 
@@ -42,7 +46,10 @@ def _runner(part: str) -> Callable[[Options], dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     ap.add_argument(
-        "parts", nargs="*", metavar="PART", help="ingest, photos, log, verify (default: all)"
+        "parts",
+        nargs="*",
+        metavar="PART",
+        help="ingest, photos, log, verify, overdue (default: all)",
     )
     ap.add_argument("--quick", action="store_true", help="sizes ~10x smaller, a smoke run")
     ap.add_argument(

@@ -1,0 +1,90 @@
+"""The 24-hour report at 10^4, 10^5, 10^6 items (10^3..10^5 with --quick).
+
+Setup (not timed) bulk-writes items as ingest leaves them: durable, measured by the
+after-ingest hook (an offload_check row each), 0.5 % of them late. Timed: ``evidock overdue``'s
+report (build_report) with its catch-up pass, and without it. The report must use indexes: its
+time may grow a little with the catalog, never in proportion to it (ratio to the smallest size).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert
+
+from bench.common import Options, fmt_s, scratch, settings_for, table
+from ingest.context import open_context
+from ingest.overdue import build_report
+from storage.models import ItemRow, OffloadCheckRow
+
+NOW = datetime.now(UTC)
+
+
+def _build(ctx: Any, n: int) -> int:
+    with ctx.catalog.write() as txn:
+        dev = txn.add_device(
+            serial="BWC-BENCH", kind="body-camera", vendor="", model="", profile="",
+            registered=True, now=NOW - timedelta(days=400),
+        )  # fmt: skip
+        session = txn.open_session(dock_id=ctx.dock.id, device_id=dev.id, source="/bench",
+                                   now=NOW - timedelta(days=60))  # fmt: skip
+    late = 0
+    batch_items: list[dict[str, Any]] = []
+    batch_checks: list[dict[str, Any]] = []
+    for i in range(1, n + 1):
+        end = NOW - timedelta(days=8) - timedelta(seconds=30 * i)
+        is_late = i % 200 == 0
+        late += is_late
+        durable = end + timedelta(hours=30 if is_late else 2)
+        batch_items.append({
+            "id": i, "sha256": f"{i:064x}", "size": 1000, "device_id": dev.id,
+            "officer_id": None, "session_id": session, "original_path": f"DCIM/{i}.MP4".encode(),
+            "original_path_display": f"DCIM/{i}.MP4", "source_mtime_ns": 0, "state": "stored",
+            "acquired_at": durable, "durable_at": durable, "confidentiality": "none",
+            "recorded_start": end - timedelta(minutes=5), "recorded_end": end,
+            "time_source": "container", "flags": "", "probe_errors": "",
+        })  # fmt: skip
+        batch_checks.append({
+            "item_id": i, "reference_end": end, "reference_source": "recorded",
+            "clock_problem": "", "durable_at": durable,
+            "delay_s": (durable - end).total_seconds(), "late_flag_seq": None, "checked_at": NOW,
+        })  # fmt: skip
+        if len(batch_items) >= 20_000 or i == n:
+            with ctx.catalog.write() as txn:
+                txn.s.execute(insert(ItemRow), batch_items)
+                txn.s.execute(insert(OffloadCheckRow), batch_checks)
+            batch_items, batch_checks = [], []
+    return late
+
+
+def run(opts: Options) -> dict[str, Any]:
+    sizes = (1_000, 10_000, 100_000) if opts.quick else (10_000, 100_000, 1_000_000)
+    rows, out = [], {}
+    for n in sizes:
+        with scratch(opts, f"overdue{n}") as home:
+            ctx = open_context(settings_for(home))
+            t0 = time.perf_counter()
+            late = _build(ctx, n)
+            setup = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            plain = build_report(ctx, actor="bench", measure_first=False)
+            report_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            build_report(ctx, actor="bench", measure_first=True)
+            with_catchup_s = time.perf_counter() - t0
+            ctx.close()
+        assert len(plain.late) == late, (len(plain.late), late)
+        rows.append([f"{n:,}", fmt_s(setup), late, fmt_s(report_s), fmt_s(with_catchup_s)])
+        out[str(n)] = {"report_s": report_s, "with_catchup_s": with_catchup_s, "late": late}
+    print(table("evidock overdue at growing catalogs (SQLite)",
+                ["items", "setup", "late", "report", "report + catch-up"], rows))  # fmt: skip
+    small, big = out[str(sizes[0])], out[str(sizes[-1])]
+    growth = big["report_s"] / small["report_s"]
+    print(
+        f"report time at {sizes[-1]:,} vs {sizes[0]:,} items: {growth:.1f}x for "
+        f"{sizes[-1] // sizes[0]}x the items (the late items listed grow with them)"
+    )
+    out["growth"] = growth
+    return out
