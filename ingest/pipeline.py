@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from devices.errors import DeviceError
@@ -30,6 +31,7 @@ from ingest.errors import IngestError
 from ingest.facts import derive_facts
 from ingest.probe import MediaProbe
 from ingest.wipe import wipe_one
+from storage.catalog import Transaction
 from storage.errors import AlreadyExists, StorageError
 from storage.records import Device, Item, MediaFacts, NewItem, StoredObject
 
@@ -305,7 +307,8 @@ def _start(
     with ctx.catalog.write() as txn:
         device = txn.find_device(serial)
         if device is None:
-            device = txn.add_device(
+            device = _first_sight(
+                txn,
                 serial=serial,
                 vendor="",
                 model="",
@@ -345,6 +348,15 @@ def _start(
         zone=zone,
         cancel=cancel,
     )
+
+
+def _first_sight(txn: Transaction, *, serial: str, **fields: Any) -> Device:
+    """Register a device seen for the first time; another bay may be doing the same right now,
+    in which case its row is the one (the unique serial decides, the savepoint keeps us going)."""
+    try:
+        return txn.add_device(serial=serial, **fields)
+    except AlreadyExists:
+        return txn.device(serial)
 
 
 def _anomaly(run: _Run, path: str, kind: str, reason: str) -> FileResult:

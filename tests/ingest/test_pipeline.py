@@ -221,3 +221,27 @@ def test_device_pulled_out_mid_session_ends_interrupted_and_next_docking_resumes
         paths = [i.original_path for i in txn.items()]
     assert len(paths) == len(set(paths)) == 7
     assert {f.result for f in again.files} <= {STORED, ALREADY}
+
+
+def test_same_device_in_two_bays_at_once_stores_each_file_once(
+    ctx: Context, camera: Path
+) -> None:
+    """Two ingests of one camera racing each other: every file is recorded exactly once and
+    the custody log stays one unforked chain."""
+    reports: list = []
+    threads = [
+        threading.Thread(target=lambda: reports.append(_ingest(ctx, camera))) for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(reports) == 2
+    with ctx.catalog.read() as txn:
+        items = txn.items()
+        events = list(txn.log.events())
+    assert len(items) == 4 and len({i.original_path for i in items}) == 4
+    assert sum(r.count(STORED) for r in reports) == 4
+    assert [e.seq for e in events] == list(range(len(events)))
+    acquired = [e.item for e in events if e.type == "acquired"]
+    assert sorted(acquired) == sorted(i.id for i in items)
