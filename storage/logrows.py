@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -20,47 +20,70 @@ GENESIS = "0" * 64
 
 
 class LogRows:
+    """Log rows of one transaction. Once the head is locked, the head and the nodes written in
+    this transaction are also kept in memory, so a batch of appends costs no re-reads."""
+
     def __init__(self, session: Session) -> None:
         self.s = session
+        self._head: r.LogHead | None = None
+        self._nodes: dict[tuple[int, int], bytes] = {}
 
     def lock_head(self) -> r.LogHead:
         """Take the append lock (row lock on PostgreSQL; the write transaction on SQLite)."""
-        row = self.s.scalars(select(LogHeadRow).where(LogHeadRow.id == 1).with_for_update()).first()
+        if self._head is not None:
+            return self._head
+        conn = self.s.connection()
+        q = select(LogHeadRow.size, LogHeadRow.last_leaf).where(LogHeadRow.id == 1)
+        row = conn.execute(q.with_for_update()).first()
         if row is None:
-            self.s.add(LogHeadRow(id=1, size=0, last_leaf=GENESIS))
-            self.s.flush()
-            row = self.s.scalars(
-                select(LogHeadRow).where(LogHeadRow.id == 1).with_for_update()
-            ).one()
-        return r.LogHead(size=row.size, last_leaf=row.last_leaf)
+            conn.execute(insert(LogHeadRow), [{"id": 1, "size": 0, "last_leaf": GENESIS}])
+            row = conn.execute(q.with_for_update()).one()
+        self._head = r.LogHead(size=row.size, last_leaf=row.last_leaf)
+        return self._head
 
     def head(self) -> r.LogHead:
-        row = self.s.get(LogHeadRow, 1)
+        if self._head is not None:
+            return self._head
+        q = select(LogHeadRow.size, LogHeadRow.last_leaf).where(LogHeadRow.id == 1)
+        row = self.s.connection().execute(q).first()
         if row is None:
             return r.LogHead(size=0, last_leaf=GENESIS)
         return r.LogHead(size=row.size, last_leaf=row.last_leaf)
 
     def set_head(self, head: r.LogHead) -> None:
-        row = self.s.get(LogHeadRow, 1)
-        assert row is not None, "lock_head() first"
-        row.size = head.size
-        row.last_leaf = head.last_leaf
+        assert self._head is not None, "lock_head() first"
+        self.s.connection().execute(
+            update(LogHeadRow)
+            .where(LogHeadRow.id == 1)
+            .values(size=head.size, last_leaf=head.last_leaf)
+        )
+        self._head = head
 
     def read_node(self, level: int, idx: int) -> bytes:
-        h = self.s.scalars(
-            select(LogNodeRow.hash).where(LogNodeRow.level == level, LogNodeRow.idx == idx)
-        ).first()
+        cached = self._nodes.get((level, idx))
+        if cached is not None:
+            return cached
+        h = (
+            self.s.connection()
+            .execute(
+                select(LogNodeRow.hash).where(LogNodeRow.level == level, LogNodeRow.idx == idx)
+            )
+            .scalar()
+        )
         if h is None:
             raise KeyError(f"log node ({level}, {idx}) is missing")
         return bytes(h)
 
     def put_nodes(self, nodes: Iterable[tuple[int, int, bytes]]) -> None:
-        rows = [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes]
-        if rows:
-            self.s.execute(insert(LogNodeRow), rows)
+        triples = list(nodes)
+        if triples:
+            rows = [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in triples]
+            self.s.connection().execute(insert(LogNodeRow), rows)
+            if self._head is not None:  # only appends under the lock feed the cache
+                self._nodes.update({(lv, ix): h for lv, ix, h in triples})
 
     def insert_event(self, ev: r.Event) -> None:
-        self.s.execute(
+        self.s.connection().execute(
             insert(CustodyEventRow),
             [
                 {
