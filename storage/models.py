@@ -185,7 +185,11 @@ class JobRow(Base):
     __table_args__ = (Index("ix_job_claim", "state", "not_before"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
-    item_id: Mapped[int | None] = mapped_column(ForeignKey("evidence_item.id"), nullable=True)
+    item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("evidence_item.id"),
+        nullable=True,
+        index=True,  # issue 5: 0003
+    )
     state: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
@@ -193,6 +197,7 @@ class JobRow(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(255), nullable=True)
     lease_expires: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # 0003
 
 
 class CustodyEventRow(Base):

@@ -151,3 +151,36 @@ class ItemDigest:
     sha256: str
     size: int
     state: str
+
+
+# -- job queue and derived media (issue 5) ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job:
+    """Queued work; ``attempts`` counts claims, ``last_error`` keeps the last failure."""
+
+    id: int
+    kind: str
+    item_id: int | None
+    state: str
+    attempts: int
+    last_error: str
+    not_before: datetime
+    lease_owner: str | None
+    lease_expires: datetime | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DerivedMedia:
+    """A proxy, poster, contact sheet or waveform made from an item; ``params`` is JSON text."""
+
+    id: int
+    item_id: int
+    kind: str
+    sha256: str
+    size: int
+    params: str
+    created_at: datetime

@@ -1,0 +1,130 @@
+"""The job queue on SQLite and PostgreSQL: leases, backoff, giving up, exclusive claims."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ingest.context import Context
+from ingest.proxies import Work
+from ingest.worker import WorkerPool
+from storage.jobs import DONE, FAILED, QUEUED, RUNNING, JobOps, LeaseLost
+
+T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+KIND = "transcode"
+
+
+def _claim(ctx: Context, owner: str, now: datetime, *, lease: float = 60, tries: int = 3):
+    with ctx.catalog.write() as txn:
+        return JobOps(txn).claim(
+            owner=owner, kinds=[KIND], now=now, lease_s=lease, max_attempts=tries
+        )
+
+
+def _enqueue(ctx: Context, n: int = 1, at: datetime = T0) -> list[int]:
+    with ctx.catalog.write() as txn:
+        return [JobOps(txn).enqueue(kind=KIND, item_id=None, now=at) for _ in range(n)]
+
+
+def test_a_claimed_job_is_taken_by_another_worker_only_after_its_lease_expires(
+    ctx: Context,
+) -> None:
+    """Worker B gets nothing while A's lease runs; after it, B takes the job (a second attempt)
+    and A can no longer finish it."""
+    (job_id,) = _enqueue(ctx)
+    a = _claim(ctx, "A", T0)
+    assert a is not None and a.id == job_id and a.state == RUNNING and a.attempts == 1
+    assert _claim(ctx, "B", T0 + timedelta(seconds=59)) is None
+    with ctx.catalog.write() as txn:
+        assert JobOps(txn).heartbeat(job_id, owner="A", now=T0 + timedelta(seconds=50), lease_s=60)
+    assert _claim(ctx, "B", T0 + timedelta(seconds=100)) is None  # renewed until 110 s
+    b = _claim(ctx, "B", T0 + timedelta(seconds=111))
+    assert b is not None and b.lease_owner == "B" and b.attempts == 2
+    assert "the lease of A expired" in b.last_error
+    with ctx.catalog.write() as txn, pytest.raises(LeaseLost):
+        JobOps(txn).complete(job_id, owner="A", now=T0)
+    with ctx.catalog.write() as txn:
+        assert not JobOps(txn).heartbeat(job_id, owner="A", now=T0, lease_s=60)
+        assert JobOps(txn).complete(job_id, owner="B", now=T0).state == DONE
+
+
+def test_a_failing_job_backs_off_then_fails_for_good_with_its_error_kept(ctx: Context) -> None:
+    """Each failure waits twice as long as the one before; the last attempt leaves the job
+    failed with the tool's error, and nobody claims it again."""
+    (job_id,) = _enqueue(ctx)
+    now = T0
+    for attempt, wait in ((1, 10), (2, 20)):
+        job = _claim(ctx, "A", now)
+        assert job is not None and job.attempts == attempt
+        with ctx.catalog.write() as txn:
+            job = JobOps(txn).fail(job_id, owner="A", error=f"boom {attempt}", now=now,
+                                   max_attempts=3, retry_s=10)  # fmt: skip
+        assert job.state == QUEUED and job.not_before == now + timedelta(seconds=wait)
+        assert _claim(ctx, "A", now + timedelta(seconds=wait - 1)) is None
+        now += timedelta(seconds=wait)
+    assert _claim(ctx, "A", now) is not None
+    with ctx.catalog.write() as txn:
+        job = JobOps(txn).fail(job_id, owner="A", error="moov atom not found", now=now,
+                               max_attempts=3, retry_s=10)  # fmt: skip
+    assert job.state == FAILED and job.attempts == 3 and job.last_error == "moov atom not found"
+    assert job.finished_at == now
+    assert _claim(ctx, "A", now + timedelta(days=1)) is None
+
+
+def test_a_job_whose_worker_keeps_dying_ends_failed_not_in_a_crash_loop(ctx: Context) -> None:
+    """Every claim counts: a job whose workers die holding it is given up after max attempts."""
+    (job_id,) = _enqueue(ctx)
+    now = T0
+    for _ in range(3):
+        assert _claim(ctx, "W", now, lease=5) is not None
+        now += timedelta(seconds=6)  # the worker was killed: its lease runs out
+    assert _claim(ctx, "W", now, lease=5) is None
+    with ctx.catalog.read() as txn:
+        job = JobOps(txn).job(job_id)
+    assert job is not None and job.state == FAILED and job.attempts == 3
+    assert job.last_error.startswith("gave up after 3 attempts: the lease of W expired")
+
+
+def test_a_released_job_is_queued_again_without_losing_an_attempt(ctx: Context) -> None:
+    """A clean stop gives the job back: queued now, its attempt not counted."""
+    (job_id,) = _enqueue(ctx)
+    assert _claim(ctx, "A", T0) is not None
+    with ctx.catalog.write() as txn:
+        assert JobOps(txn).release(job_id, owner="A", now=T0)
+        assert not JobOps(txn).release(job_id, owner="A", now=T0)
+    job = _claim(ctx, "B", T0)
+    assert job is not None and job.attempts == 1
+
+
+def test_claiming_is_exclusive_under_concurrency(ctx: Context) -> None:
+    """Two pools of two threads drain 40 jobs: each job runs exactly once (SKIP LOCKED on
+    PostgreSQL, the write transaction on SQLite)."""
+    ids = _enqueue(ctx, 40, at=ctx.clock())
+    ran: list[int] = []
+    lock = threading.Lock()
+
+    def handler(c: Context, work: Work) -> None:
+        with lock:
+            ran.append(work.job.id)
+        time.sleep(0.01)
+        with c.catalog.write() as txn:
+            JobOps(txn).complete(work.job.id, owner=work.owner, now=c.clock())
+
+    quick = dataclasses.replace(ctx.settings.worker, poll_seconds=0.1)
+    pools = [
+        WorkerPool(ctx, drain=True, concurrency=2, settings=quick, handlers={KIND: handler})
+        for _ in range(2)
+    ]
+    threads = [threading.Thread(target=p.run) for p in pools]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(ran) == sorted(ids), "a job ran twice or not at all"
+    with ctx.catalog.read() as txn:
+        assert {j.state for j in JobOps(txn).jobs()} == {DONE}
+        assert JobOps(txn).counts() == {(KIND, DONE): 40}
