@@ -25,6 +25,8 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@scripts/system-deps.sh test
+	promtool check rules monitoring/alerts.yml
+	promtool test rules monitoring/alerts.test.yml
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 lint: $(STAMP)
