@@ -1,4 +1,5 @@
-"""``python -m bench [ingest] [photos] [log] [--quick] [--dir DIR]``; all parts by default.
+"""``python -m bench [ingest] [photos] [log] [verify] [overdue] [proxy] [--quick] [--dir DIR]``;
+all parts by default.
 
 Prints readable tables and ends with one JSON summary line.
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 from bench.common import Options, fs_type, pick_base
 
-PARTS = ("ingest", "photos", "log", "verify", "overdue")
+PARTS = ("ingest", "photos", "log", "verify", "overdue", "proxy")
 
 
 def _runner(part: str) -> Callable[[Options], dict[str, Any]]:
@@ -38,6 +39,10 @@ def _runner(part: str) -> Callable[[Options], dict[str, Any]]:
         from bench import verify
 
         return verify.run
+    if part == "proxy":
+        from bench import proxy
+
+        return proxy.run
     from bench import log
 
     return log.run
@@ -49,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         "parts",
         nargs="*",
         metavar="PART",
-        help="ingest, photos, log, verify, overdue (default: all)",
+        help="ingest, photos, log, verify, overdue, proxy (default: all)",
     )
     ap.add_argument("--quick", action="store_true", help="sizes ~10x smaller, a smoke run")
     ap.add_argument(

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from devices.errors import DeviceError
-from ingest import cmd_cases, cmd_dock, commands
+from ingest import cmd_cases, cmd_dock, cmd_worker, commands
 from ingest.config import load
 from ingest.errors import EXIT_FAILURE, EXIT_USAGE, IngestError, UsageError
 from ingest.output import Output
@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--item", type=int, metavar="ID", help="only this item (and the whole log)")
     s.add_argument("--quick", action="store_true", help="do not re-hash the stored objects")
+    s.add_argument(
+        "--metrics-textfile",
+        type=Path,
+        metavar="PATH",
+        help="also write the results for node_exporter's textfile collector (a *.prom file)",
+    )  # metrics (issue 7)
     _json_flag(s)
     s.set_defaults(func=commands.cmd_verify)
 
@@ -118,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cmd_dock.add_parsers(sub)
     cmd_cases.add_parsers(sub)
+    cmd_worker.add_parsers(sub)  # issue 5: evidock worker, evidock jobs
     return p
 
 

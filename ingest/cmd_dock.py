@@ -10,6 +10,7 @@ from types import FrameType
 from typing import Any
 
 from devices.profiles import load_profiles
+from ingest.catalog_metrics import CatalogGauges  # metrics (issue 7)
 from ingest.config import Settings
 from ingest.context import open_context
 from ingest.dock import DockDaemon
@@ -44,6 +45,7 @@ def cmd_dock(args: argparse.Namespace, out: Output, settings: object) -> int:
     ctx = open_context(settings)
     profiles = load_profiles([settings.dock.profiles_dir])
     metrics = DockMetrics(ctx.dock.name)
+    metrics.add_families(CatalogGauges(ctx).families)  # metrics (issue 7): catalog gauges
     address = args.metrics_address or settings.dock.metrics_address
     served = None
     if address and address != "off":

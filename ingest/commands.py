@@ -9,11 +9,13 @@ import sys
 import time
 from datetime import UTC, datetime
 
+from ingest.audit_metrics import check_textfile_path, write_verify_textfile  # issue 7
 from ingest.config import Settings
 from ingest.context import LOG_ORIGIN, Context, open_context, os_actor
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from ingest.output import Output, item_json
 from ingest.pipeline import FAILED, FileResult, ingest_device
+from ingest.proxies import ProxyState, proxy_states  # issue 5
 from storage.catalog import Catalog
 from storage.durable import makedirs_durable
 from storage.localstore import LocalStore
@@ -134,10 +136,17 @@ def cmd_items(args: argparse.Namespace, out: Output, settings: object) -> int:
     ctx = _ctx(settings)
     with ctx.catalog.read() as txn:
         items = txn.items(device=args.device, officer=args.officer)
+        proxies = proxy_states(txn, [i.id for i in items])  # issue 5
     ctx.close()
-    out.document([item_json(i) for i in items])
+    out.document(
+        [
+            item_json(i, p.derived, proxy_state=p.state, proxy_note=p.note)
+            for i, p in ((i, proxies[i.id]) for i in items)
+        ]
+    )
+    headers = ["ID", "SHA256", "SIZE", "DEVICE", "OFFICER", "RECORDED", "STATE", "FLAGS"]
     out.table(
-        ["ID", "SHA256", "SIZE", "DEVICE", "OFFICER", "RECORDED", "STATE", "FLAGS", "PATH"],
+        [*headers, "PROXY", "PATH"],
         [
             [
                 i.id,
@@ -148,12 +157,23 @@ def cmd_items(args: argparse.Namespace, out: Output, settings: object) -> int:
                 out.when(i.facts.recorded_start),
                 i.state,
                 ",".join(i.facts.flags) or "-",
+                _proxy_cell(proxies[i.id]),
                 i.original_path_display,
             ]
             for i in items
         ],
     )
+    for i in items:  # issue 5: why an item has no proxy
+        if proxies[i.id].note:
+            out.line(f"#{i.id} {proxies[i.id].note}")
     return EXIT_OK
+
+
+def _proxy_cell(p: ProxyState) -> str:
+    """The PROXY column of 'evidock items' (issue 5)."""
+    if p.derived:
+        return ",".join(k for k, _ in p.derived)
+    return {None: "-", "failed": "NO PROXY"}.get(p.state, p.state or "-")
 
 
 def cmd_custody(args: argparse.Namespace, out: Output, settings: object) -> int:
@@ -258,6 +278,10 @@ def _custody_csv(out: Output, proof: CustodyProof) -> None:
 
 def cmd_verify(args: argparse.Namespace, out: Output, settings: object) -> int:
     assert isinstance(settings, Settings)
+    textfile = getattr(args, "metrics_textfile", None)  # metrics (issue 7)
+    if textfile is not None:
+        check_textfile_path(textfile)
+    started = time.monotonic()
     progress = _Progress() if sys.stderr.isatty() else None
     ctx, catalog, key = _verify_context(settings)
     try:
@@ -283,6 +307,9 @@ def cmd_verify(args: argparse.Namespace, out: Output, settings: object) -> int:
     doc["recorded"] = {"fixity_events": recorded, "checkpoint_size": cp_size}
     out.document(doc)
     _verify_lines(out, report, recorded, cp_size)
+    if textfile is not None:  # metrics (issue 7): node_exporter textfile
+        took = time.monotonic() - started
+        write_verify_textfile(textfile, report, finished_at=datetime.now(UTC), duration_s=took)
     return EXIT_OK if report.ok else EXIT_FAILURE
 
 

@@ -49,6 +49,28 @@ class ProbeSettings:
     timeout_s: float = 60.0
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerSettings:
+    """[worker]: job workers, standalone (evidock worker) or embedded in the dock (issue 5)."""
+
+    concurrency: int = 1
+    metrics_address: str = "127.0.0.1:9109"
+    embedded: bool = True
+    preset: str = "veryfast"
+    crf: int = 28
+    contact_sheet_frames: int = 9
+    max_attempts: int = 3
+    lease_seconds: float = 300.0
+    retry_seconds: float = 60.0
+    poll_seconds: float = 5.0
+    timeout_s: float = 3600.0
+    nice: int = 10
+
+
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                "slower", "veryslow", "placebo")  # fmt: skip
+
+
 # 凤里执罚〔2026〕12号 (agency code, year in 〔〕, serial, 号) or 2026-0012.
 DEFAULT_CASE_NUMBER_PATTERN = (
     r"^(?:[\u4e00-\u9fffA-Za-z]{1,20}〔(?:19|20)\d{2}〕\d{1,6}号|(?:19|20)\d{2}-\d{1,6})$"
@@ -81,6 +103,7 @@ class Settings:
     notify_socket: str | None = None
     watchdog_usec: int | None = None
     compliance: ComplianceSettings = ComplianceSettings()
+    worker: WorkerSettings = WorkerSettings()
 
     @property
     def store_dir(self) -> Path:
@@ -210,6 +233,51 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Set
         notify_socket=env.get("NOTIFY_SOCKET") or None,
         watchdog_usec=int(watchdog) if watchdog.isdigit() else None,
         compliance=_compliance(_table(raw, "compliance", source), source),
+        worker=_worker(_table(raw, "worker", source), source),
+    )
+
+
+def _worker(raw: Mapping[str, Any], source: str) -> WorkerSettings:
+    """[worker], checked key by key (issue 5)."""
+    d = WorkerSettings()
+    unknown = sorted(set(raw) - set(WorkerSettings.__dataclass_fields__))
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) in [worker]: {', '.join(unknown)}")
+
+    def whole(key: str, low: int, high: int) -> int:
+        v = raw.get(key, getattr(d, key))
+        if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
+            raise ConfigError(f"{source}: [worker] {key} must be a whole number {low}..{high}")
+        return v
+
+    def seconds(key: str) -> float:
+        v = raw.get(key, getattr(d, key))
+        if not isinstance(v, int | float) or isinstance(v, bool) or v < 0:
+            raise ConfigError(f"{source}: [worker] {key} must be a number of seconds >= 0")
+        return float(v)
+
+    preset = raw.get("preset", d.preset)
+    if preset not in X264_PRESETS:
+        raise ConfigError(
+            f"{source}: [worker] preset {preset!r} is not an x264 preset",
+            hint=f"Use one of: {', '.join(X264_PRESETS)}.",
+        )
+    lease = seconds("lease_seconds")
+    if lease < 1:
+        raise ConfigError(f"{source}: [worker] lease_seconds must be at least 1")
+    return WorkerSettings(
+        concurrency=whole("concurrency", 1, 64),
+        metrics_address=str(raw.get("metrics_address", d.metrics_address)),
+        embedded=bool(raw.get("embedded", d.embedded)),
+        preset=preset,
+        crf=whole("crf", 0, 51),
+        contact_sheet_frames=whole("contact_sheet_frames", 1, 36),
+        max_attempts=whole("max_attempts", 1, 100),
+        lease_seconds=lease,
+        retry_seconds=seconds("retry_seconds"),
+        poll_seconds=max(0.05, seconds("poll_seconds")),
+        timeout_s=max(1.0, seconds("timeout_s")),
+        nice=whole("nice", 0, 19),
     )
 
 

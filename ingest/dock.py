@@ -25,12 +25,15 @@ from devices.profiles import DeviceProfile, UsbProps, match_medium, usb_candidat
 from devices.udev import UdevEvent, UdevSource, is_usb_filesystem
 from devices.walk import open_root, walk
 from devices.watch import Settler, WatchSource, device_folders
+from ingest.catalog_metrics import session_delays  # metrics (issue 7)
 from ingest.context import Context
 from ingest.dockstatus import BayView, write_status
 from ingest.errors import IngestError
+from ingest.metered_store import metered  # metrics (issue 7)
 from ingest.metrics import DockMetrics
 from ingest.notify import Notifier
 from ingest.pipeline import FileResult, IngestReport, ingest_device
+from ingest.worker import WorkerPool  # issue 5: embedded job workers
 from storage.errors import StorageError
 
 logger = logging.getLogger(__name__)
@@ -62,9 +65,10 @@ class DockDaemon:
         mounter: Mounter | None = None,
         udev_factory: Callable[[Callable[[UdevEvent], None]], UdevSource] = UdevSource,
         stuck_after_s: float = 1800.0,
+        workers: WorkerPool | None = None,
     ) -> None:
         s = ctx.settings
-        self.ctx = ctx
+        self.ctx = metered(ctx, metrics.storage_error)  # metrics (issue 7): store errors
         self.profiles = profiles
         self.watch_roots = [Path(os.path.abspath(r)) for r in watch_roots]
         self.metrics = metrics
@@ -85,9 +89,19 @@ class DockDaemon:
         self.stuck_after_s = stuck_after_s
         self.status_path = s.data_dir / "run" / f"dock-{s.dock.name}.json"
         self._pending_usb: dict[str, UsbProps] = {}
+        # issue 5: job workers in this daemon ([worker] embedded, the default), so a single
+        # dock needs nothing else; they run below the bays' priority and stop with it
+        self.workers = workers
+        if workers is None and s.worker.embedded:
+            self.workers = WorkerPool(self.ctx)
+        if self.workers is not None:
+            metrics.add_families(self.workers.families)
+        metrics.watch_bays(self._bay_states)  # metrics (issue 7): bay states at scrape time
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> int:
+        if self.workers is not None:  # issue 5
+            self.workers.start()
         self.watch.start()
         if self.udev is not None:
             try:
@@ -252,6 +266,8 @@ class DockDaemon:
             bay.last_progress = now
             self.metrics.file_done(r.result, r.size)
             self.events.put(("wake", None))
+            if r.result == "stored" and self.workers is not None:  # issue 5: a proxy job waits
+                self.workers.wake()
 
         try:
             report = ingest_device(
@@ -262,6 +278,8 @@ class DockDaemon:
         finally:
             self.metrics.bays.labels(self.metrics.dock).dec()
         self.metrics.sessions.labels(self.metrics.dock, report.outcome).inc()
+        stored = [f.item for f in report.files if f.result == "stored" and f.item is not None]
+        self.metrics.offload_delays(session_delays(self.ctx, stored))  # metrics (issue 7)
         bay.device = report.device
         s = report.summary()
         bay.state = (
@@ -288,6 +306,10 @@ class DockDaemon:
         now = time.monotonic()
         return all(now - self.bays[k].last_progress < self.stuck_after_s for k in list(self.active))
 
+    def _bay_states(self) -> list[str]:  # metrics (issue 7)
+        with self.lock:
+            return [b.state for b in self.bays.values()]
+
     def _summary(self) -> str:
         busy = [b for b in self.bays.values() if b.state in ("queued", "mounting", "ingesting")]
         if not busy:
@@ -312,6 +334,9 @@ class DockDaemon:
 
     def _shutdown(self) -> None:
         self.notifier.send(STOPPING="1", STATUS="stopping: finishing the files in flight")
+        if self.workers is not None:  # issue 5: transcodes stop now, their jobs go back
+            self.workers.stop()
+            self.workers.join()
         self.watch.stop()
         if self.udev is not None:
             self.udev.stop()

@@ -47,7 +47,13 @@ def iso(t: datetime | None) -> str | None:
     return None if t is None else t.isoformat()
 
 
-def item_json(item: Item, derived: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+def item_json(
+    item: Item,
+    derived: Sequence[tuple[str, str]] = (),
+    *,
+    proxy_state: str | None = None,
+    proxy_note: str | None = None,
+) -> dict[str, Any]:
     f = item.facts
     return {
         "id": item.id,
@@ -77,4 +83,6 @@ def item_json(item: Item, derived: Sequence[tuple[str, str]] = ()) -> dict[str, 
         "flags": list(f.flags),
         "probe_errors": list(f.probe_errors),
         "derived": [{"kind": k, "sha256": s} for k, s in derived],
+        # issue 5: the proxy job's state, and "no proxy: <reason>" once it failed for good
+        "proxy": None if proxy_state is None else {"state": proxy_state, "note": proxy_note},
     }

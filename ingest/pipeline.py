@@ -30,9 +30,11 @@ from ingest.context import Context
 from ingest.errors import IngestError
 from ingest.facts import derive_facts
 from ingest.probe import MediaProbe
+from ingest.proxies import TRANSCODE, wants_proxy
 from ingest.wipe import wipe_one
 from storage.catalog import Transaction
 from storage.errors import AlreadyExists, StorageError
+from storage.jobs import JobOps
 from storage.records import Device, Item, MediaFacts, NewItem, StoredObject
 
 logger = logging.getLogger(__name__)
@@ -506,6 +508,9 @@ def _record(
             item=item.id,
             data={**common, "backend": ctx.store.backend, "key": key},
         )
+        # issue 5: the review-proxy job, in the item's own transaction (a crash cannot lose it)
+        if wants_proxy(facts):
+            JobOps(txn).enqueue(kind=TRANSCODE, item_id=item.id, now=now)
     return FileResult(
         path=entry.display,
         result=STORED,

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,7 +19,22 @@ from tests.pg import fresh_database, server_url
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_MEDIA = ROOT.parent / "shared" / "media" / "real"
-CLIP_START = datetime(2026, 11, 26, 1, 30, 0, tzinfo=UTC)
+# Relative to now: generated recordings must stay inside the 24-hour offload window on any
+# day the suite runs (fixed dates turned every clip 'late' a day after they were written).
+CLIP_START = (datetime.now(UTC) - timedelta(hours=2)).replace(second=0, microsecond=0)
+CAMERA_ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def camera_name(prefix: str, at: datetime, ext: str) -> str:
+    """A file name as the camera writes it: its local start time (Asia/Shanghai clock)."""
+    return f"{prefix}_{at.astimezone(CAMERA_ZONE):%Y%m%d_%H%M%S}.{ext}"
+
+
+CLIP1 = camera_name("REC", CLIP_START, "MP4")
+CLIP2 = camera_name("REC", CLIP_START + timedelta(minutes=5), "MP4")
+WAV = camera_name("AUD", CLIP_START + timedelta(minutes=10), "WAV")
+CUT = camera_name("REC", CLIP_START + timedelta(minutes=20), "MP4")
+LATER = camera_name("REC", CLIP_START + timedelta(minutes=30), "MP4")
 
 
 @pytest.fixture(autouse=True)
@@ -96,11 +112,11 @@ def camera(tmp_path: Path, media: dict[str, Path]) -> Path:
     root = tmp_path / "camera"
     dcim = root / "DCIM" / "100MEDIA"
     dcim.mkdir(parents=True)
-    shutil.copy2(media["clip"], dcim / "REC_20261126_093000.MP4")
-    shutil.copy2(media["clip2"], dcim / "REC_20261126_093500.MP4")
+    shutil.copy2(media["clip"], dcim / CLIP1)
+    shutil.copy2(media["clip2"], dcim / CLIP2)
     shutil.copy2(media["jpg"], dcim / "IMG_0001.JPG")
     (root / "AUDIO").mkdir()
-    shutil.copy2(media["wav"], root / "AUDIO" / "AUD_20261126_094000.WAV")
+    shutil.copy2(media["wav"], root / "AUDIO" / WAV)
     return root
 
 

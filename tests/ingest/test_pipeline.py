@@ -17,6 +17,7 @@ from ingest.acquire import SourceChanged, acquire
 from ingest.context import Context
 from ingest.facts import FLAG_DAMAGED, FLAG_UNREADABLE
 from ingest.pipeline import ALREADY, FAILED, NOT_ACQUIRED, STORED, ingest_device
+from tests.conftest import CLIP1, CLIP_START
 
 
 def sha(path: Path) -> str:
@@ -58,14 +59,10 @@ def test_metadata_is_read_from_the_stored_copy(ctx: Context, camera: Path) -> No
     """Recording time, codecs, resolution and GPS come from the tools' reading of the copy."""
     _ingest(ctx, camera)
     with ctx.catalog.read() as txn:
-        clip = next(
-            i for i in txn.items() if i.original_path == b"DCIM/100MEDIA/REC_20261126_093000.MP4"
-        )
+        clip = next(i for i in txn.items() if i.original_path == f"DCIM/100MEDIA/{CLIP1}".encode())
     f = clip.facts
     assert f.time_source == "container"
-    assert (
-        f.recorded_start is not None and f.recorded_start.isoformat() == "2026-11-26T01:30:00+00:00"
-    )
+    assert f.recorded_start is not None and f.recorded_start == CLIP_START
     assert (f.video_codec, f.audio_codec, f.width, f.height) == ("h264", "aac", 320, 240)
     assert f.duration_s is not None and 1.9 < f.duration_s < 2.2
     assert f.gps_lat == pytest.approx(31.2304, abs=1e-3)
@@ -223,9 +220,7 @@ def test_device_pulled_out_mid_session_ends_interrupted_and_next_docking_resumes
     assert {f.result for f in again.files} <= {STORED, ALREADY}
 
 
-def test_same_device_in_two_bays_at_once_stores_each_file_once(
-    ctx: Context, camera: Path
-) -> None:
+def test_same_device_in_two_bays_at_once_stores_each_file_once(ctx: Context, camera: Path) -> None:
     """Two ingests of one camera racing each other: every file is recorded exactly once and
     the custody log stays one unforked chain."""
     reports: list = []

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from ingest.context import LOG_ORIGIN, Context
 from ingest.pipeline import ingest_device
 from storage.records import Event
+from tests.conftest import LATER
 from tests.verify.tamper import (
     Cli,
     Sql,
@@ -150,7 +151,7 @@ def test_catalog_replaced_by_an_older_copy_is_detected(
         with contextlib.closing(sqlite3.connect(db)) as raw:
             raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         shutil.copy2(db, db.with_name("old.db"))
-    (camera / "DCIM" / "100MEDIA" / "REC_20261126_110000.MP4").write_bytes(os.urandom(8192))
+    (camera / "DCIM" / "100MEDIA" / LATER).write_bytes(os.urandom(8192))
     ingest_device(ingested, camera, serial="CAM-1", officer=None, actor="user:test")
     new_sha = item_sha(ingested, 5)
     if ingested.catalog.is_sqlite:
