@@ -45,3 +45,14 @@ def test_dock_unit_is_a_hardened_notify_service() -> None:
     assert set(svc["CapabilityBoundingSet"].split()) <= {
         "CAP_SYS_ADMIN", "CAP_DAC_READ_SEARCH", "CAP_CHOWN", "CAP_FOWNER",
     }  # fmt: skip
+
+
+def test_example_configuration_is_accepted_as_shipped() -> None:
+    """systemd/evidock.toml.example parses with every key known (no drift from config.py)."""
+    import tomllib
+
+    from ingest.config import parse
+
+    raw = tomllib.loads((SYSTEMD / "evidock.toml.example").read_text())
+    settings = parse(raw, env={}, source="example")
+    assert settings.dock.name == "dock-01" and settings.catalog_url.startswith("sqlite:")
