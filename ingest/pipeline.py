@@ -263,19 +263,7 @@ def _refuse(
     serial_source: str,
     on_file: Callable[[FileResult], None] | None,
 ) -> IngestReport:
-    with run.ctx.catalog.write() as txn:
-        run.ctx.custody.append(
-            txn,
-            type="acquisition_failed",
-            actor=run.actor,
-            data={
-                "device": run.device.serial,
-                "session": run.session,
-                "kind": "refused",
-                "reason": reason,
-                "files_left_on_device": len(listing.files),
-            },
-        )
+    _log_not_acquired(run, kind="refused", reason=reason, files_left_on_device=len(listing.files))
     for entry in listing.files:
         _emit(run, FileResult(path=entry.display, result=NOT_ACQUIRED, reason=reason), on_file)
     return _finish(run, OUTCOME_REFUSED, serial_source, refused_reason=reason)
@@ -363,20 +351,19 @@ def _first_sight(txn: Transaction, *, serial: str, **fields: Any) -> Device:
 
 def _anomaly(run: _Run, path: str, kind: str, reason: str) -> FileResult:
     """A file or entry that stays on the device, recorded with its reason."""
+    _log_not_acquired(run, path=path, kind=kind, reason=reason)
+    return FileResult(path=path, result=NOT_ACQUIRED, reason=reason)
+
+
+def _log_not_acquired(run: _Run, **data: str | int) -> None:
+    """The one 'acquisition_failed' writer: what stays on the device, and why."""
     with run.ctx.catalog.write() as txn:
         run.ctx.custody.append(
             txn,
             type="acquisition_failed",
             actor=run.actor,
-            data={
-                "device": run.device.serial,
-                "session": run.session,
-                "path": path,
-                "kind": kind,
-                "reason": reason,
-            },
+            data={"device": run.device.serial, "session": run.session, **data},
         )
-    return FileResult(path=path, result=NOT_ACQUIRED, reason=reason)
 
 
 def _known(run: _Run, entry: FileEntry) -> Item | None:
@@ -525,20 +512,7 @@ def _record(
 def _failed(run: _Run, entry: FileEntry, err: Exception) -> FileResult:
     code = getattr(err, "code", "error")
     reason = f"{err} ({code})"
-    with run.ctx.catalog.write() as txn:
-        run.ctx.custody.append(
-            txn,
-            type="acquisition_failed",
-            actor=run.actor,
-            data={
-                "device": run.device.serial,
-                "session": run.session,
-                "path": entry.display,
-                "kind": "error",
-                "code": code,
-                "reason": str(err),
-            },
-        )
+    _log_not_acquired(run, path=entry.display, kind="error", code=code, reason=str(err))
     return FileResult(path=entry.display, result=FAILED, reason=reason)
 
 
