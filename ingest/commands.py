@@ -345,7 +345,8 @@ def _verify_lines(out: Output, report: AuditReport, recorded: int, cp_size: int 
     rehash = (
         "not re-hashed: --quick"
         if c.quick
-        else f"{c.objects_rehashed} re-hashed, {c.bytes_rehashed} bytes"
+        else f"{c.objects_rehashed} re-hashed, {c.bytes_rehashed} bytes; "
+        f"{c.derived} proxies, {c.derived_rehashed} re-hashed"
     )
     out.line(
         f"checked {scope}: log of {c.log_size} events ({c.events} read), "

@@ -20,6 +20,7 @@ from typing import Any
 from storage.catalog import Catalog, Transaction
 from storage.localstore import LocalStore
 from verify.custody import CustodyLog
+from verify.derived_check import check_derived
 from verify.fixity import Fixity, Progress, check_items, check_objects, strays
 from verify.keys import DockKey
 from verify.merkle import root
@@ -47,6 +48,8 @@ class Checked:
     objects: int
     objects_rehashed: int
     bytes_rehashed: int
+    derived: int
+    derived_rehashed: int
     quick: bool
     item: int | None
 
@@ -108,6 +111,9 @@ def run_audit(
         )
         index = check_items(txn, problems, only=item)
         objects = txn.stored_objects(None if item is None else next(iter(index.by_sha)))
+        derived, derived_rehashed = check_derived(
+            txn, store.root, problems, quick=quick, only_item=item
+        )
     fixity = check_objects(
         objects,
         store,
@@ -130,6 +136,8 @@ def run_audit(
             items=index.count,
             objects=len(objects),
             objects_rehashed=len(fixity),
+            derived=derived,
+            derived_rehashed=derived_rehashed,
             bytes_rehashed=sum(f.found_size or 0 for f in fixity),
             quick=quick,
             item=item,

@@ -69,6 +69,12 @@ HINTS = {
         "the catalog row was edited. Trust the custody log; report it."
     ),
     "event-item-unknown": "An item row the custody log refers to is gone from the catalog.",
+    "derived-without-event": (
+        "A proxy in the catalog has no 'transcoded' event from this item's original: it cannot "
+        "be shown as derived from it. Do not use it; make it again with evidock worker."
+    ),
+    "derived-object-missing": "A proxy's file is gone from store/derived: make it again.",
+    "derived-object-corrupt": "A proxy's bytes changed since it was made: do not use it.",
 }
 
 
