@@ -255,3 +255,42 @@ def test_unregistered_recorder_whose_profile_requires_registration_is_refused(
     assert doc["sessions"][0]["outcome"] == "refused"
     assert "not registered" in doc["daemon"]["bays"][0]["state"]
     assert "evidock device add BWC0099" in doc["daemon"]["bays"][0]["state"]
+
+
+def test_sigterm_past_the_grace_period_abandons_the_copy_and_records_nothing_of_it(
+    tmp_path: Path, catalog_url: str
+) -> None:
+    """With no grace left, SIGTERM abandons the file in flight: the daemon exits 0 quickly,
+    the staging copy is gone, and nothing of that file is in the catalog or the log."""
+    watch = tmp_path / "watch"
+    dev = watch / "BWC-0050" / "DCIM"
+    dev.mkdir(parents=True)
+    big = dev / "HUGE.MP4"
+    with open(big, "wb") as f:
+        f.truncate(3 << 30)  # sparse: reads cost no disk, the copy still takes seconds
+    cfg = tmp_path / "evidock.toml"
+    cfg.write_text("[dock]\nstop_grace_seconds = 0\nsettle_seconds = 0.5\n")
+    home = tmp_path / "home"
+    env = _env(home, catalog_url, EVIDOCK_CONFIG=str(cfg))
+    proc = _daemon(watch, env)
+    try:
+        staging = home / "store" / "staging"
+        assert _wait(lambda: staging.is_dir() and any(staging.glob("*.part")), 60)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        assert time.monotonic() - started < 30
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    assert not list(staging.glob("*.part"))
+    assert _items(catalog_url) == []
+    cat = Catalog(catalog_url)
+    with cat.read() as txn:
+        sessions = txn.recent_sessions()
+        types = {e.type for e in txn.log.events()}
+    cat.close()
+    assert sessions[0].outcome == "interrupted"
+    assert not {"acquired", "verified", "stored"} & types
