@@ -141,6 +141,11 @@ class LogRows:
         self.s.flush()
         return row.id
 
+    def checkpoint_sizes(self, dock_id: int) -> set[int]:
+        """Sizes this dock has signed (no note texts loaded)."""
+        q = select(CheckpointRow.size).where(CheckpointRow.dock_id == dock_id)
+        return set(self.s.scalars(q))
+
     def checkpoints(self) -> list[r.Checkpoint]:
         q = (
             select(CheckpointRow, DockRow.name)

@@ -37,14 +37,27 @@ def take_checkpoint(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> tuple[int, bool]:
     """Sign the current tree head; returns (size, taken). Nothing new since the last one of
-    this dock: nothing is taken."""
+    this dock: nothing is taken.
+
+    A checkpoint file of this dock without its catalog row (a crash or a failed commit after
+    the file was written) gets its row back here, but only when the file is byte for byte
+    the note this dock signs for the tree at that size (Ed25519 signatures are
+    deterministic); anything else is left for 'evidock verify' to report.
+    """
     head = txn.log.lock_head()
-    for cp in reversed(txn.log.checkpoints()):
-        if cp.dock_name == dock.name and cp.size == head.size:
-            return head.size, False
-    tree_root = root(head.size, txn.log.read_node)
-    body = format_checkpoint(Checkpoint(origin=origin, size=head.size, root=tree_root))
-    note = sign_note(body, key.name, key.seed)
+    have = txn.log.checkpoint_sizes(dock.id)
+    for size, path in _files_of(folder, dock.name):
+        if size not in have and size < head.size:
+            note, tree_root = _signed(txn, key, origin, size)
+            if path.read_text(encoding="utf-8") == note:
+                txn.log.add_checkpoint(
+                    dock_id=dock.id, size=size, root=tree_root.hex(), note=note, now=clock()
+                )
+                have.add(size)
+                logger.warning("checkpoint row restored from its file size=%d", size)
+    if head.size in have:
+        return head.size, False
+    note, tree_root = _signed(txn, key, origin, head.size)
     path = checkpoint_file(folder, head.size, dock.name)
     if path.exists():
         if path.read_text(encoding="utf-8") != note:
@@ -60,3 +73,19 @@ def take_checkpoint(
     )
     logger.info("checkpoint size=%d root=%s dock=%s", head.size, tree_root.hex(), dock.name)
     return head.size, True
+
+
+def _signed(txn: Transaction, key: DockKey, origin: str, size: int) -> tuple[str, bytes]:
+    """The note this dock signs for the tree at ``size``, and that tree's root."""
+    tree_root = root(size, txn.log.read_node)
+    body = format_checkpoint(Checkpoint(origin=origin, size=size, root=tree_root))
+    return sign_note(body, key.name, key.seed), tree_root
+
+
+def _files_of(folder: Path, dock: str) -> list[tuple[int, Path]]:
+    out = []
+    for p in folder.glob(f"*.{dock}.note"):
+        head, _, rest = p.name.partition(".")
+        if head.isdigit() and rest == f"{dock}.note":
+            out.append((int(head), p))
+    return out

@@ -1,0 +1,46 @@
+"""A checkpoint file whose catalog row was lost (a failed commit after the file was written)
+gets its row back at the next checkpoint, but only if it is exactly what this dock signs."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from ingest.context import LOG_ORIGIN, Context
+from verify.audit import run_audit
+
+
+def _codes(ctx: Context) -> list[str]:
+    report = run_audit(ctx.catalog, ctx.store, dock=ctx.dock.name, local_key=ctx.key,
+                       origin=LOG_ORIGIN, quick=True)  # fmt: skip
+    return [p.code for p in report.problems]
+
+
+def _drop_rows(ctx: Context) -> None:
+    with ctx.catalog.write() as txn:
+        txn.s.execute(text("DELETE FROM checkpoint"))
+
+
+def test_lost_checkpoint_row_is_restored_from_its_own_signed_file(ingested: Context) -> None:
+    """verify reports the row missing; the next checkpoint restores it; verify is clean."""
+    _drop_rows(ingested)
+    assert "checkpoint-row-missing" in _codes(ingested)
+    with ingested.catalog.write() as txn:
+        ingested.custody.append(txn, type="viewed", actor="test", data={"what": "test"})
+    ingested.checkpoint()
+    assert _codes(ingested) == []
+
+
+def test_checkpoint_file_that_is_not_ours_for_that_tree_gets_no_row(ingested: Context) -> None:
+    """A file that differs from what this dock signs for that size is never adopted."""
+    folder = ingested.store.root / "checkpoints"
+    path = sorted(folder.glob("*.note"))[0]
+    _drop_rows(ingested)
+    path.chmod(0o644)
+    path.write_text(path.read_text().replace("\n\n", "\nextra\n\n", 1))
+    with ingested.catalog.write() as txn:
+        ingested.custody.append(txn, type="viewed", actor="test", data={"what": "test"})
+    ingested.checkpoint()
+    with ingested.catalog.read() as txn:
+        sizes = {cp.size for cp in txn.log.checkpoints()}
+    assert int(path.name.split(".")[0]) not in sizes
+    assert _codes(ingested) != []
