@@ -100,3 +100,20 @@ def test_drop_in_profile_replaces_a_built_in_of_the_same_name(tmp_path: Path) ->
     )
     prof = next(p for p in load_profiles([tmp_path]) if p.name == "dcim-camera")
     assert prof.require_registered and prof.priority == 99
+
+
+def test_real_udev_monitor_starts_and_stops_cleanly() -> None:
+    """The thin pyudev adapter opens a real netlink monitor and joins its thread on stop
+    (skipped where the kernel's udev netlink is not available)."""
+    from devices.udev import UdevSource
+
+    seen = []
+    source = UdevSource(seen.append)
+    try:
+        present = source.existing()
+        source.start()
+    except OSError as e:
+        pytest.skip(f"no udev netlink here: {e}")
+    source.stop()
+    assert all(p.props.bus == "usb" for p in present)
+    assert seen == []
