@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from devices.errors import DeviceError
-from ingest import cmd_cases, cmd_dock, cmd_worker, commands
+from ingest import cmd_audit, cmd_cases, cmd_dock, cmd_worker, commands
 from ingest.config import load
 from ingest.errors import EXIT_FAILURE, EXIT_USAGE, IngestError, UsageError
 from ingest.output import Output
@@ -123,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=commands.cmd_officer_list)
 
     cmd_dock.add_parsers(sub)
+    cmd_audit.add_parsers(sub)
     cmd_cases.add_parsers(sub)
     cmd_worker.add_parsers(sub)  # issue 5: evidock worker, evidock jobs
     return p

@@ -282,6 +282,22 @@ def cmd_verify(args: argparse.Namespace, out: Output, settings: object) -> int:
     if textfile is not None:
         check_textfile_path(textfile)
     started = time.monotonic()
+    report, recorded, cp_size = verify_run(settings, item=args.item, quick=args.quick)
+    doc = report.to_json()
+    doc["recorded"] = {"fixity_events": recorded, "checkpoint_size": cp_size}
+    out.document(doc)
+    verify_lines(out, report, recorded, cp_size)
+    if textfile is not None:  # metrics (issue 7): node_exporter textfile
+        took = time.monotonic() - started
+        write_verify_textfile(textfile, report, finished_at=datetime.now(UTC), duration_s=took)
+    return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+def verify_run(
+    settings: Settings, *, item: int | None, quick: bool
+) -> tuple[AuditReport, int, int | None]:
+    """The audit, then (over an intact log only) its fixity events and a checkpoint.
+    Returns (report, fixity events recorded, checkpoint size or None)."""
     progress = _Progress() if sys.stderr.isatty() else None
     ctx, catalog, key = _verify_context(settings)
     try:
@@ -291,8 +307,8 @@ def cmd_verify(args: argparse.Namespace, out: Output, settings: object) -> int:
             dock=settings.dock.name,
             local_key=key,
             origin=LOG_ORIGIN,
-            item=args.item,
-            quick=args.quick,
+            item=item,
+            quick=quick,
             progress=progress,
         )
         if progress is not None:
@@ -303,14 +319,7 @@ def cmd_verify(args: argparse.Namespace, out: Output, settings: object) -> int:
             cp_size, _ = ctx.checkpoint()
     finally:
         catalog.close()
-    doc = report.to_json()
-    doc["recorded"] = {"fixity_events": recorded, "checkpoint_size": cp_size}
-    out.document(doc)
-    _verify_lines(out, report, recorded, cp_size)
-    if textfile is not None:  # metrics (issue 7): node_exporter textfile
-        took = time.monotonic() - started
-        write_verify_textfile(textfile, report, finished_at=datetime.now(UTC), duration_s=took)
-    return EXIT_OK if report.ok else EXIT_FAILURE
+    return report, recorded, cp_size
 
 
 def _verify_context(settings: Settings) -> tuple[Context | None, Catalog, DockKey | None]:
@@ -333,7 +342,7 @@ def _verify_context(settings: Settings) -> tuple[Context | None, Catalog, DockKe
     return ctx, ctx.catalog, ctx.key
 
 
-def _verify_lines(out: Output, report: AuditReport, recorded: int, cp_size: int | None) -> None:
+def verify_lines(out: Output, report: AuditReport, recorded: int, cp_size: int | None) -> None:
     c = report.checked
     for p in report.problems:
         item = f"item #{p.item}"

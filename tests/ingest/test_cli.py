@@ -137,3 +137,26 @@ def test_reading_a_custody_report_is_itself_logged(run, camera: Path) -> None:
     second = json.loads(run("--json", "custody", "1").stdout)
     viewed = [e for e in second["events"] if e["type"] == "viewed"]
     assert len(viewed) == 1 and viewed[0]["data"]["format"] == "json"
+
+
+def test_audit_sweeps_fixity_and_overdue_and_fails_only_on_integrity(
+    run, camera: Path, tmp_path: Path
+) -> None:
+    """evidock audit (the timer's job): clean → exit 0 with both parts; a changed stored
+    object → exit 1 naming it; the textfile for the alerts is written."""
+    assert run("ingest", str(camera), "--device", "BWC-7").returncode == 0
+    prom = tmp_path / "evidock.prom"
+    clean = run("--json", "audit", "--metrics-textfile", str(prom))
+    assert clean.returncode == 0, clean.stderr
+    doc = json.loads(clean.stdout)
+    assert doc["verify"]["ok"] and doc["verify"]["checked"]["objects_rehashed"] == 4
+    assert doc["overdue"]["overdue_count"] == 0
+    assert "evidock_fixity_failures 0" in prom.read_text()
+    victim = next((tmp_path / "home" / "store" / "sha256").rglob("*[0-9a-f]"))
+    while victim.is_dir():
+        victim = next(victim.iterdir())
+    victim.chmod(0o644)
+    victim.write_bytes(b"changed")
+    bad = run("audit")
+    assert bad.returncode == 1 and "object-corrupt" in bad.stdout
+    _no_traceback(bad)
