@@ -23,6 +23,7 @@ from ingest.metrics import Family
 from ingest.offload_checks import deadline
 from storage.catalog import Transaction
 from storage.errors import StorageError
+from storage.jobs import FAILED, QUEUED, RUNNING
 from storage.metricsq import JobCount, MetricsQueries
 from storage.offload import OffloadOps
 
@@ -30,7 +31,6 @@ logger = logging.getLogger(__name__)
 
 # Job states of the queue (storage/jobs.py, issue 5): waiting to be claimed, claimed under a
 # lease, given up after the last attempt.
-JOB_QUEUED, JOB_RUNNING, JOB_FAILED = "queued", "running", "failed"
 
 
 class CatalogGauges:
@@ -104,7 +104,7 @@ def catalog_families(txn: Transaction, ctx: Context, *, at: datetime) -> list[Fa
         is None
     )
     checkpoint = q.last_checkpoint_at()
-    jobs = q.jobs((JOB_QUEUED, JOB_RUNNING, JOB_FAILED), at=at)
+    jobs = q.jobs((QUEUED, RUNNING, FAILED), at=at)
 
     def since(t: datetime) -> float:
         return (at - t).total_seconds()
@@ -153,8 +153,8 @@ def catalog_families(txn: Transaction, ctx: Context, *, at: datetime) -> list[Fa
             "Unix time of the newest signed checkpoint of the custody log",
             None if checkpoint is None else checkpoint.timestamp(),
         ),
-        _jobs("evidock_job_queue_depth", "Jobs queued or running", jobs, JOB_QUEUED, JOB_RUNNING),
-        _jobs("evidock_jobs_failed", "Jobs given up after their last attempt", jobs, JOB_FAILED),
+        _jobs("evidock_job_queue_depth", "Jobs queued or running", jobs, QUEUED, RUNNING),
+        _jobs("evidock_jobs_failed", "Jobs given up after their last attempt", jobs, FAILED),
         Family(
             name="evidock_job_queue_oldest_seconds",
             help="Seconds the oldest queued job has been due, by kind",
@@ -162,7 +162,7 @@ def catalog_families(txn: Transaction, ctx: Context, *, at: datetime) -> list[Fa
             samples=tuple(
                 ((j.kind,), since(j.oldest_ready))
                 for j in jobs
-                if j.state == JOB_QUEUED and j.oldest_ready is not None
+                if j.state == QUEUED and j.oldest_ready is not None
             ),
         ),
     ]

@@ -30,7 +30,7 @@ from ingest.context import Context
 from ingest.dockstatus import BayView, write_status
 from ingest.errors import IngestError
 from ingest.metered_store import metered  # metrics (issue 7)
-from ingest.metrics import DockMetrics
+from ingest.metrics import ACTIVE_BAY_STATES, DockMetrics
 from ingest.notify import Notifier
 from ingest.pipeline import FileResult, IngestReport, ingest_device
 from ingest.worker import WorkerPool  # issue 5: embedded job workers
@@ -311,7 +311,7 @@ class DockDaemon:
             return [b.state for b in self.bays.values()]
 
     def _summary(self) -> str:
-        busy = [b for b in self.bays.values() if b.state in ("queued", "mounting", "ingesting")]
+        busy = [b for b in self.bays.values() if b.state in ACTIVE_BAY_STATES]
         if not busy:
             return f"idle; {len(self.bays)} dockings so far"
         return "; ".join(f"{b.device or Path(b.source).name}: {b.state} ({b.done})" for b in busy)

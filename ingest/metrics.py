@@ -17,7 +17,6 @@ import logging
 import platform
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -36,6 +35,18 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 
+from ingest.pipeline import (
+    ABANDONED,
+    ALREADY,
+    FAILED,
+    NOT_ACQUIRED,
+    OUTCOME_COMPLETE,
+    OUTCOME_INCOMPLETE,
+    OUTCOME_INTERRUPTED,
+    OUTCOME_REFUSED,
+    STORED,
+)
+
 logger = logging.getLogger(__name__)
 
 # No *_created series: they would double every counter for nothing.
@@ -43,8 +54,8 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 
 OFFLOAD_BUCKETS = (600, 3600, 4 * 3600, 8 * 3600, 16 * 3600, 20 * 3600, 24 * 3600, 48 * 3600)
 FILE_SECONDS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
-FILE_RESULTS = ("stored", "already", "failed", "not_acquired")
-SESSION_OUTCOMES = ("complete", "incomplete", "interrupted", "refused")
+FILE_RESULTS = (STORED, ALREADY, FAILED, NOT_ACQUIRED, ABANDONED)
+SESSION_OUTCOMES = (OUTCOME_COMPLETE, OUTCOME_INCOMPLETE, OUTCOME_INTERRUPTED, OUTCOME_REFUSED)
 # What a bay of the dock can be doing (the word before the colon of its status line).
 BAY_STATES = (
     "waiting", "queued", "mounting", "ingesting", "complete", "incomplete", "interrupted",
@@ -172,11 +183,6 @@ class DockMetrics:
         self.files.labels(self.dock, result).inc()
         if size and result in ("stored", "already"):
             self.bytes.labels(self.dock, result).inc(size)
-
-    @contextmanager
-    def timed_file(self) -> Iterator[None]:
-        with self.file_seconds.labels(self.dock).time():
-            yield
 
     def offload_delays(self, delays: Iterable[float]) -> None:
         h = self.offload_delay.labels(self.dock)

@@ -18,10 +18,6 @@ class Notifier:
         if socket_path:
             self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
 
-    @property
-    def enabled(self) -> bool:
-        return self._sock is not None
-
     def send(self, **fields: str) -> bool:
         """Send e.g. ``send(READY="1", STATUS="...")``; False if it could not be sent."""
         if self._sock is None or self.path is None:

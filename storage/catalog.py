@@ -27,8 +27,6 @@ from storage.models import (
 
 logger = logging.getLogger(__name__)
 
-ITEM_STATES = ("stored",)
-
 
 class Catalog:
     """Owns the engine. ``write()`` serialises writers; ``read()`` never blocks them."""

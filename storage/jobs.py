@@ -104,10 +104,6 @@ class JobOps:
         )
         return bool(getattr(result, "rowcount", 0) == 1)
 
-    def hold(self, job_id: int, *, owner: str) -> r.Job:
-        """Lock the job row and make sure ``owner`` still holds it (else LeaseLost)."""
-        return _job(self._held(job_id, owner))
-
     def complete(self, job_id: int, *, owner: str, now: datetime) -> r.Job:
         row = self._held(job_id, owner)
         self._finish(row, DONE, now)

@@ -6,7 +6,7 @@ writes rows inside the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from sqlalchemy import func, insert, or_, select, update
@@ -121,16 +121,6 @@ class LogRows:
 
     def event_count(self) -> int:
         return int(self.s.scalar(select(func.count()).select_from(CustodyEventRow)) or 0)
-
-    def event_types(self, item_ids: Sequence[int]) -> dict[int, set[str]]:
-        out: dict[int, set[str]] = {}
-        q = select(CustodyEventRow.item_id, CustodyEventRow.type).where(
-            CustodyEventRow.item_id.in_(list(item_ids))
-        )
-        for item_id, typ in self.s.execute(q):
-            if item_id is not None:
-                out.setdefault(item_id, set()).add(typ)
-        return out
 
     # -- checkpoints ------------------------------------------------------------------------
     def add_checkpoint(
