@@ -10,52 +10,15 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from storage.catalog import Catalog
 from storage.localstore import LocalStore
+from tests.procs import child_env, evidock, from_catalog, reap, wait_until
 
 BIG = 48 << 20
-
-
-def _env(home: Path, url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDOCK_")}
-    env.update(EVIDOCK_HOME=str(home), EVIDOCK_CATALOG_URL=url, EVIDOCK_DOCK_NAME="dock-crash")
-    return env
-
-
-def _start(camera: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", "ingest", str(camera), "--device", "BWC-K"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-
-
-def _wait_for(cond, proc: subprocess.Popen[bytes], timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        if proc.poll() is not None:
-            return False
-        time.sleep(0.002)
-    return False
-
-
-def _count_items(url: str) -> int:
-    cat = Catalog(url)
-    try:
-        with cat.read() as txn:
-            return len(txn.items())
-    except Exception:  # noqa: BLE001 - the catalog may not exist yet
-        return 0
-    finally:
-        cat.close()
 
 
 @pytest.fixture
@@ -71,21 +34,21 @@ def test_sigkill_at_every_stage_then_rerun_stores_each_file_exactly_once(
 ) -> None:
     """Kill mid-copy, right after an item commits and mid-way again; a rerun completes cleanly."""
     home = tmp_path / "home"
-    env = _env(home, catalog_url)
+    env = child_env(home, catalog_url, dock="dock-crash")
     staging = home / "store" / "staging"
     kill_points = [
         lambda: staging.is_dir() and any(staging.glob("*.part")),  # mid-copy of the first file
-        lambda: _count_items(catalog_url) >= 1,  # just after a commit
+        lambda: from_catalog(catalog_url, lambda t: len(t.items()), 0) >= 1,  # after a commit
         lambda: staging.is_dir() and any(staging.glob("*.part")),  # mid-copy again
     ]
     killed = 0
     for cond in kill_points:
-        proc = _start(big_camera, env)
-        if _wait_for(cond, proc):
+        proc = evidock(env, "ingest", str(big_camera), "--device", "BWC-K")
+        if wait_until(cond, proc=proc, every=0.002):
             proc.send_signal(signal.SIGKILL)
             killed += 1
         proc.wait()
-        proc.stderr.close()
+        reap(proc)
     assert killed >= 2, "the ingest finished before it could be killed; make the camera bigger"
 
     final = subprocess.run(

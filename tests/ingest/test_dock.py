@@ -23,6 +23,7 @@ from ingest.dock import DockDaemon
 from ingest.metrics import DockMetrics
 from ingest.notify import Notifier
 from storage.catalog import Catalog
+from tests.procs import child_env, evidock, from_catalog, reap, wait_until
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "udev"
 
@@ -49,15 +50,6 @@ class ReplayedUdev:
 
     def plug(self, props) -> None:
         self.on_event(UdevEvent(action="add", props=props))
-
-
-def _wait(cond, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_recorded_usb_devices_are_ingested_or_ignored_by_profile(
@@ -87,8 +79,8 @@ def test_recorded_usb_devices_are_ingested_or_ignored_by_profile(
     try:
         replay[0].plug(_props("lg-flashdrive-disk.properties"))
         replay[0].plug(_props("sony-storage-media-part1.properties"))
-        assert _wait(lambda: _stored(ctx) == 4)
-        assert _wait(
+        assert wait_until(lambda: _stored(ctx) == 4)
+        assert wait_until(
             lambda: metrics.registry.get_sample_value(
                 "evidock_unknown_devices_seen_total", {"dock": "dock-test"}
             ) == 1.0
@@ -106,30 +98,12 @@ def _stored(ctx: Context) -> int:
         return len(txn.items())
 
 
-def _env(home: Path, url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVIDOCK_", "NOTIFY_"))}
-    env.update(EVIDOCK_HOME=str(home), EVIDOCK_CATALOG_URL=url, EVIDOCK_DOCK_NAME="dock-e2e")
-    env.update(extra)
-    return env
-
-
 def _daemon(watch: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", "dock", "--watch", str(watch), "--no-udev",
-         "--metrics-address", "off"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    return evidock(env, "dock", "--watch", str(watch), "--no-udev", "--metrics-address", "off")
 
 
 def _items(url: str) -> list:
-    cat = Catalog(url)
-    try:
-        with cat.read() as txn:
-            return txn.items()
-    except Exception:  # noqa: BLE001 - not created yet
-        return []
-    finally:
-        cat.close()
+    return from_catalog(url, lambda txn: txn.items(), [])
 
 
 def _datagrams(sock: socket.socket, until: str, timeout: float = 60) -> list[str]:
@@ -157,12 +131,15 @@ def test_daemon_ingests_a_camera_dropped_in_a_watch_folder_and_stops_on_sigterm(
     sock_path = tmp_path / "notify.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(sock_path))
-    proc = _daemon(watch, _env(tmp_path / "home", catalog_url, NOTIFY_SOCKET=str(sock_path)))
+    proc = _daemon(
+        watch,
+        child_env(tmp_path / "home", catalog_url, dock="dock-e2e", NOTIFY_SOCKET=str(sock_path)),
+    )
     try:
         ready = _datagrams(sock, "READY=1")
         assert any("READY=1" in m for m in ready), (ready, proc.stderr)
         shutil.move(str(camera), watch / "BWC-0042")
-        assert _wait(lambda: len(_items(catalog_url)) == 4), "the camera was not ingested"
+        assert wait_until(lambda: len(_items(catalog_url)) == 4), "the camera was not ingested"
         items = _items(catalog_url)
         assert {i.device_serial for i in items} == {"BWC-0042"}
         assert all(i.state == "stored" and i.durable_at for i in items)
@@ -171,10 +148,7 @@ def test_daemon_ingests_a_camera_dropped_in_a_watch_folder_and_stops_on_sigterm(
         rest = _datagrams(sock, "STOPPING=1", timeout=5)
         assert any("STOPPING=1" in m for m in ready + rest)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
+        reap(proc)
         sock.close()
 
 
@@ -188,27 +162,24 @@ def test_daemon_killed_mid_copy_resumes_on_restart_without_loss_or_duplicates(
     watch = tmp_path / "watch"
     watch.mkdir()
     home = tmp_path / "home"
-    env = _env(home, catalog_url)
+    env = child_env(home, catalog_url, dock="dock-e2e")
     proc = _daemon(watch, env)
     try:
         time.sleep(1.0)
         shutil.move(str(camera), watch / "BWC-0043")
         staging = home / "store" / "staging"
-        assert _wait(lambda: staging.is_dir() and any(staging.glob("*.part")), 60)
+        assert wait_until(lambda: staging.is_dir() and any(staging.glob("*.part")), 60)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     finally:
-        proc.stderr.close()
+        reap(proc)
     proc = _daemon(watch, env)
     try:
-        assert _wait(lambda: len(_items(catalog_url)) == 6, 120), "restart did not finish"
+        assert wait_until(lambda: len(_items(catalog_url)) == 6, 120), "restart did not finish"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
+        reap(proc)
     items = _items(catalog_url)
     assert max(collections.Counter(i.original_path for i in items).values()) == 1
     assert not list((home / "store" / "staging").glob("*.part"))
@@ -225,7 +196,7 @@ def test_unregistered_recorder_whose_profile_requires_registration_is_refused(
     name = "BWC0099_J0001_20261126083000_0001.MP4"
     shutil.copy(media["clip"], dev / name)
     home = tmp_path / "home"
-    env = _env(home, catalog_url)
+    env = child_env(home, catalog_url, dock="dock-e2e")
     proc = _daemon(watch, env)
     try:
         status = home / "run" / "dock-dock-e2e.json"
@@ -237,14 +208,11 @@ def test_unregistered_recorder_whose_profile_requires_registration_is_refused(
                 return False
             return any(b["state"].startswith("refused") for b in doc["bays"])
 
-        assert _wait(refused, 60)
+        assert wait_until(refused, 60)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
+        reap(proc)
     assert (dev / name).exists()
     assert _items(catalog_url) == []
     out = subprocess.run(
@@ -268,23 +236,19 @@ def test_sigterm_past_the_grace_period_abandons_the_copy_and_records_nothing_of_
     big = dev / "HUGE.MP4"
     with open(big, "wb") as f:
         f.truncate(3 << 30)  # sparse: reads cost no disk, the copy still takes seconds
-    cfg = tmp_path / "evidock.toml"
-    cfg.write_text("[dock]\nstop_grace_seconds = 0\nsettle_seconds = 0.5\n")
     home = tmp_path / "home"
-    env = _env(home, catalog_url, EVIDOCK_CONFIG=str(cfg))
+    config = "[dock]\nstop_grace_seconds = 0\nsettle_seconds = 0.5\n"
+    env = child_env(home, catalog_url, dock="dock-e2e", config=config)
     proc = _daemon(watch, env)
     try:
         staging = home / "store" / "staging"
-        assert _wait(lambda: staging.is_dir() and any(staging.glob("*.part")), 60)
+        assert wait_until(lambda: staging.is_dir() and any(staging.glob("*.part")), 60)
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
         assert time.monotonic() - started < 30
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
+        reap(proc)
     assert not list(staging.glob("*.part"))
     assert _items(catalog_url) == []
     cat = Catalog(catalog_url)

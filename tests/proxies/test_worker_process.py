@@ -4,7 +4,6 @@ holding a lease, SIGTERM giving a job back, proxies made by a running dock."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -20,18 +19,13 @@ from storage.derived import DerivedOps
 from storage.jobs import DONE, QUEUED, RUNNING, JobOps
 from storage.records import Job
 from tests.conftest import CLIP1, CLIP_START, CUT
+from tests.procs import child_env, evidock, from_catalog, reap, wait_until
 
 FAST = "[worker]\nretry_seconds = 0.05\npoll_seconds = 0.2\nlease_seconds = 2\n"
 
 
-def _env(home: Path, url: str, config: str | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVIDOCK_", "NOTIFY_"))}
-    env.update(EVIDOCK_HOME=str(home), EVIDOCK_CATALOG_URL=url, EVIDOCK_DOCK_NAME="dock-w")
-    if config is not None:
-        path = home.parent / f"worker-{abs(hash(config))}.toml"
-        path.write_text(config)
-        env["EVIDOCK_CONFIG"] = str(path)
-    return env
+def _env(home: Path, url: str, config: str) -> dict[str, str]:
+    return child_env(home, url, dock="dock-w", config=config)
 
 
 def _cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -40,30 +34,11 @@ def _cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.Co
 
 
 def _worker(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", "worker", "--metrics-address", "off", *args],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    return evidock(env, "worker", "--metrics-address", "off", *args)
 
 
 def _jobs(url: str) -> list[Job]:
-    cat = Catalog(url)
-    try:
-        with cat.read() as txn:
-            return JobOps(txn).jobs()
-    except Exception:  # noqa: BLE001 - not created yet
-        return []
-    finally:
-        cat.close()
-
-
-def _wait(cond, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
+    return from_catalog(url, lambda txn: JobOps(txn).jobs(), [])
 
 
 def _ffmpeg_on(folder: Path) -> list[int]:
@@ -122,16 +97,15 @@ def test_a_killed_workers_job_is_finished_by_another_after_its_lease_expires(
     a = _worker(env_a)
     staging = home / "store" / "derived" / "staging"
     try:
-        assert _wait(lambda: any(j.state == RUNNING for j in _jobs(catalog_url))), "not claimed"
-        assert _wait(lambda: bool(_ffmpeg_on(staging)), 30), "ffmpeg did not start"
+        assert wait_until(lambda: any(j.state == RUNNING for j in _jobs(catalog_url))), (
+            "not claimed"
+        )
+        assert wait_until(lambda: bool(_ffmpeg_on(staging)), 30), "ffmpeg did not start"
         a.send_signal(signal.SIGKILL)
         a.wait()
     finally:
-        if a.poll() is None:
-            a.kill()
-            a.wait()
-        a.stderr.close()
-    assert _wait(lambda: not _ffmpeg_on(staging), 10), "ffmpeg outlived its killed worker"
+        reap(a)
+    assert wait_until(lambda: not _ffmpeg_on(staging), 10), "ffmpeg outlived its killed worker"
     (held,) = _jobs(catalog_url)
     assert held.state == RUNNING and held.attempts == 1
     b = _cli(env_b, "--json", "worker", "--drain", "--metrics-address", "off", timeout=180)
@@ -164,14 +138,11 @@ def test_sigterm_gives_the_job_in_hand_back_to_the_queue(tmp_path: Path, catalog
     w = _worker(env)
     staging = home / "store" / "derived" / "staging"
     try:
-        assert _wait(lambda: bool(_ffmpeg_on(staging)), 60), "ffmpeg did not start"
+        assert wait_until(lambda: bool(_ffmpeg_on(staging)), 60), "ffmpeg did not start"
         w.send_signal(signal.SIGTERM)
         assert w.wait(timeout=30) == 0
     finally:
-        if w.poll() is None:
-            w.kill()
-            w.wait()
-        w.stderr.close()
+        reap(w)
     (job,) = _jobs(catalog_url)
     assert job.state == QUEUED and job.attempts == 0 and job.lease_owner is None
     assert not _ffmpeg_on(staging)
@@ -187,20 +158,13 @@ def test_the_dock_daemon_makes_proxies_with_its_embedded_workers(
     watch = tmp_path / "watch"
     watch.mkdir()
     env = _env(tmp_path / "home", catalog_url, FAST)
-    dock = subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", "dock", "--watch", str(watch), "--no-udev",
-         "--metrics-address", "off"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    dock = evidock(env, "dock", "--watch", str(watch), "--no-udev", "--metrics-address", "off")
     try:
         time.sleep(1.0)
         shutil.move(str(camera), watch / "BWC-W4")
-        assert _wait(lambda: len(_jobs(catalog_url)) == 4, 60), "nothing ingested"
-        assert _wait(lambda: {j.state for j in _jobs(catalog_url)} == {DONE}, 120)
+        assert wait_until(lambda: len(_jobs(catalog_url)) == 4, 60), "nothing ingested"
+        assert wait_until(lambda: {j.state for j in _jobs(catalog_url)} == {DONE}, 120)
         dock.send_signal(signal.SIGTERM)
         assert dock.wait(timeout=60) == 0
     finally:
-        if dock.poll() is None:
-            dock.kill()
-            dock.wait()
-        dock.stderr.close()
+        reap(dock)

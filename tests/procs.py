@@ -1,0 +1,80 @@
+"""Helpers of the tests that run evidock as real processes (daemons killed with signals)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from storage.catalog import Catalog, Transaction
+
+T = TypeVar("T")
+
+
+def child_env(
+    home: Path, url: str, *, dock: str, config: str | None = None, **extra: str
+) -> dict[str, str]:
+    """This process's environment without evidock or systemd settings, plus the test's own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVIDOCK_", "NOTIFY_"))}
+    env.update(EVIDOCK_HOME=str(home), EVIDOCK_CATALOG_URL=url, EVIDOCK_DOCK_NAME=dock)
+    if config is not None:
+        path = home.parent / f"evidock-{abs(hash(config))}.toml"
+        path.write_text(config)
+        env["EVIDOCK_CONFIG"] = str(path)
+    env.update(extra)
+    return env
+
+
+def evidock(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    """``evidock ARGS`` as a child process (stdout discarded, stderr kept)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "ingest.cli", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def wait_until(
+    cond: Callable[[], bool],
+    timeout: float = 60.0,
+    *,
+    proc: subprocess.Popen[bytes] | None = None,
+    every: float = 0.05,
+) -> bool:
+    """Poll ``cond`` until it holds (True), the time is up or ``proc`` has ended (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        if proc is not None and proc.poll() is not None:
+            return False
+        time.sleep(every)
+    return False
+
+
+def from_catalog(url: str, read: Callable[[Transaction], T], default: T) -> T:
+    """One read of the catalog at ``url``; ``default`` while it does not exist yet."""
+    cat = Catalog(url)
+    try:
+        with cat.read() as txn:
+            return read(txn)
+    except Exception:  # noqa: BLE001 - the process under test has not created it yet
+        return default
+    finally:
+        cat.close()
+
+
+def reap(proc: subprocess.Popen[bytes]) -> str:
+    """Kill the child if it still runs; returns what it wrote on stderr."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    return err
