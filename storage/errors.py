@@ -40,3 +40,30 @@ class StoreIntegrityError(StorageError):
 class StoreWriteError(StorageError):
     code = "store-write"
     hint = "Check free space and permissions of the data directory; nothing was recorded."
+
+
+class S3Unavailable(StorageError):
+    """The object store cannot be reached now (network, endpoint down, throttled)."""
+
+    code = "s3-unavailable"
+    hint = (
+        "Items stay in the local spool and are uploaded when the object store is back; "
+        "check the endpoint URL and the network."
+    )
+
+
+class S3ConfigError(StorageError):
+    """The bucket or the credentials are not what the configuration asks for."""
+
+    code = "s3-config"
+    hint = "Fix the [s3] section of the configuration or the bucket, then start again."
+
+
+class S3IntegrityError(StoreIntegrityError):
+    """The object store reports bytes, a checksum, a version or a lock we did not send."""
+
+    code = "s3-integrity"
+    hint = (
+        "The item stays pending and the upload is retried; if it persists, run "
+        "'evidock verify --full' and report the object to the custodian."
+    )

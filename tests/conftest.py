@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,10 @@ import pytest
 from ingest.config import Settings, parse
 from ingest.context import Context, open_context
 from ingest.simcam import make_clip, make_jpeg, make_wav, truncate
+from storage.s3config import S3Config
+from storage.s3store import S3Store
 from tests.pg import fresh_database, server_url
+from tests.s3server import S3Server
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_MEDIA = ROOT.parent / "shared" / "media" / "real"
@@ -125,3 +129,57 @@ def real_media() -> Path:
     if not REAL_MEDIA.is_dir():
         pytest.skip(f"real-device corpus not present at {REAL_MEDIA}")
     return REAL_MEDIA
+
+
+# -- S3 (issue 8): a real S3-compatible server, moto's, in a child process (tests/s3server.py) --
+
+
+@pytest.fixture(scope="session")
+def s3_server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """One moto S3 server per test session, so one per xdist worker (log: moto-s3.log in the
+    session's base temp dir). For the session, this process's AWS credential chain points
+    at it (AWS_ACCESS_KEY_ID etc.), so code under test needs nothing more than the endpoint."""
+    server = S3Server(log=tmp_path_factory.getbasetemp() / "moto-s3.log")
+    with pytest.MonkeyPatch.context() as mp:
+        server.apply_env(mp.setenv, mp.delenv)
+        yield server
+    server.close()
+
+
+@pytest.fixture
+def s3_server(s3_server_process: S3Server) -> Iterator[S3Server]:
+    """The session's S3 server (``.endpoint``, ``.env``, ``.make_bucket``, ``.stop``,
+    ``.start``); if a test leaves it stopped (an outage), it is started again afterwards."""
+    yield s3_server_process
+    if not s3_server_process.running:
+        s3_server_process.start()
+
+
+@pytest.fixture
+def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The variables a child process needs to reach the server (``child_env(..., **s3_env)``),
+    also set in this process for the test (whatever earlier tests did to them)."""
+    s3_server.apply_env(monkeypatch.setenv, monkeypatch.delenv)
+    return s3_server.env
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server, s3_env: dict[str, str]) -> str:
+    """A fresh bucket of its own, versioned, with Object Lock enabled."""
+    name = f"evidock-{uuid.uuid4().hex[:20]}"
+    s3_server.make_bucket(name, object_lock=True)
+    return name
+
+
+@pytest.fixture
+def s3_config(s3_server: S3Server, s3_bucket: str) -> S3Config:
+    """[s3] for ``s3_bucket``: COMPLIANCE retention, multipart from 8 MiB in 5 MiB parts."""
+    return s3_server.config(s3_bucket)
+
+
+@pytest.fixture
+def s3(s3_config: S3Config) -> Iterator[S3Store]:
+    """An S3Store on a fresh Object Lock bucket of the test server."""
+    store = S3Store(s3_config)
+    yield store
+    store.close()
