@@ -1,5 +1,5 @@
 """``python -m bench [ingest] [photos] [log] [verify] [overdue] [proxy] [--quick] [--dir DIR]``;
-all parts by default.
+all parts by default. ``appends``: custody-log appends with 1, 2, 4 writers on PostgreSQL.
 
 Prints readable tables and ends with one JSON summary line.
 """
@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.common import Options, fs_type, pick_base
 
-PARTS = ("ingest", "photos", "log", "verify", "overdue", "proxy")
+PARTS = ("ingest", "photos", "log", "verify", "overdue", "proxy", "appends")
 
 
 def _runner(part: str) -> Callable[[Options], dict[str, Any]]:
@@ -43,6 +43,10 @@ def _runner(part: str) -> Callable[[Options], dict[str, Any]]:
         from bench import proxy
 
         return proxy.run
+    if part == "appends":  # issue 9: concurrent writers on PostgreSQL
+        from bench import appends
+
+        return appends.run
     from bench import log
 
     return log.run
@@ -54,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         "parts",
         nargs="*",
         metavar="PART",
-        help="ingest, photos, log, verify, overdue, proxy (default: all)",
+        help="ingest, photos, log, verify, overdue, proxy, appends (default: all)",
     )
     ap.add_argument("--quick", action="store_true", help="sizes ~10x smaller, a smoke run")
     ap.add_argument(

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage import records as r
@@ -36,7 +37,14 @@ class LogRows:
         q = select(LogHeadRow.size, LogHeadRow.last_leaf).where(LogHeadRow.id == 1)
         row = conn.execute(q.with_for_update()).first()
         if row is None:
-            conn.execute(insert(LogHeadRow), [{"id": 1, "size": 0, "last_leaf": GENESIS}])
+            # Writers starting on a new catalog race to create the head row: the loser's
+            # INSERT waits for the winner's commit, fails, and then locks the winner's row.
+            try:
+                with self.s.begin_nested():
+                    head = {"id": 1, "size": 0, "last_leaf": GENESIS}
+                    self.s.connection().execute(insert(LogHeadRow), [head])  # in the SAVEPOINT
+            except IntegrityError:
+                pass
             row = conn.execute(q.with_for_update()).one()
         self._head = r.LogHead(size=row.size, last_leaf=row.last_leaf)
         return self._head
