@@ -81,6 +81,7 @@ def _link(
             "sha256": item.sha256,
         },
     )
+    ctx.queue_upload(txn, item.id)  # a legal hold on its S3 copy while the case is open
     return LinkOps(txn).add_link(
         NewLink(
             case_id=case.id,
@@ -181,6 +182,7 @@ def unlink_item(ctx: Context, *, number: str, item_id: int, reason: str, actor: 
                 "sha256": item.sha256,
             },
         )
+        ctx.queue_upload(txn, item.id)  # the legal hold may no longer be needed
         return LinkOps(txn).retire_link(
             live.id, at=ctx.clock(), by=actor, reason=reason, seq=ev.seq
         )

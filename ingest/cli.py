@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from devices.errors import DeviceError
-from ingest import cmd_audit, cmd_cases, cmd_dock, cmd_worker, commands
+from ingest import cmd_audit, cmd_cases, cmd_catalog, cmd_dock, cmd_worker, commands
 from ingest.config import load
 from ingest.errors import EXIT_FAILURE, EXIT_USAGE, IngestError, UsageError
 from ingest.output import Output
@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--item", type=int, metavar="ID", help="only this item (and the whole log)")
     s.add_argument("--quick", action="store_true", help="do not re-hash the stored objects")
+    s.add_argument(
+        "--full",
+        action="store_true",
+        help="also download and re-hash every S3 object (default: size, checksum, version "
+        "and lock from HEAD)",
+    )
     s.add_argument(
         "--metrics-textfile",
         type=Path,
@@ -126,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_audit.add_parsers(sub)
     cmd_cases.add_parsers(sub)
     cmd_worker.add_parsers(sub)  # issue 5: evidock worker, evidock jobs
+    cmd_catalog.add_parsers(sub)  # issue 9: evidock catalog migrate-to
     return p
 
 

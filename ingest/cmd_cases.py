@@ -204,6 +204,8 @@ def cmd_case_archive(args: argparse.Namespace, out: Output, settings: object) ->
             if at > now or at < case.closed_at:
                 raise UsageError("the archive time must lie between closing and now")
             case = ops.archive_case(number, at=at, by=os_actor())
+            for link in LinkOps(txn).links(case.id, live_only=True):
+                ctx.queue_upload(txn, link.item_id)  # release the legal hold (issue 8)
     finally:
         ctx.close()
     late = case.archive_due_at is not None and at > case.archive_due_at

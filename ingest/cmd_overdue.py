@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 from typing import Any
 
 from ingest.caserules import GAP_NO_VIDEO, Gap
@@ -191,7 +192,16 @@ def report_json(r: OverdueReport) -> dict[str, Any]:
         "advisories": [_gap_json(g) for g in r.advisories],
         "clock_problems": [_item_json(c) for c in r.clock_problems],
         "measured": r.measured,
+        "spool": {
+            "count": r.spool.count,
+            "oldest_start": iso(r.spool.oldest_start),
+            "oldest_age_s": _age(r.at, r.spool.oldest_start),
+        },
     }
+
+
+def _age(at: datetime, since: datetime | None) -> int | None:
+    return None if since is None else max(0, round((at - since).total_seconds()))
 
 
 # -- people ----------------------------------------------------------------------------------
@@ -207,6 +217,13 @@ def _print(r: OverdueReport, out: Output) -> None:
     _late_section(out, "Late offloads, excused", r.late_excused)
     _late_section(out, "Not yet durable past the deadline", r.pending)
     _late_section(out, "Not yet durable past the deadline, excused", r.pending_excused)
+    if r.spool.count:
+        age = _age(r.at, r.spool.oldest_start) or 0
+        out.line(
+            f"\nWaiting in the local spool for the system of record: {r.spool.count} item(s), "
+            f"the oldest clock running for {age // 3600} h {age % 3600 // 60} min "
+            "(see 'evidock jobs' for the uploads)"
+        )
     out.line(f"\nDevices in service not docked for {h:g} h ({len(r.devices)})")
     for d in r.devices:
         last = out.when(d.device.last_docked_at) if d.device.last_docked_at else "never"

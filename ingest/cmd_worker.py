@@ -14,6 +14,7 @@ from ingest.context import open_context
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from ingest.metrics import DockMetrics, Served, serve
 from ingest.output import Output
+from ingest.s3sync import check_object_store
 from ingest.worker import HANDLERS, RESULTS, WorkerPool
 from storage.jobs import STATES, JobOps
 from storage.records import Job
@@ -26,8 +27,9 @@ def add_parsers(sub: Any) -> None:
         description="Claims jobs from the catalog's queue under a lease and runs them below "
         "acquisition's CPU and I/O priority. SIGTERM gives the jobs in hand back to the queue.",
     )
-    s.add_argument("--kinds", default="transcode", metavar="KIND,...",
-                   help=f"job kinds to run (known: {', '.join(sorted(HANDLERS))})")  # fmt: skip
+    s.add_argument("--kinds", metavar="KIND,...",
+                   help=f"job kinds to run (known: {', '.join(sorted(HANDLERS))}; default: "
+                        "transcode, and upload when [s3] is configured)")  # fmt: skip
     s.add_argument("--concurrency", type=int, metavar="N", help="worker threads ([worker])")
     s.add_argument("--drain", action="store_true", help="exit 0 once no job is left")
     s.add_argument("--metrics-address", metavar="HOST:PORT",
@@ -43,8 +45,8 @@ def add_parsers(sub: Any) -> None:
 
 def cmd_worker(args: argparse.Namespace, out: Output, settings: object) -> int:
     assert isinstance(settings, Settings)
-    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
-    if not kinds or any(k not in HANDLERS for k in kinds):
+    kinds = [k.strip() for k in (args.kinds or "").split(",") if k.strip()] or None
+    if args.kinds is not None and (not kinds or any(k not in HANDLERS for k in kinds)):
         raise UsageError(
             f"--kinds {args.kinds!r}: unknown job kind",
             hint=f"Known kinds: {', '.join(sorted(HANDLERS))}.",
@@ -54,6 +56,7 @@ def cmd_worker(args: argparse.Namespace, out: Output, settings: object) -> int:
     ctx = open_context(settings)
     served: Served | None = None
     try:
+        check_object_store(ctx, refuse_unreachable=False)
         pool = WorkerPool(ctx, kinds=kinds, concurrency=args.concurrency, drain=args.drain)
         address = args.metrics_address or (None if args.drain else settings.worker.metrics_address)
         if address and address != "off":
@@ -78,7 +81,7 @@ def cmd_worker(args: argparse.Namespace, out: Output, settings: object) -> int:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         with ctx.catalog.read() as txn:
-            left = JobOps(txn).left(kinds)
+            left = JobOps(txn).left(pool.kinds)
         if pool.count("done") or pool.count("failed"):
             ctx.checkpoint()  # the transcoded events under a signed checkpoint
     finally:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from ingest.audit_metrics import check_textfile_path, write_verify_textfile  # issue 7
 from ingest.config import Settings
-from ingest.context import LOG_ORIGIN, Context, open_context, os_actor
+from ingest.context import LOG_ORIGIN, Context, object_store, open_context, os_actor
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from ingest.output import Output, item_json
 from ingest.pipeline import FAILED, FileResult, ingest_device
@@ -282,7 +282,9 @@ def cmd_verify(args: argparse.Namespace, out: Output, settings: object) -> int:
     if textfile is not None:
         check_textfile_path(textfile)
     started = time.monotonic()
-    report, recorded, cp_size = verify_run(settings, item=args.item, quick=args.quick)
+    report, recorded, cp_size = verify_run(
+        settings, item=args.item, quick=args.quick, full=args.full
+    )
     doc = report.to_json()
     doc["recorded"] = {"fixity_events": recorded, "checkpoint_size": cp_size}
     out.document(doc)
@@ -294,7 +296,7 @@ def cmd_verify(args: argparse.Namespace, out: Output, settings: object) -> int:
 
 
 def verify_run(
-    settings: Settings, *, item: int | None, quick: bool
+    settings: Settings, *, item: int | None, quick: bool, full: bool = False
 ) -> tuple[AuditReport, int, int | None]:
     """The audit, then (over an intact log only) its fixity events and a checkpoint.
     Returns (report, fixity events recorded, checkpoint size or None)."""
@@ -310,6 +312,9 @@ def verify_run(
             item=item,
             quick=quick,
             progress=progress,
+            s3=ctx.s3 if ctx is not None else object_store(settings),
+            s3_is_record=settings.store.s3_is_record,
+            full=full,
         )
         if progress is not None:
             progress.done()

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ingest.errors import ConfigError
+from storage.s3config import ADDRESSING_STYLES, CHECKSUM_BEHAVIOURS, LOCK_MODES, MIB, S3Config
 
 SYSTEM_CONFIG = Path("/etc/evidock/evidock.toml")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
@@ -25,6 +26,11 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StoreSettings:
     system_of_record: tuple[str, ...] = ("local",)
+    s3: S3Config | None = None  # [s3]: an object store, the system of record or a replica
+
+    @property
+    def s3_is_record(self) -> bool:
+        return "s3" in self.system_of_record
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -177,10 +183,7 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Set
     days = raw.get("archive_deadline_days", 30)
     if not isinstance(days, int) or days <= 0:
         raise ConfigError(f"{source}: archive_deadline_days must be a positive whole number")
-    store_raw = _table(raw, "store", source)
-    sor = tuple(store_raw.get("system_of_record", ["local"]))
-    if not sor or any(b not in ("local", "s3") for b in sor):
-        raise ConfigError(f"{source}: [store] system_of_record takes 'local' and/or 's3'")
+    store = _store(_table(raw, "store", source), _table(raw, "s3", source), source)
     dock_raw = _table(raw, "dock", source)
     name = env.get("EVIDOCK_DOCK_NAME") or dock_raw.get("name") or _default_dock_name()
     if not isinstance(name, str) or not _NAME.match(name):
@@ -210,7 +213,7 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Set
         offload_deadline_hours=float(hours),
         archive_deadline_days=days,
         device_clock_zone=device_zone,
-        store=StoreSettings(system_of_record=sor),
+        store=store,
         dock=DockSettings(
             name=name,
             watch=tuple(Path(w) for w in dock_raw.get("watch", [])),
@@ -234,6 +237,89 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Set
         watchdog_usec=int(watchdog) if watchdog.isdigit() else None,
         compliance=_compliance(_table(raw, "compliance", source), source),
         worker=_worker(_table(raw, "worker", source), source),
+    )
+
+
+def _store(raw: Mapping[str, Any], s3_raw: Mapping[str, Any], source: str) -> StoreSettings:
+    """[store] and [s3] (issue 8): where an item must be before it counts as offloaded."""
+    unknown = sorted(set(raw) - {"system_of_record", "release_local_after_upload"})
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) in [store]: {', '.join(unknown)}")
+    sor_raw = raw.get("system_of_record", ["local"])
+    if isinstance(sor_raw, str):
+        sor_raw = [sor_raw]
+    sor = tuple(dict.fromkeys(sor_raw))
+    if not sor or any(b not in ("local", "s3") for b in sor):
+        raise ConfigError(f"{source}: [store] system_of_record takes 'local' and/or 's3'")
+    release = raw.get("release_local_after_upload", False)
+    if not isinstance(release, bool):
+        raise ConfigError(f"{source}: [store] release_local_after_upload must be true or false")
+    if release and sor != ("s3",):
+        raise ConfigError(
+            f'{source}: [store] release_local_after_upload needs system_of_record = ["s3"]',
+            hint="A local copy that is part of the system of record is never released.",
+        )
+    s3 = _s3(s3_raw, source, release=release) if s3_raw else None
+    if "s3" in sor and s3 is None:
+        raise ConfigError(
+            f"{source}: [store] system_of_record names 's3' but there is no [s3] section",
+            hint='Add [s3] with at least bucket = "..." (and endpoint_url for a non-AWS store).',
+        )
+    return StoreSettings(system_of_record=sor, s3=s3)
+
+
+def _s3(raw: Mapping[str, Any], source: str, *, release: bool) -> S3Config:
+    d = S3Config(bucket="-")
+    known = {"endpoint_url", "bucket", "region", "prefix", "addressing_style",
+             "object_lock_mode", "retention_days", "checksum_calculation",
+             "multipart_threshold_mib", "part_size_mib", "connect_timeout_s",
+             "read_timeout_s", "max_attempts"}  # fmt: skip
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) in [s3]: {', '.join(unknown)}")
+
+    def text(key: str, default: str, choices: tuple[str, ...] | None = None) -> str:
+        v = raw.get(key, default)
+        if not isinstance(v, str) or (choices is not None and v not in choices):
+            allowed = f" (one of {', '.join(repr(c) for c in choices)})" if choices else ""
+            raise ConfigError(f"{source}: [s3] {key} must be a string{allowed}")
+        return v
+
+    def number(key: str, default: float, low: float, high: float) -> float:
+        v = raw.get(key, default)
+        if not isinstance(v, int | float) or isinstance(v, bool) or not low <= v <= high:
+            raise ConfigError(f"{source}: [s3] {key} must be a number {low:g}..{high:g}")
+        return float(v)
+
+    bucket = text("bucket", "")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
+        raise ConfigError(f"{source}: [s3] bucket {bucket!r} is not an S3 bucket name")
+    prefix = text("prefix", "")
+    if prefix and (not prefix.endswith("/") or prefix.startswith("/") or ".." in prefix):
+        raise ConfigError(f"{source}: [s3] prefix must be relative and end with '/', or be ''")
+    endpoint = text("endpoint_url", "") or None
+    if endpoint is not None and not re.match(r"^https?://", endpoint):
+        raise ConfigError(f"{source}: [s3] endpoint_url must start with http:// or https://")
+    mode = text("object_lock_mode", d.object_lock_mode, LOCK_MODES)
+    part = int(number("part_size_mib", d.part_size / MIB, 5, 5120) * MIB)
+    threshold = int(number("multipart_threshold_mib", d.multipart_threshold / MIB, 5, 5120) * MIB)
+    return S3Config(
+        bucket=bucket,
+        endpoint_url=endpoint,
+        region=text("region", d.region),
+        prefix=prefix,
+        addressing_style=text("addressing_style", d.addressing_style, ADDRESSING_STYLES),
+        checksum_calculation=text(
+            "checksum_calculation", d.checksum_calculation, CHECKSUM_BEHAVIOURS
+        ),
+        object_lock_mode=mode,
+        retention_days=int(number("retention_days", d.retention_days, 1, 36500)),
+        multipart_threshold=threshold,
+        part_size=part,
+        connect_timeout_s=number("connect_timeout_s", d.connect_timeout_s, 0.1, 600),
+        read_timeout_s=number("read_timeout_s", d.read_timeout_s, 0.1, 3600),
+        max_attempts=int(number("max_attempts", d.max_attempts, 1, 20)),
+        release_local=release,
     )
 
 

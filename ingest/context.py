@@ -8,15 +8,21 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from ingest.config import Settings
-from storage.catalog import Catalog
+from storage.catalog import Catalog, Transaction
 from storage.durable import makedirs_durable
+from storage.jobs import JobOps
 from storage.localstore import LocalStore
+from storage.objects import UPLOAD
 from storage.records import Dock
 from verify.checkpoints import take_checkpoint
 from verify.custody import CustodyLog
 from verify.keys import DockKey, load_or_create
+
+if TYPE_CHECKING:
+    from storage.s3store import S3Store
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +50,11 @@ class Context:
     dock: Dock
     clock: Callable[[], datetime]
     key_created: bool
+    s3: S3Store | None = None  # [s3] configured: the object store (system of record or replica)
 
     def checkpoint(self) -> tuple[int, bool]:
         with self.catalog.write() as txn:
-            return take_checkpoint(
+            size, taken = take_checkpoint(
                 txn,
                 key=self.key,
                 dock=self.dock,
@@ -55,9 +62,28 @@ class Context:
                 folder=self.store.root / "checkpoints",
                 clock=self.clock,
             )
+            if taken:  # a write-once copy in the bucket (issue 8)
+                self.queue_upload(txn, None)
+            return size, taken
+
+    def queue_upload(self, txn: Transaction, item_id: int | None) -> None:
+        """With [s3]: ask a worker to bring S3 in line with this item (its original, proxies,
+        legal hold), or with ``None`` to publish new checkpoints; in the caller's transaction,
+        the one that records the change."""
+        if self.s3 is not None:
+            JobOps(txn).enqueue_once(kind=UPLOAD, item_id=item_id, now=self.clock())
 
     def close(self) -> None:
         self.catalog.close()
+
+
+def object_store(settings: Settings) -> S3Store | None:
+    """The configured S3 store, or None; boto3 is loaded only where S3 is configured."""
+    if settings.store.s3 is None:
+        return None
+    from storage.s3store import S3Store
+
+    return S3Store(settings.store.s3)
 
 
 def open_context(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Context:
@@ -80,6 +106,7 @@ def open_context(settings: Settings, *, clock: Callable[[], datetime] = utcnow) 
             now=clock(),
         )
     return Context(
+        s3=object_store(settings),
         settings=settings,
         catalog=catalog,
         store=store,

@@ -17,6 +17,7 @@ from ingest.offload_checks import deadline, refresh
 from storage.caselinks import LinkOps
 from storage.caserecords import Case, CheckedItem, DeviceInService
 from storage.cases import CaseOps
+from storage.metricsq import MetricsQueries, Pending
 from storage.offload import OffloadOps
 
 
@@ -48,6 +49,7 @@ class OverdueReport:
     advisories: tuple[Gap, ...]  # no recording where none is required
     clock_problems: tuple[CheckedItem, ...]
     measured: int
+    spool: Pending  # every item not durable yet (waiting in the local spool for S3)
 
     @property
     def overdue_count(self) -> int:
@@ -97,6 +99,7 @@ def build_report(
             if gone is not None:
                 devices.append(UndockedDevice(device=dev, undocked_for=gone))
         clock = ops.clock_problems(at=when)
+        spool = MetricsQueries(txn).pending()
         cases = CaseOps(txn)
         archives = cases.archive_overdue(when)
         gaps = _gaps(
@@ -121,6 +124,7 @@ def build_report(
         advisories=tuple(g for g in gaps if not g.requires_av),
         clock_problems=tuple(clock),
         measured=measured,
+        spool=spool,
     )
 
 

@@ -35,6 +35,7 @@ from ingest.wipe import wipe_one
 from storage.catalog import Transaction
 from storage.errors import AlreadyExists, StorageError
 from storage.jobs import JobOps
+from storage.objects import PENDING
 from storage.records import Device, Item, MediaFacts, NewItem, StoredObject
 
 logger = logging.getLogger(__name__)
@@ -421,6 +422,9 @@ def _record(
 ) -> FileResult:
     ctx = run.ctx
     now = ctx.clock()
+    # filed locally: durable now when the local store is (part of) the system of record; with
+    # S3 alone it is pending (its offload clock running) until a worker has uploaded it
+    local_is_record = ctx.store.backend in ctx.settings.store.system_of_record
     with ctx.catalog.write() as txn:
         officer_id = run.officer_id
         if officer_id is None and facts.recorded_start is not None:
@@ -440,8 +444,8 @@ def _record(
                     acquired_at=now,
                     facts=facts,
                 ),
-                state=STORED,
-                durable_at=now,
+                state=STORED if local_is_record else PENDING,
+                durable_at=now if local_is_record else None,
             )
         except AlreadyExists:
             same = [i for i in txn.items_at_path(run.device.id, entry.path) if i.sha256 == sha256]
@@ -498,6 +502,7 @@ def _record(
         # issue 5: the review-proxy job, in the item's own transaction (a crash cannot lose it)
         if wants_proxy(facts):
             JobOps(txn).enqueue(kind=TRANSCODE, item_id=item.id, now=now)
+        ctx.queue_upload(txn, item.id)  # issue 8: to S3, in the same transaction
     return FileResult(
         path=entry.display,
         result=STORED,

@@ -239,6 +239,7 @@ def _record(
                     "attempt": work.job.attempts,
                 },
             )
+        ctx.queue_upload(txn, item.id)  # the proxies to S3 too (issue 8)
     logger.info(
         "proxies recorded item=%s sha256=%s job=%s derived=%s",
         item.id, item.sha256, work.job.id, ",".join(f"{m.kind}:{m.sha256[:12]}" for m in made),

@@ -406,6 +406,11 @@ class Transaction:
                 size=obj.size,
                 version_id=obj.version_id,
                 created_at=obj.created_at,
+                role=obj.role,
+                checksum=obj.checksum,
+                lock_mode=obj.lock_mode,
+                retention_until=obj.retention_until,
+                legal_hold=obj.legal_hold,
             )
             self.s.add(row)
             self.s.flush()
@@ -481,4 +486,10 @@ def _object(row: StoredObjectRow) -> r.StoredObject:
         size=row.size,
         version_id=row.version_id,
         created_at=row.created_at,
+        role=row.role,
+        checksum=row.checksum,
+        lock_mode=row.lock_mode,
+        retention_until=row.retention_until,
+        legal_hold=row.legal_hold,
+        released_at=row.released_at,
     )

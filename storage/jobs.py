@@ -64,6 +64,27 @@ class JobOps:
         self.s.flush()
         return row.id
 
+    def enqueue_once(self, *, kind: str, item_id: int | None, now: datetime) -> int:
+        """Enqueue unless a job of ``kind`` for ``item_id`` is already waiting to start (a
+        running one may have read the state before this change, so it does not count)."""
+        item = JobRow.item_id.is_(None) if item_id is None else JobRow.item_id == item_id
+        waiting = self.s.scalar(
+            select(JobRow.id).where(JobRow.kind == kind, item, JobRow.state == QUEUED).limit(1)
+        )
+        if waiting is not None:
+            return int(waiting)
+        return self.enqueue(kind=kind, item_id=item_id, now=now)
+
+    def unfinished_for(self, item_ids: Sequence[int], *, kind: str) -> set[int]:
+        """Which of ``item_ids`` still have a ``kind`` job queued or running."""
+        found: set[int] = set()
+        for batch in chunked(item_ids):
+            q = select(JobRow.item_id).where(
+                JobRow.item_id.in_(batch), JobRow.kind == kind, _unfinished()
+            )
+            found.update(i for i in self.s.scalars(q) if i is not None)
+        return found
+
     def claim(
         self,
         *,

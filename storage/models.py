@@ -163,6 +163,13 @@ class StoredObjectRow(Base):
     version_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     retention_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # issue 8: originals and their derivatives in S3 (with the checksum the server reported,
+    # the Object Lock mode and legal hold set), and a local copy released after upload
+    role: Mapped[str] = mapped_column(String(16), default="original", server_default="original")
+    checksum: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lock_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class DerivedMediaRow(Base):
@@ -240,6 +247,7 @@ class CheckpointRow(Base):
     root: Mapped[str] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # in S3
 
 
 # -- cases, links and the 24-hour rule (issue 6) ----------------------------------------------

@@ -111,6 +111,12 @@ class StoredObject:
     size: int
     version_id: str | None
     created_at: datetime
+    role: str = "original"  # or "derived" (a proxy, poster, waveform)
+    checksum: str | None = None  # as the object store reported it (S3: base64, "-N" multipart)
+    lock_mode: str | None = None
+    retention_until: datetime | None = None
+    legal_hold: bool = False
+    released_at: datetime | None = None  # a local copy dropped after its S3 copy was verified
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,10 +15,12 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from storage.catalog import Catalog, Transaction
+from storage.derived import DerivedOps
 from storage.localstore import LocalStore
+from storage.objects import ObjectOps
 from verify.custody import CustodyLog
 from verify.derived_check import check_derived
 from verify.fixity import Fixity, Progress, check_items, check_objects, strays
@@ -26,6 +28,7 @@ from verify.keys import DockKey
 from verify.merkle import root
 from verify.problems import LOG_CODES, Problem, Problems
 from verify.replay import replay_log
+from verify.s3check import check_s3
 from verify.signed_heads import (
     SignedHead,
     check_heads,
@@ -34,6 +37,9 @@ from verify.signed_heads import (
     read_checkpoint_files,
     trusted_keys,
 )
+
+if TYPE_CHECKING:
+    from storage.s3store import S3Store
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +58,8 @@ class Checked:
     derived_rehashed: int
     quick: bool
     item: int | None
+    s3_objects: int = 0
+    s3_rehashed: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,6 +96,9 @@ def run_audit(
     quick: bool = False,
     progress: Progress | None = None,
     workers: int = 2,
+    s3: S3Store | None = None,
+    s3_is_record: bool = False,
+    full: bool = False,
 ) -> AuditReport:
     """Check everything (or one item's records, with the whole log); see the module doc."""
     problems = Problems()
@@ -114,6 +125,10 @@ def run_audit(
         derived, derived_rehashed = check_derived(
             txn, store.root, problems, quick=quick, only_item=item
         )
+        if s3 is not None and item is not None:  # its proxies' S3 copies too
+            derived_shas = [d.sha256 for d in DerivedOps(txn).for_items([item]).get(item, [])]
+            objects = objects + ObjectOps(txn).objects("s3", derived_shas)
+        published = ObjectOps(txn).published_checkpoints() if s3 is not None else []
     fixity = check_objects(
         objects,
         store,
@@ -124,6 +139,11 @@ def run_audit(
         progress=progress,
         workers=workers,
     )
+    s3_fixity = []
+    if s3 is not None:
+        s3_fixity = check_s3(objects, published, s3, index, problems, s3_is_record=s3_is_record,
+                             full=full, whole_store=item is None)  # fmt: skip
+        fixity = fixity + s3_fixity
     stray = strays(store, objects) if item is None else []
     _recheck_fresh(catalog, beyond, unmatched, stray, problems)
     return AuditReport(
@@ -141,6 +161,8 @@ def run_audit(
             bytes_rehashed=sum(f.found_size or 0 for f in fixity),
             quick=quick,
             item=item,
+            s3_objects=sum(1 for o in objects if o.backend == "s3"),
+            s3_rehashed=len(s3_fixity),
         ),
         fixity=tuple(fixity),
     )

@@ -32,6 +32,10 @@ EVENT_TYPES = frozenset(
         "wiped_from_device",
         "acquisition_failed",
         "checkpoint_taken",
+        "catalog_migrated",  # evidock catalog migrate-to (issue 9)
+        "legal_hold_set",  # S3 Object Lock legal hold while linked to an open case (issue 8)
+        "legal_hold_released",
+        "released_local",  # the local copy dropped after its S3 copy was re-hashed (issue 8)
     }
 )
 

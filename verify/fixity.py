@@ -158,10 +158,11 @@ def check_objects(
 
     Returns the re-hashed objects; stray files in the store are returned by ``strays``.
     """
-    local = [o for o in objects if o.backend == store.backend]
+    # a local copy released after its S3 copy was verified is checked in S3 (verify.s3check)
+    local = [o for o in objects if o.backend == store.backend and o.released_at is None]
     if whole_store:
         for o in objects:
-            if o.sha256 not in index.by_sha:
+            if o.role == "original" and o.sha256 not in index.by_sha:
                 problems.add(
                     Problem(
                         code="object-without-item",

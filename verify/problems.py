@@ -39,6 +39,7 @@ LOG_CODES = frozenset(
         "checkpoint-inconsistent",
         "checkpoint-file-missing",
         "checkpoint-row-missing",
+        "s3-checkpoint-mismatch",
     }
 )
 
@@ -75,6 +76,27 @@ HINTS = {
     ),
     "derived-object-missing": "A proxy's file is gone from store/derived: make it again.",
     "derived-object-corrupt": "A proxy's bytes changed since it was made: do not use it.",
+    "s3-unreachable": (
+        "The object store could not be checked: check the endpoint and credentials, then run "
+        "verify again. Nothing about the objects is known from this run."
+    ),
+    "s3-object-missing": _OBJECT_HINT,
+    "s3-object-changed": _OBJECT_HINT,
+    "s3-object-corrupt": _OBJECT_HINT,
+    "s3-lock-missing": (
+        "The object is not under the Object Lock retention it was written with: someone with "
+        "bucket rights changed it. Report it; do not delete or overwrite anything."
+    ),
+    "s3-legal-hold-mismatch": (
+        "The legal hold in the bucket differs from the catalog's: an upload job may be pending "
+        "(see 'evidock jobs'); otherwise it was changed outside evidock. Report it."
+    ),
+    "s3-item-missing": (
+        "An item counted as offloaded to S3 has no S3 copy in the catalog: report it."
+    ),
+    "s3-checkpoint-missing": (
+        "A checkpoint published to the bucket is gone: the bucket was changed outside evidock."
+    ),
 }
 
 

@@ -1,0 +1,67 @@
+"""Issue 8 at the command line: a daemon refuses to start against a bucket without the Object
+Lock the configuration asks for, or with credentials the store refuses, and says what to do."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.procs import child_env
+from tests.s3.conftest import bucket_name
+from tests.s3server import S3Server
+
+pytestmark = pytest.mark.xdist_group("s3")
+
+
+def _config(endpoint: str, bucket: str) -> str:
+    return (
+        '[store]\nsystem_of_record = ["s3"]\n'
+        f'[s3]\nendpoint_url = "{endpoint}"\nbucket = "{bucket}"\n'
+        'region = "us-east-1"\naddressing_style = "path"\nobject_lock_mode = "COMPLIANCE"\n'
+        "retention_days = 1\nmax_attempts = 1\n"
+    )
+
+
+def _worker(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "worker", "--drain"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_a_bucket_without_object_lock_is_refused_at_start(
+    tmp_path: Path, s3_server: Any, s3_env: dict[str, str]
+) -> None:
+    bucket = bucket_name()
+    s3_server.make_bucket(bucket, object_lock=False)
+    env = child_env(tmp_path / "home", f"sqlite:///{tmp_path}/home/catalog.db", dock="dock-1",
+                    config=_config(s3_server.endpoint, bucket), **s3_env)  # fmt: skip
+    (tmp_path / "home").mkdir()
+    done = _worker(env)
+    assert done.returncode == 2, done.stderr
+    assert "Object Lock" in done.stderr and "object-lock-enabled-for-bucket" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_wrong_credentials_are_refused_at_start(tmp_path: Path) -> None:
+    server = S3Server(auth=True, log=tmp_path / "moto-auth.log")
+    try:
+        bucket = bucket_name()
+        server.make_bucket(bucket, object_lock=True)
+        env = child_env(tmp_path / "home", f"sqlite:///{tmp_path}/home/catalog.db",
+                        dock="dock-1", config=_config(server.endpoint, bucket),
+                        **server.env)  # fmt: skip
+        (tmp_path / "home").mkdir()
+        assert _worker(env).returncode == 0  # the server's own keys: accepted
+        env["AWS_SECRET_ACCESS_KEY"] = "not-the-secret"
+        done = _worker(env)
+        assert done.returncode == 2, done.stderr
+        assert "credential" in done.stderr.lower() or "signature" in done.stderr.lower()
+        assert "not-the-secret" not in done.stderr
+        assert "Traceback" not in done.stderr
+    finally:
+        server.close()
