@@ -48,9 +48,10 @@ from storage.errors import S3IntegrityError, S3Unavailable
 from storage.jobs import JobOps
 from storage.objects import DERIVED, ORIGINAL, ObjectOps
 from storage.records import Event, StoredObject
+from storage.s3objects import S3Object
 
 if TYPE_CHECKING:
-    from storage.s3store import S3Object, S3Store
+    from storage.s3store import S3Store
 
 logger = logging.getLogger(__name__)
 

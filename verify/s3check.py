@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING
 from storage.errors import S3Unavailable, StorageError
 from storage.objects import ORIGINAL, UnpublishedCheckpoint
 from storage.records import StoredObject
+from storage.s3objects import S3Object, checksum_matches
 from verify.fixity import Fixity, ItemIndex
 from verify.problems import Problem, Problems
 
 if TYPE_CHECKING:  # boto3 loads only where S3 is configured
-    from storage.s3store import S3Object, S3Store
+    from storage.s3store import S3Store
 
 logger = logging.getLogger(__name__)
 
@@ -134,9 +135,12 @@ def _judge(
         )  # fmt: skip
         return
     expected = (o.size, o.checksum, o.sha256, o.version_id)
+    same_checksum = o.checksum is None or (
+        found.checksum_sha256 is not None and checksum_matches(o.checksum, found.checksum_sha256)
+    )
     seen = (
         found.size,
-        found.checksum_sha256 if o.checksum is not None else o.checksum,
+        o.checksum if same_checksum else found.checksum_sha256,
         found.sha256 if found.sha256 is not None else "(no x-amz-meta-sha256)",
         found.version_id if o.version_id is not None else None,
     )

@@ -19,14 +19,8 @@ import pytest
 
 from storage.errors import S3ConfigError, S3IntegrityError, S3Unavailable
 from storage.s3config import MIB, S3Config
-from storage.s3store import (
-    S3Object,
-    S3Store,
-    b64,
-    checksum_matches,
-    composite_checksum,
-    part_size_for,
-)
+from storage.s3objects import S3Object, b64, checksum_matches, composite_checksum, part_size_for
+from storage.s3store import S3Store
 from tests.s3server import S3Server, use_host_aws_env
 
 NOW = datetime.now(UTC).replace(microsecond=0)
