@@ -56,3 +56,17 @@ def test_example_configuration_is_accepted_as_shipped() -> None:
     raw = tomllib.loads((SYSTEMD / "evidock.toml.example").read_text())
     settings = parse(raw, env={}, source="example")
     assert settings.dock.name == "dock-01" and settings.catalog_url.startswith("sqlite:")
+
+
+def test_fleet_example_configuration_is_accepted_as_shipped() -> None:
+    """systemd/evidock-fleet.toml.example (PostgreSQL, S3 as system of record) parses."""
+    import tomllib
+
+    from ingest.config import parse
+
+    raw = tomllib.loads((SYSTEMD / "evidock-fleet.toml.example").read_text())
+    settings = parse(raw, env={}, source="example")
+    assert settings.catalog_url.startswith("postgresql+psycopg:")
+    assert settings.store.system_of_record == ("s3",) and settings.store.s3 is not None
+    assert settings.store.s3.prefix == "district-7/"
+    assert settings.store.s3.multipart_threshold == 64 * 1024 * 1024

@@ -292,3 +292,23 @@ def test_verify_reports_an_s3_object_gone_or_without_its_lock(
     codes = [p.code for p in report.problems]
     assert codes.count("s3-lock-missing") == len(_objects(ctx, "s3")) - 1
     assert not report.ok
+
+
+def test_s3_as_a_replica_records_replicated_events_and_leaves_the_offload_clock_alone(
+    tmp_path: Path, catalog_url: str, s3_server: Any, camera: Path, opened: list[Context]
+) -> None:
+    """With the local store as the record, items are durable at ingest; S3 is a replica."""
+    bucket = bucket_name()
+    s3_server.make_bucket(bucket, object_lock=True)
+    ctx = _open(tmp_path, catalog_url, s3_server, bucket, opened, record=("local",))
+    ingest_device(ctx, camera, serial="BWC-S3", officer=None, actor="test")
+    durable = {i.id: i.durable_at for i in _items(ctx)}
+    assert all(durable.values())
+    drain(ctx)
+    for i in _items(ctx):
+        assert i.durable_at == durable[i.id]
+        types = [(t, d.get("backend")) for t, d in _events(ctx, i.id)]
+        assert ("replicated", "s3") in types and ("stored", "s3") not in types
+    report, _, _ = verify_run(ctx.settings, item=None, quick=False)
+    assert report.ok, report.problems
+    assert report.checked.s3_objects > 0
