@@ -2,9 +2,12 @@
 
 The source is read once in large chunks; the SHA-256 is computed on the bytes as they are
 read, and a writer thread writes the same buffers to a staging file on the store's file system
-(hashing and writing overlap on two cores). Then: the source must not have changed during the
-copy (size, mtime, inode), the staging file is fsynced, dropped from the page cache and read
-back, and only a read-back hash equal to the copy hash is accepted.
+(hashing and writing overlap on two cores). The read-back overlaps the copy too: every
+``SYNC_EVERY`` bytes the writer syncs what it wrote, drops it from the page cache and hands
+the range to a checker thread, which reads it back from the disk and hashes it in order while
+the copy goes on. At the end: the source must not have changed during the copy (size, mtime,
+inode), the staging file is fsynced, its tail dropped and read back, and only a read-back hash
+of every byte equal to the copy hash is accepted.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ import hashlib
 import os
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ingest.errors import IngestError
-from storage.hashing import sha256_fd
 from storage.localstore import Staging
 
 CHUNK = 8 * 1024 * 1024
+SYNC_EVERY = 64 * 1024 * 1024  # written, synced, dropped and read back in ranges of this size
 _BUFFERS = 3
 
 
@@ -61,36 +65,40 @@ def acquire(
     *,
     chunk: int = CHUNK,
     cancel: threading.Event | None = None,
+    sync_every: int = SYNC_EVERY,
+    after_sync: Callable[[int, int], None] | None = None,
 ) -> Acquired:
     """Copy ``src_fd`` (from its start) into ``staging`` and prove the copy; see module doc.
 
-    ``cancel`` abandons the copy between chunks (the caller discards the staging file)."""
+    ``cancel`` abandons the copy between chunks (the caller discards the staging file).
+    ``after_sync(start, end)`` runs when a range is synced, before it is read back (a seam for
+    tests that make the disk return other bytes)."""
     before = os.fstat(src_fd)
     os.posix_fadvise(src_fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
     # buffers sized to the file: a 40 KiB photo must not pay for three 8 MiB allocations
     chunk = min(chunk, max(64 * 1024, before.st_size + 1))
-    digest, total = _copy(src_fd, staging.fd, chunk, cancel)
-    after = os.fstat(src_fd)
-    if (before.st_size, before.st_mtime_ns, before.st_ino) != (
-        after.st_size,
-        after.st_mtime_ns,
-        after.st_ino,
-    ) or total != after.st_size:
-        raise SourceChanged(
-            f"source changed during the copy: {before.st_size} bytes at mtime "
-            f"{before.st_mtime_ns} before, {after.st_size} bytes at mtime {after.st_mtime_ns} "
-            f"after, {total} bytes read"
-        )
-    try:
-        os.fsync(staging.fd)
-    except OSError as e:
-        raise WriteError(f"cannot sync the staging file: {e.strerror}") from e
-    os.posix_fadvise(staging.fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    os.posix_fadvise(src_fd, 0, 0, os.POSIX_FADV_DONTNEED)
     back_fd = os.open(staging.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
-        os.posix_fadvise(back_fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        back, back_size = sha256_fd(back_fd)
+        checker = _ReadBack(back_fd, chunk)
+        try:
+            digest, total = _copy(
+                src_fd, staging.fd, chunk, cancel, checker, sync_every, after_sync
+            )
+        finally:
+            checker.finish()  # every range handed over is read back (or the thread ends)
+        after = os.fstat(src_fd)
+        if (before.st_size, before.st_mtime_ns, before.st_ino) != (
+            after.st_size,
+            after.st_mtime_ns,
+            after.st_ino,
+        ) or total != after.st_size:
+            raise SourceChanged(
+                f"source changed during the copy: {before.st_size} bytes at mtime "
+                f"{before.st_mtime_ns} before, {after.st_size} bytes at mtime "
+                f"{after.st_mtime_ns} after, {total} bytes read"
+            )
+        os.posix_fadvise(src_fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        back, back_size = checker.result()
     finally:
         os.posix_fadvise(back_fd, 0, 0, os.POSIX_FADV_DONTNEED)
         os.close(back_fd)
@@ -102,29 +110,105 @@ def acquire(
     return Acquired(sha256=digest, size=total, mtime_ns=before.st_mtime_ns)
 
 
-def _copy(src_fd: int, dst_fd: int, chunk: int, cancel: threading.Event | None) -> tuple[str, int]:
-    """Read and hash on this thread, write on a second one; buffers are recycled."""
+class _ReadBack:
+    """A thread that reads synced ranges of the staging file back from the disk, in order,
+    and hashes them: the proof that the disk returns what was written."""
+
+    def __init__(self, fd: int, chunk: int) -> None:
+        self.fd = fd
+        self.h = hashlib.sha256()
+        self.size = 0
+        self.error: BaseException | None = None
+        self._ranges: queue.Queue[tuple[int, int] | None] = queue.Queue()
+        self._buf = bytearray(chunk)
+        self._t = threading.Thread(target=self._run, name="evidock-read-back", daemon=True)
+        self._t.start()
+
+    def check(self, start: int, end: int) -> None:
+        """``[start, end)`` is synced and dropped from the cache: read it back."""
+        self._ranges.put((start, end))
+
+    def finish(self) -> None:
+        """No more ranges: wait until those handed over are read back (idempotent)."""
+        if self._t.is_alive():
+            self._ranges.put(None)
+            self._t.join()
+
+    def result(self) -> tuple[str, int]:
+        self.finish()
+        if self.error is not None:
+            raise self.error
+        return self.h.hexdigest(), self.size
+
+    def _run(self) -> None:
+        view = memoryview(self._buf)
+        while (job := self._ranges.get()) is not None:
+            if self.error is not None:
+                continue
+            start, end = job
+            try:
+                while start < end:
+                    n = os.preadv(self.fd, [view[: min(len(view), end - start)]], start)
+                    if n == 0:
+                        break
+                    self.h.update(view[:n])
+                    self.size += n
+                    start += n
+                os.posix_fadvise(self.fd, job[0], job[1] - job[0], os.POSIX_FADV_DONTNEED)
+            except OSError as e:
+                self.error = ReadBackMismatch(f"cannot read the staging copy back: {e.strerror}")
+
+
+def _copy(
+    src_fd: int,
+    dst_fd: int,
+    chunk: int,
+    cancel: threading.Event | None,
+    checker: _ReadBack,
+    sync_every: int,
+    after_sync: Callable[[int, int], None] | None,
+) -> tuple[str, int]:
+    """Read and hash on this thread, write on a second one (which syncs and hands synced
+    ranges to the read-back checker); buffers are recycled."""
     h = hashlib.sha256()
     free: queue.Queue[bytearray] = queue.Queue()
     for _ in range(_BUFFERS):
         free.put(bytearray(chunk))
     full: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
     failure: list[BaseException] = []
+    done = threading.Event()
+
+    def sync(start: int, end: int, *, final: bool) -> None:
+        (os.fsync if final else os.fdatasync)(dst_fd)
+        os.posix_fadvise(dst_fd, start, end - start, os.POSIX_FADV_DONTNEED)
+        if after_sync is not None:
+            after_sync(start, end)
+        checker.check(start, end)
 
     def writer() -> None:
+        written = synced = 0
         while True:
             job = full.get()
             if job is None:
-                return
+                break
             buf, n = job
             try:
                 if not failure:
                     view = memoryview(buf)[:n]
                     while view:
                         view = view[os.write(dst_fd, view) :]
+                    written += n
+                    if written - synced >= sync_every:
+                        sync(synced, written, final=False)
+                        synced = written
             except OSError as e:
                 failure.append(WriteError(f"cannot write the staging file: {e.strerror}"))
             free.put(buf)
+        try:
+            if not failure and done.is_set():
+                sync(synced, written, final=True)
+        except OSError as e:
+            failure.append(WriteError(f"cannot sync the staging file: {e.strerror}"))
 
     t = threading.Thread(target=writer, name="evidock-staging-writer", daemon=True)
     t.start()
@@ -140,6 +224,7 @@ def _copy(src_fd: int, dst_fd: int, chunk: int, cancel: threading.Event | None) 
                 raise ReadError(f"cannot read the source: {e.strerror}") from e
             if n == 0:
                 free.put(buf)
+                done.set()
                 break
             h.update(memoryview(buf)[:n])
             total += n
