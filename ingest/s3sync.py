@@ -119,14 +119,19 @@ def sync_to_s3(ctx: Context, work: Work) -> None:
                 f"item #{item_id}: the local copy was released but S3 has no original recorded"
             )
         key = s3.original_key(want.sha256) if want.role == ORIGINAL else s3.derived_key(want.sha256)
-        got = s3.put_file(
-            key,
-            want.path,
-            sha256=want.sha256,
-            size=want.size,
-            legal_hold=want.legal_hold,
-            now=ctx.clock(),
-        )
+        try:
+            got = s3.put_file(
+                key,
+                want.path,
+                sha256=want.sha256,
+                size=want.size,
+                legal_hold=want.legal_hold,
+                now=ctx.clock(),
+            )
+        except S3IntegrityError as e:  # loud: the item stays pending, the job retries
+            logger.error("S3 upload refused item=%d sha256=%s key=%s code=%s error=%s",
+                         item_id, want.sha256, key, e.code, e)  # fmt: skip
+            raise
         uploaded.append((want, got))
         logger.info("uploaded item=%d role=%s key=%s version=%s", item_id, want.role, key,
                     got.version_id)  # fmt: skip
