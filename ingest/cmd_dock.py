@@ -19,6 +19,8 @@ from ingest.errors import EXIT_OK, UsageError
 from ingest.metrics import DockMetrics, serve
 from ingest.notify import Notifier
 from ingest.output import Output
+from storage.errors import CatalogUnavailable
+from storage.records import DockSession
 
 
 def add_parsers(sub: Any) -> None:
@@ -84,15 +86,23 @@ def cmd_dock(args: argparse.Namespace, out: Output, settings: object) -> int:
 
 def cmd_status(args: argparse.Namespace, out: Output, settings: object) -> int:
     assert isinstance(settings, Settings)
-    ctx = open_context(settings)
     status = read_status(settings.data_dir / "run" / f"dock-{settings.dock.name}.json")
-    with ctx.catalog.read() as txn:
-        sessions = txn.recent_sessions(dock=settings.dock.name, limit=10)
-    ctx.close()
+    sessions: list[DockSession] = []
+    catalog_error: str | None = None
+    try:  # the daemon's own view is worth showing while the catalog is away
+        ctx = open_context(settings)
+        try:
+            with ctx.catalog.read() as txn:
+                sessions = txn.recent_sessions(dock=settings.dock.name, limit=10)
+        finally:
+            ctx.close()
+    except CatalogUnavailable as e:
+        catalog_error = str(e)
     out.document(
         {
             "dock": settings.dock.name,
             "daemon": status,
+            "catalog": {"up": catalog_error is None, "error": catalog_error},
             "sessions": [
                 {
                     "id": s.id,
@@ -117,6 +127,10 @@ def cmd_status(args: argparse.Namespace, out: Output, settings: object) -> int:
                 f"  {bay.get('device') or Path(bay['source']).name:<20} {bay['state']}"
                 f"  ({bay['files_done']} files)"
             )
+    if catalog_error is not None:
+        waits = "; the daemon waits for it" if status and status.get("running") else ""
+        out.line(f"catalog: UNAVAILABLE ({catalog_error.splitlines()[0]}){waits}")
+        return EXIT_OK
     out.line("last sessions:")
     out.table(
         ["SESSION", "DEVICE", "STARTED", "ENDED", "OUTCOME"],

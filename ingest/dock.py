@@ -5,6 +5,13 @@ folders, hands each docked device to a bounded pool (one device per worker, a li
 physical disk), tells systemd what each bay does, and stops cleanly: on SIGTERM the sources
 stop, each bay finishes its file in flight, and past a grace period the file in flight is
 abandoned (left on the device, nothing of it recorded).
+
+When the catalog goes away (a PostgreSQL restart, a network cut), a docking cut short by it is
+not an error of the device: the daemon logs the outage once, keeps the device in its bay as
+"waiting for the catalog" and offers it again (after 1 s, then as long as the outage has
+lasted, at most 30 s) until the catalog answers. Files already filed in the store are found
+again by their hash; the cut session is closed as interrupted (and its items measured) before
+the device is taken again.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from devices.profiles import DeviceProfile, UsbProps, match_medium, usb_candidat
 from devices.udev import UdevEvent, UdevSource, is_usb_filesystem
 from devices.walk import open_root, walk
 from devices.watch import Settler, WatchSource, device_folders
+from ingest.caselink import after_ingest
 from ingest.catalog_metrics import session_delays  # metrics (issue 7)
 from ingest.context import Context
 from ingest.dockstatus import BayView, write_status
@@ -32,9 +40,10 @@ from ingest.errors import IngestError
 from ingest.metered_store import metered  # metrics (issue 7)
 from ingest.metrics import ACTIVE_BAY_STATES, DockMetrics
 from ingest.notify import Notifier
-from ingest.pipeline import FileResult, IngestReport, ingest_device
+from ingest.outage import CatalogOutage
+from ingest.pipeline import FAILED, OUTCOME_INTERRUPTED, FileResult, IngestReport, ingest_device
 from ingest.worker import WorkerPool  # issue 5: embedded job workers
-from storage.errors import StorageError
+from storage.errors import CatalogUnavailable, StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -89,11 +98,14 @@ class DockDaemon:
         self.stuck_after_s = stuck_after_s
         self.status_path = s.data_dir / "run" / f"dock-{s.dock.name}.json"
         self._pending_usb: dict[str, UsbProps] = {}
+        # devices whose docking the catalog cut short: key -> (when to offer again, kind)
+        self.outage = CatalogOutage(f"dock {ctx.dock.name}")
+        self.retries: dict[str, tuple[float, str]] = {}
         # issue 5: job workers in this daemon ([worker] embedded, the default), so a single
         # dock needs nothing else; they run below the bays' priority and stop with it
         self.workers = workers
         if workers is None and s.worker.embedded:
-            self.workers = WorkerPool(self.ctx)
+            self.workers = WorkerPool(self.ctx, outage=self.outage)
         if self.workers is not None:
             metrics.add_families(self.workers.families)
         metrics.watch_bays(self._bay_states)  # metrics (issue 7): bay states at scrape time
@@ -139,9 +151,12 @@ class DockDaemon:
 
     def _timeout(self, ping_every: float | None) -> float | None:
         deadline = self.settler.next_deadline()
+        with self.lock:
+            retry = min((due for due, _ in self.retries.values()), default=None)
         waits = [x for x in (ping_every,) if x is not None]
-        if deadline is not None:
-            waits.append(max(0.0, deadline - time.monotonic()))
+        for when in (deadline, retry):
+            if when is not None:
+                waits.append(max(0.0, when - time.monotonic()))
         return min(waits) if waits else None
 
     def _handle(self, kind: str, payload: object) -> None:
@@ -163,18 +178,29 @@ class DockDaemon:
             self._pending_usb[key] = e.props
             self._submit(key, "usb")
         elif e.action == "remove":
+            with self.lock:
+                self.retries.pop(key, None)
             bay = self.bays.get(key)
             if bay is not None:
                 bay.state = "removed"
                 logger.warning("device removed while docked devnode=%s", e.props.devnode)
 
     def _start_due(self) -> None:
-        for folder in self.settler.due(time.monotonic()):
+        now = time.monotonic()
+        for folder in self.settler.due(now):
             if folder.is_dir():
                 self._submit(str(folder), "folder")
+        with self.lock:
+            due = [(k, kind) for k, (when, kind) in self.retries.items() if when <= now]
+            for key, _ in due:
+                del self.retries[key]
+        for key, kind in due:
+            if kind != "folder" or Path(key).is_dir():
+                self._submit(key, kind)
 
     def _submit(self, key: str, kind: str) -> None:
         with self.lock:
+            self.retries.pop(key, None)  # offered now: a pending retry is this one
             if key in self.active:
                 self.again.add(key)
                 return
@@ -187,7 +213,8 @@ class DockDaemon:
     def _finished(self, key: str) -> None:
         with self.lock:
             self.active.pop(key, None)
-            rerun = key in self.again
+            # a device waiting for the catalog is offered again by its retry, not now
+            rerun = key in self.again and key not in self.retries
             self.again.discard(key)
         if rerun and not self.stop.is_set():
             kind = self.bays[key].kind if key in self.bays else "folder"
@@ -202,6 +229,8 @@ class DockDaemon:
                 self._folder_job(bay, Path(key))
             else:
                 self._usb_job(bay, self._pending_usb[key])
+        except CatalogUnavailable as e:
+            self._retry_later(key, kind, bay, e)
         except (DeviceError, IngestError, StorageError) as e:
             bay.state = f"error: {e}"
             logger.error("dock job failed source=%s code=%s error=%s", key, e.code, e)
@@ -211,6 +240,14 @@ class DockDaemon:
         finally:
             bay.current = None
             self.events.put(("done", key))
+
+    def _retry_later(self, key: str, kind: str, bay: _Bay, err: CatalogUnavailable) -> None:
+        """The catalog cut this docking short: offer the device again after a wait."""
+        wait = self.outage.failed(err)
+        bay.state = f"waiting for the catalog (next try in {wait:.0f} s)"
+        with self.lock:
+            self.retries[key] = (time.monotonic() + wait, kind)
+        logger.info("dock job waits for the catalog source=%s retry_in=%.1f", key, wait)
 
     def _limit(self, path: Path) -> threading.Semaphore:
         dev = os.stat(path).st_dev
@@ -269,6 +306,8 @@ class DockDaemon:
             if r.result == "stored" and self.workers is not None:  # issue 5: a proxy job waits
                 self.workers.wake()
 
+        started = self.outage.now()
+        self._close_cut_sessions(root)
         try:
             report = ingest_device(
                 self.ctx, root, serial=None, officer=None, actor=f"dock:{self.ctx.dock.name}",
@@ -288,11 +327,33 @@ class DockDaemon:
         )
         if report.refused_reason:
             bay.state = f"refused: {report.refused_reason}"
+        cut = [f for f in report.files if f.result == FAILED and _catalog_failure(f)]
+        if cut:  # the catalog failed under a file, then came back: take the device again
+            raise CatalogUnavailable(f"{len(cut)} file(s) failed on the catalog: {cut[0].reason}")
+        self.outage.ok(started)
         logger.info(
             "dock session ended session=%s device=%s outcome=%s stored=%d failed=%d",
             report.session, report.device, report.outcome, s["stored"], s["failed"],
         )  # fmt: skip
         return report
+
+    def _close_cut_sessions(self, root: Path) -> None:
+        """Sessions of this dock on this source still open were cut short (by the catalog going
+        away mid-docking, or by a previous run of the daemon dying): close them as interrupted
+        and run their end-of-session checks (24-hour rule, case links) before a new docking."""
+        name, source = self.ctx.dock.name, str(root)
+        with self.ctx.catalog.read() as txn:
+            cut = [
+                s.id
+                for s in txn.recent_sessions(dock=name, limit=100)
+                if s.ended_at is None and s.source == source
+            ]
+        for session in cut:
+            with self.ctx.catalog.write() as txn:
+                txn.close_session(session, outcome=OUTCOME_INTERRUPTED, now=self.ctx.clock())
+            after_ingest(self.ctx, session, actor=f"dock:{name}")
+            logger.warning("cut dock session closed as interrupted session=%d source=%s",
+                           session, source)  # fmt: skip
 
     def _unknown(self, props: UsbProps, why: str) -> None:
         self.metrics.unknown_devices.labels(self.metrics.dock).inc()
@@ -311,10 +372,14 @@ class DockDaemon:
             return [b.state for b in self.bays.values()]
 
     def _summary(self) -> str:
+        outage = self.outage.describe()
+        prefix = f"{outage}; " if outage else ""
         busy = [b for b in self.bays.values() if b.state in ACTIVE_BAY_STATES]
         if not busy:
-            return f"idle; {len(self.bays)} dockings so far"
-        return "; ".join(f"{b.device or Path(b.source).name}: {b.state} ({b.done})" for b in busy)
+            return f"{prefix}idle; {len(self.bays)} dockings so far"
+        return prefix + "; ".join(
+            f"{b.device or Path(b.source).name}: {b.state} ({b.done})" for b in busy
+        )
 
     def _publish(self) -> None:
         views = [
@@ -349,6 +414,12 @@ class DockDaemon:
                 self.active.pop(payload, None)
         self._publish()
         logger.info("dock stopped dock=%s", self.ctx.dock.name)
+
+
+def _catalog_failure(r: FileResult) -> bool:
+    """A file that failed because the catalog did not answer (the pipeline's reason ends with
+    the error's code), not because of the device or the store."""
+    return (r.reason or "").endswith(f"({CatalogUnavailable.code})")
 
 
 def _paths(root: Path) -> list[str]:

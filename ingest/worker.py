@@ -7,6 +7,11 @@ taken over; its run is stopped and nothing of it is recorded). ``stop()`` (SIGTE
 ffmpeg in flight and gives its job back to the queue. With ``drain`` the threads end when no
 job of their kinds is left. Idle threads wait for ``wake()`` (the dock calls it after each
 file) or, for jobs queued by other processes, at most ``poll_seconds``.
+
+When the catalog goes away (a PostgreSQL restart), the threads wait and try again (after 1 s,
+then as long as the outage has lasted, at most 30 s; ``ingest.outage`` logs it once): a job
+whose handler hit the outage recorded nothing and is given back once the catalog answers, its
+attempt not counted.
 """
 
 from __future__ import annotations
@@ -26,10 +31,13 @@ from ingest.config import WorkerSettings
 from ingest.context import Context
 from ingest.errors import IngestError
 from ingest.metrics import Family
+from ingest.outage import CatalogOutage
 from ingest.proxies import TRANSCODE, Work, derived_store, make_proxies
+from ingest.s3sync import sync_to_s3
 from ingest.transcode import TranscodeStopped
-from storage.errors import StorageError
+from storage.errors import CatalogUnavailable, StorageError
 from storage.jobs import JobOps, LeaseLost
+from storage.objects import UPLOAD
 from storage.records import Job
 
 logger = logging.getLogger(__name__)
@@ -37,7 +45,14 @@ logger = logging.getLogger(__name__)
 # A handler does the job and completes it (JobOps.complete) in its last transaction; it
 # raises IngestError/StorageError to fail the attempt.
 Handler = Callable[[Context, Work], object]
-HANDLERS: Mapping[str, Handler] = {TRANSCODE: make_proxies}
+HANDLERS: Mapping[str, Handler] = {TRANSCODE: make_proxies, UPLOAD: sync_to_s3}
+
+
+def default_kinds(ctx: Context) -> tuple[str, ...]:
+    """What a worker of this node runs unless told otherwise: uploads only with [s3]."""
+    return (TRANSCODE, UPLOAD) if ctx.s3 is not None else (TRANSCODE,)
+
+
 RESULTS = ("done", "retry", "failed", "lost", "released")
 
 
@@ -56,12 +71,14 @@ class WorkerPool:
         self,
         ctx: Context,
         *,
-        kinds: Sequence[str] = (TRANSCODE,),
+        kinds: Sequence[str] | None = None,
         concurrency: int | None = None,
         drain: bool = False,
         settings: WorkerSettings | None = None,
         handlers: Mapping[str, Handler] = HANDLERS,
+        outage: CatalogOutage | None = None,
     ) -> None:
+        kinds = default_kinds(ctx) if kinds is None else kinds
         unknown = [k for k in kinds if k not in handlers]
         if unknown:
             raise IngestError(
@@ -83,6 +100,7 @@ class WorkerPool:
         self._keeper: threading.Thread | None = None
         self._done = threading.Event()
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.outage = outage or CatalogOutage(f"workers {self.name}")
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -157,14 +175,18 @@ class WorkerPool:
         _lower_priority(self.settings.nice)
         while not self.stop_event.is_set():
             try:
+                started = self.outage.now()
                 job = self._claim(owner)
+                self.outage.ok(started)
                 if job is None:
                     if self.drain and self._left() == 0:
                         break
                     self._idle()
                     continue
                 self._run(owner, job)
-            except StorageError as e:  # catalog unreachable: wait, then try again
+            except CatalogUnavailable as e:  # logged once per outage; wait longer each time
+                self.stop_event.wait(self.outage.failed(e))
+            except StorageError as e:
                 logger.error("worker catalog error owner=%s code=%s error=%s", owner, e.code, e)
                 self.stop_event.wait(self.settings.poll_seconds)
         self.wake()
@@ -209,6 +231,8 @@ class WorkerPool:
             result = "done"
         except (TranscodeStopped, LeaseLost) as e:
             result = self._give_back(hand, e)
+        except CatalogUnavailable as e:
+            result = self._give_back_later(hand, e)
         except (IngestError, StorageError) as e:
             result = self._failed(hand, f"{e} [{e.code}]")
         except Exception as e:
@@ -232,6 +256,24 @@ class WorkerPool:
             JobOps(txn).release(hand.job.id, owner=hand.owner, now=self.ctx.clock())
         return "released"
 
+    def _give_back_later(self, hand: _Hand, err: CatalogUnavailable) -> str:
+        """The catalog went away under the job: nothing of the attempt was recorded (its last
+        transaction did not commit). Give the job back, the attempt not counted, as soon as
+        the catalog answers; the lease keeper holds the lease meanwhile. If the lease runs out
+        first, the job is another worker's ('lost'); on stop, it waits for its lease to end."""
+        while not self.stop_event.wait(self.outage.failed(err)):
+            started = self.outage.now()
+            try:
+                with self.ctx.catalog.write() as txn:
+                    given = JobOps(txn).release(hand.job.id, owner=hand.owner,
+                                                now=self.ctx.clock())  # fmt: skip
+            except CatalogUnavailable as e:
+                err = e
+                continue
+            self.outage.ok(started)
+            return "released" if given else "lost"
+        return "lost"
+
     def _failed(self, hand: _Hand, error: str) -> str:
         s = self.settings
         with self.ctx.catalog.write() as txn:
@@ -251,6 +293,7 @@ class WorkerPool:
             hands = list(self._hands.values())
             if not hands:
                 continue
+            started = self.outage.now()
             try:
                 with self.ctx.catalog.write() as txn:
                     ops, now = JobOps(txn), self.ctx.clock()
@@ -259,9 +302,13 @@ class WorkerPool:
                         if not ops.heartbeat(h.job.id, owner=h.owner, now=now,
                                              lease_s=self.settings.lease_seconds)
                     ]  # fmt: skip
+            except CatalogUnavailable as e:  # the leases run on; renewed when it is back
+                self.outage.failed(e)
+                continue
             except StorageError as e:
                 logger.error("lease renewal failed code=%s error=%s", e.code, e)
                 continue
+            self.outage.ok(started)
             for h in lost:
                 h.lost.set()
 

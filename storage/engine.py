@@ -20,6 +20,17 @@ logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 READ_ONLY = "evidock_read_only"
+# key of the PostgreSQL advisory lock that serialises schema migrations across a fleet
+MIGRATION_LOCK = 0x65766964  # "evid"
+# libpq connection parameters of every PostgreSQL connection (the URL's query overrides them)
+PG_CONNECT_ARGS: dict[str, str | int] = {
+    "application_name": "evidock",
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 
 
 def is_sqlite(url: str) -> bool:
@@ -52,7 +63,22 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        # Fleet mode: a server restart kills every pooled connection. pre-ping finds a dead one
+        # at checkout (and the first disconnect error empties the pool), so after a restart
+        # the next transaction reconnects; a call cut mid-way fails with CatalogUnavailable
+        # and the daemons retry it. Connecting gives up after connect_timeout instead of
+        # hanging on an unreachable host; TCP keepalives find a server gone silent. A key
+        # given in the URL's query wins.
+        libpq = {k: v for k, v in PG_CONNECT_ARGS.items() if k not in parsed.query}
+        return create_engine(
+            parsed,
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=10,
+            pool_timeout=30,
+            pool_recycle=3600,
+            connect_args=libpq,
+        )
     raise CatalogUnavailable(
         f"catalog_url uses {parsed.get_backend_name()!r}; evidock supports sqlite and postgresql"
     )
@@ -95,14 +121,25 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the catalog schema to the newest revision; cheap when it is already there."""
+    """Bring the catalog schema to the newest revision; cheap when it is already there.
+
+    Nodes of a fleet that start together on a new catalog migrate one after the other: on
+    PostgreSQL the migration transaction first takes an advisory lock (schema changes are
+    transactional there), and whoever gets it second finds the schema already at the newest
+    revision. On SQLite the write transaction (BEGIN IMMEDIATE) already admits one writer.
+    """
+    head = head_revision()
     try:
-        if current_revision(engine) == head_revision():
+        if current_revision(engine) == head:
             return
         cfg = _alembic_config()
         with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+                if MigrationContext.configure(conn).get_current_revision() == head:
+                    return  # another node migrated it while we waited
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except OperationalError as e:
         raise CatalogUnavailable(f"cannot open the catalog: {e.orig}") from e
-    logger.info("catalog migrated revision=%s", head_revision())
+    logger.info("catalog migrated revision=%s", head)
