@@ -16,7 +16,11 @@ class Notifier:
         self.path = socket_path
         self._sock: socket.socket | None = None
         if socket_path:
-            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            # never block the daemon on a notify socket nobody reads (a full queue drops the
+            # datagram; systemd reads its socket, and STATUS is sent again soon anyway)
+            self._sock = socket.socket(
+                socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
+            )
 
     def send(self, **fields: str) -> bool:
         """Send e.g. ``send(READY="1", STATUS="...")``; False if it could not be sent."""
@@ -26,6 +30,9 @@ class Notifier:
         addr = "\0" + self.path[1:] if self.path.startswith("@") else self.path
         try:
             self._sock.sendto(text.encode("utf-8"), addr)
+        except BlockingIOError:
+            logger.debug("sd_notify queue full socket=%s: message dropped", self.path)
+            return False
         except OSError as e:
             logger.warning("sd_notify failed socket=%s error=%s", self.path, e)
             return False

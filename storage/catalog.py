@@ -412,8 +412,10 @@ class Transaction:
                 retention_until=obj.retention_until,
                 legal_hold=obj.legal_hold,
             )
-            self.s.add(row)
-            self.s.flush()
+            try:  # two docks filing the same bytes at once: the second finds the first's row
+                self._add_unique(row, f"stored object {obj.backend}:{obj.sha256}")
+            except AlreadyExists:
+                return self.record_object(obj)
         return _object(row)
 
     def stored_objects(self, sha256: str | None = None) -> list[r.StoredObject]:

@@ -143,3 +143,32 @@ def test_catalog_in_missing_folder_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(CatalogUnavailable) as err:
         Catalog.open(f"sqlite:///{tmp_path}/nope/c.db")
     assert "evidock init" in err.value.hint
+
+
+def test_two_writers_filing_the_same_bytes_at_once_share_one_stored_object(
+    catalog: Catalog,
+) -> None:
+    """Two docks file identical bytes concurrently: the second waits, then uses the first's
+    row (PostgreSQL lets both transactions run; SQLite lets one writer in at a time)."""
+    import threading
+
+    from storage.records import StoredObject
+
+    obj = StoredObject(backend="local", sha256="ab" * 32, key="sha256/ab/ab/" + "ab" * 32,
+                       size=10, version_id=None, created_at=T0)  # fmt: skip
+    second: list[StoredObject] = []
+    with catalog.write() as txn:
+        first = txn.record_object(obj)
+        other = threading.Thread(target=lambda: second.append(_record(catalog, obj)))
+        other.start()
+        other.join(0.5)  # it blocks on our uncommitted row (or on the write lock)
+        assert other.is_alive()
+    other.join(30)
+    assert second == [first]
+    with catalog.read() as txn:
+        assert len(txn.stored_objects("ab" * 32)) == 1
+
+
+def _record(catalog: Catalog, obj: object) -> object:
+    with catalog.write() as txn:
+        return txn.record_object(obj)  # type: ignore[arg-type]
