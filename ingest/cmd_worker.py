@@ -81,7 +81,7 @@ def cmd_worker(args: argparse.Namespace, out: Output, settings: object) -> int:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         with ctx.catalog.read() as txn:
-            left = JobOps(txn).left(pool.kinds)
+            left = JobOps(txn).left(pool.kinds, ctx.worker_node)
         if pool.count("done") or pool.count("failed"):
             ctx.checkpoint()  # the transcoded events under a signed checkpoint
     finally:

@@ -27,6 +27,9 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 class StoreSettings:
     system_of_record: tuple[str, ...] = ("local",)
     s3: S3Config | None = None  # [s3]: an object store, the system of record or a replica
+    # data_dir/store is one file system on every node (NFS): any worker can run any job;
+    # else jobs that read a dock's local store (proxies, uploads) run on that dock's node
+    shared: bool = False
 
     @property
     def s3_is_record(self) -> bool:
@@ -242,7 +245,7 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Set
 
 def _store(raw: Mapping[str, Any], s3_raw: Mapping[str, Any], source: str) -> StoreSettings:
     """[store] and [s3] (issue 8): where an item must be before it counts as offloaded."""
-    unknown = sorted(set(raw) - {"system_of_record", "release_local_after_upload"})
+    unknown = sorted(set(raw) - {"system_of_record", "release_local_after_upload", "shared"})
     if unknown:
         raise ConfigError(f"{source}: unknown key(s) in [store]: {', '.join(unknown)}")
     sor_raw = raw.get("system_of_record", ["local"])
@@ -265,7 +268,10 @@ def _store(raw: Mapping[str, Any], s3_raw: Mapping[str, Any], source: str) -> St
             f"{source}: [store] system_of_record names 's3' but there is no [s3] section",
             hint='Add [s3] with at least bucket = "..." (and endpoint_url for a non-AWS store).',
         )
-    return StoreSettings(system_of_record=sor, s3=s3)
+    shared = raw.get("shared", False)
+    if not isinstance(shared, bool):
+        raise ConfigError(f"{source}: [store] shared must be true or false")
+    return StoreSettings(system_of_record=sor, s3=s3, shared=shared)
 
 
 def _s3(raw: Mapping[str, Any], source: str, *, release: bool) -> S3Config:

@@ -15,7 +15,7 @@ from storage.catalog import Catalog, Transaction
 from storage.durable import makedirs_durable
 from storage.jobs import JobOps
 from storage.localstore import LocalStore
-from storage.objects import UPLOAD
+from storage.objects import UPLOAD, ObjectOps
 from storage.records import Dock
 from verify.checkpoints import take_checkpoint
 from verify.custody import CustodyLog
@@ -71,7 +71,20 @@ class Context:
         legal hold), or with ``None`` to publish new checkpoints; in the caller's transaction,
         the one that records the change."""
         if self.s3 is not None:
-            JobOps(txn).enqueue_once(kind=UPLOAD, item_id=item_id, now=self.clock())
+            node = None if item_id is None else self.job_node(txn, item_id)
+            JobOps(txn).enqueue_once(kind=UPLOAD, item_id=item_id, now=self.clock(), node=node)
+
+    def job_node(self, txn: Transaction, item_id: int) -> str | None:
+        """Where a job reading this item's local copy must run: the dock that took it in,
+        unless the store is shared by every node."""
+        if self.settings.store.shared:
+            return None
+        return ObjectOps(txn).spool_node(item_id)
+
+    @property
+    def worker_node(self) -> str | None:
+        """The jobs this node's workers may run: their own dock's (None: any)."""
+        return None if self.settings.store.shared else self.dock.name
 
     def close(self) -> None:
         self.catalog.close()

@@ -501,7 +501,7 @@ def _record(
         )
         # issue 5: the review-proxy job, in the item's own transaction (a crash cannot lose it)
         if wants_proxy(facts):
-            JobOps(txn).enqueue(kind=TRANSCODE, item_id=item.id, now=now)
+            JobOps(txn).enqueue(kind=TRANSCODE, item_id=item.id, now=now, node=ctx.worker_node)
         ctx.queue_upload(txn, item.id)  # issue 8: to S3, in the same transaction
     return FileResult(
         path=entry.display,

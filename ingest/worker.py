@@ -196,15 +196,16 @@ class WorkerPool:
             return JobOps(txn).claim(
                 owner=owner, kinds=self.kinds, now=self.ctx.clock(),
                 lease_s=self.settings.lease_seconds, max_attempts=self.settings.max_attempts,
+                node=self.ctx.worker_node,
             )  # fmt: skip
 
     def _left(self) -> int:
         with self.ctx.catalog.read() as txn:
-            return JobOps(txn).left(self.kinds)
+            return JobOps(txn).left(self.kinds, self.ctx.worker_node)
 
     def _idle(self) -> None:
         with self.ctx.catalog.read() as txn:
-            due = JobOps(txn).next_due(self.kinds)
+            due = JobOps(txn).next_due(self.kinds, self.ctx.worker_node)
         wait = self.settings.poll_seconds
         if due is not None:
             wait = min(wait, max(0.0, (due - self.ctx.clock()).total_seconds()) + 0.01)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true, update
 
 from storage import records as r
 from storage.cases import chunked
@@ -50,8 +50,13 @@ class JobOps:
     def __init__(self, txn: Transaction) -> None:
         self.s = txn.s
 
-    def enqueue(self, *, kind: str, item_id: int | None, now: datetime) -> int:
+    def enqueue(
+        self, *, kind: str, item_id: int | None, now: datetime, node: str | None = None
+    ) -> int:
+        """Queue a job; with ``node``, only workers of that node claim it (the input is in
+        that node's local store)."""
         row = JobRow(
+            node=node,
             kind=kind,
             item_id=item_id,
             state=QUEUED,
@@ -64,16 +69,20 @@ class JobOps:
         self.s.flush()
         return row.id
 
-    def enqueue_once(self, *, kind: str, item_id: int | None, now: datetime) -> int:
+    def enqueue_once(
+        self, *, kind: str, item_id: int | None, now: datetime, node: str | None = None
+    ) -> int:
         """Enqueue unless a job of ``kind`` for ``item_id`` is already waiting to start (a
         running one may have read the state before this change, so it does not count)."""
         item = JobRow.item_id.is_(None) if item_id is None else JobRow.item_id == item_id
         waiting = self.s.scalar(
-            select(JobRow.id).where(JobRow.kind == kind, item, JobRow.state == QUEUED).limit(1)
+            select(JobRow.id)
+            .where(JobRow.kind == kind, item, JobRow.state == QUEUED, _on(node, strict=True))
+            .limit(1)
         )
         if waiting is not None:
             return int(waiting)
-        return self.enqueue(kind=kind, item_id=item_id, now=now)
+        return self.enqueue(kind=kind, item_id=item_id, now=now, node=node)
 
     def unfinished_for(self, item_ids: Sequence[int], *, kind: str) -> set[int]:
         """Which of ``item_ids`` still have a ``kind`` job queued or running."""
@@ -93,10 +102,12 @@ class JobOps:
         now: datetime,
         lease_s: float,
         max_attempts: int,
+        node: str | None = None,
     ) -> r.Job | None:
-        """Take the next due job of ``kinds`` for ``owner``, or None when there is none."""
+        """Take the next due job of ``kinds`` for ``owner``, or None when there is none; with
+        ``node``, only jobs anyone may run and those pinned to that node."""
         while True:
-            row = self.s.scalars(_claimable(kinds, now)).first()
+            row = self.s.scalars(_claimable(kinds, now, node)).first()
             if row is None:
                 return None
             if row.state == RUNNING:  # its worker died or hung: the lease ran out
@@ -203,14 +214,15 @@ class JobOps:
         q = select(JobRow.kind, JobRow.state, func.count()).group_by(JobRow.kind, JobRow.state)
         return {(k, s): int(n) for k, s, n in self.s.execute(q)}
 
-    def left(self, kinds: Sequence[str]) -> int:
-        """Jobs of ``kinds`` that are not finished (queued, waiting to retry, or running)."""
-        q = select(func.count()).where(JobRow.kind.in_(list(kinds)), _unfinished())
+    def left(self, kinds: Sequence[str], node: str | None = None) -> int:
+        """Jobs of ``kinds`` that are not finished (queued, waiting to retry, or running)
+        and that a worker of ``node`` may run."""
+        q = select(func.count()).where(JobRow.kind.in_(list(kinds)), _unfinished(), _on(node))
         return int(self.s.scalar(q) or 0)
 
-    def next_due(self, kinds: Sequence[str]) -> datetime | None:
+    def next_due(self, kinds: Sequence[str], node: str | None = None) -> datetime | None:
         """When the next unfinished job becomes claimable (a retry time or a lease's end)."""
-        mine = JobRow.kind.in_(list(kinds))
+        mine = and_(JobRow.kind.in_(list(kinds)), _on(node))
         queued = self.s.scalar(
             select(func.min(JobRow.not_before)).where(mine, JobRow.state == QUEUED)
         )
@@ -239,7 +251,17 @@ def _unfinished() -> ColumnElement[bool]:
     return JobRow.state.in_([QUEUED, RUNNING])
 
 
-def _claimable(kinds: Sequence[str], now: datetime) -> Select[JobRow]:
+def _on(node: str | None, *, strict: bool = False) -> ColumnElement[bool]:
+    """Jobs a worker of ``node`` may run: unpinned ones and its own (None: every job). With
+    ``strict``, exactly the jobs pinned to ``node`` (None: the unpinned ones)."""
+    if node is None:
+        return JobRow.node.is_(None) if strict else true()
+    if strict:
+        return JobRow.node == node
+    return or_(JobRow.node.is_(None), JobRow.node == node)
+
+
+def _claimable(kinds: Sequence[str], now: datetime, node: str | None) -> Select[JobRow]:
     """The one dialect-dependent query: row locks skipped on PostgreSQL (SKIP LOCKED); SQLite
     renders no FOR UPDATE and relies on its write transaction, which admits one writer."""
     due = or_(
@@ -248,7 +270,7 @@ def _claimable(kinds: Sequence[str], now: datetime) -> Select[JobRow]:
     )
     return (
         select(JobRow)
-        .where(JobRow.kind.in_(list(kinds)), due)
+        .where(JobRow.kind.in_(list(kinds)), due, _on(node))
         .order_by(JobRow.not_before, JobRow.id)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -268,4 +290,5 @@ def _job(row: JobRow) -> r.Job:
         lease_expires=row.lease_expires,
         created_at=row.created_at,
         finished_at=row.finished_at,
+        node=row.node,
     )

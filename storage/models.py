@@ -190,6 +190,8 @@ class JobRow(Base):
 
     __tablename__ = "job"
     __table_args__ = (Index("ix_job_claim", "state", "not_before"),)
+    # issue 8/9: the node whose local store holds the job's input (None: any node can run it)
+    node: Mapped[str | None] = mapped_column(String(64), nullable=True)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     item_id: Mapped[int | None] = mapped_column(

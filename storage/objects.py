@@ -20,6 +20,7 @@ from storage.models import (
     CaseRow,
     CheckpointRow,
     DockRow,
+    DockSessionRow,
     ItemRow,
     StoredObjectRow,
 )
@@ -60,6 +61,16 @@ class ObjectOps:
 
     def _of(self, backend: str, sha256: str) -> list[r.StoredObject]:
         return [o for o in self.txn.stored_objects(sha256) if o.backend == backend]
+
+    def spool_node(self, item_id: int) -> str:
+        """The dock whose local store took the item in (its session's dock)."""
+        q = (
+            select(DockRow.name)
+            .join(DockSessionRow, DockSessionRow.dock_id == DockRow.id)
+            .join(ItemRow, ItemRow.session_id == DockSessionRow.id)
+            .where(ItemRow.id == item_id)
+        )
+        return str(self.s.scalar(q))
 
     def items_with(self, sha256: str) -> list[int]:
         return list(self.s.scalars(select(ItemRow.id).where(ItemRow.sha256 == sha256)))

@@ -177,6 +177,7 @@ class Job:
     lease_expires: datetime | None
     created_at: datetime
     finished_at: datetime | None
+    node: str | None = None  # only workers of this node may run it (its spool has the input)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -37,6 +37,9 @@ T = TypeVar("T")
 # Short waits so that the whole fleet run takes seconds: folders settle in 0.3 s, idle workers
 # look for jobs every 0.2 s. Leases stay long enough to outlive a PostgreSQL restart.
 CONFIG = """\
+[store]
+shared = true
+
 [dock]
 settle_seconds = 0.3
 stop_grace_seconds = 20

@@ -128,3 +128,26 @@ def test_claiming_is_exclusive_under_concurrency(ctx: Context) -> None:
     with ctx.catalog.read() as txn:
         assert {j.state for j in JobOps(txn).jobs()} == {DONE}
         assert JobOps(txn).counts() == {(KIND, DONE): 40}
+
+
+def test_a_job_pinned_to_a_dock_is_run_only_by_that_docks_workers(ctx: Context) -> None:
+    """A job reading dock-a's local spool is invisible to dock-b's workers (claim, the count
+    a drain waits for, the next due time); unpinned jobs go to anyone."""
+    with ctx.catalog.write() as txn:
+        ops = JobOps(txn)
+        pinned = ops.enqueue(kind=KIND, item_id=None, now=T0, node="dock-a")
+        anyone = ops.enqueue(kind=KIND, item_id=None, now=T0 + timedelta(seconds=1))
+        assert ops.left([KIND], "dock-b") == 1 and ops.left([KIND], "dock-a") == 2
+        assert ops.next_due([KIND], "dock-b") == T0 + timedelta(seconds=1)
+        assert ops.left([KIND]) == 2  # a shared store: every job
+    later = T0 + timedelta(minutes=1)
+    with ctx.catalog.write() as txn:
+        ops = JobOps(txn)
+        b = ops.claim(owner="B", kinds=[KIND], now=later, lease_s=60, max_attempts=3,
+                      node="dock-b")  # fmt: skip
+        assert b is not None and b.id == anyone
+        assert ops.claim(owner="B", kinds=[KIND], now=later, lease_s=60, max_attempts=3,
+                         node="dock-b") is None  # fmt: skip
+        a = ops.claim(owner="A", kinds=[KIND], now=later, lease_s=60, max_attempts=3,
+                      node="dock-a")  # fmt: skip
+        assert a is not None and a.id == pinned and a.node == "dock-a"

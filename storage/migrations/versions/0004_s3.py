@@ -1,5 +1,6 @@
 """S3: what the object store reported for each object, legal holds, released local copies,
-checkpoints published to the bucket (issue 8)
+checkpoints published to the bucket, jobs pinned to the node whose spool holds their input
+(issue 8)
 
 Revision ID: 0004
 Revises: 0003
@@ -30,9 +31,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("released_at", sa.DateTime(), nullable=True))
     with op.batch_alter_table("checkpoint", schema=None) as batch_op:
         batch_op.add_column(sa.Column("published_at", sa.DateTime(), nullable=True))
+    with op.batch_alter_table("job", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("node", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("job", schema=None) as batch_op:
+        batch_op.drop_column("node")
     with op.batch_alter_table("checkpoint", schema=None) as batch_op:
         batch_op.drop_column("published_at")
     with op.batch_alter_table("stored_object", schema=None) as batch_op:
