@@ -19,7 +19,8 @@ from ingest.errors import EXIT_OK, UsageError
 from ingest.metrics import DockMetrics, serve
 from ingest.notify import Notifier
 from ingest.output import Output
-from storage.errors import CatalogUnavailable
+from ingest.s3sync import check_object_store
+from storage.errors import CatalogUnavailable, StorageError
 from storage.records import DockSession
 
 
@@ -45,6 +46,11 @@ def add_parsers(sub: Any) -> None:
 def cmd_dock(args: argparse.Namespace, out: Output, settings: object) -> int:
     assert isinstance(settings, Settings)
     ctx = open_context(settings)
+    try:  # issue 8: a bucket without the Object Lock asked for, or refused credentials: stop
+        check_object_store(ctx, refuse_unreachable=False)
+    except StorageError:
+        ctx.close()
+        raise
     profiles = load_profiles([settings.dock.profiles_dir])
     metrics = DockMetrics(ctx.dock.name)
     metrics.add_families(CatalogGauges(ctx).families)  # metrics (issue 7): catalog gauges

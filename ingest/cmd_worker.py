@@ -57,10 +57,11 @@ def cmd_worker(args: argparse.Namespace, out: Output, settings: object) -> int:
     served: Served | None = None
     try:
         check_object_store(ctx, refuse_unreachable=False)
-        pool = WorkerPool(ctx, kinds=kinds, concurrency=args.concurrency, drain=args.drain)
+        metrics = DockMetrics(ctx.dock.name)
+        pool = WorkerPool(ctx, kinds=kinds, concurrency=args.concurrency, drain=args.drain,
+                          on_storage_error=metrics.storage_error)  # fmt: skip
         address = args.metrics_address or (None if args.drain else settings.worker.metrics_address)
         if address and address != "off":
-            metrics = DockMetrics(ctx.dock.name)
             metrics.add_families(CatalogGauges(ctx).families)  # queue depth, failed jobs, ...
             metrics.add_families(pool.families)
             try:

@@ -105,7 +105,9 @@ class DockDaemon:
         # dock needs nothing else; they run below the bays' priority and stop with it
         self.workers = workers
         if workers is None and s.worker.embedded:
-            self.workers = WorkerPool(self.ctx, outage=self.outage)
+            self.workers = WorkerPool(
+                self.ctx, outage=self.outage, on_storage_error=metrics.storage_error
+            )
         if self.workers is not None:
             metrics.add_families(self.workers.families)
         metrics.watch_bays(self._bay_states)  # metrics (issue 7): bay states at scrape time

@@ -35,7 +35,13 @@ from ingest.outage import CatalogOutage
 from ingest.proxies import TRANSCODE, Work, derived_store, make_proxies
 from ingest.s3sync import sync_to_s3
 from ingest.transcode import TranscodeStopped
-from storage.errors import CatalogUnavailable, StorageError
+from storage.errors import (
+    CatalogUnavailable,
+    S3ConfigError,
+    S3IntegrityError,
+    S3Unavailable,
+    StorageError,
+)
 from storage.jobs import JobOps, LeaseLost
 from storage.objects import UPLOAD
 from storage.records import Job
@@ -54,6 +60,7 @@ def default_kinds(ctx: Context) -> tuple[str, ...]:
 
 
 RESULTS = ("done", "retry", "failed", "lost", "released")
+S3_ERRORS = (S3Unavailable, S3IntegrityError, S3ConfigError)
 
 
 @dataclass(slots=True)
@@ -77,6 +84,7 @@ class WorkerPool:
         settings: WorkerSettings | None = None,
         handlers: Mapping[str, Handler] = HANDLERS,
         outage: CatalogOutage | None = None,
+        on_storage_error: Callable[[str], None] | None = None,
     ) -> None:
         kinds = default_kinds(ctx) if kinds is None else kinds
         unknown = [k for k in kinds if k not in handlers]
@@ -101,6 +109,7 @@ class WorkerPool:
         self._done = threading.Event()
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.outage = outage or CatalogOutage(f"workers {self.name}")
+        self.on_storage_error = on_storage_error  # metrics: failures of a store, by backend
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -235,6 +244,8 @@ class WorkerPool:
         except CatalogUnavailable as e:
             result = self._give_back_later(hand, e)
         except (IngestError, StorageError) as e:
+            if isinstance(e, S3_ERRORS) and self.on_storage_error is not None:
+                self.on_storage_error("s3")
             result = self._failed(hand, f"{e} [{e.code}]")
         except Exception as e:
             logger.exception("job crashed job=%s", job.id)

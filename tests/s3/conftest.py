@@ -53,11 +53,12 @@ def drain(ctx: Context, **worker: object) -> WorkerPool:
     return pool
 
 
-def attempt_uploads(ctx: Context, timeout: float = 60.0) -> None:
+def attempt_uploads(ctx: Context, timeout: float = 60.0) -> list[str]:
     """Run workers until every upload job has been tried at least once and none is running,
     then stop them (a failed attempt waits a backoff of a second, doubling)."""
     settings = dataclasses.replace(ctx.settings.worker, retry_seconds=1.0, max_attempts=20)
-    pool = WorkerPool(ctx, settings=settings)
+    errors: list[str] = []  # what the metrics count: failures of a store, by backend
+    pool = WorkerPool(ctx, settings=settings, on_storage_error=errors.append)
 
     def tried() -> bool:
         with ctx.catalog.read() as txn:
@@ -70,6 +71,7 @@ def attempt_uploads(ctx: Context, timeout: float = 60.0) -> None:
     finally:
         pool.stop()
         pool.join()
+    return errors
 
 
 @pytest.fixture

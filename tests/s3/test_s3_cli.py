@@ -26,22 +26,27 @@ def _config(endpoint: str, bucket: str) -> str:
     )
 
 
-def _worker(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+WORKER = ("worker", "--drain")
+DOCK = ("dock", "--no-udev", "--metrics-address", "off")
+
+
+def _worker(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ingest.cli", "worker", "--drain"],
+        [sys.executable, "-m", "ingest.cli", *(args or WORKER)],
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("command", [WORKER, DOCK], ids=["worker", "dock"])
 def test_a_bucket_without_object_lock_is_refused_at_start(
-    tmp_path: Path, s3_server: Any, s3_env: dict[str, str]
+    tmp_path: Path, s3_server: Any, s3_env: dict[str, str], command: tuple[str, ...]
 ) -> None:
     bucket = bucket_name()
     s3_server.make_bucket(bucket, object_lock=False)
     env = child_env(tmp_path / "home", f"sqlite:///{tmp_path}/home/catalog.db", dock="dock-1",
                     config=_config(s3_server.endpoint, bucket), **s3_env)  # fmt: skip
     (tmp_path / "home").mkdir()
-    done = _worker(env)
+    done = _worker(env, *command)
     assert done.returncode == 2, done.stderr
     assert "Object Lock" in done.stderr and "object-lock-enabled-for-bucket" in done.stderr
     assert "Traceback" not in done.stderr

@@ -184,7 +184,7 @@ def test_s3_outage_keeps_items_pending_and_they_upload_when_it_is_back(
         report = ingest_device(ctx, camera, serial="BWC-S3", officer=None, actor="test")
         assert {f.result for f in report.files} == {"stored"}  # docking is not held up
         # one attempt each: every upload fails and waits for its retry
-        attempt_uploads(ctx)
+        errors = attempt_uploads(ctx)
     finally:
         s3_server.start()
     items = _items(ctx)
@@ -194,6 +194,7 @@ def test_s3_outage_keeps_items_pending_and_they_upload_when_it_is_back(
     assert waiting and all("s3" in j.last_error.lower() or "reach" in j.last_error.lower()
                            for j in waiting)  # fmt: skip
     assert not _objects(ctx, "s3")
+    assert errors and set(errors) == {"s3"}  # evidock_storage_errors_total{backend="s3"}
     spool = build_report(ctx, actor="test").spool  # what 'evidock overdue' shows
     assert spool.count == 4 and spool.oldest_start is not None
     # the store is back: the retries (after their backoff) upload everything
