@@ -400,6 +400,11 @@ class DockDaemon:
         self.notifier.send(STATUS=self._summary())
 
     def _shutdown(self) -> None:
+        # the grace period counts from the stop request, not from the end of the steps below
+        grace = self.ctx.settings.dock.stop_grace_seconds
+        deadline = time.monotonic() + grace
+        if grace <= 0:
+            self.cancel.set()  # no grace: abandon what is copying now
         self.notifier.send(STOPPING="1", STATUS="stopping: finishing the files in flight")
         if self.workers is not None:  # issue 5: transcodes stop now, their jobs go back
             self.workers.stop()
@@ -407,7 +412,7 @@ class DockDaemon:
         self.watch.stop()
         if self.udev is not None:
             self.udev.stop()
-        wait(list(self.active.values()), timeout=self.ctx.settings.dock.stop_grace_seconds)
+        wait(list(self.active.values()), timeout=max(0.0, deadline - time.monotonic()))
         self.cancel.set()  # past the grace period: abandon what is still copying
         self.pool.shutdown(wait=True)
         while not self.events.empty():
