@@ -38,6 +38,12 @@ def add_parsers(sub: Any) -> None:
     s = sub.add_parser("jobs", help="the job queue: counts by state, and the jobs not done")
     s.add_argument("--state", choices=STATES, help="list jobs in this state")
     s.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="queue the failed jobs again (after fixing their cause), attempts reset",
+    )
+    s.add_argument("--kind", metavar="KIND", help="with --retry-failed: only jobs of this kind")
+    s.add_argument(
         "--json", action="store_true", default=argparse.SUPPRESS, help="one JSON document"
     )
     s.set_defaults(func=cmd_jobs)
@@ -100,8 +106,15 @@ def cmd_worker(args: argparse.Namespace, out: Output, settings: object) -> int:
 
 def cmd_jobs(args: argparse.Namespace, out: Output, settings: object) -> int:
     assert isinstance(settings, Settings)
+    if args.kind is not None and not args.retry_failed:
+        raise UsageError("--kind goes with --retry-failed", hint="evidock jobs --retry-failed")
     ctx = open_context(settings)
+    retried: list[Job] = []
     try:
+        if args.retry_failed:
+            with ctx.catalog.write() as txn:
+                kinds = None if args.kind is None else [args.kind]
+                retried = JobOps(txn).retry_failed(kinds=kinds, now=ctx.clock())
         with ctx.catalog.read() as txn:
             ops = JobOps(txn)
             counts = ops.counts()
@@ -111,6 +124,7 @@ def cmd_jobs(args: argparse.Namespace, out: Output, settings: object) -> int:
         ctx.close()
     out.document(
         {
+            "retried": [j.id for j in retried],
             "counts": [{"kind": k, "state": s, "jobs": n} for (k, s), n in sorted(counts.items())],
             "jobs": [
                 {
@@ -129,6 +143,9 @@ def cmd_jobs(args: argparse.Namespace, out: Output, settings: object) -> int:
             ],
         }
     )
+    if args.retry_failed:
+        out.line(f"queued again: {len(retried)} failed job(s)"
+                 + (f" ({', '.join(str(j.id) for j in retried)})" if retried else ""))  # fmt: skip
     summary = ", ".join(f"{k} {s}: {n}" for (k, s), n in sorted(counts.items()))
     out.line(f"jobs: {summary or 'none'}")
     out.table(

@@ -367,6 +367,13 @@ def verify_lines(out: Output, report: AuditReport, recorded: int, cp_size: int |
         f"{c.checkpoint_rows} checkpoint rows, {c.checkpoint_files} checkpoint files, "
         f"{c.items} items, {c.objects} stored objects ({rehash})"
     )
+    if c.s3_objects:
+        how = (
+            f"{c.s3_rehashed} originals downloaded and re-hashed"
+            if c.s3_rehashed
+            else ("size, checksum, version and lock from HEAD; --full downloads them")
+        )
+        out.line(f"S3: {c.s3_objects} objects checked ({how})")
     if report.log_intact:
         out.line(f"recorded {recorded} fixity event(s); checkpoint signed at size {cp_size}")
     else:

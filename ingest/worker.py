@@ -246,7 +246,7 @@ class WorkerPool:
         except (IngestError, StorageError) as e:
             if isinstance(e, S3_ERRORS) and self.on_storage_error is not None:
                 self.on_storage_error("s3")
-            result = self._failed(hand, f"{e} [{e.code}]")
+            result = self._failed(hand, f"{e} [{e.code}]", transient=isinstance(e, S3Unavailable))
         except Exception as e:
             logger.exception("job crashed job=%s", job.id)
             result = self._failed(hand, f"internal error: {type(e).__name__}: {e}")
@@ -286,12 +286,12 @@ class WorkerPool:
             return "released" if given else "lost"
         return "lost"
 
-    def _failed(self, hand: _Hand, error: str) -> str:
+    def _failed(self, hand: _Hand, error: str, *, transient: bool = False) -> str:
         s = self.settings
         with self.ctx.catalog.write() as txn:
             job = JobOps(txn).fail(
                 hand.job.id, owner=hand.owner, error=error, now=self.ctx.clock(),
-                max_attempts=s.max_attempts, retry_s=s.retry_seconds,
+                max_attempts=s.max_attempts, retry_s=s.retry_seconds, transient=transient,
             )  # fmt: skip
         level = logging.INFO if job.state == "queued" else logging.WARNING
         logger.log(level, "job failed job=%s item=%s attempt=%d state=%s error=%s",

@@ -150,10 +150,13 @@ class JobOps:
         now: datetime,
         max_attempts: int,
         retry_s: float,
+        transient: bool = False,
     ) -> r.Job:
-        """Record a failed attempt: queued again after a backoff, or failed for good."""
+        """Record a failed attempt: queued again after a backoff, or failed for good. A
+        ``transient`` failure (the object store is down) never fails a job for good: it waits
+        longer each time, at most ``MAX_BACKOFF_S``, for as long as the outage lasts."""
         row = self._held(job_id, owner)
-        if row.attempts >= max_attempts:
+        if row.attempts >= max_attempts and not transient:
             self._finish(row, FAILED, now)
         else:
             row.state = QUEUED
@@ -162,6 +165,18 @@ class JobOps:
         row.last_error = error[:_ERROR_CHARS]
         self.s.flush()
         return _job(row)
+
+    def retry_failed(self, *, kinds: Sequence[str] | None, now: datetime) -> list[r.Job]:
+        """Queue failed jobs again (after the operator fixed the cause), attempts reset; their
+        last error is kept until the next attempt replaces it."""
+        q = select(JobRow).where(JobRow.state == FAILED).order_by(JobRow.id)
+        if kinds is not None:
+            q = q.where(JobRow.kind.in_(list(kinds)))
+        rows = list(self.s.scalars(q.with_for_update()))
+        for row in rows:
+            row.state, row.attempts, row.not_before, row.finished_at = QUEUED, 0, now, None
+        self.s.flush()
+        return [_job(row) for row in rows]
 
     def release(self, job_id: int, *, owner: str, now: datetime) -> bool:
         """Give a job back unfinished (a clean stop): queued now, the attempt not counted."""

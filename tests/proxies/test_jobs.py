@@ -151,3 +151,27 @@ def test_a_job_pinned_to_a_dock_is_run_only_by_that_docks_workers(ctx: Context) 
         a = ops.claim(owner="A", kinds=[KIND], now=later, lease_s=60, max_attempts=3,
                       node="dock-a")  # fmt: skip
         assert a is not None and a.id == pinned and a.node == "dock-a"
+
+
+def test_a_transient_failure_never_fails_a_job_for_good(ctx: Context) -> None:
+    """The object store being down is retried for as long as it lasts (the wait grows to an
+    hour), while other failures end the job after max_attempts."""
+    (job_id,) = _enqueue(ctx)
+    now = T0
+    for attempt in range(1, 8):
+        job = _claim(ctx, "A", now, tries=3)
+        assert job is not None and job.attempts == attempt
+        with ctx.catalog.write() as txn:
+            job = JobOps(txn).fail(job_id, owner="A", error="s3 down", now=now, max_attempts=3,
+                                   retry_s=600, transient=True)  # fmt: skip
+        assert job.state == QUEUED
+        assert job.not_before - now == timedelta(seconds=min(3600, 600 * 2 ** (attempt - 1)))
+        now = job.not_before
+    job = _claim(ctx, "A", now, tries=3)
+    with ctx.catalog.write() as txn:
+        job = JobOps(txn).fail(job_id, owner="A", error="bad bytes", now=now, max_attempts=3,
+                               retry_s=600)  # fmt: skip
+    assert job.state == FAILED
+    with ctx.catalog.write() as txn:
+        (again,) = JobOps(txn).retry_failed(kinds=[KIND], now=now)
+    assert again.id == job_id and again.state == QUEUED and again.attempts == 0

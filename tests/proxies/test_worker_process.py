@@ -80,6 +80,12 @@ def test_worker_drain_exits_0_when_no_job_is_left(
     again = _cli(env, "worker", "--drain", "--metrics-address", "off")
     assert again.returncode == 0 and "0 done" in again.stdout
     assert "Traceback" not in done.stderr + again.stderr
+    # the operator queues the failed job again (after fixing its cause): it runs once more
+    retried = json.loads(_cli(env, "--json", "jobs", "--retry-failed").stdout)
+    assert len(retried["retried"]) == 1
+    assert {"kind": "transcode", "state": "queued", "jobs": 1} in retried["counts"]
+    third = json.loads(_cli(env, "--json", "worker", "--drain", "--metrics-address", "off").stdout)
+    assert third["ended"]["failed"] == 1 and third["ended"]["retry"] == 2
 
 
 def test_a_killed_workers_job_is_finished_by_another_after_its_lease_expires(
