@@ -1,6 +1,7 @@
 """Wipe after offload: delete from a device only what is verified in the system of record.
 
-Before each unlink the stored object is re-hashed (it must equal the item's SHA-256) and the
+Before each unlink the item's copy in every backend of the system of record is re-hashed (the
+local file; the S3 version, downloaded): each must equal the item's SHA-256; and the
 file on the device must still be the one that was acquired (same inode, size and mtime).
 Every deletion is a ``wiped_from_device`` custody event, committed before the unlink so that
 no deletion ever happens unrecorded; an unlink that then fails is recorded too.
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 
 from devices.walk import FileEntry
 from ingest.context import Context
+from storage.errors import StorageError
+from storage.objects import ObjectOps
 from storage.records import Item
 
 logger = logging.getLogger(__name__)
@@ -33,13 +36,9 @@ class WipeResult:
 def wipe_one(ctx: Context, root_fd: int, entry: FileEntry, item: Item, *, actor: str) -> WipeResult:
     if item.state != "stored" or item.durable_at is None:
         return WipeResult(path=entry.display, wiped=False, reason="not durable yet")
-    found, size = ctx.store.hash_object(item.sha256)
-    if found != item.sha256 or size != item.size:
-        return WipeResult(
-            path=entry.display,
-            wiped=False,
-            reason=f"stored copy does not verify (expected {item.sha256}, found {found})",
-        )
+    unverified = _unverified(ctx, item)
+    if unverified is not None:
+        return WipeResult(path=entry.display, wiped=False, reason=unverified)
     parts = entry.path.split(b"/")
     fds: list[int] = []
     try:
@@ -56,7 +55,8 @@ def wipe_one(ctx: Context, root_fd: int, entry: FileEntry, item: Item, *, actor:
             ctx.custody.append(
                 txn, type="wiped_from_device", actor=actor, item=item.id,
                 data={"sha256": item.sha256, "path": entry.display,
-                      "device": item.device_serial, "verified_before_wipe": True},
+                      "device": item.device_serial, "verified_before_wipe": True,
+                      "verified_in": list(ctx.settings.store.system_of_record)},
             )  # fmt: skip
         try:
             os.unlink(parts[-1], dir_fd=fd)
@@ -76,3 +76,23 @@ def wipe_one(ctx: Context, root_fd: int, entry: FileEntry, item: Item, *, actor:
     finally:
         for d in fds:
             os.close(d)
+
+
+def _unverified(ctx: Context, item: Item) -> str | None:
+    """Why the item's bytes are not verified in every backend of the system of record (each
+    copy re-hashed now: the local file, the S3 version downloaded), or None when they are."""
+    for backend in ctx.settings.store.system_of_record:
+        try:
+            if backend == ctx.store.backend:
+                found, size = ctx.store.hash_object(item.sha256)
+            else:
+                with ctx.catalog.read() as txn:
+                    obj = ObjectOps(txn).object(backend, item.sha256)
+                if obj is None or ctx.s3 is None:
+                    return f"no {backend} copy recorded"
+                found, size = ctx.s3.rehash(obj.key, obj.version_id)
+        except (OSError, StorageError) as e:
+            return f"{backend} copy cannot be read: {e}"
+        if (found, size) != (item.sha256, item.size):
+            return f"{backend} copy does not verify (expected {item.sha256}, found {found})"
+    return None

@@ -313,3 +313,22 @@ def test_s3_as_a_replica_records_replicated_events_and_leaves_the_offload_clock_
     report, _, _ = verify_run(ctx.settings, item=None, quick=False)
     assert report.ok, report.problems
     assert report.checked.s3_objects > 0
+
+
+def test_a_device_is_wiped_only_once_its_files_are_verified_in_s3(
+    tmp_path: Path, catalog_url: str, s3_server: Any, camera: Path, opened: list[Context]
+) -> None:
+    """With S3 as the record, a docking that asks to wipe leaves every file while it is only
+    in the spool; after the upload the next docking re-hashes the S3 copies and wipes."""
+    bucket = bucket_name()
+    s3_server.make_bucket(bucket, object_lock=True)
+    ctx = _open(tmp_path, catalog_url, s3_server, bucket, opened)
+    files = sorted(p for p in camera.rglob("*") if p.is_file())
+    ingest_device(ctx, camera, serial="BWC-S3", officer=None, actor="test", wipe=True)
+    assert all(p.exists() for p in files)  # pending: not verified in the system of record
+    drain(ctx)
+    ingest_device(ctx, camera, serial="BWC-S3", officer=None, actor="test", wipe=True)
+    assert not any(p.exists() for p in files)
+    for i in _items(ctx):
+        wiped = [d for t, d in _events(ctx, i.id) if t == "wiped_from_device"]
+        assert len(wiped) == 1 and wiped[0]["verified_in"] == ["s3"]
