@@ -315,6 +315,7 @@ def verify_run(
             s3=ctx.s3 if ctx is not None else object_store(settings),
             s3_is_record=settings.store.s3_is_record,
             full=full,
+            published_keys=settings.verify.trusted_keys,
         )
         if progress is not None:
             progress.done()

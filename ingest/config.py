@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ingest.errors import ConfigError
 from storage.s3config import ADDRESSING_STYLES, CHECKSUM_BEHAVIOURS, LOCK_MODES, MIB, S3Config
+from verify.note import NoteError, VerifierKey, parse_verifier_key
 
 SYSTEM_CONFIG = Path("/etc/evidock/evidock.toml")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
@@ -98,6 +99,14 @@ class ComplianceSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VerifySettings:
+    """[verify]: the verifier keys the office published for its docks (``evidock init``
+    prints each one); checkpoints of those docks are checked against these, not the catalog."""
+
+    trusted_keys: tuple[VerifierKey, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     data_dir: Path
     catalog_url: str
@@ -113,6 +122,7 @@ class Settings:
     watchdog_usec: int | None = None
     compliance: ComplianceSettings = ComplianceSettings()
     worker: WorkerSettings = WorkerSettings()
+    verify: VerifySettings = VerifySettings()
 
     @property
     def store_dir(self) -> Path:
@@ -162,6 +172,7 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Set
         "worker",
         "probe",
         "compliance",
+        "verify",
     }
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -240,7 +251,30 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Set
         watchdog_usec=int(watchdog) if watchdog.isdigit() else None,
         compliance=_compliance(_table(raw, "compliance", source), source),
         worker=_worker(_table(raw, "worker", source), source),
+        verify=_verify(_table(raw, "verify", source), source),
     )
+
+
+def _verify(raw: Mapping[str, Any], source: str) -> VerifySettings:
+    unknown = sorted(set(raw) - {"trusted_keys"})
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) in [verify]: {', '.join(unknown)}")
+    texts = raw.get("trusted_keys", [])
+    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+        raise ConfigError(f"{source}: [verify] trusted_keys must be a list of verifier keys")
+    keys = []
+    for text in texts:
+        try:
+            keys.append(parse_verifier_key(text))
+        except NoteError as e:
+            raise ConfigError(
+                f"{source}: [verify] trusted_keys: {e}",
+                hint="Copy each key as 'evidock init' prints it on its dock: name+keyid+key.",
+            ) from e
+    names = [k.name for k in keys]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{source}: [verify] trusted_keys names a key twice")
+    return VerifySettings(trusted_keys=tuple(keys))
 
 
 def _store(raw: Mapping[str, Any], s3_raw: Mapping[str, Any], source: str) -> StoreSettings:

@@ -26,6 +26,7 @@ from verify.derived_check import check_derived
 from verify.fixity import Fixity, Progress, check_items, check_objects, strays
 from verify.keys import DockKey
 from verify.merkle import root
+from verify.note import VerifierKey
 from verify.problems import LOG_CODES, Problem, Problems
 from verify.replay import replay_log
 from verify.s3check import check_s3
@@ -99,6 +100,7 @@ def run_audit(
     s3: S3Store | None = None,
     s3_is_record: bool = False,
     full: bool = False,
+    published_keys: Sequence[VerifierKey] = (),
 ) -> AuditReport:
     """Check everything (or one item's records, with the whole log); see the module doc."""
     problems = Problems()
@@ -107,7 +109,8 @@ def run_audit(
         txn.pin_snapshot()
         files = read_checkpoint_files(folder)
         rows = txn.log.checkpoints()
-        keys = trusted_keys(txn.docks(), local_name=dock, local_key=local_key, problems=problems)
+        keys = trusted_keys(txn.docks(), local_name=dock, local_key=local_key, problems=problems,
+                            published=published_keys)  # fmt: skip
         heads = open_heads(rows, files, keys, origin=origin, problems=problems)
         replay = replay_log(txn, problems, sizes={h.size for h in heads})
         beyond = check_heads(

@@ -63,9 +63,19 @@ def read_checkpoint_files(folder: Path) -> list[CheckpointFile]:
 
 
 def trusted_keys(
-    docks: Sequence[Dock], *, local_name: str, local_key: DockKey | None, problems: Problems
+    docks: Sequence[Dock],
+    *,
+    local_name: str,
+    local_key: DockKey | None,
+    problems: Problems,
+    published: Sequence[VerifierKey] = (),
 ) -> list[VerifierKey]:
+    """The keys checkpoints are verified with: this dock's key file, and each other dock's
+    public key from the catalog, unless the office published that dock's verifier key (the
+    configuration's [verify] trusted_keys): then the published one, and a catalog key that
+    differs from it is a problem (the catalog cannot vouch for the keys it holds)."""
     keys: list[VerifierKey] = []
+    pub = {k.name: k for k in published}
     if local_key is None:
         problems.add(
             Problem(
@@ -77,6 +87,15 @@ def trusted_keys(
         )
     else:
         keys.append(_verifier(local_key.name, local_key.public))
+        if local_key.name in pub and pub[local_key.name].public != local_key.public:
+            problems.add(
+                Problem(
+                    code="dock-key-mismatch",
+                    subject=f"signing key file of this dock ({local_name})",
+                    expected=f"{pub[local_key.name].public.hex()} (the published verifier key)",
+                    found=local_key.public.hex(),
+                )
+            )
     for dock in docks:
         if dock.name == local_name and local_key is not None:
             if dock.public_key != local_key.public or dock.key_name != local_key.name:
@@ -85,6 +104,19 @@ def trusted_keys(
                         code="dock-key-mismatch",
                         subject=f"public key of dock {dock.name} in the catalog",
                         expected=f"{local_key.public.hex()} (the dock's key file)",
+                        found=dock.public_key.hex(),
+                    )
+                )
+            continue
+        known = pub.get(dock.key_name)
+        if known is not None:
+            keys.append(known)
+            if known.public != dock.public_key:
+                problems.add(
+                    Problem(
+                        code="dock-key-mismatch",
+                        subject=f"public key of dock {dock.name} in the catalog",
+                        expected=f"{known.public.hex()} (the published verifier key)",
                         found=dock.public_key.hex(),
                     )
                 )
