@@ -41,6 +41,15 @@ def s3_settings(
     return parse(raw, env=env, source="tests")
 
 
+def s3_toml(endpoint: str, bucket: str, extra: str = "") -> str:
+    """The configuration file of a child process: S3 alone as the record, this bucket."""
+    return (
+        '[store]\nsystem_of_record = ["s3"]\n'
+        f'[s3]\nendpoint_url = "{endpoint}"\nbucket = "{bucket}"\nregion = "us-east-1"\n'
+        'addressing_style = "path"\nretention_days = 1\nmax_attempts = 1\n' + extra
+    )
+
+
 def bucket_name() -> str:
     return f"evidence-{uuid.uuid4().hex[:12]}"
 

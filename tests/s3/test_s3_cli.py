@@ -11,19 +11,10 @@ from typing import Any
 import pytest
 
 from tests.procs import child_env
-from tests.s3.conftest import bucket_name
+from tests.s3.conftest import bucket_name, s3_toml
 from tests.s3server import S3Server
 
 pytestmark = pytest.mark.xdist_group("s3")
-
-
-def _config(endpoint: str, bucket: str) -> str:
-    return (
-        '[store]\nsystem_of_record = ["s3"]\n'
-        f'[s3]\nendpoint_url = "{endpoint}"\nbucket = "{bucket}"\n'
-        'region = "us-east-1"\naddressing_style = "path"\nobject_lock_mode = "COMPLIANCE"\n'
-        "retention_days = 1\nmax_attempts = 1\n"
-    )
 
 
 WORKER = ("worker", "--drain")
@@ -44,7 +35,7 @@ def test_a_bucket_without_object_lock_is_refused_at_start(
     bucket = bucket_name()
     s3_server.make_bucket(bucket, object_lock=False)
     env = child_env(tmp_path / "home", f"sqlite:///{tmp_path}/home/catalog.db", dock="dock-1",
-                    config=_config(s3_server.endpoint, bucket), **s3_env)  # fmt: skip
+                    config=s3_toml(s3_server.endpoint, bucket), **s3_env)  # fmt: skip
     (tmp_path / "home").mkdir()
     done = _worker(env, *command)
     assert done.returncode == 2, done.stderr
@@ -58,7 +49,7 @@ def test_wrong_credentials_are_refused_at_start(tmp_path: Path) -> None:
         bucket = bucket_name()
         server.make_bucket(bucket, object_lock=True)
         env = child_env(tmp_path / "home", f"sqlite:///{tmp_path}/home/catalog.db",
-                        dock="dock-1", config=_config(server.endpoint, bucket),
+                        dock="dock-1", config=s3_toml(server.endpoint, bucket),
                         **server.env)  # fmt: skip
         (tmp_path / "home").mkdir()
         assert _worker(env).returncode == 0  # the server's own keys: accepted

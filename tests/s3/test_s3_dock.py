@@ -12,20 +12,15 @@ import pytest
 
 from storage.records import Item
 from tests.procs import child_env, evidock, from_catalog, reap, wait_until
-from tests.s3.conftest import bucket_name
+from tests.s3.conftest import bucket_name, s3_toml
 
 pytestmark = pytest.mark.xdist_group("s3")
 
 
-def _config(endpoint: str, bucket: str) -> str:
-    return (
-        '[store]\nsystem_of_record = ["s3"]\n'
-        f'[s3]\nendpoint_url = "{endpoint}"\nbucket = "{bucket}"\nregion = "us-east-1"\n'
-        'addressing_style = "path"\nretention_days = 1\nmax_attempts = 1\n'
-        "connect_timeout_s = 0.5\nread_timeout_s = 5\n"
-        "[dock]\nsettle_seconds = 0.5\n"
-        "[worker]\nretry_seconds = 0.5\nmax_attempts = 30\npoll_seconds = 0.5\n"
-    )
+FAST = (
+    "connect_timeout_s = 0.5\nread_timeout_s = 5\n[dock]\nsettle_seconds = 0.5\n"
+    "[worker]\nretry_seconds = 0.5\nmax_attempts = 30\npoll_seconds = 0.5\n"
+)
 
 
 def _items(url: str) -> list[Item]:
@@ -41,7 +36,7 @@ def test_dock_spools_during_an_s3_outage_and_uploads_when_it_is_back(
     home, watch = tmp_path / "home", tmp_path / "watch"
     watch.mkdir()
     url = f"sqlite:///{tmp_path}/catalog.db"
-    env = child_env(home, url, dock="dock-s3", config=_config(s3_server.endpoint, bucket),
+    env = child_env(home, url, dock="dock-s3", config=s3_toml(s3_server.endpoint, bucket, FAST),
                     **s3_env)  # fmt: skip
     proc = evidock(env, "dock", "--watch", str(watch), "--no-udev", "--metrics-address", "off")
     try:

@@ -27,11 +27,18 @@ from tests.s3.conftest import attempt_uploads, bucket_name, drain, s3_settings
 pytestmark = pytest.mark.xdist_group("s3")
 
 
-def _open(tmp_path: Path, catalog_url: str, server: Any, bucket: str, opened: list[Context],
+def _open(tmp_path: Path, catalog_url: str, server: Any, opened: list[Context],
           **s3: Any) -> Context:  # fmt: skip
+    """A data dir whose [s3] is a fresh Object Lock bucket of the tests' server."""
+    bucket = bucket_name()
+    server.make_bucket(bucket, object_lock=True)
     ctx = open_context(s3_settings(tmp_path / "home", catalog_url, server.endpoint, bucket, **s3))
     opened.append(ctx)
     return ctx
+
+
+def _dock(ctx: Context, camera: Path, **kw: Any) -> Any:
+    return ingest_device(ctx, camera, serial="BWC-S3", officer=None, actor="test", **kw)
 
 
 def _items(ctx: Context) -> list[Item]:
@@ -52,10 +59,8 @@ def _events(ctx: Context, item_id: int) -> list[tuple[str, dict[str, Any]]]:
 def test_ingest_spools_then_uploads_with_checksums_retention_and_events(
     tmp_path: Path, catalog_url: str, s3_server: Any, camera: Path, opened: list[Context]
 ) -> None:
-    bucket = bucket_name()
-    s3_server.make_bucket(bucket, object_lock=True)
-    ctx = _open(tmp_path, catalog_url, s3_server, bucket, opened)
-    ingest_device(ctx, camera, serial="BWC-S3", officer=None, actor="test")
+    ctx = _open(tmp_path, catalog_url, s3_server, opened)
+    _dock(ctx, camera)
     before = _items(ctx)
     assert len(before) == 4
     # S3 alone is the system of record: filed locally, not yet offloaded
@@ -105,19 +110,20 @@ def test_ingest_spools_then_uploads_with_checksums_retention_and_events(
 def test_a_locked_original_cannot_be_deleted(
     tmp_path: Path, catalog_url: str, s3_server: Any, camera: Path, opened: list[Context]
 ) -> None:
-    bucket = bucket_name()
-    s3_server.make_bucket(bucket, object_lock=True)
-    ctx = _open(tmp_path, catalog_url, s3_server, bucket, opened)
-    ingest_device(ctx, camera, serial="BWC-S3", officer=None, actor="test")
+    ctx = _open(tmp_path, catalog_url, s3_server, opened)
+    _dock(ctx, camera)
     drain(ctx)
     o = next(o for o in _objects(ctx, "s3") if o.role == "original")
     assert ctx.s3 is not None
     client = ctx.s3.client
     with pytest.raises(Exception, match="AccessDenied"):  # the server's ClientError
-        client.delete_object(Bucket=bucket, Key=o.key, VersionId=o.version_id)
+        client.delete_object(Bucket=ctx.s3.bucket, Key=o.key, VersionId=o.version_id)
     with pytest.raises(Exception, match="AccessDenied"):  # COMPLIANCE: no bypass
         client.delete_object(
-            Bucket=bucket, Key=o.key, VersionId=o.version_id, BypassGovernanceRetention=True
+            Bucket=ctx.s3.bucket,
+            Key=o.key,
+            VersionId=o.version_id,
+            BypassGovernanceRetention=True,
         )
     assert ctx.s3.head(o.key, o.version_id) is not None
     report, _, _ = verify_run(ctx.settings, item=None, quick=True)
@@ -127,10 +133,8 @@ def test_a_locked_original_cannot_be_deleted(
 def test_legal_hold_is_set_while_linked_to_an_open_case_and_released_when_archived(
     tmp_path: Path, catalog_url: str, s3_server: Any, camera: Path, opened: list[Context]
 ) -> None:
-    bucket = bucket_name()
-    s3_server.make_bucket(bucket, object_lock=True)
-    ctx = _open(tmp_path, catalog_url, s3_server, bucket, opened)
-    ingest_device(ctx, camera, serial="BWC-S3", officer=None, actor="test")
+    ctx = _open(tmp_path, catalog_url, s3_server, opened)
+    _dock(ctx, camera)
     drain(ctx)
     item = _items(ctx)[0]
     s3 = ctx.s3
@@ -175,13 +179,11 @@ def test_legal_hold_is_set_while_linked_to_an_open_case_and_released_when_archiv
 def test_s3_outage_keeps_items_pending_and_they_upload_when_it_is_back(
     tmp_path: Path, catalog_url: str, s3_server: Any, camera: Path, opened: list[Context]
 ) -> None:
-    bucket = bucket_name()
-    s3_server.make_bucket(bucket, object_lock=True)
-    ctx = _open(tmp_path, catalog_url, s3_server, bucket, opened,
+    ctx = _open(tmp_path, catalog_url, s3_server, opened,
                 connect_timeout_s=0.5, read_timeout_s=2, max_attempts=1)  # fmt: skip
     s3_server.stop()
     try:
-        report = ingest_device(ctx, camera, serial="BWC-S3", officer=None, actor="test")
+        report = _dock(ctx, camera)
         assert {f.result for f in report.files} == {"stored"}  # docking is not held up
         # one attempt each: every upload fails and waits for its retry
         errors = attempt_uploads(ctx)
@@ -211,9 +213,7 @@ def test_s3_outage_keeps_items_pending_and_they_upload_when_it_is_back(
 def test_a_server_reporting_a_wrong_checksum_fails_the_upload_which_is_retried(
     tmp_path: Path, catalog_url: str, s3_server: Any, camera: Path, opened: list[Context]
 ) -> None:
-    bucket = bucket_name()
-    s3_server.make_bucket(bucket, object_lock=True)
-    ctx = _open(tmp_path, catalog_url, s3_server, bucket, opened)
+    ctx = _open(tmp_path, catalog_url, s3_server, opened)
     assert ctx.s3 is not None
     lies = {"n": 0}
 
@@ -225,7 +225,7 @@ def test_a_server_reporting_a_wrong_checksum_fails_the_upload_which_is_retried(
     events = ctx.s3.client.meta.events
     events.register("after-call.s3.HeadObject", lie)
     try:
-        ingest_device(ctx, camera, serial="BWC-S3", officer=None, actor="test")
+        _dock(ctx, camera)
         attempt_uploads(ctx)
     finally:
         events.unregister("after-call.s3.HeadObject", lie)
@@ -244,10 +244,8 @@ def test_a_server_reporting_a_wrong_checksum_fails_the_upload_which_is_retried(
 def test_local_copy_is_released_only_after_the_s3_copy_is_verified(
     tmp_path: Path, catalog_url: str, s3_server: Any, camera: Path, opened: list[Context]
 ) -> None:
-    bucket = bucket_name()
-    s3_server.make_bucket(bucket, object_lock=True)
-    ctx = _open(tmp_path, catalog_url, s3_server, bucket, opened, release_local=True)
-    ingest_device(ctx, camera, serial="BWC-S3", officer=None, actor="test")
+    ctx = _open(tmp_path, catalog_url, s3_server, opened, release_local=True)
+    _dock(ctx, camera)
     items = _items(ctx)
     assert all(ctx.store.path_for(i.sha256).exists() for i in items)
 
@@ -271,24 +269,22 @@ def test_local_copy_is_released_only_after_the_s3_copy_is_verified(
 def test_verify_reports_an_s3_object_gone_or_without_its_lock(
     tmp_path: Path, catalog_url: str, s3_server: Any, camera: Path, opened: list[Context]
 ) -> None:
-    bucket = bucket_name()
-    s3_server.make_bucket(bucket, object_lock=True)
     # uploaded without retention (object_lock_mode = ""), so the test can delete one version
-    ctx = _open(tmp_path, catalog_url, s3_server, bucket, opened, object_lock_mode="")
-    ingest_device(ctx, camera, serial="BWC-S3", officer=None, actor="test")
+    ctx = _open(tmp_path, catalog_url, s3_server, opened, object_lock_mode="")
+    _dock(ctx, camera)
     drain(ctx)
     report, _, _ = verify_run(ctx.settings, item=None, quick=True)
     assert report.ok, report.problems
     gone = next(o for o in _objects(ctx, "s3") if o.role == "original")
     assert ctx.s3 is not None
-    ctx.s3.client.delete_object(Bucket=bucket, Key=gone.key, VersionId=gone.version_id)
+    ctx.s3.client.delete_object(Bucket=ctx.s3.bucket, Key=gone.key, VersionId=gone.version_id)
 
     report, _, _ = verify_run(ctx.settings, item=None, quick=True)
     missing = [p for p in report.problems if p.code == "s3-object-missing"]
     assert len(missing) == 1 and gone.key in missing[0].subject
     assert missing[0].item is not None
     # the same catalog under a configuration that asks for Object Lock: every object lacks it
-    locked = s3_settings(tmp_path / "home", catalog_url, s3_server.endpoint, bucket)
+    locked = s3_settings(tmp_path / "home", catalog_url, s3_server.endpoint, ctx.s3.bucket)
     report, _, _ = verify_run(locked, item=None, quick=True)
     codes = [p.code for p in report.problems]
     assert codes.count("s3-lock-missing") == len(_objects(ctx, "s3")) - 1
@@ -299,10 +295,8 @@ def test_s3_as_a_replica_records_replicated_events_and_leaves_the_offload_clock_
     tmp_path: Path, catalog_url: str, s3_server: Any, camera: Path, opened: list[Context]
 ) -> None:
     """With the local store as the record, items are durable at ingest; S3 is a replica."""
-    bucket = bucket_name()
-    s3_server.make_bucket(bucket, object_lock=True)
-    ctx = _open(tmp_path, catalog_url, s3_server, bucket, opened, record=("local",))
-    ingest_device(ctx, camera, serial="BWC-S3", officer=None, actor="test")
+    ctx = _open(tmp_path, catalog_url, s3_server, opened, record=("local",))
+    _dock(ctx, camera)
     durable = {i.id: i.durable_at for i in _items(ctx)}
     assert all(durable.values())
     drain(ctx)
@@ -320,14 +314,12 @@ def test_a_device_is_wiped_only_once_its_files_are_verified_in_s3(
 ) -> None:
     """With S3 as the record, a docking that asks to wipe leaves every file while it is only
     in the spool; after the upload the next docking re-hashes the S3 copies and wipes."""
-    bucket = bucket_name()
-    s3_server.make_bucket(bucket, object_lock=True)
-    ctx = _open(tmp_path, catalog_url, s3_server, bucket, opened)
+    ctx = _open(tmp_path, catalog_url, s3_server, opened)
     files = sorted(p for p in camera.rglob("*") if p.is_file())
-    ingest_device(ctx, camera, serial="BWC-S3", officer=None, actor="test", wipe=True)
+    _dock(ctx, camera, wipe=True)
     assert all(p.exists() for p in files)  # pending: not verified in the system of record
     drain(ctx)
-    ingest_device(ctx, camera, serial="BWC-S3", officer=None, actor="test", wipe=True)
+    _dock(ctx, camera, wipe=True)
     assert not any(p.exists() for p in files)
     for i in _items(ctx):
         wiped = [d for t, d in _events(ctx, i.id) if t == "wiped_from_device"]
