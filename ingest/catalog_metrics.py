@@ -49,6 +49,7 @@ class CatalogGauges:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._cached: tuple[float, list[Family]] | None = None
+        self._down = False  # the catalog failed the last scrape (logged once per outage)
 
     def families(self) -> list[Family]:
         with self._lock:
@@ -65,8 +66,13 @@ class CatalogGauges:
             with self.ctx.catalog.read() as txn:
                 found = catalog_families(txn, self.ctx, at=self.ctx.clock())
             up = 1.0
+            if self._down:
+                logger.info("catalog gauges available again")
+            self._down = False
         except StorageError as e:
-            logger.warning("catalog gauges unavailable code=%s error=%s", e.code, e)
+            if not self._down:  # evidock_catalog_up says it on every scrape; the log once
+                logger.warning("catalog gauges unavailable code=%s error=%s", e.code, e)
+            self._down = True
             found, up = [], 0.0
         except Exception:  # a scrape must answer: the failure is in the log and in _up
             logger.exception("catalog gauges failed")

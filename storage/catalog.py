@@ -239,6 +239,9 @@ class Transaction:
                 "or restore this dock's key into keys/.",
             )
         else:
+            if row.host != host:  # moved with its key, or a cloned host signing as this dock
+                logger.warning("dock registered on another host name=%s was=%s now=%s",
+                               name, row.host, host)  # fmt: skip
             row.host = host
         return _dock(row)
 

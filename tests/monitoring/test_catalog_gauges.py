@@ -4,6 +4,7 @@ job queue by kind, survive an unreachable catalog, and read only through indexes
 from __future__ import annotations
 
 import dataclasses
+import logging
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -167,3 +168,24 @@ def test_scrape_time_queries_start_from_indexes(
             ]  # fmt: skip
     assert scans == []
     assert any("ix_item_durable_at" in s for s in steps)  # the plans were read
+
+
+def test_a_catalog_outage_is_logged_once_not_on_every_scrape(
+    ctx: Context, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Prometheus scrapes every few seconds: the outage is one warning, its end one line."""
+    clock = [100.0]
+    dead = dataclasses.replace(ctx, catalog=Catalog("postgresql+psycopg://u@127.0.0.1:1/none"))
+    gauges = CatalogGauges(dead, max_age_s=1, monotonic=lambda: clock[0])
+    try:
+        with caplog.at_level(logging.INFO, logger="ingest.catalog_metrics"):
+            for _ in range(4):
+                gauges.families()
+                clock[0] += 2
+            gauges.ctx = ctx  # the catalog is back
+            assert _values(gauges.families())["evidock_catalog_up", ()] == 1
+    finally:
+        dead.catalog.close()
+    lines = [r.getMessage() for r in caplog.records]
+    assert sum("catalog gauges unavailable" in m for m in lines) == 1
+    assert sum("catalog gauges available again" in m for m in lines) == 1
