@@ -46,7 +46,9 @@ class Catalog:
     @contextlib.contextmanager
     def write(self) -> Iterator[Transaction]:
         with self._session(read_only=False) as s:
-            yield Transaction(s)
+            txn = Transaction(s)
+            yield txn
+            txn.log.flush()  # the custody events appended in it, with their tree nodes
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Transaction]:

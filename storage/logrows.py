@@ -6,8 +6,10 @@ writes rows inside the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import functools
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.engine import Row
@@ -18,6 +20,18 @@ from storage import records as r
 from storage.models import CheckpointRow, CustodyEventRow, DockRow, LogHeadRow, LogNodeRow
 
 GENESIS = "0" * 64
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _flushed(method: F) -> F:
+    """A read of log rows sees every append of this transaction: written out first."""
+
+    @functools.wraps(method)
+    def wrapper(self: LogRows, *args: Any, **kwargs: Any) -> Any:
+        self.flush()
+        return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 class LogRows:
@@ -28,6 +42,10 @@ class LogRows:
         self.s = session
         self._head: r.LogHead | None = None
         self._nodes: dict[tuple[int, int], bytes] = {}
+        # appends of this transaction, written in one statement per table by flush()
+        self._new_events: list[dict[str, Any]] = []
+        self._new_nodes: list[dict[str, Any]] = []
+        self._head_dirty = False
 
     def lock_head(self) -> r.LogHead:
         """Take the append lock (row lock on PostgreSQL; the write transaction on SQLite)."""
@@ -60,12 +78,29 @@ class LogRows:
 
     def set_head(self, head: r.LogHead) -> None:
         assert self._head is not None, "lock_head() first"
-        self.s.connection().execute(
-            update(LogHeadRow)
-            .where(LogHeadRow.id == 1)
-            .values(size=head.size, last_leaf=head.last_leaf)
-        )
         self._head = head
+        self._head_dirty = True
+
+    def flush(self) -> None:
+        """Write the appends of this transaction: the events, the new tree nodes and the head,
+        one statement each (the catalog calls it before every commit, reads call it first)."""
+        if not (self._new_events or self._new_nodes or self._head_dirty):
+            return
+        self.s.flush()  # rows the events refer to (items) go first
+        conn = self.s.connection()
+        if self._new_events:
+            conn.execute(insert(CustodyEventRow), self._new_events)
+            self._new_events = []
+        if self._new_nodes:
+            conn.execute(insert(LogNodeRow), self._new_nodes)
+            self._new_nodes = []
+        if self._head_dirty and self._head is not None:
+            conn.execute(
+                update(LogHeadRow)
+                .where(LogHeadRow.id == 1)
+                .values(size=self._head.size, last_leaf=self._head.last_leaf)
+            )
+        self._head_dirty = False
 
     def read_node(self, level: int, idx: int) -> bytes:
         cached = self._nodes.get((level, idx))
@@ -85,32 +120,29 @@ class LogRows:
     def put_nodes(self, nodes: Iterable[tuple[int, int, bytes]]) -> None:
         triples = list(nodes)
         if triples:
-            rows = [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in triples]
-            self.s.connection().execute(insert(LogNodeRow), rows)
-            if self._head is not None:  # only appends under the lock feed the cache
-                self._nodes.update({(lv, ix): h for lv, ix, h in triples})
+            self._new_nodes.extend({"level": lv, "idx": ix, "hash": h} for lv, ix, h in triples)
+            self._nodes.update({(lv, ix): h for lv, ix, h in triples})
 
     def insert_event(self, ev: r.Event) -> None:
-        self.s.connection().execute(
-            insert(CustodyEventRow),
-            [
-                {
-                    "seq": ev.seq,
-                    "time": ev.time,
-                    "type": ev.type,
-                    "item_id": ev.item,
-                    "actor": ev.actor,
-                    "dock": ev.dock,
-                    "data": ev.data,
-                    "prev": ev.prev,
-                }
-            ],
+        self._new_events.append(
+            {
+                "seq": ev.seq,
+                "time": ev.time,
+                "type": ev.type,
+                "item_id": ev.item,
+                "actor": ev.actor,
+                "dock": ev.dock,
+                "data": ev.data,
+                "prev": ev.prev,
+            }
         )
 
+    @_flushed
     def events_for_item(self, item_id: int) -> list[r.Event]:
         q = select(CustodyEventRow).where(CustodyEventRow.item_id == item_id)
         return [_event(e) for e in self.s.scalars(q.order_by(CustodyEventRow.seq))]
 
+    @_flushed
     def events(self, *, start: int = 0, batch: int = 5000) -> Iterator[r.Event]:
         """Every event in sequence order, read in batches (flat memory over a long log)."""
         after = start - 1
@@ -127,10 +159,12 @@ class LogRows:
                 yield _event(row)
             after = rows[-1].seq
 
+    @_flushed
     def event_count(self) -> int:
         return int(self.s.scalar(select(func.count()).select_from(CustodyEventRow)) or 0)
 
     # -- checkpoints ------------------------------------------------------------------------
+    @_flushed
     def add_checkpoint(
         self, *, dock_id: int, size: int, root: str, note: str, now: datetime
     ) -> int:
@@ -139,11 +173,13 @@ class LogRows:
         self.s.flush()
         return row.id
 
+    @_flushed
     def checkpoint_sizes(self, dock_id: int) -> set[int]:
         """Sizes this dock has signed (no note texts loaded)."""
         q = select(CheckpointRow.size).where(CheckpointRow.dock_id == dock_id)
         return set(self.s.scalars(q))
 
+    @_flushed
     def checkpoints(self) -> list[r.Checkpoint]:
         q = (
             select(CheckpointRow, DockRow.name)
@@ -163,6 +199,7 @@ class LogRows:
         ]
 
     # -- bulk reads for audits --------------------------------------------------------------
+    @_flushed
     def event_range(self, start: int, end: int) -> list[r.Event]:
         """Events with ``start <= seq < end`` in sequence order, read as plain columns (an
         audit reads the whole log in such windows; no ORM objects are built)."""
@@ -173,6 +210,7 @@ class LogRows:
         )
         return [_event_from_columns(row) for row in self.s.execute(q)]
 
+    @_flushed
     def events_outside(self, size: int, *, limit: int = 1000) -> list[r.Event]:
         """Events whose ``seq`` lies outside ``[0, size)``: none exist in an intact log."""
         q = (
@@ -183,6 +221,7 @@ class LogRows:
         )
         return [_event_from_columns(row) for row in self.s.execute(q)]
 
+    @_flushed
     def item_events(
         self, first: int, last: int | None, *, limit: int | None = None
     ) -> list[r.Event]:
@@ -194,6 +233,7 @@ class LogRows:
         q = q.order_by(CustodyEventRow.item_id, CustodyEventRow.seq).limit(limit)
         return [_event_from_columns(row) for row in self.s.execute(q)]
 
+    @_flushed
     def nodes_in(self, level: int, start: int, end: int) -> dict[int, bytes]:
         """Stored hashes of the nodes ``(level, idx)`` with ``start <= idx < end``, by idx."""
         q = select(LogNodeRow.idx, LogNodeRow.hash).where(
@@ -201,6 +241,7 @@ class LogRows:
         )
         return {int(idx): bytes(h) for idx, h in self.s.execute(q)}
 
+    @_flushed
     def node_counts(self) -> dict[int, int]:
         """How many nodes are stored at each level."""
         q = select(LogNodeRow.level, func.count()).group_by(LogNodeRow.level)
