@@ -11,6 +11,7 @@ import fcntl
 import logging
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 BACKEND = "local"
+NEW_FILE_S = 600.0  # an unrenamed staging file older than this was left by a crash
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,12 +59,23 @@ class LocalStore:
     @contextlib.contextmanager
     def staging(self) -> Iterator[Staging]:
         """A fresh staging file, locked while in use and removed unless it was filed."""
-        path = self.staging_dir / f"{uuid.uuid4().hex}.part"
+        name = uuid.uuid4().hex
+        path = self.staging_dir / f"{name}.part"
+        # created under a name the cleaner does not look at, locked, then renamed: a cleaner
+        # in another process never sees an unlocked *.part that is in use
+        new = self.staging_dir / f".{name}.new"
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            fd = os.open(new, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         except OSError as e:
             raise StoreWriteError(f"cannot create a staging file in {self.staging_dir}: {e}") from e
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.rename(new, path)
+        except OSError as e:
+            os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                new.unlink()
+            raise StoreWriteError(f"cannot create a staging file in {self.staging_dir}: {e}") from e
         try:
             yield Staging(path=path, fd=fd)
         finally:
@@ -89,6 +102,11 @@ class LocalStore:
                 p.unlink()
                 removed += 1
             os.close(fd)
+        for p in self.staging_dir.glob(".*.new"):  # a crash between create and rename: empty
+            with contextlib.suppress(FileNotFoundError):
+                if time.time() - p.stat().st_mtime > NEW_FILE_S:
+                    p.unlink()
+                    removed += 1
         if removed:
             fsync_dir(self.staging_dir)
             logger.info("removed stale staging files count=%d", removed)

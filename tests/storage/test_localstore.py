@@ -74,3 +74,30 @@ def test_key_for_refuses_anything_but_a_lowercase_digest(store: LocalStore) -> N
         store.key_for("../../etc/passwd")
     with pytest.raises(ValueError):
         store.key_for("A" * 64)
+
+
+def test_a_staging_file_is_locked_before_it_carries_the_name_the_cleaner_looks_for(
+    store: LocalStore,
+) -> None:
+    """A cleaner in another process can never take a staging file in use for a dead one's:
+    it is created under a hidden name, locked, then renamed; a hidden one a crash left behind
+    is removed once old."""
+    import fcntl
+    import os
+    import time
+
+    with store.staging() as live:
+        fd = os.open(live.path, os.O_RDONLY)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+        assert not list(store.staging_dir.glob(".*.new"))
+    old, fresh = store.staging_dir / ".old.new", store.staging_dir / ".fresh.new"
+    old.touch()
+    fresh.touch()
+    past = time.time() - 3600
+    os.utime(old, (past, past))
+    assert store.clean_stale_staging() == 1
+    assert not old.exists() and fresh.exists()
