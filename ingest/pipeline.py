@@ -16,7 +16,6 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,6 +28,7 @@ from ingest.caselink import after_ingest
 from ingest.context import Context
 from ingest.errors import IngestError
 from ingest.facts import derive_facts
+from ingest.output import iso
 from ingest.probe import MediaProbe
 from ingest.proxies import TRANSCODE, wants_proxy
 from ingest.wipe import wipe_one
@@ -478,8 +478,8 @@ def _record(
                 "path": entry.display,
                 "source_mtime_ns": str(mtime_ns),  # beyond the I-JSON integer range
                 "officer": item.officer_badge,
-                "recorded_start": _iso(facts.recorded_start),
-                "recorded_end": _iso(facts.recorded_end),
+                "recorded_start": iso(facts.recorded_start),
+                "recorded_end": iso(facts.recorded_end),
                 "time_source": facts.time_source,
                 "flags": list(facts.flags),
                 "probe_errors": list(facts.probe_errors),
@@ -544,7 +544,3 @@ def _finish(
         refused_reason=refused_reason,
         checkpoint_size=size,
     )
-
-
-def _iso(t: datetime | None) -> str | None:
-    return None if t is None else t.isoformat()

@@ -32,13 +32,13 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ingest.context import Context
 from ingest.errors import IngestError
 from ingest.offload_checks import measure
+from ingest.output import iso
 from ingest.proxies import TRANSCODE, Work, derived_store
 from ingest.transcode import TranscodeStopped
 from storage.catalog import Transaction
@@ -168,27 +168,16 @@ def _record(
 ) -> None:
     now = ctx.clock()
     actor = f"worker:{work.owner}"
-    is_record = ctx.settings.store.s3_is_record
-    cfg = _s3(ctx).config
+    original = "stored" if ctx.settings.store.s3_is_record else "replicated"
+    bucket = _s3(ctx).config.bucket
     with ctx.catalog.write() as txn:
         JobOps(txn).complete(work.job.id, owner=work.owner, now=now)
         ops = ObjectOps(txn)
         if existing is not None:
-            ctx.custody.append(
-                txn,
-                type="stored" if is_record else "replicated",
-                actor=actor,
-                item=item_id,
-                data={"sha256": sha256, "size": existing.size, "backend": S3,
-                      "bucket": cfg.bucket, "key": existing.key,
-                      "version_id": existing.version_id, "checksum_sha256": existing.checksum,
-                      "lock_mode": existing.lock_mode,
-                      "retain_until": _iso(existing.retention_until),
-                      "legal_hold": existing.legal_hold, "job": work.job.id,
-                      "uploaded_for_another_item": True},
-            )  # fmt: skip
+            data = {**_event_data(existing, bucket, work), "uploaded_for_another_item": True}
+            ctx.custody.append(txn, type=original, actor=actor, item=item_id, data=data)
         for want, got in uploaded:
-            txn.record_object(
+            obj = txn.record_object(
                 StoredObject(
                     backend=S3,
                     sha256=want.sha256,
@@ -203,23 +192,10 @@ def _record(
                     legal_hold=_held(got, want),
                 )
             )
-            data: dict[str, Any] = {
-                "sha256": want.sha256,
-                "size": want.size,
-                "backend": S3,
-                "bucket": cfg.bucket,
-                "key": got.key,
-                "version_id": got.version_id,
-                "checksum_sha256": got.checksum_sha256,
-                "lock_mode": got.lock_mode,
-                "retain_until": _iso(got.retain_until),
-                "legal_hold": _held(got, want),
-                "job": work.job.id,
-            }
+            data = _event_data(obj, bucket, work)
             if want.role == ORIGINAL:
-                typ = "stored" if is_record else "replicated"
-                ctx.custody.append(txn, type=typ, actor=actor, item=item_id, data=data)
-                if _held(got, want):  # uploaded under the hold its open case needs
+                ctx.custody.append(txn, type=original, actor=actor, item=item_id, data=data)
+                if obj.legal_hold:  # uploaded under the hold its open case needs
                     hold_change = True
             else:
                 ctx.custody.append(
@@ -233,7 +209,7 @@ def _record(
                 type="legal_hold_set" if hold_change else "legal_hold_released",
                 actor=actor,
                 item=item_id,
-                data={"sha256": sha256, "backend": S3, "bucket": cfg.bucket,
+                data={"sha256": sha256, "backend": S3, "bucket": bucket,
                       "key": _s3(ctx).original_key(sha256), "job": work.job.id},
             )  # fmt: skip
         if uploaded or hold_change is not None or existing is not None:
@@ -328,10 +304,24 @@ def _s3(ctx: Context) -> S3Store:
     return ctx.s3
 
 
+def _event_data(o: StoredObject, bucket: str, work: Work) -> dict[str, Any]:
+    """What a stored/replicated event says of an S3 object: where it is and what the server
+    reported for it (version, checksum, lock)."""
+    return {
+        "sha256": o.sha256,
+        "size": o.size,
+        "backend": S3,
+        "bucket": bucket,
+        "key": o.key,
+        "version_id": o.version_id,
+        "checksum_sha256": o.checksum,
+        "lock_mode": o.lock_mode,
+        "retain_until": iso(o.retention_until),
+        "legal_hold": o.legal_hold,
+        "job": work.job.id,
+    }
+
+
 def _held(got: S3Object, want: _Want) -> bool:
     """The legal hold the server reports (what was asked when it does not say)."""
     return bool(got.legal_hold) if got.legal_hold is not None else want.legal_hold
-
-
-def _iso(t: datetime | None) -> str | None:
-    return None if t is None else t.isoformat()

@@ -423,10 +423,21 @@ class Transaction:
                 return self.record_object(obj)
         return _object(row)
 
-    def stored_objects(self, sha256: str | None = None) -> list[r.StoredObject]:
+    def stored_objects(
+        self,
+        sha256: str | None = None,
+        *,
+        backend: str | None = None,
+        shas: Sequence[str] | None = None,
+    ) -> list[r.StoredObject]:
+        """Stored objects, all or those of one hash (or of ``shas``), in one backend or all."""
         q = select(StoredObjectRow).order_by(StoredObjectRow.id)
         if sha256 is not None:
             q = q.where(StoredObjectRow.sha256 == sha256)
+        if shas is not None:
+            q = q.where(StoredObjectRow.sha256.in_(list(shas)))
+        if backend is not None:
+            q = q.where(StoredObjectRow.backend == backend)
         return [_object(o) for o in self.s.scalars(q)]
 
     # -- helpers ----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import ColumnElement, exists, select, update
 
 from storage import records as r
 from storage.catalog import Transaction
@@ -32,7 +32,7 @@ PENDING = "pending"  # filed in the local spool, not yet in the system of record
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class UnpublishedCheckpoint:
+class CheckpointNote:
     id: int
     dock: str
     size: int
@@ -50,17 +50,11 @@ class ObjectOps:
         self.s = txn.s
 
     def object(self, backend: str, sha256: str) -> r.StoredObject | None:
-        found = [o for o in self.txn.stored_objects(sha256) if o.backend == backend]
+        found = self.txn.stored_objects(sha256, backend=backend)
         return found[0] if found else None
 
     def objects(self, backend: str, shas: Sequence[str]) -> list[r.StoredObject]:
-        q = select(StoredObjectRow.sha256).where(
-            StoredObjectRow.backend == backend, StoredObjectRow.sha256.in_(list(shas))
-        )
-        return [o for sha in dict.fromkeys(self.s.scalars(q)) for o in self._of(backend, sha)]
-
-    def _of(self, backend: str, sha256: str) -> list[r.StoredObject]:
-        return [o for o in self.txn.stored_objects(sha256) if o.backend == backend]
+        return self.txn.stored_objects(backend=backend, shas=shas)
 
     def spool_node(self, item_id: int) -> str:
         """The dock whose local store took the item in (its session's dock)."""
@@ -113,36 +107,25 @@ class ObjectOps:
         )
         return bool(getattr(result, "rowcount", 0) == 1)
 
-    def s3_objects(self, *, role: str | None = None) -> list[r.StoredObject]:
-        return [
-            o
-            for o in self.txn.stored_objects()
-            if o.backend == "s3" and (role is None or o.role == role)
-        ]
-
     # -- checkpoints in the bucket -------------------------------------------------------------
-    def unpublished_checkpoints(self, limit: int = 500) -> list[UnpublishedCheckpoint]:
+    def unpublished_checkpoints(self, limit: int = 500) -> list[CheckpointNote]:
+        return self._checkpoints(CheckpointRow.published_at.is_(None), limit=limit)
+
+    def published_checkpoints(self) -> list[CheckpointNote]:
+        return self._checkpoints(CheckpointRow.published_at.is_not(None))
+
+    def _checkpoints(
+        self, where: ColumnElement[bool], *, limit: int | None = None
+    ) -> list[CheckpointNote]:
         q = (
             select(CheckpointRow.id, DockRow.name, CheckpointRow.size, CheckpointRow.note)
             .join(DockRow, DockRow.id == CheckpointRow.dock_id)
-            .where(CheckpointRow.published_at.is_(None))
+            .where(where)
             .order_by(CheckpointRow.id)
             .limit(limit)
         )
         return [
-            UnpublishedCheckpoint(id=i, dock=d, size=n, note=note)
-            for i, d, n, note in self.s.execute(q)
-        ]
-
-    def published_checkpoints(self) -> list[UnpublishedCheckpoint]:
-        q = (
-            select(CheckpointRow.id, DockRow.name, CheckpointRow.size, CheckpointRow.note)
-            .join(DockRow, DockRow.id == CheckpointRow.dock_id)
-            .where(CheckpointRow.published_at.is_not(None))
-            .order_by(CheckpointRow.id)
-        )
-        return [
-            UnpublishedCheckpoint(id=i, dock=d, size=n, note=note)
+            CheckpointNote(id=i, dock=d, size=n, note=note)
             for i, d, n, note in self.s.execute(q)
         ]
 

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from storage.errors import S3Unavailable, StorageError
-from storage.objects import ORIGINAL, UnpublishedCheckpoint
+from storage.errors import StorageError
+from storage.objects import ORIGINAL, CheckpointNote
 from storage.records import StoredObject
 from storage.s3objects import S3Object, checksum_matches
 from verify.fixity import Fixity, ItemIndex
@@ -31,7 +31,7 @@ S3 = "s3"
 
 def check_s3(
     objects: Sequence[StoredObject],
-    checkpoints: Sequence[UnpublishedCheckpoint],
+    checkpoints: Sequence[CheckpointNote],
     s3: S3Store,
     index: ItemIndex,
     problems: Problems,
@@ -100,21 +100,12 @@ def check_s3(
                             found=f"{len(body)} other bytes",
                         )
                     )
-    except S3Unavailable as e:
+    except StorageError as e:  # unreachable, or it refuses this node: nothing is known
         problems.add(
             Problem(
                 code="s3-unreachable",
                 subject=f"bucket {s3.config.bucket}",
-                expected="an object store that answers",
-                found=str(e),
-            )
-        )
-    except StorageError as e:
-        problems.add(
-            Problem(
-                code="s3-unreachable",
-                subject=f"bucket {s3.config.bucket}",
-                expected="an object store that lets this node read its objects",
+                expected="an object store that answers and lets this node read its objects",
                 found=f"{e} [{e.code}]",
             )
         )

@@ -20,10 +20,12 @@ def ingest(ctx: Context, folder: Path, serial: str = "BWC-P1") -> None:
     ingest_device(ctx, folder, serial=serial, officer=None, actor="test")
 
 
-def drain(ctx: Context, **worker: object) -> None:
+def drain(ctx: Context, **worker: object) -> WorkerPool:
     """Run the queue to empty, as 'evidock worker --drain' does (no wait between retries)."""
     settings = dataclasses.replace(ctx.settings.worker, **{"retry_seconds": 0.0, **worker})
-    WorkerPool(ctx, drain=True, settings=settings).run()
+    pool = WorkerPool(ctx, drain=True, settings=settings)
+    pool.run()
+    return pool
 
 
 def jobs(ctx: Context) -> list[Job]:

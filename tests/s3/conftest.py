@@ -54,14 +54,6 @@ def bucket_name() -> str:
     return f"evidence-{uuid.uuid4().hex[:12]}"
 
 
-def drain(ctx: Context, **worker: object) -> WorkerPool:
-    """Run every job (transcode and upload) to the end, as 'evidock worker --drain' does."""
-    settings = dataclasses.replace(ctx.settings.worker, **{"retry_seconds": 0.0, **worker})
-    pool = WorkerPool(ctx, drain=True, settings=settings)
-    pool.run()
-    return pool
-
-
 def attempt_uploads(ctx: Context, timeout: float = 60.0) -> list[str]:
     """Run workers until every upload job has been tried at least once and none is running,
     then stop them (a failed attempt waits a backoff of a second, doubling)."""

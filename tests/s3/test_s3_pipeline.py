@@ -22,7 +22,8 @@ from storage.cases import CaseOps
 from storage.jobs import JobOps
 from storage.objects import ObjectOps
 from storage.records import Item, StoredObject
-from tests.s3.conftest import attempt_uploads, bucket_name, drain, s3_settings
+from tests.proxies.conftest import drain
+from tests.s3.conftest import attempt_uploads, bucket_name, s3_settings
 
 pytestmark = pytest.mark.xdist_group("s3")
 
