@@ -329,7 +329,7 @@ class DockDaemon:
         )
         if report.refused_reason:
             bay.state = f"refused: {report.refused_reason}"
-        cut = [f for f in report.files if f.result == FAILED and _catalog_failure(f)]
+        cut = [f for f in report.files if f.result == FAILED and f.code == CatalogUnavailable.code]
         if cut:  # the catalog failed under a file, then came back: take the device again
             raise CatalogUnavailable(f"{len(cut)} file(s) failed on the catalog: {cut[0].reason}")
         self.outage.ok(started)
@@ -421,12 +421,6 @@ class DockDaemon:
                 self.active.pop(payload, None)
         self._publish()
         logger.info("dock stopped dock=%s", self.ctx.dock.name)
-
-
-def _catalog_failure(r: FileResult) -> bool:
-    """A file that failed because the catalog did not answer (the pipeline's reason ends with
-    the error's code), not because of the device or the store."""
-    return (r.reason or "").endswith(f"({CatalogUnavailable.code})")
 
 
 def _paths(root: Path) -> list[str]:

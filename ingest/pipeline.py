@@ -33,9 +33,9 @@ from ingest.probe import MediaProbe
 from ingest.proxies import TRANSCODE, wants_proxy
 from ingest.wipe import wipe_one
 from storage.catalog import Transaction
-from storage.errors import AlreadyExists, StorageError
+from storage.errors import AlreadyExists, StorageError, StoreWriteError
 from storage.jobs import JobOps
-from storage.objects import PENDING
+from storage.objects import PENDING, ObjectOps
 from storage.records import Device, Item, MediaFacts, NewItem, StoredObject
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class FileResult:
     size: int | None = None
     reason: str | None = None
     flags: tuple[str, ...] = ()
+    code: str | None = None  # the error's stable code, for a failed file
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -407,7 +408,7 @@ def _one_file(run: _Run, root_fd: int, entry: FileEntry, probe: MediaProbe) -> F
         return _record(run, entry, got.sha256, got.size, got.mtime_ns, facts, filed.key)
     except Abandoned as e:
         return FileResult(path=entry.display, result=ABANDONED, reason=str(e))
-    except (DeviceError, IngestError, StorageError) as e:
+    except (DeviceError, IngestError, StorageError, OSError) as e:  # the file stays on the device
         return _failed(run, entry, e)
 
 
@@ -456,7 +457,8 @@ def _record(
                 sha256=sha256,
                 size=size,
             )
-        txn.record_object(
+        txn.log.lock_head()  # a release of these bytes' spool copy (issue 8) waits for us
+        local = txn.record_object(
             StoredObject(
                 backend=ctx.store.backend,
                 sha256=sha256,
@@ -466,6 +468,13 @@ def _record(
                 created_at=now,
             )
         )
+        if local.released_at is not None:  # the spool had let these bytes go (S3 holds them)
+            if not ctx.store.exists(sha256):  # released while we filed: keep the device copy
+                raise StoreWriteError(
+                    f"the local copy of {sha256} was released while this file was filed",
+                    hint="Nothing was recorded; the file stays on the device for the next docking.",
+                )
+            ObjectOps(txn).mark_released(ctx.store.backend, sha256, None)  # it is back
         common = {"sha256": sha256, "size": size, "device": run.device.serial}
         ctx.custody.append(
             txn,
@@ -518,7 +527,7 @@ def _failed(run: _Run, entry: FileEntry, err: Exception) -> FileResult:
     code = getattr(err, "code", "error")
     reason = f"{err} ({code})"
     _log_not_acquired(run, path=entry.display, kind="error", code=code, reason=str(err))
-    return FileResult(path=entry.display, result=FAILED, reason=reason)
+    return FileResult(path=entry.display, result=FAILED, reason=reason, code=code)
 
 
 def _finish(

@@ -44,7 +44,7 @@ from ingest.transcode import TranscodeStopped
 from storage.catalog import Transaction
 from storage.derived import DerivedOps
 from storage.durable import fsync_dir
-from storage.errors import S3IntegrityError, S3Unavailable
+from storage.errors import S3IntegrityError, S3Unavailable, StorageError
 from storage.jobs import JobOps
 from storage.objects import DERIVED, ORIGINAL, ObjectOps
 from storage.records import Event, StoredObject
@@ -144,7 +144,11 @@ def sync_to_s3(ctx: Context, work: Work) -> None:
     existing = original if original is not None and not told else None
     _record(ctx, work, item_id, item.sha256, uploaded, hold_change, existing)
     if s3.config.release_local:
-        release_local(ctx, work, s3, item.sha256)
+        try:  # the job is done: a failure here keeps the local copy, which is always safe
+            release_local(ctx, work, s3, item.sha256)
+        except StorageError as e:
+            logger.error("local copy kept: its S3 copy does not verify item=%d sha256=%s "
+                         "code=%s error=%s", item_id, item.sha256, e.code, e)  # fmt: skip
 
 
 def _s3_event(events: Sequence[Event]) -> bool:
@@ -213,12 +217,15 @@ def _record(
                       "key": _s3(ctx).original_key(sha256), "job": work.job.id},
             )  # fmt: skip
         if uploaded or hold_change is not None or existing is not None:
-            _settle_durability(txn, ctx, sha256, actor)
+            _settle_durability(txn, ctx, item_id, sha256, actor, work)
 
 
-def _settle_durability(txn: Transaction, ctx: Context, sha256: str, actor: str) -> None:
+def _settle_durability(
+    txn: Transaction, ctx: Context, item_id: int, sha256: str, actor: str, work: Work
+) -> None:
     """Items with these bytes that were pending are durable once every backend of the system
-    of record holds them; they are measured against the 24-hour rule right away."""
+    of record holds them; they are measured against the 24-hour rule right away. An item other
+    than the job's gets its stored/replicated event here, in the transaction that changes it."""
     ops = ObjectOps(txn)
     held = {
         o.backend
@@ -229,6 +236,15 @@ def _settle_durability(txn: Transaction, ctx: Context, sha256: str, actor: str) 
         return
     now = ctx.clock()
     made = [i for i in ops.items_with(sha256) if ops.make_durable(i, now)]
+    others = [i for i in made if i != item_id]
+    if others:
+        remote = ops.object(S3, sha256)
+        assert remote is not None  # S3 holds them: that is why they are durable
+        data = {**_event_data(remote, _s3(ctx).config.bucket, work),
+                "uploaded_for_another_item": True}  # fmt: skip
+        typ = "stored" if ctx.settings.store.s3_is_record else "replicated"
+        for other in others:
+            ctx.custody.append(txn, type=typ, actor=actor, item=other, data=data)
     if made:
         measure(txn, ctx, made, actor=actor)
         logger.info("items durable in the system of record items=%s", made)
@@ -238,13 +254,8 @@ def release_local(ctx: Context, work: Work, s3: S3Store, sha256: str) -> bool:
     """Drop the local copy of these bytes once S3 provably holds them (full download and
     re-hash) and no item with them still waits for a proxy. Returns whether it was released."""
     with ctx.catalog.read() as txn:
-        ops = ObjectOps(txn)
-        local = ops.object(ctx.store.backend, sha256)
-        remote = ops.object(S3, sha256)
-        items = ops.items_with(sha256)
-        busy = JobOps(txn).unfinished_for(items, kind=TRANSCODE)
-        durable = all(txn.item(i).durable_at is not None for i in items)
-    if local is None or local.released_at is not None or remote is None or busy or not durable:
+        local, remote, items = _releasable(txn, ctx, sha256)
+    if local is None or remote is None:
         return False
     found, size = s3.rehash(remote.key, remote.version_id)
     if (found, size) != (sha256, remote.size):
@@ -255,6 +266,11 @@ def release_local(ctx: Context, work: Work, s3: S3Store, sha256: str) -> bool:
         )
     now = ctx.clock()
     with ctx.catalog.write() as txn:
+        txn.log.lock_head()  # ingest records items under this lock: none can slip in now
+        still_local, still_remote, still_items = _releasable(txn, ctx, sha256)
+        if still_local is None or still_remote is None or still_items != items:
+            logger.info("local copy kept: its items changed meanwhile sha256=%s", sha256)
+            return False
         ObjectOps(txn).mark_released(ctx.store.backend, sha256, now)
         for item_id in items:
             ctx.custody.append(
@@ -273,6 +289,22 @@ def release_local(ctx: Context, work: Work, s3: S3Store, sha256: str) -> bool:
         fsync_dir(path.parent)
     logger.info("local copy released sha256=%s s3_key=%s", sha256, remote.key)
     return True
+
+
+def _releasable(
+    txn: Transaction, ctx: Context, sha256: str
+) -> tuple[StoredObject | None, StoredObject | None, list[int]]:
+    """(local copy, S3 copy, items) when the local copy may go: not released yet, in S3, every
+    item with these bytes durable and none waiting for a proxy; else (None, None, items)."""
+    ops = ObjectOps(txn)
+    local = ops.object(ctx.store.backend, sha256)
+    remote = ops.object(S3, sha256)
+    items = ops.items_with(sha256)
+    busy = JobOps(txn).unfinished_for(items, kind=TRANSCODE)
+    durable = all(i.durable_at is not None for i in txn.items(ids=items))
+    if local is None or local.released_at is not None or remote is None or busy or not durable:
+        return None, None, items
+    return local, remote, items
 
 
 def publish_checkpoints(ctx: Context, work: Work, s3: S3Store) -> int:

@@ -420,7 +420,10 @@ class Transaction:
             try:  # two docks filing the same bytes at once: the second finds the first's row
                 self._add_unique(row, f"stored object {obj.backend}:{obj.sha256}")
             except AlreadyExists:
-                return self.record_object(obj)
+                found = [o for o in self.stored_objects(obj.sha256, backend=obj.backend)]
+                if not found:
+                    raise
+                return found[0]
         return _object(row)
 
     def stored_objects(

@@ -89,7 +89,8 @@ class ObjectOps:
             .execution_options(synchronize_session=False)
         )
 
-    def mark_released(self, backend: str, sha256: str, now: datetime) -> None:
+    def mark_released(self, backend: str, sha256: str, now: datetime | None) -> None:
+        """The local copy was dropped at ``now`` (None: it was filed again)."""
         self.s.execute(
             update(StoredObjectRow)
             .where(StoredObjectRow.backend == backend, StoredObjectRow.sha256 == sha256)

@@ -17,6 +17,8 @@ from ingest.commands import verify_run
 from ingest.context import Context, open_context
 from ingest.overdue import build_report
 from ingest.pipeline import ingest_device
+from ingest.proxies import Work
+from ingest.s3sync import sync_to_s3
 from storage.caserecords import NewCase
 from storage.cases import CaseOps
 from storage.jobs import JobOps
@@ -325,3 +327,42 @@ def test_a_device_is_wiped_only_once_its_files_are_verified_in_s3(
     for i in _items(ctx):
         wiped = [d for t, d in _events(ctx, i.id) if t == "wiped_from_device"]
         assert len(wiped) == 1 and wiped[0]["verified_in"] == ["s3"]
+
+
+def test_items_with_the_same_bytes_each_get_their_s3_event_when_they_become_durable(
+    tmp_path: Path, catalog_url: str, s3_server: Any, camera: Path, opened: list[Context]
+) -> None:
+    """Two cameras holding one identical clip: one upload makes both durable, and each item's
+    history says so in the transaction that changed it (never a state change without one)."""
+    import shutil
+
+    ctx = _open(tmp_path, catalog_url, s3_server, opened)
+    clip = next(camera.rglob("*.MP4"))
+    twin = tmp_path / "twin" / "DCIM"
+    twin.mkdir(parents=True)
+    shutil.copy2(clip, twin / clip.name)
+    _dock(ctx, camera)
+    ingest_device(ctx, twin.parent, serial="BWC-TWIN", officer=None, actor="test")
+    items = _items(ctx)
+    same = [i for i in items if i.sha256 == items[-1].sha256]
+    assert len(same) == 2 and all(i.state == "pending" for i in same)
+
+    def s3_events(item_id: int) -> int:
+        return sum(t == "stored" and d["backend"] == "s3" for t, d in _events(ctx, item_id))
+
+    # only the first item's upload job runs: both items change state, both get their event
+    job = None
+    while job is None or job.item_id != same[0].id:
+        with ctx.catalog.write() as txn:
+            if job is not None:
+                JobOps(txn).release(job.id, owner="t", now=ctx.clock())
+            job = JobOps(txn).claim(owner="t", kinds=["upload"], now=ctx.clock(), lease_s=60,
+                                    max_attempts=3)  # fmt: skip
+        assert job is not None
+    sync_to_s3(ctx, Work(job=job, owner="t", settings=ctx.settings.worker))
+    assert all(i.state == "stored" for i in _items(ctx) if i.sha256 == same[0].sha256)
+    assert [s3_events(i.id) for i in same] == [1, 1]
+    drain(ctx)  # the second item's own job finds it done: no second event
+    assert [s3_events(i.id) for i in same] == [1, 1]
+    report, _, _ = verify_run(ctx.settings, item=None, quick=True)
+    assert report.ok, report.problems
