@@ -190,7 +190,8 @@ def _wipe(run: _Run, root_fd: int, media: list[FileEntry]) -> None:
             continue
         with run.ctx.catalog.read() as txn:
             item = txn.item(r.item)
-        w = wipe_one(run.ctx, root_fd, entry, item, actor=run.actor)
+        w = wipe_one(run.ctx, root_fd, entry, item, actor=run.actor,
+                     copied_now=r.result == STORED)  # fmt: skip
         logger.info(
             "wipe device=%s item=%s sha256=%s wiped=%s reason=%s",
             run.device.serial, item.id, item.sha256, w.wiped, w.reason,

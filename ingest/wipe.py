@@ -15,9 +15,11 @@ import os
 import stat
 from dataclasses import dataclass
 
-from devices.walk import FileEntry
+from devices.errors import DeviceError
+from devices.walk import FileEntry, open_file
 from ingest.context import Context
 from storage.errors import StorageError
+from storage.hashing import sha256_fd
 from storage.objects import ObjectOps
 from storage.records import Item
 
@@ -33,9 +35,31 @@ class WipeResult:
     reason: str | None = None
 
 
-def wipe_one(ctx: Context, root_fd: int, entry: FileEntry, item: Item, *, actor: str) -> WipeResult:
+def wipe_one(
+    ctx: Context,
+    root_fd: int,
+    entry: FileEntry,
+    item: Item,
+    *,
+    actor: str,
+    copied_now: bool = True,
+) -> WipeResult:
+    """``copied_now``: the device file was hashed by this docking's copy; a file recorded at an
+    earlier docking is hashed again here, so only its own bytes are ever wiped."""
     if item.state != "stored" or item.durable_at is None:
         return WipeResult(path=entry.display, wiped=False, reason="not durable yet")
+    if not copied_now:
+        try:
+            src = open_file(root_fd, entry)
+            try:
+                on_device, _ = sha256_fd(src)
+            finally:
+                os.close(src)
+        except (OSError, DeviceError) as e:
+            return WipeResult(path=entry.display, wiped=False, reason=f"cannot re-read it: {e}")
+        if on_device != item.sha256:
+            why = "the device file is not the recorded item's bytes"
+            return WipeResult(path=entry.display, wiped=False, reason=why)
     unverified = _unverified(ctx, item)
     if unverified is not None:
         return WipeResult(path=entry.display, wiped=False, reason=unverified)

@@ -107,8 +107,8 @@ def run_audit(
     folder = store.root / "checkpoints"
     with catalog.read() as txn:
         txn.pin_snapshot()
+        rows = txn.log.checkpoints()  # first: the snapshot starts here, files come after it
         files = read_checkpoint_files(folder)
-        rows = txn.log.checkpoints()
         keys = trusted_keys(txn.docks(), local_name=dock, local_key=local_key, problems=problems,
                             published=published_keys)  # fmt: skip
         heads = open_heads(rows, files, keys, origin=origin, problems=problems)

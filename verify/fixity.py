@@ -158,8 +158,14 @@ def check_objects(
 
     Returns the re-hashed objects; stray files in the store are returned by ``strays``.
     """
-    # a local copy released after its S3 copy was verified is checked in S3 (verify.s3check)
-    local = [o for o in objects if o.backend == store.backend and o.released_at is None]
+    # a local copy released after its S3 copy was verified is checked in S3 (verify.s3check);
+    # a release mark without an S3 original is not trusted: that file is checked here
+    in_s3 = {o.sha256 for o in objects if o.backend == "s3" and o.role == "original"}
+    local = [
+        o
+        for o in objects
+        if o.backend == store.backend and (o.released_at is None or o.sha256 not in in_s3)
+    ]
     if whole_store:
         for o in objects:
             if o.role == "original" and o.sha256 not in index.by_sha:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from storage.errors import StorageError
+from storage.errors import S3IntegrityError, StorageError
 from storage.objects import ORIGINAL, CheckpointNote
 from storage.records import StoredObject
 from storage.s3objects import S3Object, checksum_matches
@@ -60,47 +60,17 @@ def check_s3(
     try:
         for o in mine:
             items = tuple(index.by_sha.get(o.sha256, ())) if o.role == ORIGINAL else ()
-            found = s3.head(o.key, o.version_id)
-            _judge(o, found, s3, items, problems)
-            if full and found is not None:
-                sha, size = s3.rehash(o.key, o.version_id)
-                if (sha, size) != (o.sha256, o.size):
-                    problems.add(_problem(o, items, "s3-object-corrupt",
-                                          f"sha256 {o.sha256}, {o.size} bytes",
-                                          f"sha256 {sha}, {size} bytes (downloaded)"))  # fmt: skip
-                if o.role == ORIGINAL:
-                    results.append(
-                        Fixity(sha256=o.sha256, size=o.size, backend=S3, key=o.key,
-                               found_sha256=sha, found_size=size, items=items)
-                    )  # fmt: skip
-            elif full and o.role == ORIGINAL:
-                results.append(
-                    Fixity(sha256=o.sha256, size=o.size, backend=S3, key=o.key,
-                           found_sha256=None, found_size=None, items=items)
-                )  # fmt: skip
+            try:
+                fixity = _check_object(o, s3, items, problems, full=full)
+            except S3IntegrityError as e:  # a finding about this object; the others go on
+                problems.add(_problem(o, items, "s3-object-changed", "its recorded bytes", str(e)))
+                fixity = None
+            if fixity is not None:
+                results.append(fixity)
         if whole_store:
             for cp in checkpoints:
-                key = s3.checkpoint_key(cp.name)
-                body = s3.read_bytes(key)
-                if body is None:
-                    problems.add(
-                        Problem(
-                            code="s3-checkpoint-missing",
-                            subject=f"checkpoint {cp.name} in the bucket ({key})",
-                            expected="the signed note published there",
-                            found="no such object",
-                        )
-                    )
-                elif body != cp.note.encode("utf-8"):
-                    problems.add(
-                        Problem(
-                            code="s3-checkpoint-mismatch",
-                            subject=f"checkpoint {cp.name} in the bucket ({key})",
-                            expected="the signed note in the catalog, byte for byte",
-                            found=f"{len(body)} other bytes",
-                        )
-                    )
-    except StorageError as e:  # unreachable, or it refuses this node: nothing is known
+                _check_checkpoint(cp, s3, problems)
+    except StorageError as e:  # unreachable, or it refuses this node: nothing more is known
         problems.add(
             Problem(
                 code="s3-unreachable",
@@ -110,6 +80,50 @@ def check_s3(
             )
         )
     return results
+
+
+def _check_object(
+    o: StoredObject, s3: S3Store, items: tuple[int, ...], problems: Problems, *, full: bool
+) -> Fixity | None:
+    """HEAD (and with ``full`` a download) of one object; its fixity when re-hashed."""
+    found = s3.head(o.key, o.version_id)
+    _judge(o, found, s3, items, problems)
+    if not full or (o.role != ORIGINAL and found is None):
+        return None
+    sha: str | None = None
+    size: int | None = None
+    if found is not None:
+        sha, size = s3.rehash(o.key, o.version_id)
+        if (sha, size) != (o.sha256, o.size):
+            problems.add(_problem(o, items, "s3-object-corrupt",
+                                  f"sha256 {o.sha256}, {o.size} bytes",
+                                  f"sha256 {sha}, {size} bytes (downloaded)"))  # fmt: skip
+    if o.role != ORIGINAL:
+        return None
+    return Fixity(sha256=o.sha256, size=o.size, backend=S3, key=o.key, found_sha256=sha,
+                  found_size=size, items=items)  # fmt: skip
+
+
+def _check_checkpoint(cp: CheckpointNote, s3: S3Store, problems: Problems) -> None:
+    key = s3.checkpoint_key(cp.name)
+    try:
+        body = s3.read_bytes(key)
+    except S3IntegrityError as e:
+        body, why = None, str(e)
+    else:
+        why = "no such object" if body is None else f"{len(body)} other bytes"
+    if body == cp.note.encode("utf-8"):
+        return
+    problems.add(
+        Problem(
+            code="s3-checkpoint-missing"
+            if body is None and why == "no such object"
+            else "s3-checkpoint-mismatch",
+            subject=f"checkpoint {cp.name} in the bucket ({key})",
+            expected="the signed note in the catalog, byte for byte",
+            found=why,
+        )
+    )
 
 
 def _judge(

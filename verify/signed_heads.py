@@ -108,7 +108,7 @@ def trusted_keys(
                     )
                 )
             continue
-        known = pub.get(dock.key_name)
+        known = pub.get(dock.key_name) or pub.get(dock.name)  # a renamed key is still pinned
         if known is not None:
             keys.append(known)
             if known.public != dock.public_key:

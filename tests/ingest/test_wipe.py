@@ -36,3 +36,23 @@ def test_file_whose_stored_copy_no_longer_verifies_stays_on_the_device(
     assert [p.relative_to(camera).as_posix().encode() for p in left] == [victim.original_path]
     with ctx.catalog.read() as txn:
         assert victim.id not in {e.item for e in txn.log.events() if e.type == "wiped_from_device"}
+
+
+def test_a_file_recorded_earlier_is_wiped_only_if_its_bytes_are_still_the_items(
+    ctx: Context, camera: Path
+) -> None:
+    """At a later docking the device file is hashed again before it is wiped: other bytes
+    under the same name, size and time stay on the device."""
+    import os
+
+    ingest_device(ctx, camera, serial="BWC-W", officer=None, actor="test")
+    clip = sorted(camera.rglob("*.MP4"))[0]
+    st = clip.stat()
+    data = bytearray(clip.read_bytes())
+    data[-1] ^= 0xFF
+    clip.write_bytes(bytes(data))
+    os.utime(clip, ns=(st.st_atime_ns, st.st_mtime_ns))
+    ingest_device(ctx, camera, serial="BWC-W", officer=None, actor="test", wipe=True)
+    assert clip.exists()
+    left = [p for p in camera.rglob("*") if p.is_file()]
+    assert left == [clip]

@@ -355,3 +355,17 @@ def test_fast_leaf_is_the_canonical_leaf_of_every_event_custody_log_writes(
         actor=actor, dock="dock-01", data=encode_data(data), prev="0" * 64,
     )  # fmt: skip
     assert fast_leaf(ev) == event_leaf(ev)
+
+
+def test_a_release_mark_without_an_s3_copy_does_not_switch_off_the_local_check(
+    ingested: Context, sql: Sql
+) -> None:
+    """A 'released' mark written into the catalog, with no S3 copy behind it, is not trusted:
+    the local file is still checked, and its absence reported."""
+    (sha,) = sql("SELECT sha256 FROM stored_object WHERE backend = 'local' LIMIT 1")[0]
+    sql("UPDATE stored_object SET released_at = created_at WHERE sha256 = :s", s=sha)
+    path = ingested.store.path_for(sha)
+    path.chmod(0o644)
+    path.unlink()
+    report = audit(ingested)
+    assert any(p.code == "object-missing" and sha in p.subject for p in report.problems)
