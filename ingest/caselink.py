@@ -261,15 +261,20 @@ def after_ingest(
     *,
     actor: str | None = None,
     is_important: Callable[[Item], bool] = marked_important,
+    close_as: str | None = None,
 ) -> AfterIngest:
     """The hook the pipeline calls once a dock session is finished: measure the session's items
     against the 24-hour rule (flagging late ones) and link them to the activities they fit.
 
-    Idempotent: a second call measures again and links nothing twice.
+    Idempotent: a second call measures again and links nothing twice. With ``close_as`` the
+    session is closed with that outcome in the same transaction, so no crash can leave a
+    closed session whose items were never measured or linked.
     """
     who = actor or os_actor()
     rules = link_rules(ctx, is_important=is_important)
     with ctx.catalog.write() as txn:
+        if close_as is not None:
+            txn.close_session(session_id, outcome=close_as, now=ctx.clock())
         ids = OffloadOps(txn).session_items(session_id)
         checks = measure(txn, ctx, ids, actor=who)
         late = tuple(i for i, c in checks.items() if c.late_flag_seq is not None)

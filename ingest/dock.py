@@ -351,9 +351,7 @@ class DockDaemon:
                 if s.ended_at is None and s.source == source
             ]
         for session in cut:
-            with self.ctx.catalog.write() as txn:
-                txn.close_session(session, outcome=OUTCOME_INTERRUPTED, now=self.ctx.clock())
-            after_ingest(self.ctx, session, actor=f"dock:{name}")
+            after_ingest(self.ctx, session, actor=f"dock:{name}", close_as=OUTCOME_INTERRUPTED)
             logger.warning("cut dock session closed as interrupted session=%d source=%s",
                            session, source)  # fmt: skip
 

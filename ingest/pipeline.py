@@ -537,11 +537,11 @@ def _finish(
     ctx = run.ctx
     if outcome == OUTCOME_COMPLETE and any(r.result == FAILED for r in run.results):
         outcome = OUTCOME_INCOMPLETE
-    with ctx.catalog.write() as txn:
-        txn.close_session(run.session, outcome=outcome, now=ctx.clock())
-    if outcome != OUTCOME_REFUSED:
-        # the 24-hour rule and case auto-linking, before the checkpoint that covers them
-        after_ingest(ctx, run.session, actor=run.actor)
+    if outcome == OUTCOME_REFUSED:
+        with ctx.catalog.write() as txn:
+            txn.close_session(run.session, outcome=outcome, now=ctx.clock())
+    else:  # closed with the 24-hour rule and case auto-linking, before the checkpoint
+        after_ingest(ctx, run.session, actor=run.actor, close_as=outcome)
     size, _ = ctx.checkpoint()
     return IngestReport(
         session=run.session,
