@@ -103,6 +103,3 @@ class Settler:
 
     def next_deadline(self) -> float | None:
         return min(self._last.values()) + self.quiet_s if self._last else None
-
-    def pending(self) -> int:
-        return len(self._last)

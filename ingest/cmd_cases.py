@@ -20,11 +20,11 @@ from ingest.casevocab import (
     label,
     lookup,
 )
-from ingest.cmd_links import activity_json, case_json, case_number, ctx_of, link_json
+from ingest.cmd_links import activity_json, case_json, case_number, link_json
 from ingest.commands import parse_time
 from ingest.compliance import archive_due, check_case_number
 from ingest.config import Settings
-from ingest.context import os_actor
+from ingest.context import ctx_of, os_actor
 from ingest.errors import EXIT_OK, UsageError
 from ingest.output import Output
 from storage.caselinks import LinkOps

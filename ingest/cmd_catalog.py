@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ingest.commands import problem_lines
 from ingest.config import Settings
 from ingest.context import LOG_ORIGIN, open_context, os_actor
 from ingest.dockstatus import read_status
@@ -50,8 +51,7 @@ from storage.migrate import (
 )
 from verify.audit import AuditReport, run_audit
 from verify.errors import VerifyError
-from verify.keys import DockKey, key_path
-from verify.keys import load as load_key
+from verify.keys import DockKey, load_if_readable
 from verify.merkle import root
 from verify.problems import Problem
 
@@ -102,7 +102,7 @@ class LogState:
 def cmd_migrate_to(args: argparse.Namespace, out: Output, settings: object) -> int:
     assert isinstance(settings, Settings)
     source_file = _check_usage(settings, args.url)
-    key = _local_key(settings)
+    key = load_if_readable(settings.keys_dir, settings.dock.name)
     with CatalogMove(settings.catalog_url, args.url) as move:
         target = move.target_state()
         if not target.empty:
@@ -127,7 +127,7 @@ def cmd_migrate_to(args: argparse.Namespace, out: Output, settings: object) -> i
         if not src.report.log_intact:
             doc["refused"] = "the custody log of the source does not verify"
             out.document(doc)
-            _problem_lines(out, src.report.problems)
+            problem_lines(out, src.report.problems, with_item=False)
             out.line(
                 "NOT MOVED: the custody log of the source does not verify; nothing was written "
                 "to the target. Hand this report to the evidence custodian (evidock verify)."
@@ -246,14 +246,6 @@ def _check_usage(settings: Settings, target_url: str) -> Path:
             f"{settings.data_dir / 'run'} names a reused pid: remove it.",
         )
     return path
-
-
-def _local_key(settings: Settings) -> DockKey | None:
-    path = key_path(settings.keys_dir, settings.dock.name)
-    try:
-        return load_key(path, settings.dock.name) if path.exists() else None
-    except (OSError, VerifyError):
-        return None  # the audit reports the missing or unreadable key
 
 
 # -- audits and comparison ---------------------------------------------------------------------
@@ -438,7 +430,7 @@ def _recorded_lines(
             f"{rec['checkpoint_size']}; the target verifies afterwards: "
             f"{'yes' if rec['verify_ok'] else 'NO'}"
         )
-        _problem_lines(out, new_problems)
+        problem_lines(out, new_problems, with_item=False)
     if src.report.problems:
         out.line(
             f"WARNING: {len(src.report.problems)} problem(s) of the source came along unchanged "
@@ -447,13 +439,6 @@ def _recorded_lines(
     out.line("next:")
     for step in steps:
         out.line(f"  - {step}")
-
-
-def _problem_lines(out: Output, problems: tuple[Problem, ...]) -> None:
-    for p in problems:
-        out.line(f"PROBLEM [{p.code}] {p.subject}")
-        out.line(f"    expected: {p.expected}")
-        out.line(f"    found:    {p.found}")
 
 
 def _copied_json(copied: CopyResult) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from ingest.casevocab import (
 from ingest.commands import parse_time
 from ingest.compliance import normalise_case_number
 from ingest.config import Settings
-from ingest.context import Context, open_context, os_actor
+from ingest.context import ctx_of, os_actor
 from ingest.errors import EXIT_OK, UsageError
 from ingest.output import Output, iso
 from storage.caserecords import Activity, Case, Link, NewActivity
@@ -75,11 +75,6 @@ def add_parsers(acts: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     )
     s.add_argument("--note", default="")
     s.set_defaults(func=cmd_activity_add)
-
-
-def ctx_of(settings: object) -> Context:
-    assert isinstance(settings, Settings)
-    return open_context(settings)
 
 
 def case_number(text: str) -> str:

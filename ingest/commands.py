@@ -7,11 +7,12 @@ import csv
 import json
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from ingest.audit_metrics import check_textfile_path, write_verify_textfile  # issue 7
 from ingest.config import Settings
-from ingest.context import LOG_ORIGIN, Context, object_store, open_context, os_actor
+from ingest.context import LOG_ORIGIN, Context, ctx_of, object_store, open_context, os_actor
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from ingest.output import Output, item_json
 from ingest.pipeline import FAILED, FileResult, ingest_device
@@ -20,11 +21,10 @@ from storage.catalog import Catalog
 from storage.durable import makedirs_durable
 from storage.localstore import LocalStore
 from verify.audit import AuditReport, record_fixity, run_audit
-from verify.errors import VerifyError
 from verify.events import parse_time as parse_event_time
-from verify.keys import DockKey, key_path
-from verify.keys import load as load_key
+from verify.keys import DockKey, load_if_readable
 from verify.note import NoteError, parse_verifier_key
+from verify.problems import Problem
 from verify.proofs import (
     REPORT_FORMAT,
     CustodyProof,
@@ -41,11 +41,6 @@ KEY_WARNING = (
 _MARK = {"stored": "stored ", "already": "already", "failed": "FAILED ", "not_acquired": "skipped"}
 
 
-def _ctx(settings: object) -> Context:
-    assert isinstance(settings, Settings)
-    return open_context(settings)
-
-
 def parse_time(text: str, settings: Settings) -> datetime:
     """An ISO time from the command line; without a zone it is read in the configured zone."""
     try:
@@ -60,7 +55,7 @@ def parse_time(text: str, settings: Settings) -> datetime:
 
 
 def cmd_init(args: argparse.Namespace, out: Output, settings: object) -> int:
-    ctx = _ctx(settings)
+    ctx = ctx_of(settings)
     s = ctx.settings
     out.document(
         {
@@ -80,7 +75,7 @@ def cmd_init(args: argparse.Namespace, out: Output, settings: object) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace, out: Output, settings: object) -> int:
-    ctx = _ctx(settings)
+    ctx = ctx_of(settings)
 
     def show(r: FileResult) -> None:
         ident = f"#{r.item}" if r.item is not None else "-"
@@ -133,7 +128,7 @@ def cmd_ingest(args: argparse.Namespace, out: Output, settings: object) -> int:
 
 
 def cmd_items(args: argparse.Namespace, out: Output, settings: object) -> int:
-    ctx = _ctx(settings)
+    ctx = ctx_of(settings)
     with ctx.catalog.read() as txn:
         items = txn.items(device=args.device, officer=args.officer)
         proxies = proxy_states(txn, [i.id for i in items])  # issue 5
@@ -179,7 +174,7 @@ def _proxy_cell(p: ProxyState) -> str:
 def cmd_custody(args: argparse.Namespace, out: Output, settings: object) -> int:
     if args.csv and out.json_mode:
         raise UsageError("--csv and --json exclude each other", hint="Choose one output format.")
-    ctx = _ctx(settings)
+    ctx = ctx_of(settings)
     try:
         with ctx.catalog.read() as txn:
             item = txn.item(args.item)
@@ -332,11 +327,7 @@ def _verify_context(settings: Settings) -> tuple[Context | None, Catalog, DockKe
     """The usual context; but when the catalog names this dock with a key other than the key
     file's, no context (it would refuse): the audit runs and reports it, nothing is recorded."""
     makedirs_durable(settings.data_dir)
-    path = key_path(settings.keys_dir, settings.dock.name)
-    try:
-        key: DockKey | None = load_key(path, settings.dock.name) if path.exists() else None
-    except (OSError, VerifyError):
-        key = None
+    key = load_if_readable(settings.keys_dir, settings.dock.name)
     catalog = Catalog.open(settings.catalog_url)
     with catalog.read() as txn:
         registered = {d.name: d.public_key for d in txn.docks()}
@@ -348,14 +339,20 @@ def _verify_context(settings: Settings) -> tuple[Context | None, Catalog, DockKe
     return ctx, ctx.catalog, ctx.key
 
 
-def verify_lines(out: Output, report: AuditReport, recorded: int, cp_size: int | None) -> None:
-    c = report.checked
-    for p in report.problems:
+def problem_lines(out: Output, problems: Sequence[Problem], *, with_item: bool = True) -> None:
+    """Each problem as the custodian reads it: code, subject (with its item), expected, found."""
+    for p in problems:
         item = f"item #{p.item}"
-        where = f"{item}: " if p.item is not None and not p.subject.startswith(item) else ""
+        named = not with_item or p.item is None or p.subject.startswith(item)
+        where = "" if named else f"{item}: "
         out.line(f"PROBLEM [{p.code}] {where}{p.subject}")
         out.line(f"    expected: {p.expected}")
         out.line(f"    found:    {p.found}")
+
+
+def verify_lines(out: Output, report: AuditReport, recorded: int, cp_size: int | None) -> None:
+    c = report.checked
+    problem_lines(out, report.problems)
     scope = f"item #{c.item} and the whole log" if c.item is not None else "everything"
     rehash = (
         "not re-hashed: --quick"
@@ -466,7 +463,7 @@ def cmd_verify_proof(args: argparse.Namespace, out: Output, settings: object) ->
 
 
 def cmd_checkpoint(args: argparse.Namespace, out: Output, settings: object) -> int:
-    ctx = _ctx(settings)
+    ctx = ctx_of(settings)
     size, taken = ctx.checkpoint()
     ctx.close()
     out.document({"size": size, "taken": taken})
@@ -475,7 +472,7 @@ def cmd_checkpoint(args: argparse.Namespace, out: Output, settings: object) -> i
 
 
 def cmd_device_add(args: argparse.Namespace, out: Output, settings: object) -> int:
-    ctx = _ctx(settings)
+    ctx = ctx_of(settings)
     with ctx.catalog.write() as txn:
         now = ctx.clock()
         existing = txn.find_device(args.serial)
@@ -504,7 +501,7 @@ def cmd_device_add(args: argparse.Namespace, out: Output, settings: object) -> i
 
 
 def cmd_device_list(args: argparse.Namespace, out: Output, settings: object) -> int:
-    ctx = _ctx(settings)
+    ctx = ctx_of(settings)
     with ctx.catalog.read() as txn:
         devices = txn.devices()
     ctx.close()
@@ -540,7 +537,7 @@ def cmd_device_list(args: argparse.Namespace, out: Output, settings: object) -> 
 
 
 def cmd_device_assign(args: argparse.Namespace, out: Output, settings: object) -> int:
-    ctx = _ctx(settings)
+    ctx = ctx_of(settings)
     start = parse_time(args.start, ctx.settings) if args.start else ctx.clock()
     with ctx.catalog.write() as txn:
         txn.assign_device(serial=args.serial, badge=args.badge, start=start)
@@ -551,7 +548,7 @@ def cmd_device_assign(args: argparse.Namespace, out: Output, settings: object) -
 
 
 def cmd_officer_add(args: argparse.Namespace, out: Output, settings: object) -> int:
-    ctx = _ctx(settings)
+    ctx = ctx_of(settings)
     with ctx.catalog.write() as txn:
         o = txn.add_officer(
             badge=args.badge,
@@ -567,7 +564,7 @@ def cmd_officer_add(args: argparse.Namespace, out: Output, settings: object) -> 
 
 
 def cmd_officer_list(args: argparse.Namespace, out: Output, settings: object) -> int:
-    ctx = _ctx(settings)
+    ctx = ctx_of(settings)
     with ctx.catalog.read() as txn:
         officers = txn.officers()
     ctx.close()

@@ -66,12 +66,19 @@ class Context:
                 self.queue_upload(txn, None)
             return size, taken
 
-    def queue_upload(self, txn: Transaction, item_id: int | None) -> None:
+    def queue_upload(
+        self, txn: Transaction, item_id: int | None, *, ingested_here: bool = False
+    ) -> None:
         """With [s3]: ask a worker to bring S3 in line with this item (its original, proxies,
         legal hold), or with ``None`` to publish new checkpoints; in the caller's transaction,
         the one that records the change."""
         if self.s3 is not None:
-            node = None if item_id is None else self.job_node(txn, item_id)
+            if item_id is None:
+                node = None
+            elif ingested_here:  # this dock's own spool: no need to look it up
+                node = self.worker_node
+            else:
+                node = self.job_node(txn, item_id)
             JobOps(txn).enqueue_once(kind=UPLOAD, item_id=item_id, now=self.clock(), node=node)
 
     def job_node(self, txn: Transaction, item_id: int) -> str | None:
@@ -88,6 +95,12 @@ class Context:
 
     def close(self) -> None:
         self.catalog.close()
+
+
+def ctx_of(settings: object) -> Context:
+    """The context of a CLI command (its handlers receive the settings untyped)."""
+    assert isinstance(settings, Settings)
+    return open_context(settings)
 
 
 def object_store(settings: Settings) -> S3Store | None:

@@ -103,7 +103,6 @@ class _Run:
     officer_badge: str | None
     session: int
     actor: str
-    source: str
     profile: DeviceProfile | None
     zone: ZoneInfo
     cancel: threading.Event | None
@@ -336,7 +335,6 @@ def _start(
         officer_badge=officer.badge if officer else None,
         session=session,
         actor=actor,
-        source=str(root),
         profile=profile,
         zone=zone,
         cancel=cancel,
@@ -512,7 +510,7 @@ def _record(
         # issue 5: the review-proxy job, in the item's own transaction (a crash cannot lose it)
         if wants_proxy(facts):
             JobOps(txn).enqueue(kind=TRANSCODE, item_id=item.id, now=now, node=ctx.worker_node)
-        ctx.queue_upload(txn, item.id)  # issue 8: to S3, in the same transaction
+        ctx.queue_upload(txn, item.id, ingested_here=True)  # issue 8: to S3, same transaction
     return FileResult(
         path=entry.display,
         result=STORED,

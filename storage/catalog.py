@@ -34,7 +34,6 @@ class Catalog:
     def __init__(self, url: str, *, engine: Engine | None = None) -> None:
         self.url = url
         self.engine = engine if engine is not None else make_engine(url)
-        self.dialect = self.engine.dialect.name
 
     @classmethod
     def open(cls, url: str) -> Catalog:

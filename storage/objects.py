@@ -126,8 +126,7 @@ class ObjectOps:
             .limit(limit)
         )
         return [
-            CheckpointNote(id=i, dock=d, size=n, note=note)
-            for i, d, n, note in self.s.execute(q)
+            CheckpointNote(id=i, dock=d, size=n, note=note) for i, d, n, note in self.s.execute(q)
         ]
 
     def mark_published(self, ids: Sequence[int], now: datetime) -> None:

@@ -26,8 +26,6 @@ from storage.models import (
     OffloadExcuseRow,
 )
 
-UNKNOWN = c.UNKNOWN_SOURCE
-
 
 class OffloadOps:
     def __init__(self, txn: Transaction) -> None:
@@ -192,7 +190,7 @@ class OffloadOps:
         to the few rows found, so no planner walks every item by durability.
         """
         measured = self._checked().where(OffloadCheckRow.delay_s > over_s)
-        unknown = self._checked().where(OffloadCheckRow.reference_source == UNKNOWN)
+        unknown = self._checked().where(OffloadCheckRow.reference_source == c.UNKNOWN_SOURCE)
         return [
             r
             for r in self._rows(measured) + self._rows(unknown)

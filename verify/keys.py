@@ -50,6 +50,16 @@ def load_or_create(keys_dir: Path, name: str) -> tuple[DockKey, bool]:
     return DockKey(name=name, seed=seed, public=pub), True
 
 
+def load_if_readable(keys_dir: Path, name: str) -> DockKey | None:
+    """The key of dock ``name`` if its file is there and sound; None otherwise (an audit
+    reports a missing or unreadable key, it does not stop on it)."""
+    path = key_path(keys_dir, name)
+    try:
+        return load(path, name) if path.exists() else None
+    except (OSError, SigningKeyError):
+        return None
+
+
 def load(path: Path, name: str) -> DockKey:
     st = path.stat()
     if stat.S_IMODE(st.st_mode) & 0o077:
