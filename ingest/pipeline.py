@@ -15,14 +15,21 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from devices.errors import DeviceError
-from devices.profiles import DeviceProfile, clean_serial, matches_any, serial_from_filenames
-from devices.walk import FileEntry, Listing, open_file, open_root, walk
+from devices.profiles import (
+    FLAG_SERIAL_MISMATCH,
+    DeviceProfile,
+    clean_serial,
+    matches_any,
+    serial_from_filenames,
+    serial_mismatches,
+)
+from devices.walk import FileEntry, Listing, display_path, open_file, open_root, walk
 from ingest.acquire import Abandoned, acquire
 from ingest.caselink import after_ingest
 from ingest.context import Context
@@ -75,6 +82,7 @@ class IngestReport:
     serial_source: str | None = None
     refused_reason: str | None = None
     checkpoint_size: int | None = None
+    serial_claims: tuple[tuple[bytes, str], ...] = ()  # files naming another serial: (path, it)
 
     def count(self, result: str) -> int:
         return sum(1 for f in self.files if f.result == result)
@@ -107,6 +115,7 @@ class _Run:
     zone: ZoneInfo
     cancel: threading.Event | None
     results: list[FileResult] = field(default_factory=list)
+    claims: dict[bytes, str] = field(default_factory=dict)  # path -> serial its name claims
 
 
 def folder_serial(root: Path) -> str:
@@ -145,7 +154,8 @@ def ingest_device(
             serial, serial_source = identify(root, root_fd, listing, profile, reported_serial)
         else:
             serial_source = "given"
-        run = _start(ctx, root, serial, officer, actor, profile, cancel)
+        claims = claimed_elsewhere(listing, profile, serial)
+        run = _start(ctx, root, serial, officer, actor, profile, cancel, claims)
         refusal = _refusal(run, profile)
         if refusal is not None:
             return _refuse(run, listing, refusal, serial_source, on_file)
@@ -203,8 +213,15 @@ def identify(
     listing: Listing,
     profile: DeviceProfile | None,
     reported_serial: str | None,
+    *,
+    is_mount: Callable[[Path], bool] = os.path.ismount,
 ) -> tuple[str, str]:
-    """The device's serial and where it came from, by the profile's list of sources."""
+    """The device's serial and where it came from, by the profile's list of sources.
+
+    A folder's name is its identity only when it is not a mount point: a mount point is named
+    by whoever mounted it (evidock names its own after the kernel's device, 'sdb1'), so every
+    camera docked there would share it. File names count only when every serial-bearing name
+    agrees; names that disagree pick nobody, and the serial then comes from the path."""
     sources = profile.serial_sources if profile else ("udev", "folder")
     for source in sources:
         found: str | None = None
@@ -214,11 +231,19 @@ def identify(
             found = _serial_file(root_fd, listing, profile.serial_file)
         elif source == "filename" and profile is not None:
             found = serial_from_filenames(profile, [f.display for f in listing.files])
-        elif source == "folder" and profile is not None:
+        elif source == "folder" and profile is not None and not is_mount(root):
             found = clean_serial(root.name)
         if found:
             return found, source
     return folder_serial(root), "path"
+
+
+def claimed_elsewhere(
+    listing: Listing, profile: DeviceProfile | None, serial: str
+) -> dict[bytes, str]:
+    """The files whose name claims a serial other than ``serial``: path -> the claimed one."""
+    found = serial_mismatches(profile, [f.display for f in listing.files], serial)
+    return {listing.files[i].path: claim for i, claim in found.items()}
 
 
 def _serial_file(root_fd: int, listing: Listing, rel: str) -> str | None:
@@ -294,6 +319,7 @@ def _start(
     actor: str,
     profile: DeviceProfile | None,
     cancel: threading.Event | None,
+    claims: dict[bytes, str],
 ) -> _Run:
     now = ctx.clock()
     with ctx.catalog.write() as txn:
@@ -324,8 +350,14 @@ def _start(
                 "session": session,
                 "source": str(root),
                 "profile": profile.name if profile else None,
+                **_claims_note(claims),
             },
         )
+    if claims:
+        logger.warning(
+            "files named for another device device=%s session=%s files=%d claimed=%s",
+            serial, session, len(claims), ",".join(sorted(set(claims.values()))),
+        )  # fmt: skip
     zone_name = profile.clock_zone if profile else "local"
     zone = ZoneInfo(ctx.settings.device_clock_zone if zone_name == "local" else zone_name)
     return _Run(
@@ -338,7 +370,16 @@ def _start(
         profile=profile,
         zone=zone,
         cancel=cancel,
+        claims=claims,
     )
+
+
+def _claims_note(claims: dict[bytes, str]) -> dict[str, list[dict[str, str]]]:
+    """For the 'device_docked' event: the files whose names claim another device's serial."""
+    if not claims:
+        return {}
+    note = [{"path": display_path(p), "serial": c} for p, c in claims.items()]
+    return {"serial_mismatch": note}
 
 
 def _first_sight(txn: Transaction, *, serial: str, **fields: Any) -> Device:
@@ -401,6 +442,8 @@ def _one_file(run: _Run, root_fd: int, entry: FileEntry, probe: MediaProbe) -> F
                     time_pattern=run.profile.time_pattern if run.profile else None,
                     important_pattern=run.profile.important_pattern if run.profile else None,
                 )
+                if entry.path in run.claims:  # its name claims another device (issue 23)
+                    facts = replace(facts, flags=(*facts.flags, FLAG_SERIAL_MISMATCH))
                 filed = ctx.store.file(staging, got.sha256, got.size)
         finally:
             os.close(src)
@@ -491,6 +534,7 @@ def _record(
                 "time_source": facts.time_source,
                 "flags": list(facts.flags),
                 "probe_errors": list(facts.probe_errors),
+                **_claimed(run, entry),
             },
         )
         ctx.custody.append(
@@ -522,6 +566,12 @@ def _record(
     )
 
 
+def _claimed(run: _Run, entry: FileEntry) -> dict[str, str]:
+    """For the 'acquired' event: the serial the file's name claims, when not the device's."""
+    claim = run.claims.get(entry.path)
+    return {} if claim is None else {"claimed_serial": claim}
+
+
 def _failed(run: _Run, entry: FileEntry, err: Exception) -> FileResult:
     code = getattr(err, "code", "error")
     reason = f"{err} ({code})"
@@ -551,4 +601,5 @@ def _finish(
         serial_source=serial_source,
         refused_reason=refused_reason,
         checkpoint_size=size,
+        serial_claims=tuple(run.claims.items()),
     )
