@@ -35,7 +35,7 @@ from ingest.caselink import after_ingest
 from ingest.context import Context
 from ingest.errors import IngestError
 from ingest.facts import derive_facts
-from ingest.output import iso
+from ingest.output import exact_name, iso
 from ingest.probe import MediaProbe
 from ingest.proxies import TRANSCODE, wants_proxy
 from ingest.wipe import wipe_one
@@ -69,6 +69,7 @@ class FileResult:
     reason: str | None = None
     flags: tuple[str, ...] = ()
     code: str | None = None  # the error's stable code, for a failed file
+    raw_path: bytes | None = None  # the name as the device gave it (``path`` is its display)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -161,11 +162,11 @@ def ingest_device(
             return _refuse(run, listing, refusal, serial_source, on_file)
         ctx.store.clean_stale_staging()
         for anomaly in listing.anomalies:
-            _emit(run, _anomaly(run, anomaly.display, anomaly.kind, anomaly.reason), on_file)
+            _emit(run, _anomaly(run, anomaly.path, anomaly.kind, anomaly.reason), on_file)
         media, other = _split(listing.files, profile)
         for entry in other:
             reason = f"not a media file for profile {profile.name if profile else '-'}"
-            _emit(run, _anomaly(run, entry.display, "not-media", reason), on_file)
+            _emit(run, _anomaly(run, entry.path, "not-media", reason), on_file)
         with contextlib.ExitStack() as stack:
             if probe is None:
                 probe = stack.enter_context(
@@ -292,7 +293,9 @@ def _refuse(
 ) -> IngestReport:
     _log_not_acquired(run, kind="refused", reason=reason, files_left_on_device=len(listing.files))
     for entry in listing.files:
-        _emit(run, FileResult(path=entry.display, result=NOT_ACQUIRED, reason=reason), on_file)
+        result = FileResult(path=entry.display, result=NOT_ACQUIRED, reason=reason,
+                            raw_path=entry.path)  # fmt: skip
+        _emit(run, result, on_file)
     return _finish(run, OUTCOME_REFUSED, serial_source, refused_reason=reason)
 
 
@@ -378,7 +381,7 @@ def _claims_note(claims: dict[bytes, str]) -> dict[str, list[dict[str, str]]]:
     """For the 'device_docked' event: the files whose names claim another device's serial."""
     if not claims:
         return {}
-    note = [{"path": display_path(p), "serial": c} for p, c in claims.items()]
+    note = [{"path": display_path(p), "serial": c, **exact_name(p)} for p, c in claims.items()]
     return {"serial_mismatch": note}
 
 
@@ -391,10 +394,11 @@ def _first_sight(txn: Transaction, *, serial: str, **fields: Any) -> Device:
         return txn.device(serial)
 
 
-def _anomaly(run: _Run, path: str, kind: str, reason: str) -> FileResult:
+def _anomaly(run: _Run, raw: bytes, kind: str, reason: str) -> FileResult:
     """A file or entry that stays on the device, recorded with its reason."""
+    path = display_path(raw)
     _log_not_acquired(run, path=path, kind=kind, reason=reason)
-    return FileResult(path=path, result=NOT_ACQUIRED, reason=reason)
+    return FileResult(path=path, result=NOT_ACQUIRED, reason=reason, raw_path=raw)
 
 
 def _log_not_acquired(run: _Run, **data: str | int) -> None:
@@ -426,6 +430,7 @@ def _one_file(run: _Run, root_fd: int, entry: FileEntry, probe: MediaProbe) -> F
             sha256=known.sha256,
             size=known.size,
             flags=known.facts.flags,
+            raw_path=entry.path,
         )
     ctx = run.ctx
     try:
@@ -449,7 +454,7 @@ def _one_file(run: _Run, root_fd: int, entry: FileEntry, probe: MediaProbe) -> F
             os.close(src)
         return _record(run, entry, got.sha256, got.size, got.mtime_ns, facts, filed.key)
     except Abandoned as e:
-        return FileResult(path=entry.display, result=ABANDONED, reason=str(e))
+        return FileResult(path=entry.display, result=ABANDONED, reason=str(e), raw_path=entry.path)
     except (DeviceError, IngestError, StorageError, OSError) as e:  # the file stays on the device
         return _failed(run, entry, e)
 
@@ -498,6 +503,7 @@ def _record(
                 item=same[0].id if same else None,
                 sha256=sha256,
                 size=size,
+                raw_path=entry.path,
             )
         txn.log.lock_head()  # a release of these bytes' spool copy (issue 8) waits for us
         local = txn.record_object(
@@ -527,6 +533,7 @@ def _record(
                 **common,
                 "session": run.session,
                 "path": entry.display,
+                **exact_name(entry.path),
                 "source_mtime_ns": str(mtime_ns),  # beyond the I-JSON integer range
                 "officer": item.officer_badge,
                 "recorded_start": iso(facts.recorded_start),
@@ -563,6 +570,7 @@ def _record(
         size=size,
         flags=facts.flags,
         reason="; ".join(facts.probe_errors) or None,
+        raw_path=entry.path,
     )
 
 
@@ -576,7 +584,8 @@ def _failed(run: _Run, entry: FileEntry, err: Exception) -> FileResult:
     code = getattr(err, "code", "error")
     reason = f"{err} ({code})"
     _log_not_acquired(run, path=entry.display, kind="error", code=code, reason=str(err))
-    return FileResult(path=entry.display, result=FAILED, reason=reason, code=code)
+    return FileResult(path=entry.display, result=FAILED, reason=reason, code=code,
+                      raw_path=entry.path)  # fmt: skip
 
 
 def _finish(

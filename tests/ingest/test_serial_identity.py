@@ -6,17 +6,21 @@ and recorded next to it, never obeyed."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from devices.profiles import FLAG_SERIAL_MISMATCH, DeviceProfile, load_profiles
 from devices.walk import open_root, walk
+from ingest.commands import _serial_lines
 from ingest.context import Context
-from ingest.pipeline import STORED, identify, ingest_device
+from ingest.output import Output
+from ingest.pipeline import STORED, IngestReport, identify, ingest_device
 
 AAAB = "DCIM/100GAT/AAAB_J0002_20261126090000_0001.MP4"
 OWN = "DCIM/100GAT/BWC0001_J0001_20261126083000_0001.MP4"
@@ -114,3 +118,20 @@ def test_a_mount_points_name_is_not_a_serial(gat: DeviceProfile, tmp_path: Path)
     (root / OWN).write_bytes(b"x")
     assert _identify(root, gat, None, mount=True) == ("BWC0001", "filename")
     assert _identify(root, gat, None, mount=False) == ("sdb1", "folder")
+
+
+def test_ingest_output_names_the_files_that_claim_another_device() -> None:
+    """evidock ingest's text says which files name another serial and where they were filed."""
+    report = IngestReport(
+        session=3, device="BWC0001", officer=None, files=(), serial_source="folder",
+        serial_claims=((AAAB.encode(), "AAAB"), (b"DCIM/x\x1b[2J_J1_20261126083000.MP4", "X\x1b")),
+    )  # fmt: skip
+    buf = io.StringIO()
+    _serial_lines(Output(json_mode=False, zone=ZoneInfo("UTC"), stream=buf), report)
+    assert buf.getvalue().splitlines() == [
+        "WARNING: 2 file(s) named for another device; they came off this medium and are filed "
+        "under BWC0001 (folder), flagged serial_mismatch:",
+        f"  {AAAB}  names AAAB",
+        "  DCIM/x\\x1b[2J_J1_20261126083000.MP4  names X\\x1b",
+        "Check which camera recorded them before linking them to a case.",
+    ]
