@@ -193,9 +193,9 @@ def ingest_device(
 
 
 def _wipe(run: _Run, root_fd: int, media: list[FileEntry]) -> None:
-    done = {r.path: r for r in run.results if r.result in (STORED, ALREADY) and r.item}
+    done = {r.raw_path: r for r in run.results if r.result in (STORED, ALREADY) and r.item}
     for entry in media:
-        r = done.get(entry.display)
+        r = done.get(entry.path)  # by the exact name: two names can display alike
         if r is None or r.item is None:
             continue
         with run.ctx.catalog.read() as txn:
