@@ -3,7 +3,9 @@
 Profiles are TOML files: the built-in ones beside this module plus a drop-in folder. Matching
 is pure: USB ids and the file-system label (from udev) pick candidates before mounting; marker
 files on the read-only medium pick the profile after. Serials a device reports are recorded
-but are not identity: a profile may require the serial to be registered.
+but are not identity: a profile may require the serial to be registered. A serial written in
+file names is the weakest source: any file can carry any name, so it counts only when every
+serial-bearing name agrees, and a name claiming another device's serial is flagged, not obeyed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from devices.errors import DeviceError
 
 BUILTIN_DIR = Path(__file__).with_name("profiles")
 SERIAL_SOURCES = ("udev", "file", "filename", "folder")
+FLAG_SERIAL_MISMATCH = "serial_mismatch"  # an item whose file name claims another serial
 _SERIAL_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 
 
@@ -141,15 +144,38 @@ def match_medium(candidates: Sequence[DeviceProfile], paths: Sequence[str]) -> D
     return None
 
 
-def serial_from_filenames(profile: DeviceProfile, paths: Sequence[str]) -> str | None:
+def claimed_serials(profile: DeviceProfile, paths: Sequence[str]) -> list[str | None]:
+    """The serial each file name claims by the profile's pattern (None where it claims none),
+    in the order of ``paths``."""
     if not profile.filename_pattern:
-        return None
+        return [None] * len(paths)
     rx = re.compile(profile.filename_pattern)
+    out: list[str | None] = []
     for p in paths:
         m = rx.search(p.rsplit("/", 1)[-1])
-        if m and "serial" in m.groupdict() and _SERIAL_OK.match(m.group("serial")):
-            return m.group("serial")
-    return None
+        claim = m.groupdict().get("serial") if m else None
+        out.append(claim if claim and _SERIAL_OK.match(claim) else None)
+    return out
+
+
+def serial_from_filenames(profile: DeviceProfile, paths: Sequence[str]) -> str | None:
+    """The serial every serial-bearing file name agrees on; None when no name claims one or
+    two names claim different ones (the first of them is no better than the others)."""
+    claims = {c for c in claimed_serials(profile, paths) if c is not None}
+    return claims.pop() if len(claims) == 1 else None
+
+
+def serial_mismatches(
+    profile: DeviceProfile | None, paths: Sequence[str], serial: str
+) -> dict[int, str]:
+    """Files whose name claims a serial other than the device's ``serial``: index -> claim.
+
+    Such a file is still the docked device's (it came off that medium); the claim is shown
+    and recorded next to it (flag ``serial_mismatch``), never used to file it elsewhere."""
+    if profile is None:
+        return {}
+    claims = claimed_serials(profile, paths)
+    return {i: c for i, c in enumerate(claims) if c is not None and c != serial}
 
 
 def clean_serial(text: str) -> str | None:

@@ -13,7 +13,7 @@ from devices.errors import DeviceError
 from ingest import cmd_audit, cmd_cases, cmd_catalog, cmd_dock, cmd_worker, commands
 from ingest.config import load
 from ingest.errors import EXIT_FAILURE, EXIT_USAGE, IngestError, UsageError
-from ingest.output import Output
+from ingest.output import Output, TerminalLogFormatter, for_terminal
 from storage.errors import CatalogUnavailable, StorageError, StoreIntegrityError
 from verify.errors import VerifyError
 
@@ -145,11 +145,11 @@ def _json_flag(parser: argparse.ArgumentParser) -> None:
 
 def _configure_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
+    handler = logging.StreamHandler(sys.stderr)  # messages carry device names: escaped
+    handler.setFormatter(
+        TerminalLogFormatter("%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
     )
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 def exit_code_for(err: BaseException) -> int:
@@ -170,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
     except UsageError as e:
-        print(f"evidock: {e}\nhint: {e.hint}", file=sys.stderr)
+        print(f"evidock: {for_terminal(str(e))}\nhint: {for_terminal(e.hint)}", file=sys.stderr)
         return EXIT_USAGE
     _configure_logging(args.verbose)
     func: Callable[[argparse.Namespace, Output, object], int] = args.func
@@ -180,7 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return func(args, out, settings)
     except (IngestError, StorageError, DeviceError, VerifyError) as e:
         code = getattr(e, "code", "error")
-        print(f"evidock: {e} [{code}]\nhint: {e.hint}", file=sys.stderr)
+        print(f"evidock: {for_terminal(f'{e} [{code}]')}\nhint: {for_terminal(e.hint)}",
+              file=sys.stderr)  # fmt: skip
         return exit_code_for(e)
     except BrokenPipeError:
         # the reader went away (evidock items | head): not an error of ours
@@ -190,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # the user gets a message, the log the traceback
         logger.debug("internal error", exc_info=True)
         print(
-            f"evidock: internal error: {type(e).__name__}: {e}\n"
+            f"evidock: internal error: {type(e).__name__}: {for_terminal(str(e))}\n"
             "hint: nothing half-recorded; run again with -vv and report the log lines",
             file=sys.stderr,
         )

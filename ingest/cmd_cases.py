@@ -26,7 +26,7 @@ from ingest.compliance import archive_due, check_case_number
 from ingest.config import Settings
 from ingest.context import ctx_of, os_actor
 from ingest.errors import EXIT_OK, UsageError
-from ingest.output import Output
+from ingest.output import Output, path_text
 from storage.caselinks import LinkOps
 from storage.caserecords import NewCase
 from storage.cases import CLOSED, OPEN, CaseOps
@@ -226,7 +226,7 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: object) -> in
             activities = ops.activities(case.id)
             links = LinkOps(txn).links(case.id)
             names = {
-                i.id: i.original_path_display for i in txn.items(ids=[k.item_id for k in links])
+                i.id: path_text(i.original_path) for i in txn.items(ids=[k.item_id for k in links])
             }
     finally:
         ctx.close()

@@ -219,12 +219,14 @@ def _print(r: OverdueReport, out: Output) -> None:
     _late_section(out, "Not yet durable past the deadline, excused", r.pending_excused)
     if r.spool.count:
         age = _age(r.at, r.spool.oldest_start) or 0
+        out.line()
         out.line(
-            f"\nWaiting in the local spool for the system of record: {r.spool.count} item(s), "
+            f"Waiting in the local spool for the system of record: {r.spool.count} item(s), "
             f"the oldest clock running for {age // 3600} h {age % 3600 // 60} min "
             "(see 'evidock jobs' for the uploads)"
         )
-    out.line(f"\nDevices in service not docked for {h:g} h ({len(r.devices)})")
+    out.line()
+    out.line(f"Devices in service not docked for {h:g} h ({len(r.devices)})")
     for d in r.devices:
         last = out.when(d.device.last_docked_at) if d.device.last_docked_at else "never"
         out.line(
@@ -232,7 +234,8 @@ def _print(r: OverdueReport, out: Output) -> None:
             f"{out.when(d.device.assigned_at)}; last docked {last}; "
             f"{format_span(d.undocked_for)} undocked"
         )
-    out.line(f"\nClosed cases past the archive deadline ({len(r.archives)})")
+    out.line()
+    out.line(f"Closed cases past the archive deadline ({len(r.archives)})")
     for c in r.archives:
         out.line(
             f"  {c.number}  closed {out.when(c.closed_at)}, archive by "
@@ -241,8 +244,9 @@ def _print(r: OverdueReport, out: Output) -> None:
     _gap_section(out, "Compliance gaps: A/V required, no linked video", r.gaps)
     _gap_section(out, "A/V not suitable, reason recorded (Art. 16)", r.gaps_exempt)
     _gap_section(out, "Advice: officers' devices recorded nothing in the window", r.advisories)
+    out.line()
     out.line(
-        f"\nClock problems ({len(r.clock_problems)}): camera times not trusted; lateness "
+        f"Clock problems ({len(r.clock_problems)}): camera times not trusted; lateness "
         "is measured from the earliest plausible time"
     )
     for ci in r.clock_problems:
@@ -253,13 +257,15 @@ def _print(r: OverdueReport, out: Output) -> None:
             f"{problems_text(chk.clock_problems) if chk else ''}; recorded end "
             f"{out.when(ci.recorded_end)}; measured from {src}"
         )
-    out.line(f"\n{r.overdue_count} overdue and not excused")
+    out.line()
+    out.line(f"{r.overdue_count} overdue and not excused")
 
 
 def _late_section(out: Output, title: str, rows: tuple[LateItem, ...]) -> None:
     if not rows and "excused" in title and "not" not in title:
         return
-    out.line(f"\n{title} ({len(rows)})")
+    out.line()
+    out.line(f"{title} ({len(rows)})")
     for x in rows:
         i, j = x.item, x.judgement
         basis = SOURCE_TEXT.get(i.check.reference_source, "") if i.check else "acquisition"
@@ -282,7 +288,8 @@ def _late_section(out: Output, title: str, rows: tuple[LateItem, ...]) -> None:
 def _gap_section(out: Output, title: str, gaps: tuple[Gap, ...]) -> None:
     if not gaps and "gaps" not in title:
         return
-    out.line(f"\n{title} ({len(gaps)})")
+    out.line()
+    out.line(f"{title} ({len(gaps)})")
     for g in gaps:
         a = g.activity
         what = (

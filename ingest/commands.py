@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import sys
@@ -10,12 +11,13 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from devices.walk import display_path
 from ingest.audit_metrics import check_textfile_path, write_verify_textfile  # issue 7
 from ingest.config import Settings
 from ingest.context import LOG_ORIGIN, Context, ctx_of, object_store, open_context, os_actor
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
-from ingest.output import Output, item_json
-from ingest.pipeline import FAILED, FileResult, ingest_device
+from ingest.output import Output, for_terminal, item_json, path_text, shown_path
+from ingest.pipeline import FAILED, FileResult, IngestReport, ingest_device
 from ingest.proxies import ProxyState, proxy_states  # issue 5
 from storage.catalog import Catalog
 from storage.durable import makedirs_durable
@@ -82,7 +84,8 @@ def cmd_ingest(args: argparse.Namespace, out: Output, settings: object) -> int:
         sha = r.sha256[:12] if r.sha256 else "-" * 12
         extra = f"  [{', '.join(r.flags)}]" if r.flags else ""
         why = f"  ({r.reason})" if r.reason and r.result != "stored" else ""
-        out.line(f"{_MARK.get(r.result, r.result)}  {ident:>6}  {sha}  {r.path}{extra}{why}")
+        path = shown_path(r.raw_path, r.path)
+        out.line(f"{_MARK.get(r.result, r.result)}  {ident:>6}  {sha}  {path}{extra}{why}")
 
     try:
         report = ingest_device(
@@ -104,6 +107,7 @@ def cmd_ingest(args: argparse.Namespace, out: Output, settings: object) -> int:
             "files": [
                 {
                     "path": f.path,
+                    "path_hex": f.raw_path.hex() if f.raw_path is not None else None,
                     "result": f.result,
                     "item": f.item,
                     "sha256": f.sha256,
@@ -115,6 +119,11 @@ def cmd_ingest(args: argparse.Namespace, out: Output, settings: object) -> int:
             ],
             "summary": summary,
             "checkpoint_size": report.checkpoint_size,
+            "serial_source": report.serial_source,
+            "serial_mismatch": [
+                {"path": display_path(p), "path_hex": p.hex(), "serial": claim}
+                for p, claim in report.serial_claims
+            ],
         }
     )
     out.line(
@@ -122,9 +131,24 @@ def cmd_ingest(args: argparse.Namespace, out: Output, settings: object) -> int:
         f"{summary['already']} already in the catalog, {summary['failed']} failed, "
         f"{summary['not_acquired']} not acquired, {summary['flagged']} flagged"
     )
+    _serial_lines(out, report)
     if summary["failed"]:
         out.line("Failed files stay on the device; see the reasons above and dock it again.")
     return EXIT_FAILURE if report.count(FAILED) else EXIT_OK
+
+
+def _serial_lines(out: Output, report: IngestReport) -> None:
+    """Files whose names claim another device's serial (issue 23): kept under this device."""
+    if not report.serial_claims:
+        return
+    out.line(
+        f"WARNING: {len(report.serial_claims)} file(s) named for another device; they came "
+        f"off this medium and are filed under {report.device} ({report.serial_source}), "
+        "flagged serial_mismatch:"
+    )
+    for p, claim in report.serial_claims:
+        out.line(f"  {path_text(p)}  names {claim}")
+    out.line("Check which camera recorded them before linking them to a case.")
 
 
 def cmd_items(args: argparse.Namespace, out: Output, settings: object) -> int:
@@ -153,7 +177,7 @@ def cmd_items(args: argparse.Namespace, out: Output, settings: object) -> int:
                 i.state,
                 ",".join(i.facts.flags) or "-",
                 _proxy_cell(proxies[i.id]),
-                i.original_path_display,
+                path_text(i.original_path),
             ]
             for i in items
         ],
@@ -212,7 +236,7 @@ def cmd_custody(args: argparse.Namespace, out: Output, settings: object) -> int:
         _custody_csv(out, proof)
         return EXIT_OK
     out.line(f"custody of item #{item.id}  sha256 {item.sha256}  {item.size} bytes")
-    out.line(f"from {item.device_serial}:{item.original_path_display}")
+    out.line(f"from {item.device_serial}:{path_text(item.original_path)}")
     for p in proof.events:
         e = p.event
         out.line(
@@ -238,9 +262,16 @@ def _format(out: Output, args: argparse.Namespace) -> str:
 
 
 def _details(data: str) -> str:
+    """An event's data on one line (escaped when printed); a path the event also recorded as
+    hex (not UTF-8) is shown as that exact name."""
     obj = json.loads(data)
     if not isinstance(obj, dict):
         return str(obj)
+    raw = obj.get("path_hex")
+    if isinstance(raw, str):
+        with contextlib.suppress(ValueError):
+            obj["path"] = path_text(bytes.fromhex(raw))
+            del obj["path_hex"]
     parts = []
     for k, v in obj.items():
         if v is None or v == [] or v == "":
@@ -433,7 +464,7 @@ def cmd_verify_proof(args: argparse.Namespace, out: Output, settings: object) ->
     if check.key_from_report:
         print(
             f"evidock: warning: the signature was checked with the key inside the report "
-            f"({check.verifier_key}). {KEY_WARNING}",
+            f"({for_terminal(str(check.verifier_key))}). {KEY_WARNING}",
             file=sys.stderr,
         )
     out.document(

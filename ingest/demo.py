@@ -12,7 +12,7 @@ from pathlib import Path
 from ingest.config import Settings
 from ingest.context import LOG_ORIGIN, Context, open_context, os_actor
 from ingest.errors import EXIT_FAILURE, EXIT_OK
-from ingest.output import Output
+from ingest.output import Output, path_text, shown_path
 from ingest.overdue import build_report
 from ingest.pipeline import FileResult, ingest_device
 from ingest.proxies import proxy_states
@@ -36,7 +36,7 @@ def _proxies(ctx: Context, out: Output) -> int:
     for i in items:
         p = states[i.id]
         made = ", ".join(f"{kind} {sha[:12]}" for kind, sha in p.derived)
-        out.line(f"   #{i.id} {i.original_path_display}: {made or p.note or p.state or '-'}")
+        out.line(f"   #{i.id} {path_text(i.original_path)}: {made or p.note or p.state or '-'}")
     out.line("   each one filed under store/derived/sha256/.. and logged as a 'transcoded' custody")
     out.line("   event naming the source hash, its own hash, ffmpeg's version and its arguments")
     size, _ = ctx.checkpoint()
@@ -78,7 +78,8 @@ def run_demo(settings: Settings, out: Output, args: argparse.Namespace) -> int:
         def show(r: FileResult) -> None:
             flags = f"  [{', '.join(r.flags)}]" if r.flags else ""
             ident = f"#{r.item}" if r.item is not None else "-"
-            out.line(f"   {r.result:<8} {ident:>4}  {(r.sha256 or '')[:16]}  {r.path}{flags}")
+            path = shown_path(r.raw_path, r.path)
+            out.line(f"   {r.result:<8} {ident:>4}  {(r.sha256 or '')[:16]}  {path}{flags}")
 
         out.line("== first docking: copy, hash, read back, probe, store, record")
         first = ingest_device(ctx, camera, serial=SERIAL, officer=None, actor=os_actor(),
@@ -120,7 +121,7 @@ def run_demo(settings: Settings, out: Output, args: argparse.Namespace) -> int:
     for i in items:
         f = i.facts
         out.line(
-            f"   #{i.id} {i.original_path_display}: {i.size} bytes, recorded "
+            f"   #{i.id} {path_text(i.original_path)}: {i.size} bytes, recorded "
             f"{out.when(f.recorded_start)} ({f.time_source}), "
             f"{f.video_codec or '-'}/{f.audio_codec or '-'} {f.width or '-'}x{f.height or '-'}, "
             f"officer {i.officer_badge or '-'}"

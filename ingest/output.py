@@ -1,15 +1,85 @@
-"""How results reach a person or a program: plain lines, or one JSON document with --json."""
+"""How results reach a person or a program: plain lines, or one JSON document with --json.
+
+Text for a person goes through ``for_terminal``: names and notes come from untrusted devices,
+and a terminal obeys what they carry (escape sequences, a newline that forges a line, a bidi
+override that reverses one). JSON keeps every string exactly; ``json`` escapes what it must.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from storage.records import Item
+
+_SHORT = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# Unicode categories a terminal does not show as a glyph: controls, format characters (bidi
+# overrides and isolates, zero-width ones), surrogates, unassigned, line/paragraph separators
+_UNSHOWN = frozenset({"Cc", "Cf", "Cs", "Cn", "Zl", "Zp"})
+
+
+def for_terminal(text: str) -> str:
+    """``text`` as it may be shown on a terminal, with one reading back for every form.
+
+    A backslash becomes ``\\\\``; newline, return and tab ``\\n``, ``\\r``, ``\\t``; other C0
+    controls and DEL ``\\xNN``; a byte of a device name that is not UTF-8 (carried as a
+    surrogate, see ``path_text``) ``\\xNN`` too, which cannot be confused with the controls
+    (all below 0x80); C1 controls, format and separator characters, unassigned code points
+    and other surrogates ``\\uNNNN`` (``\\UNNNNNNNN`` above the BMP). Everything else is kept,
+    Chinese text included."""
+    if text.isascii() and text.isprintable() and "\\" not in text:
+        return text
+    return "".join(_escape(c) for c in text)
+
+
+def _escape(c: str) -> str:
+    short = _SHORT.get(c)
+    if short is not None:
+        return short
+    o = ord(c)
+    if o < 0x20 or o == 0x7F:
+        return f"\\x{o:02x}"
+    if 0xDC80 <= o <= 0xDCFF:  # surrogateescape: the raw byte o - 0xDC00
+        return f"\\x{o - 0xDC00:02x}"
+    if unicodedata.category(c) in _UNSHOWN:
+        return f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}"
+    return c
+
+
+def path_text(raw: bytes) -> str:
+    """A device path for ``for_terminal``: exactly its name, bytes that are not UTF-8 kept as
+    surrogates (so they print as ``\\xNN`` while a literal backslash prints as ``\\\\``).
+    Never for JSON, the catalog or the log: those take the display form and ``exact_name``."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def shown_path(raw: bytes | None, display: str) -> str:
+    """What to print for a path known by its raw bytes (exact) or only its display form."""
+    return path_text(raw) if raw is not None else display
+
+
+def exact_name(raw: bytes) -> dict[str, str]:
+    """``{"path_hex": ...}`` for a device path that is not UTF-8 (its display form, with
+    ``\\xNN`` for those bytes, could also be a name typed that way), else nothing."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"path_hex": raw.hex()}
+    return {}
+
+
+class TerminalLogFormatter(logging.Formatter):
+    """Log lines with their message escaped by ``for_terminal`` (a traceback stays lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = for_terminal(record.message)
+        return super().formatMessage(record)
 
 
 class Output:
@@ -19,9 +89,14 @@ class Output:
         self.stream = stream if stream is not None else sys.stdout
 
     def line(self, text: str = "") -> None:
-        """A human line; silent in --json mode (the JSON document is the whole output)."""
+        """A human line, escaped for the terminal (``for_terminal``: a value in it cannot
+        start another line or talk to the terminal); silent in --json mode (the JSON document
+        is the whole output). Device paths go in as ``path_text``."""
         if not self.json_mode:
-            print(text, file=self.stream, flush=True)
+            self._print(for_terminal(text))
+
+    def _print(self, safe: str) -> None:
+        print(safe, file=self.stream, flush=True)
 
     def document(self, doc: Any) -> None:
         if self.json_mode:
@@ -36,11 +111,11 @@ class Output:
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
         if self.json_mode:
             return
-        cells = [[str(c) for c in r] for r in rows]
+        cells = [[for_terminal(str(c)) for c in r] for r in rows]
         widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
         self.line("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-        for r in cells:
-            self.line("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        for r in cells:  # escaped above, before measuring
+            self._print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
 def iso(t: datetime | None) -> str | None:
@@ -60,6 +135,7 @@ def item_json(
         "sha256": item.sha256,
         "size": item.size,
         "original_path": item.original_path_display,
+        "original_path_hex": item.original_path.hex(),  # the exact name (issue 23)
         "device": item.device_serial,
         "officer": item.officer_badge,
         "session": item.session_id,

@@ -15,20 +15,27 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from devices.errors import DeviceError
-from devices.profiles import DeviceProfile, clean_serial, matches_any, serial_from_filenames
-from devices.walk import FileEntry, Listing, open_file, open_root, walk
+from devices.profiles import (
+    FLAG_SERIAL_MISMATCH,
+    DeviceProfile,
+    clean_serial,
+    matches_any,
+    serial_from_filenames,
+    serial_mismatches,
+)
+from devices.walk import FileEntry, Listing, display_path, open_file, open_root, walk
 from ingest.acquire import Abandoned, acquire
 from ingest.caselink import after_ingest
 from ingest.context import Context
 from ingest.errors import IngestError
 from ingest.facts import derive_facts
-from ingest.output import iso
+from ingest.output import exact_name, iso
 from ingest.probe import MediaProbe
 from ingest.proxies import TRANSCODE, wants_proxy
 from ingest.wipe import wipe_one
@@ -62,6 +69,7 @@ class FileResult:
     reason: str | None = None
     flags: tuple[str, ...] = ()
     code: str | None = None  # the error's stable code, for a failed file
+    raw_path: bytes | None = None  # the name as the device gave it (``path`` is its display)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,6 +83,7 @@ class IngestReport:
     serial_source: str | None = None
     refused_reason: str | None = None
     checkpoint_size: int | None = None
+    serial_claims: tuple[tuple[bytes, str], ...] = ()  # files naming another serial: (path, it)
 
     def count(self, result: str) -> int:
         return sum(1 for f in self.files if f.result == result)
@@ -107,6 +116,7 @@ class _Run:
     zone: ZoneInfo
     cancel: threading.Event | None
     results: list[FileResult] = field(default_factory=list)
+    claims: dict[bytes, str] = field(default_factory=dict)  # path -> serial its name claims
 
 
 def folder_serial(root: Path) -> str:
@@ -145,17 +155,18 @@ def ingest_device(
             serial, serial_source = identify(root, root_fd, listing, profile, reported_serial)
         else:
             serial_source = "given"
-        run = _start(ctx, root, serial, officer, actor, profile, cancel)
+        claims = claimed_elsewhere(listing, profile, serial)
+        run = _start(ctx, root, serial, officer, actor, profile, cancel, claims)
         refusal = _refusal(run, profile)
         if refusal is not None:
             return _refuse(run, listing, refusal, serial_source, on_file)
         ctx.store.clean_stale_staging()
         for anomaly in listing.anomalies:
-            _emit(run, _anomaly(run, anomaly.display, anomaly.kind, anomaly.reason), on_file)
+            _emit(run, _anomaly(run, anomaly.path, anomaly.kind, anomaly.reason), on_file)
         media, other = _split(listing.files, profile)
         for entry in other:
             reason = f"not a media file for profile {profile.name if profile else '-'}"
-            _emit(run, _anomaly(run, entry.display, "not-media", reason), on_file)
+            _emit(run, _anomaly(run, entry.path, "not-media", reason), on_file)
         with contextlib.ExitStack() as stack:
             if probe is None:
                 probe = stack.enter_context(
@@ -182,9 +193,9 @@ def ingest_device(
 
 
 def _wipe(run: _Run, root_fd: int, media: list[FileEntry]) -> None:
-    done = {r.path: r for r in run.results if r.result in (STORED, ALREADY) and r.item}
+    done = {r.raw_path: r for r in run.results if r.result in (STORED, ALREADY) and r.item}
     for entry in media:
-        r = done.get(entry.display)
+        r = done.get(entry.path)  # by the exact name: two names can display alike
         if r is None or r.item is None:
             continue
         with run.ctx.catalog.read() as txn:
@@ -203,8 +214,15 @@ def identify(
     listing: Listing,
     profile: DeviceProfile | None,
     reported_serial: str | None,
+    *,
+    is_mount: Callable[[Path], bool] = os.path.ismount,
 ) -> tuple[str, str]:
-    """The device's serial and where it came from, by the profile's list of sources."""
+    """The device's serial and where it came from, by the profile's list of sources.
+
+    A folder's name is its identity only when it is not a mount point: a mount point is named
+    by whoever mounted it (evidock names its own after the kernel's device, 'sdb1'), so every
+    camera docked there would share it. File names count only when every serial-bearing name
+    agrees; names that disagree pick nobody, and the serial then comes from the path."""
     sources = profile.serial_sources if profile else ("udev", "folder")
     for source in sources:
         found: str | None = None
@@ -214,11 +232,19 @@ def identify(
             found = _serial_file(root_fd, listing, profile.serial_file)
         elif source == "filename" and profile is not None:
             found = serial_from_filenames(profile, [f.display for f in listing.files])
-        elif source == "folder" and profile is not None:
+        elif source == "folder" and profile is not None and not is_mount(root):
             found = clean_serial(root.name)
         if found:
             return found, source
     return folder_serial(root), "path"
+
+
+def claimed_elsewhere(
+    listing: Listing, profile: DeviceProfile | None, serial: str
+) -> dict[bytes, str]:
+    """The files whose name claims a serial other than ``serial``: path -> the claimed one."""
+    found = serial_mismatches(profile, [f.display for f in listing.files], serial)
+    return {listing.files[i].path: claim for i, claim in found.items()}
 
 
 def _serial_file(root_fd: int, listing: Listing, rel: str) -> str | None:
@@ -267,7 +293,9 @@ def _refuse(
 ) -> IngestReport:
     _log_not_acquired(run, kind="refused", reason=reason, files_left_on_device=len(listing.files))
     for entry in listing.files:
-        _emit(run, FileResult(path=entry.display, result=NOT_ACQUIRED, reason=reason), on_file)
+        result = FileResult(path=entry.display, result=NOT_ACQUIRED, reason=reason,
+                            raw_path=entry.path)  # fmt: skip
+        _emit(run, result, on_file)
     return _finish(run, OUTCOME_REFUSED, serial_source, refused_reason=reason)
 
 
@@ -294,6 +322,7 @@ def _start(
     actor: str,
     profile: DeviceProfile | None,
     cancel: threading.Event | None,
+    claims: dict[bytes, str],
 ) -> _Run:
     now = ctx.clock()
     with ctx.catalog.write() as txn:
@@ -324,8 +353,14 @@ def _start(
                 "session": session,
                 "source": str(root),
                 "profile": profile.name if profile else None,
+                **_claims_note(claims),
             },
         )
+    if claims:
+        logger.warning(
+            "files named for another device device=%s session=%s files=%d claimed=%s",
+            serial, session, len(claims), ",".join(sorted(set(claims.values()))),
+        )  # fmt: skip
     zone_name = profile.clock_zone if profile else "local"
     zone = ZoneInfo(ctx.settings.device_clock_zone if zone_name == "local" else zone_name)
     return _Run(
@@ -338,7 +373,16 @@ def _start(
         profile=profile,
         zone=zone,
         cancel=cancel,
+        claims=claims,
     )
+
+
+def _claims_note(claims: dict[bytes, str]) -> dict[str, list[dict[str, str]]]:
+    """For the 'device_docked' event: the files whose names claim another device's serial."""
+    if not claims:
+        return {}
+    note = [{"path": display_path(p), "serial": c, **exact_name(p)} for p, c in claims.items()]
+    return {"serial_mismatch": note}
 
 
 def _first_sight(txn: Transaction, *, serial: str, **fields: Any) -> Device:
@@ -350,10 +394,11 @@ def _first_sight(txn: Transaction, *, serial: str, **fields: Any) -> Device:
         return txn.device(serial)
 
 
-def _anomaly(run: _Run, path: str, kind: str, reason: str) -> FileResult:
+def _anomaly(run: _Run, raw: bytes, kind: str, reason: str) -> FileResult:
     """A file or entry that stays on the device, recorded with its reason."""
+    path = display_path(raw)
     _log_not_acquired(run, path=path, kind=kind, reason=reason)
-    return FileResult(path=path, result=NOT_ACQUIRED, reason=reason)
+    return FileResult(path=path, result=NOT_ACQUIRED, reason=reason, raw_path=raw)
 
 
 def _log_not_acquired(run: _Run, **data: str | int) -> None:
@@ -385,6 +430,7 @@ def _one_file(run: _Run, root_fd: int, entry: FileEntry, probe: MediaProbe) -> F
             sha256=known.sha256,
             size=known.size,
             flags=known.facts.flags,
+            raw_path=entry.path,
         )
     ctx = run.ctx
     try:
@@ -401,12 +447,14 @@ def _one_file(run: _Run, root_fd: int, entry: FileEntry, probe: MediaProbe) -> F
                     time_pattern=run.profile.time_pattern if run.profile else None,
                     important_pattern=run.profile.important_pattern if run.profile else None,
                 )
+                if entry.path in run.claims:  # its name claims another device (issue 23)
+                    facts = replace(facts, flags=(*facts.flags, FLAG_SERIAL_MISMATCH))
                 filed = ctx.store.file(staging, got.sha256, got.size)
         finally:
             os.close(src)
         return _record(run, entry, got.sha256, got.size, got.mtime_ns, facts, filed.key)
     except Abandoned as e:
-        return FileResult(path=entry.display, result=ABANDONED, reason=str(e))
+        return FileResult(path=entry.display, result=ABANDONED, reason=str(e), raw_path=entry.path)
     except (DeviceError, IngestError, StorageError, OSError) as e:  # the file stays on the device
         return _failed(run, entry, e)
 
@@ -455,6 +503,7 @@ def _record(
                 item=same[0].id if same else None,
                 sha256=sha256,
                 size=size,
+                raw_path=entry.path,
             )
         txn.log.lock_head()  # a release of these bytes' spool copy (issue 8) waits for us
         local = txn.record_object(
@@ -484,6 +533,7 @@ def _record(
                 **common,
                 "session": run.session,
                 "path": entry.display,
+                **exact_name(entry.path),
                 "source_mtime_ns": str(mtime_ns),  # beyond the I-JSON integer range
                 "officer": item.officer_badge,
                 "recorded_start": iso(facts.recorded_start),
@@ -491,6 +541,7 @@ def _record(
                 "time_source": facts.time_source,
                 "flags": list(facts.flags),
                 "probe_errors": list(facts.probe_errors),
+                **_claimed(run, entry),
             },
         )
         ctx.custody.append(
@@ -519,14 +570,22 @@ def _record(
         size=size,
         flags=facts.flags,
         reason="; ".join(facts.probe_errors) or None,
+        raw_path=entry.path,
     )
+
+
+def _claimed(run: _Run, entry: FileEntry) -> dict[str, str]:
+    """For the 'acquired' event: the serial the file's name claims, when not the device's."""
+    claim = run.claims.get(entry.path)
+    return {} if claim is None else {"claimed_serial": claim}
 
 
 def _failed(run: _Run, entry: FileEntry, err: Exception) -> FileResult:
     code = getattr(err, "code", "error")
     reason = f"{err} ({code})"
     _log_not_acquired(run, path=entry.display, kind="error", code=code, reason=str(err))
-    return FileResult(path=entry.display, result=FAILED, reason=reason, code=code)
+    return FileResult(path=entry.display, result=FAILED, reason=reason, code=code,
+                      raw_path=entry.path)  # fmt: skip
 
 
 def _finish(
@@ -551,4 +610,5 @@ def _finish(
         serial_source=serial_source,
         refused_reason=refused_reason,
         checkpoint_size=size,
+        serial_claims=tuple(run.claims.items()),
     )

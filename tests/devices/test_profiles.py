@@ -8,11 +8,13 @@ import pytest
 
 from devices.profiles import (
     ProfileError,
+    claimed_serials,
     glob_regex,
     load_profiles,
     match_medium,
     parse_profile,
     serial_from_filenames,
+    serial_mismatches,
     usb_candidates,
 )
 from devices.udev import parse_property_dump, props_from_mapping
@@ -49,6 +51,24 @@ def test_gat947_serial_comes_from_the_file_names() -> None:
     names = ["DCIM/100GAT/BWC0042_J0001_20261126083000_0001.MP4"]
     assert serial_from_filenames(prof, names) == "BWC0042"
     assert prof.require_registered
+
+
+def test_gat947_file_names_name_the_device_only_when_they_all_agree() -> None:
+    """Two names claiming two serials name nobody (the first is no better than the other)."""
+    prof = next(p for p in load_profiles() if p.name == "gat947-recorder")
+    own = "DCIM/100GAT/BWC0042_J0001_20261126083000_0001.MP4"
+    other = "DCIM/100GAT/AAAB_J0002_20261126090000_0001.MP4"
+    assert serial_from_filenames(prof, [own, "DCIM/MISC.TXT", own]) == "BWC0042"
+    assert serial_from_filenames(prof, [other, own]) is None
+    assert claimed_serials(prof, [other, "DCIM/MISC.TXT", own]) == ["AAAB", None, "BWC0042"]
+    assert serial_mismatches(prof, [other, "DCIM/MISC.TXT", own], "BWC0042") == {0: "AAAB"}
+    assert serial_mismatches(None, [other], "BWC0042") == {}
+
+
+def test_gat947_takes_the_mediums_identity_before_its_file_names() -> None:
+    """USB serial, then the folder's name; the serial in file names comes last."""
+    prof = next(p for p in load_profiles() if p.name == "gat947-recorder")
+    assert prof.serial_sources == ("udev", "folder", "filename")
 
 
 def test_usb_ids_and_labels_narrow_the_candidates() -> None:

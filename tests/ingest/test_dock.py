@@ -189,9 +189,9 @@ def test_unregistered_recorder_whose_profile_requires_registration_is_refused(
     tmp_path: Path, media: dict[str, Path], catalog_url: str
 ) -> None:
     """A GA/T 947 recorder with an unknown serial: nothing taken, the reason is visible, and
-    every file is still on the device."""
+    every file is still on the device. (The watch folder's name is the device's identity.)"""
     watch = tmp_path / "watch"
-    dev = watch / "recorder" / "DCIM" / "100GAT"
+    dev = watch / "BWC0099" / "DCIM" / "100GAT"
     dev.mkdir(parents=True)
     name = "BWC0099_J0001_20261126083000_0001.MP4"
     shutil.copy(media["clip"], dev / name)

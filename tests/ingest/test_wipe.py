@@ -56,3 +56,27 @@ def test_a_file_recorded_earlier_is_wiped_only_if_its_bytes_are_still_the_items(
     assert clip.exists()
     left = [p for p in camera.rglob("*") if p.is_file()]
     assert left == [clip]
+
+
+def test_two_names_that_display_alike_are_each_wiped_as_their_own_item(
+    ctx: Context, tmp_path: Path
+) -> None:
+    """The byte 0xFF and the typed text '\\xff' display alike; each file is wiped as its own
+    item (one wiped_from_device each), never as the other one."""
+    import os
+
+    root = tmp_path / "device"
+    root.mkdir()
+    names = [b"a\xff.jpg", b"a\\xff.jpg"]
+    for i, name in enumerate(names):
+        path = os.path.join(os.fsencode(root), name)
+        with open(path, "wb") as f:
+            f.write(b"recording %d" % i)
+        os.utime(path, ns=(1_800_000_000_000_000_000, 1_800_000_000_000_000_000))
+    report = ingest_device(ctx, root, serial="BWC-W", officer=None, actor="test", wipe=True)
+    assert report.count("stored") == 2
+    assert list(root.iterdir()) == []
+    with ctx.catalog.read() as txn:
+        wiped = [e.item for e in txn.log.events() if e.type == "wiped_from_device"]
+        items = txn.items()
+    assert sorted(wiped) == sorted(i.id for i in items)
