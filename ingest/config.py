@@ -50,6 +50,10 @@ class DockSettings:
     stop_grace_seconds: float = 20.0
     mount_root: Path = Path("/run/evidock/media")
     profiles_dir: Path = Path("/etc/evidock/profiles.d")
+    # bounds on a device's tree (issue 23): what lies beyond stays on it, with the reason
+    max_depth: int = 64  # folder levels entered below a device's root
+    max_entries: int = 200_000  # entries listed on one device
+    max_watched_folders: int = 1024  # folders of one watch-folder device watched for changes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -215,6 +219,13 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Set
     for key, value in (("settle_seconds", settle), ("stop_grace_seconds", grace)):
         if not isinstance(value, int | float) or value < 0:
             raise ConfigError(f"{source}: [dock] {key} must be a number of seconds >= 0")
+    limits = {}
+    for key, default, high in (("max_depth", 64, 256), ("max_entries", 200_000, 10_000_000),
+                               ("max_watched_folders", 1024, 100_000)):  # fmt: skip
+        value = dock_raw.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= high:
+            raise ConfigError(f"{source}: [dock] {key} must be a whole number between 1 and {high}")
+        limits[key] = value
     watchdog = env.get("WATCHDOG_USEC", "")
     probe_raw = _table(raw, "probe", source)
     timeout = probe_raw.get("timeout_s", 60.0)
@@ -240,6 +251,9 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Set
             stop_grace_seconds=float(grace),
             mount_root=Path(str(dock_raw.get("mount_root", "/run/evidock/media"))),
             profiles_dir=Path(str(dock_raw.get("profiles_dir", "/etc/evidock/profiles.d"))),
+            max_depth=limits["max_depth"],
+            max_entries=limits["max_entries"],
+            max_watched_folders=limits["max_watched_folders"],
         ),
         probe=ProbeSettings(
             exiftool=str(probe_raw.get("exiftool", "exiftool")),

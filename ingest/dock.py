@@ -12,6 +12,13 @@ not an error of the device: the daemon logs the outage once, keeps the device in
 lasted, at most 30 s) until the catalog answers. Files already filed in the store are found
 again by their hash; the cut session is closed as interrupted (and its items measured) before
 the device is taken again.
+
+Every thread the dock needs must be alive (issue 23): a thread of the process that dies on an
+exception (a watcher, a bay, a job worker; reported through ``threading.excepthook`` while the
+dock runs) or a watch source that stopped is logged, WATCHDOG is no longer sent to systemd,
+and the dock stops the way it does on SIGTERM and exits 1, so that systemd restarts it (a
+dock that only looked alive ingested nothing). A bay stuck on one file only withholds
+WATCHDOG: systemd's watchdog then restarts the dock.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +43,7 @@ from ingest.caselink import after_ingest
 from ingest.catalog_metrics import session_delays  # metrics (issue 7)
 from ingest.context import Context
 from ingest.dockstatus import BayView, write_status
-from ingest.errors import IngestError
+from ingest.errors import EXIT_FAILURE, EXIT_OK, IngestError
 from ingest.metered_store import metered  # metrics (issue 7)
 from ingest.metrics import ACTIVE_BAY_STATES, DockMetrics
 from ingest.notify import Notifier
@@ -46,6 +53,32 @@ from ingest.worker import WorkerPool  # issue 5: embedded job workers
 from storage.errors import CatalogUnavailable, StorageError
 
 logger = logging.getLogger(__name__)
+
+WatchFactory = Callable[[Sequence[Path], Callable[[Path], None]], WatchSource]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Health:
+    """What the dock tells systemd: ``ping`` (WATCHDOG=1) or not, and whether it must stop
+    (``fatal``: exit 1 so that systemd restarts it), with the reason for a person."""
+
+    ping: bool
+    fatal: bool = False
+    reason: str | None = None
+
+
+def judge_health(
+    *, now: float, progress: Iterable[float], stuck_after_s: float, dead: Sequence[str]
+) -> Health:
+    """A dead thread is fatal; a bay without progress for ``stuck_after_s`` withholds the ping
+    (systemd's watchdog decides); else all is well. ``progress``: each busy bay's last progress
+    (monotonic seconds); ``dead``: names of threads that should run and do not."""
+    if dead:
+        return Health(ping=False, fatal=True, reason=f"thread(s) stopped: {', '.join(dead)}")
+    stuck = sum(1 for t in progress if now - t >= stuck_after_s)
+    if stuck:
+        return Health(ping=False, reason=f"{stuck} bay(s) without progress for {stuck_after_s:g} s")
+    return Health(ping=True)
 
 
 @dataclass(slots=True)
@@ -75,6 +108,7 @@ class DockDaemon:
         udev_factory: Callable[[Callable[[UdevEvent], None]], UdevSource] = UdevSource,
         stuck_after_s: float = 1800.0,
         workers: WorkerPool | None = None,
+        watch_factory: WatchFactory | None = None,
     ) -> None:
         s = ctx.settings
         self.ctx = metered(ctx, metrics.storage_error)  # metrics (issue 7): store errors
@@ -93,7 +127,10 @@ class DockDaemon:
         self.again: set[str] = set()
         self.disk_limits: dict[int, threading.Semaphore] = {}
         self.lock = threading.Lock()
-        self.watch = WatchSource(self.watch_roots, lambda p: self.events.put(("folder", p)))
+        self.watch = (watch_factory or self._watch_source)(
+            self.watch_roots, lambda p: self.events.put(("folder", p))
+        )
+        self.crashed: list[str] = []  # threads that died on an exception while the dock ran
         self.udev = udev_factory(lambda e: self.events.put(("udev", e))) if use_udev else None
         self.stuck_after_s = stuck_after_s
         self.status_path = s.data_dir / "run" / f"dock-{s.dock.name}.json"
@@ -112,27 +149,46 @@ class DockDaemon:
             metrics.add_families(self.workers.families)
         metrics.watch_bays(self._bay_states)  # metrics (issue 7): bay states at scrape time
 
+    def _watch_source(
+        self, roots: Sequence[Path], on_change: Callable[[Path], None]
+    ) -> WatchSource:
+        d = self.ctx.settings.dock
+        return WatchSource(
+            roots, on_change, max_depth=d.max_depth, max_entries=d.max_entries,
+            max_watched_folders=d.max_watched_folders,
+        )  # fmt: skip
+
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> int:
-        if self.workers is not None:  # issue 5
-            self.workers.start()
-        self.watch.start()
-        if self.udev is not None:
-            try:
-                self.udev.start()
-                for e in self.udev.existing():
-                    self.events.put(("udev", e))
-            except (OSError, ImportError) as err:
-                logger.warning("udev unavailable, watch folders only error=%s", err)
-                self.udev = None
-        for folder in device_folders(self.watch_roots):
-            self.settler.touch(folder, time.monotonic())
-        self.notifier.send(READY="1", STATUS=self._summary())
-        self._publish()
-        logger.info("dock ready dock=%s watch=%s", self.ctx.dock.name, self.watch_roots)
-        wd = self.ctx.settings.watchdog_usec
-        ping_every = wd / 2e6 if wd else None
+        """Run until SIGTERM (exit 0) or until a thread it needs has died (exit 1)."""
+        previous = threading.excepthook
+        threading.excepthook = self._thread_crashed  # scoped: restored when the dock stops
         try:
+            return self._run()
+        finally:
+            threading.excepthook = previous
+
+    def _run(self) -> int:
+        failed: str | None = None
+        try:
+            if self.workers is not None:  # issue 5
+                self.workers.start()
+            self.watch.start()
+            if self.udev is not None:
+                try:
+                    self.udev.start()
+                    for e in self.udev.existing():
+                        self.events.put(("udev", e))
+                except (OSError, ImportError) as err:
+                    logger.warning("udev unavailable, watch folders only error=%s", err)
+                    self.udev = None
+            for folder in device_folders(self.watch_roots):
+                self.settler.touch(folder, time.monotonic())
+            self.notifier.send(READY="1", STATUS=self._summary())
+            self._publish()
+            logger.info("dock ready dock=%s watch=%s", self.ctx.dock.name, self.watch_roots)
+            wd = self.ctx.settings.watchdog_usec
+            ping_every = wd / 2e6 if wd else None
             while not self.stop.is_set():
                 timeout = self._timeout(ping_every)
                 try:
@@ -141,11 +197,32 @@ class DockDaemon:
                 except queue.Empty:
                     pass
                 self._start_due()
-                if ping_every is not None and self._healthy():
+                health = self._health()
+                if health.fatal:
+                    failed = health.reason
+                    break
+                if ping_every is not None and health.ping:
                     self.notifier.send(WATCHDOG="1")
         finally:
+            if failed is not None:
+                logger.error(
+                    "dock stops: %s; it exits 1 so that systemd restarts it dock=%s",
+                    failed, self.ctx.dock.name,
+                )  # fmt: skip
+                self.notifier.send(STATUS=f"failed: {failed}; stopping, to be restarted")
             self._shutdown()
-        return 0
+        return EXIT_OK if failed is None else EXIT_FAILURE
+
+    def _thread_crashed(self, args: threading.ExceptHookArgs) -> None:
+        """``threading.excepthook`` while the dock runs: log the crash, wake the loop to stop."""
+        name = args.thread.name if args.thread is not None else "unknown"
+        logger.error(
+            "thread crashed thread=%s error=%s: %s", name, args.exc_type.__name__, args.exc_value,
+            exc_info=args.exc_value,
+        )  # fmt: skip
+        with self.lock:
+            self.crashed.append(name)
+        self.events.put(("crashed", name))
 
     def request_stop(self) -> None:
         self.stop.set()
@@ -209,8 +286,21 @@ class DockDaemon:
             bay = self.bays.get(key) or _Bay(source=key, kind=kind)
             bay.state, bay.since, bay.done = "queued", time.time(), 0
             self.bays[key] = bay
-            self.active[key] = self.pool.submit(self._job, key, kind)
+            job = self.pool.submit(self._job, key, kind)
+            self.active[key] = job
+        job.add_done_callback(lambda done: self._job_ended(key, done))
         self._publish()
+
+    def _job_ended(self, key: str, job: Future[None]) -> None:
+        """A bay's job ended. ``_job`` handles every Exception (one device's failure is its
+        bay's state); anything that still escaped it ended the bay abruptly: fatal."""
+        error = None if job.cancelled() else job.exception()
+        if error is None:
+            return
+        logger.error("bay crashed source=%s error=%r", key, error, exc_info=error)
+        with self.lock:
+            self.crashed.append(f"bay {key}")
+        self.events.put(("crashed", key))
 
     def _finished(self, key: str) -> None:
         with self.lock:
@@ -259,18 +349,29 @@ class DockDaemon:
             return self.disk_limits[dev]
 
     def _folder_job(self, bay: _Bay, folder: Path) -> None:
-        profile = match_medium(self.profiles, _paths(folder))
+        profile = match_medium(self.profiles, self._paths(folder))
         wipe = self.ctx.settings.dock.wipe_after_offload and bool(
             profile and profile.wipe_after_offload
         )
         with self._limit(folder):
             self._ingest(bay, folder, profile, reported_serial=folder.name, wipe=wipe)
 
+    def _paths(self, root: Path) -> list[str]:
+        """The files of a device, for profile matching (walked within the same bounds)."""
+        d = self.ctx.settings.dock
+        fd = open_root(root)
+        try:
+            return [
+                f.display for f in walk(fd, max_depth=d.max_depth, max_entries=d.max_entries).files
+            ]
+        finally:
+            os.close(fd)
+
     def _usb_job(self, bay: _Bay, props: UsbProps) -> None:
         bay.state = "mounting"
         root, ours = self.mounter.mount(props)
         try:
-            profile = match_medium(usb_candidates(self.profiles, props), _paths(root))
+            profile = match_medium(usb_candidates(self.profiles, props), self._paths(root))
             if profile is None:
                 self._unknown(props, "no profile's marker files are on the medium")
                 bay.state = "ignored: unknown device"
@@ -363,9 +464,15 @@ class DockDaemon:
         )  # fmt: skip
 
     # -- health, status, stop ---------------------------------------------------------------
-    def _healthy(self) -> bool:
-        now = time.monotonic()
-        return all(now - self.bays[k].last_progress < self.stuck_after_s for k in list(self.active))
+    def _health(self) -> Health:
+        with self.lock:
+            dead = list(self.crashed)
+            progress = [self.bays[k].last_progress for k in self.active]
+        if not self.watch.alive():
+            dead.append("watch folders")
+        return judge_health(
+            now=time.monotonic(), progress=progress, stuck_after_s=self.stuck_after_s, dead=dead
+        )
 
     def _bay_states(self) -> list[str]:  # metrics (issue 7)
         with self.lock:
@@ -419,11 +526,3 @@ class DockDaemon:
                 self.active.pop(payload, None)
         self._publish()
         logger.info("dock stopped dock=%s", self.ctx.dock.name)
-
-
-def _paths(root: Path) -> list[str]:
-    fd = open_root(root)
-    try:
-        return [f.display for f in walk(fd).files]
-    finally:
-        os.close(fd)

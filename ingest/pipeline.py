@@ -150,7 +150,8 @@ def ingest_device(
     root_fd = open_root(root)
     outcome = OUTCOME_COMPLETE
     try:
-        listing = walk(root_fd)
+        limits = ctx.settings.dock  # issue 23: a hostile tree is walked within bounds
+        listing = walk(root_fd, max_depth=limits.max_depth, max_entries=limits.max_entries)
         if serial is None:
             serial, serial_source = identify(root, root_fd, listing, profile, reported_serial)
         else:

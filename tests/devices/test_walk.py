@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+import resource
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from devices.errors import NotADeviceRoot, UnsafeEntry
-from devices.walk import open_file, open_root, walk
+from devices.walk import FileEntry, open_file, open_root, walk
+from tests.devices.deeptree import chain_path, make_chain, removed_after
 
 
 @pytest.fixture
@@ -178,3 +182,113 @@ def test_another_file_system_mounted_inside_the_device_is_not_entered(device: Pa
         subprocess.run(["umount", str(inner)], check=True)
     assert [f.path for f in listing.files] == [b"DCIM/a.mp4"]
     assert [(a.path, a.kind) for a in listing.anomalies] == [(b"inner", "mount-point")]
+
+
+@contextlib.contextmanager
+def _fd_headroom(extra: int) -> Iterator[None]:
+    """At most ``extra`` more fds may be open in this process while the block runs."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    highest = max(int(n) for n in os.listdir("/proc/self/fd"))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (highest + 1 + extra, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_tree_1200_folders_deep_yields_the_files_within_bounds_and_one_reason_for_the_rest(
+    tmp_path: Path,
+) -> None:
+    """No recursion and at most one open folder per level entered: the files down to max_depth
+    are listed, the first folder beyond it is one 'too-deep' anomaly, nothing is raised."""
+    root = tmp_path / "dev"
+    files = {0: ("top.mp4", b"t"), 3: ("near.mp4", b"n"), 64: ("edge.mp4", b"e"),
+             65: ("beyond.mp4", b"b"), 1100: ("deep.mp4", b"x")}  # fmt: skip
+    make_chain(root, 1200, files)
+    with removed_after(root):
+        fd = open_root(root)
+        try:
+            with _fd_headroom(80):  # 64 levels and a listing, never 1200
+                listing = walk(fd)
+        finally:
+            os.close(fd)
+    assert [f.path for f in listing.files] == [
+        chain_path(64) + b"/edge.mp4",
+        chain_path(3) + b"/near.mp4",
+        b"top.mp4",
+    ]
+    assert [(a.path, a.kind) for a in listing.anomalies] == [(chain_path(65), "too-deep")]
+    assert listing.anomalies[0].reason == (
+        "folder more than 64 levels deep: not entered, what it holds stays on the device "
+        "(the limit is [dock] max_depth)"
+    )
+
+
+def test_walk_stops_after_max_entries_and_names_where_it_stopped(tmp_path: Path) -> None:
+    """Past the entry limit nothing more is listed; one 'too-many-entries' anomaly says where
+    the listing stopped (entries are taken in name order, depth first)."""
+    root = tmp_path / "dev"
+    (root / "A").mkdir(parents=True)
+    for name in ("1.mp4", "2.mp4", "3.mp4"):
+        (root / "A" / name).write_bytes(b"x")
+    for name in ("B.mp4", "C.mp4"):
+        (root / name).write_bytes(b"y")
+    listing = _bounded(root, max_entries=3)
+    assert [f.path for f in listing.files] == [b"A/1.mp4", b"A/2.mp4"]
+    assert [(a.path, a.kind) for a in listing.anomalies] == [(b"A/3.mp4", "too-many-entries")]
+    assert "more than 3 entries" in listing.anomalies[0].reason
+    assert [f.path for f in _bounded(root, max_entries=6).files] == [
+        b"A/1.mp4", b"A/2.mp4", b"A/3.mp4", b"B.mp4", b"C.mp4",
+    ]  # fmt: skip
+
+
+def test_walk_with_a_small_max_depth_reports_each_folder_it_does_not_enter(tmp_path: Path) -> None:
+    """Every folder just beyond the depth limit is its own anomaly; files above it are taken."""
+    root = tmp_path / "dev"
+    (root / "DCIM" / "100MEDIA" / "deeper").mkdir(parents=True)
+    (root / "DCIM" / "other").mkdir()
+    (root / "DCIM" / "a.mp4").write_bytes(b"a")
+    (root / "DCIM" / "100MEDIA" / "b.mp4").write_bytes(b"b")
+    listing = _bounded(root, max_depth=1)
+    assert [f.path for f in listing.files] == [b"DCIM/a.mp4"]
+    assert [(a.path, a.kind) for a in listing.anomalies] == [
+        (b"DCIM/100MEDIA", "too-deep"),
+        (b"DCIM/other", "too-deep"),
+    ]
+
+
+def test_file_1200_folders_deep_opens_with_one_folder_open_at_a_time(tmp_path: Path) -> None:
+    """open_file goes down component by component without holding every folder open."""
+    root = tmp_path / "dev"
+    make_chain(root, 1200, {1200: ("deep.mp4", b"deep")})
+    with removed_after(root):
+        fd = open_root(root)
+        try:
+            folder = fd
+            for _ in range(1200):
+                inner = os.open(b"d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=folder)
+                if folder != fd:
+                    os.close(folder)
+                folder = inner
+            st = os.stat(b"deep.mp4", dir_fd=folder)
+            os.close(folder)
+            entry = FileEntry(
+                path=chain_path(1200) + b"/deep.mp4", size=st.st_size, mtime_ns=st.st_mtime_ns,
+                dev=st.st_dev, ino=st.st_ino,
+            )  # fmt: skip
+            with _fd_headroom(8):
+                src = open_file(fd, entry)
+            try:
+                assert os.read(src, 10) == b"deep"
+            finally:
+                os.close(src)
+        finally:
+            os.close(fd)
+
+
+def _bounded(root: Path, **limits: int):
+    fd = open_root(root)
+    try:
+        return walk(fd, **limits)
+    finally:
+        os.close(fd)

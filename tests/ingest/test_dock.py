@@ -4,7 +4,9 @@ SIGTERM and SIGKILL, refusals. Real subprocesses where the behaviour is a proces
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
+import logging
 import os
 import shutil
 import signal
@@ -15,14 +17,17 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from devices.mounts import Mounter
 from devices.profiles import load_profiles
 from devices.udev import UdevEvent, parse_property_dump, props_from_mapping
 from ingest.context import Context
-from ingest.dock import DockDaemon
+from ingest.dock import DockDaemon, Health, judge_health
 from ingest.metrics import DockMetrics
 from ingest.notify import Notifier
 from storage.catalog import Catalog
+from tests.devices.deeptree import chain_path, make_chain, removed_after
 from tests.procs import child_env, evidock, from_catalog, reap, wait_until
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "udev"
@@ -258,3 +263,225 @@ def test_sigterm_past_the_grace_period_abandons_the_copy_and_records_nothing_of_
     cat.close()
     assert sessions[0].outcome == "interrupted"
     assert not {"acquired", "verified", "stored"} & types
+
+
+# -- issue 23: hostile trees, dead threads --------------------------------------------------
+
+
+def _drain(sock: socket.socket) -> list[str]:
+    """Every datagram already waiting on the socket."""
+    got: list[str] = []
+    sock.setblocking(False)
+    try:
+        while True:
+            got.append(sock.recv(4096).decode())
+    except BlockingIOError:
+        return got
+    finally:
+        sock.setblocking(True)
+
+
+def _after_failure(messages: list[str]) -> list[str]:
+    """The datagrams from the dock's 'failed:' status on (none: the dock never failed)."""
+    marks = [n for n, m in enumerate(messages) if "STATUS=failed: " in m]
+    return messages[marks[0] :] if marks else []
+
+
+def test_judge_health_pings_only_while_every_thread_runs_and_no_bay_is_stuck() -> None:
+    """A dead thread is fatal (no ping, stop); a stuck bay withholds the ping; else ping."""
+    ok = judge_health(now=100.0, progress=[90.0], stuck_after_s=30, dead=[])
+    stuck = judge_health(now=100.0, progress=[90.0, 60.0], stuck_after_s=30, dead=[])
+    dead = judge_health(now=100.0, progress=[], stuck_after_s=30, dead=["evidock-watch"])
+    assert ok == Health(ping=True)
+    assert stuck == Health(ping=False, reason="1 bay(s) without progress for 30 s")
+    assert dead == Health(ping=False, fatal=True, reason="thread(s) stopped: evidock-watch")
+
+
+class CrashingWatch:
+    """Stands in for devices.watch.WatchSource: its thread runs until it is told to crash."""
+
+    def __init__(self) -> None:
+        self._go = threading.Event()
+        self._stopping = False
+        self.thread = threading.Thread(target=self._run, name="evidock-watch")
+
+    def _run(self) -> None:
+        self._go.wait()
+        if not self._stopping:
+            raise RuntimeError("inotify reader failed (test)")
+
+    def crash(self) -> None:
+        self._go.set()
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._go.set()
+        self.thread.join(timeout=30)
+
+
+class PulledOut(BaseException):
+    """Escapes every handler of a bay's job (they catch Exception)."""
+
+
+class BrokenMounter:
+    def mount(self, props):
+        raise PulledOut("the bay's thread ends here (test)")
+
+    def unmount(self, root) -> None:
+        raise AssertionError("nothing was mounted")
+
+
+def _watched_daemon(ctx: Context, tmp_path: Path, **kw) -> tuple[DockDaemon, socket.socket]:
+    """A dock in this process that pings systemd every 0.1 s on a socket of the test's."""
+    path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    settings = dataclasses.replace(
+        ctx.settings, watchdog_usec=200_000,
+        worker=dataclasses.replace(ctx.settings.worker, embedded=False),
+    )  # fmt: skip
+    daemon = DockDaemon(
+        dataclasses.replace(ctx, settings=settings), profiles=load_profiles(),
+        watch_roots=[tmp_path / "watch"], metrics=DockMetrics("dock-test"),
+        notifier=Notifier(str(path)), **kw,
+    )  # fmt: skip
+    return daemon, sock
+
+
+def _run_until_it_ends(daemon: DockDaemon, trigger) -> int:
+    codes: list[int] = []
+    t = threading.Thread(target=lambda: codes.append(daemon.run()))
+    t.start()
+    try:
+        trigger()
+        t.join(timeout=60)
+    finally:
+        if t.is_alive():
+            daemon.request_stop()
+            t.join(timeout=60)
+    return codes[0]
+
+
+def test_a_crashed_watch_thread_is_logged_ends_the_watchdog_pings_and_the_dock_with_exit_1(
+    ctx: Context, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The watcher's thread dies: the crash is logged with its thread, no WATCHDOG=1 follows
+    the dock's 'failed' status, and run() returns 1 so that systemd restarts the dock."""
+    fake = CrashingWatch()
+    daemon, sock = _watched_daemon(
+        ctx, tmp_path, use_udev=False, watch_factory=lambda roots, on_change: fake
+    )
+
+    def crash_once_pinging() -> None:
+        assert any("WATCHDOG=1" in m for m in _datagrams(sock, "WATCHDOG=1"))
+        fake.crash()
+
+    try:
+        with caplog.at_level(logging.ERROR, logger="ingest.dock"):
+            code = _run_until_it_ends(daemon, crash_once_pinging)
+        after = _after_failure(_drain(sock))
+    finally:
+        daemon.notifier.close()
+        sock.close()
+    assert code == 1
+    assert after and not any("WATCHDOG=1" in m for m in after)
+    assert any("STOPPING=1" in m for m in after)
+    logged = [r.getMessage() for r in caplog.records]
+    assert any(
+        m.startswith("thread crashed thread=evidock-watch error=RuntimeError") for m in logged
+    )
+    assert any(m.startswith("dock stops: thread(s) stopped: evidock-watch") for m in logged)
+
+
+def test_a_bay_whose_job_dies_past_its_handlers_ends_the_dock_with_exit_1(
+    ctx: Context, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Something that escapes a bay's handlers (they take every Exception) is logged and
+    fatal: no WATCHDOG=1 after the dock's 'failed' status, exit 1."""
+    replay: list[ReplayedUdev] = []
+
+    def factory(on_event):
+        replay.append(ReplayedUdev(on_event))
+        return replay[0]
+
+    daemon, sock = _watched_daemon(
+        ctx, tmp_path, use_udev=True, udev_factory=factory, mounter=BrokenMounter()
+    )
+
+    def plug_once_pinging() -> None:
+        assert any("WATCHDOG=1" in m for m in _datagrams(sock, "WATCHDOG=1"))
+        replay[0].plug(_props("sony-storage-media-part1.properties"))
+
+    try:
+        with caplog.at_level(logging.ERROR, logger="ingest.dock"):
+            code = _run_until_it_ends(daemon, plug_once_pinging)
+        after = _after_failure(_drain(sock))
+    finally:
+        daemon.notifier.close()
+        sock.close()
+    assert code == 1
+    assert after and not any("WATCHDOG=1" in m for m in after)
+    logged = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("bay crashed source=usb:/dev/") for m in logged)
+    assert any(m.startswith("dock stops: thread(s) stopped: bay usb:/dev/") for m in logged)
+
+
+def test_daemon_with_device_folders_1200_levels_deep_keeps_ingesting_and_pinging(
+    tmp_path: Path, camera: Path, catalog_url: str
+) -> None:
+    """A device folder 1200 levels deep when the dock starts, another moved in while it runs:
+    the dock starts, ingests what lies within [dock] max_depth of both and records why the
+    rest stays, ingests a camera docked next to them, and keeps telling systemd it is alive.
+    When a watch folder is then removed (nothing can be watched there any more) it says so,
+    stops pinging and exits 1 for systemd to restart it."""
+    watch, spare = tmp_path / "watch", tmp_path / "spare"
+    spare.mkdir()
+    chain = {1: ("NEAR.MP4", b"near"), 8: ("EDGE.MP4", b"edge"), 1100: ("LOST.MP4", b"lost")}
+    make_chain(watch / "HOSTILE-1", 1200, chain)
+    make_chain(tmp_path / "HOSTILE-2", 1200, chain)
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    config = "[dock]\nsettle_seconds = 0.5\nmax_depth = 8\n"
+    env = child_env(
+        tmp_path / "home", catalog_url, dock="dock-e2e", config=config,
+        NOTIFY_SOCKET=str(sock_path), WATCHDOG_USEC="1000000",
+    )  # fmt: skip
+    proc = evidock(env, "dock", "--watch", str(watch), "--watch", str(spare), "--no-udev",
+                   "--metrics-address", "off")  # fmt: skip
+    with removed_after(watch, tmp_path / "HOSTILE-2"):
+        try:
+            ready = _datagrams(sock, "READY=1")
+            assert any("READY=1" in m for m in ready), (ready, proc.poll())
+            os.rename(tmp_path / "HOSTILE-2", watch / "HOSTILE-2")
+            shutil.move(str(camera), watch / "BWC-0042")
+            assert wait_until(lambda: len(_items(catalog_url)) == 8, proc=proc), "not ingested"
+            _drain(sock)
+            assert any("WATCHDOG=1" in m for m in _datagrams(sock, "WATCHDOG=1", timeout=30))
+            assert proc.poll() is None
+            spare.rmdir()
+            assert proc.wait(timeout=60) == 1
+            after = _after_failure(_drain(sock))
+        finally:
+            err = reap(proc)
+            sock.close()
+    assert after and not any("WATCHDOG=1" in m for m in after)
+    assert f"watch folder '{spare}' was removed or moved away" in err
+    assert "dock stops: thread(s) stopped: watch folders" in err
+    paths = {(i.device_serial, i.original_path) for i in _items(catalog_url)}
+    for device in ("HOSTILE-1", "HOSTILE-2"):
+        assert {(device, b"d/NEAR.MP4"), (device, chain_path(8) + b"/EDGE.MP4")} <= paths
+    cat = Catalog(catalog_url)
+    with cat.read() as txn:
+        failed = [json.loads(e.data) for e in txn.log.events() if e.type == "acquisition_failed"]
+    cat.close()
+    assert {(f["device"], f["path"], f["kind"]) for f in failed} == {
+        ("HOSTILE-1", chain_path(9).decode(), "too-deep"),
+        ("HOSTILE-2", chain_path(9).decode(), "too-deep"),
+    }

@@ -18,6 +18,7 @@ from ingest.context import Context
 from ingest.facts import FLAG_DAMAGED, FLAG_UNREADABLE
 from ingest.pipeline import ALREADY, FAILED, NOT_ACQUIRED, STORED, ingest_device
 from tests.conftest import CLIP1, CLIP_START
+from tests.devices.deeptree import chain_path, make_chain, removed_after
 
 
 def sha(path: Path) -> str:
@@ -240,3 +241,31 @@ def test_same_device_in_two_bays_at_once_stores_each_file_once(ctx: Context, cam
     assert [e.seq for e in events] == list(range(len(events)))
     acquired = [e.item for e in events if e.type == "acquired"]
     assert sorted(acquired) == sorted(i.id for i in items)
+
+
+def test_device_with_folders_1200_levels_deep_stores_what_is_within_bounds_and_records_why(
+    ctx: Context, camera: Path, media: dict[str, Path]
+) -> None:
+    """A chain of folders far deeper than Python's recursion limit: every file down to
+    [dock] max_depth is stored, and the folder beyond is one acquisition_failed event with
+    its reason, so what stays on the device is visible."""
+    clip = media["clip"].read_bytes()
+    make_chain(camera / "DEEP", 1200, {1: ("NEAR.MP4", clip), 40: ("FAR.MP4", b"far"),
+                                        1100: ("LOST.MP4", b"lost")})  # fmt: skip
+    with removed_after(camera / "DEEP"):
+        report = _ingest(ctx, camera)
+    assert report.outcome == "complete"
+    assert report.count(STORED) == 6
+    too_deep = "DEEP/" + chain_path(64).decode()
+    assert [(f.path, f.result) for f in report.files if f.result != STORED] == [
+        (too_deep, NOT_ACQUIRED)
+    ]
+    with ctx.catalog.read() as txn:
+        paths = {i.original_path for i in txn.items()}
+        failed = [json.loads(e.data) for e in txn.log.events() if e.type == "acquisition_failed"]
+    assert {b"DEEP/d/NEAR.MP4", b"DEEP/" + chain_path(40) + b"/FAR.MP4"} < paths
+    assert failed == [
+        {"device": "BWC-1", "session": report.session, "path": too_deep, "kind": "too-deep",
+         "reason": "folder more than 64 levels deep: not entered, what it holds stays on the "
+                   "device (the limit is [dock] max_depth)"}
+    ]  # fmt: skip
