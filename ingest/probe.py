@@ -4,6 +4,10 @@ exiftool runs as one ``-stay_open`` process per worker (never one process per fi
 runs only for audio and video, where exiftool cannot tell whether the streams decode. Both get
 fixed arguments, a path that evidock chose (never a device name) and a timeout. A tool that
 hangs is killed and, for exiftool, restarted for the next file.
+
+exiftool's answers end with ``{ready<nonce>}`` on a line of its own, the nonce a fresh random
+number per command: text in a file (a photo's UserComment holding ``{ready2}``) cannot end an
+answer early and hand the rest to the next file. An answer is also bounded in size.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import selectors
 import shutil
 import subprocess
@@ -36,6 +41,8 @@ FFPROBE_ARGS = (
     "-of",
     "json",
 )
+MAX_ANSWER_BYTES = 16 * 1024 * 1024  # exiftool's JSON for one file; beyond it: an error
+_NONCE_MIN = 10**17  # -execute numbers: 18 random digits
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,14 +68,24 @@ def require_tool(name: str) -> str:
     return found
 
 
-class ExifTool:
-    """A ``-stay_open`` exiftool with a per-file deadline."""
+class AnswerTooLarge(OSError):
+    """exiftool said more about one file than ``max_answer_bytes``."""
 
-    def __init__(self, executable: str = "exiftool", *, timeout_s: float = 60.0) -> None:
+
+class ExifTool:
+    """A ``-stay_open`` exiftool with a per-file deadline and a bound on each answer."""
+
+    def __init__(
+        self,
+        executable: str = "exiftool",
+        *,
+        timeout_s: float = 60.0,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+    ) -> None:
         self.executable = require_tool(executable)
         self.timeout_s = timeout_s
+        self.max_answer_bytes = max_answer_bytes
         self._proc: subprocess.Popen[bytes] | None = None
-        self._counter = 0
         self.version = ""
 
     def start(self) -> None:
@@ -104,36 +121,45 @@ class ExifTool:
             out = self._run([*EXIFTOOL_ARGS, str(path)])  # our own absolute path: never an option
         except TimeoutError:
             return ToolOutput(tool="exiftool", data=None, error="exiftool timed out")
+        except AnswerTooLarge as e:
+            return ToolOutput(tool="exiftool", data=None, error=str(e))
         except OSError as e:
             return ToolOutput(tool="exiftool", data=None, error=f"exiftool failed: {e}")
         try:
             parsed = json.loads(out.decode("utf-8", "replace") or "[]")
         except json.JSONDecodeError:
             return ToolOutput(tool="exiftool", data=None, error="exiftool gave no readable output")
-        if not parsed or not isinstance(parsed[0], dict):
+        if not parsed or not isinstance(parsed, list) or not isinstance(parsed[0], dict):
             return ToolOutput(tool="exiftool", data=None, error="exiftool could not read the file")
         data: dict[str, Any] = parsed[0]
+        if data.get("SourceFile") != str(path):  # cannot happen with an unforgeable end marker
+            self._kill()
+            return ToolOutput(
+                tool="exiftool", data=None, error="exiftool answered for another file"
+            )
         err = data.get("ExifTool:Error")
         return ToolOutput(tool="exiftool", data=data, error=str(err) if err else None)
 
     def _run(self, args: list[str]) -> bytes:
+        """One command's output. Its end is ``{ready<nonce>}`` alone on the last line, the
+        nonce a random number the file being read cannot know; a longer answer than
+        ``max_answer_bytes`` or a late one kills the process (the next command restarts it)."""
         if self._proc is None or self._proc.poll() is not None:
             self.close()
             self.start()
         proc = self._proc
         assert proc is not None and proc.stdin is not None and proc.stdout is not None
-        self._counter += 1
-        marker = f"{{ready{self._counter}}}".encode()
-        payload = "\n".join([*args, f"-execute{self._counter}", ""]).encode("utf-8")
+        nonce = _NONCE_MIN + secrets.randbelow(9 * _NONCE_MIN)
+        end = f"{{ready{nonce}}}\n".encode()
+        payload = "\n".join([*args, f"-execute{nonce}", ""]).encode("utf-8")
         proc.stdin.write(payload)
         proc.stdin.flush()
         fd = proc.stdout.fileno()
         deadline = time.monotonic() + self.timeout_s
-        chunks: list[bytes] = []
-        tail = b""
+        out = bytearray()
         with selectors.DefaultSelector() as sel:
             sel.register(fd, selectors.EVENT_READ)
-            while True:
+            while not _answer_complete(out, end):
                 left = deadline - time.monotonic()
                 if left <= 0 or not sel.select(left):
                     self._kill()
@@ -142,12 +168,14 @@ class ExifTool:
                 if not chunk:
                     self._kill()
                     raise OSError("exiftool exited unexpectedly")
-                chunks.append(chunk)
-                tail = (tail + chunk)[-(len(marker) + 8) :]
-                if tail.rstrip().endswith(marker):
-                    break
-        out = b"".join(chunks).rstrip()
-        return out[: -len(marker)]
+                out += chunk
+                if len(out) > self.max_answer_bytes + len(end):
+                    self._kill()
+                    raise AnswerTooLarge(
+                        f"exiftool's answer exceeded {_size(self.max_answer_bytes)}; "
+                        "its metadata was not read"
+                    )
+        return bytes(out[: -len(end)])
 
     def _kill(self) -> None:
         proc, self._proc = self._proc, None
@@ -158,6 +186,15 @@ class ExifTool:
                 if f is not None:
                     with contextlib.suppress(OSError):
                         f.close()
+
+
+def _answer_complete(out: bytearray, end: bytes) -> bool:
+    """The end marker is the whole last line: at the start of the output or after a newline."""
+    return out.endswith(end) and (len(out) == len(end) or out[-len(end) - 1] == 0x0A)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:g} MiB" if n >= 1024 * 1024 else f"{n} bytes"
 
 
 def ffprobe(path: Path, *, executable: str = "ffprobe", timeout_s: float = 60.0) -> ToolOutput:
@@ -201,8 +238,9 @@ class MediaProbe:
         exiftool: str = "exiftool",
         ffprobe_exe: str = "ffprobe",
         timeout_s: float = 60.0,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
-        self.exif = ExifTool(exiftool, timeout_s=timeout_s)
+        self.exif = ExifTool(exiftool, timeout_s=timeout_s, max_answer_bytes=max_answer_bytes)
         self.ffprobe_exe = require_tool(ffprobe_exe)
         self.timeout_s = timeout_s
 
