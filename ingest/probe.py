@@ -8,6 +8,9 @@ hangs is killed and, for exiftool, restarted for the next file.
 exiftool's answers end with ``{ready<nonce>}`` on a line of its own, the nonce a fresh random
 number per command: text in a file (a photo's UserComment holding ``{ready2}``) cannot end an
 answer early and hand the rest to the next file. An answer is also bounded in size.
+
+ffprobe opens a file only as the container its first bytes show (``ingest.sniff``), with that
+demuxer alone: never as a playlist that would make it read other files.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from types import TracebackType
 from typing import Any
 
 from ingest.errors import ToolMissing
+from ingest.sniff import HEAD_BYTES, Container, Sniffed, id3v2_end, sniff, sniff_after_id3
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +38,6 @@ EXIFTOOL_ARGS = ("-j", "-G", "-n", "-api", "largefilesupport=1", "-charset", "fi
 FFPROBE_ARGS = (
     "-v",
     "error",
-    "-protocol_whitelist",
-    "file",
     "-show_format",
     "-show_streams",
     "-of",
@@ -58,7 +60,8 @@ class ToolOutput:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProbeResult:
     exif: ToolOutput
-    ffprobe: ToolOutput | None
+    ffprobe: ToolOutput | None  # None: not run (a photo exiftool read, or no media container)
+    sniffed: Sniffed
 
 
 def require_tool(name: str) -> str:
@@ -197,12 +200,33 @@ def _size(n: int) -> str:
     return f"{n / 1024 / 1024:g} MiB" if n >= 1024 * 1024 else f"{n} bytes"
 
 
-def ffprobe(path: Path, *, executable: str = "ffprobe", timeout_s: float = 60.0) -> ToolOutput:
-    """Streams and format of one stored file (one process: only for audio and video)."""
+def sniff_file(path: Path) -> Sniffed:
+    """The container of a stored file, from its first bytes (and those after an ID3 tag)."""
+    with path.open("rb") as f:
+        head = f.read(HEAD_BYTES)
+        end = id3v2_end(head)
+        if end and end > len(head) - 16:  # the tag reaches past what was read: read on
+            f.seek(end)
+            return sniff_after_id3(f.read(HEAD_BYTES))
+    return sniff(head)
+
+
+def input_options(container: Container) -> dict[str, str]:
+    """Input options of ffprobe and ffmpeg for a stored file: its container's demuxer and no
+    other, local files only (a playlist, concat list or image pattern is never opened)."""
+    return {"f": container.demuxer, "format_whitelist": container.demuxer,
+            "protocol_whitelist": "file"}  # fmt: skip
+
+
+def ffprobe(
+    path: Path, *, container: Container, executable: str = "ffprobe", timeout_s: float = 60.0
+) -> ToolOutput:
+    """Streams and format of one stored file, opened as ``container`` (see ``sniff_file``);
+    one process: only for audio and video."""
     exe = require_tool(executable)
     try:
         proc = subprocess.run(
-            [exe, *FFPROBE_ARGS, f"file:{path}"],
+            [exe, *FFPROBE_ARGS, *_args(input_options(container)), f"file:{path}"],
             capture_output=True,
             timeout=timeout_s,
             check=False,
@@ -222,6 +246,10 @@ def ffprobe(path: Path, *, executable: str = "ffprobe", timeout_s: float = 60.0)
     if not data.get("streams"):
         return ToolOutput(tool="ffprobe", data=data, error=_last_line(err) or "no streams found")
     return ToolOutput(tool="ffprobe", data=data, error=None, warning=_last_line(err) or None)
+
+
+def _args(options: dict[str, str]) -> list[str]:
+    return [arg for key, value in options.items() for arg in (f"-{key}", value)]
 
 
 def _last_line(text: str) -> str:
@@ -258,15 +286,15 @@ class MediaProbe:
 
     def probe(self, path: Path) -> ProbeResult:
         exif = self.exif.read(path)
+        sniffed = sniff_file(path)
         mime = str((exif.data or {}).get("File:MIMEType", ""))
         needs_ffprobe = (
             exif.data is None
             or exif.error is not None
             or mime.startswith(("video/", "audio/", "application/"))
         )
-        ff = (
-            ffprobe(path, executable=self.ffprobe_exe, timeout_s=self.timeout_s)
-            if needs_ffprobe
-            else None
-        )
-        return ProbeResult(exif=exif, ffprobe=ff)
+        ff = None
+        if needs_ffprobe and sniffed.container is not None:  # no container: nothing to open
+            ff = ffprobe(path, container=sniffed.container, executable=self.ffprobe_exe,
+                         timeout_s=self.timeout_s)  # fmt: skip
+        return ProbeResult(exif=exif, ffprobe=ff, sniffed=sniffed)
