@@ -29,7 +29,7 @@ from bench.common import Options, drop_cache, median, note, ratio, scratch, sett
 from ingest import transcode as tc
 from ingest.context import Context, open_context
 from ingest.pipeline import ingest_device
-from ingest.probe import ffprobe, require_tool
+from ingest.probe import ffprobe, require_tool, sniff_file
 from ingest.proxies import TRANSCODE
 from ingest.simcam import make_clip
 from ingest.streams import summarize
@@ -42,15 +42,19 @@ RUNS = 3
 
 def _commands(src: Path, out: Path, ctx: Context, seconds: float) -> list[tc.Command]:
     s = ctx.settings.worker
-    st = summarize(ffprobe(src).data or {})
+    c = sniff_file(src).container
+    assert c is not None
+    st = summarize(ffprobe(src, container=c).data or {})
     assert st.video_index is not None
     n = s.contact_sheet_frames
     times = sorted({round(seconds * (k + 0.5) / n, 3) for k in range(n)})
     return [
-        tc.video_proxy(src, out / "proxy.mp4", video=st.video_index, audio=st.audio_index,
-                       channels=st.channels, preset=s.preset, crf=s.crf),
-        tc.poster(src, out / "poster.jpg", video=st.video_index, at_s=min(seconds * 0.1, 10.0)),
-        tc.contact_sheet(src, out / "sheet.jpg", video=st.video_index, times=times, cols=3),
+        tc.video_proxy(src, out / "proxy.mp4", container=c, video=st.video_index,
+                       audio=st.audio_index, channels=st.channels, preset=s.preset, crf=s.crf),
+        tc.poster(src, out / "poster.jpg", container=c, video=st.video_index,
+                  at_s=min(seconds * 0.1, 10.0)),
+        tc.contact_sheet(src, out / "sheet.jpg", container=c, video=st.video_index, times=times,
+                         cols=3),
     ]  # fmt: skip
 
 

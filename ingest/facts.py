@@ -27,6 +27,8 @@ FLAG_NO_METADATA = "metadata_unreadable"
 FLAG_NO_TIME = "time_from_mtime"
 FLAG_CLOCK_FUTURE = "clock_in_future"
 FLAG_IMPORTANT = "camera_marked_important"  # ingest.caserules links these
+FLAG_NOT_MEDIA = "not_media_container"  # its first bytes are no container: ffprobe never ran
+FLAG_PLAYLIST = "playlist"  # ... and it is a playlist (it names other files, never followed)
 
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _EXIF_DT = re.compile(
@@ -163,6 +165,11 @@ def derive_facts(
     ff_failed = result.ffprobe is not None and result.ffprobe.error is not None
     if result.ffprobe is not None and result.ffprobe.error:
         errors.append(f"ffprobe: {result.ffprobe.error}")
+    if result.sniffed.container is None:
+        flags.append(FLAG_NOT_MEDIA)
+        if result.sniffed.playlist is not None:
+            flags.append(FLAG_PLAYLIST)
+        errors.append(f"ffprobe: not run: {result.sniffed.describe()}")
     if exif_failed and (result.ffprobe is None or ff_failed):
         flags.append(FLAG_UNREADABLE)
     elif ff_failed:

@@ -24,7 +24,9 @@ from ingest import transcode as tc
 from ingest.config import WorkerSettings
 from ingest.context import Context
 from ingest.errors import IngestError
-from ingest.probe import ffprobe
+from ingest.facts import FLAG_NOT_MEDIA
+from ingest.probe import ffprobe, sniff_file
+from ingest.sniff import Container
 from ingest.streams import AUDIO_PROXY, IMAGE, VIDEO_PROXY, Streams, incomplete, summarize
 from storage.catalog import Transaction
 from storage.derived import DerivedOps
@@ -55,7 +57,10 @@ def media_kind(facts: MediaFacts) -> str | None:
 
 def wants_proxy(facts: MediaFacts) -> bool:
     """Every video, audio and photo item gets a proxy job, and so does an item nobody could
-    read (its failure is then shown as 'no proxy: <reason>'); other files do not."""
+    read (its failure is then shown as 'no proxy: <reason>'); other files do not, nor does a
+    file that is no media container (a playlist named .MP4: ffmpeg never opens it)."""
+    if FLAG_NOT_MEDIA in facts.flags:
+        return False
     return media_kind(facts) is not None or not facts.mime_type
 
 
@@ -93,6 +98,14 @@ class ProxyError(IngestError):
     hint = "The original is untouched; no proxy is recorded for it."
 
 
+class NotMediaContainer(IngestError):
+    code = "not-media-container"
+    hint = (
+        "The original is stored as evidence and flagged; ffmpeg is never given a file that is "
+        "no media container (it could read other files through it), so it has no proxy."
+    )
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Made:
     kind: str
@@ -127,10 +140,10 @@ def make_proxies(ctx: Context, work: Work) -> list[Made]:
             f"stored original of item #{item.id} does not match its hash: expected "
             f"{item.sha256}, found {found}; no proxy is made from it"
         )
-    src = _probe(ctx, source, "the stored original")
+    container, src = _probe(ctx, source, "the stored original")
     store = derived_store(ctx)
     store.prepare()
-    plans = _plan(item, src, work.settings)
+    plans = _plan(item, src, container, work.settings)
     with contextlib.ExitStack() as stack:
         made: list[tuple[Made, Staging]] = []
         for n, (kind, fmt, check, build) in enumerate(plans):
@@ -141,7 +154,7 @@ def make_proxies(ctx: Context, work: Work) -> list[Made]:
                 nice=work.settings.nice, should_stop=work.should_stop,
                 on_progress=_share(work.progress, n, len(plans)),
             )  # fmt: skip
-            out = _probe(ctx, staging.path, f"the {kind} ffmpeg made", made_by_us=True)
+            _, out = _probe(ctx, staging.path, f"the {kind} ffmpeg made", made_by_us=True)
             problems = incomplete(check, src, out)
             if problems:
                 raise ProxyError(f"{kind} refused as incomplete: {'; '.join(problems)}")
@@ -160,27 +173,35 @@ def _share(progress: Callable[[float], None], n: int, of: int) -> Callable[[floa
     return lambda pct: progress((n + pct / 100) / of * 100)
 
 
-def _probe(ctx: Context, path: Path, what: str, *, made_by_us: bool = False) -> Streams:
-    out = ffprobe(
-        path, executable=ctx.settings.probe.ffprobe, timeout_s=ctx.settings.probe.timeout_s
-    )
+def _probe(
+    ctx: Context, path: Path, what: str, *, made_by_us: bool = False
+) -> tuple[Container, Streams]:
+    """The container of a file (by its first bytes) and its streams (by ffprobe, opening it
+    as that container only). A file that is no container is refused before any tool runs."""
+    sniffed = sniff_file(path)
+    if sniffed.container is None:
+        if made_by_us:
+            raise ProxyError(f"{what} is {sniffed.describe()}: not a playable file")
+        raise NotMediaContainer(f"{what} is {sniffed.describe()}; no proxy is made of it")
+    out = ffprobe(path, container=sniffed.container, executable=ctx.settings.probe.ffprobe,
+                  timeout_s=ctx.settings.probe.timeout_s)  # fmt: skip
     if out.data is None or not out.data.get("streams"):
         why = tc.tidy(out.error or "no streams found")
         if made_by_us:  # ffmpeg exited 0 and wrote nothing playable
             raise ProxyError(f"{what} is empty ({why}): nothing of the source could be decoded")
         raise tc.TranscodeError(f"ffprobe cannot read {what}: {why}")
-    return summarize(out.data)
+    return sniffed.container, summarize(out.data)
 
 
 Build = Callable[[Path, Path], tc.Command]
 Plan = tuple[str, str, str, Build]  # kind, format, completeness check, command
 
 
-def _plan(item: Item, src: Streams, s: WorkerSettings) -> list[Plan]:
+def _plan(item: Item, src: Streams, c: Container, s: WorkerSettings) -> list[Plan]:
     kind = media_kind(item.facts)
     video, audio = src.video_index, src.audio_index
     if video is not None and (kind == PHOTO or src.still):
-        return [(PROXY, "jpeg", IMAGE, lambda i, o: tc.photo(i, o, video=video))]
+        return [(PROXY, "jpeg", IMAGE, lambda i, o: tc.photo(i, o, container=c, video=video))]
     if video is not None:
         d = src.duration_s or 0.0
         # distinct frame times (to the millisecond): a very short clip gives fewer frames
@@ -189,19 +210,21 @@ def _plan(item: Item, src: Streams, s: WorkerSettings) -> list[Plan]:
         n = len(times)
         return [
             (PROXY, "mp4", VIDEO_PROXY,
-             lambda i, o: tc.video_proxy(i, o, video=video, audio=audio, channels=src.channels,
-                                         preset=s.preset, crf=s.crf)),
+             lambda i, o: tc.video_proxy(i, o, container=c, video=video, audio=audio,
+                                         channels=src.channels, preset=s.preset, crf=s.crf)),
             (POSTER, "jpeg", IMAGE,
-             lambda i, o: tc.poster(i, o, video=video, at_s=min(d * 0.1, 10.0))),
+             lambda i, o: tc.poster(i, o, container=c, video=video, at_s=min(d * 0.1, 10.0))),
             (SHEET, "jpeg", IMAGE,
-             lambda i, o: tc.contact_sheet(i, o, video=video, times=times,
+             lambda i, o: tc.contact_sheet(i, o, container=c, video=video, times=times,
                                            cols=math.ceil(math.sqrt(n)))),
         ]  # fmt: skip
     if audio is not None:
         return [
             (PROXY, "m4a", AUDIO_PROXY,
-             lambda i, o: tc.audio_proxy(i, o, audio=audio, channels=src.channels)),
-            (WAVEFORM, "png", IMAGE, lambda i, o: tc.waveform(i, o, audio=audio)),
+             lambda i, o: tc.audio_proxy(i, o, container=c, audio=audio,
+                                         channels=src.channels)),
+            (WAVEFORM, "png", IMAGE,
+             lambda i, o: tc.waveform(i, o, container=c, audio=audio)),
         ]  # fmt: skip
     raise ProxyError(f"no video or audio stream to make a proxy of ({src.describe()})")
 

@@ -2,7 +2,9 @@
 
 Command lines are built from fixed templates; the only inputs are a path of the evidence store
 (the stored copy, never a device path), a path of a staging file, stream indexes and numbers
-from ffprobe and the [worker] settings. Inputs are read with ``-protocol_whitelist file``.
+from ffprobe and the [worker] settings. Inputs are opened as the container their first bytes
+show (``ingest.sniff``) with that demuxer alone and ``-protocol_whitelist file``: a stored
+playlist is never followed to other files.
 ffmpeg runs below acquisition's priority (``nice``, I/O class idle), dies with its worker
 (``setpriv --pdeathsig``), reports progress on ``-progress pipe:1`` and is killed at a
 timeout or when the worker stops.
@@ -26,7 +28,8 @@ from typing import Any
 import ffmpeg
 
 from ingest.errors import IngestError
-from ingest.probe import require_tool
+from ingest.probe import input_options, require_tool
+from ingest.sniff import Container
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +72,8 @@ def _compile(node: Node, source: Path, output: Path) -> Command:
     return Command(args=(*GLOBAL_ARGS, *args[1:]), source=source, output=output)
 
 
-def _input(source: Path, **opts: object) -> Node:
-    return ffmpeg.input(f"file:{source}", protocol_whitelist="file", **opts)
+def _input(source: Path, container: Container, **opts: object) -> Node:
+    return ffmpeg.input(f"file:{source}", **input_options(container), **opts)
 
 
 def _fit(stream: Node, w: int, h: int) -> Node:
@@ -82,11 +85,11 @@ def _fit(stream: Node, w: int, h: int) -> Node:
 
 
 def video_proxy(
-    source: Path, output: Path, *, video: int, audio: int | None, channels: int, preset: str,
-    crf: int,
+    source: Path, output: Path, *, container: Container, video: int, audio: int | None,
+    channels: int, preset: str, crf: int,
 ) -> Command:  # fmt: skip
     """H.264 (libx264) at most 1280x720, AAC, MP4 with the index in front (+faststart)."""
-    i = _input(source)
+    i = _input(source, container)
     streams = [_fit(i[str(video)], MAX_W, MAX_H)]
     # the source's own frame timing (body cameras and phones record variable frame rates):
     # no frame duplicated or dropped, so the proxy lasts as long as its source
@@ -100,9 +103,11 @@ def video_proxy(
     return _compile(node, source, output)
 
 
-def audio_proxy(source: Path, output: Path, *, audio: int, channels: int) -> Command:
+def audio_proxy(
+    source: Path, output: Path, *, container: Container, audio: int, channels: int
+) -> Command:
     """AAC in an M4A (MP4) with the index in front."""
-    i = _input(source)
+    i = _input(source, container)
     node = ffmpeg.output(
         i[str(audio)], f"file:{output}", f="ipod", movflags="+faststart", map_metadata=-1,
         **{"c:a": "aac", "b:a": "128k", "ac": max(1, min(channels, 2))},
@@ -110,9 +115,9 @@ def audio_proxy(source: Path, output: Path, *, audio: int, channels: int) -> Com
     return _compile(node, source, output)
 
 
-def poster(source: Path, output: Path, *, video: int, at_s: float) -> Command:
+def poster(source: Path, output: Path, *, container: Container, video: int, at_s: float) -> Command:
     """One JPEG frame at ``at_s`` seconds, fitted in 1280x720."""
-    i = _input(source, ss=f"{at_s:.3f}")
+    i = _input(source, container, ss=f"{at_s:.3f}")
     node = ffmpeg.output(
         _fit(i[str(video)], MAX_W, MAX_H), f"file:{output}",
         f="image2", update=1, frames=1, **{"c:v": "mjpeg", "q:v": 3},
@@ -121,11 +126,12 @@ def poster(source: Path, output: Path, *, video: int, at_s: float) -> Command:
 
 
 def contact_sheet(
-    source: Path, output: Path, *, video: int, times: Sequence[float], cols: int
-) -> Command:
+    source: Path, output: Path, *, container: Container, video: int, times: Sequence[float],
+    cols: int,
+) -> Command:  # fmt: skip
     """One JPEG of ``len(times)`` frames, ``cols`` per row, each 320 wide (one seek each)."""
     frames = [
-        _fit(_input(source, ss=f"{t:.3f}")[str(video)], THUMB_W, THUMB_W)
+        _fit(_input(source, container, ss=f"{t:.3f}")[str(video)], THUMB_W, THUMB_W)
         .filter("trim", end_frame=1)
         .filter("setpts", "PTS-STARTPTS")
         for t in times
@@ -137,9 +143,9 @@ def contact_sheet(
     return _compile(node, source, output)
 
 
-def waveform(source: Path, output: Path, *, audio: int) -> Command:
+def waveform(source: Path, output: Path, *, container: Container, audio: int) -> Command:
     """A PNG of the whole recording's waveform, 1280x240."""
-    i = _input(source)
+    i = _input(source, container)
     wave = (
         i[str(audio)]
         .filter("aformat", channel_layouts="mono")
@@ -150,9 +156,9 @@ def waveform(source: Path, output: Path, *, audio: int) -> Command:
     return _compile(node, source, output)
 
 
-def photo(source: Path, output: Path, *, video: int) -> Command:
+def photo(source: Path, output: Path, *, container: Container, video: int) -> Command:
     """A JPEG whose longer side is at most 1280."""
-    i = _input(source)
+    i = _input(source, container)
     node = ffmpeg.output(
         _fit(i[str(video)], MAX_W, MAX_W), f"file:{output}",
         f="image2", update=1, frames=1, **{"c:v": "mjpeg", "q:v": 3},

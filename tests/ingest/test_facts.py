@@ -9,6 +9,8 @@ from ingest.facts import (
     FLAG_CLOCK_FUTURE,
     FLAG_DAMAGED,
     FLAG_NO_TIME,
+    FLAG_NOT_MEDIA,
+    FLAG_PLAYLIST,
     FLAG_UNREADABLE,
     SRC_CONTAINER,
     SRC_FILENAME,
@@ -19,6 +21,8 @@ from ingest.facts import (
     parse_exif_time,
 )
 from ingest.probe import ProbeResult, ToolOutput
+from ingest.proxies import wants_proxy
+from ingest.sniff import MP4, Sniffed, sniff
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
@@ -31,6 +35,7 @@ def _result(exif: dict | None, ff: dict | None = None, *, exif_error=None, ff_er
         ffprobe=None
         if ff is None and ff_error is None
         else ToolOutput(tool="ffprobe", data=ff, error=ff_error),
+        sniffed=Sniffed(container=MP4),
     )
 
 
@@ -138,3 +143,22 @@ def test_file_only_ffprobe_can_read_is_flagged_metadata_unreadable() -> None:
                        exif_error="File format error"))  # fmt: skip
     assert f.flags == ("time_from_mtime", "metadata_unreadable")
     assert f.audio_codec == "mp3"
+
+
+def test_a_file_that_is_no_container_is_flagged_and_says_why_ffprobe_did_not_run() -> None:
+    """Text exiftool reads, and a playlist it cannot: flagged, the reason kept, no proxy job."""
+    text = ProbeResult(exif=ToolOutput(tool="exiftool", data={"File:MIMEType": "text/plain"},
+                                       error=None),
+                       ffprobe=None, sniffed=sniff(b"camera settings\n"))  # fmt: skip
+    f = _facts(text, "SETTINGS.TXT")
+    assert f.flags == (FLAG_NO_TIME, FLAG_NOT_MEDIA)
+    assert f.probe_errors == ("ffprobe: not run: not a media container evidock reads (text)",)
+    playlist = ProbeResult(exif=ToolOutput(tool="exiftool", data=None, error="Unknown file type"),
+                           ffprobe=None, sniffed=sniff(b"#EXTM3U\n/media/a.mp4\n\x00"))  # fmt: skip
+    f = _facts(playlist, "REC_0001.MP4")
+    assert f.flags == (FLAG_NO_TIME, FLAG_NOT_MEDIA, FLAG_PLAYLIST, FLAG_UNREADABLE)
+    assert f.probe_errors == (
+        "exiftool: Unknown file type",
+        "ffprobe: not run: an M3U/HLS playlist, which names other files (never followed)",
+    )
+    assert (f.mime_type, wants_proxy(f)) == (None, False)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingest.context import LOG_ORIGIN, Context
-from ingest.probe import ffprobe
+from ingest.probe import ffprobe, sniff_file
 from ingest.proxies import proxy_states
 from ingest.simcam import make_clip, truncate
 from storage.derived import DerivedOps
@@ -21,7 +21,9 @@ from verify.audit import run_audit
 
 
 def _streams(path: Path) -> dict[str, dict]:
-    data = ffprobe(path).data
+    container = sniff_file(path).container
+    assert container is not None
+    data = ffprobe(path, container=container).data
     assert data is not None
     return {s["codec_type"]: s for s in data["streams"]} | {"format": data["format"]}
 
@@ -68,6 +70,13 @@ def test_proxies_play_fit_720p_last_as_long_as_the_source_and_are_in_the_custody
         assert t["derivative_sha256"] in {d.sha256 for d in derived[clip.id]}
         assert t["tool"] == "ffmpeg" and t["tool_version"].startswith("ffmpeg ")
         assert t["args"][t["args"].index("-protocol_whitelist") + 1] == "file"
+        # each input is the source, opened with its sniffed container's demuxer and no other
+        args = t["args"]
+        inputs = [k for k, a in enumerate(args) if a == "-i"]
+        assert inputs and {args[k + 1] for k in inputs} == {"{source}"}
+        for k in inputs:
+            opts = args[k - 8 : k - 2] if args[k - 2] == "-ss" else args[k - 6 : k]
+            assert opts == ["-f", "mov", "-format_whitelist", "mov", "-protocol_whitelist", "file"]
         assert "{source}" in t["args"] and "{output}" in t["args"]
     proxy_event = next(t for t in transcoded if t["kind"] == "proxy")
     assert {"libx264", "veryfast", "28", "aac", "+faststart"} <= set(proxy_event["args"])

@@ -10,6 +10,7 @@ import pytest
 from ingest import transcode as tc
 from ingest.probe import ffprobe
 from ingest.simcam import make_clip
+from ingest.sniff import MP4
 from ingest.streams import VIDEO_PROXY, incomplete, summarize
 from tests.conftest import CLIP_START
 
@@ -48,10 +49,11 @@ def test_a_clip_is_scaled_to_fit_720p_keeping_its_aspect_ratio(
     src = make_clip(tmp_path / "src.mp4", start=CLIP_START,
                     seconds=1, size=size, gps=None)  # fmt: skip
     out = tmp_path / "proxy.mp4"
-    cmd = tc.video_proxy(src, out, video=0, audio=1, channels=1, preset="ultrafast", crf=28)
+    cmd = tc.video_proxy(src, out, container=MP4, video=0, audio=1, channels=1,
+                         preset="ultrafast", crf=28)  # fmt: skip
     seen: list[float] = []
     tc.run(cmd, timeout_s=120, duration_s=1.0, on_progress=seen.append)
-    got = summarize(ffprobe(out).data or {})
+    got = summarize(ffprobe(out, container=MP4).data or {})
     assert (got.width, got.height) == expected and got.video_codec == "h264"
     assert seen and seen[-1] == 100.0
 
@@ -60,14 +62,14 @@ def test_ffmpeg_is_killed_at_its_timeout_and_its_error_is_reported(tmp_path: Pat
     """A run past its timeout is killed; a failing run reports ffmpeg's own error line."""
     src = make_clip(tmp_path / "src.mp4", start=CLIP_START,
                     seconds=2, size="320x240", gps=None)  # fmt: skip
-    slow = tc.video_proxy(src, tmp_path / "o.mp4", video=0, audio=1, channels=1,
-                          preset="placebo", crf=0)  # fmt: skip
+    slow = tc.video_proxy(src, tmp_path / "o.mp4", container=MP4, video=0, audio=1,
+                          channels=1, preset="placebo", crf=0)  # fmt: skip
     with pytest.raises(tc.TranscodeError, match="timed out"):
         tc.run(slow, timeout_s=0.01, duration_s=2.0)
     garbage = tmp_path / "garbage.mp4"
     garbage.write_bytes(os.urandom(4096))
-    bad = tc.video_proxy(garbage, tmp_path / "o2.mp4", video=0, audio=None, channels=0,
-                         preset="veryfast", crf=28)  # fmt: skip
+    bad = tc.video_proxy(garbage, tmp_path / "o2.mp4", container=MP4, video=0, audio=None,
+                         channels=0, preset="veryfast", crf=28)  # fmt: skip
     with pytest.raises(tc.TranscodeError, match="ffmpeg failed"):
         tc.run(bad, timeout_s=60, duration_s=None)
 
