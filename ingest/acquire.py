@@ -5,9 +5,10 @@ read, and a writer thread writes the same buffers to a staging file on the store
 (hashing and writing overlap on two cores). The read-back overlaps the copy too: every
 ``SYNC_EVERY`` bytes the writer syncs what it wrote, drops it from the page cache and hands
 the range to a checker thread, which reads it back from the disk and hashes it in order while
-the copy goes on. At the end: the source must not have changed during the copy (size, mtime,
-inode), the staging file is fsynced, its tail dropped and read back, and only a read-back hash
-of every byte equal to the copy hash is accepted.
+the copy goes on. At the end: the source must not have changed during the copy (inode, size,
+mtime, change time), the staging file is fsynced, its tail dropped and read back, and only a
+read-back hash of every byte equal to the copy hash is accepted. An empty file is read once to
+prove it is empty, and nothing else is done with it.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import hashlib
 import os
 import queue
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 
 from ingest.errors import IngestError
 from storage.localstore import Staging
 
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+FLAG_EMPTY = "empty"  # a file of no bytes: stored and flagged, never probed or transcoded
 CHUNK = 8 * 1024 * 1024
 SYNC_EVERY = 64 * 1024 * 1024  # written, synced, dropped and read back in ranges of this size
 _BUFFERS = 3
@@ -53,10 +56,40 @@ class WriteError(IngestError):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SourceStat:
+    """Which file bytes were read from and how it looked while they were: the file system and
+    inode, size, mtime and the kernel's change time (which no user can set back)."""
+
+    dev: int
+    ino: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> SourceStat:
+        return cls(
+            dev=st.st_dev,
+            ino=st.st_ino,
+            size=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+            ctime_ns=st.st_ctime_ns,
+        )
+
+    @property
+    def inode(self) -> str:
+        """As the catalog keeps it (inode numbers are unsigned 64-bit: text, not BIGINT)."""
+        return f"{self.dev}:{self.ino}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Acquired:
     sha256: str
     size: int
     mtime_ns: int
+    source: SourceStat  # the file as it was during the whole copy
+    # SHA-256 of the first N bytes, for each N asked for (``marks``) that the file reaches
+    prefixes: Mapping[int, str] = field(default_factory=dict)
 
 
 def acquire(
@@ -67,36 +100,30 @@ def acquire(
     cancel: threading.Event | None = None,
     sync_every: int = SYNC_EVERY,
     after_sync: Callable[[int, int], None] | None = None,
+    marks: Collection[int] = (),
 ) -> Acquired:
     """Copy ``src_fd`` (from its start) into ``staging`` and prove the copy; see module doc.
 
     ``cancel`` abandons the copy between chunks (the caller discards the staging file).
+    ``marks``: lengths whose prefix hash is wanted too (is an earlier copy the file's start?).
     ``after_sync(start, end)`` runs when a range is synced, before it is read back (a seam for
     tests that make the disk return other bytes)."""
-    before = os.fstat(src_fd)
+    before = SourceStat.of(os.fstat(src_fd))
+    if before.size == 0:
+        return _empty(src_fd, before)
     os.posix_fadvise(src_fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
     # buffers sized to the file: a 40 KiB photo must not pay for three 8 MiB allocations
-    chunk = min(chunk, max(64 * 1024, before.st_size + 1))
+    chunk = min(chunk, max(64 * 1024, before.size + 1))
     back_fd = os.open(staging.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
         checker = _ReadBack(back_fd, chunk)
         try:
-            digest, total = _copy(
-                src_fd, staging.fd, chunk, cancel, checker, sync_every, after_sync
+            digest, total, prefixes = _copy(
+                src_fd, staging.fd, chunk, cancel, checker, sync_every, after_sync, marks
             )
         finally:
             checker.finish()  # every range handed over is read back (or the thread ends)
-        after = os.fstat(src_fd)
-        if (before.st_size, before.st_mtime_ns, before.st_ino) != (
-            after.st_size,
-            after.st_mtime_ns,
-            after.st_ino,
-        ) or total != after.st_size:
-            raise SourceChanged(
-                f"source changed during the copy: {before.st_size} bytes at mtime "
-                f"{before.st_mtime_ns} before, {after.st_size} bytes at mtime "
-                f"{after.st_mtime_ns} after, {total} bytes read"
-            )
+        _unchanged(src_fd, before, total)
         os.posix_fadvise(src_fd, 0, 0, os.POSIX_FADV_DONTNEED)
         back, back_size = checker.result()
     finally:
@@ -107,7 +134,29 @@ def acquire(
             f"read-back of the staging copy differs: copied sha256 {digest} ({total} bytes), "
             f"read back {back} ({back_size} bytes)"
         )
-    return Acquired(sha256=digest, size=total, mtime_ns=before.st_mtime_ns)
+    return Acquired(
+        sha256=digest, size=total, mtime_ns=before.mtime_ns, source=before, prefixes=prefixes
+    )
+
+
+def _unchanged(src_fd: int, before: SourceStat, total: int) -> None:
+    after = SourceStat.of(os.fstat(src_fd))
+    if after != before or total != after.size:
+        raise SourceChanged(
+            f"source changed during the copy: {before.size} bytes at mtime {before.mtime_ns} "
+            f"(changed {before.ctime_ns}) before, {after.size} bytes at mtime "
+            f"{after.mtime_ns} (changed {after.ctime_ns}) after, {total} bytes read"
+        )
+
+
+def _empty(src_fd: int, before: SourceStat) -> Acquired:
+    """An empty file: one read proves it still is; no staging bytes, no threads, no read-back."""
+    try:
+        extra = len(os.read(src_fd, 1))
+    except OSError as e:
+        raise ReadError(f"cannot read the source: {e.strerror}") from e
+    _unchanged(src_fd, before, extra)
+    return Acquired(sha256=EMPTY_SHA256, size=0, mtime_ns=before.mtime_ns, source=before)
 
 
 class _ReadBack:
@@ -167,10 +216,13 @@ def _copy(
     checker: _ReadBack,
     sync_every: int,
     after_sync: Callable[[int, int], None] | None,
-) -> tuple[str, int]:
+    marks: Collection[int],
+) -> tuple[str, int, dict[int, str]]:
     """Read and hash on this thread, write on a second one (which syncs and hands synced
     ranges to the read-back checker); buffers are recycled."""
     h = hashlib.sha256()
+    todo = sorted(m for m in set(marks) if m > 0)
+    prefixes: dict[int, str] = {}
     free: queue.Queue[bytearray] = queue.Queue()
     for _ in range(_BUFFERS):
         free.put(bytearray(chunk))
@@ -226,7 +278,13 @@ def _copy(
                 free.put(buf)
                 done.set()
                 break
-            h.update(memoryview(buf)[:n])
+            view, done_to = memoryview(buf)[:n], 0
+            while todo and todo[0] <= total + n:  # a prefix ends in this chunk
+                mark = todo.pop(0)
+                h.update(view[done_to : mark - total])
+                done_to = mark - total
+                prefixes[mark] = h.copy().hexdigest()
+            h.update(view[done_to:])
             total += n
             full.put((buf, n))
     finally:
@@ -234,4 +292,4 @@ def _copy(
         t.join()
     if failure:
         raise failure[0]
-    return h.hexdigest(), total
+    return h.hexdigest(), total, prefixes

@@ -1,7 +1,10 @@
 """Ingest of one docked device (or a folder playing one), end to end.
 
-For every regular file not yet in the catalog: acquire (one read, hash, staging, read-back),
-probe the staging copy (never the device), file it in the content-addressed store, then in ONE
+Before anything is copied, the files not yet in the catalog are counted against the store's
+free space (ingest.space): one that does not fit stays on the device with the reason. For
+every other file whose bytes are not in the catalog (ingest.known: the same device, path and
+SHA-256): acquire (one read, hash, staging, read-back), probe the staging copy (never the
+device; an empty file is not probed), file it in the content-addressed store, then in ONE
 catalog transaction record the item with its 'acquired', 'verified' and 'stored' custody
 events. A crash anywhere leaves either nothing in the catalog (the device still has the file,
 a rerun takes it; a filed object is found again by its hash) or the complete record.
@@ -30,20 +33,24 @@ from devices.profiles import (
     serial_mismatches,
 )
 from devices.walk import FileEntry, Listing, display_path, open_file, open_root, walk
-from ingest.acquire import Abandoned, acquire
+from ingest import space
+from ingest.acquire import FLAG_EMPTY, Abandoned, Acquired, SourceStat, acquire
 from ingest.caselink import after_ingest
 from ingest.context import Context
 from ingest.errors import IngestError
 from ingest.facts import derive_facts
+from ingest.known import already, collision
 from ingest.output import exact_name, iso
-from ingest.probe import MediaProbe
+from ingest.probe import MediaProbe, ProbeResult, ToolOutput
 from ingest.proxies import TRANSCODE, wants_proxy
-from ingest.wipe import wipe_one
+from ingest.sniff import Sniffed
+from ingest.wipe import WIPE_FAILED, wipe_one
 from storage.catalog import Transaction
 from storage.errors import AlreadyExists, StorageError, StoreWriteError
 from storage.jobs import JobOps
+from storage.localstore import Staging
 from storage.objects import PENDING, ObjectOps
-from storage.records import Device, Item, MediaFacts, NewItem, StoredObject
+from storage.records import Device, MediaFacts, NewItem, StoredObject
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +124,11 @@ class _Run:
     cancel: threading.Event | None
     results: list[FileResult] = field(default_factory=list)
     claims: dict[bytes, str] = field(default_factory=dict)  # path -> serial its name claims
+    settle_s: float = 0.0  # a file is wiped only after this long without change
+    free_bytes: Callable[[], int] | None = None  # None: the store's file system, asked
+    margin: int = space.DEFAULT_MARGIN  # bytes kept free on the store
+    # the device files this docking read the bytes of, as they were then (None: not re-read)
+    verified: dict[bytes, SourceStat | None] = field(default_factory=dict)
 
 
 def folder_serial(root: Path) -> str:
@@ -139,13 +151,19 @@ def ingest_device(
     stop: threading.Event | None = None,
     cancel: threading.Event | None = None,
     wipe: bool = False,
+    settle_seconds: float | None = None,
+    free_bytes: Callable[[], int] | None = None,
+    space_margin: int = space.DEFAULT_MARGIN,
 ) -> IngestReport:
     """Ingest everything on the device mounted at ``root``; see the module doc.
 
     ``profile`` says which files are media, where the serial comes from and how the camera
     clock runs. ``stop`` ends the session between files; ``cancel`` abandons the file in
     flight (nothing of it is recorded; it stays on the device for the next docking).
-    ``wipe`` deletes from the device each file whose stored copy re-verifies (ingest.wipe).
+    ``wipe`` deletes from the device each file whose stored copy re-verifies and that nobody
+    writes and has not changed for ``settle_seconds`` (default: ``[dock] settle_seconds``;
+    ingest.wipe). ``free_bytes`` tells the free space on the store (default: its file
+    system's); ``space_margin`` bytes of it are kept free.
     """
     root_fd = open_root(root)
     outcome = OUTCOME_COMPLETE
@@ -158,6 +176,10 @@ def ingest_device(
             serial_source = "given"
         claims = claimed_elsewhere(listing, profile, serial)
         run = _start(ctx, root, serial, officer, actor, profile, cancel, claims)
+        run.settle_s = (
+            ctx.settings.dock.settle_seconds if settle_seconds is None else settle_seconds
+        )
+        run.free_bytes, run.margin = free_bytes, space_margin
         refusal = _refusal(run, profile)
         if refusal is not None:
             return _refuse(run, listing, refusal, serial_source, on_file)
@@ -168,6 +190,11 @@ def ingest_device(
         for entry in other:
             reason = f"not a media file for profile {profile.name if profile else '-'}"
             _emit(run, _anomaly(run, entry.path, "not-media", reason), on_file)
+        too_big = _space_plan(run, media)
+        for entry in media:
+            if entry.path in too_big:
+                _emit(run, _no_space(run, entry, too_big[entry.path]), on_file)
+        media = [entry for entry in media if entry.path not in too_big]
         with contextlib.ExitStack() as stack:
             if probe is None:
                 probe = stack.enter_context(
@@ -194,19 +221,35 @@ def ingest_device(
 
 
 def _wipe(run: _Run, root_fd: int, media: list[FileEntry]) -> None:
-    done = {r.raw_path: r for r in run.results if r.result in (STORED, ALREADY) and r.item}
+    """Wipe what was stored or found already stored; a file that stays says why, in its
+    result and in the custody log."""
+    # by the exact name: two names can display alike
+    done = {r.raw_path: n for n, r in enumerate(run.results) if r.result in (STORED, ALREADY)}
     for entry in media:
-        r = done.get(entry.path)  # by the exact name: two names can display alike
-        if r is None or r.item is None:
+        n = done.get(entry.path)
+        item_id = run.results[n].item if n is not None else None
+        if n is None or item_id is None:
             continue
         with run.ctx.catalog.read() as txn:
-            item = txn.item(r.item)
-        w = wipe_one(run.ctx, root_fd, entry, item, actor=run.actor,
-                     copied_now=r.result == STORED)  # fmt: skip
-        logger.info(
-            "wipe device=%s item=%s sha256=%s wiped=%s reason=%s",
-            run.device.serial, item.id, item.sha256, w.wiped, w.reason,
+            item = txn.item(item_id)
+        w = wipe_one(
+            run.ctx, root_fd, entry.path, item, actor=run.actor,
+            verified=run.verified.get(entry.path), settle_s=run.settle_s,
         )  # fmt: skip
+        logger.info(
+            "wipe device=%s item=%s sha256=%s wiped=%s code=%s reason=%s",
+            run.device.serial, item.id, item.sha256, w.wiped, w.code, w.reason,
+        )  # fmt: skip
+        if w.wiped or w.reason is None:
+            continue
+        if w.code != WIPE_FAILED:  # a failed unlink is recorded where it failed
+            _log_not_acquired(
+                run, item=item.id, path=w.path, kind="not-wiped", code=w.code or "",
+                reason=w.reason,
+            )  # fmt: skip
+        r = run.results[n]
+        note = f"not wiped from the device: {w.reason}"
+        run.results[n] = replace(r, reason=f"{r.reason}; {note}" if r.reason else note)
 
 
 def identify(
@@ -402,74 +445,120 @@ def _anomaly(run: _Run, raw: bytes, kind: str, reason: str) -> FileResult:
     return FileResult(path=path, result=NOT_ACQUIRED, reason=reason, raw_path=raw)
 
 
-def _log_not_acquired(run: _Run, **data: str | int) -> None:
+def _log_not_acquired(run: _Run, *, item: int | None = None, **data: str | int) -> None:
     """The one 'acquisition_failed' writer: what stays on the device, and why."""
     with run.ctx.catalog.write() as txn:
         run.ctx.custody.append(
             txn,
             type="acquisition_failed",
             actor=run.actor,
+            item=item,
             data={"device": run.device.serial, "session": run.session, **data},
         )
 
 
-def _known(run: _Run, entry: FileEntry) -> Item | None:
+def _space_plan(run: _Run, media: list[FileEntry]) -> dict[bytes, str]:
+    """The files that would not fit on the store, counting every file that has no item of its
+    size at its path (those that have one are hashed, and copied only if other bytes: each
+    copy checks the space again)."""
     with run.ctx.catalog.read() as txn:
-        for item in txn.items_at_path(run.device.id, entry.path):
-            if item.size == entry.size and item.source_mtime_ns == entry.mtime_ns:
-                return item
-    return None
+        to_copy = [
+            (e.path, e.size)
+            for e in media
+            if all(i.size != e.size for i in txn.items_at_path(run.device.id, e.path))
+        ]
+    if not to_copy:
+        return {}
+    return space.plan(to_copy, _free(run), run.margin)
+
+
+def _free(run: _Run) -> int:
+    return (run.free_bytes or run.ctx.store.free_bytes)()
+
+
+def _no_space(run: _Run, entry: FileEntry, reason: str) -> FileResult:
+    """A file not started for want of room: it stays on the device, nothing of it written."""
+    _log_not_acquired(run, path=entry.display, kind=space.NO_SPACE, reason=reason)
+    return FileResult(
+        path=entry.display, result=FAILED, reason=f"{reason} ({space.NO_SPACE})",
+        code=space.NO_SPACE, raw_path=entry.path,
+    )  # fmt: skip
 
 
 def _one_file(run: _Run, root_fd: int, entry: FileEntry, probe: MediaProbe) -> FileResult:
-    known = _known(run, entry)
-    if known is not None:
-        return FileResult(
-            path=entry.display,
-            result=ALREADY,
-            item=known.id,
-            sha256=known.sha256,
-            size=known.size,
-            flags=known.facts.flags,
-            raw_path=entry.path,
-        )
     ctx = run.ctx
+    with ctx.catalog.read() as txn:
+        earlier = txn.items_at_path(run.device.id, entry.path)
     try:
         src = open_file(root_fd, entry)
         try:
-            with ctx.store.staging() as staging:
-                got = acquire(src, staging, cancel=run.cancel)
-                facts = derive_facts(
-                    probe.probe(staging.path),
-                    file_name=os.fsdecode(entry.path.rsplit(b"/", 1)[-1]),
-                    mtime_ns=got.mtime_ns,
-                    device_zone=run.zone,
-                    now=ctx.clock(),
-                    time_pattern=run.profile.time_pattern if run.profile else None,
-                    important_pattern=run.profile.important_pattern if run.profile else None,
+            known = already(src, earlier, cancel=run.cancel) if earlier else None
+            if known is not None:
+                run.verified[entry.path] = known.verified
+                return FileResult(
+                    path=entry.display,
+                    result=ALREADY,
+                    item=known.item.id,
+                    sha256=known.item.sha256,
+                    size=known.item.size,
+                    flags=known.item.facts.flags,
+                    raw_path=entry.path,
                 )
+            free = _free(run)
+            if not space.fits(entry.size, free, run.margin):
+                return _no_space(run, entry, space.reason(entry.size, free, run.margin))
+            with ctx.store.staging() as staging:
+                got = acquire(src, staging, cancel=run.cancel, marks=[i.size for i in earlier])
+                facts = _facts(run, entry, got, probe, staging)
+                flags, why = collision(earlier, got)
+                facts = replace(facts, flags=facts.flags + flags)
                 if entry.path in run.claims:  # its name claims another device (issue 23)
                     facts = replace(facts, flags=(*facts.flags, FLAG_SERIAL_MISMATCH))
                 filed = ctx.store.file(staging, got.sha256, got.size)
         finally:
             os.close(src)
-        return _record(run, entry, got.sha256, got.size, got.mtime_ns, facts, filed.key)
+        result = _record(run, entry, got, facts, filed.key, why)
+        run.verified[entry.path] = got.source
+        return result
     except Abandoned as e:
         return FileResult(path=entry.display, result=ABANDONED, reason=str(e), raw_path=entry.path)
     except (DeviceError, IngestError, StorageError, OSError) as e:  # the file stays on the device
         return _failed(run, entry, e)
 
 
+_NOT_PROBED = ProbeResult(
+    exif=ToolOutput(tool="exiftool", data={}, error=None),
+    ffprobe=None,
+    sniffed=Sniffed(container=None, looks_like="an empty file"),
+)
+
+
+def _facts(
+    run: _Run, entry: FileEntry, got: Acquired, probe: MediaProbe, staging: Staging
+) -> MediaFacts:
+    """What the tools read from the staging copy; an empty file is flagged, not probed."""
+    facts = derive_facts(
+        _NOT_PROBED if got.size == 0 else probe.probe(staging.path),
+        file_name=os.fsdecode(entry.path.rsplit(b"/", 1)[-1]),
+        mtime_ns=got.mtime_ns,
+        device_zone=run.zone,
+        now=run.ctx.clock(),
+        time_pattern=run.profile.time_pattern if run.profile else None,
+        important_pattern=run.profile.important_pattern if run.profile else None,
+    )
+    return replace(facts, flags=(*facts.flags, FLAG_EMPTY)) if got.size == 0 else facts
+
+
 def _record(
     run: _Run,
     entry: FileEntry,
-    sha256: str,
-    size: int,
-    mtime_ns: int,
+    got: Acquired,
     facts: MediaFacts,
     key: str,
+    why: str | None,
 ) -> FileResult:
     ctx = run.ctx
+    sha256, size, mtime_ns = got.sha256, got.size, got.mtime_ns
     now = ctx.clock()
     # filed locally: durable now when the local store is (part of) the system of record; with
     # S3 alone it is pending (its offload clock running) until a worker has uploaded it
@@ -492,6 +581,8 @@ def _record(
                     source_mtime_ns=mtime_ns,
                     acquired_at=now,
                     facts=facts,
+                    source_inode=got.source.inode,
+                    source_ctime_ns=got.source.ctime_ns,
                 ),
                 state=STORED if local_is_record else PENDING,
                 durable_at=now if local_is_record else None,
@@ -570,7 +661,7 @@ def _record(
         sha256=sha256,
         size=size,
         flags=facts.flags,
-        reason="; ".join(facts.probe_errors) or None,
+        reason="; ".join([*filter(None, [why]), *facts.probe_errors]) or None,
         raw_path=entry.path,
     )
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest import transcode as tc
+from ingest.acquire import FLAG_EMPTY
 from ingest.config import WorkerSettings
 from ingest.context import Context
 from ingest.errors import IngestError
@@ -58,8 +59,9 @@ def media_kind(facts: MediaFacts) -> str | None:
 def wants_proxy(facts: MediaFacts) -> bool:
     """Every video, audio and photo item gets a proxy job, and so does an item nobody could
     read (its failure is then shown as 'no proxy: <reason>'); other files do not, nor does a
-    file that is no media container (a playlist named .MP4: ffmpeg never opens it)."""
-    if FLAG_NOT_MEDIA in facts.flags:
+    file that is no media container (a playlist named .MP4: ffmpeg never opens it) or an
+    empty one (nothing to show)."""
+    if FLAG_NOT_MEDIA in facts.flags or FLAG_EMPTY in facts.flags:
         return False
     return media_kind(facts) is not None or not facts.mime_type
 

@@ -306,6 +306,8 @@ class Transaction:
             original_path=new.original_path,
             original_path_display=new.original_path_display,
             source_mtime_ns=new.source_mtime_ns,
+            source_inode=new.source_inode,
+            source_ctime_ns=new.source_ctime_ns,
             state=state,
             acquired_at=new.acquired_at,
             durable_at=durable_at,
@@ -374,6 +376,8 @@ class Transaction:
             acquired_at=row.acquired_at,
             durable_at=row.durable_at,
             confidentiality=row.confidentiality,
+            source_inode=row.source_inode,
+            source_ctime_ns=row.source_ctime_ns,
             facts=r.MediaFacts(
                 mime_type=row.mime_type,
                 recorded_start=row.recorded_start,

@@ -112,6 +112,12 @@ class LocalStore:
             logger.info("removed stale staging files count=%d", removed)
         return removed
 
+    def free_bytes(self) -> int:
+        """Bytes that may still be written to the store's file system (the blocks left to an
+        unprivileged writer: root's reserve is not counted on)."""
+        st = os.statvfs(self.staging_dir if self.staging_dir.is_dir() else self.root)
+        return st.f_bavail * st.f_frsize
+
     # -- objects ----------------------------------------------------------------------------
     def key_for(self, sha256: str) -> str:
         if not _HEX.match(sha256):

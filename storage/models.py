@@ -128,6 +128,11 @@ class ItemRow(Base):
     original_path: Mapped[bytes] = mapped_column(LargeBinary)
     original_path_display: Mapped[str] = mapped_column(Text)
     source_mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    # issue 23: which inode the bytes were read from ("st_dev:st_ino", text: inode numbers are
+    # unsigned 64-bit) and its kernel change time then; a later docking may skip re-reading a
+    # file only while both still match (ingest.known)
+    source_inode: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source_ctime_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     state: Mapped[str] = mapped_column(String(32))
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
     durable_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -83,6 +83,8 @@ class NewItem:
     source_mtime_ns: int
     acquired_at: datetime
     facts: MediaFacts
+    source_inode: str | None = None  # "st_dev:st_ino" of the file the bytes were read from
+    source_ctime_ns: int | None = None  # its change time when they were read
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,6 +103,8 @@ class Item:
     durable_at: datetime | None
     confidentiality: str
     facts: MediaFacts
+    source_inode: str | None = None
+    source_ctime_ns: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

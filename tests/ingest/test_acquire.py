@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.acquire import ReadBackMismatch, acquire
+from ingest.acquire import EMPTY_SHA256, ReadBackMismatch, SourceChanged, acquire
 from storage.localstore import LocalStore
 
 MIB = 1024 * 1024
@@ -63,3 +63,63 @@ def test_a_disk_that_returns_other_bytes_fails_the_read_back(tmp_path: Path) -> 
                 acquire(fd, staging, chunk=256 * 1024, sync_every=MIB, after_sync=rot)
     finally:
         os.close(fd)
+
+
+def test_the_copy_also_gives_the_hash_of_each_prefix_asked_for(tmp_path: Path) -> None:
+    """Prefix hashes at lengths inside a chunk, on a chunk edge and past the end."""
+    data = os.urandom(300_000)
+    src = tmp_path / "src.bin"
+    src.write_bytes(data)
+    store = LocalStore(tmp_path / "store")
+    store.prepare()
+    fd = os.open(src, os.O_RDONLY)
+    try:
+        with store.staging() as staging:
+            got = acquire(fd, staging, chunk=65536, marks=[1, 65536, 100_000, 300_000, 400_000])
+    finally:
+        os.close(fd)
+    assert dict(got.prefixes) == {
+        n: hashlib.sha256(data[:n]).hexdigest() for n in (1, 65536, 100_000, 300_000)
+    }
+    assert got.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_source_rewritten_with_its_size_and_mtime_put_back_during_the_copy_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Only the kernel's change time shows an in-place rewrite that restored size and mtime:
+    the copy (possibly a mix of old and new bytes) is not accepted."""
+    src, _ = _source(tmp_path, 3 * MIB)
+    store = LocalStore(tmp_path / "store")
+    store.prepare()
+    st = src.stat()
+
+    def rewrite(start: int, end: int) -> None:
+        if start == 0:
+            with open(src, "r+b") as f:
+                f.write(b"\x00" * 4096)
+            os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    fd = os.open(src, os.O_RDONLY)
+    try:
+        with store.staging() as staging, pytest.raises(SourceChanged, match="changed"):
+            acquire(fd, staging, chunk=256 * 1024, sync_every=MIB, after_sync=rewrite)
+    finally:
+        os.close(fd)
+    assert (src.stat().st_size, src.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+
+
+def test_an_empty_file_is_proven_empty_without_a_copy(tmp_path: Path) -> None:
+    """Size 0: the hash of no bytes, and nothing written to the staging file."""
+    src = tmp_path / "EMPTY.MP4"
+    src.touch()
+    store = LocalStore(tmp_path / "store")
+    store.prepare()
+    fd = os.open(src, os.O_RDONLY)
+    try:
+        with store.staging() as staging:
+            got = acquire(fd, staging)
+            assert staging.path.stat().st_size == 0
+    finally:
+        os.close(fd)
+    assert (got.sha256, got.size) == (EMPTY_SHA256, 0) == (hashlib.sha256(b"").hexdigest(), 0)

@@ -13,10 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from ingest.acquire import SourceChanged, acquire
+from ingest.acquire import FLAG_EMPTY, SourceChanged, acquire
 from ingest.context import Context
 from ingest.facts import FLAG_DAMAGED, FLAG_UNREADABLE
-from ingest.pipeline import ALREADY, FAILED, NOT_ACQUIRED, STORED, ingest_device
+from ingest.known import FLAG_NAME_REUSED
+from ingest.pipeline import ALREADY, FAILED, NOT_ACQUIRED, STORED, FileResult, ingest_device
+from ingest.proxies import TRANSCODE
+from storage.jobs import JobOps
 from tests.conftest import CLIP1, CLIP_START
 from tests.devices.deeptree import chain_path, make_chain, removed_after
 
@@ -269,3 +272,129 @@ def test_device_with_folders_1200_levels_deep_stores_what_is_within_bounds_and_r
          "reason": "folder more than 64 levels deep: not entered, what it holds stays on the "
                    "device (the limit is [dock] max_depth)"}
     ]  # fmt: skip
+
+
+# -- issue 23: already acquired means the same bytes; room on the store; empty files ----------
+
+
+def _events(ctx: Context) -> list[tuple[str, int | None, dict]]:
+    with ctx.catalog.read() as txn:
+        return [(e.type, e.item, json.loads(e.data)) for e in txn.log.events()]
+
+
+def test_a_rewritten_file_with_the_same_name_size_and_mtime_is_a_new_flagged_item(
+    ctx: Context, camera: Path
+) -> None:
+    """A camera reusing a name, size and time for another recording: the second docking
+    stores it as a second item with its own hash, flagged, with the reason in its result."""
+    _ingest(ctx, camera)
+    clip = camera / "DCIM" / "100MEDIA" / CLIP1
+    st = clip.stat()
+    data = bytearray(clip.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    clip.write_bytes(bytes(data))
+    os.utime(clip, ns=(st.st_atime_ns, st.st_mtime_ns))
+    again = _ingest(ctx, camera)
+    (new,) = [f for f in again.files if f.result == STORED]
+    assert (new.path, new.sha256) == (f"DCIM/100MEDIA/{CLIP1}", sha(clip))
+    assert FLAG_NAME_REUSED in new.flags
+    with ctx.catalog.read() as txn:
+        (first, second) = txn.items_at_path(
+            txn.device("BWC-1").id, clip.relative_to(camera).as_posix().encode()
+        )
+    assert new.reason is not None and new.reason.startswith(
+        f"another recording was taken under this name before (item #{first.id}: "
+        f"{first.size} bytes, sha256 {first.sha256[:12]}); these are other bytes"
+    )
+    assert second.id == new.item and second.sha256 == sha(clip) != first.sha256
+    assert FLAG_NAME_REUSED in second.facts.flags
+    acquired = [d for t, i, d in _events(ctx) if t == "acquired" and i == second.id]
+    assert FLAG_NAME_REUSED in acquired[0]["flags"]
+    assert again.count(ALREADY) == 3
+
+
+def test_the_same_bytes_redocked_from_a_new_file_are_already_and_add_no_item_events(
+    ctx: Context, camera: Path
+) -> None:
+    """The same bytes under the same name, now another inode (copied back from a backup):
+    found by their hash, 'already', no new item and no event but the docking's own."""
+    _ingest(ctx, camera)
+    before = _events(ctx)
+    clip = camera / "DCIM" / "100MEDIA" / CLIP1
+    copy = clip.with_suffix(".tmp")
+    shutil.copy2(clip, copy)
+    os.replace(copy, clip)
+    again = _ingest(ctx, camera)
+    assert again.count(ALREADY) == 4 and again.count(STORED) == 0
+    with ctx.catalog.read() as txn:
+        assert len(txn.items()) == 4
+    assert [t for t, _, _ in _events(ctx)[len(before) :]] == ["device_docked"]
+
+
+def test_a_file_bigger_than_the_free_space_is_refused_up_front_and_the_rest_is_stored(
+    ctx: Context, camera: Path
+) -> None:
+    """A sparse 1 GiB file on a store with less room is not started: it stays on the device
+    with the reason (before any copy), while the files that fit are stored."""
+    sparse = camera / "DCIM" / "100MEDIA" / "HUGE.MP4"
+    with open(sparse, "wb") as f:
+        f.truncate(1 << 30)
+    room = sum(p.stat().st_size for p in camera.rglob("*") if p != sparse) + (1 << 20)
+    seen: list[FileResult] = []
+    report = _ingest(ctx, camera, free_bytes=lambda: room, space_margin=0, on_file=seen.append)
+    assert seen[0].path == "DCIM/100MEDIA/HUGE.MP4"  # refused before anything was copied
+    assert (seen[0].result, seen[0].code) == (FAILED, "no-space")
+    left = room - sum(p.stat().st_size for p in (camera / "AUDIO").iterdir())  # listed first
+    assert seen[0].reason == (
+        f"not enough free space on the evidence store: it needs {1 << 30} bytes and 0 bytes "
+        f"are kept free, {left} bytes are left; it stays on the device: make room on the "
+        "store, then dock it again (no-space)"
+    )
+    assert report.count(STORED) == 4 and report.outcome == "incomplete"
+    assert sparse.stat().st_size == 1 << 30
+    with ctx.catalog.read() as txn:
+        assert b"DCIM/100MEDIA/HUGE.MP4" not in {i.original_path for i in txn.items()}
+    failed = [d for t, _, d in _events(ctx) if t == "acquisition_failed"]
+    assert [(d["path"], d["kind"]) for d in failed] == [("DCIM/100MEDIA/HUGE.MP4", "no-space")]
+    assert not list(ctx.store.staging_dir.iterdir())
+
+
+def test_a_file_is_not_started_when_the_store_filled_up_meanwhile(
+    ctx: Context, camera: Path
+) -> None:
+    """The free space is asked again before each copy: a store that filled up during the
+    docking leaves the remaining files on the device, each with the reason."""
+    answers = iter([1 << 40, 1 << 40])  # the plan and the first copy see room; then none
+    report = _ingest(ctx, camera, free_bytes=lambda: next(answers, 0), space_margin=0)
+    assert [f.result for f in report.files] == [STORED, FAILED, FAILED, FAILED]
+    assert {f.code for f in report.files[1:]} == {"no-space"}
+    assert len([p for p in camera.rglob("*") if p.is_file()]) == 4
+
+
+class _NoProbe:
+    """A probe that must not be asked: empty files are not probed."""
+
+    def probe(self, path: Path) -> object:
+        raise AssertionError(f"probed {path}")
+
+
+def test_empty_files_are_stored_and_flagged_once_without_probes_or_proxy_jobs(
+    ctx: Context, tmp_path: Path
+) -> None:
+    """200 empty files: each stored with one 'empty' flag, no exiftool/ffprobe, no transcode."""
+    device = tmp_path / "empties" / "DCIM"
+    device.mkdir(parents=True)
+    for n in range(200):
+        (device / f"CLIP{n:04d}.MP4").touch()
+    report = _ingest(ctx, device.parent, probe=_NoProbe())
+    assert report.count(STORED) == 200 and report.count(FAILED) == 0
+    with ctx.catalog.read() as txn:
+        items = txn.items()
+        jobs = JobOps(txn).jobs(kinds=[TRANSCODE])
+    assert len(items) == 200
+    assert all(i.facts.flags.count(FLAG_EMPTY) == 1 and i.size == 0 for i in items)
+    assert {i.sha256 for i in items} == {hashlib.sha256(b"").hexdigest()}
+    assert jobs == []
+    assert ctx.store.path_for(hashlib.sha256(b"").hexdigest()).read_bytes() == b""
+    again = _ingest(ctx, device.parent, probe=_NoProbe())
+    assert again.count(ALREADY) == 200
