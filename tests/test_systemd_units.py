@@ -43,7 +43,7 @@ def test_dock_unit_is_a_hardened_notify_service() -> None:
     assert svc["ProtectSystem"] == "strict" and "/var/lib/evidock" in svc["ReadWritePaths"]
     assert svc["PrivateTmp"] == "yes"
     assert set(svc["CapabilityBoundingSet"].split()) <= {
-        "CAP_SYS_ADMIN", "CAP_DAC_READ_SEARCH", "CAP_CHOWN", "CAP_FOWNER",
+        "CAP_SYS_ADMIN", "CAP_DAC_READ_SEARCH", "CAP_CHOWN", "CAP_FOWNER", "CAP_LEASE",
     }  # fmt: skip
 
 
