@@ -23,7 +23,7 @@ from ingest.dock import DockDaemon
 from ingest.metrics import DockMetrics
 from ingest.notify import Notifier
 from storage.catalog import Catalog
-from tests.procs import child_env, evidock, from_catalog, reap, wait_until
+from tests.procs import child_env, evidock, from_catalog, init, reap, wait_until
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "udev"
 
@@ -133,7 +133,9 @@ def test_daemon_ingests_a_camera_dropped_in_a_watch_folder_and_stops_on_sigterm(
     sock.bind(str(sock_path))
     proc = _daemon(
         watch,
-        child_env(tmp_path / "home", catalog_url, dock="dock-e2e", NOTIFY_SOCKET=str(sock_path)),
+        init(
+            child_env(tmp_path / "home", catalog_url, dock="dock-e2e", NOTIFY_SOCKET=str(sock_path))
+        ),
     )
     try:
         ready = _datagrams(sock, "READY=1")
@@ -162,7 +164,7 @@ def test_daemon_killed_mid_copy_resumes_on_restart_without_loss_or_duplicates(
     watch = tmp_path / "watch"
     watch.mkdir()
     home = tmp_path / "home"
-    env = child_env(home, catalog_url, dock="dock-e2e")
+    env = init(child_env(home, catalog_url, dock="dock-e2e"))
     proc = _daemon(watch, env)
     try:
         time.sleep(1.0)
@@ -196,7 +198,7 @@ def test_unregistered_recorder_whose_profile_requires_registration_is_refused(
     name = "BWC0099_J0001_20261126083000_0001.MP4"
     shutil.copy(media["clip"], dev / name)
     home = tmp_path / "home"
-    env = child_env(home, catalog_url, dock="dock-e2e")
+    env = init(child_env(home, catalog_url, dock="dock-e2e"))
     proc = _daemon(watch, env)
     try:
         status = home / "run" / "dock-dock-e2e.json"
@@ -238,7 +240,7 @@ def test_sigterm_past_the_grace_period_abandons_the_copy_and_records_nothing_of_
         f.truncate(3 << 30)  # sparse: reads cost no disk, the copy still takes seconds
     home = tmp_path / "home"
     config = "[dock]\nstop_grace_seconds = 0\nsettle_seconds = 0.5\n"
-    env = child_env(home, catalog_url, dock="dock-e2e", config=config)
+    env = init(child_env(home, catalog_url, dock="dock-e2e", config=config))
     proc = _daemon(watch, env)
     try:
         staging = home / "store" / "staging"
