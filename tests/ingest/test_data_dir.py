@@ -105,10 +105,10 @@ def test_init_under_a_file_says_it_cannot_create_the_folder(tmp_path: Path) -> N
 
 
 def test_a_missing_store_is_refused_while_the_catalog_holds_dockings(
-    docked: tuple[Path, Run],
+    docked: tuple[Path, Run], camera: Path
 ) -> None:
-    """store/ gone (its disk not mounted): items, verify, ingest and even init exit 2 naming
-    the store; no empty store is made in its place."""
+    """store/ gone, or only its empty mount point left: items, verify, checkpoint and even
+    init exit 2 naming the store; no empty store is made in its place."""
     home, run = docked
     shutil.rmtree(home / "store")
     for command in (["items"], ["verify"], ["init"], ["checkpoint"]):
@@ -116,6 +116,9 @@ def test_a_missing_store_is_refused_while_the_catalog_holds_dockings(
         assert f"the evidence store {home / 'store' / 'sha256'} is missing" in err
         assert "Is the store's disk mounted" in err
     assert not (home / "store").exists()
+    (home / "store").mkdir()
+    _refused(run("ingest", str(camera), "--device", "BWC-1"), "store-missing")
+    assert list((home / "store").iterdir()) == []
 
 
 def test_a_missing_key_of_a_registered_dock_is_refused_and_no_new_key_is_made(
