@@ -1,7 +1,9 @@
 """Configuration: TOML file plus ``EVIDOCK_*`` environment, parsed once into frozen settings.
 
 This is the only module that reads ``os.environ``. Every key has a default, so ``EVIDOCK_HOME``
-alone is enough to run a dock in a folder.
+alone is enough to run a dock in a folder. ``SCHEMA`` lists every key of every section with
+its type, range and default; ``ingest.configkeys`` reads the file by it, refusing (never
+coercing) a wrong type, a value out of range and an unknown key or section.
 """
 
 from __future__ import annotations
