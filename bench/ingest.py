@@ -128,7 +128,7 @@ def evidock_child(src: str, home: str) -> dict[str, Any]:
     from ingest.context import open_context
     from ingest.pipeline import STORED, ingest_device
 
-    ctx = open_context(settings_for(Path(home)))
+    ctx = open_context(settings_for(Path(home)), create=True)
     try:
         rss_ready = vm_rss_kib()
         t0 = time.perf_counter()

@@ -64,7 +64,7 @@ def run(opts: Options) -> dict[str, Any]:
     rows, out = [], {}
     for n in sizes:
         with scratch(opts, f"overdue{n}") as home:
-            ctx = open_context(settings_for(home))
+            ctx = open_context(settings_for(home), create=True)
             t0 = time.perf_counter()
             late = _build(ctx, n)
             setup = time.perf_counter() - t0

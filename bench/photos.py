@@ -93,7 +93,7 @@ def bare_copy(sources: list[Path], dest: Path) -> float:
 
 
 def evidock_ingest(card: Path, home: Path, expected: dict[str, str]) -> float:
-    ctx = open_context(settings_for(home))
+    ctx = open_context(settings_for(home), create=True)
     try:
         t0 = time.perf_counter()
         report = ingest_device(ctx, card, serial="BENCH-CAM-2", officer=None, actor="bench")

@@ -93,7 +93,7 @@ def run(opts: Options) -> dict[str, Any]:
         card = tmp / "card" / "DCIM"
         make_clip(card / "REC_0001.MP4", start=datetime(2026, 11, 26, tzinfo=UTC),
                   seconds=seconds, size="1920x1080", gps=None)  # fmt: skip
-        ctx = open_context(settings_for(tmp / "home"))
+        ctx = open_context(settings_for(tmp / "home"), create=True)
         try:
             ingest_device(ctx, card.parent, serial="BENCH-P", officer=None, actor="bench")
             # the job the ingest queued runs once untimed: a warm-up of ffmpeg and the stores

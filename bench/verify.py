@@ -62,7 +62,7 @@ def run(opts: Options) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for n in sizes:
         with scratch(opts, f"verify{n}") as home:
-            ctx = open_context(settings_for(home))
+            ctx = open_context(settings_for(home), create=True)
             t0 = time.perf_counter()
             _build(ctx, n)
             build_s = time.perf_counter() - t0

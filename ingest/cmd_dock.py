@@ -45,7 +45,8 @@ def add_parsers(sub: Any) -> None:
 
 def cmd_dock(args: argparse.Namespace, out: Output, settings: object) -> int:
     assert isinstance(settings, Settings)
-    ctx = open_context(settings)
+    # the first node of a fleet up creates the schema of the empty PostgreSQL catalog
+    ctx = open_context(settings, create_schema=True)
     try:  # issue 8: a bucket without the Object Lock asked for, or refused credentials: stop
         check_object_store(ctx, refuse_unreachable=False)
     except StorageError:

@@ -59,7 +59,8 @@ def cmd_worker(args: argparse.Namespace, out: Output, settings: object) -> int:
         )
     if args.concurrency is not None and not 1 <= args.concurrency <= 64:
         raise UsageError("--concurrency must be between 1 and 64")
-    ctx = open_context(settings)
+    # the first node of a fleet up creates the schema of the empty PostgreSQL catalog
+    ctx = open_context(settings, create_schema=True)
     served: Served | None = None
     try:
         check_object_store(ctx, refuse_unreachable=False)

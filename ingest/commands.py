@@ -14,17 +14,24 @@ from datetime import UTC, datetime
 from devices.walk import display_path
 from ingest.audit_metrics import check_textfile_path, write_verify_textfile  # issue 7
 from ingest.config import Settings
-from ingest.context import LOG_ORIGIN, Context, ctx_of, object_store, open_context, os_actor
+from ingest.context import (
+    LOG_ORIGIN,
+    Context,
+    ctx_of,
+    object_store,
+    open_catalog,
+    open_context,
+    os_actor,
+)
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from ingest.output import Output, for_terminal, item_json, path_text, shown_path
 from ingest.pipeline import FAILED, FileResult, IngestReport, ingest_device
 from ingest.proxies import ProxyState, proxy_states  # issue 5
 from storage.catalog import Catalog
-from storage.durable import makedirs_durable
 from storage.localstore import LocalStore
 from verify.audit import AuditReport, record_fixity, run_audit
 from verify.events import parse_time as parse_event_time
-from verify.keys import DockKey, load_if_readable
+from verify.keys import DockKey, key_path, load_if_readable
 from verify.note import NoteError, parse_verifier_key
 from verify.problems import Problem
 from verify.proofs import (
@@ -57,7 +64,8 @@ def parse_time(text: str, settings: Settings) -> datetime:
 
 
 def cmd_init(args: argparse.Namespace, out: Output, settings: object) -> int:
-    ctx = ctx_of(settings)
+    assert isinstance(settings, Settings)
+    ctx = open_context(settings, create=True)  # the one command that makes a data dir
     s = ctx.settings
     out.document(
         {
@@ -356,14 +364,20 @@ def verify_run(
 
 def _verify_context(settings: Settings) -> tuple[Context | None, Catalog, DockKey | None]:
     """The usual context; but when the catalog names this dock with a key other than the key
-    file's, no context (it would refuse): the audit runs and reports it, nothing is recorded."""
-    makedirs_durable(settings.data_dir)
-    key = load_if_readable(settings.keys_dir, settings.dock.name)
-    catalog = Catalog.open(settings.catalog_url)
-    with catalog.read() as txn:
-        registered = {d.name: d.public_key for d in txn.docks()}
+    file's, or the key file cannot be read, no context (it would refuse): the audit runs and
+    reports it, nothing is recorded. A data dir without its catalog, or without the key file
+    of a registered dock, is refused like by every command (there is nothing to verify)."""
+    catalog = open_catalog(settings)
     name = settings.dock.name
-    if name in registered and (key is None or registered[name] != key.public):
+    try:
+        key = load_if_readable(settings.keys_dir, name)
+        with catalog.read() as txn:
+            registered = {d.name: d.public_key for d in txn.docks()}
+    except BaseException:
+        catalog.close()
+        raise
+    there = key_path(settings.keys_dir, name).exists()
+    if name in registered and there and (key is None or registered[name] != key.public):
         return None, catalog, key
     catalog.close()
     ctx = open_context(settings)

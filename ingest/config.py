@@ -1,11 +1,14 @@
 """Configuration: TOML file plus ``EVIDOCK_*`` environment, parsed once into frozen settings.
 
 This is the only module that reads ``os.environ``. Every key has a default, so ``EVIDOCK_HOME``
-alone is enough to run a dock in a folder.
+alone is enough to run a dock in a folder. ``SCHEMA`` lists every key of every section with
+its type, range and default; ``ingest.configkeys`` reads the file by it, refusing (never
+coercing) a wrong type, a value out of range and an unknown key or section.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import socket
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ingest import configkeys as ck
 from ingest.errors import ConfigError
 from storage.s3config import ADDRESSING_STYLES, CHECKSUM_BEHAVIOURS, LOCK_MODES, MIB, S3Config
 from verify.note import NoteError, VerifierKey, parse_verifier_key
@@ -54,6 +58,7 @@ class DockSettings:
     max_depth: int = 64  # folder levels entered below a device's root
     max_entries: int = 200_000  # entries listed on one device
     max_watched_folders: int = 1024  # folders of one watch-folder device watched for changes
+    space_margin_mib: int = 256  # kept free on the store: a file that would eat it is not copied
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,8 +150,9 @@ def load(config_path: Path | None = None, *, environ: Mapping[str, str] | None =
     """Find, read and validate the configuration; every problem is a ConfigError with a fix."""
     env = os.environ if environ is None else environ
     path = config_path
-    if path is None and env.get("EVIDOCK_CONFIG"):
-        path = Path(env["EVIDOCK_CONFIG"])
+    if path is None:
+        named = _env(env, "EVIDOCK_CONFIG")
+        path = Path(named) if named is not None else None
     if path is None and SYSTEM_CONFIG.is_file():
         path = SYSTEM_CONFIG
     raw: dict[str, Any] = {}
@@ -157,323 +163,297 @@ def load(config_path: Path | None = None, *, environ: Mapping[str, str] | None =
             raise ConfigError(f"configuration file {path} does not exist") from e
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"configuration file {path} is not valid TOML: {e}") from e
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"configuration file {path} is not UTF-8 text: {e}") from e
         except OSError as e:
             raise ConfigError(f"cannot read configuration file {path}: {e.strerror}") from e
     return parse(raw, env=env, source=str(path) if path else "defaults")
 
 
-def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Settings:
-    known = {
-        "data_dir",
-        "catalog_url",
-        "timezone",
-        "offload_deadline_hours",
-        "archive_deadline_days",
-        "device_clock_zone",
-        "store",
-        "s3",
-        "dock",
-        "worker",
-        "probe",
-        "compliance",
-        "verify",
-    }
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}")
-    if env.get("EVIDOCK_HOME"):
-        data_dir = Path(env["EVIDOCK_HOME"])
-    elif "data_dir" in raw:
-        data_dir = Path(_str(raw, "data_dir", source))
-    else:
-        data_dir = Path(env.get("HOME", "/root")) / ".local/share/evidock"
-    data_dir = data_dir.expanduser().absolute()
-    catalog_url = env.get("EVIDOCK_CATALOG_URL") or raw.get("catalog_url")
-    if catalog_url is None:
-        catalog_url = f"sqlite:///{data_dir / 'catalog.db'}"
-    if not isinstance(catalog_url, str):
-        raise ConfigError(f"{source}: catalog_url must be a string")
-    timezone = _zone(raw.get("timezone", "Asia/Shanghai"), "timezone", source)
-    device_zone = _zone(raw.get("device_clock_zone", timezone), "device_clock_zone", source)
-    hours = raw.get("offload_deadline_hours", 24)
-    if not isinstance(hours, int | float) or hours <= 0:
-        raise ConfigError(f"{source}: offload_deadline_hours must be a positive number")
-    days = raw.get("archive_deadline_days", 30)
-    if not isinstance(days, int) or days <= 0:
-        raise ConfigError(f"{source}: archive_deadline_days must be a positive whole number")
-    store = _store(_table(raw, "store", source), _table(raw, "s3", source), source)
-    dock_raw = _table(raw, "dock", source)
-    name = env.get("EVIDOCK_DOCK_NAME") or dock_raw.get("name") or _default_dock_name()
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ConfigError(
-            f"{source}: [dock] name {name!r} must be 1-63 letters, digits, '.', '_' or '-'"
-        )
-    parallel = dock_raw.get("parallel_devices", 4)
-    if not isinstance(parallel, int) or not 1 <= parallel <= 64:
-        raise ConfigError(f"{source}: [dock] parallel_devices must be between 1 and 64")
-    per_disk = dock_raw.get("per_disk", 1)
-    if not isinstance(per_disk, int) or not 1 <= per_disk <= 16:
-        raise ConfigError(f"{source}: [dock] per_disk must be between 1 and 16")
-    settle = dock_raw.get("settle_seconds", 3.0)
-    grace = dock_raw.get("stop_grace_seconds", 20.0)
-    for key, value in (("settle_seconds", settle), ("stop_grace_seconds", grace)):
-        if not isinstance(value, int | float) or value < 0:
-            raise ConfigError(f"{source}: [dock] {key} must be a number of seconds >= 0")
-    limits = {}
-    for key, default, high in (("max_depth", 64, 256), ("max_entries", 200_000, 10_000_000),
-                               ("max_watched_folders", 1024, 100_000)):  # fmt: skip
-        value = dock_raw.get(key, default)
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= high:
-            raise ConfigError(f"{source}: [dock] {key} must be a whole number between 1 and {high}")
-        limits[key] = value
-    watchdog = env.get("WATCHDOG_USEC", "")
-    probe_raw = _table(raw, "probe", source)
-    timeout = probe_raw.get("timeout_s", 60.0)
-    if not isinstance(timeout, int | float) or timeout <= 0:
-        raise ConfigError(f"{source}: [probe] timeout_s must be a positive number")
-    return Settings(
-        data_dir=data_dir,
-        catalog_url=catalog_url,
-        timezone=timezone,
-        offload_deadline_hours=float(hours),
-        archive_deadline_days=days,
-        device_clock_zone=device_zone,
-        store=store,
-        dock=DockSettings(
-            name=name,
-            watch=tuple(Path(w) for w in dock_raw.get("watch", [])),
-            metrics_address=str(dock_raw.get("metrics_address", "127.0.0.1:9108")),
-            parallel_devices=parallel,
-            per_disk=per_disk,
-            wipe_after_offload=bool(dock_raw.get("wipe_after_offload", False)),
-            udev=bool(dock_raw.get("udev", True)),
-            settle_seconds=float(settle),
-            stop_grace_seconds=float(grace),
-            mount_root=Path(str(dock_raw.get("mount_root", "/run/evidock/media"))),
-            profiles_dir=Path(str(dock_raw.get("profiles_dir", "/etc/evidock/profiles.d"))),
-            max_depth=limits["max_depth"],
-            max_entries=limits["max_entries"],
-            max_watched_folders=limits["max_watched_folders"],
-        ),
-        probe=ProbeSettings(
-            exiftool=str(probe_raw.get("exiftool", "exiftool")),
-            ffprobe=str(probe_raw.get("ffprobe", "ffprobe")),
-            timeout_s=float(timeout),
-        ),
-        source=source,
-        notify_socket=env.get("NOTIFY_SOCKET") or None,
-        watchdog_usec=int(watchdog) if watchdog.isdigit() else None,
-        compliance=_compliance(_table(raw, "compliance", source), source),
-        worker=_worker(_table(raw, "worker", source), source),
-        verify=_verify(_table(raw, "verify", source), source),
+# -- the rules of single values (each says what is wrong after the value) --------------------
+def _zone_rule(value: str) -> str | None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return 'is not a known time zone: write e.g. "Asia/Shanghai"'
+    return None
+
+
+def _name_rule(value: str) -> str | None:
+    return None if _NAME.match(value) else "must be 1-63 letters, digits, '.', '_' or '-'"
+
+
+def _command_rule(value: str) -> str | None:
+    return "is empty: write the program's name or path" if not value.strip() else None
+
+
+def _url_rule(value: str) -> str | None:
+    if re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
+        return None
+    return (
+        "is not a catalog URL: write sqlite:////var/lib/evidock/catalog.db or "
+        "postgresql+psycopg://USER@HOST/DATABASE"
     )
 
 
-def _verify(raw: Mapping[str, Any], source: str) -> VerifySettings:
-    unknown = sorted(set(raw) - {"trusted_keys"})
-    if unknown:
-        raise ConfigError(f"{source}: unknown key(s) in [verify]: {', '.join(unknown)}")
-    texts = raw.get("trusted_keys", [])
-    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-        raise ConfigError(f"{source}: [verify] trusted_keys must be a list of verifier keys")
-    keys = []
-    for text in texts:
-        try:
-            keys.append(parse_verifier_key(text))
-        except NoteError as e:
-            raise ConfigError(
-                f"{source}: [verify] trusted_keys: {e}",
-                hint="Copy each key as 'evidock init' prints it on its dock: name+keyid+key.",
-            ) from e
+def _address_rule(value: str) -> str | None:
+    if value in ("", "off"):
+        return None
+    host, colon, port = value.rpartition(":")
+    if colon and port.isdigit() and int(port) <= 65535 and host.strip() == host:
+        return None
+    return 'is not HOST:PORT: write e.g. "127.0.0.1:9108", or "off" for no endpoint'
+
+
+def _bucket_rule(value: str) -> str | None:
+    if re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
+        return None
+    return "is not an S3 bucket name (3-63 lower-case letters, digits, '.' and '-')"
+
+
+def _prefix_rule(value: str) -> str | None:
+    if value and (not value.endswith("/") or value.startswith("/") or ".." in value):
+        return 'must be relative and end with \'/\' (e.g. "district-7/"), or be ""'
+    return None
+
+
+def _endpoint_rule(value: str) -> str | None:
+    if value and not re.match(r"^https?://", value):
+        return "must start with http:// or https:// (or leave it out for AWS)"
+    return None
+
+
+def _regex_rule(value: str) -> str | None:
+    try:
+        re.compile(value)
+    except re.error as e:
+        return f"is not a regular expression: {e}"
+    return None
+
+
+def _verifier_rule(value: str) -> str | None:
+    try:
+        parse_verifier_key(value)
+    except NoteError as e:
+        return f"is not a verifier key: {e}"
+    return None
+
+
+_DOCK = DockSettings(name="-")
+_PROBE = ProbeSettings()
+_WORKER = WorkerSettings()
+_COMPLIANCE = ComplianceSettings()
+_S3 = S3Config(bucket="-")
+
+SCHEMA: dict[str, dict[str, ck.Key]] = {
+    "": {
+        "data_dir": ck.path(None),
+        "catalog_url": ck.text(None, check=_url_rule),
+        "timezone": ck.text("Asia/Shanghai", check=_zone_rule),
+        "device_clock_zone": ck.text(None, check=_zone_rule),
+        "offload_deadline_hours": ck.number(24.0, positive=True),
+        "archive_deadline_days": ck.whole(30, 1),
+    },
+    "store": {
+        "system_of_record": ck.texts(("local",), choices=("local", "s3")),
+        "release_local_after_upload": ck.flag(False),
+        "shared": ck.flag(StoreSettings().shared),
+    },
+    "s3": {
+        "endpoint_url": ck.text("", check=_endpoint_rule),
+        "bucket": ck.text(None, check=_bucket_rule, required=True, example='"evidence"'),
+        "region": ck.text(_S3.region),
+        "prefix": ck.text(_S3.prefix, check=_prefix_rule),
+        "addressing_style": ck.text(_S3.addressing_style, choices=ADDRESSING_STYLES),
+        "object_lock_mode": ck.text(_S3.object_lock_mode, choices=LOCK_MODES),
+        "retention_days": ck.whole(_S3.retention_days, 1, 36500),
+        "checksum_calculation": ck.text(_S3.checksum_calculation, choices=CHECKSUM_BEHAVIOURS),
+        "multipart_threshold_mib": ck.number(_S3.multipart_threshold / MIB, low=5, high=5120),
+        "part_size_mib": ck.number(_S3.part_size / MIB, low=5, high=5120),
+        "connect_timeout_s": ck.number(_S3.connect_timeout_s, low=0.1, high=600),
+        "read_timeout_s": ck.number(_S3.read_timeout_s, low=0.1, high=3600),
+        "max_attempts": ck.whole(_S3.max_attempts, 1, 20),
+    },
+    "dock": {
+        "name": ck.text(None, check=_name_rule),
+        "watch": ck.paths(_DOCK.watch, example='["/srv/evidock/dropbox"]'),
+        "metrics_address": ck.text(_DOCK.metrics_address, check=_address_rule),
+        "parallel_devices": ck.whole(_DOCK.parallel_devices, 1, 64),
+        "per_disk": ck.whole(_DOCK.per_disk, 1, 16),
+        "wipe_after_offload": ck.flag(_DOCK.wipe_after_offload),
+        "udev": ck.flag(_DOCK.udev),
+        "settle_seconds": ck.number(_DOCK.settle_seconds, low=0),
+        "stop_grace_seconds": ck.number(_DOCK.stop_grace_seconds, low=0),
+        "mount_root": ck.path(_DOCK.mount_root),
+        "profiles_dir": ck.path(_DOCK.profiles_dir),
+        "max_depth": ck.whole(_DOCK.max_depth, 1, 256),
+        "max_entries": ck.whole(_DOCK.max_entries, 1, 10_000_000),
+        "max_watched_folders": ck.whole(_DOCK.max_watched_folders, 1, 100_000),
+        "space_margin_mib": ck.whole(_DOCK.space_margin_mib, 0, 1 << 20),
+    },
+    "probe": {
+        "exiftool": ck.text(_PROBE.exiftool, check=_command_rule),
+        "ffprobe": ck.text(_PROBE.ffprobe, check=_command_rule),
+        "timeout_s": ck.number(_PROBE.timeout_s, positive=True),
+    },
+    "worker": {
+        "concurrency": ck.whole(_WORKER.concurrency, 1, 64),
+        "metrics_address": ck.text(_WORKER.metrics_address, check=_address_rule),
+        "embedded": ck.flag(_WORKER.embedded),
+        "preset": ck.text(_WORKER.preset, choices=X264_PRESETS),
+        "crf": ck.whole(_WORKER.crf, 0, 51),
+        "contact_sheet_frames": ck.whole(_WORKER.contact_sheet_frames, 1, 36),
+        "max_attempts": ck.whole(_WORKER.max_attempts, 1, 100),
+        "lease_seconds": ck.number(_WORKER.lease_seconds, low=1),
+        "retry_seconds": ck.number(_WORKER.retry_seconds, low=0),
+        "poll_seconds": ck.number(_WORKER.poll_seconds, low=0.05),
+        "timeout_s": ck.number(_WORKER.timeout_s, low=1),
+        "nice": ck.whole(_WORKER.nice, 0, 19),
+    },
+    "compliance": {
+        "case_number_pattern": ck.text(_COMPLIANCE.case_number_pattern, check=_regex_rule),
+        "link_slack_minutes": ck.number(_COMPLIANCE.link_slack_minutes, low=0),
+        "important_slack_hours": ck.number(_COMPLIANCE.important_slack_hours, low=0),
+        "clock_skew_hours": ck.number(_COMPLIANCE.clock_skew_hours, low=0),
+        "clock_tolerance_minutes": ck.number(_COMPLIANCE.clock_tolerance_minutes, low=0),
+    },
+    "verify": {
+        "trusted_keys": ck.texts(
+            (),
+            check=_verifier_rule,
+            example='["dock-01+1a2b3c4d+AQ..."]',
+            hint="Copy each key as 'evidock init' prints it on its dock: name+keyid+key.",
+        ),
+    },
+}
+"""Every key evidock reads, by section: type, range, default. Nothing else is accepted."""
+
+ENVIRONMENT = ("EVIDOCK_CONFIG", "EVIDOCK_HOME", "EVIDOCK_CATALOG_URL", "EVIDOCK_DOCK_NAME")
+
+
+def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Settings:
+    """Settings from a parsed TOML document and the environment; any mistake is a ConfigError
+    that names the file, the key and what to write."""
+    _check_environment(env)
+    values = ck.read(raw, SCHEMA, source=source)
+    top = values[""]
+    home = _env(env, "EVIDOCK_HOME")
+    if home is not None:
+        data_dir = Path(home)
+    elif top["data_dir"] is not None:
+        data_dir = top["data_dir"]
+    else:
+        data_dir = Path(env.get("HOME", "/root")) / ".local/share/evidock"
+    data_dir = data_dir.expanduser().absolute()
+    catalog_url = _env(env, "EVIDOCK_CATALOG_URL", _url_rule) or top["catalog_url"]
+    if catalog_url is None:
+        catalog_url = f"sqlite:///{data_dir / 'catalog.db'}"
+    dock = values["dock"]
+    name = _env(env, "EVIDOCK_DOCK_NAME", _name_rule) or dock["name"] or _default_dock_name()
+    watchdog = env.get("WATCHDOG_USEC", "")
+    return Settings(
+        data_dir=data_dir,
+        catalog_url=catalog_url,
+        timezone=top["timezone"],
+        offload_deadline_hours=top["offload_deadline_hours"],
+        archive_deadline_days=top["archive_deadline_days"],
+        device_clock_zone=top["device_clock_zone"] or top["timezone"],
+        store=_store(values["store"], values["s3"] if "s3" in raw else None, source),
+        dock=DockSettings(**(dock | {"name": name})),
+        probe=ProbeSettings(**values["probe"]),
+        source=source,
+        notify_socket=env.get("NOTIFY_SOCKET") or None,
+        watchdog_usec=int(watchdog) if watchdog.isdigit() else None,
+        compliance=ComplianceSettings(**values["compliance"]),
+        worker=WorkerSettings(**values["worker"]),
+        verify=_verify(values["verify"], source),
+    )
+
+
+def _env(env: Mapping[str, str], name: str, rule: ck.Check | None = None) -> str | None:
+    """An ``EVIDOCK_*`` variable, held to the rule of the key it stands for; None if unset."""
+    if name not in env:
+        return None
+    value = env[name]
+    if not value.strip():
+        raise ConfigError(
+            f"environment: {name} is set but empty",
+            hint=f"Unset it (unset {name}) or give it a value.",
+        )
+    problem = rule(value) if rule is not None else None
+    if problem is not None:
+        raise ConfigError(
+            f"environment: {name}={value!r} {problem}",
+            hint=f"Correct {name} in the environment (or in the unit's Environment=), or unset it.",
+        )
+    return value
+
+
+def _check_environment(env: Mapping[str, str]) -> None:
+    """A variable that looks like one of ours but is not (EVIDOCK_DOCKNAME) is a typo that
+    would silently leave the default in place."""
+    for var in env:
+        if var.startswith("EVIDOCK_") and var not in ENVIRONMENT:
+            near = difflib.get_close_matches(var, ENVIRONMENT, n=1, cutoff=0.8)
+            if near:
+                raise ConfigError(
+                    f"environment: {var} is not a variable evidock reads; did you mean {near[0]}?",
+                    hint=f"evidock reads {', '.join(ENVIRONMENT)}.",
+                )
+
+
+def _verify(values: Mapping[str, Any], source: str) -> VerifySettings:
+    keys = tuple(parse_verifier_key(text) for text in values["trusted_keys"])
     names = [k.name for k in keys]
     if len(set(names)) != len(names):
         raise ConfigError(f"{source}: [verify] trusted_keys names a key twice")
-    return VerifySettings(trusted_keys=tuple(keys))
+    return VerifySettings(trusted_keys=keys)
 
 
-def _store(raw: Mapping[str, Any], s3_raw: Mapping[str, Any], source: str) -> StoreSettings:
+def _store(
+    values: Mapping[str, Any], s3_values: Mapping[str, Any] | None, source: str
+) -> StoreSettings:
     """[store] and [s3] (issue 8): where an item must be before it counts as offloaded."""
-    unknown = sorted(set(raw) - {"system_of_record", "release_local_after_upload", "shared"})
-    if unknown:
-        raise ConfigError(f"{source}: unknown key(s) in [store]: {', '.join(unknown)}")
-    sor_raw = raw.get("system_of_record", ["local"])
-    if isinstance(sor_raw, str):
-        sor_raw = [sor_raw]
-    sor = tuple(dict.fromkeys(sor_raw))
-    if not sor or any(b not in ("local", "s3") for b in sor):
-        raise ConfigError(f"{source}: [store] system_of_record takes 'local' and/or 's3'")
-    release = raw.get("release_local_after_upload", False)
-    if not isinstance(release, bool):
-        raise ConfigError(f"{source}: [store] release_local_after_upload must be true or false")
+    sor = tuple(dict.fromkeys(values["system_of_record"]))
+    if not sor:
+        raise ConfigError(
+            f"{source}: [store] system_of_record = [] names no store: "
+            'write system_of_record = ["local"]'
+        )
+    release = values["release_local_after_upload"]
     if release and sor != ("s3",):
         raise ConfigError(
             f'{source}: [store] release_local_after_upload needs system_of_record = ["s3"]',
             hint="A local copy that is part of the system of record is never released.",
         )
-    s3 = _s3(s3_raw, source, release=release) if s3_raw else None
+    s3 = _s3(s3_values, release=release) if s3_values is not None else None
     if "s3" in sor and s3 is None:
         raise ConfigError(
             f"{source}: [store] system_of_record names 's3' but there is no [s3] section",
             hint='Add [s3] with at least bucket = "..." (and endpoint_url for a non-AWS store).',
         )
-    shared = raw.get("shared", False)
-    if not isinstance(shared, bool):
-        raise ConfigError(f"{source}: [store] shared must be true or false")
-    return StoreSettings(system_of_record=sor, s3=s3, shared=shared)
+    return StoreSettings(system_of_record=sor, s3=s3, shared=values["shared"])
 
 
-def _s3(raw: Mapping[str, Any], source: str, *, release: bool) -> S3Config:
-    d = S3Config(bucket="-")
-    known = {"endpoint_url", "bucket", "region", "prefix", "addressing_style",
-             "object_lock_mode", "retention_days", "checksum_calculation",
-             "multipart_threshold_mib", "part_size_mib", "connect_timeout_s",
-             "read_timeout_s", "max_attempts"}  # fmt: skip
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(f"{source}: unknown key(s) in [s3]: {', '.join(unknown)}")
-
-    def text(key: str, default: str, choices: tuple[str, ...] | None = None) -> str:
-        v = raw.get(key, default)
-        if not isinstance(v, str) or (choices is not None and v not in choices):
-            allowed = f" (one of {', '.join(repr(c) for c in choices)})" if choices else ""
-            raise ConfigError(f"{source}: [s3] {key} must be a string{allowed}")
-        return v
-
-    def number(key: str, default: float, low: float, high: float) -> float:
-        v = raw.get(key, default)
-        if not isinstance(v, int | float) or isinstance(v, bool) or not low <= v <= high:
-            raise ConfigError(f"{source}: [s3] {key} must be a number {low:g}..{high:g}")
-        return float(v)
-
-    bucket = text("bucket", "")
-    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
-        raise ConfigError(f"{source}: [s3] bucket {bucket!r} is not an S3 bucket name")
-    prefix = text("prefix", "")
-    if prefix and (not prefix.endswith("/") or prefix.startswith("/") or ".." in prefix):
-        raise ConfigError(f"{source}: [s3] prefix must be relative and end with '/', or be ''")
-    endpoint = text("endpoint_url", "") or None
-    if endpoint is not None and not re.match(r"^https?://", endpoint):
-        raise ConfigError(f"{source}: [s3] endpoint_url must start with http:// or https://")
-    mode = text("object_lock_mode", d.object_lock_mode, LOCK_MODES)
-    part = int(number("part_size_mib", d.part_size / MIB, 5, 5120) * MIB)
-    threshold = int(number("multipart_threshold_mib", d.multipart_threshold / MIB, 5, 5120) * MIB)
+def _s3(v: Mapping[str, Any], *, release: bool) -> S3Config:
     return S3Config(
-        bucket=bucket,
-        endpoint_url=endpoint,
-        region=text("region", d.region),
-        prefix=prefix,
-        addressing_style=text("addressing_style", d.addressing_style, ADDRESSING_STYLES),
-        checksum_calculation=text(
-            "checksum_calculation", d.checksum_calculation, CHECKSUM_BEHAVIOURS
-        ),
-        object_lock_mode=mode,
-        retention_days=int(number("retention_days", d.retention_days, 1, 36500)),
-        multipart_threshold=threshold,
-        part_size=part,
-        connect_timeout_s=number("connect_timeout_s", d.connect_timeout_s, 0.1, 600),
-        read_timeout_s=number("read_timeout_s", d.read_timeout_s, 0.1, 3600),
-        max_attempts=int(number("max_attempts", d.max_attempts, 1, 20)),
+        bucket=v["bucket"],
+        endpoint_url=v["endpoint_url"] or None,
+        region=v["region"],
+        prefix=v["prefix"],
+        addressing_style=v["addressing_style"],
+        checksum_calculation=v["checksum_calculation"],
+        object_lock_mode=v["object_lock_mode"],
+        retention_days=v["retention_days"],
+        multipart_threshold=int(v["multipart_threshold_mib"] * MIB),
+        part_size=int(v["part_size_mib"] * MIB),
+        connect_timeout_s=v["connect_timeout_s"],
+        read_timeout_s=v["read_timeout_s"],
+        max_attempts=v["max_attempts"],
         release_local=release,
-    )
-
-
-def _worker(raw: Mapping[str, Any], source: str) -> WorkerSettings:
-    """[worker], checked key by key (issue 5)."""
-    d = WorkerSettings()
-    unknown = sorted(set(raw) - set(WorkerSettings.__dataclass_fields__))
-    if unknown:
-        raise ConfigError(f"{source}: unknown key(s) in [worker]: {', '.join(unknown)}")
-
-    def whole(key: str, low: int, high: int) -> int:
-        v = raw.get(key, getattr(d, key))
-        if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
-            raise ConfigError(f"{source}: [worker] {key} must be a whole number {low}..{high}")
-        return v
-
-    def seconds(key: str) -> float:
-        v = raw.get(key, getattr(d, key))
-        if not isinstance(v, int | float) or isinstance(v, bool) or v < 0:
-            raise ConfigError(f"{source}: [worker] {key} must be a number of seconds >= 0")
-        return float(v)
-
-    preset = raw.get("preset", d.preset)
-    if preset not in X264_PRESETS:
-        raise ConfigError(
-            f"{source}: [worker] preset {preset!r} is not an x264 preset",
-            hint=f"Use one of: {', '.join(X264_PRESETS)}.",
-        )
-    lease = seconds("lease_seconds")
-    if lease < 1:
-        raise ConfigError(f"{source}: [worker] lease_seconds must be at least 1")
-    return WorkerSettings(
-        concurrency=whole("concurrency", 1, 64),
-        metrics_address=str(raw.get("metrics_address", d.metrics_address)),
-        embedded=bool(raw.get("embedded", d.embedded)),
-        preset=preset,
-        crf=whole("crf", 0, 51),
-        contact_sheet_frames=whole("contact_sheet_frames", 1, 36),
-        max_attempts=whole("max_attempts", 1, 100),
-        lease_seconds=lease,
-        retry_seconds=seconds("retry_seconds"),
-        poll_seconds=max(0.05, seconds("poll_seconds")),
-        timeout_s=max(1.0, seconds("timeout_s")),
-        nice=whole("nice", 0, 19),
-    )
-
-
-def _compliance(raw: Mapping[str, Any], source: str) -> ComplianceSettings:
-    unknown = sorted(set(raw) - set(ComplianceSettings.__dataclass_fields__))
-    if unknown:
-        raise ConfigError(f"{source}: unknown key(s) in [compliance]: {', '.join(unknown)}")
-    pattern = raw.get("case_number_pattern", DEFAULT_CASE_NUMBER_PATTERN)
-    try:
-        re.compile(pattern)
-    except (re.error, TypeError) as e:
-        raise ConfigError(
-            f"{source}: [compliance] case_number_pattern is not a regular expression: {e}"
-        ) from e
-    numbers: dict[str, float] = {}
-    for key in ("link_slack_minutes", "important_slack_hours", "clock_skew_hours",
-                "clock_tolerance_minutes"):  # fmt: skip
-        value = raw.get(key, getattr(ComplianceSettings(), key))
-        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-            raise ConfigError(f"{source}: [compliance] {key} must be a number >= 0")
-        numbers[key] = float(value)
-    return ComplianceSettings(
-        case_number_pattern=pattern,
-        link_slack_minutes=numbers["link_slack_minutes"],
-        important_slack_hours=numbers["important_slack_hours"],
-        clock_skew_hours=numbers["clock_skew_hours"],
-        clock_tolerance_minutes=numbers["clock_tolerance_minutes"],
     )
 
 
 def _default_dock_name() -> str:
     host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:63]
     return host if host and _NAME.match(host) else "dock-01"
-
-
-def _zone(value: object, key: str, source: str) -> str:
-    if not isinstance(value, str):
-        raise ConfigError(f"{source}: {key} must be a zone name such as 'Asia/Shanghai'")
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as e:
-        raise ConfigError(
-            f"{source}: {key} {value!r} is not a known time zone (use e.g. 'Asia/Shanghai')"
-        ) from e
-    return value
-
-
-def _str(raw: Mapping[str, Any], key: str, source: str) -> str:
-    v = raw[key]
-    if not isinstance(v, str):
-        raise ConfigError(f"{source}: {key} must be a string")
-    return v
-
-
-def _table(raw: Mapping[str, Any], key: str, source: str) -> Mapping[str, Any]:
-    v = raw.get(key, {})
-    if not isinstance(v, dict):
-        raise ConfigError(f"{source}: [{key}] must be a table")
-    return v

@@ -11,15 +11,20 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ingest.config import Settings
+from ingest.datadir import DockState, Place, Seen, check_dock, check_place, check_schema, look
+from ingest.errors import DataDirError
 from storage.catalog import Catalog, Transaction
 from storage.durable import makedirs_durable
+from storage.engine import has_schema, migrate
 from storage.jobs import JobOps
 from storage.localstore import LocalStore
+from storage.migrate import redact, sqlite_path
 from storage.objects import UPLOAD, ObjectOps
 from storage.records import Dock
 from verify.checkpoints import take_checkpoint
 from verify.custody import CustodyLog
-from verify.keys import DockKey, load_or_create
+from verify.keys import DockKey, key_path, load_or_create
+from verify.note import verifier_key
 
 if TYPE_CHECKING:
     from storage.s3store import S3Store
@@ -112,25 +117,102 @@ def object_store(settings: Settings) -> S3Store | None:
     return S3Store(settings.store.s3)
 
 
-def open_context(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Context:
-    """Data dir, catalog at the newest schema, store folders, dock key and registration.
+def open_catalog(
+    settings: Settings, *, create: bool = False, create_schema: bool = False
+) -> Catalog:
+    """The catalog of this data directory at the newest schema, after checking that the
+    directory and the catalog are there (``create``: make them; ``create_schema``: create the
+    schema of an empty database). Nothing is made on disk before the checks pass."""
+    db = sqlite_path(settings.catalog_url)
+    inside = db is not None and db.parent == settings.data_dir.resolve()
+    check_place(
+        Place(
+            data_dir=settings.data_dir,
+            data_dir_seen=look(settings.data_dir),
+            catalog_file=db,
+            catalog_file_seen=look(db) if db is not None else Seen(kind="missing"),
+            catalog_inside=inside,
+            source=settings.source,
+        ),
+        create=create,
+    )
+    if create and inside:
+        _make_data_dir(settings)
+    catalog = Catalog(settings.catalog_url)
+    try:
+        present = has_schema(catalog.engine)
+        check_schema(present=present, catalog=redact(settings.catalog_url), create=create_schema)
+        migrate(catalog.engine)
+    except BaseException:
+        catalog.close()
+        raise
+    return catalog
 
-    Idempotent: this is what 'evidock init' does, and every command starts with it.
+
+def _make_data_dir(settings: Settings) -> None:
+    try:
+        makedirs_durable(settings.data_dir)
+    except OSError as e:
+        raise DataDirError(
+            f"cannot create the data directory {settings.data_dir}: {e.strerror or e}"
+        ) from e
+
+
+def dock_state(settings: Settings, txn: Transaction, *, sqlite: bool) -> DockState:
+    """What the catalog and the data directory hold of this dock, for ``check_dock``."""
+    name = settings.dock.name
+    mine = next((d for d in txn.docks() if d.name == name), None)
+    # the store holds the recordings of every docking in a single dock's SQLite catalog or a
+    # fleet's shared store; of this dock's own dockings where each dock keeps its own spool
+    whose = None if sqlite or settings.store.shared else name
+    key_file = key_path(settings.keys_dir, name)
+    store = LocalStore(settings.store_dir).objects
+    return DockState(
+        name=name,
+        key_file=key_file,
+        key_file_seen=look(key_file),
+        registered_key=verifier_key(mine.key_name, mine.public_key) if mine else None,
+        store=store,
+        store_seen=look(store),
+        dockings=bool(txn.recent_sessions(dock=whose, limit=1)),
+    )
+
+
+def open_context(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    create: bool = False,
+    create_schema: bool = False,
+) -> Context:
+    """Catalog at the newest schema, store folders, dock key and registration, after the
+    checks of ``ingest.datadir``: every command starts with it.
+
+    ``create=True`` is 'evidock init' (idempotent): it may make the data dir, the catalog and
+    its schema. ``create_schema=True`` (the daemons) may create the schema of an empty
+    database. Neither ever makes a new key for a dock the catalog knows.
     """
-    makedirs_durable(settings.data_dir)
-    store = LocalStore(settings.store_dir)
-    store.prepare()
-    makedirs_durable(store.root / "checkpoints")
-    key, created = load_or_create(settings.keys_dir, settings.dock.name)
-    catalog = Catalog.open(settings.catalog_url)
-    with catalog.write() as txn:
-        dock = txn.ensure_dock(
-            name=settings.dock.name,
-            host=socket.gethostname(),
-            public_key=key.public,
-            key_name=key.name,
-            now=clock(),
-        )
+    catalog = open_catalog(settings, create=create, create_schema=create or create_schema)
+    try:
+        with catalog.read() as txn:
+            check_dock(dock_state(settings, txn, sqlite=catalog.is_sqlite))
+        if create:
+            _make_data_dir(settings)
+        store = LocalStore(settings.store_dir)
+        store.prepare()
+        makedirs_durable(store.root / "checkpoints")
+        key, created = load_or_create(settings.keys_dir, settings.dock.name)
+        with catalog.write() as txn:
+            dock = txn.ensure_dock(
+                name=settings.dock.name,
+                host=socket.gethostname(),
+                public_key=key.public,
+                key_name=key.name,
+                now=clock(),
+            )
+    except BaseException:
+        catalog.close()
+        raise
     return Context(
         s3=object_store(settings),
         settings=settings,

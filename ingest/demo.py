@@ -54,7 +54,7 @@ def run_demo(settings: Settings, out: Output, args: argparse.Namespace) -> int:
     demo_settings = dataclasses.replace(
         settings, data_dir=home.absolute(), catalog_url=f"sqlite:///{home.absolute()}/catalog.db"
     )
-    ctx = open_context(demo_settings)
+    ctx = open_context(demo_settings, create=True)  # its own new data dir
     out.line(f"== evidock demo: data dir {home}")
     out.line(f"   dock {ctx.dock.name}, signing key {ctx.key.verifier}")
 

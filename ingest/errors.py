@@ -35,3 +35,29 @@ class ToolMissing(IngestError):
     code = "tool-missing"
     hint = "Install it: apt-get install ffmpeg libimage-exiftool-perl (or run 'make demo')."
     exit_code = EXIT_USAGE
+
+
+class DataDirError(IngestError):
+    """The data directory is not one this command may use: nothing was created or changed."""
+
+    code = "bad-data-dir"
+    hint = "Check EVIDOCK_HOME (or data_dir in the configuration); 'evidock init' makes a new one."
+    exit_code = EXIT_USAGE
+
+
+class NoCatalog(DataDirError):
+    """No data directory, no catalog in it, or a database without evidock's schema."""
+
+    code = "no-catalog"
+
+
+class StoreMissing(DataDirError):
+    """The catalog records evidence in a local store that is not there (an unmounted disk)."""
+
+    code = "store-missing"
+
+
+class DockKeyMissing(DataDirError):
+    """The catalog has this dock registered, but its signing key file is gone."""
+
+    code = "dock-key-missing"

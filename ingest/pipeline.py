@@ -153,7 +153,7 @@ def ingest_device(
     wipe: bool = False,
     settle_seconds: float | None = None,
     free_bytes: Callable[[], int] | None = None,
-    space_margin: int = space.DEFAULT_MARGIN,
+    space_margin: int | None = None,
 ) -> IngestReport:
     """Ingest everything on the device mounted at ``root``; see the module doc.
 
@@ -163,7 +163,8 @@ def ingest_device(
     ``wipe`` deletes from the device each file whose stored copy re-verifies and that nobody
     writes and has not changed for ``settle_seconds`` (default: ``[dock] settle_seconds``;
     ingest.wipe). ``free_bytes`` tells the free space on the store (default: its file
-    system's); ``space_margin`` bytes of it are kept free.
+    system's); ``space_margin`` bytes of it are kept free (default: ``[dock]
+    space_margin_mib``).
     """
     root_fd = open_root(root)
     outcome = OUTCOME_COMPLETE
@@ -179,7 +180,10 @@ def ingest_device(
         run.settle_s = (
             ctx.settings.dock.settle_seconds if settle_seconds is None else settle_seconds
         )
-        run.free_bytes, run.margin = free_bytes, space_margin
+        run.free_bytes = free_bytes
+        run.margin = (
+            ctx.settings.dock.space_margin_mib << 20 if space_margin is None else space_margin
+        )
         refusal = _refusal(run, profile)
         if refusal is not None:
             return _refuse(run, listing, refusal, serial_source, on_file)

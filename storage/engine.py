@@ -120,6 +120,15 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def has_schema(engine: Engine) -> bool:
+    """Whether the catalog was ever created (at any revision): False for an empty database.
+    Reads only; an unreachable server is CatalogUnavailable."""
+    try:
+        return current_revision(engine) is not None
+    except OperationalError as e:
+        raise CatalogUnavailable(f"cannot open the catalog: {e.orig}") from e
+
+
 def migrate(engine: Engine) -> None:
     """Bring the catalog schema to the newest revision; cheap when it is already there.
 

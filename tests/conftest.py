@@ -85,7 +85,8 @@ def settings(tmp_path: Path, catalog_url: str) -> Settings:
 
 @pytest.fixture
 def ctx(settings: Settings) -> Iterator[Context]:
-    c = open_context(settings)
+    """A new dock: what 'evidock init' makes (data dir, catalog, key), opened."""
+    c = open_context(settings, create=True)
     yield c
     c.close()
 

@@ -29,6 +29,20 @@ def child_env(
     return env
 
 
+def init(env: dict[str, str]) -> dict[str, str]:
+    """``evidock init`` in the data dir of ``env`` (every other command refuses a data dir
+    that init did not make); returns ``env``."""
+    done = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "init"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return env
+
+
 def evidock(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     """``evidock ARGS`` as a child process (stdout discarded, stderr kept)."""
     return subprocess.Popen(

@@ -45,8 +45,11 @@ def run(settings: Settings) -> Run:
 
 @pytest.fixture
 def run_sqlite(tmp_path: Path) -> Run:
-    """evidock on a SQLite catalog in a fresh home (input checks need no second dialect)."""
-    return _runner(tmp_path / "home", None)
+    """evidock on a SQLite catalog in a fresh home, made by 'evidock init' (input checks need
+    no second dialect)."""
+    run = _runner(tmp_path / "home", None)
+    assert run("init").returncode == 0
+    return run
 
 
 def _clean(p: subprocess.CompletedProcess[str]) -> None:

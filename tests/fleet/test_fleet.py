@@ -251,8 +251,9 @@ def test_two_docks_and_two_workers_on_one_catalog_store_each_file_and_do_each_jo
 
 
 def test_a_dock_name_registered_with_another_key_is_refused(fleet: Fleet) -> None:
-    """A second node calling itself dock-a with a key of its own cannot start: the message
-    says why, the catalog keeps dock-a's key; the real dock-a (its key file) starts fine."""
+    """A second node calling itself dock-a without dock-a's key cannot start, and makes no key
+    of its own: the message says why, the catalog keeps dock-a's key; the real dock-a (its key
+    file) starts fine."""
     first = fleet.cli("dock-a", "--json", "init")
     assert first.returncode == 0, first.stderr
     key = json.loads(first.stdout)["verifier_key"]
@@ -261,8 +262,9 @@ def test_a_dock_name_registered_with_another_key_is_refused(fleet: Fleet) -> Non
         impostor.home.name, "dock", "--no-udev", "--metrics-address", "off", timeout=60
     )
     assert refused.returncode == 2
-    assert "dock 'dock-a' is registered with another signing key" in refused.stderr
-    assert "[already-exists]" in refused.stderr and "Traceback" not in refused.stderr
+    assert f"dock 'dock-a' is registered in the catalog with the key {key}" in refused.stderr
+    assert "[dock-key-missing]" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (impostor.home / "keys").exists()
     (dock,) = fleet.read(lambda txn: txn.docks(), [])
     assert verifier_key(dock.key_name, dock.public_key) == key
     again = fleet.cli("dock-a", "--json", "init")

@@ -13,7 +13,8 @@ import pytest
 
 
 @pytest.fixture
-def run(tmp_path: Path):
+def bare(tmp_path: Path):
+    """evidock in a data dir that does not exist yet (EVIDOCK_HOME=tmp/home)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDOCK_")}
     env["EVIDOCK_HOME"] = str(tmp_path / "home")
     env["EVIDOCK_DOCK_NAME"] = "dock-cli"
@@ -32,14 +33,21 @@ def run(tmp_path: Path):
     return _run
 
 
+@pytest.fixture
+def run(bare):
+    """evidock in a data dir made by 'evidock init'."""
+    assert bare("init").returncode == 0
+    return bare
+
+
 def _no_traceback(p: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in p.stderr and "Traceback" not in p.stdout
 
 
-def test_init_is_idempotent_and_keeps_the_key_private(run, tmp_path: Path) -> None:
+def test_init_is_idempotent_and_keeps_the_key_private(bare, tmp_path: Path) -> None:
     """Two inits create the key once (0600) and report the same verifier key."""
-    first = run("--json", "init")
-    second = run("--json", "init")
+    first = bare("--json", "init")
+    second = bare("--json", "init")
     assert first.returncode == second.returncode == 0
     a, b = json.loads(first.stdout), json.loads(second.stdout)
     assert a["key_created"] and not b["key_created"]
@@ -105,14 +113,14 @@ def test_bad_input_exits_2_with_a_hint_and_no_traceback(run, camera: Path, args,
     _no_traceback(p)
 
 
-def test_bad_configuration_is_reported_with_the_file_and_the_fix(run, tmp_path: Path) -> None:
+def test_bad_configuration_is_reported_with_the_file_and_the_fix(bare, tmp_path: Path) -> None:
     """A broken TOML file or an unknown zone stops the command with exit 2 and a clear line."""
     cfg = tmp_path / "bad.toml"
     cfg.write_text('timezone = "Mars/Olympus"\n')
-    p = run("--config", str(cfg), "init")
+    p = bare("--config", str(cfg), "init")
     assert p.returncode == 2 and "not a known time zone" in p.stderr
     cfg.write_text("data_dir = [unclosed\n")
-    p = run("--config", str(cfg), "init")
+    p = bare("--config", str(cfg), "init")
     assert p.returncode == 2 and "not valid TOML" in p.stderr
     _no_traceback(p)
 

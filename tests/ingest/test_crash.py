@@ -16,7 +16,7 @@ import pytest
 
 from storage.catalog import Catalog
 from storage.localstore import LocalStore
-from tests.procs import child_env, evidock, from_catalog, reap, wait_until
+from tests.procs import child_env, evidock, from_catalog, init, reap, wait_until
 
 BIG = 48 << 20
 
@@ -34,7 +34,7 @@ def test_sigkill_at_every_stage_then_rerun_stores_each_file_exactly_once(
 ) -> None:
     """Kill mid-copy, right after an item commits and mid-way again; a rerun completes cleanly."""
     home = tmp_path / "home"
-    env = child_env(home, catalog_url, dock="dock-crash")
+    env = init(child_env(home, catalog_url, dock="dock-crash"))
     staging = home / "store" / "staging"
     kill_points = [
         lambda: staging.is_dir() and any(staging.glob("*.part")),  # mid-copy of the first file

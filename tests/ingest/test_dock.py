@@ -28,7 +28,7 @@ from ingest.metrics import DockMetrics
 from ingest.notify import Notifier
 from storage.catalog import Catalog
 from tests.devices.deeptree import chain_path, make_chain, removed_after
-from tests.procs import child_env, evidock, from_catalog, reap, wait_until
+from tests.procs import child_env, evidock, from_catalog, init, reap, wait_until
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "udev"
 
@@ -138,7 +138,9 @@ def test_daemon_ingests_a_camera_dropped_in_a_watch_folder_and_stops_on_sigterm(
     sock.bind(str(sock_path))
     proc = _daemon(
         watch,
-        child_env(tmp_path / "home", catalog_url, dock="dock-e2e", NOTIFY_SOCKET=str(sock_path)),
+        init(
+            child_env(tmp_path / "home", catalog_url, dock="dock-e2e", NOTIFY_SOCKET=str(sock_path))
+        ),
     )
     try:
         ready = _datagrams(sock, "READY=1")
@@ -167,7 +169,7 @@ def test_daemon_killed_mid_copy_resumes_on_restart_without_loss_or_duplicates(
     watch = tmp_path / "watch"
     watch.mkdir()
     home = tmp_path / "home"
-    env = child_env(home, catalog_url, dock="dock-e2e")
+    env = init(child_env(home, catalog_url, dock="dock-e2e"))
     proc = _daemon(watch, env)
     try:
         time.sleep(1.0)
@@ -201,7 +203,7 @@ def test_unregistered_recorder_whose_profile_requires_registration_is_refused(
     name = "BWC0099_J0001_20261126083000_0001.MP4"
     shutil.copy(media["clip"], dev / name)
     home = tmp_path / "home"
-    env = child_env(home, catalog_url, dock="dock-e2e")
+    env = init(child_env(home, catalog_url, dock="dock-e2e"))
     proc = _daemon(watch, env)
     try:
         status = home / "run" / "dock-dock-e2e.json"
@@ -243,7 +245,7 @@ def test_sigterm_past_the_grace_period_abandons_the_copy_and_records_nothing_of_
         f.truncate(3 << 30)  # sparse: reads cost no disk, the copy still takes seconds
     home = tmp_path / "home"
     config = "[dock]\nstop_grace_seconds = 0\nsettle_seconds = 0.5\n"
-    env = child_env(home, catalog_url, dock="dock-e2e", config=config)
+    env = init(child_env(home, catalog_url, dock="dock-e2e", config=config))
     proc = _daemon(watch, env)
     try:
         staging = home / "store" / "staging"
@@ -449,10 +451,10 @@ def test_daemon_with_device_folders_1200_levels_deep_keeps_ingesting_and_pinging
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(sock_path))
     config = "[dock]\nsettle_seconds = 0.5\nmax_depth = 8\n"
-    env = child_env(
+    env = init(child_env(
         tmp_path / "home", catalog_url, dock="dock-e2e", config=config,
         NOTIFY_SOCKET=str(sock_path), WATCHDOG_USEC="1000000",
-    )  # fmt: skip
+    ))  # fmt: skip
     proc = evidock(env, "dock", "--watch", str(watch), "--watch", str(spare), "--no-udev",
                    "--metrics-address", "off")  # fmt: skip
     with removed_after(watch, tmp_path / "HOSTILE-2"):

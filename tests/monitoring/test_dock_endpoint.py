@@ -71,7 +71,7 @@ def test_dock_endpoint_shows_the_docking_and_the_catalog_after_an_ingest(
     officer name, badge, case number or file name in it."""
     home = tmp_path / "home"
     settings = make_settings(home, catalog_url, dock=DOCK)
-    ctx = open_context(settings)
+    ctx = open_context(settings, create=True)
     try:
         scenario = populate(ctx)
     finally:

@@ -47,7 +47,7 @@ def exported(
     """A dock daemon (in this process, real inotify) docks the camera; then evidock verify."""
     tmp = tmp_path_factory.mktemp("exposition")
     settings = make_settings(tmp / "home", f"sqlite:///{tmp}/catalog.db", dock=DOCK)
-    ctx = open_context(settings)
+    ctx = open_context(settings, create=True)
     try:
         scenario = populate(ctx)
         metrics = DockMetrics(DOCK)

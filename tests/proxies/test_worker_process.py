@@ -19,13 +19,14 @@ from storage.derived import DerivedOps
 from storage.jobs import DONE, QUEUED, RUNNING, JobOps
 from storage.records import Job
 from tests.conftest import CLIP1, CLIP_START, CUT
-from tests.procs import child_env, evidock, from_catalog, reap, wait_until
+from tests.procs import child_env, evidock, from_catalog, init, reap, wait_until
 
 FAST = "[worker]\nretry_seconds = 0.05\npoll_seconds = 0.2\nlease_seconds = 2\n"
 
 
 def _env(home: Path, url: str, config: str) -> dict[str, str]:
-    return child_env(home, url, dock="dock-w", config=config)
+    """A dock made by 'evidock init'."""
+    return init(child_env(home, url, dock="dock-w", config=config))
 
 
 def _cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:

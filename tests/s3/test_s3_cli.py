@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.procs import child_env
+from tests.procs import child_env, init
 from tests.s3.conftest import bucket_name, s3_toml
 from tests.s3server import S3Server
 
@@ -36,7 +36,7 @@ def test_a_bucket_without_object_lock_is_refused_at_start(
     s3_server.make_bucket(bucket, object_lock=False)
     env = child_env(tmp_path / "home", f"sqlite:///{tmp_path}/home/catalog.db", dock="dock-1",
                     config=s3_toml(s3_server.endpoint, bucket), **s3_env)  # fmt: skip
-    (tmp_path / "home").mkdir()
+    init(env)
     done = _worker(env, *command)
     assert done.returncode == 2, done.stderr
     assert "Object Lock" in done.stderr and "object-lock-enabled-for-bucket" in done.stderr
@@ -51,7 +51,7 @@ def test_wrong_credentials_are_refused_at_start(tmp_path: Path) -> None:
         env = child_env(tmp_path / "home", f"sqlite:///{tmp_path}/home/catalog.db",
                         dock="dock-1", config=s3_toml(server.endpoint, bucket),
                         **server.env)  # fmt: skip
-        (tmp_path / "home").mkdir()
+        init(env)
         assert _worker(env).returncode == 0  # the server's own keys: accepted
         env["AWS_SECRET_ACCESS_KEY"] = "not-the-secret"
         done = _worker(env)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from storage.records import Item
-from tests.procs import child_env, evidock, from_catalog, reap, wait_until
+from tests.procs import child_env, evidock, from_catalog, init, reap, wait_until
 from tests.s3.conftest import bucket_name, s3_toml
 
 pytestmark = pytest.mark.xdist_group("s3")
@@ -36,11 +36,11 @@ def test_dock_spools_during_an_s3_outage_and_uploads_when_it_is_back(
     home, watch = tmp_path / "home", tmp_path / "watch"
     watch.mkdir()
     url = f"sqlite:///{tmp_path}/catalog.db"
-    env = child_env(home, url, dock="dock-s3", config=s3_toml(s3_server.endpoint, bucket, FAST),
-                    **s3_env)  # fmt: skip
+    env = init(child_env(home, url, dock="dock-s3",
+                         config=s3_toml(s3_server.endpoint, bucket, FAST), **s3_env))  # fmt: skip
     proc = evidock(env, "dock", "--watch", str(watch), "--no-udev", "--metrics-address", "off")
     try:
-        assert wait_until(lambda: home.joinpath("keys").is_dir(), proc=proc)
+        assert wait_until(lambda: home.joinpath("run", "dock-dock-s3.json").is_file(), proc=proc)
         s3_server.stop()
         shutil.move(str(camera), watch / "BWC-0042")
         assert wait_until(lambda: len(_items(url)) == 4, proc=proc), "not docked during outage"

@@ -35,7 +35,8 @@ def _open(tmp_path: Path, catalog_url: str, server: Any, opened: list[Context],
     """A data dir whose [s3] is a fresh Object Lock bucket of the tests' server."""
     bucket = bucket_name()
     server.make_bucket(bucket, object_lock=True)
-    ctx = open_context(s3_settings(tmp_path / "home", catalog_url, server.endpoint, bucket, **s3))
+    settings = s3_settings(tmp_path / "home", catalog_url, server.endpoint, bucket, **s3)
+    ctx = open_context(settings, create=True)
     opened.append(ctx)
     return ctx
 

@@ -27,7 +27,7 @@ from storage.migrate import CatalogMove, MigrateRefused, catalog_tables, table_c
 from storage.models import Base
 from storage.records import Event
 from tests.pg import fresh_database
-from tests.procs import child_env
+from tests.procs import child_env, init
 
 DOCK = "dock-mig"
 CASE = "2026-0012"
@@ -73,7 +73,7 @@ def dock(tmp_path: Path, camera: Path) -> dict[str, str]:
     an officer and a device, four recordings ingested, a case with two items linked, a
     checkpoint. Returns the child environment of that dock."""
     home = tmp_path / "home"
-    env = child_env(home, f"sqlite:///{home / 'catalog.db'}", dock=DOCK)
+    env = init(child_env(home, f"sqlite:///{home / 'catalog.db'}", dock=DOCK))
     ok(evidock(env, "officer", "add", "J1", "--name", "张三", "--unit", "一中队"))
     ok(evidock(env, "device", "add", "BWC-7", "--officer", "J1"))
     ok(evidock(env, "ingest", str(camera), "--device", "BWC-7"))

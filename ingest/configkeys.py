@@ -1,0 +1,314 @@
+"""Typed configuration keys: per section, a table of each key's type, range and default.
+
+A value of the wrong type is refused, never coerced: ``"false"`` is not false, a string is not
+a list of one string, ``true`` is not a number. An unknown key or section is refused with the
+nearest known one. Every message names the file, the key as ``[section] key`` and what to
+write instead. Pure: no file, no environment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from ingest.errors import ConfigError
+
+Kind = Literal["bool", "int", "number", "text", "path", "texts", "paths"]
+Check = Callable[[str], str | None]
+"""What is wrong with a text (said after the value, e.g. 'is not a known time zone'), or None."""
+
+_EXPECTED: dict[Kind, str] = {
+    "bool": "true or false",
+    "int": "a whole number",
+    "number": "a number",
+    "text": "a string",
+    "path": "a path (a string)",
+    "texts": "a list of strings",
+    "paths": "a list of paths (strings)",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Key:
+    kind: Kind
+    default: Any = None  # already in the type the reader returns (float, Path, tuple, ...)
+    low: float | None = None  # inclusive bounds of a number
+    high: float | None = None
+    positive: bool = False  # a number that must be more than 0
+    choices: tuple[str, ...] = ()  # the texts allowed (each text of a list, for a list)
+    check: Check | None = None  # a further rule for a text (or each text of a list)
+    required: bool = False
+    example: str | None = None  # what to write when the default does not show it
+    hint: str | None = None
+
+
+Schema = Mapping[str, Mapping[str, Key]]
+"""Section name ("" for the top level) -> key -> Key."""
+
+
+def flag(default: bool) -> Key:
+    return Key(kind="bool", default=default)
+
+
+def whole(default: int, low: int, high: int | None = None) -> Key:
+    return Key(kind="int", default=default, low=low, high=high)
+
+
+def number(
+    default: float, *, low: float | None = None, high: float | None = None, positive: bool = False
+) -> Key:
+    return Key(kind="number", default=default, low=low, high=high, positive=positive)
+
+
+def text(
+    default: str | None,
+    *,
+    choices: tuple[str, ...] = (),
+    check: Check | None = None,
+    required: bool = False,
+    example: str | None = None,
+    hint: str | None = None,
+) -> Key:
+    return Key(kind="text", default=default, choices=choices, check=check, required=required,
+               example=example, hint=hint)  # fmt: skip
+
+
+def path(default: Path | None) -> Key:
+    return Key(kind="path", default=default)
+
+
+def texts(
+    default: tuple[str, ...],
+    *,
+    choices: tuple[str, ...] = (),
+    check: Check | None = None,
+    example: str | None = None,
+    hint: str | None = None,
+) -> Key:
+    return Key(kind="texts", default=default, choices=choices, check=check, example=example,
+               hint=hint)  # fmt: skip
+
+
+def paths(default: tuple[Path, ...], *, example: str | None = None) -> Key:
+    return Key(kind="paths", default=default, example=example)
+
+
+def read(raw: Mapping[str, Any], schema: Schema, *, source: str) -> dict[str, dict[str, Any]]:
+    """Every section of ``schema`` (absent ones with their defaults), checked and converted:
+    bool, int, float (from an int too), str, Path, and tuples for lists. A required key is
+    required in a section that is there."""
+    tables: dict[str, Mapping[str, Any]] = {}
+    top: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name and name in schema:
+            if not isinstance(value, dict):
+                raise ConfigError(
+                    f"{source}: {name} = {_toml(value)} is {_a(value)}, not a section: "
+                    f"write it as a [{name}] section"
+                )
+            tables[name] = value
+        else:
+            top[name] = value
+    values = {"": _read_keys(top, "", schema, source, present=True)}
+    for section in schema:
+        if section:
+            raw_section = tables.get(section, {})
+            values[section] = _read_keys(
+                raw_section, section, schema, source, present=section in tables
+            )
+    return values
+
+
+def where(section: str, name: str) -> str:
+    """How a message names a key: ``[dock] watch``, or ``timezone`` at the top level."""
+    return f"[{section}] {name}" if section else name
+
+
+def _read_keys(
+    raw: Mapping[str, Any], section: str, schema: Schema, source: str, *, present: bool
+) -> dict[str, Any]:
+    keys = schema[section]
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in keys:
+            raise _unknown(source, section, name, value, schema)
+        out[name] = _value(value, keys[name], section, name, source)
+    for name, key in keys.items():
+        if name in out:
+            continue
+        if key.required and present:
+            raise ConfigError(
+                f"{source}: [{section}] has no {name}: write {name} = {_example(key)}",
+                hint=key.hint,
+            )
+        out[name] = key.default
+    return out
+
+
+def _unknown(source: str, section: str, name: str, value: object, schema: Schema) -> ConfigError:
+    if not section and isinstance(value, dict):
+        sections = [s for s in schema if s]
+        near = difflib.get_close_matches(name, sections, n=1)
+        fix = f"did you mean [{near[0]}]?" if near else _known("sections", sections, "[", "]")
+        return ConfigError(f"{source}: [{name}] is an unknown section; {fix}")
+    here = list(schema[section])
+    near = difflib.get_close_matches(name, here, n=1)
+    if near:
+        fix = f"did you mean {near[0]}?"
+    else:  # a key of another section, or a typo of one: name it with its section
+        elsewhere = {where(s, k): k for s, keys in schema.items() if s != section for k in keys}
+        hits = difflib.get_close_matches(name, list(elsewhere.values()), n=1)
+        qualified = [q for q, k in elsewhere.items() if hits and k == hits[0]]
+        what = f"[{section}]" if section else "the top level"
+        fix = f"did you mean {qualified[0]}?" if qualified else _known(f"keys of {what}", here)
+    return ConfigError(f"{source}: {where(section, name)} is an unknown key; {fix}")
+
+
+def _known(what: str, names: list[str], before: str = "", after: str = "") -> str:
+    return f"the {what} are: {', '.join(f'{before}{n}{after}' for n in names)}"
+
+
+def _value(value: object, key: Key, section: str, name: str, source: str) -> Any:
+    at = where(section, name)
+    kind = key.kind
+    if kind == "bool" and isinstance(value, bool):
+        return value
+    if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+        _in_range(value, key, at, source)
+        return value
+    if kind == "number" and isinstance(value, int | float) and not isinstance(value, bool):
+        _in_range(value, key, at, source)
+        return float(value)
+    if kind in ("text", "path") and isinstance(value, str):
+        _text_rules(value, key, f"{at} = {_toml(value)}", name, source)
+        return Path(value) if kind == "path" else value
+    if kind in ("texts", "paths") and isinstance(value, list):
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                raise ConfigError(
+                    f"{source}: {at} = {_toml(value)}: item {i + 1}, {_toml(item)}, is "
+                    f"{_a(item)}, not a string: write {name} = {_example(key)}",
+                    hint=key.hint,
+                )
+            _text_rules(item, key, f"{at}: item {i + 1}, {_toml(item)},", name, source)
+        return tuple(Path(v) for v in value) if kind == "paths" else tuple(value)
+    raise ConfigError(
+        f"{source}: {at} = {_toml(value)} is {_a(value)}, not {_EXPECTED[kind]}: "
+        f"{_fix(name, key, value)}",
+        hint=key.hint,
+    )
+
+
+def _in_range(value: float, key: Key, at: str, source: str) -> None:
+    if not math.isfinite(value):
+        raise ConfigError(f"{source}: {at} = {_toml(value)} is not a finite number")
+    if key.positive and value <= 0:
+        raise ConfigError(f"{source}: {at} = {_toml(value)} must be more than 0")
+    low, high = key.low, key.high
+    if (low is not None and value < low) or (high is not None and value > high):
+        span = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
+        raise ConfigError(f"{source}: {at} = {_toml(value)} is out of range: it takes {span}")
+
+
+def _text_rules(value: str, key: Key, said: str, name: str, source: str) -> None:
+    """``said`` is how the message shows the value: ``[dock] name = "x"``, or an item of a list."""
+    if key.kind in ("path", "paths") and not value.strip():
+        raise ConfigError(f"{source}: {said} is empty: write {name} = {_example(key)}")
+    if key.choices and value not in key.choices:
+        folded = {c.lower(): c for c in key.choices}
+        near = [folded[n] for n in difflib.get_close_matches(value.lower(), list(folded), n=1)]
+        allowed = ", ".join(_toml(c) for c in key.choices)
+        fix = f"; did you mean {_toml(near[0])}?" if near else ""
+        raise ConfigError(f"{source}: {said} is not one of {allowed}{fix}", hint=key.hint)
+    problem = key.check(value) if key.check is not None else None
+    if problem is not None:
+        raise ConfigError(f"{source}: {said} {problem}", hint=key.hint)
+
+
+def _fix(name: str, key: Key, value: object) -> str:
+    """What to write instead of a value of the wrong type, made from the value where it can be."""
+    kind = key.kind
+    if kind == "bool":
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return f"write {name} = {value.strip().lower()} without quotes"
+        if isinstance(value, int) and value in (0, 1):
+            return f"write {name} = {'true' if value else 'false'}"
+        return f"write {name} = true or {name} = false"
+    if kind in ("int", "number") and isinstance(value, str):
+        meant = _number_in(value, whole=kind == "int")
+        if meant is not None:
+            return f"write {name} = {meant} without quotes"
+    if kind == "int" and isinstance(value, float) and value.is_integer():
+        return f"write {name} = {int(value)}"
+    if kind in ("texts", "paths") and isinstance(value, str):
+        return f"write {name} = [{_toml(value)}]"
+    if kind in ("text", "path") and isinstance(value, int | float) and not isinstance(value, bool):
+        return f"write {name} = {_toml(str(value))}"
+    return f"write {name} = {_example(key)}"
+
+
+def _number_in(value: str, *, whole: bool) -> str | None:
+    try:
+        n = float(value.strip())
+    except ValueError:
+        return None
+    if not math.isfinite(n) or (whole and not n.is_integer()):
+        return None
+    return str(int(n)) if whole or n.is_integer() else repr(n)
+
+
+def _example(key: Key) -> str:
+    if key.example is not None:
+        return key.example
+    if isinstance(key.default, float) and key.default.is_integer():
+        return str(int(key.default))  # 24, not 24.0
+    if key.default is not None and key.default != ():
+        return _toml(key.default)
+    generic: dict[Kind, str] = {"bool": "false", "int": "1", "number": "1", "text": '"..."',
+                                "path": '"/path"', "texts": '["..."]',
+                                "paths": '["/path"]'}  # fmt: skip
+    return generic[key.kind]
+
+
+def _toml(value: object) -> str:
+    """A value as it would be written in the file (cut short when long)."""
+    if isinstance(value, bool):
+        shown = "true" if value else "false"
+    elif isinstance(value, int | float):
+        shown = repr(value) if not isinstance(value, float) or math.isfinite(value) else str(value)
+    elif isinstance(value, str | Path):
+        shown = json.dumps(str(value), ensure_ascii=False)
+    elif isinstance(value, list | tuple):
+        shown = "[" + ", ".join(_toml(v) for v in value) + "]"
+    elif isinstance(value, dict):
+        shown = "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
+    elif isinstance(value, dt.date | dt.time):
+        shown = value.isoformat()
+    else:
+        shown = repr(value)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
+def _a(value: object) -> str:
+    """What a TOML value is, as a message says it."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, dt.date | dt.time):
+        return "a date or time"
+    return type(value).__name__
