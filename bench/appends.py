@@ -12,12 +12,12 @@ the ratio to the 1-writer run of the same transaction size (measured in this run
 latencies, and failed transactions (all repeats). Afterwards the
 log is checked: events == the sum of the writers' committed appends, each writer's events
 are exactly its numbers 0..n-1 (nothing lost, nothing twice), the chain and the stored tree
-replay clean (``verify.replay``) and the Merkle root recomputed from the events equals the
+replay clean (``verify.audit.replay``) and the Merkle root recomputed from the events equals the
 stored one. Any failure of that check stops the bench (a forked or lossy log is a bug).
 
 Database: a fresh database per run on the server of ``EVIDOCK_BENCH_DATABASE_URL``, else of
 ``EVIDOCK_TEST_DATABASE_URL`` (the role needs CREATEDB), else on a throwaway server started
-from the machine's binaries (``tests.pg``, fsync=off).
+from the machine's binaries (``support.pg``, fsync=off).
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ from multiprocessing.synchronize import Barrier
 from typing import Any
 
 from bench.common import Options, note, ratio, table
-from storage.catalog import Catalog
+from storage.catalog.session import Catalog
+from verify.audit.replay import replay_log
 from verify.custody import CustodyLog
-from verify.merkle import root
+from verify.log.merkle import root
 from verify.problems import Problems
-from verify.replay import replay_log
 
 WRITERS = (1, 2, 4)
 BATCH = 50
@@ -159,7 +159,7 @@ def check_log(url: str, results: list[WriterResult]) -> dict[str, Any]:
 
 def measure(admin_url: str, writers: int, batch: int, seconds: float) -> dict[str, Any]:
     """One configuration on a fresh database of the server at ``admin_url``."""
-    from tests.pg import fresh_database
+    from support.pg import fresh_database
 
     with fresh_database(admin_url) as url:
         return _measure_on(url, writers, batch, seconds)
@@ -201,7 +201,7 @@ def run(opts: Options) -> dict[str, Any]:
     env_url = os.environ.get("EVIDOCK_BENCH_DATABASE_URL") or os.environ.get(
         "EVIDOCK_TEST_DATABASE_URL"
     )
-    from tests.pg import fresh_database, server_url
+    from support.pg import fresh_database, server_url
 
     with contextlib.ExitStack() as stack:
         try:

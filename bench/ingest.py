@@ -126,7 +126,7 @@ def run_cp(sources: list[Path], dest: Path) -> float:
 def evidock_child(src: str, home: str) -> dict[str, Any]:
     """In a spawned process: open a fresh data dir, time ingest_device, report VmHWM."""
     from ingest.context import open_context
-    from ingest.pipeline import STORED, ingest_device
+    from ingest.pipeline.run import STORED, ingest_device
 
     ctx = open_context(settings_for(Path(home)), create=True)
     try:

@@ -24,11 +24,11 @@ from typing import Any
 import rfc8785
 
 from bench.common import Options, fmt_rate, fmt_s, note, ratio, scratch, table
-from storage.catalog import Catalog
+from storage.catalog.session import Catalog
 from storage.records import Event
-from verify import merkle
 from verify.custody import CustodyLog
-from verify.events import canonical, encode_data, event_leaf, event_object, format_time
+from verify.log import merkle
+from verify.log.events import canonical, encode_data, event_leaf, event_object, format_time
 
 BATCH = 100
 PROOFS = 100
@@ -90,7 +90,7 @@ def sqlite_opener(folder: Path) -> Opener:
 
 
 def pg_opener(admin_url: str) -> Opener:
-    from tests.pg import fresh_database
+    from support.pg import fresh_database
 
     @contextlib.contextmanager
     def open_(_name: str) -> Iterator[Catalog]:
@@ -346,7 +346,7 @@ def run(opts: Options) -> dict[str, Any]:
             sizes = [s for s in (1000, 10_000) if s <= batched_sqlite]
             proofs += catalog_proofs(cat, sizes, rng)
     try:
-        from tests.pg import server_url
+        from support.pg import server_url
 
         env_url = os.environ.get("EVIDOCK_TEST_DATABASE_URL")
         with server_url(env_url) as (admin, srv):

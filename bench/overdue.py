@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import insert
 
 from bench.common import Options, fmt_s, scratch, settings_for, table
+from ingest.cases.overdue import build_report
 from ingest.context import open_context
-from ingest.overdue import build_report
-from storage.models import ItemRow, OffloadCheckRow
+from storage.catalog.models import ItemRow, OffloadCheckRow
 
 NOW = datetime.now(UTC)
 

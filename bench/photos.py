@@ -28,13 +28,13 @@ from bench.common import (
     settings_for,
     table,
 )
-from ingest.acquire import acquire
 from ingest.context import open_context
-from ingest.pipeline import STORED, ingest_device
-from ingest.probe import FFPROBE_ARGS, ExifTool, require_tool
-from ingest.simcam import make_jpeg
-from storage.catalog import Catalog
-from storage.localstore import LocalStore
+from ingest.media.probe import FFPROBE_ARGS, ExifTool, require_tool
+from ingest.media.simcam import make_jpeg
+from ingest.pipeline.acquire import acquire
+from ingest.pipeline.run import STORED, ingest_device
+from storage.blobs.localstore import LocalStore
+from storage.catalog.session import Catalog
 from verify.custody import CustodyLog
 
 RUNS = 3

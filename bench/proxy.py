@@ -26,16 +26,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Options, drop_cache, median, note, ratio, scratch, settings_for, table
-from ingest import transcode as tc
 from ingest.context import Context, open_context
-from ingest.pipeline import ingest_device
-from ingest.probe import ffprobe, require_tool, sniff_file
-from ingest.proxies import TRANSCODE
-from ingest.simcam import make_clip
-from ingest.streams import summarize
-from ingest.worker import WorkerPool
-from storage.hashing import sha256_path
-from storage.jobs import JobOps
+from ingest.jobs.proxies import TRANSCODE
+from ingest.jobs.worker import WorkerPool
+from ingest.media import transcode as tc
+from ingest.media.probe import ffprobe, require_tool, sniff_file
+from ingest.media.simcam import make_clip
+from ingest.media.streams import summarize
+from ingest.pipeline.run import ingest_device
+from storage.blobs.hashing import sha256_path
+from storage.catalog.jobs import JobOps
 
 RUNS = 3
 

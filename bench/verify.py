@@ -16,12 +16,12 @@ from sqlalchemy import insert
 
 from bench.common import Options, fmt_s, scratch, settings_for, table
 from ingest.context import open_context
-from storage.models import CustodyEventRow, LogHeadRow, LogNodeRow
+from storage.catalog.models import CustodyEventRow, LogHeadRow, LogNodeRow
 from storage.records import Event
-from verify.events import encode_data, event_leaf
-from verify.merkle import inclusion_proof, nodes_to_add, root, verify_inclusion
+from verify.audit.replay import replay_log
+from verify.log.events import encode_data, event_leaf
+from verify.log.merkle import inclusion_proof, nodes_to_add, root, verify_inclusion
 from verify.problems import Problems
-from verify.replay import replay_log
 
 
 def _build(ctx: Any, n: int) -> None:

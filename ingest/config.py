@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ingest import configkeys as ck
 from ingest.errors import ConfigError
-from storage.s3config import ADDRESSING_STYLES, CHECKSUM_BEHAVIOURS, LOCK_MODES, MIB, S3Config
-from verify.note import NoteError, VerifierKey, parse_verifier_key
+from storage.blobs.s3config import ADDRESSING_STYLES, CHECKSUM_BEHAVIOURS, LOCK_MODES, MIB, S3Config
+from verify.log.note import NoteError, VerifierKey, parse_verifier_key
 
 SYSTEM_CONFIG = Path("/etc/evidock/evidock.toml")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")

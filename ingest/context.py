@@ -13,21 +13,21 @@ from typing import TYPE_CHECKING
 from ingest.config import Settings
 from ingest.datadir import DockState, Place, Seen, check_dock, check_place, check_schema, look
 from ingest.errors import DataDirError
-from storage.catalog import Catalog, Transaction
-from storage.durable import makedirs_durable
-from storage.engine import has_schema, migrate
-from storage.jobs import JobOps
-from storage.localstore import LocalStore
-from storage.migrate import redact, sqlite_path
-from storage.objects import UPLOAD, ObjectOps
+from storage.blobs.durable import makedirs_durable
+from storage.blobs.localstore import LocalStore
+from storage.catalog.engine import has_schema, migrate
+from storage.catalog.jobs import JobOps
+from storage.catalog.migrate import redact, sqlite_path
+from storage.catalog.objects import UPLOAD, ObjectOps
+from storage.catalog.session import Catalog, Transaction
 from storage.records import Dock
 from verify.checkpoints import take_checkpoint
 from verify.custody import CustodyLog
 from verify.keys import DockKey, key_path, load_or_create
-from verify.note import verifier_key
+from verify.log.note import verifier_key
 
 if TYPE_CHECKING:
-    from storage.s3store import S3Store
+    from storage.blobs.s3store import S3Store
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def object_store(settings: Settings) -> S3Store | None:
     """The configured S3 store, or None; boto3 is loaded only where S3 is configured."""
     if settings.store.s3 is None:
         return None
-    from storage.s3store import S3Store
+    from storage.blobs.s3store import S3Store
 
     return S3Store(settings.store.s3)
 

@@ -15,10 +15,10 @@ import pytest
 
 from ingest.config import Settings, parse
 from ingest.context import Context, open_context
-from ingest.simcam import make_clip, make_jpeg, make_wav, truncate
-from storage.s3config import S3Config
-from storage.s3store import S3Store
-from tests.pg import fresh_database, server_url
+from ingest.media.simcam import make_clip, make_jpeg, make_wav, truncate
+from storage.blobs.s3config import S3Config
+from storage.blobs.s3store import S3Store
+from support.pg import fresh_database, server_url
 from tests.s3server import S3Server
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from storage.catalog import Catalog, Transaction
+from storage.catalog.session import Catalog, Transaction
 
 T = TypeVar("T")
 
@@ -33,7 +33,7 @@ def init(env: dict[str, str]) -> dict[str, str]:
     """``evidock init`` in the data dir of ``env`` (every other command refuses a data dir
     that init did not make); returns ``env``."""
     done = subprocess.run(
-        [sys.executable, "-m", "ingest.cli", "init"],
+        [sys.executable, "-m", "ingest.cli.main", "init"],
         env=env,
         capture_output=True,
         text=True,
@@ -46,7 +46,7 @@ def init(env: dict[str, str]) -> dict[str, str]:
 def evidock(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     """``evidock ARGS`` as a child process (stdout discarded, stderr kept)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", *args],
+        [sys.executable, "-m", "ingest.cli.main", *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

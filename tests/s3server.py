@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from storage.s3config import MIB, S3Config
+from storage.blobs.s3config import MIB, S3Config
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "us-east-1"

@@ -12,13 +12,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from storage.catalog import Transaction
-from storage.durable import atomic_write
+from storage.blobs.durable import atomic_write
+from storage.catalog.session import Transaction
 from storage.records import Dock
 from verify.errors import VerifyError
 from verify.keys import DockKey
-from verify.merkle import root
-from verify.note import Checkpoint, format_checkpoint, sign_note
+from verify.log.merkle import root
+from verify.log.note import Checkpoint, format_checkpoint, sign_note
 
 logger = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-from storage.catalog import Transaction
+from storage.catalog.session import Transaction
 from storage.records import Event, LogHead
-from verify.events import EVENT_TYPES, JSON, encode_data, event_leaf, format_time
-from verify.merkle import nodes_to_add
+from verify.log.events import EVENT_TYPES, JSON, encode_data, event_leaf, format_time
+from verify.log.merkle import nodes_to_add
 
 logger = logging.getLogger(__name__)
 

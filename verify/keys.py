@@ -8,10 +8,10 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage.durable import atomic_write
-from verify import signing
+from storage.blobs.durable import atomic_write
 from verify.errors import SigningKeyError
-from verify.note import key_id, verifier_key
+from verify.log import signing
+from verify.log.note import key_id, verifier_key
 
 _PREFIX = "PRIVATE+KEY+"
 ALG_ED25519 = b"\x01"

@@ -17,13 +17,13 @@ from typing import Any
 
 import rfc8785
 
-from storage.catalog import Transaction
+from storage.catalog.session import Transaction
 from storage.records import Checkpoint, Event
 from verify.errors import VerifyError
-from verify.events import event_leaf, event_object
-from verify.merkle import inclusion_proof, leaf_hash, root, verify_inclusion
-from verify.note import Checkpoint as NoteCheckpoint
-from verify.note import NoteError, open_note, parse_checkpoint, parse_verifier_key
+from verify.log.events import event_leaf, event_object
+from verify.log.merkle import inclusion_proof, leaf_hash, root, verify_inclusion
+from verify.log.note import Checkpoint as NoteCheckpoint
+from verify.log.note import NoteError, open_note, parse_checkpoint, parse_verifier_key
 from verify.problems import Problem
 
 REPORT_FORMAT = "evidock-custody-report/1"

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from ingest.caselink import AfterIngest, after_ingest
-from ingest.cli import build_parser
+from ingest.cases.links import AfterIngest, after_ingest
+from ingest.cli.main import build_parser
 from ingest.config import Settings
 from ingest.context import Context
+from ingest.media.simcam import make_clip
 from ingest.output import Output
-from ingest.pipeline import IngestReport, ingest_device
-from ingest.simcam import make_clip
+from ingest.pipeline.run import IngestReport, ingest_device
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 OLD_START = NOW - timedelta(hours=30)  # recorded 30 h before the tests run

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ingest.caselink import autolink_case
-from ingest.caserules import RULE_IMPORTANT, RULE_WINDOW
+from ingest.cases.links import autolink_case
+from ingest.cases.overdue import build_report
+from ingest.cases.rules import RULE_IMPORTANT, RULE_WINDOW
 from ingest.context import Context
-from ingest.overdue import build_report
 from tests.cases.conftest import Clip, at, dock, lay_out, register
 
 Cli = Callable[..., tuple[int, str]]

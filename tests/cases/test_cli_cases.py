@@ -27,7 +27,7 @@ def _runner(home: Path, catalog_url: str | None, dock: str = "dock-cli") -> Run:
 
     def _run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "ingest.cli", *args],
+            [sys.executable, "-m", "ingest.cli.main", *args],
             env=env,
             capture_output=True,
             text=True,

@@ -7,18 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ingest.caserules import (
-    GAP_NO_VIDEO,
-    GAP_NOTHING,
-    RULE_IMPORTANT,
-    RULE_WINDOW,
-    LinkRules,
-    activity_gap,
-    auto_matches,
-    candidate_starts,
-)
-from ingest.casevocab import RECORD_TYPES, STAGES, lookup
-from ingest.compliance import (
+from ingest.cases.compliance import (
     BEFORE_SERVICE,
     FAR_FROM_FILE,
     FUTURE,
@@ -33,9 +22,20 @@ from ingest.compliance import (
     offload_check,
     offload_reference,
 )
+from ingest.cases.rules import (
+    GAP_NO_VIDEO,
+    GAP_NOTHING,
+    RULE_IMPORTANT,
+    RULE_WINDOW,
+    LinkRules,
+    activity_gap,
+    auto_matches,
+    candidate_starts,
+)
+from ingest.cases.vocab import RECORD_TYPES, STAGES, lookup
 from ingest.config import DEFAULT_CASE_NUMBER_PATTERN
 from ingest.errors import UsageError
-from storage.caserecords import Activity, DeviceInService, Excuse, OffloadInput
+from storage.catalog.caserecords import Activity, DeviceInService, Excuse, OffloadInput
 from storage.records import Item, MediaFacts
 
 T = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)

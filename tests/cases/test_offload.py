@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest.compliance import FUTURE
+from ingest.cases.compliance import FUTURE
+from ingest.cases.offload import excuse
+from ingest.cases.overdue import build_report
 from ingest.context import Context
 from ingest.errors import UsageError
-from ingest.offload_checks import excuse
-from ingest.overdue import build_report
 from storage.records import MediaFacts, NewItem
 from tests.cases.conftest import Clip, dock, lay_out, register
 

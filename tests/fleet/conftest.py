@@ -25,11 +25,11 @@ from typing import TypeVar
 
 import pytest
 
-from ingest.simcam import make_clip
-from storage.catalog import Catalog, Transaction
+from ingest.media.simcam import make_clip
+from storage.catalog.session import Catalog, Transaction
 from storage.errors import StorageError
+from support.pg import ThrowawayServer, _pg_bin, fresh_database
 from tests.conftest import CLIP_START, camera_name
-from tests.pg import ThrowawayServer, _pg_bin, fresh_database
 from tests.procs import child_env
 
 T = TypeVar("T")
@@ -172,7 +172,7 @@ class Fleet:
     def cli(self, home: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """``evidock ARGS`` run to its end on the node of data dir ``home``."""
         return subprocess.run(
-            [sys.executable, "-m", "ingest.cli", *args],
+            [sys.executable, "-m", "ingest.cli.main", *args],
             env=self.node(home).env,
             capture_output=True,
             text=True,
@@ -218,7 +218,7 @@ class Fleet:
 def _spawn(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
     with open(log, "ab") as err:
         return subprocess.Popen(
-            [sys.executable, "-m", "ingest.cli", *args],
+            [sys.executable, "-m", "ingest.cli.main", *args],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=err,

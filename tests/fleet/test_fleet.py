@@ -14,16 +14,16 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ingest.proxies import TRANSCODE
-from storage.catalog import Transaction
-from storage.derived import DerivedOps
-from storage.jobs import DONE, JobOps
+from ingest.jobs.proxies import TRANSCODE
+from storage.catalog.derived import DerivedOps
+from storage.catalog.jobs import DONE, JobOps
+from storage.catalog.session import Transaction
+from support.pg import libpq_url
 from tests.fleet.conftest import Fleet, Node, OwnServer, make_camera
-from tests.pg import libpq_url
 from tests.procs import wait_until
-from verify.events import event_leaf
-from verify.merkle import MemoryTree
-from verify.note import VerifierKey, key_id, open_note, parse_checkpoint, verifier_key
+from verify.log.events import event_leaf
+from verify.log.merkle import MemoryTree
+from verify.log.note import VerifierKey, key_id, open_note, parse_checkpoint, verifier_key
 
 pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("fleet")]
 

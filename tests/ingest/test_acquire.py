@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.acquire import EMPTY_SHA256, ReadBackMismatch, SourceChanged, acquire
-from storage.localstore import LocalStore
+from ingest.pipeline.acquire import EMPTY_SHA256, ReadBackMismatch, SourceChanged, acquire
+from storage.blobs.localstore import LocalStore
 
 MIB = 1024 * 1024
 

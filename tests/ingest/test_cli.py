@@ -23,7 +23,7 @@ def bare(tmp_path: Path):
         *args: str, extra_env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "ingest.cli", *args],
+            [sys.executable, "-m", "ingest.cli.main", *args],
             env={**env, **(extra_env or {})},
             capture_output=True,
             text=True,

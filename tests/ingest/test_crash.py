@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from storage.catalog import Catalog
-from storage.localstore import LocalStore
+from storage.blobs.localstore import LocalStore
+from storage.catalog.session import Catalog
 from tests.procs import child_env, evidock, from_catalog, init, reap, wait_until
 
 BIG = 48 << 20
@@ -52,7 +52,7 @@ def test_sigkill_at_every_stage_then_rerun_stores_each_file_exactly_once(
     assert killed >= 2, "the ingest finished before it could be killed; make the camera bigger"
 
     final = subprocess.run(
-        [sys.executable, "-m", "ingest.cli", "--json", "ingest", str(big_camera),
+        [sys.executable, "-m", "ingest.cli.main", "--json", "ingest", str(big_camera),
          "--device", "BWC-K"],
         env=env, capture_output=True, timeout=300,
     )  # fmt: skip

@@ -16,7 +16,7 @@ import pytest
 
 from ingest.datadir import DockState, Kind, Place, Seen, check_dock, check_place
 from ingest.errors import DataDirError, DockKeyMissing, NoCatalog, StoreMissing
-from tests.pg import fresh_database, libpq_url
+from support.pg import fresh_database, libpq_url
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -27,7 +27,7 @@ def _runner(home: Path, **extra: str) -> Run:
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "ingest.cli", *args],
+            [sys.executable, "-m", "ingest.cli.main", *args],
             env=env,
             capture_output=True,
             text=True,

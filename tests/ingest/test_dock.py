@@ -23,10 +23,10 @@ from devices.mounts import Mounter
 from devices.profiles import load_profiles
 from devices.udev import UdevEvent, parse_property_dump, props_from_mapping
 from ingest.context import Context
-from ingest.dock import DockDaemon, Health, judge_health
-from ingest.metrics import DockMetrics
-from ingest.notify import Notifier
-from storage.catalog import Catalog
+from ingest.dock.daemon import DockDaemon, Health, judge_health
+from ingest.dock.notify import Notifier
+from ingest.metrics.prometheus import DockMetrics
+from storage.catalog.session import Catalog
 from tests.devices.deeptree import chain_path, make_chain, removed_after
 from tests.procs import child_env, evidock, from_catalog, init, reap, wait_until
 
@@ -223,7 +223,7 @@ def test_unregistered_recorder_whose_profile_requires_registration_is_refused(
     assert (dev / name).exists()
     assert _items(catalog_url) == []
     out = subprocess.run(
-        [sys.executable, "-m", "ingest.cli", "--json", "status"], env=env, capture_output=True,
+        [sys.executable, "-m", "ingest.cli.main", "--json", "status"], env=env, capture_output=True,
         text=True, timeout=60,
     )  # fmt: skip
     doc = json.loads(out.stdout)
@@ -385,7 +385,7 @@ def test_a_crashed_watch_thread_is_logged_ends_the_watchdog_pings_and_the_dock_w
         fake.crash()
 
     try:
-        with caplog.at_level(logging.ERROR, logger="ingest.dock"):
+        with caplog.at_level(logging.ERROR, logger="ingest.dock.daemon"):
             code = _run_until_it_ends(daemon, crash_once_pinging)
         after = _after_failure(_drain(sock))
     finally:
@@ -421,7 +421,7 @@ def test_a_bay_whose_job_dies_past_its_handlers_ends_the_dock_with_exit_1(
         replay[0].plug(_props("sony-storage-media-part1.properties"))
 
     try:
-        with caplog.at_level(logging.ERROR, logger="ingest.dock"):
+        with caplog.at_level(logging.ERROR, logger="ingest.dock.daemon"):
             code = _run_until_it_ends(daemon, plug_once_pinging)
         after = _after_failure(_drain(sock))
     finally:

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ingest.context import Context
-from ingest.facts import FLAG_NO_METADATA, SRC_CONTAINER
-from ingest.pipeline import STORED, ingest_device
-from ingest.probe import ExifTool, MediaProbe
-from ingest.simcam import make_jpeg
+from ingest.media.probe import ExifTool, MediaProbe
+from ingest.media.simcam import make_jpeg
+from ingest.pipeline.facts import FLAG_NO_METADATA, SRC_CONTAINER
+from ingest.pipeline.run import STORED, ingest_device
 
 TAKEN = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
 TAKEN_EXIF = "2026:03:04 13:06:07"  # DateTimeOriginal as make_jpeg writes it (+08:00)

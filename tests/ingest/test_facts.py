@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from ingest.facts import (
+from ingest.jobs.proxies import wants_proxy
+from ingest.media.probe import ProbeResult, ToolOutput
+from ingest.media.sniff import MP4, Sniffed, sniff
+from ingest.pipeline.facts import (
     FLAG_CLOCK_FUTURE,
     FLAG_DAMAGED,
     FLAG_NO_TIME,
@@ -20,9 +23,6 @@ from ingest.facts import (
     filename_time,
     parse_exif_time,
 )
-from ingest.probe import ProbeResult, ToolOutput
-from ingest.proxies import wants_proxy
-from ingest.sniff import MP4, Sniffed, sniff
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 27, tzinfo=UTC)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from ingest.acquire import Acquired, SourceStat
-from ingest.known import FLAG_EXTENDS, FLAG_NAME_REUSED, collision, unchanged_since
+from ingest.pipeline.acquire import Acquired, SourceStat
+from ingest.pipeline.known import FLAG_EXTENDS, FLAG_NAME_REUSED, collision, unchanged_since
 from storage.records import Item, MediaFacts
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from ingest.acquire import FLAG_EMPTY, SourceChanged, acquire
 from ingest.context import Context
-from ingest.facts import FLAG_DAMAGED, FLAG_UNREADABLE
-from ingest.known import FLAG_NAME_REUSED
-from ingest.pipeline import ALREADY, FAILED, NOT_ACQUIRED, STORED, FileResult, ingest_device
-from ingest.proxies import TRANSCODE
-from storage.jobs import JobOps
+from ingest.jobs.proxies import TRANSCODE
+from ingest.pipeline.acquire import FLAG_EMPTY, SourceChanged, acquire
+from ingest.pipeline.facts import FLAG_DAMAGED, FLAG_UNREADABLE
+from ingest.pipeline.known import FLAG_NAME_REUSED
+from ingest.pipeline.run import ALREADY, FAILED, NOT_ACQUIRED, STORED, FileResult, ingest_device
+from storage.catalog.jobs import JobOps
 from tests.conftest import CLIP1, CLIP_START
 from tests.devices.deeptree import chain_path, make_chain, removed_after
 

@@ -11,10 +11,10 @@ import pytest
 
 from devices.profiles import match_medium, parse_profile
 from ingest.context import Context
-from ingest.pipeline import STORED, ingest_device
-from ingest.probe import MediaProbe
-from ingest.proxies import TRANSCODE
-from storage.jobs import JobOps
+from ingest.jobs.proxies import TRANSCODE
+from ingest.media.probe import MediaProbe
+from ingest.pipeline.run import STORED, ingest_device
+from storage.catalog.jobs import JobOps
 from storage.records import Item
 from tests.conftest import CLIP1, CLIP2
 

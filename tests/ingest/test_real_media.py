@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ingest.context import Context
-from ingest.facts import FLAG_DAMAGED, FLAG_NO_METADATA, FLAG_UNREADABLE
-from ingest.pipeline import STORED, ingest_device
+from ingest.pipeline.facts import FLAG_DAMAGED, FLAG_NO_METADATA, FLAG_UNREADABLE
+from ingest.pipeline.run import STORED, ingest_device
 
 
 def _pinned(real_media: Path) -> dict[str, str]:

@@ -17,10 +17,10 @@ import pytest
 
 from devices.profiles import FLAG_SERIAL_MISMATCH, DeviceProfile, load_profiles
 from devices.walk import open_root, walk
-from ingest.commands import _serial_lines
+from ingest.cli.commands import _serial_lines
 from ingest.context import Context
 from ingest.output import Output
-from ingest.pipeline import STORED, IngestReport, identify, ingest_device
+from ingest.pipeline.run import STORED, IngestReport, identify, ingest_device
 
 AAAB = "DCIM/100GAT/AAAB_J0002_20261126090000_0001.MP4"
 OWN = "DCIM/100GAT/BWC0001_J0001_20261126083000_0001.MP4"

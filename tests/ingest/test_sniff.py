@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest import sniff as sniffing
-from ingest.probe import ffprobe, sniff_file
-from ingest.sniff import (
+from ingest.media import sniff as sniffing
+from ingest.media.probe import ffprobe, sniff_file
+from ingest.media.sniff import (
     AAC,
     AIFF,
     AMR,

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ingest.dockstatus import BayView, write_status
+from ingest.dock.status import BayView, write_status
 from ingest.output import Output, TerminalLogFormatter, for_terminal, path_text
 
 HOSTILE = [
@@ -86,7 +86,7 @@ def cli(tmp_path: Path):
 
     def run(*args: str) -> str:
         p = subprocess.run(
-            [sys.executable, "-m", "ingest.cli", *args], env=env, capture_output=True,
+            [sys.executable, "-m", "ingest.cli.main", *args], env=env, capture_output=True,
             timeout=120, check=False,
         )  # fmt: skip
         assert p.returncode == 0, p.stderr

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from ingest.context import Context
-from ingest.known import FLAG_EXTENDS, FLAG_NAME_REUSED
-from ingest.pipeline import STORED, FileResult, ingest_device
-from ingest.wipe import CHANGED, SETTLING
-from ingest.writers import WRITING
+from ingest.pipeline.known import FLAG_EXTENDS, FLAG_NAME_REUSED
+from ingest.pipeline.run import STORED, FileResult, ingest_device
+from ingest.pipeline.wipe import CHANGED, SETTLING
+from ingest.pipeline.writers import WRITING
 
 
 def _dock(ctx: Context, root: Path, **kw: Any) -> Any:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ingest.writers import (
+from ingest.pipeline.writers import (
     IN_USE,
     UNKNOWN_WRITERS,
     WRITING,

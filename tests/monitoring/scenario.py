@@ -12,8 +12,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from ingest.context import Context
-from storage.caserecords import NewCase
-from storage.cases import CaseOps
+from storage.catalog.caserecords import NewCase
+from storage.catalog.cases import CaseOps
 from storage.records import MediaFacts, NewItem
 from tests.cases.conftest import Clip, lay_out
 

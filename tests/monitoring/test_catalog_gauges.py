@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from ingest.catalog_metrics import CatalogGauges, catalog_families
+from ingest.cases.offload import excuse
+from ingest.cases.overdue import build_report
 from ingest.context import Context
-from ingest.metrics import Family
-from ingest.offload_checks import excuse
-from ingest.overdue import build_report
-from storage.catalog import Catalog
-from storage.models import JobRow
-from storage.offload import OffloadOps
+from ingest.metrics.catalog import CatalogGauges, catalog_families
+from ingest.metrics.prometheus import Family
+from storage.catalog.models import JobRow
+from storage.catalog.offload import OffloadOps
+from storage.catalog.session import Catalog
 from tests.cases.conftest import Clip, dock, lay_out, register
 
 
@@ -178,7 +178,7 @@ def test_a_catalog_outage_is_logged_once_not_on_every_scrape(
     dead = dataclasses.replace(ctx, catalog=Catalog("postgresql+psycopg://u@127.0.0.1:1/none"))
     gauges = CatalogGauges(dead, max_age_s=1, monotonic=lambda: clock[0])
     try:
-        with caplog.at_level(logging.INFO, logger="ingest.catalog_metrics"):
+        with caplog.at_level(logging.INFO, logger="ingest.metrics.catalog"):
             for _ in range(4):
                 gauges.families()
                 clock[0] += 2

@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from ingest.context import open_context
-from ingest.metrics import parse_exposition
+from ingest.metrics.prometheus import parse_exposition
 from tests.cases.conftest import Clip
 from tests.conftest import make_settings
 from tests.monitoring.scenario import (
@@ -89,7 +89,7 @@ def test_dock_endpoint_shows_the_docking_and_the_catalog_after_an_ingest(
         "EVIDOCK_CONFIG": str(config),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", "dock", "--watch", str(watch), "--no-udev",
+        [sys.executable, "-m", "ingest.cli.main", "dock", "--watch", str(watch), "--no-udev",
          "--metrics-address", f"127.0.0.1:{port}"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from devices.profiles import load_profiles
-from ingest.catalog_metrics import CatalogGauges
-from ingest.cli import build_parser
+from ingest.cli.main import build_parser
 from ingest.context import open_context
-from ingest.dock import DockDaemon
-from ingest.metrics import DockMetrics, exposition, parse_exposition
-from ingest.notify import Notifier
+from ingest.dock.daemon import DockDaemon
+from ingest.dock.notify import Notifier
+from ingest.metrics.catalog import CatalogGauges
+from ingest.metrics.prometheus import DockMetrics, exposition, parse_exposition
 from ingest.output import Output
 from tests.cases.conftest import Clip
 from tests.conftest import make_settings

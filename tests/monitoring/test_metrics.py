@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from ingest.cli import build_parser
+from ingest.cli.main import build_parser
 from ingest.config import Settings
 from ingest.context import Context
 from ingest.errors import UsageError
-from ingest.metered_store import metered
-from ingest.metrics import (
+from ingest.metrics.metered_store import metered
+from ingest.metrics.prometheus import (
     BAY_STATES,
     DockMetrics,
     Family,
@@ -28,7 +28,7 @@ from ingest.metrics import (
     write_textfile,
 )
 from ingest.output import Output
-from ingest.pipeline import ingest_device
+from ingest.pipeline.run import ingest_device
 from tests.conftest import CLIP1
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,4 +166,4 @@ def test_only_the_metrics_module_imports_prometheus_client() -> None:
         for p in (ROOT / pkg).rglob("*.py")
         if re.search(r"^\s*(from|import) prometheus_client", p.read_text(), re.MULTILINE)
     )
-    assert importers == ["ingest/metrics.py"]
+    assert importers == ["ingest/metrics/prometheus.py"]

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from ingest.context import Context
-from ingest.pipeline import ingest_device
-from ingest.proxies import derived_store
-from ingest.worker import WorkerPool
-from storage.jobs import JobOps
+from ingest.jobs.proxies import derived_store
+from ingest.jobs.worker import WorkerPool
+from ingest.pipeline.run import ingest_device
+from storage.catalog.jobs import JobOps
 from storage.records import Job
 
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ingest.context import Context
-from ingest.proxies import Work
-from ingest.worker import WorkerPool
-from storage.jobs import DONE, FAILED, QUEUED, RUNNING, JobOps, LeaseLost
+from ingest.jobs.proxies import Work
+from ingest.jobs.worker import WorkerPool
+from storage.catalog.jobs import DONE, FAILED, QUEUED, RUNNING, JobOps, LeaseLost
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 KIND = "transcode"

@@ -11,11 +11,11 @@ import pytest
 
 from ingest.context import Context
 from ingest.errors import IngestError
-from ingest.pipeline import ingest_device
-from ingest.probe import MediaProbe
-from ingest.proxies import TRANSCODE, Work, make_proxies, proxy_states
-from storage.derived import DerivedOps
-from storage.jobs import FAILED, JobOps
+from ingest.jobs.proxies import TRANSCODE, Work, make_proxies, proxy_states
+from ingest.media.probe import MediaProbe
+from ingest.pipeline.run import ingest_device
+from storage.catalog.derived import DerivedOps
+from storage.catalog.jobs import FAILED, JobOps
 from tests.conftest import CLIP1
 from tests.ingest.test_playlists import hls
 from tests.proxies.conftest import drain, jobs

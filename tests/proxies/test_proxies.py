@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 
 from ingest.context import LOG_ORIGIN, Context
-from ingest.probe import ffprobe, sniff_file
-from ingest.proxies import proxy_states
-from ingest.simcam import make_clip, truncate
-from storage.derived import DerivedOps
-from storage.hashing import sha256_path
-from storage.jobs import DONE, FAILED
+from ingest.jobs.proxies import proxy_states
+from ingest.media.probe import ffprobe, sniff_file
+from ingest.media.simcam import make_clip, truncate
+from storage.blobs.hashing import sha256_path
+from storage.catalog.derived import DerivedOps
+from storage.catalog.jobs import DONE, FAILED
 from tests.conftest import CLIP1, CLIP2, CLIP_START, WAV
 from tests.proxies.conftest import derived_path, drain, ingest, jobs, put
-from verify.audit import run_audit
+from verify.audit.run import run_audit
 
 
 def _streams(path: Path) -> dict[str, dict]:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest import transcode as tc
-from ingest.probe import ffprobe
-from ingest.simcam import make_clip
-from ingest.sniff import MP4
-from ingest.streams import VIDEO_PROXY, incomplete, summarize
+from ingest.media import transcode as tc
+from ingest.media.probe import ffprobe
+from ingest.media.simcam import make_clip
+from ingest.media.sniff import MP4
+from ingest.media.streams import VIDEO_PROXY, incomplete, summarize
 from tests.conftest import CLIP_START
 
 CRASH_MOOV_TRAK = {  # ffprobe of ../shared/media/real/crash_moov-trak.mp4, abridged

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from ingest.context import LOG_ORIGIN, Context
 from storage.records import Item
 from tests.proxies.conftest import derived_path, drain, ingest, put
-from verify.audit import run_audit
+from verify.audit.run import run_audit
 
 
 def _audit(ctx: Context):

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest.simcam import make_clip
-from storage.catalog import Catalog
-from storage.derived import DerivedOps
-from storage.jobs import DONE, QUEUED, RUNNING, JobOps
+from ingest.media.simcam import make_clip
+from storage.catalog.derived import DerivedOps
+from storage.catalog.jobs import DONE, QUEUED, RUNNING, JobOps
+from storage.catalog.session import Catalog
 from storage.records import Job
 from tests.conftest import CLIP1, CLIP_START, CUT
 from tests.procs import child_env, evidock, from_catalog, init, reap, wait_until
@@ -30,7 +30,7 @@ def _env(home: Path, url: str, config: str) -> dict[str, str]:
 
 
 def _cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ingest.cli", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "ingest.cli.main", *args], env=env,
                           capture_output=True, text=True, timeout=timeout)  # fmt: skip
 
 

@@ -12,9 +12,9 @@ import pytest
 
 from ingest.config import Settings, parse
 from ingest.context import Context
-from ingest.worker import WorkerPool
-from storage.jobs import RUNNING, JobOps
-from storage.objects import UPLOAD
+from ingest.jobs.worker import WorkerPool
+from storage.catalog.jobs import RUNNING, JobOps
+from storage.catalog.objects import UPLOAD
 from tests.procs import wait_until
 
 

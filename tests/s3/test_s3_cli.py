@@ -23,7 +23,7 @@ DOCK = ("dock", "--no-udev", "--metrics-address", "off")
 
 def _worker(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ingest.cli", *(args or WORKER)],
+        [sys.executable, "-m", "ingest.cli.main", *(args or WORKER)],
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 

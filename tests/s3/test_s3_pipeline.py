@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
-from ingest.caselink import link_items
-from ingest.commands import verify_run
+from ingest.cases.links import link_items
+from ingest.cases.overdue import build_report
+from ingest.cli.commands import verify_run
 from ingest.context import Context, open_context
-from ingest.overdue import build_report
-from ingest.pipeline import ingest_device
-from ingest.proxies import Work
-from ingest.s3sync import sync_to_s3
-from storage.caserecords import NewCase
-from storage.cases import CaseOps
-from storage.jobs import JobOps
-from storage.objects import ObjectOps
+from ingest.jobs.proxies import Work
+from ingest.jobs.uploads import sync_to_s3
+from ingest.pipeline.run import ingest_device
+from storage.catalog.caserecords import NewCase
+from storage.catalog.cases import CaseOps
+from storage.catalog.jobs import JobOps
+from storage.catalog.objects import ObjectOps
 from storage.records import Item, StoredObject
 from tests.proxies.conftest import drain
 from tests.s3.conftest import attempt_uploads, bucket_name, s3_settings

@@ -9,10 +9,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
-from storage.catalog import Catalog
-from storage.engine import current_revision, head_revision
+from storage.catalog.engine import current_revision, head_revision
+from storage.catalog.models import Base
+from storage.catalog.session import Catalog
 from storage.errors import AlreadyExists, CatalogUnavailable, NotFound
-from storage.models import Base
 from storage.records import MediaFacts, NewItem
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

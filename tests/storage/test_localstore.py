@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from storage.blobs.localstore import LocalStore
 from storage.errors import StoreIntegrityError
-from storage.localstore import LocalStore
 
 
 @pytest.fixture

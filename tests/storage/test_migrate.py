@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from ingest.dockstatus import write_status
-from storage.catalog import Catalog
-from storage.migrate import CatalogMove, MigrateRefused, catalog_tables, table_counts
-from storage.models import Base
+from ingest.dock.status import write_status
+from storage.catalog.migrate import CatalogMove, MigrateRefused, catalog_tables, table_counts
+from storage.catalog.models import Base
+from storage.catalog.session import Catalog
 from storage.records import Event
-from tests.pg import fresh_database
+from support.pg import fresh_database
 from tests.procs import child_env, init
 
 DOCK = "dock-mig"
@@ -37,7 +37,7 @@ Run = subprocess.CompletedProcess[str]
 
 def evidock(env: dict[str, str], *args: str) -> Run:
     return subprocess.run(
-        [sys.executable, "-m", "ingest.cli", *args],
+        [sys.executable, "-m", "ingest.cli.main", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -269,7 +269,7 @@ def test_copy_that_fails_half_way_leaves_the_target_empty(
     assert sum(counts(pg_target).values()) == 0
 
 
-# -- the copy itself (storage.migrate) ---------------------------------------------------------
+# -- the copy itself (storage.catalog.migrate) -----------------------------------------------------
 T0 = datetime(2026, 11, 26, 1, 2, 3, 456789, tzinfo=UTC)
 
 

@@ -17,10 +17,16 @@ from typing import Any
 
 import pytest
 
+from storage.blobs.s3config import MIB, S3Config
+from storage.blobs.s3objects import (
+    S3Object,
+    b64,
+    checksum_matches,
+    composite_checksum,
+    part_size_for,
+)
+from storage.blobs.s3store import S3Store
 from storage.errors import S3ConfigError, S3IntegrityError, S3Unavailable
-from storage.s3config import MIB, S3Config
-from storage.s3objects import S3Object, b64, checksum_matches, composite_checksum, part_size_for
-from storage.s3store import S3Store
 from tests.s3server import S3Server, use_host_aws_env
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -426,7 +432,7 @@ def test_server_without_checksums_is_checked_by_size_and_metadata_with_a_warning
     and the log names the server."""
     ev = evidence(tmp_path, SMALL)
     with (
-        caplog.at_level(logging.WARNING, logger="storage.s3store"),
+        caplog.at_level(logging.WARNING, logger="storage.blobs.s3store"),
         server_reports(store, lambda p: p.pop("ChecksumSHA256", None)),
     ):
         obj = put(store, ev)

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from ingest.cli import main
+from ingest.cli.main import main
 from ingest.config import Settings
 from ingest.context import Context
-from ingest.pipeline import ingest_device
+from ingest.pipeline.run import ingest_device
 from tests.verify.tamper import Cli, Sql
 
 

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ingest.context import LOG_ORIGIN, Context
-from storage.logrows import GENESIS
+from storage.catalog.logrows import GENESIS
 from storage.records import Event
-from verify.audit import AuditReport, run_audit
-from verify.events import event_leaf
-from verify.merkle import MemoryTree
+from verify.audit.run import AuditReport, run_audit
+from verify.log.events import event_leaf
+from verify.log.merkle import MemoryTree
 from verify.problems import Problem
 
 Sql = Callable[..., list[Any]]

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.context import LOG_ORIGIN, Context
-from ingest.pipeline import ingest_device
+from ingest.pipeline.run import ingest_device
 from storage.records import Event
 from tests.conftest import LATER
 from tests.verify.tamper import (
@@ -32,12 +32,12 @@ from tests.verify.tamper import (
     truncate_tail,
     write_event,
 )
-from verify.events import encode_data, event_leaf
-from verify.merkle import root
-from verify.note import Checkpoint, format_checkpoint, sign_note
+from verify.audit.replay import fast_leaf
+from verify.log.events import encode_data, event_leaf
+from verify.log.merkle import root
+from verify.log.note import Checkpoint, format_checkpoint, sign_note
+from verify.log.signing import generate_private_key
 from verify.problems import Problems
-from verify.replay import fast_leaf
-from verify.signing import generate_private_key
 
 LOG_CODES_AFTER_EDIT = {"event-leaf-mismatch", "chain-broken", "checkpoint-root-mismatch"}
 

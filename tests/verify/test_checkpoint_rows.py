@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from ingest.context import LOG_ORIGIN, Context
-from verify.audit import run_audit
+from verify.audit.run import run_audit
 
 
 def _codes(ctx: Context) -> list[str]:

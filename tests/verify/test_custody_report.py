@@ -13,9 +13,9 @@ import pytest
 
 from ingest.context import LOG_ORIGIN, Context
 from tests.verify.tamper import Cli
-from verify.note import parse_checkpoint, sign_note, verifier_key
+from verify.log.note import parse_checkpoint, sign_note, verifier_key
+from verify.log.signing import generate_private_key, public_key
 from verify.proofs import check_report
-from verify.signing import generate_private_key, public_key
 
 # Output formatting is the same whatever the database: these run on SQLite only.
 sqlite_only = pytest.mark.parametrize("catalog_url", ["sqlite"], indirect=True)

@@ -26,7 +26,7 @@ def _evidock(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EVIDOCK_", "NOTIFY_"))}
     env.update(EVIDOCK_HOME=str(home), EVIDOCK_DOCK_NAME="fixture-dock")
     return subprocess.run(
-        [sys.executable, "-m", "ingest.cli", "--json", *args],
+        [sys.executable, "-m", "ingest.cli.main", "--json", *args],
         env=env,
         capture_output=True,
         text=True,

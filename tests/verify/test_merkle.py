@@ -1,4 +1,4 @@
-"""Tests for verify.merkle: published RFC 6962 vectors, reference recursion, tampering."""
+"""Tests for verify.log.merkle: published RFC 6962 vectors, reference recursion, tampering."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verify.merkle import (
+from verify.log.merkle import (
     EMPTY_ROOT,
     MemoryTree,
     MerkleRangeError,

@@ -1,4 +1,4 @@
-"""Tests for verify.note (C2SP signed note, tlog checkpoint) and verify.signing."""
+"""Tests for verify.log.note (C2SP signed note, tlog checkpoint) and verify.log.signing."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verify.merkle import MemoryTree
-from verify.note import (
+from verify.log.merkle import MemoryTree
+from verify.log.note import (
     MAX_SIGNATURES,
     Checkpoint,
     CheckpointError,
@@ -28,7 +28,7 @@ from verify.note import (
     sign_note,
     verifier_key,
 )
-from verify.signing import generate_private_key, public_key, sign, verify_signature
+from verify.log.signing import generate_private_key, public_key, sign, verify_signature
 
 # --- Vectors from golang.org/x/mod/sumdb/note (note.go package doc and note_test.go) ---
 # The signer key "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALV..." is base64 of

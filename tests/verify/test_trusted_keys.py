@@ -7,14 +7,14 @@ import dataclasses
 import os
 from pathlib import Path
 
-from ingest.commands import verify_run
+from ingest.cli.commands import verify_run
 from ingest.config import Settings, VerifySettings
 from ingest.context import Context, open_context
 from tests.conftest import make_settings
 from tests.verify.tamper import Sql
 from verify.checkpoints import checkpoint_file
 from verify.keys import load_or_create
-from verify.note import parse_verifier_key, sign_note
+from verify.log.note import parse_verifier_key, sign_note
 
 
 def _with_keys(settings: Settings, *keys: str) -> Settings:

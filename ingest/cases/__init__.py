@@ -1,0 +1,7 @@
+"""Cases and the regulation: links, linking rules, stage vocabulary, the 24-hour rule, overdue.
+
+``links`` records links and runs the automatic rules after a docking; ``rules`` and ``vocab``
+are the pure rules and the Chinese/English names; ``compliance`` the pure deadline and A/V-gap
+arithmetic; ``offload`` measures and flags offloads; ``overdue`` builds the report. Imports
+media and the wiring modules only.
+"""

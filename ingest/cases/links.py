@@ -1,0 +1,307 @@
+"""Filing items to cases: by hand, by the automatic rules, and after every ingest.
+
+Each link and unlink commits together with its custody event (``linked`` / ``unlinked``) on
+the item, which says who (the actor), how (``manual`` or the rule's name) and why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from ingest.cases.compliance import FUTURE
+from ingest.cases.offload import measure
+from ingest.cases.rules import (
+    MANUAL,
+    AutoMatch,
+    LinkRules,
+    auto_matches,
+    candidate_starts,
+    marked_important,
+)
+from ingest.cases.vocab import STAGES
+from ingest.context import Context, os_actor
+from ingest.errors import UsageError
+from storage.catalog.caselinks import LinkOps
+from storage.catalog.caserecords import Activity, Case, Link, NewLink, OffloadCheck
+from storage.catalog.cases import ARCHIVED, CaseOps
+from storage.catalog.offload import OffloadOps
+from storage.catalog.session import Transaction
+from storage.records import Item
+
+logger = logging.getLogger(__name__)
+
+
+def link_rules(
+    ctx: Context, *, is_important: Callable[[Item], bool] = marked_important
+) -> LinkRules:
+    c = ctx.settings.compliance
+    return LinkRules(
+        slack=timedelta(minutes=c.link_slack_minutes),
+        important_slack=timedelta(hours=c.important_slack_hours),
+        is_important=is_important,
+    )
+
+
+def _writable(case: Case) -> None:
+    if case.status == ARCHIVED:
+        raise UsageError(
+            f"case {case.number} is archived; its file can no longer change",
+            hint="Links are made while a case is open or closed, before it is archived.",
+        )
+
+
+def _link(
+    txn: Transaction,
+    ctx: Context,
+    case: Case,
+    item: Item,
+    *,
+    stage: str,
+    activity: Activity | None,
+    how: str,
+    why: str,
+    actor: str,
+) -> Link:
+    record_type = activity.record_type if activity is not None else None
+    ev = ctx.custody.append(
+        txn,
+        type="linked",
+        actor=actor,
+        item=item.id,
+        data={
+            "case": case.number,
+            "stage": stage,
+            "activity": activity.id if activity is not None else None,
+            "record_type": record_type,
+            "how": how,
+            "why": why,
+            "sha256": item.sha256,
+        },
+    )
+    ctx.queue_upload(txn, item.id)  # a legal hold on its S3 copy while the case is open
+    return LinkOps(txn).add_link(
+        NewLink(
+            case_id=case.id,
+            item_id=item.id,
+            stage=stage,
+            record_type=record_type,
+            activity_id=activity.id if activity is not None else None,
+            how=how,
+            why=why,
+            linked_by=actor,
+            linked_at=ctx.clock(),
+            linked_seq=ev.seq,
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkOutcome:
+    linked: tuple[Link, ...]
+    already: tuple[int, ...]
+
+
+def link_items(
+    ctx: Context,
+    *,
+    number: str,
+    item_ids: Sequence[int],
+    stage: str,
+    activity_id: int | None,
+    why: str,
+    actor: str,
+) -> LinkOutcome:
+    linked: list[Link] = []
+    already: list[int] = []
+    with ctx.catalog.write() as txn:
+        ops = CaseOps(txn)
+        case = ops.case(number)
+        _writable(case)
+        activity = ops.activity(activity_id) if activity_id is not None else None
+        if activity is not None and activity.case_id != case.id:
+            raise UsageError(
+                f"activity {activity.id} belongs to case {activity.case_number}, not {number}",
+                hint=f"List the activities of the case: evidock case show {number}",
+            )
+        if activity is not None and activity.stage != stage:
+            raise UsageError(
+                f"activity {activity.id} is in stage {STAGES[activity.stage].label}, "
+                f"not {STAGES[stage].label}",
+                hint=f"Use --stage {activity.stage}, or leave out --activity.",
+            )
+        for item_id in dict.fromkeys(item_ids):
+            item = txn.item(item_id)
+            if LinkOps(txn).live_link(case.id, item.id) is not None:
+                already.append(item.id)
+                continue
+            linked.append(
+                _link(
+                    txn,
+                    ctx,
+                    case,
+                    item,
+                    stage=stage,
+                    activity=activity,
+                    how=MANUAL,
+                    why=why,
+                    actor=actor,
+                )
+            )
+    return LinkOutcome(linked=tuple(linked), already=tuple(already))
+
+
+def unlink_item(ctx: Context, *, number: str, item_id: int, reason: str, actor: str) -> Link:
+    if not reason.strip():
+        raise UsageError("unlinking needs a reason", hint="Say why: --reason 'wrong case'")
+    with ctx.catalog.write() as txn:
+        ops = CaseOps(txn)
+        case = ops.case(number)
+        _writable(case)
+        item = txn.item(item_id)
+        live = LinkOps(txn).live_link(case.id, item.id)
+        if live is None:
+            raise UsageError(
+                f"item {item_id} is not linked to case {number}",
+                hint=f"See what is linked: evidock case show {number}",
+            )
+        ev = ctx.custody.append(
+            txn,
+            type="unlinked",
+            actor=actor,
+            item=item.id,
+            data={
+                "case": number,
+                "stage": live.stage,
+                "activity": live.activity_id,
+                "how": MANUAL,
+                "why": reason,
+                "link_how": live.how,
+                "sha256": item.sha256,
+            },
+        )
+        ctx.queue_upload(txn, item.id)  # the legal hold may no longer be needed
+        return LinkOps(txn).retire_link(
+            live.id, at=ctx.clock(), by=actor, reason=reason, seq=ev.seq
+        )
+
+
+def autolink_activities(
+    txn: Transaction,
+    ctx: Context,
+    activities: Sequence[Activity],
+    *,
+    actor: str,
+    rules: LinkRules,
+    items: Sequence[Item] | None = None,
+    checks: Mapping[int, OffloadCheck] | None = None,
+) -> list[AutoMatch]:
+    """Run the rules for ``activities`` over ``items`` (default: the officers' items around
+    each window) and link what they find; returns the links made."""
+    ops, links = CaseOps(txn), LinkOps(txn)
+    made: list[AutoMatch] = []
+    done: set[tuple[int, int]] = set()  # (case, item) linked by this run
+    for activity in activities:
+        case = ops.case(activity.case_number)
+        if case.status == ARCHIVED or not activity.officer_ids:
+            continue
+        pool = items
+        if pool is None:
+            lo, hi = candidate_starts(activity, rules)
+            pool = links.items_of_officers(activity.officer_ids, start_from=lo, start_to=hi)
+        if not pool:
+            continue
+        measured = (
+            checks if checks is not None else measure(txn, ctx, [i.id for i in pool], actor=actor)
+        )
+        untrusted = {i.id for i in pool if FUTURE in i.facts.flags}
+        untrusted |= {i for i, c in measured.items() if c.clock_problems}
+        excluded = links.ever_linked(case.id, [i.id for i in pool])
+        excluded |= {item for c, item in done if c == case.id}
+        by_id = {i.id: i for i in pool}
+        for m in auto_matches(activity, pool, rules, untrusted=untrusted, excluded=excluded):
+            _link(
+                txn,
+                ctx,
+                case,
+                by_id[m.item_id],
+                stage=activity.stage,
+                activity=activity,
+                how=m.rule,
+                why=m.why,
+                actor=actor,
+            )
+            done.add((case.id, m.item_id))
+            made.append(m)
+    return made
+
+
+def autolink_case(ctx: Context, number: str, *, actor: str) -> list[AutoMatch]:
+    with ctx.catalog.write() as txn:
+        ops = CaseOps(txn)
+        case = ops.case(number)
+        _writable(case)
+        return autolink_activities(
+            txn, ctx, ops.activities(case.id), actor=actor, rules=link_rules(ctx)
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AfterIngest:
+    measured: int
+    late: tuple[int, ...]
+    linked: tuple[AutoMatch, ...]
+
+
+def after_ingest(
+    ctx: Context,
+    session_id: int,
+    *,
+    actor: str | None = None,
+    is_important: Callable[[Item], bool] = marked_important,
+    close_as: str | None = None,
+) -> AfterIngest:
+    """The hook the pipeline calls once a dock session is finished: measure the session's items
+    against the 24-hour rule (flagging late ones) and link them to the activities they fit.
+
+    Idempotent: a second call measures again and links nothing twice. With ``close_as`` the
+    session is closed with that outcome in the same transaction, so no crash can leave a
+    closed session whose items were never measured or linked.
+    """
+    who = actor or os_actor()
+    rules = link_rules(ctx, is_important=is_important)
+    with ctx.catalog.write() as txn:
+        if close_as is not None:
+            txn.close_session(session_id, outcome=close_as, now=ctx.clock())
+        ids = OffloadOps(txn).session_items(session_id)
+        checks = measure(txn, ctx, ids, actor=who)
+        late = tuple(i for i, c in checks.items() if c.late_flag_seq is not None)
+        items = txn.items(ids=ids) if ids else []
+        mine = [  # items linkable by time: an officer, a recording time, a trusted clock
+            i
+            for i in items
+            if i.officer_badge is not None
+            and i.facts.recorded_start is not None
+            and not checks[i.id].clock_problems
+        ]
+        linked: list[AutoMatch] = []
+        if mine:
+            officer_ids = sorted({txn.officer(i.officer_badge).id for i in mine if i.officer_badge})
+            starts = [i.facts.recorded_start for i in mine if i.facts.recorded_start]
+            ends = [i.facts.recorded_end or i.facts.recorded_start for i in mine]
+            span_lo = min(starts) - rules.widest
+            span_hi = max(e for e in ends if e is not None) + rules.widest
+            acts = CaseOps(txn).activities_of_officers(officer_ids, start=span_lo, end=span_hi)
+            linked = autolink_activities(
+                txn, ctx, acts, actor=who, rules=rules, items=mine, checks=checks
+            )
+    logger.info(
+        "after ingest session=%d measured=%d late=%d linked=%d",
+        session_id,
+        len(checks),
+        len(late),
+        len(linked),
+    )
+    return AfterIngest(measured=len(checks), late=late, linked=tuple(linked))

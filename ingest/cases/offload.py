@@ -1,0 +1,230 @@
+"""Acting on the 24-hour rule: measure items into the catalog, flag the late ones, excuse them.
+
+Every late item gets one ``late_flagged`` custody event (the first time it is measured late);
+every excuse is an ``excused`` custody event on the item plus a row the report can query.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ingest.cases.compliance import (
+    CLOCK_PROBLEM_TEXT,
+    ClockRules,
+    format_span,
+    is_late,
+    judge,
+    offload_check,
+)
+from ingest.config import Settings
+from ingest.context import Context
+from ingest.errors import UsageError
+from ingest.output import iso
+from storage.catalog.caserecords import Excuse, OffloadCheck
+from storage.catalog.offload import OffloadOps
+from storage.catalog.session import Transaction
+
+logger = logging.getLogger(__name__)
+
+BATCH = 2000
+RECENT = timedelta(days=7)  # how far back the refresh looks for items a hook missed
+
+
+def clock_rules(settings: Settings) -> ClockRules:
+    c = settings.compliance
+    return ClockRules(
+        skew=timedelta(hours=c.clock_skew_hours),
+        tolerance=timedelta(minutes=c.clock_tolerance_minutes),
+    )
+
+
+def deadline(settings: Settings) -> timedelta:
+    return timedelta(hours=settings.offload_deadline_hours)
+
+
+def measure(
+    txn: Transaction, ctx: Context, item_ids: Sequence[int], *, actor: str
+) -> dict[int, OffloadCheck]:
+    """(Re)measure the items inside ``txn``; flag each late item once."""
+    txn.log.lock_head()  # one measurer at a time across docks (PostgreSQL row lock)
+    ops = OffloadOps(txn)
+    before = ops.checks(item_ids)
+    rules, limit, now = clock_rules(ctx.settings), deadline(ctx.settings), ctx.clock()
+    out: dict[int, OffloadCheck] = {}
+    for inp in ops.inputs(item_ids):
+        old = before.get(inp.item_id)
+        check = offload_check(inp, rules, now=now, late_flag_seq=old.late_flag_seq if old else None)
+        if check.late_flag_seq is None and is_late(check, limit):
+            ev = ctx.custody.append(
+                txn,
+                type="late_flagged",
+                actor=actor,
+                item=inp.item_id,
+                data={
+                    "device": inp.device_serial,
+                    "officer": inp.officer_badge,
+                    "session": inp.session_id,
+                    "deadline_hours": ctx.settings.offload_deadline_hours,
+                    "delay_s": None if check.delay_s is None else round(check.delay_s, 3),
+                    "reference_end": iso(check.reference_end),
+                    "reference_source": check.reference_source,
+                    "durable_at": iso(check.durable_at),
+                    "clock_problems": list(check.clock_problems),
+                },
+            )
+            check = dataclasses.replace(check, late_flag_seq=ev.seq)
+            logger.info(
+                "late offload item=%d device=%s delay=%s",
+                inp.item_id,
+                inp.device_serial,
+                format_span(None if check.delay_s is None else timedelta(seconds=check.delay_s)),
+            )
+        ops.put_check(check)
+        out[inp.item_id] = check
+    return out
+
+
+def refresh(ctx: Context, *, actor: str, item_ids: Sequence[int] | None = None) -> int:
+    """Measure what is not measured yet (or the given items), in batches; returns the count.
+
+    Catches up items no hook measured: everything newer than the last measured item, recent
+    items missed in between, and pending items that have become durable since.
+    """
+    done = 0
+    if item_ids is not None:
+        for start in range(0, len(item_ids), BATCH):
+            with ctx.catalog.write() as txn:
+                done += len(measure(txn, ctx, item_ids[start : start + BATCH], actor=actor))
+        return done
+    while True:
+        with ctx.catalog.write() as txn:
+            ids = OffloadOps(txn).items_to_check(limit=BATCH, recent_since=ctx.clock() - RECENT)
+            if ids:
+                measure(txn, ctx, ids, actor=actor)
+        done += len(ids)
+        if len(ids) < BATCH:
+            return done
+
+
+# -- excuses ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExcuseOutcome:
+    granted: tuple[Excuse, ...]
+    refused: tuple[tuple[int, str], ...]  # (item, why not)
+
+
+def excuse(
+    ctx: Context,
+    *,
+    item_ids: Sequence[int] = (),
+    session_id: int | None = None,
+    reason: str,
+    returned_at: datetime | None,
+    actor: str,
+) -> ExcuseOutcome:
+    """Excuse late items (or every late item of a dock session) with a reason (Art. 28)."""
+    if not reason.strip():
+        raise UsageError("an excuse needs a reason", hint="Say why: --reason 'field work at ...'")
+    now = ctx.clock()
+    if returned_at is not None and returned_at > now:
+        raise UsageError(
+            "the officer's return time lies in the future",
+            hint="Give the time the officer came back to the office (--returned-at).",
+        )
+    limit = deadline(ctx.settings)
+    granted: list[Excuse] = []
+    refused: list[tuple[int, str]] = []
+    with ctx.catalog.write() as txn:
+        ops = OffloadOps(txn)
+        if session_id is not None:
+            if not ops.session_exists(session_id):
+                raise UsageError(
+                    f"no dock session {session_id}",
+                    hint="Session ids are printed by 'evidock ingest' and listed in 'evidock "
+                    "items --json' (field 'session').",
+                )
+            item_ids = ops.session_items(session_id)
+        acquired = {i: txn.item(i).acquired_at for i in item_ids}  # NotFound when missing
+        checks = measure(txn, ctx, item_ids, actor=actor)
+        for item_id in item_ids:
+            check = checks[item_id]
+            why_not = _why_not(check, acquired[item_id], returned_at, now=now, limit=limit)
+            if why_not:
+                refused.append((item_id, why_not))
+                continue
+            ev = ctx.custody.append(
+                txn,
+                type="excused",
+                actor=actor,
+                item=item_id,
+                data={
+                    "reason": reason,
+                    "returned_at": iso(returned_at),
+                    "session": session_id,
+                    "basis": "returned" if returned_at is not None else "reason",
+                    "deadline_hours": ctx.settings.offload_deadline_hours,
+                    "delay_s": None if check.delay_s is None else round(check.delay_s, 3),
+                    "reference_source": check.reference_source,
+                    "clock_problems": list(check.clock_problems),
+                },
+            )
+            granted.append(
+                ops.add_excuse(
+                    item_id=item_id,
+                    session_id=session_id,
+                    reason=reason,
+                    returned_at=returned_at,
+                    by=actor,
+                    at=now,
+                    seq=ev.seq,
+                )
+            )
+        if not granted:
+            detail = "; ".join(f"#{i}: {why}" for i, why in refused) or "the session has no items"
+            raise UsageError(
+                f"nothing to excuse ({detail})",
+                hint="Excuses are for items offloaded after the deadline; see 'evidock overdue'.",
+            )
+    return ExcuseOutcome(granted=tuple(granted), refused=tuple(refused))
+
+
+def _why_not(
+    check: OffloadCheck,
+    acquired_at: datetime,
+    returned_at: datetime | None,
+    *,
+    now: datetime,
+    limit: timedelta,
+) -> str | None:
+    j = judge(
+        reference_end=check.reference_end,
+        durable_at=check.durable_at,
+        acquired_at=acquired_at,
+        at=now,
+        deadline=limit,
+        excuses=(),
+    )
+    if not j.overdue:
+        return "offloaded within the deadline, nothing to excuse"
+    if returned_at is None:
+        return None
+    trusted_end = None if check.clock_problems else check.reference_end
+    if trusted_end is not None and returned_at < trusted_end:
+        return "the officer's return lies before the recording ended"
+    done = check.durable_at if check.durable_at is not None else now
+    if done > returned_at + limit:
+        return (
+            f"offloaded {format_span(done - returned_at)} after the officer's return, over the "
+            f"deadline even from there; give another reason without --returned-at if there is one"
+        )
+    return None
+
+
+def problems_text(problems: Sequence[str]) -> str:
+    return "; ".join(CLOCK_PROBLEM_TEXT.get(p, p) for p in problems)

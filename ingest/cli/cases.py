@@ -1,0 +1,291 @@
+"""``evidock case ...``, ``evidock excuse`` and ``evidock overdue``: parsers and case handlers.
+
+``add_parsers(sub)`` is called from ``ingest.cli.main.build_parser``. Linking and activities are in
+``ingest.cli.links``; excuses and the overdue report in ``ingest.cli.overdue``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ingest.cases.compliance import archive_due, check_case_number
+from ingest.cases.vocab import (
+    CONFIDENTIALITY,
+    ENFORCEMENT_TYPES,
+    PROCEDURES,
+    RECORD_TYPES,
+    STAGES,
+    STATUSES,
+    label,
+    lookup,
+)
+from ingest.cli import links as cmd_links
+from ingest.cli import overdue as cmd_overdue
+from ingest.cli.commands import parse_time
+from ingest.cli.links import activity_json, case_json, case_number, link_json
+from ingest.config import Settings
+from ingest.context import ctx_of, os_actor
+from ingest.errors import EXIT_OK, UsageError
+from ingest.output import Output, path_text
+from storage.catalog.caselinks import LinkOps
+from storage.catalog.caserecords import NewCase
+from storage.catalog.cases import CLOSED, OPEN, CaseOps
+
+
+def add_parsers(sub: Any) -> None:
+    """Register ``case``, ``excuse`` and ``overdue`` on the top-level subparsers."""
+    parser_class = sub._parser_class  # the CLI's parser that turns errors into exit 2
+    case = sub.add_parser("case", help="enforcement cases, their activities and linked items")
+    acts = case.add_subparsers(dest="action", required=True, parser_class=parser_class)
+
+    s = acts.add_parser("open", help="open a case")
+    s.add_argument("number", help="case number, e.g. 凤里执罚〔2026〕12号")
+    s.add_argument("--type", required=True, help="licensing, penalty, compulsory, levy, inspection")
+    s.add_argument("--procedure", default="general", help="simple or general (default)")
+    s.add_argument("--handler", required=True, metavar="BADGE", help="承办人 the handling officer")
+    s.add_argument("--reviewer", metavar="BADGE", help="审核人 (required for general procedure)")
+    s.add_argument("--approver", metavar="BADGE", help="批准人 (required for general procedure)")
+    s.add_argument(
+        "--confidentiality",
+        default="none",
+        help="none, state-secret, commercial-secret, personal-privacy",
+    )
+    s.add_argument("--title", default="", help="a short description")
+    s.add_argument("--opened", metavar="TIME", help="when the case was opened (default: now)")
+    s.set_defaults(func=cmd_case_open)
+
+    s = acts.add_parser("list", help="list cases")
+    s.add_argument("--status", help="open, closed or archived")
+    s.set_defaults(func=cmd_case_list)
+
+    s = acts.add_parser("show", help="a case with its activities and linked items, by stage")
+    s.add_argument("number")
+    s.set_defaults(func=cmd_case_show)
+
+    s = acts.add_parser("close", help="close a case (the archive deadline starts)")
+    s.add_argument("number")
+    s.add_argument("--at", metavar="TIME", help="when the enforcement act ended (default: now)")
+    s.add_argument(
+        "--archive-within",
+        type=int,
+        metavar="DAYS",
+        help="archive deadline in days, when a law sets another than the default",
+    )
+    s.set_defaults(func=cmd_case_close)
+
+    s = acts.add_parser("archive", help="mark a closed case archived")
+    s.add_argument("number")
+    s.add_argument("--at", metavar="TIME", help="when it was archived (default: now)")
+    s.set_defaults(func=cmd_case_archive)
+
+    cmd_links.add_parsers(acts, parser_class)
+    cmd_overdue.add_parsers(sub)
+
+
+def cmd_case_open(args: argparse.Namespace, out: Output, settings: object) -> int:
+    assert isinstance(settings, Settings)
+    number = check_case_number(args.number, settings.compliance.case_number_pattern)
+    etype = lookup(ENFORCEMENT_TYPES, args.type, "type of enforcement")
+    proc = lookup(PROCEDURES, args.procedure, "procedure")
+    conf = lookup(CONFIDENTIALITY, args.confidentiality, "confidentiality level")
+    if proc.code == "general" and not (args.reviewer and args.approver):
+        raise UsageError(
+            "a case in general procedure needs a reviewer and an approver (Art. 32)",
+            hint="Add --reviewer BADGE --approver BADGE, or --procedure simple.",
+        )
+    if args.handler in (args.reviewer, args.approver):
+        raise UsageError(
+            "the handler cannot also review or approve the case (Art. 32)",
+            hint="Name another officer for --reviewer / --approver.",
+        )
+    ctx = ctx_of(settings)
+    try:
+        opened = parse_time(args.opened, settings) if args.opened else ctx.clock()
+        with ctx.catalog.write() as txn:
+            case = CaseOps(txn).add_case(
+                NewCase(
+                    number=number,
+                    title=args.title,
+                    enforcement_type=etype.code,
+                    procedure=proc.code,
+                    handler=args.handler,
+                    reviewer=args.reviewer,
+                    approver=args.approver,
+                    confidentiality=conf.code,
+                    opened_at=opened,
+                    opened_by=os_actor(),
+                )
+            )
+    finally:
+        ctx.close()
+    out.document(case_json(case))
+    out.line(f"case {case.number} opened: {etype.label}, {proc.label}, handler {case.handler}")
+    return EXIT_OK
+
+
+def cmd_case_list(args: argparse.Namespace, out: Output, settings: object) -> int:
+    status = lookup(STATUSES, args.status, "case status").code if args.status else None
+    ctx = ctx_of(settings)
+    try:
+        with ctx.catalog.read() as txn:
+            cases = CaseOps(txn).cases(status)
+    finally:
+        ctx.close()
+    out.document([case_json(c) for c in cases])
+    out.table(
+        ["NUMBER", "TYPE", "PROCEDURE", "STATUS", "HANDLER", "OPENED", "ARCHIVE BY"],
+        [
+            [
+                c.number,
+                label(ENFORCEMENT_TYPES, c.enforcement_type),
+                label(PROCEDURES, c.procedure),
+                label(STATUSES, c.status),
+                c.handler,
+                out.when(c.opened_at),
+                out.when(c.archive_due_at),
+            ]
+            for c in cases
+        ],
+    )
+    return EXIT_OK
+
+
+def cmd_case_close(args: argparse.Namespace, out: Output, settings: object) -> int:
+    assert isinstance(settings, Settings)
+    days = (
+        args.archive_within if args.archive_within is not None else settings.archive_deadline_days
+    )
+    if days <= 0:
+        raise UsageError("--archive-within takes a positive number of days")
+    ctx = ctx_of(settings)
+    try:
+        now = ctx.clock()
+        at = parse_time(args.at, settings) if args.at else now
+        if at > now:
+            raise UsageError("a case cannot be closed in the future", hint="Give a past --at.")
+        with ctx.catalog.write() as txn:
+            ops = CaseOps(txn)
+            number = case_number(args.number)
+            case = ops.case(number)
+            if case.status != OPEN:
+                raise UsageError(
+                    f"case {number} is {label(STATUSES, case.status)}, not open",
+                    hint=f"See it: evidock case show {number}",
+                )
+            if at < case.opened_at:
+                raise UsageError("a case cannot close before it opened", hint="Check --at.")
+            case = ops.close_case(number, at=at, due=archive_due(at, days), by=os_actor())
+    finally:
+        ctx.close()
+    out.document(case_json(case))
+    out.line(
+        f"case {case.number} closed {out.when(case.closed_at)}; "
+        f"archive by {out.when(case.archive_due_at)} ({days} days, Art. 27)"
+    )
+    return EXIT_OK
+
+
+def cmd_case_archive(args: argparse.Namespace, out: Output, settings: object) -> int:
+    assert isinstance(settings, Settings)
+    ctx = ctx_of(settings)
+    try:
+        now = ctx.clock()
+        at = parse_time(args.at, settings) if args.at else now
+        with ctx.catalog.write() as txn:
+            ops = CaseOps(txn)
+            number = case_number(args.number)
+            case = ops.case(number)
+            if case.status != CLOSED or case.closed_at is None:
+                raise UsageError(
+                    f"case {number} is {label(STATUSES, case.status)}; only closed cases are "
+                    "archived",
+                    hint=f"Close it first: evidock case close {number}",
+                )
+            if at > now or at < case.closed_at:
+                raise UsageError("the archive time must lie between closing and now")
+            case = ops.archive_case(number, at=at, by=os_actor())
+            for link in LinkOps(txn).links(case.id, live_only=True):
+                ctx.queue_upload(txn, link.item_id)  # release the legal hold (issue 8)
+    finally:
+        ctx.close()
+    late = case.archive_due_at is not None and at > case.archive_due_at
+    out.document(case_json(case))
+    out.line(
+        f"case {case.number} archived {out.when(at)}"
+        + (f", after its deadline {out.when(case.archive_due_at)}" if late else "")
+    )
+    return EXIT_OK
+
+
+def cmd_case_show(args: argparse.Namespace, out: Output, settings: object) -> int:
+    ctx = ctx_of(settings)
+    try:
+        with ctx.catalog.read() as txn:
+            ops = CaseOps(txn)
+            case = ops.case(case_number(args.number))
+            activities = ops.activities(case.id)
+            links = LinkOps(txn).links(case.id)
+            names = {
+                i.id: path_text(i.original_path) for i in txn.items(ids=[k.item_id for k in links])
+            }
+    finally:
+        ctx.close()
+    out.document(
+        {
+            "case": case_json(case),
+            "activities": [activity_json(a) for a in activities],
+            "links": [link_json(k) for k in links],
+        }
+    )
+    out.line(
+        f"case {case.number}  {label(ENFORCEMENT_TYPES, case.enforcement_type)}, "
+        f"{label(PROCEDURES, case.procedure)}  [{label(STATUSES, case.status)}]"
+    )
+    if case.title:
+        out.line(f"  {case.title}")
+    out.line(
+        f"  handler {case.handler}  reviewer {case.reviewer or '-'}  approver "
+        f"{case.approver or '-'}  confidentiality {label(CONFIDENTIALITY, case.confidentiality)}"
+    )
+    out.line(
+        f"  opened {out.when(case.opened_at)}  closed {out.when(case.closed_at)}  "
+        f"archive by {out.when(case.archive_due_at)}  archived {out.when(case.archived_at)}"
+    )
+    live = [k for k in links if k.live]
+    out.line(f"activities ({len(activities)})")
+    for a in activities:
+        t = RECORD_TYPES.get(a.record_type)
+        mine = [k for k in live if k.activity_id == a.id]
+        av = ""
+        if t is not None and t.requires_av:
+            videos = sum(1 for k in mine if k.is_video)
+            av = f"  A/V required ({t.article}): {videos} video(s)"
+            if not videos:
+                av += f", exempt: {a.no_av_reason}" if a.no_av_reason else ", NONE LINKED"
+        out.line(f"  #{a.id} {label(STAGES, a.stage)} / {label(RECORD_TYPES, a.record_type)}")
+        out.line(
+            f"      {out.when(a.start_at)} - {out.when(a.end_at)}"
+            + (f" at {a.place}" if a.place else "")
+            + f"; officers {', '.join(a.officers)}; {len(mine)} linked{av}"
+        )
+    out.line(f"linked items by stage ({len(live)})")
+    for code, term in STAGES.items():
+        rows = [k for k in live if k.stage == code]
+        if rows:
+            out.line(f"  {term.label}")
+        for k in rows:
+            act = f" activity {k.activity_id}" if k.activity_id else ""
+            out.line(
+                f"    #{k.item_id} {names.get(k.item_id, '?')}{' video' if k.is_video else ''}"
+                f"{act}  by {k.how} ({k.linked_by}, {out.when(k.linked_at)}): {k.why}"
+            )
+    gone = [k for k in links if not k.live]
+    if gone:
+        out.line(f"unlinked ({len(gone)})")
+    for k in gone:
+        out.line(
+            f"    #{k.item_id} from {label(STAGES, k.stage)} by {k.unlinked_by} "
+            f"{out.when(k.unlinked_at)}: {k.unlink_reason}"
+        )
+    return EXIT_OK

@@ -1,0 +1,450 @@
+"""``evidock catalog migrate-to URL``: move this dock's SQLite catalog into PostgreSQL (issue 9).
+
+The steps, each of which stops the move when it fails (nothing is half-done):
+
+1. Refuse (exit 2) when the configured catalog is not SQLite, the target is the source, the
+   dock daemon of this data dir runs, or the target already holds evidock data.
+2. Lock the source against writers (SQLite ``BEGIN IMMEDIATE``, held to the end) and audit
+   it as ``evidock verify --quick`` does: a custody log that does not verify is not carried
+   into the fleet (exit 1, nothing written to the target).
+3. Copy every table in one target transaction (``storage.catalog.migrate``: row digests compared
+   before the commit, PostgreSQL sequences moved past the copied ids).
+4. Audit the target independently (its own connections, the same checks as ``evidock
+   verify``) and compare with the source: event count, log head and root, newest
+   checkpoint, rows per table, the same problems (none, for a sound catalog). Any difference:
+   the copied rows are deleted again and the command exits 1.
+5. Record a ``catalog_migrated`` custody event in the target and sign a checkpoint (the
+   usual way: catalog row and write-once file in the store), then audit once more: nothing
+   the source's audit did not find may show up. From then on the store's checkpoints go
+   beyond the old SQLite file: 'evidock verify' against it reports checkpoint-beyond-log
+   (or, had a dock written to it by mistake, checkpoint-root-mismatch: a forked log).
+
+Stored objects are not re-hashed (the store does not move): that stays ``evidock verify``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ingest.cli.commands import problem_lines
+from ingest.config import Settings
+from ingest.context import LOG_ORIGIN, open_context, os_actor
+from ingest.dock.status import read_status
+from ingest.errors import EXIT_FAILURE, EXIT_OK, IngestError, UsageError
+from ingest.output import Output
+from storage.blobs.localstore import LocalStore
+from storage.catalog.migrate import (
+    CatalogMove,
+    CopyResult,
+    MigrateFailed,
+    TargetState,
+    backend,
+    not_empty_message,
+    redact,
+    sqlite_path,
+)
+from storage.catalog.session import Catalog
+from storage.errors import StorageError
+from verify.audit.run import AuditReport, run_audit
+from verify.errors import VerifyError
+from verify.keys import DockKey, load_if_readable
+from verify.log.merkle import root
+from verify.problems import Problem
+
+TARGETS = ("postgresql", "sqlite")
+
+
+class MigrationFailed(IngestError):
+    """The copy failed or did not verify; the target holds no evidock data."""
+
+    code = "migrate-failed"
+    exit_code = EXIT_FAILURE
+
+
+def add_parsers(sub: Any) -> None:
+    cat = sub.add_parser("catalog", help="move the catalog to another database")
+    acts = cat.add_subparsers(dest="action", required=True, parser_class=type(cat))
+    s = acts.add_parser(
+        "migrate-to",
+        help="copy this dock's SQLite catalog and custody log into an empty PostgreSQL catalog",
+        description="Stop this dock's daemon, workers and audit timer first. The source stays "
+        "as it is (keep it as a read-only backup); the target must be empty. Exit 0: moved "
+        "and verified; 1: the source or the copy did not verify (the target is left empty); "
+        "2: refused, nothing written.",
+    )
+    s.add_argument("url", help="target, e.g. postgresql+psycopg://evidock@db.example/evidock")
+    s.add_argument(
+        "--dry-run", action="store_true", help="check everything and say what would be copied"
+    )
+    s.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="one JSON doc")
+    s.set_defaults(func=cmd_migrate_to)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogState:
+    """What must be identical in the source and the target once the copy is done."""
+
+    events: int
+    size: int
+    last_leaf: str
+    root: str | None
+    checkpoint_rows: int
+    newest_checkpoint: dict[str, Any] | None
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def cmd_migrate_to(args: argparse.Namespace, out: Output, settings: object) -> int:
+    assert isinstance(settings, Settings)
+    source_file = _check_usage(settings, args.url)
+    key = load_if_readable(settings.keys_dir, settings.dock.name)
+    with CatalogMove(settings.catalog_url, args.url) as move:
+        target = move.target_state()
+        if not target.empty:
+            raise UsageError(
+                not_empty_message(args.url, target.rows),
+                hint="Give an empty database (CREATE DATABASE ...). If an earlier migrate-to "
+                "was interrupted, drop and recreate the target database, then run it again.",
+            )
+        if not args.dry_run:
+            move.prepare_source()
+            move.lock_source()
+        source = Catalog(settings.catalog_url, engine=move.source)
+        src = _Side(report=_audit(source, settings, key), log=_log_state(source))
+        counts = move.source_counts()
+        doc: dict[str, Any] = {
+            "dry_run": bool(args.dry_run),
+            "source": {"path": str(source_file), "tables": counts, "log": src.log.to_json()},
+            "target": {"url": target.url, "dialect": target.dialect, "revision": target.revision},
+            "source_audit": src.report.to_json(),
+        }
+        _source_lines(out, source_file, target, counts, src)
+        if not src.report.log_intact:
+            doc["refused"] = "the custody log of the source does not verify"
+            out.document(doc)
+            problem_lines(out, src.report.problems, with_item=False)
+            out.line(
+                "NOT MOVED: the custody log of the source does not verify; nothing was written "
+                "to the target. Hand this report to the evidence custodian (evidock verify)."
+            )
+            return EXIT_FAILURE
+        if args.dry_run:
+            doc["would_copy"] = {"rows": sum(counts.values()), "tables": counts}
+            out.document(doc)
+            out.line(
+                f"dry run: would copy {sum(counts.values())} rows into {target.url}; nothing "
+                "was written (a real run first locks the source against writers)"
+            )
+            return EXIT_OK
+        copied, differences = _copy_and_verify(move, settings, key, src, counts, doc)
+        if differences:
+            doc["discarded"] = _discard(move)
+            out.document(doc)
+            for d in differences:
+                out.line(f"DIFFERENCE {d}")
+            emptied = doc["discarded"]["ok"]
+            out.line(
+                "NOT MOVED: the target does not verify like the source; the source is unchanged"
+                + (
+                    " and the copied rows were deleted again (the target is empty)."
+                    if emptied
+                    else f"; deleting the copied rows failed ({doc['discarded']['error']}): "
+                    "drop and recreate the target database."
+                )
+            )
+            return EXIT_FAILURE
+        _copied_lines(out, copied, doc)
+    # the source lock is released: the move is committed and verified
+    rec = _record(settings, key, source_file, args.url, copied, src)
+    new_problems = rec.pop("new_problems")
+    doc["recorded"] = rec
+    doc["next"] = _next_steps(settings, args.url, source_file)
+    out.document(doc)
+    _recorded_lines(out, rec, new_problems, src, doc["next"])
+    return EXIT_OK if rec["verify_ok"] is not False else EXIT_FAILURE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Side:
+    """One catalog's audit and log state."""
+
+    report: AuditReport
+    log: LogState
+
+
+def _copy_and_verify(
+    move: CatalogMove,
+    settings: Settings,
+    key: DockKey | None,
+    src: _Side,
+    counts: dict[str, int],
+    doc: dict[str, Any],
+) -> tuple[CopyResult, list[str]]:
+    """The copy, then the independent audit of the target; returns the differences."""
+    try:
+        copied = move.copy()
+    except MigrateFailed as e:
+        raise MigrationFailed(str(e), hint=e.hint) from e
+    doc["copied"] = _copied_json(copied)
+    target = Catalog(move.target_url, engine=move.target)
+    try:
+        dst = _Side(report=_audit(target, settings, key), log=_log_state(target))
+        differences = _differences(src, dst, counts, move.target_counts())
+    except (StorageError, VerifyError) as e:
+        emptied = _discard(move)["ok"]
+        raise MigrationFailed(
+            f"the copy was committed but could not be verified: {e}; "
+            + ("its rows were deleted again" if emptied else "the target still holds it"),
+            hint="The source is unchanged. Fix the cause and run the command again"
+            + ("." if emptied else " into a dropped and recreated target database."),
+        ) from e
+    doc["verified"] = {
+        "ok": not differences,
+        "log": dst.log.to_json(),
+        "differences": differences,
+        "target_audit": dst.report.to_json(),
+    }
+    return copied, differences
+
+
+# -- checks before anything is written ---------------------------------------------------------
+def _check_usage(settings: Settings, target_url: str) -> Path:
+    source = settings.catalog_url
+    if backend(source) != "sqlite":
+        raise UsageError(
+            f"the configured catalog is {redact(source)}, not a SQLite file: only a single "
+            "dock's SQLite catalog is moved",
+            hint="Run the command on the dock whose catalog_url is its SQLite file.",
+        )
+    path = sqlite_path(source)
+    if path is None or not path.is_file():
+        raise UsageError(
+            f"there is no catalog at {path or source}: nothing to move",
+            hint="Check EVIDOCK_HOME / data_dir and catalog_url of this dock.",
+        )
+    if backend(target_url) not in TARGETS:
+        raise UsageError(
+            f"{redact(target_url)} is not a PostgreSQL (or SQLite) URL",
+            hint="Write it like postgresql+psycopg://USER@HOST:5432/DATABASE.",
+        )
+    if sqlite_path(target_url) == path:
+        raise UsageError(
+            "the target is the source catalog itself", hint="Give the URL of another database."
+        )
+    status = read_status(settings.data_dir / "run" / f"dock-{settings.dock.name}.json")
+    if status is not None and status.get("running"):
+        raise UsageError(
+            f"the dock daemon of this data dir runs (pid {status.get('pid')}): a catalog is "
+            "moved only while nothing writes to it",
+            hint="Stop it first (systemctl stop evidock-dock, and the worker and audit timer), "
+            "then run the command again. If no dock runs, the status file "
+            f"{settings.data_dir / 'run'} names a reused pid: remove it.",
+        )
+    return path
+
+
+# -- audits and comparison ---------------------------------------------------------------------
+def _audit(catalog: Catalog, settings: Settings, key: DockKey | None) -> AuditReport:
+    return run_audit(
+        catalog,
+        LocalStore(settings.store_dir),
+        dock=settings.dock.name,
+        local_key=key,
+        origin=LOG_ORIGIN,
+        quick=True,
+    )
+
+
+def _log_state(catalog: Catalog) -> LogState:
+    with catalog.read() as txn:
+        txn.pin_snapshot()
+        head = txn.log.head()
+        try:
+            tree_root: str | None = root(head.size, txn.log.read_node).hex()
+        except LookupError:
+            tree_root = None  # a missing node: the audit reports it
+        checkpoints = txn.log.checkpoints()
+        newest = checkpoints[-1] if checkpoints else None
+        return LogState(
+            events=txn.log.event_count(),
+            size=head.size,
+            last_leaf=head.last_leaf,
+            root=tree_root,
+            checkpoint_rows=len(checkpoints),
+            newest_checkpoint=None
+            if newest is None
+            else {"dock": newest.dock_name, "size": newest.size, "root": newest.root},
+        )
+
+
+def _differences(
+    src: _Side, dst: _Side, src_counts: dict[str, int], dst_counts: dict[str, int]
+) -> list[str]:
+    out = []
+    for field in dataclasses.fields(LogState):
+        a, b = getattr(src.log, field.name), getattr(dst.log, field.name)
+        if a != b:
+            out.append(f"log {field.name}: source {a}, target {b}")
+    for name in dict.fromkeys([*src_counts, *dst_counts]):
+        a, b = src_counts.get(name, 0), dst_counts.get(name, 0)
+        if a != b:
+            out.append(f"table {name}: source {a} rows, target {b} rows")
+    before, after = set(src.report.problems), set(dst.report.problems)
+    out += [f"problem only in the target: [{p.code}] {p.message}" for p in after - before]
+    out += [f"problem only in the source: [{p.code}] {p.message}" for p in before - after]
+    return out
+
+
+def _discard(move: CatalogMove) -> dict[str, Any]:
+    """Delete the copied rows again; whatever stops that is told, not raised: the operator
+    then drops and recreates the target database."""
+    try:
+        move.discard()
+    except Exception as e:  # noqa: BLE001 - reported with what to do instead
+        error = f"{type(e).__name__}: {e}"
+        return {"ok": False, "error": error, "action": "drop and recreate the target database"}
+    return {"ok": True}
+
+
+# -- recording the move ------------------------------------------------------------------------
+def _record(
+    settings: Settings,
+    key: DockKey | None,
+    source_file: Path,
+    target_url: str,
+    copied: CopyResult,
+    src: _Side,
+) -> dict[str, Any]:
+    """The ``catalog_migrated`` event and a checkpoint in the target, then a last audit that
+    must find nothing the source's audit did not find."""
+    moved = dataclasses.replace(settings, catalog_url=target_url)
+    seq: int | None = None
+    try:
+        ctx = open_context(moved)
+        try:
+            with ctx.catalog.write() as txn:
+                seq = ctx.custody.append(
+                    txn,
+                    type="catalog_migrated",
+                    actor=os_actor(),
+                    data={
+                        "from": str(source_file),
+                        "to": _where(target_url),
+                        "events": src.log.events,
+                        "root": src.log.root,
+                        "rows": copied.rows,
+                        "tables": {t.name: t.rows for t in copied.tables},
+                    },
+                ).seq
+            size, _ = ctx.checkpoint()
+            report = _audit(ctx.catalog, settings, key)
+        finally:
+            ctx.close()
+    except (StorageError, VerifyError) as e:
+        return {
+            "event": seq,
+            "type": "catalog_migrated",
+            "reason": f"{e} (hint: {e.hint})",
+            "checkpoint_size": None,
+            "verify_ok": None if seq is None else False,
+            "new_problems": (),
+        }
+    new = tuple(p for p in report.problems if p not in set(src.report.problems))
+    return {
+        "event": seq,
+        "type": "catalog_migrated",
+        "checkpoint_size": size,
+        "verify_ok": not new,
+        "problems": [p.to_json() for p in report.problems],
+        "new_problems": new,
+    }
+
+
+def _where(url: str) -> str:
+    """The target as the custody log names it: dialect, host, port and database, no user."""
+    redacted = redact(url)
+    scheme, _, rest = redacted.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}"
+
+
+def _next_steps(settings: Settings, target_url: str, source_file: Path) -> list[str]:
+    where = settings.source if settings.source != "defaults" else "/etc/evidock/evidock.toml"
+    return [
+        f'set catalog_url = "{redact(target_url)}" in {where} (or EVIDOCK_CATALOG_URL) on this '
+        "dock, with the password if the URL needs one",
+        "start the dock, its workers and the audit timer again; 'evidock verify' checks it",
+        f"keep {source_file} as a read-only backup (chmod 0444) and never point a dock at it "
+        "again: the custody log continues in the new catalog, and 'evidock verify' against "
+        "the old file now reports checkpoint-beyond-log (its log ends before the move)",
+    ]
+
+
+# -- lines for people --------------------------------------------------------------------------
+def _source_lines(
+    out: Output, source_file: Path, target: TargetState, counts: dict[str, int], src: _Side
+) -> None:
+    out.line(f"source   {source_file} (SQLite; locked against writers while it is copied)")
+    schema = "no evidock tables yet" if target.revision is None else f"revision {target.revision}"
+    out.line(f"target   {target.url} ({target.dialect}, {schema}, no evidock rows)")
+    cp = src.log.newest_checkpoint
+    signed = f"newest checkpoint size {cp['size']} by {cp['dock']}" if cp else "no checkpoint"
+    out.line(f"log      {src.log.events} events, root {src.log.root}, {signed}")
+    out.table(["TABLE", "ROWS"], [[name, n] for name, n in counts.items()])
+    problems = src.report.problems
+    state = "verifies" if not problems else f"{len(problems)} problem(s)"
+    out.line(f"source audit (as evidock verify --quick): {state}")
+
+
+def _copied_lines(out: Output, copied: CopyResult, doc: dict[str, Any]) -> None:
+    log = doc["verified"]["log"]
+    out.line(
+        f"copied   {copied.rows} rows of {len(copied.tables)} tables in {copied.seconds:.1f} s "
+        "(one transaction; every table read back and compared before the commit)"
+    )
+    out.line(
+        f"verified the target on its own: log of {log['events']} events, root {log['root']}, "
+        f"{log['checkpoint_rows']} checkpoint rows, every table's rows as in the source"
+    )
+
+
+def _recorded_lines(
+    out: Output,
+    rec: dict[str, Any],
+    new_problems: tuple[Problem, ...],
+    src: _Side,
+    steps: list[str],
+) -> None:
+    if rec["event"] is None:
+        out.line(f"WARNING: the move was not recorded in the custody log: {rec['reason']}")
+    elif rec.get("reason"):
+        out.line(f"recorded custody event #{rec['event']} (catalog_migrated), then it failed:")
+        out.line(f"WARNING: {rec['reason']}")
+    else:
+        out.line(
+            f"recorded custody event #{rec['event']} (catalog_migrated) and a checkpoint at size "
+            f"{rec['checkpoint_size']}; the target verifies afterwards: "
+            f"{'yes' if rec['verify_ok'] else 'NO'}"
+        )
+        problem_lines(out, new_problems, with_item=False)
+    if src.report.problems:
+        out.line(
+            f"WARNING: {len(src.report.problems)} problem(s) of the source came along unchanged "
+            "(none of them in the custody log); 'evidock verify' lists them for the custodian"
+        )
+    out.line("next:")
+    for step in steps:
+        out.line(f"  - {step}")
+
+
+def _copied_json(copied: CopyResult) -> dict[str, Any]:
+    return {
+        "rows": copied.rows,
+        "seconds": round(copied.seconds, 3),
+        "tables": {t.name: {"rows": t.rows, "sha256": t.digest} for t in copied.tables},
+        "sequences": dict(copied.sequences),
+    }

@@ -1,0 +1,147 @@
+"""``evidock demo``: the whole job on a simulated camera, end to end, told step by step."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shutil
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+from ingest.cases.overdue import build_report
+from ingest.config import Settings
+from ingest.context import LOG_ORIGIN, Context, open_context, os_actor
+from ingest.errors import EXIT_FAILURE, EXIT_OK
+from ingest.jobs.proxies import proxy_states
+from ingest.jobs.worker import WorkerPool
+from ingest.media.simcam import make_camera
+from ingest.output import Output, path_text, shown_path
+from ingest.pipeline.run import FileResult, ingest_device
+from verify.audit.run import run_audit
+
+SERIAL = "BWC-DEMO-0001"
+BADGE = "J0001"
+
+
+def _proxies(ctx: Context, out: Output) -> int:
+    """Issue 5: the job queue that ingest filled, worked to empty as 'evidock worker --drain'
+    would, then each item's derivatives (or why it has none)."""
+    out.line("== review proxies: the queue run to empty (evidock worker --drain), below ingest")
+    quick = dataclasses.replace(ctx.settings.worker, retry_seconds=0.0, concurrency=2)
+    WorkerPool(ctx, drain=True, settings=quick).run()
+    with ctx.catalog.read() as txn:
+        items = txn.items()
+        states = proxy_states(txn, [i.id for i in items])
+    for i in items:
+        p = states[i.id]
+        made = ", ".join(f"{kind} {sha[:12]}" for kind, sha in p.derived)
+        out.line(f"   #{i.id} {path_text(i.original_path)}: {made or p.note or p.state or '-'}")
+    out.line("   each one filed under store/derived/sha256/.. and logged as a 'transcoded' custody")
+    out.line("   event naming the source hash, its own hash, ffmpeg's version and its arguments")
+    size, _ = ctx.checkpoint()
+    return size
+
+
+def run_demo(settings: Settings, out: Output, args: argparse.Namespace) -> int:
+    home: Path = args.home if args.home else Path(tempfile.mkdtemp(prefix="evidock-demo-"))
+    if home.exists() and any(home.iterdir()):
+        if not (home / "catalog.db").exists() or not args.home:
+            out.line(f"{home} is not empty and not a demo home; give an empty folder")
+            return EXIT_FAILURE
+        shutil.rmtree(home)
+    home.mkdir(parents=True, exist_ok=True)
+    demo_settings = dataclasses.replace(
+        settings, data_dir=home.absolute(), catalog_url=f"sqlite:///{home.absolute()}/catalog.db"
+    )
+    ctx = open_context(demo_settings, create=True)  # its own new data dir
+    out.line(f"== evidock demo: data dir {home}")
+    out.line(f"   dock {ctx.dock.name}, signing key {ctx.key.verifier}")
+
+    with ctx.catalog.write() as txn:
+        now = ctx.clock()
+        txn.add_officer(badge=BADGE, name="Wang Wei", unit="Fengli enforcement team",
+                        certificate_no="21010000001", now=now)  # fmt: skip
+        txn.add_device(serial=SERIAL, kind="body-camera", vendor="SimCam", model="BWC-1",
+                       profile="", registered=True, now=now)  # fmt: skip
+        txn.assign_device(serial=SERIAL, badge=BADGE, start=now - timedelta(days=7))
+    out.line(f"== officer {BADGE} registered; body camera {SERIAL} assigned to them")
+
+    with tempfile.TemporaryDirectory(prefix="evidock-simcam-") as cam:
+        camera = Path(cam)
+        made = make_camera(camera, start=ctx.clock() - timedelta(hours=5))
+        out.line(f"== simulated camera docked at {camera}: {len(made)} files")
+        for m in made:
+            note = " (cut short, as by a dead battery)" if m.truncated else ""
+            out.line(f"   {m.path.relative_to(camera)}  {m.kind}{note}")
+
+        def show(r: FileResult) -> None:
+            flags = f"  [{', '.join(r.flags)}]" if r.flags else ""
+            ident = f"#{r.item}" if r.item is not None else "-"
+            path = shown_path(r.raw_path, r.path)
+            out.line(f"   {r.result:<8} {ident:>4}  {(r.sha256 or '')[:16]}  {path}{flags}")
+
+        out.line("== first docking: copy, hash, read back, probe, store, record")
+        first = ingest_device(ctx, camera, serial=SERIAL, officer=None, actor=os_actor(),
+                              on_file=show)  # fmt: skip
+        out.line("== second docking of the same camera: nothing is taken twice")
+        second = ingest_device(ctx, camera, serial=SERIAL, officer=None, actor=os_actor(),
+                               on_file=show)  # fmt: skip
+
+        late_cam = Path(cam) / "second-camera"
+        make_camera(late_cam, start=ctx.clock() - timedelta(hours=30), clips=1,
+                    with_audio=False, with_photo=False, with_truncated=False)  # fmt: skip
+        out.line("== a second camera, docked 30 hours after it recorded (Art. 28: 24 hours)")
+        third = ingest_device(ctx, late_cam, serial="BWC-DEMO-0002", officer=None,
+                              actor=os_actor(), on_file=show)  # fmt: skip
+
+    signed_at = _proxies(ctx, out)  # issue 5
+    report = build_report(ctx, actor=os_actor())
+    out.line(f"== evidock overdue: {report.overdue_count} overdue and not excused")
+    for late in report.late:
+        delay = late.judgement.delay
+        hours = f"{delay.total_seconds() / 3600:.1f} h" if delay is not None else "?"
+        out.line(
+            f"   late: item #{late.item.item_id} {late.item.path} on {late.item.device_serial}: "
+            f"offloaded {hours} after it was recorded (excusable: evidock excuse ITEM --reason)"
+        )
+    audit = run_audit(ctx.catalog, ctx.store, dock=ctx.dock.name, local_key=ctx.key,
+                      origin=LOG_ORIGIN)  # fmt: skip
+    c = audit.checked
+    out.line(
+        f"== evidock verify: {'OK' if audit.ok else 'FAILED'}: {c.events} custody events replayed, "
+        f"{c.checkpoint_files} signed checkpoints checked, {c.objects_rehashed} stored objects "
+        f"re-hashed ({c.bytes_rehashed} bytes)"
+    )
+    with ctx.catalog.read() as txn:
+        items = txn.items()
+        first_events = txn.log.events_for_item(items[0].id) if items else []
+        log_size = txn.log.head().size
+    out.line("== the catalog")
+    for i in items:
+        f = i.facts
+        out.line(
+            f"   #{i.id} {path_text(i.original_path)}: {i.size} bytes, recorded "
+            f"{out.when(f.recorded_start)} ({f.time_source}), "
+            f"{f.video_codec or '-'}/{f.audio_codec or '-'} {f.width or '-'}x{f.height or '-'}, "
+            f"officer {i.officer_badge or '-'}"
+            + (f", GPS {f.gps_lat:.4f},{f.gps_lon:.4f}" if f.gps_lat is not None else "")
+            + (f", FLAGGED {','.join(f.flags)}" if f.flags else "")
+        )
+    if items:
+        out.line(f"== custody of item #{items[0].id}")
+        for e in first_events:
+            out.line(f"   #{e.seq} {e.time} {e.type} by {e.actor} at {e.dock}")
+    out.line(f"== custody log: {log_size} events, checkpoint signed at size "
+             f"{signed_at}")  # fmt: skip
+    s1, s2 = first.summary(), second.summary()
+    out.line(
+        f"== done: first docking stored {s1['stored']} ({s1['flagged']} flagged, still kept), "
+        f"second docking stored {s2['stored']}, {s2['already']} already there"
+    )
+    out.line(f"   look around: EVIDOCK_HOME={home} evidock items")
+    out.document(
+        {"home": str(home), "first": s1, "second": s2, "items": len(items), "log_size": log_size}
+    )
+    ctx.close()
+    return EXIT_OK if first.ok and second.ok and third.ok and audit.ok else EXIT_FAILURE

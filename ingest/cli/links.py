@@ -1,0 +1,252 @@
+"""``evidock case link|unlink|autolink|activity add|show``: what a case holds, stage by stage."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ingest.cases.compliance import normalise_case_number
+from ingest.cases.links import (
+    autolink_activities,
+    autolink_case,
+    link_items,
+    link_rules,
+    unlink_item,
+)
+from ingest.cases.rules import AutoMatch
+from ingest.cases.vocab import (
+    RECORD_TYPES,
+    STAGES,
+    label,
+    lookup,
+)
+from ingest.cli.commands import parse_time
+from ingest.config import Settings
+from ingest.context import ctx_of, os_actor
+from ingest.errors import EXIT_OK, UsageError
+from ingest.output import Output, iso
+from storage.catalog.caserecords import Activity, Case, Link, NewActivity
+from storage.catalog.cases import ARCHIVED, CaseOps
+
+
+def add_parsers(acts: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    s = acts.add_parser("link", help="file items to a stage of the case (by hand)")
+    s.add_argument("number")
+    s.add_argument("items", nargs="+", type=int, metavar="ITEM")
+    s.add_argument(
+        "--stage",
+        required=True,
+        help="initiation, investigation, decision, execution or archiving (or the Chinese name)",
+    )
+    s.add_argument("--activity", type=int, metavar="A", help="the activity the items record")
+    s.add_argument("--why", default="linked by hand", help="why they belong to the case")
+    s.set_defaults(func=cmd_link)
+
+    s = acts.add_parser("unlink", help="take an item out of the case, saying why")
+    s.add_argument("number")
+    s.add_argument("item", type=int)
+    s.add_argument("--reason", required=True)
+    s.set_defaults(func=cmd_unlink)
+
+    s = acts.add_parser("autolink", help="run the automatic linking rules for the case again")
+    s.add_argument("number")
+    s.set_defaults(func=cmd_autolink)
+
+    act = acts.add_parser("activity", help="activities of a case (inspections, hearings, ...)")
+    sub = act.add_subparsers(dest="activity_action", required=True, parser_class=parser_class)
+    s = sub.add_parser("add", help="record an activity; matching recordings are linked")
+    s.add_argument("number")
+    s.add_argument(
+        "--type",
+        required=True,
+        help="record type: on-site-inspection, sampling, "
+        "hearing, inquiry, compulsory-measure, lien-service, ... (or Chinese)",
+    )
+    s.add_argument("--stage", help="default: the usual stage of the record type")
+    s.add_argument(
+        "--officer",
+        action="append",
+        required=True,
+        metavar="BADGE",
+        help="an officer taking part (repeat for each)",
+    )
+    s.add_argument("--from", dest="start", required=True, metavar="TIME")
+    s.add_argument("--to", dest="end", required=True, metavar="TIME")
+    s.add_argument("--place", default="")
+    s.add_argument(
+        "--no-av-reason",
+        default="",
+        metavar="TEXT",
+        help="why audio/video recording was not suitable (Art. 16)",
+    )
+    s.add_argument("--note", default="")
+    s.set_defaults(func=cmd_activity_add)
+
+
+def case_number(text: str) -> str:
+    """A number as typed, in the one spelling the catalog keeps (not validated again, so a
+    number accepted under an older pattern stays reachable)."""
+    return normalise_case_number(text)
+
+
+def case_json(c: Case) -> dict[str, Any]:
+    return {
+        "number": c.number,
+        "title": c.title,
+        "type": c.enforcement_type,
+        "procedure": c.procedure,
+        "handler": c.handler,
+        "reviewer": c.reviewer,
+        "approver": c.approver,
+        "confidentiality": c.confidentiality,
+        "status": c.status,
+        "opened_at": iso(c.opened_at),
+        "closed_at": iso(c.closed_at),
+        "archive_due_at": iso(c.archive_due_at),
+        "archived_at": iso(c.archived_at),
+    }
+
+
+def activity_json(a: Activity) -> dict[str, Any]:
+    t = RECORD_TYPES.get(a.record_type)
+    return {
+        "id": a.id,
+        "case": a.case_number,
+        "stage": a.stage,
+        "record_type": a.record_type,
+        "requires_av": bool(t and t.requires_av),
+        "officers": list(a.officers),
+        "place": a.place,
+        "start": iso(a.start_at),
+        "end": iso(a.end_at),
+        "no_av_reason": a.no_av_reason or None,
+        "note": a.note,
+    }
+
+
+def link_json(k: Link) -> dict[str, Any]:
+    return {
+        "item": k.item_id,
+        "stage": k.stage,
+        "activity": k.activity_id,
+        "record_type": k.record_type,
+        "how": k.how,
+        "why": k.why,
+        "by": k.linked_by,
+        "at": iso(k.linked_at),
+        "video": k.is_video,
+        "unlinked_at": iso(k.unlinked_at),
+        "unlinked_by": k.unlinked_by,
+        "unlink_reason": k.unlink_reason,
+    }
+
+
+def cmd_link(args: argparse.Namespace, out: Output, settings: object) -> int:
+    stage = lookup(STAGES, args.stage, "stage")
+    ctx = ctx_of(settings)
+    try:
+        result = link_items(
+            ctx,
+            number=case_number(args.number),
+            item_ids=args.items,
+            stage=stage.code,
+            activity_id=args.activity,
+            why=args.why,
+            actor=os_actor(),
+        )
+    finally:
+        ctx.close()
+    out.document({"linked": [link_json(k) for k in result.linked], "already": result.already})
+    for k in result.linked:
+        out.line(
+            f"linked   #{k.item_id} to {args.number}, {stage.label}"
+            + (f", activity {k.activity_id}" if k.activity_id else "")
+        )
+    for i in result.already:
+        out.line(f"already  #{i} is linked to {args.number}")
+    return EXIT_OK
+
+
+def cmd_unlink(args: argparse.Namespace, out: Output, settings: object) -> int:
+    ctx = ctx_of(settings)
+    try:
+        k = unlink_item(
+            ctx,
+            number=case_number(args.number),
+            item_id=args.item,
+            reason=args.reason,
+            actor=os_actor(),
+        )
+    finally:
+        ctx.close()
+    out.document(link_json(k))
+    out.line(f"unlinked #{k.item_id} from {args.number} ({label(STAGES, k.stage)}): {args.reason}")
+    return EXIT_OK
+
+
+def _auto_lines(out: Output, made: list[AutoMatch]) -> None:
+    for m in made:
+        out.line(f"  linked #{m.item_id} to activity {m.activity_id} by {m.rule}: {m.why}")
+
+
+def cmd_autolink(args: argparse.Namespace, out: Output, settings: object) -> int:
+    ctx = ctx_of(settings)
+    try:
+        made = autolink_case(ctx, case_number(args.number), actor=os_actor())
+    finally:
+        ctx.close()
+    out.document(
+        [{"item": m.item_id, "activity": m.activity_id, "rule": m.rule, "why": m.why} for m in made]
+    )
+    out.line(f"{len(made)} item(s) linked to {args.number} by the rules")
+    _auto_lines(out, made)
+    return EXIT_OK
+
+
+def cmd_activity_add(args: argparse.Namespace, out: Output, settings: object) -> int:
+    assert isinstance(settings, Settings)
+    rtype = lookup(RECORD_TYPES, args.type, "record type")
+    stage = lookup(STAGES, args.stage or rtype.stage, "stage")
+    start, end = parse_time(args.start, settings), parse_time(args.end, settings)
+    if end < start:
+        raise UsageError("the activity ends before it starts", hint="Check --from and --to.")
+    ctx = ctx_of(settings)
+    try:
+        with ctx.catalog.write() as txn:
+            ops = CaseOps(txn)
+            case = ops.case(case_number(args.number))
+            if case.status == ARCHIVED:
+                raise UsageError(f"case {case.number} is archived; it takes no new activities")
+            activity = ops.add_activity(
+                case.id,
+                NewActivity(
+                    stage=stage.code,
+                    record_type=rtype.code,
+                    officers=tuple(args.officer),
+                    place=args.place,
+                    start_at=start,
+                    end_at=end,
+                    no_av_reason=args.no_av_reason,
+                    note=args.note,
+                    created_at=ctx.clock(),
+                    created_by=os_actor(),
+                ),
+            )
+            made = autolink_activities(
+                txn, ctx, [activity], actor=os_actor(), rules=link_rules(ctx)
+            )
+    finally:
+        ctx.close()
+    out.document(
+        {
+            "activity": activity_json(activity),
+            "linked": [{"item": m.item_id, "rule": m.rule, "why": m.why} for m in made],
+        }
+    )
+    av = f" [A/V required, {rtype.article}]" if rtype.requires_av else ""
+    out.line(
+        f"activity {activity.id} of {case.number}: {stage.label} / {rtype.label}{av}, "
+        f"{out.when(start)} - {out.when(end)}; {len(made)} recording(s) linked"
+    )
+    _auto_lines(out, made)
+    return EXIT_OK

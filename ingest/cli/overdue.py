@@ -1,0 +1,306 @@
+"""``evidock excuse`` and ``evidock overdue``: the 24-hour rule and the compliance report."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from typing import Any
+
+from ingest.cases.compliance import SOURCE_TEXT, format_span
+from ingest.cases.offload import excuse, problems_text
+from ingest.cases.overdue import LateItem, OverdueReport, build_report
+from ingest.cases.rules import GAP_NO_VIDEO, Gap
+from ingest.cases.vocab import RECORD_TYPES, STAGES, label
+from ingest.cli.commands import parse_time
+from ingest.config import Settings
+from ingest.context import open_context, os_actor
+from ingest.errors import EXIT_OK, EXIT_OVERDUE, UsageError
+from ingest.output import Output, iso
+from storage.catalog.caserecords import CheckedItem, Excuse
+
+
+def add_parsers(sub: Any) -> None:
+    s = sub.add_parser("excuse", help="excuse a late offload (field work, or another reason)")
+    s.add_argument("items", nargs="*", type=int, metavar="ITEM")
+    s.add_argument("--session", type=int, metavar="ID", help="every late item of a docking")
+    s.add_argument("--reason", required=True, help="why the recording came in late")
+    s.add_argument(
+        "--returned-at",
+        metavar="TIME",
+        help="when the officer came back; the 24 h then run from there (Art. 28)",
+    )
+    s.set_defaults(func=cmd_excuse)
+
+    s = sub.add_parser("overdue", help="late offloads, undocked devices, archives, A/V gaps")
+    s.add_argument("--at", metavar="TIME", help="evaluate as of this time (default: now)")
+    s.add_argument(
+        "--fail-on-overdue",
+        action="store_true",
+        help="exit 3 when anything is overdue and not excused",
+    )
+    s.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document"
+    )
+    s.set_defaults(func=cmd_overdue)
+
+
+def cmd_excuse(args: argparse.Namespace, out: Output, settings: object) -> int:
+    assert isinstance(settings, Settings)
+    if bool(args.items) == (args.session is not None):
+        raise UsageError(
+            "name the late items, or one dock session with --session, not both",
+            hint="evidock excuse ITEM... --reason TEXT  or  evidock excuse --session ID ...",
+        )
+    returned = parse_time(args.returned_at, settings) if args.returned_at else None
+    ctx = open_context(settings)
+    try:
+        result = excuse(
+            ctx,
+            item_ids=args.items,
+            session_id=args.session,
+            reason=args.reason,
+            returned_at=returned,
+            actor=os_actor(),
+        )
+    finally:
+        ctx.close()
+    out.document(
+        {
+            "excused": [_excuse_json(e) for e in result.granted],
+            "refused": [{"item": i, "why": why} for i, why in result.refused],
+        }
+    )
+    for e in result.granted:
+        out.line(
+            f"excused  #{e.item_id}: {e.reason}"
+            + (f" (returned {out.when(e.returned_at)})" if e.returned_at else "")
+        )
+    for i, why in result.refused:
+        out.line(f"not excused #{i}: {why}")
+    return EXIT_OK
+
+
+def cmd_overdue(args: argparse.Namespace, out: Output, settings: object) -> int:
+    assert isinstance(settings, Settings)
+    at = parse_time(args.at, settings) if args.at else None
+    ctx = open_context(settings)
+    try:
+        report = build_report(ctx, at=at, actor=os_actor())
+    finally:
+        ctx.close()
+    out.document(report_json(report))
+    _print(report, out)
+    return EXIT_OVERDUE if args.fail_on_overdue and report.overdue_count else EXIT_OK
+
+
+# -- JSON ------------------------------------------------------------------------------------
+
+
+def _excuse_json(e: Excuse) -> dict[str, Any]:
+    return {
+        "item": e.item_id,
+        "session": e.session_id,
+        "reason": e.reason,
+        "returned_at": iso(e.returned_at),
+        "by": e.granted_by,
+        "at": iso(e.granted_at),
+        "event_seq": e.event_seq,
+    }
+
+
+def _item_json(r: CheckedItem) -> dict[str, Any]:
+    c = r.check
+    return {
+        "item": r.item_id,
+        "device": r.device_serial,
+        "officer": r.officer_badge,
+        "session": r.session_id,
+        "path": r.path,
+        "recorded_end": iso(r.recorded_end),
+        "acquired_at": iso(r.acquired_at),
+        "durable_at": iso(r.durable_at),
+        "measured_from": iso(c.reference_end) if c else None,
+        "measured_from_source": c.reference_source if c else None,
+        "clock_problems": list(c.clock_problems) if c else [],
+    }
+
+
+def _late_json(x: LateItem) -> dict[str, Any]:
+    j = x.judgement
+    return {
+        **_item_json(x.item),
+        "due_at": iso(j.due_at),
+        "delay_s": None if j.delay is None else round(j.delay.total_seconds(), 3),
+        "excused_by": _excuse_json(j.excused_by) if j.excused_by else None,
+        "excuses_not_covering": [_excuse_json(e) for e in j.not_covering],
+    }
+
+
+def _gap_json(g: Gap) -> dict[str, Any]:
+    a = g.activity
+    return {
+        "case": a.case_number,
+        "activity": a.id,
+        "stage": a.stage,
+        "record_type": a.record_type,
+        "kind": g.kind,
+        "requires_av": g.requires_av,
+        "article": g.article,
+        "recorded_in_window": g.recorded,
+        "officers": list(a.officers),
+        "start": iso(a.start_at),
+        "end": iso(a.end_at),
+        "exempt_reason": g.exempt_reason or None,
+    }
+
+
+def report_json(r: OverdueReport) -> dict[str, Any]:
+    return {
+        "at": iso(r.at),
+        "deadline_hours": r.deadline.total_seconds() / 3600,
+        "archive_deadline_days": r.archive_days,
+        "overdue_count": r.overdue_count,
+        "late": {
+            "unexcused": [_late_json(x) for x in r.late],
+            "excused": [_late_json(x) for x in r.late_excused],
+        },
+        "pending": {
+            "unexcused": [_late_json(x) for x in r.pending],
+            "excused": [_late_json(x) for x in r.pending_excused],
+        },
+        "devices_not_docked": [
+            {
+                "device": d.device.serial,
+                "officer": d.device.officer_badge,
+                "assigned_at": iso(d.device.assigned_at),
+                "last_docked_at": iso(d.device.last_docked_at),
+                "undocked_s": round(d.undocked_for.total_seconds()),
+            }
+            for d in r.devices
+        ],
+        "archive_overdue": [
+            {
+                "case": c.number,
+                "closed_at": iso(c.closed_at),
+                "archive_due_at": iso(c.archive_due_at),
+                "handler": c.handler,
+            }
+            for c in r.archives
+        ],
+        "gaps": [_gap_json(g) for g in r.gaps],
+        "gaps_exempt": [_gap_json(g) for g in r.gaps_exempt],
+        "advisories": [_gap_json(g) for g in r.advisories],
+        "clock_problems": [_item_json(c) for c in r.clock_problems],
+        "measured": r.measured,
+        "spool": {
+            "count": r.spool.count,
+            "oldest_start": iso(r.spool.oldest_start),
+            "oldest_age_s": _age(r.at, r.spool.oldest_start),
+        },
+    }
+
+
+def _age(at: datetime, since: datetime | None) -> int | None:
+    return None if since is None else max(0, round((at - since).total_seconds()))
+
+
+# -- people ----------------------------------------------------------------------------------
+
+
+def _print(r: OverdueReport, out: Output) -> None:
+    h = r.deadline.total_seconds() / 3600
+    out.line(
+        f"evidock overdue as of {out.when(r.at)}  (offload deadline {h:g} h, archive "
+        f"{r.archive_days} days)"
+    )
+    _late_section(out, "Late offloads, not excused", r.late)
+    _late_section(out, "Late offloads, excused", r.late_excused)
+    _late_section(out, "Not yet durable past the deadline", r.pending)
+    _late_section(out, "Not yet durable past the deadline, excused", r.pending_excused)
+    if r.spool.count:
+        age = _age(r.at, r.spool.oldest_start) or 0
+        out.line()
+        out.line(
+            f"Waiting in the local spool for the system of record: {r.spool.count} item(s), "
+            f"the oldest clock running for {age // 3600} h {age % 3600 // 60} min "
+            "(see 'evidock jobs' for the uploads)"
+        )
+    out.line()
+    out.line(f"Devices in service not docked for {h:g} h ({len(r.devices)})")
+    for d in r.devices:
+        last = out.when(d.device.last_docked_at) if d.device.last_docked_at else "never"
+        out.line(
+            f"  {d.device.serial}  held by {d.device.officer_badge} since "
+            f"{out.when(d.device.assigned_at)}; last docked {last}; "
+            f"{format_span(d.undocked_for)} undocked"
+        )
+    out.line()
+    out.line(f"Closed cases past the archive deadline ({len(r.archives)})")
+    for c in r.archives:
+        out.line(
+            f"  {c.number}  closed {out.when(c.closed_at)}, archive by "
+            f"{out.when(c.archive_due_at)}, handler {c.handler}"
+        )
+    _gap_section(out, "Compliance gaps: A/V required, no linked video", r.gaps)
+    _gap_section(out, "A/V not suitable, reason recorded (Art. 16)", r.gaps_exempt)
+    _gap_section(out, "Advice: officers' devices recorded nothing in the window", r.advisories)
+    out.line()
+    out.line(
+        f"Clock problems ({len(r.clock_problems)}): camera times not trusted; lateness "
+        "is measured from the earliest plausible time"
+    )
+    for ci in r.clock_problems:
+        chk = ci.check
+        src = SOURCE_TEXT.get(chk.reference_source, "") if chk else ""
+        out.line(
+            f"  #{ci.item_id} {ci.device_serial} {ci.path}: "
+            f"{problems_text(chk.clock_problems) if chk else ''}; recorded end "
+            f"{out.when(ci.recorded_end)}; measured from {src}"
+        )
+    out.line()
+    out.line(f"{r.overdue_count} overdue and not excused")
+
+
+def _late_section(out: Output, title: str, rows: tuple[LateItem, ...]) -> None:
+    if not rows and "excused" in title and "not" not in title:
+        return
+    out.line()
+    out.line(f"{title} ({len(rows)})")
+    for x in rows:
+        i, j = x.item, x.judgement
+        basis = SOURCE_TEXT.get(i.check.reference_source, "") if i.check else "acquisition"
+        out.line(
+            f"  #{i.item_id} {i.device_serial} {i.officer_badge or '-'} {i.path}: "
+            f"delay {format_span(j.delay)} (due {out.when(j.due_at)}, durable "
+            f"{out.when(i.durable_at)}), measured from {basis}"
+        )
+        if j.excused_by is not None:
+            e = j.excused_by
+            back = f", returned {out.when(e.returned_at)}" if e.returned_at else ""
+            out.line(f"      excused by {e.granted_by} {out.when(e.granted_at)}: {e.reason}{back}")
+        for e in j.not_covering:
+            out.line(
+                f"      excuse of {out.when(e.granted_at)} does not cover it: returned "
+                f"{out.when(e.returned_at)}, durable more than the deadline later"
+            )
+
+
+def _gap_section(out: Output, title: str, gaps: tuple[Gap, ...]) -> None:
+    if not gaps and "gaps" not in title:
+        return
+    out.line()
+    out.line(f"{title} ({len(gaps)})")
+    for g in gaps:
+        a = g.activity
+        what = (
+            f"no video linked; {g.recorded} recording(s) by its officers in the window: "
+            f"evidock case link '{a.case_number}' ITEM --stage {a.stage} --activity {a.id}"
+            if g.kind == GAP_NO_VIDEO
+            else "the officers' devices recorded nothing"
+        )
+        out.line(
+            f"  {a.case_number} activity {a.id}: {label(STAGES, a.stage)} / "
+            f"{label(RECORD_TYPES, a.record_type)} {g.article}, {out.when(a.start_at)} - "
+            f"{out.when(a.end_at)}, officers {', '.join(a.officers)}"
+        )
+        out.line(f"      {what}" + (f"; reason: {g.exempt_reason}" if g.exempt_reason else ""))

@@ -1,0 +1,300 @@
+"""Adapter for the media tools: one persistent exiftool and ffprobe, on stored copies only.
+
+exiftool runs as one ``-stay_open`` process per worker (never one process per file); ffprobe
+runs only for audio and video, where exiftool cannot tell whether the streams decode. Both get
+fixed arguments, a path that evidock chose (never a device name) and a timeout. A tool that
+hangs is killed and, for exiftool, restarted for the next file.
+
+exiftool's answers end with ``{ready<nonce>}`` on a line of its own, the nonce a fresh random
+number per command: text in a file (a photo's UserComment holding ``{ready2}``) cannot end an
+answer early and hand the rest to the next file. An answer is also bounded in size.
+
+ffprobe opens a file only as the container its first bytes show (``ingest.media.sniff``), with that
+demuxer alone: never as a playlist that would make it read other files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import selectors
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ingest.errors import ToolMissing
+from ingest.media.sniff import HEAD_BYTES, Container, Sniffed, id3v2_end, sniff, sniff_after_id3
+
+logger = logging.getLogger(__name__)
+
+EXIFTOOL_ARGS = ("-j", "-G", "-n", "-api", "largefilesupport=1", "-charset", "filename=utf8")
+FFPROBE_ARGS = (
+    "-v",
+    "error",
+    "-show_format",
+    "-show_streams",
+    "-of",
+    "json",
+)
+MAX_ANSWER_BYTES = 16 * 1024 * 1024  # exiftool's JSON for one file; beyond it: an error
+_NONCE_MIN = 10**17  # -execute numbers: 18 random digits
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolOutput:
+    """What one tool said about one file: parsed JSON, or the error it gave."""
+
+    tool: str
+    data: dict[str, Any] | None
+    error: str | None
+    warning: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProbeResult:
+    exif: ToolOutput
+    ffprobe: ToolOutput | None  # None: not run (a photo exiftool read, or no media container)
+    sniffed: Sniffed
+
+
+def require_tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise ToolMissing(f"{name} is not installed or not on PATH")
+    return found
+
+
+class AnswerTooLarge(OSError):
+    """exiftool said more about one file than ``max_answer_bytes``."""
+
+
+class ExifTool:
+    """A ``-stay_open`` exiftool with a per-file deadline and a bound on each answer."""
+
+    def __init__(
+        self,
+        executable: str = "exiftool",
+        *,
+        timeout_s: float = 60.0,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+    ) -> None:
+        self.executable = require_tool(executable)
+        self.timeout_s = timeout_s
+        self.max_answer_bytes = max_answer_bytes
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.version = ""
+
+    def start(self) -> None:
+        self._proc = subprocess.Popen(
+            [self.executable, "-stay_open", "True", "-@", "-"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"},
+        )
+        self.version = self._run(["-ver"]).strip().decode("ascii", "replace")
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(OSError):
+            assert proc.stdin is not None
+            proc.stdin.write(b"-stay_open\nFalse\n")
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def read(self, path: Path) -> ToolOutput:
+        """Metadata of one stored file."""
+        try:
+            out = self._run([*EXIFTOOL_ARGS, str(path)])  # our own absolute path: never an option
+        except TimeoutError:
+            return ToolOutput(tool="exiftool", data=None, error="exiftool timed out")
+        except AnswerTooLarge as e:
+            return ToolOutput(tool="exiftool", data=None, error=str(e))
+        except OSError as e:
+            return ToolOutput(tool="exiftool", data=None, error=f"exiftool failed: {e}")
+        try:
+            parsed = json.loads(out.decode("utf-8", "replace") or "[]")
+        except json.JSONDecodeError:
+            return ToolOutput(tool="exiftool", data=None, error="exiftool gave no readable output")
+        if not parsed or not isinstance(parsed, list) or not isinstance(parsed[0], dict):
+            return ToolOutput(tool="exiftool", data=None, error="exiftool could not read the file")
+        data: dict[str, Any] = parsed[0]
+        if data.get("SourceFile") != str(path):  # cannot happen with an unforgeable end marker
+            self._kill()
+            return ToolOutput(
+                tool="exiftool", data=None, error="exiftool answered for another file"
+            )
+        err = data.get("ExifTool:Error")
+        return ToolOutput(tool="exiftool", data=data, error=str(err) if err else None)
+
+    def _run(self, args: list[str]) -> bytes:
+        """One command's output. Its end is ``{ready<nonce>}`` alone on the last line, the
+        nonce a random number the file being read cannot know; a longer answer than
+        ``max_answer_bytes`` or a late one kills the process (the next command restarts it)."""
+        if self._proc is None or self._proc.poll() is not None:
+            self.close()
+            self.start()
+        proc = self._proc
+        assert proc is not None and proc.stdin is not None and proc.stdout is not None
+        nonce = _NONCE_MIN + secrets.randbelow(9 * _NONCE_MIN)
+        end = f"{{ready{nonce}}}\n".encode()
+        payload = "\n".join([*args, f"-execute{nonce}", ""]).encode("utf-8")
+        proc.stdin.write(payload)
+        proc.stdin.flush()
+        fd = proc.stdout.fileno()
+        deadline = time.monotonic() + self.timeout_s
+        out = bytearray()
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            while not _answer_complete(out, end):
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    self._kill()
+                    raise TimeoutError("exiftool did not answer in time")
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    self._kill()
+                    raise OSError("exiftool exited unexpectedly")
+                out += chunk
+                if len(out) > self.max_answer_bytes + len(end):
+                    self._kill()
+                    raise AnswerTooLarge(
+                        f"exiftool's answer exceeded {_size(self.max_answer_bytes)}; "
+                        "its metadata was not read"
+                    )
+        return bytes(out[: -len(end)])
+
+    def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+            for f in (proc.stdin, proc.stdout):
+                if f is not None:
+                    with contextlib.suppress(OSError):
+                        f.close()
+
+
+def _answer_complete(out: bytearray, end: bytes) -> bool:
+    """The end marker is the whole last line: at the start of the output or after a newline."""
+    return out.endswith(end) and (len(out) == len(end) or out[-len(end) - 1] == 0x0A)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:g} MiB" if n >= 1024 * 1024 else f"{n} bytes"
+
+
+def sniff_file(path: Path) -> Sniffed:
+    """The container of a stored file, from its first bytes (and those after an ID3 tag)."""
+    with path.open("rb") as f:
+        head = f.read(HEAD_BYTES)
+        end = id3v2_end(head)
+        if end and end > len(head) - 16:  # the tag reaches past what was read: read on
+            f.seek(end)
+            return sniff_after_id3(f.read(HEAD_BYTES))
+    return sniff(head)
+
+
+def input_options(container: Container) -> dict[str, str]:
+    """Input options of ffprobe and ffmpeg for a stored file: its container's demuxer and no
+    other, local files only (a playlist, concat list or image pattern is never opened)."""
+    return {"f": container.demuxer, "format_whitelist": container.demuxer,
+            "protocol_whitelist": "file"}  # fmt: skip
+
+
+def ffprobe(
+    path: Path, *, container: Container, executable: str = "ffprobe", timeout_s: float = 60.0
+) -> ToolOutput:
+    """Streams and format of one stored file, opened as ``container`` (see ``sniff_file``);
+    one process: only for audio and video."""
+    exe = require_tool(executable)
+    try:
+        proc = subprocess.run(
+            [exe, *FFPROBE_ARGS, *_args(input_options(container)), f"file:{path}"],
+            capture_output=True,
+            timeout=timeout_s,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        return ToolOutput(tool="ffprobe", data=None, error="ffprobe timed out")
+    err = proc.stderr.decode("utf-8", "replace").strip()
+    try:
+        data = json.loads(proc.stdout.decode("utf-8", "replace") or "{}")
+    except json.JSONDecodeError:
+        data = {}
+    if proc.returncode != 0:
+        return ToolOutput(
+            tool="ffprobe", data=data or None, error=_last_line(err) or f"exit {proc.returncode}"
+        )
+    if not data.get("streams"):
+        return ToolOutput(tool="ffprobe", data=data, error=_last_line(err) or "no streams found")
+    return ToolOutput(tool="ffprobe", data=data, error=None, warning=_last_line(err) or None)
+
+
+def _args(options: dict[str, str]) -> list[str]:
+    return [arg for key, value in options.items() for arg in (f"-{key}", value)]
+
+
+def _last_line(text: str) -> str:
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+class MediaProbe:
+    """Both tools for one worker; use as a context manager so exiftool is always stopped."""
+
+    def __init__(
+        self,
+        *,
+        exiftool: str = "exiftool",
+        ffprobe_exe: str = "ffprobe",
+        timeout_s: float = 60.0,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+    ) -> None:
+        self.exif = ExifTool(exiftool, timeout_s=timeout_s, max_answer_bytes=max_answer_bytes)
+        self.ffprobe_exe = require_tool(ffprobe_exe)
+        self.timeout_s = timeout_s
+
+    def __enter__(self) -> MediaProbe:
+        self.exif.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.exif.close()
+
+    def probe(self, path: Path) -> ProbeResult:
+        exif = self.exif.read(path)
+        sniffed = sniff_file(path)
+        mime = str((exif.data or {}).get("File:MIMEType", ""))
+        needs_ffprobe = (
+            exif.data is None
+            or exif.error is not None
+            or mime.startswith(("video/", "audio/", "application/"))
+        )
+        ff = None
+        if needs_ffprobe and sniffed.container is not None:  # no container: nothing to open
+            ff = ffprobe(path, container=sniffed.container, executable=self.ffprobe_exe,
+                         timeout_s=self.timeout_s)  # fmt: skip
+        return ProbeResult(exif=exif, ffprobe=ff, sniffed=sniffed)

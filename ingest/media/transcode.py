@@ -1,0 +1,288 @@
+"""Adapter for ffmpeg (through ffmpeg-python): the only module that imports ``ffmpeg``.
+
+Command lines are built from fixed templates; the only inputs are a path of the evidence store
+(the stored copy, never a device path), a path of a staging file, stream indexes and numbers
+from ffprobe and the [worker] settings. Inputs are opened as the container their first bytes
+show (``ingest.media.sniff``) with that demuxer alone and ``-protocol_whitelist file``: a stored
+playlist is never followed to other files.
+ffmpeg runs below acquisition's priority (``nice``, I/O class idle), dies with its worker
+(``setpriv --pdeathsig``), reports progress on ``-progress pipe:1`` and is killed at a
+timeout or when the worker stops.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+import selectors
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ffmpeg
+
+from ingest.errors import IngestError
+from ingest.media.probe import input_options, require_tool
+from ingest.media.sniff import Container
+
+logger = logging.getLogger(__name__)
+
+GLOBAL_ARGS = ("-nostdin", "-hide_banner", "-nostats", "-loglevel", "error",
+               "-progress", "pipe:1")  # fmt: skip
+MAX_W, MAX_H = 1280, 720
+THUMB_W = 320
+SOURCE, OUTPUT = "{source}", "{output}"
+
+
+class TranscodeError(IngestError):
+    code = "transcode-failed"
+    hint = "The original is untouched; the job is retried, then shown as 'no proxy: <reason>'."
+
+
+class TranscodeStopped(IngestError):
+    code = "transcode-stopped"
+    hint = "The worker is stopping; the job goes back to the queue."
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    """One ffmpeg run: its arguments (after the executable) with real paths."""
+
+    args: tuple[str, ...]
+    source: Path
+    output: Path
+
+    def recorded(self) -> list[str]:
+        """The arguments as the custody log keeps them: paths replaced by placeholders."""
+        src, out = f"file:{self.source}", f"file:{self.output}"
+        return [SOURCE if a == src else OUTPUT if a == out else a for a in self.args]
+
+
+Node = Any  # ffmpeg-python's stream nodes (the library is untyped)
+
+
+def _compile(node: Node, source: Path, output: Path) -> Command:
+    args = node.compile(cmd="ffmpeg", overwrite_output=True)
+    return Command(args=(*GLOBAL_ARGS, *args[1:]), source=source, output=output)
+
+
+def _input(source: Path, container: Container, **opts: object) -> Node:
+    return ffmpeg.input(f"file:{source}", **input_options(container), **opts)
+
+
+def _fit(stream: Node, w: int, h: int) -> Node:
+    """Scale down to fit w x h keeping the aspect ratio, even dimensions; never up."""
+    return stream.filter(
+        "scale", w=f"min({w},iw)", h=f"min({h},ih)",
+        force_original_aspect_ratio="decrease", force_divisible_by=2,
+    )  # fmt: skip
+
+
+def video_proxy(
+    source: Path, output: Path, *, container: Container, video: int, audio: int | None,
+    channels: int, preset: str, crf: int,
+) -> Command:  # fmt: skip
+    """H.264 (libx264) at most 1280x720, AAC, MP4 with the index in front (+faststart)."""
+    i = _input(source, container)
+    streams = [_fit(i[str(video)], MAX_W, MAX_H)]
+    # the source's own frame timing (body cameras and phones record variable frame rates):
+    # no frame duplicated or dropped, so the proxy lasts as long as its source
+    opts: dict[str, object] = {"c:v": "libx264", "preset": preset, "crf": crf,
+                               "pix_fmt": "yuv420p", "fps_mode": "passthrough"}  # fmt: skip
+    if audio is not None:
+        streams.append(i[str(audio)])
+        opts.update({"c:a": "aac", "b:a": "128k", "ac": max(1, min(channels, 2))})
+    node = ffmpeg.output(*streams, f"file:{output}", f="mp4", movflags="+faststart",
+                         map_metadata=-1, **opts)  # fmt: skip
+    return _compile(node, source, output)
+
+
+def audio_proxy(
+    source: Path, output: Path, *, container: Container, audio: int, channels: int
+) -> Command:
+    """AAC in an M4A (MP4) with the index in front."""
+    i = _input(source, container)
+    node = ffmpeg.output(
+        i[str(audio)], f"file:{output}", f="ipod", movflags="+faststart", map_metadata=-1,
+        **{"c:a": "aac", "b:a": "128k", "ac": max(1, min(channels, 2))},
+    )  # fmt: skip
+    return _compile(node, source, output)
+
+
+def poster(source: Path, output: Path, *, container: Container, video: int, at_s: float) -> Command:
+    """One JPEG frame at ``at_s`` seconds, fitted in 1280x720."""
+    i = _input(source, container, ss=f"{at_s:.3f}")
+    node = ffmpeg.output(
+        _fit(i[str(video)], MAX_W, MAX_H), f"file:{output}",
+        f="image2", update=1, frames=1, **{"c:v": "mjpeg", "q:v": 3},
+    )  # fmt: skip
+    return _compile(node, source, output)
+
+
+def contact_sheet(
+    source: Path, output: Path, *, container: Container, video: int, times: Sequence[float],
+    cols: int,
+) -> Command:  # fmt: skip
+    """One JPEG of ``len(times)`` frames, ``cols`` per row, each 320 wide (one seek each)."""
+    frames = [
+        _fit(_input(source, container, ss=f"{t:.3f}")[str(video)], THUMB_W, THUMB_W)
+        .filter("trim", end_frame=1)
+        .filter("setpts", "PTS-STARTPTS")
+        for t in times
+    ]
+    rows = -(-len(frames) // cols)
+    sheet = ffmpeg.concat(*frames, v=1, a=0).filter("tile", f"{cols}x{rows}", padding=4, margin=4)
+    node = ffmpeg.output(sheet, f"file:{output}", f="image2", update=1, frames=1,
+                         **{"c:v": "mjpeg", "q:v": 3})  # fmt: skip
+    return _compile(node, source, output)
+
+
+def waveform(source: Path, output: Path, *, container: Container, audio: int) -> Command:
+    """A PNG of the whole recording's waveform, 1280x240."""
+    i = _input(source, container)
+    wave = (
+        i[str(audio)]
+        .filter("aformat", channel_layouts="mono")
+        .filter("showwavespic", s="1280x240", colors="0x3070c0")
+    )
+    node = ffmpeg.output(wave, f"file:{output}", f="image2", update=1, frames=1,
+                         **{"c:v": "png"})  # fmt: skip
+    return _compile(node, source, output)
+
+
+def photo(source: Path, output: Path, *, container: Container, video: int) -> Command:
+    """A JPEG whose longer side is at most 1280."""
+    i = _input(source, container)
+    node = ffmpeg.output(
+        _fit(i[str(video)], MAX_W, MAX_W), f"file:{output}",
+        f="image2", update=1, frames=1, **{"c:v": "mjpeg", "q:v": 3},
+    )  # fmt: skip
+    return _compile(node, source, output)
+
+
+@functools.lru_cache(maxsize=4)
+def tool_version(executable: str = "ffmpeg") -> str:
+    """'ffmpeg <version> (libavcodec <version>)' of the installed ffmpeg."""
+    exe = require_tool(executable)
+    out = subprocess.run(
+        [exe, "-hide_banner", "-version"], capture_output=True, text=True, timeout=30, check=False
+    ).stdout.splitlines()
+    version = out[0].split()[2] if out and len(out[0].split()) > 2 else "unknown"
+    codec = next((ln.split()[1] + ln.split()[2] for ln in out if ln.startswith("libavcodec")), "")
+    return f"ffmpeg {version}" + (f" (libavcodec {codec})" if codec else "")
+
+
+@functools.lru_cache(maxsize=4)
+def priority_prefix(nice: int) -> tuple[str, ...]:
+    """Wrappers that lower ffmpeg below acquisition and kill it with its worker thread."""
+    prefix: list[str] = []
+    setpriv, ionice, nice_exe = (
+        shutil.which("setpriv"),
+        shutil.which("ionice"),
+        shutil.which("nice"),
+    )
+    if setpriv:
+        prefix += [setpriv, "--pdeathsig", "KILL", "--"]
+    if ionice:
+        prefix += [ionice, "-c3"]
+    if nice_exe and nice:
+        prefix += [nice_exe, "-n", str(nice)]
+    return tuple(prefix)
+
+
+def run(
+    cmd: Command,
+    *,
+    executable: str = "ffmpeg",
+    timeout_s: float,
+    duration_s: float | None,
+    nice: int = 10,
+    on_progress: Callable[[float], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> float:
+    """Run one command to its end; returns the seconds it took. Raises TranscodeError with the
+    tool's own error line, or TranscodeStopped when ``should_stop`` turns true."""
+    argv = [*priority_prefix(nice), require_tool(executable), *cmd.args]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"}
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        close_fds=True, env=env,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    err = bytearray()
+    buf = b""
+    try:
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            sel.register(proc.stderr, selectors.EVENT_READ)
+            while sel.get_map():
+                if should_stop():
+                    raise TranscodeStopped("the worker is stopping")
+                if time.monotonic() - started > timeout_s:
+                    raise TranscodeError(f"ffmpeg timed out after {timeout_s:.0f} s")
+                for key, _ in sel.select(timeout=0.25):
+                    chunk = os.read(key.fd, 65536)
+                    if not chunk:
+                        sel.unregister(key.fileobj)
+                    elif key.fileobj is proc.stderr:
+                        err += chunk[: max(0, 65536 - len(err))]
+                    else:
+                        buf = _progress(buf + chunk, duration_s, on_progress)
+        code = proc.wait(timeout=max(1.0, timeout_s - (time.monotonic() - started)))
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        proc.stdout.close()
+        proc.stderr.close()
+    if code != 0:
+        raise TranscodeError(f"ffmpeg failed (exit {code}): {_last_line(bytes(err))}")
+    return time.monotonic() - started
+
+
+def _progress(
+    buf: bytes, duration_s: float | None, on_progress: Callable[[float], None] | None
+) -> bytes:
+    """Consume complete 'key=value' lines of -progress; report out_time as a percentage."""
+    *lines, rest = buf.split(b"\n")
+    for line in lines:
+        key, _, value = line.decode("ascii", "replace").strip().partition("=")
+        if key == "out_time_us" and on_progress and duration_s and value.isdigit():
+            on_progress(min(100.0, int(value) / 1e6 / duration_s * 100))
+        elif key == "progress" and value == "end" and on_progress:
+            on_progress(100.0)
+    return rest
+
+
+_GENERIC = (
+    "Error marking filters as finished",
+    "Conversion failed!",
+    "Error while filtering",
+    "Error while processing the decoded data",
+    "Nothing was written into output file",
+)
+_CONTEXT = re.compile(r"^\[[\w:,-]+ @ 0x[0-9a-f]+\] ")
+
+
+def _last_line(err: bytes) -> str:
+    """The most telling line of ffmpeg's errors: the last one that is not a generic summary,
+    without the context address ('[h264 @ 0x55..] ') or an input path."""
+    lines = [ln.strip() for ln in err.decode("utf-8", "replace").splitlines() if ln.strip()]
+    telling = [ln for ln in lines if not ln.startswith(_GENERIC)] or lines
+    if not telling:
+        return "no error message"
+    return tidy(telling[-1])
+
+
+def tidy(line: str) -> str:
+    """A tool's error line fit for a listing: no context address, no path of ours."""
+    line = _CONTEXT.sub(lambda m: m.group(0).split(" @ ")[0][1:] + ": ", line)
+    return re.sub(r"file:/\S+?: ", "", line)[:300]

@@ -1,0 +1,105 @@
+"""What ``evidock verify`` (and the audit timer) leaves for Prometheus: node_exporter's
+textfile format, one file rewritten after each run.
+
+A full run (no ``--item``, no ``--quick``) is a fixity sweep: every stored object re-hashed.
+Its finish time, objects and failures are written; a partial run keeps the previous sweep's
+values from the file it replaces, so ``time() - evidock_fixity_last_sweep_timestamp_seconds``
+always measures the last complete sweep, whatever it found. Labels: problem codes only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+from ingest.errors import UsageError
+from ingest.metrics.prometheus import Family, read_textfile, write_textfile
+from verify.audit.run import AuditReport
+
+SWEEP = "evidock_fixity_last_sweep_timestamp_seconds"
+FAILURES = "evidock_fixity_failures"
+OBJECTS = "evidock_fixity_objects_checked"
+BYTES = "evidock_fixity_bytes_checked"
+_SWEEP_HELP = {
+    SWEEP: "Unix time the last complete fixity sweep (every stored object re-hashed) ended",
+    FAILURES: "Stored objects whose bytes did not match (or were missing) in the last sweep",
+    OBJECTS: "Stored objects re-hashed by the last complete fixity sweep",
+    BYTES: "Bytes re-hashed by the last complete fixity sweep",
+}
+
+
+def check_textfile_path(path: Path) -> None:
+    """Refuse, before any work, a path node_exporter would never read or we cannot write."""
+    if path.suffix != ".prom":
+        raise UsageError(
+            f"{path} does not end in .prom",
+            hint="node_exporter's textfile collector reads only *.prom files: name it "
+            "like /var/lib/prometheus/node-exporter/evidock.prom",
+        )
+    if not path.parent.is_dir():
+        raise UsageError(
+            f"the folder of {path} does not exist",
+            hint="Give the textfile collector's folder (node_exporter "
+            "--collector.textfile.directory).",
+        )
+
+
+def verify_families(
+    report: AuditReport,
+    *,
+    finished_at: datetime,
+    duration_s: float,
+    previous: dict[str, float],
+) -> list[Family]:
+    c = report.checked
+    sweep = c.item is None and not c.quick
+    if sweep:
+        values: dict[str, float | None] = {
+            SWEEP: finished_at.timestamp(),
+            FAILURES: float(sum(1 for f in report.fixity if not f.ok)),
+            OBJECTS: float(c.objects_rehashed),
+            BYTES: float(c.bytes_rehashed),
+        }
+    else:
+        values = {name: previous.get(name) for name in _SWEEP_HELP}
+    problems: Counter[str] = Counter()
+    for p in report.problems:
+        problems[p.code] += p.count
+    return [
+        Family.single(
+            "evidock_verify_last_run_timestamp_seconds",
+            "Unix time the last evidock verify ended",
+            finished_at.timestamp(),
+        ),
+        Family.single(
+            "evidock_verify_duration_seconds", "Seconds the last evidock verify took", duration_s
+        ),
+        Family.single(
+            "evidock_verify_log_intact",
+            "1 when the last verify found the custody log and its checkpoints intact",
+            1.0 if report.log_intact else 0.0,
+        ),
+        Family(
+            name="evidock_verify_problems",
+            help="Problems the last evidock verify found, by code",
+            labels=("code",),
+            samples=tuple(((code,), float(n)) for code, n in sorted(problems.items())),
+        ),
+        *(Family.single(name, help, values[name]) for name, help in _SWEEP_HELP.items()),
+    ]
+
+
+def write_verify_textfile(
+    path: Path, report: AuditReport, *, finished_at: datetime, duration_s: float
+) -> None:
+    families = verify_families(
+        report, finished_at=finished_at, duration_s=duration_s, previous=read_textfile(path)
+    )
+    try:
+        write_textfile(path, families)
+    except OSError as e:
+        raise UsageError(
+            f"cannot write the metrics textfile {path}: {e.strerror}",
+            hint="Check that the user running evidock may write in that folder.",
+        ) from e

@@ -1,0 +1,295 @@
+"""Acquisition of one file: a single read pass that hashes and writes, then a read-back.
+
+The source is read once in large chunks; the SHA-256 is computed on the bytes as they are
+read, and a writer thread writes the same buffers to a staging file on the store's file system
+(hashing and writing overlap on two cores). The read-back overlaps the copy too: every
+``SYNC_EVERY`` bytes the writer syncs what it wrote, drops it from the page cache and hands
+the range to a checker thread, which reads it back from the disk and hashes it in order while
+the copy goes on. At the end: the source must not have changed during the copy (inode, size,
+mtime, change time), the staging file is fsynced, its tail dropped and read back, and only a
+read-back hash of every byte equal to the copy hash is accepted. An empty file is read once to
+prove it is empty, and nothing else is done with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import threading
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+
+from ingest.errors import IngestError
+from storage.blobs.localstore import Staging
+
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+FLAG_EMPTY = "empty"  # a file of no bytes: stored and flagged, never probed or transcoded
+CHUNK = 8 * 1024 * 1024
+SYNC_EVERY = 64 * 1024 * 1024  # written, synced, dropped and read back in ranges of this size
+_BUFFERS = 3
+
+
+class SourceChanged(IngestError):
+    code = "source-changed"
+    hint = "The file was still being written; it stays on the device and is taken next docking."
+
+
+class ReadError(IngestError):
+    code = "source-read-error"
+    hint = "The device medium may be failing; the file stays on it. Report the device."
+
+
+class ReadBackMismatch(IngestError):
+    code = "read-back-mismatch"
+    hint = "The evidence disk returned other bytes than were written: check the disk now."
+
+
+class Abandoned(IngestError):
+    code = "abandoned"
+    hint = "The dock was stopping; the file stays on the device and is taken next time."
+
+
+class WriteError(IngestError):
+    code = "staging-write-error"
+    hint = "Check free space and the health of the evidence disk; nothing was recorded."
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceStat:
+    """Which file bytes were read from and how it looked while they were: the file system and
+    inode, size, mtime and the kernel's change time (which no user can set back)."""
+
+    dev: int
+    ino: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> SourceStat:
+        return cls(
+            dev=st.st_dev,
+            ino=st.st_ino,
+            size=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+            ctime_ns=st.st_ctime_ns,
+        )
+
+    @property
+    def inode(self) -> str:
+        """As the catalog keeps it (inode numbers are unsigned 64-bit: text, not BIGINT)."""
+        return f"{self.dev}:{self.ino}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Acquired:
+    sha256: str
+    size: int
+    mtime_ns: int
+    source: SourceStat  # the file as it was during the whole copy
+    # SHA-256 of the first N bytes, for each N asked for (``marks``) that the file reaches
+    prefixes: Mapping[int, str] = field(default_factory=dict)
+
+
+def acquire(
+    src_fd: int,
+    staging: Staging,
+    *,
+    chunk: int = CHUNK,
+    cancel: threading.Event | None = None,
+    sync_every: int = SYNC_EVERY,
+    after_sync: Callable[[int, int], None] | None = None,
+    marks: Collection[int] = (),
+) -> Acquired:
+    """Copy ``src_fd`` (from its start) into ``staging`` and prove the copy; see module doc.
+
+    ``cancel`` abandons the copy between chunks (the caller discards the staging file).
+    ``marks``: lengths whose prefix hash is wanted too (is an earlier copy the file's start?).
+    ``after_sync(start, end)`` runs when a range is synced, before it is read back (a seam for
+    tests that make the disk return other bytes)."""
+    before = SourceStat.of(os.fstat(src_fd))
+    if before.size == 0:
+        return _empty(src_fd, before)
+    os.posix_fadvise(src_fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+    # buffers sized to the file: a 40 KiB photo must not pay for three 8 MiB allocations
+    chunk = min(chunk, max(64 * 1024, before.size + 1))
+    back_fd = os.open(staging.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        checker = _ReadBack(back_fd, chunk)
+        try:
+            digest, total, prefixes = _copy(
+                src_fd, staging.fd, chunk, cancel, checker, sync_every, after_sync, marks
+            )
+        finally:
+            checker.finish()  # every range handed over is read back (or the thread ends)
+        _unchanged(src_fd, before, total)
+        os.posix_fadvise(src_fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        back, back_size = checker.result()
+    finally:
+        os.posix_fadvise(back_fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(back_fd)
+    if back != digest or back_size != total:
+        raise ReadBackMismatch(
+            f"read-back of the staging copy differs: copied sha256 {digest} ({total} bytes), "
+            f"read back {back} ({back_size} bytes)"
+        )
+    return Acquired(
+        sha256=digest, size=total, mtime_ns=before.mtime_ns, source=before, prefixes=prefixes
+    )
+
+
+def _unchanged(src_fd: int, before: SourceStat, total: int) -> None:
+    after = SourceStat.of(os.fstat(src_fd))
+    if after != before or total != after.size:
+        raise SourceChanged(
+            f"source changed during the copy: {before.size} bytes at mtime {before.mtime_ns} "
+            f"(changed {before.ctime_ns}) before, {after.size} bytes at mtime "
+            f"{after.mtime_ns} (changed {after.ctime_ns}) after, {total} bytes read"
+        )
+
+
+def _empty(src_fd: int, before: SourceStat) -> Acquired:
+    """An empty file: one read proves it still is; no staging bytes, no threads, no read-back."""
+    try:
+        extra = len(os.read(src_fd, 1))
+    except OSError as e:
+        raise ReadError(f"cannot read the source: {e.strerror}") from e
+    _unchanged(src_fd, before, extra)
+    return Acquired(sha256=EMPTY_SHA256, size=0, mtime_ns=before.mtime_ns, source=before)
+
+
+class _ReadBack:
+    """A thread that reads synced ranges of the staging file back from the disk, in order,
+    and hashes them: the proof that the disk returns what was written."""
+
+    def __init__(self, fd: int, chunk: int) -> None:
+        self.fd = fd
+        self.h = hashlib.sha256()
+        self.size = 0
+        self.error: BaseException | None = None
+        self._ranges: queue.Queue[tuple[int, int] | None] = queue.Queue()
+        self._buf = bytearray(chunk)
+        self._t = threading.Thread(target=self._run, name="evidock-read-back", daemon=True)
+        self._t.start()
+
+    def check(self, start: int, end: int) -> None:
+        """``[start, end)`` is synced and dropped from the cache: read it back."""
+        self._ranges.put((start, end))
+
+    def finish(self) -> None:
+        """No more ranges: wait until those handed over are read back (idempotent)."""
+        if self._t.is_alive():
+            self._ranges.put(None)
+            self._t.join()
+
+    def result(self) -> tuple[str, int]:
+        self.finish()
+        if self.error is not None:
+            raise self.error
+        return self.h.hexdigest(), self.size
+
+    def _run(self) -> None:
+        view = memoryview(self._buf)
+        while (job := self._ranges.get()) is not None:
+            if self.error is not None:
+                continue
+            start, end = job
+            try:
+                while start < end:
+                    n = os.preadv(self.fd, [view[: min(len(view), end - start)]], start)
+                    if n == 0:
+                        break
+                    self.h.update(view[:n])
+                    self.size += n
+                    start += n
+                os.posix_fadvise(self.fd, job[0], job[1] - job[0], os.POSIX_FADV_DONTNEED)
+            except OSError as e:
+                self.error = ReadBackMismatch(f"cannot read the staging copy back: {e.strerror}")
+
+
+def _copy(
+    src_fd: int,
+    dst_fd: int,
+    chunk: int,
+    cancel: threading.Event | None,
+    checker: _ReadBack,
+    sync_every: int,
+    after_sync: Callable[[int, int], None] | None,
+    marks: Collection[int],
+) -> tuple[str, int, dict[int, str]]:
+    """Read and hash on this thread, write on a second one (which syncs and hands synced
+    ranges to the read-back checker); buffers are recycled."""
+    h = hashlib.sha256()
+    todo = sorted(m for m in set(marks) if m > 0)
+    prefixes: dict[int, str] = {}
+    free: queue.Queue[bytearray] = queue.Queue()
+    for _ in range(_BUFFERS):
+        free.put(bytearray(chunk))
+    full: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
+    failure: list[BaseException] = []
+    done = threading.Event()
+
+    def sync(start: int, end: int, *, final: bool) -> None:
+        (os.fsync if final else os.fdatasync)(dst_fd)
+        os.posix_fadvise(dst_fd, start, end - start, os.POSIX_FADV_DONTNEED)
+        if after_sync is not None:
+            after_sync(start, end)
+        checker.check(start, end)
+
+    def writer() -> None:
+        written = synced = 0
+        while True:
+            job = full.get()
+            if job is None:
+                break
+            buf, n = job
+            try:
+                if not failure:
+                    view = memoryview(buf)[:n]
+                    while view:
+                        view = view[os.write(dst_fd, view) :]
+                    written += n
+                    if written - synced >= sync_every:
+                        sync(synced, written, final=False)
+                        synced = written
+            except OSError as e:
+                failure.append(WriteError(f"cannot write the staging file: {e.strerror}"))
+            free.put(buf)
+        try:
+            if not failure and done.is_set():
+                sync(synced, written, final=True)
+        except OSError as e:
+            failure.append(WriteError(f"cannot sync the staging file: {e.strerror}"))
+
+    t = threading.Thread(target=writer, name="evidock-staging-writer", daemon=True)
+    t.start()
+    total = 0
+    try:
+        while not failure:
+            if cancel is not None and cancel.is_set():
+                raise Abandoned("copy abandoned: the dock is stopping")
+            buf = free.get()
+            try:
+                n = os.readv(src_fd, [buf])
+            except OSError as e:
+                raise ReadError(f"cannot read the source: {e.strerror}") from e
+            if n == 0:
+                free.put(buf)
+                done.set()
+                break
+            view, done_to = memoryview(buf)[:n], 0
+            while todo and todo[0] <= total + n:  # a prefix ends in this chunk
+                mark = todo.pop(0)
+                h.update(view[done_to : mark - total])
+                done_to = mark - total
+                prefixes[mark] = h.copy().hexdigest()
+            h.update(view[done_to:])
+            total += n
+            full.put((buf, n))
+    finally:
+        full.put(None)
+        t.join()
+    if failure:
+        raise failure[0]
+    return h.hexdigest(), total, prefixes

@@ -1,0 +1,182 @@
+"""Frozen records of cases, activities, links, excuses and offload checks. ORM rows never leave.
+
+Codes (stage, record type, enforcement type, ...) are plain strings here; their vocabulary and
+their Chinese and English names live in ``ingest.cases.vocab``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+UNKNOWN_SOURCE = "unknown"  # reference_source of an item whose recording time has no trusted bound
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewCase:
+    number: str
+    title: str
+    enforcement_type: str
+    procedure: str
+    handler: str
+    reviewer: str | None
+    approver: str | None
+    confidentiality: str
+    opened_at: datetime
+    opened_by: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Case:
+    id: int
+    number: str
+    title: str
+    enforcement_type: str
+    procedure: str
+    handler: str
+    reviewer: str | None
+    approver: str | None
+    confidentiality: str
+    status: str
+    opened_at: datetime
+    opened_by: str
+    closed_at: datetime | None
+    closed_by: str | None
+    archive_due_at: datetime | None
+    archived_at: datetime | None
+    archived_by: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewActivity:
+    stage: str
+    record_type: str
+    officers: tuple[str, ...]
+    place: str
+    start_at: datetime
+    end_at: datetime
+    no_av_reason: str
+    note: str
+    created_at: datetime
+    created_by: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Activity:
+    id: int
+    case_id: int
+    case_number: str
+    stage: str
+    record_type: str
+    officers: tuple[str, ...]
+    officer_ids: tuple[int, ...]
+    place: str
+    start_at: datetime
+    end_at: datetime
+    no_av_reason: str
+    note: str
+    created_at: datetime
+    created_by: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewLink:
+    case_id: int
+    item_id: int
+    activity_id: int | None
+    stage: str
+    record_type: str | None
+    how: str
+    why: str
+    linked_by: str
+    linked_at: datetime
+    linked_seq: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Link:
+    id: int
+    case_id: int
+    item_id: int
+    activity_id: int | None
+    stage: str
+    record_type: str | None
+    how: str
+    why: str
+    linked_by: str
+    linked_at: datetime
+    unlinked_at: datetime | None
+    unlinked_by: str | None
+    unlink_reason: str | None
+    is_video: bool
+
+    @property
+    def live(self) -> bool:
+        return self.unlinked_at is None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OffloadInput:
+    """Everything the 24-hour rule needs to know about one item and the device it came from."""
+
+    item_id: int
+    device_serial: str
+    officer_badge: str | None
+    session_id: int
+    recorded_start: datetime | None
+    recorded_end: datetime | None
+    time_source: str | None
+    flags: tuple[str, ...]
+    file_mtime: datetime
+    acquired_at: datetime
+    durable_at: datetime | None
+    device_registered: bool
+    in_service_since: datetime | None  # first registration or first assignment, the earlier
+    previous_dock_at: datetime | None  # the device's docking before this item's session
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OffloadCheck:
+    item_id: int
+    reference_end: datetime | None  # None: no trustworthy lower bound for the recording time
+    reference_source: str
+    clock_problems: tuple[str, ...]
+    durable_at: datetime | None
+    delay_s: float | None
+    late_flag_seq: int | None
+    checked_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckedItem:
+    """An item with its offload check, as the overdue report lists it."""
+
+    item_id: int
+    device_serial: str
+    officer_badge: str | None
+    session_id: int
+    path: str
+    recorded_end: datetime | None
+    acquired_at: datetime
+    durable_at: datetime | None
+    check: OffloadCheck | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Excuse:
+    id: int
+    item_id: int
+    session_id: int | None
+    reason: str
+    returned_at: datetime | None
+    granted_by: str
+    granted_at: datetime
+    event_seq: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceInService:
+    serial: str
+    officer_badge: str
+    assigned_at: datetime
+    last_docked_at: datetime | None  # latest docking at or before the report time

@@ -1,0 +1,280 @@
+"""Rows of the custody log: events, stored Merkle subtree hashes, the head that serialises appends.
+
+The arithmetic (canonical form, hashes, proofs) lives in ``verify``; this module only reads and
+writes rows inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from storage import records as r
+from storage.catalog.models import CheckpointRow, CustodyEventRow, DockRow, LogHeadRow, LogNodeRow
+
+GENESIS = "0" * 64
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _flushed(method: F) -> F:
+    """A read of log rows sees every append of this transaction: written out first."""
+
+    @functools.wraps(method)
+    def wrapper(self: LogRows, *args: Any, **kwargs: Any) -> Any:
+        self.flush()
+        return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class LogRows:
+    """Log rows of one transaction. Once the head is locked, the head and the nodes written in
+    this transaction are also kept in memory, so a batch of appends costs no re-reads."""
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+        self._head: r.LogHead | None = None
+        self._nodes: dict[tuple[int, int], bytes] = {}
+        # appends of this transaction, written in one statement per table by flush()
+        self._new_events: list[dict[str, Any]] = []
+        self._new_nodes: list[dict[str, Any]] = []
+        self._head_dirty = False
+
+    def lock_head(self) -> r.LogHead:
+        """Take the append lock (row lock on PostgreSQL; the write transaction on SQLite)."""
+        if self._head is not None:
+            return self._head
+        conn = self.s.connection()
+        q = select(LogHeadRow.size, LogHeadRow.last_leaf).where(LogHeadRow.id == 1)
+        row = conn.execute(q.with_for_update()).first()
+        if row is None:
+            # Writers starting on a new catalog race to create the head row: the loser's
+            # INSERT waits for the winner's commit, fails, and then locks the winner's row.
+            try:
+                with self.s.begin_nested():
+                    head = {"id": 1, "size": 0, "last_leaf": GENESIS}
+                    self.s.connection().execute(insert(LogHeadRow), [head])  # in the SAVEPOINT
+            except IntegrityError:
+                pass
+            row = conn.execute(q.with_for_update()).one()
+        self._head = r.LogHead(size=row.size, last_leaf=row.last_leaf)
+        return self._head
+
+    def head(self) -> r.LogHead:
+        if self._head is not None:
+            return self._head
+        q = select(LogHeadRow.size, LogHeadRow.last_leaf).where(LogHeadRow.id == 1)
+        row = self.s.connection().execute(q).first()
+        if row is None:
+            return r.LogHead(size=0, last_leaf=GENESIS)
+        return r.LogHead(size=row.size, last_leaf=row.last_leaf)
+
+    def set_head(self, head: r.LogHead) -> None:
+        assert self._head is not None, "lock_head() first"
+        self._head = head
+        self._head_dirty = True
+
+    def flush(self) -> None:
+        """Write the appends of this transaction: the events, the new tree nodes and the head,
+        one statement each (the catalog calls it before every commit, reads call it first)."""
+        if not (self._new_events or self._new_nodes or self._head_dirty):
+            return
+        self.s.flush()  # rows the events refer to (items) go first
+        conn = self.s.connection()
+        if self._new_events:
+            conn.execute(insert(CustodyEventRow), self._new_events)
+            self._new_events = []
+        if self._new_nodes:
+            conn.execute(insert(LogNodeRow), self._new_nodes)
+            self._new_nodes = []
+        if self._head_dirty and self._head is not None:
+            conn.execute(
+                update(LogHeadRow)
+                .where(LogHeadRow.id == 1)
+                .values(size=self._head.size, last_leaf=self._head.last_leaf)
+            )
+        self._head_dirty = False
+
+    def read_node(self, level: int, idx: int) -> bytes:
+        cached = self._nodes.get((level, idx))
+        if cached is not None:
+            return cached
+        h = (
+            self.s.connection()
+            .execute(
+                select(LogNodeRow.hash).where(LogNodeRow.level == level, LogNodeRow.idx == idx)
+            )
+            .scalar()
+        )
+        if h is None:
+            raise KeyError(f"log node ({level}, {idx}) is missing")
+        return bytes(h)
+
+    def put_nodes(self, nodes: Iterable[tuple[int, int, bytes]]) -> None:
+        triples = list(nodes)
+        if triples:
+            self._new_nodes.extend({"level": lv, "idx": ix, "hash": h} for lv, ix, h in triples)
+            self._nodes.update({(lv, ix): h for lv, ix, h in triples})
+
+    def insert_event(self, ev: r.Event) -> None:
+        self._new_events.append(
+            {
+                "seq": ev.seq,
+                "time": ev.time,
+                "type": ev.type,
+                "item_id": ev.item,
+                "actor": ev.actor,
+                "dock": ev.dock,
+                "data": ev.data,
+                "prev": ev.prev,
+            }
+        )
+
+    @_flushed
+    def events_for_item(self, item_id: int) -> list[r.Event]:
+        q = select(CustodyEventRow).where(CustodyEventRow.item_id == item_id)
+        return [_event(e) for e in self.s.scalars(q.order_by(CustodyEventRow.seq))]
+
+    @_flushed
+    def events(self, *, start: int = 0, batch: int = 5000) -> Iterator[r.Event]:
+        """Every event in sequence order, read in batches (flat memory over a long log)."""
+        after = start - 1
+        while True:
+            rows = self.s.scalars(
+                select(CustodyEventRow)
+                .where(CustodyEventRow.seq > after)
+                .order_by(CustodyEventRow.seq)
+                .limit(batch)
+            ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield _event(row)
+            after = rows[-1].seq
+
+    @_flushed
+    def event_count(self) -> int:
+        return int(self.s.scalar(select(func.count()).select_from(CustodyEventRow)) or 0)
+
+    # -- checkpoints ------------------------------------------------------------------------
+    @_flushed
+    def add_checkpoint(
+        self, *, dock_id: int, size: int, root: str, note: str, now: datetime
+    ) -> int:
+        row = CheckpointRow(dock_id=dock_id, size=size, root=root, note=note, created_at=now)
+        self.s.add(row)
+        self.s.flush()
+        return row.id
+
+    @_flushed
+    def checkpoint_sizes(self, dock_id: int) -> set[int]:
+        """Sizes this dock has signed (no note texts loaded)."""
+        q = select(CheckpointRow.size).where(CheckpointRow.dock_id == dock_id)
+        return set(self.s.scalars(q))
+
+    @_flushed
+    def checkpoints(self) -> list[r.Checkpoint]:
+        q = (
+            select(CheckpointRow, DockRow.name)
+            .join(DockRow, DockRow.id == CheckpointRow.dock_id)
+            .order_by(CheckpointRow.size, CheckpointRow.id)
+        )
+        return [
+            r.Checkpoint(
+                id=cp.id,
+                dock_name=name,
+                size=cp.size,
+                root=cp.root,
+                note=cp.note,
+                created_at=cp.created_at,
+            )
+            for cp, name in self.s.execute(q)
+        ]
+
+    # -- bulk reads for audits --------------------------------------------------------------
+    @_flushed
+    def event_range(self, start: int, end: int) -> list[r.Event]:
+        """Events with ``start <= seq < end`` in sequence order, read as plain columns (an
+        audit reads the whole log in such windows; no ORM objects are built)."""
+        q = (
+            select(*_EVENT_COLUMNS)
+            .where(CustodyEventRow.seq >= start, CustodyEventRow.seq < end)
+            .order_by(CustodyEventRow.seq)
+        )
+        return [_event_from_columns(row) for row in self.s.execute(q)]
+
+    @_flushed
+    def events_outside(self, size: int, *, limit: int = 1000) -> list[r.Event]:
+        """Events whose ``seq`` lies outside ``[0, size)``: none exist in an intact log."""
+        q = (
+            select(*_EVENT_COLUMNS)
+            .where(or_(CustodyEventRow.seq < 0, CustodyEventRow.seq >= size))
+            .order_by(CustodyEventRow.seq)
+            .limit(limit)
+        )
+        return [_event_from_columns(row) for row in self.s.execute(q)]
+
+    @_flushed
+    def item_events(
+        self, first: int, last: int | None, *, limit: int | None = None
+    ) -> list[r.Event]:
+        """Events of items ``first <= item <= last`` (no upper bound when ``last`` is None),
+        ordered by item, then sequence; at most ``limit`` of them."""
+        q = select(*_EVENT_COLUMNS).where(CustodyEventRow.item_id >= first)
+        if last is not None:
+            q = q.where(CustodyEventRow.item_id <= last)
+        q = q.order_by(CustodyEventRow.item_id, CustodyEventRow.seq).limit(limit)
+        return [_event_from_columns(row) for row in self.s.execute(q)]
+
+    @_flushed
+    def nodes_in(self, level: int, start: int, end: int) -> dict[int, bytes]:
+        """Stored hashes of the nodes ``(level, idx)`` with ``start <= idx < end``, by idx."""
+        q = select(LogNodeRow.idx, LogNodeRow.hash).where(
+            LogNodeRow.level == level, LogNodeRow.idx >= start, LogNodeRow.idx < end
+        )
+        return {int(idx): bytes(h) for idx, h in self.s.execute(q)}
+
+    @_flushed
+    def node_counts(self) -> dict[int, int]:
+        """How many nodes are stored at each level."""
+        q = select(LogNodeRow.level, func.count()).group_by(LogNodeRow.level)
+        return {int(level): int(n) for level, n in self.s.execute(q)}
+
+
+def _event(row: CustodyEventRow) -> r.Event:
+    return r.Event(
+        seq=row.seq,
+        time=row.time,
+        type=row.type,
+        item=row.item_id,
+        actor=row.actor,
+        dock=row.dock,
+        data=row.data,
+        prev=row.prev,
+    )
+
+
+_EVENT_COLUMNS = (
+    CustodyEventRow.seq,
+    CustodyEventRow.time,
+    CustodyEventRow.type,
+    CustodyEventRow.item_id,
+    CustodyEventRow.actor,
+    CustodyEventRow.dock,
+    CustodyEventRow.data,
+    CustodyEventRow.prev,
+)
+
+
+def _event_from_columns(row: Row[int, str, str, int | None, str, str, str, str]) -> r.Event:
+    seq, time, type_, item, actor, dock, data, prev = row
+    return r.Event(
+        seq=seq, time=time, type=type_, item=item, actor=actor, dock=dock, data=data, prev=prev
+    )

@@ -1,0 +1,370 @@
+"""SQLAlchemy ORM models of the catalog. Nothing outside ``storage`` sees these classes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC on every dialect and hands back aware UTC datetimes."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the catalog; times must be aware")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class OfficerRow(Base):
+    __tablename__ = "officer"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    badge: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(200), default="")
+    certificate_no: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DeviceRow(Base):
+    __tablename__ = "device"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    serial: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32), default="camera")
+    vendor: Mapped[str] = mapped_column(String(200), default="")
+    model: Mapped[str] = mapped_column(String(200), default="")
+    profile: Mapped[str] = mapped_column(String(100), default="")
+    registered: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_docked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class DeviceAssignmentRow(Base):
+    """Which officer holds a device from when to when; history is kept, never rewritten."""
+
+    __tablename__ = "device_assignment"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("device.id"), index=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officer.id"), index=True)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class DockRow(Base):
+    __tablename__ = "dock"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    host: Mapped[str] = mapped_column(String(255), default="")
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    key_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DockSessionRow(Base):
+    __tablename__ = "dock_session"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dock_id: Mapped[int] = mapped_column(ForeignKey("dock.id"), index=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("device.id"), index=True)
+    source: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class ItemRow(Base):
+    __tablename__ = "evidence_item"
+    __table_args__ = (
+        UniqueConstraint("device_id", "original_path", "sha256", name="uq_item_device_path_sha"),
+        Index("ix_item_device_path", "device_id", "original_path"),
+        Index("ix_item_recorded_start", "recorded_start"),
+        Index("ix_item_state_acquired", "state", "acquired_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    device_id: Mapped[int] = mapped_column(ForeignKey("device.id"))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officer.id"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("dock_session.id"), index=True)
+    original_path: Mapped[bytes] = mapped_column(LargeBinary)
+    original_path_display: Mapped[str] = mapped_column(Text)
+    source_mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    # issue 23: which inode the bytes were read from ("st_dev:st_ino", text: inode numbers are
+    # unsigned 64-bit) and its kernel change time then; a later docking may skip re-reading a
+    # file only while both still match (ingest.pipeline.known)
+    source_inode: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source_ctime_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    state: Mapped[str] = mapped_column(String(32))
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    durable_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    confidentiality: Mapped[str] = mapped_column(String(32), default="none")
+    mime_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    recorded_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    recorded_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    time_source: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    video_codec: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    audio_codec: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    make: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    camera_serial: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    gps_lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    gps_lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    flags: Mapped[str] = mapped_column(Text, default="")
+    probe_errors: Mapped[str] = mapped_column(Text, default="")
+
+
+class StoredObjectRow(Base):
+    """Bytes filed under their SHA-256 in one backend; items and derivatives point here by hash."""
+
+    __tablename__ = "stored_object"
+    __table_args__ = (UniqueConstraint("backend", "sha256", name="uq_stored_object_backend_sha"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    backend: Mapped[str] = mapped_column(String(32))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    key: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(BigInteger)
+    version_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    retention_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # issue 8: originals and their derivatives in S3 (with the checksum the server reported,
+    # the Object Lock mode and legal hold set), and a local copy released after upload
+    role: Mapped[str] = mapped_column(String(16), default="original", server_default="original")
+    checksum: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lock_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class DerivedMediaRow(Base):
+    """Proxies and thumbnails made from an item (filled by the proxy work)."""
+
+    __tablename__ = "derived_media"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("evidence_item.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    params: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class JobRow(Base):
+    """Work queued for workers (proxies, uploads); claimed under a lease."""
+
+    __tablename__ = "job"
+    __table_args__ = (Index("ix_job_claim", "state", "not_before"),)
+    # issue 8/9: the node whose local store holds the job's input (None: any node can run it)
+    node: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("evidence_item.id"),
+        nullable=True,
+        index=True,  # issue 5: 0003
+    )
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    lease_expires: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # 0003
+
+
+class CustodyEventRow(Base):
+    """One custody event; the canonical bytes are rebuilt from these columns when verifying."""
+
+    __tablename__ = "custody_event"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    time: Mapped[str] = mapped_column(String(40))
+    type: Mapped[str] = mapped_column(String(40))
+    item_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    dock: Mapped[str] = mapped_column(String(100))
+    data: Mapped[str] = mapped_column(Text)
+    prev: Mapped[str] = mapped_column(String(64))
+
+
+class LogNodeRow(Base):
+    """Hash of the perfect Merkle subtree (level, index); level 0 holds the leaf hashes."""
+
+    __tablename__ = "log_node"
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LogHeadRow(Base):
+    """The single row that serialises appends: size of the log and the last leaf hash."""
+
+    __tablename__ = "log_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(BigInteger)
+    last_leaf: Mapped[str] = mapped_column(String(64))
+
+
+class CheckpointRow(Base):
+    __tablename__ = "checkpoint"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dock_id: Mapped[int] = mapped_column(ForeignKey("dock.id"), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # in S3
+
+
+# -- cases, links and the 24-hour rule (issue 6) ----------------------------------------------
+
+
+class CaseRow(Base):
+    """An enforcement case (regulation Art. 3, 32): its number, kind and the officers in charge."""
+
+    __tablename__ = "enforcement_case"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(200), unique=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    enforcement_type: Mapped[str] = mapped_column(String(32))
+    procedure: Mapped[str] = mapped_column(String(16))
+    handler_id: Mapped[int] = mapped_column(ForeignKey("officer.id"))
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("officer.id"), nullable=True)
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("officer.id"), nullable=True)
+    confidentiality: Mapped[str] = mapped_column(String(32), default="none")
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_by: Mapped[str] = mapped_column(String(200))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    archive_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    archived_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class CaseActivityRow(Base):
+    """One recorded step of a case: its stage, record type, place and time window."""
+
+    __tablename__ = "case_activity"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("enforcement_case.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(32))
+    record_type: Mapped[str] = mapped_column(String(40))
+    place: Mapped[str] = mapped_column(Text, default="")
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    no_av_reason: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class ActivityOfficerRow(Base):
+    __tablename__ = "case_activity_officer"
+    activity_id: Mapped[int] = mapped_column(ForeignKey("case_activity.id"), primary_key=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officer.id"), primary_key=True, index=True)
+
+
+class CaseLinkRow(Base):
+    """An item filed to a case stage. Unlinking retires the row (``retired`` = its id), so the
+    history stays and (case, item, retired=0) is unique: one live link per item and case."""
+
+    __tablename__ = "case_link"
+    __table_args__ = (UniqueConstraint("case_id", "item_id", "retired", name="uq_case_link_live"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("enforcement_case.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("evidence_item.id"), index=True)
+    activity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("case_activity.id"), nullable=True, index=True
+    )
+    stage: Mapped[str] = mapped_column(String(32))
+    record_type: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    how: Mapped[str] = mapped_column(String(64))
+    why: Mapped[str] = mapped_column(Text, default="")
+    linked_by: Mapped[str] = mapped_column(String(200))
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    linked_seq: Mapped[int] = mapped_column(BigInteger)
+    retired: Mapped[int] = mapped_column(Integer, default=0)
+    unlinked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    unlinked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    unlink_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    unlinked_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class OffloadCheckRow(Base):
+    """The 24-hour rule measured for one item: the recording end it is measured from (after the
+    clock checks), the delay to durability, and the late_flagged event when it was late."""
+
+    __tablename__ = "offload_check"
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("evidence_item.id"), primary_key=True, autoincrement=False
+    )
+    reference_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reference_source: Mapped[str] = mapped_column(String(32), index=True)
+    clock_problem: Mapped[str] = mapped_column(String(200), default="", index=True)
+    durable_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    delay_s: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
+    late_flag_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OffloadExcuseRow(Base):
+    """A custodian's excuse of a late offload; the 'excused' custody event is the proof."""
+
+    __tablename__ = "offload_excuse"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("evidence_item.id"), index=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("dock_session.id"), nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    granted_by: Mapped[str] = mapped_column(String(200))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    event_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+# Indexes the compliance report needs on tables of the foundation.
+Index("ix_item_durable_at", ItemRow.durable_at)
+Index("ix_item_acquired_at", ItemRow.acquired_at)
+Index("ix_item_officer_recorded", ItemRow.officer_id, ItemRow.recorded_start)
+Index("ix_dock_session_device_started", DockSessionRow.device_id, DockSessionRow.started_at)

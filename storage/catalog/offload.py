@@ -1,0 +1,307 @@
+"""Catalog side of the 24-hour rule: offload checks, excuses, and the report's indexed queries.
+
+The arithmetic (which recording end to trust, what is late) is decided in ``cases.compliance``;
+this module reads its inputs and files its results. Every report query starts from an index
+(delay, durability, clock problem, dock sessions by device), never from a scan of all items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+
+from storage.catalog import caserecords as c
+from storage.catalog.cases import chunked
+from storage.catalog.models import (
+    DeviceAssignmentRow,
+    DeviceRow,
+    DockSessionRow,
+    ItemRow,
+    OfficerRow,
+    OffloadCheckRow,
+    OffloadExcuseRow,
+)
+from storage.catalog.session import Transaction
+
+
+class OffloadOps:
+    def __init__(self, txn: Transaction) -> None:
+        self.txn = txn
+        self.s = txn.s
+
+    # -- what needs (re)checking ------------------------------------------------------------
+    def items_to_check(self, *, limit: int, recent_since: datetime) -> list[int]:
+        """Items without a check (new since the last one checked, or recent and missed), and
+        checked items that were pending and have become durable since."""
+        found: set[int] = set()
+        mark = self.s.scalar(select(func.max(OffloadCheckRow.item_id)))
+        newer = select(ItemRow.id).order_by(ItemRow.id).limit(limit)
+        if mark is not None:
+            newer = newer.where(ItemRow.id > mark)
+        found.update(self.s.scalars(newer))
+        missed = (
+            select(ItemRow.id)
+            .outerjoin(OffloadCheckRow, OffloadCheckRow.item_id == ItemRow.id)
+            .where(ItemRow.acquired_at >= recent_since, OffloadCheckRow.item_id.is_(None))
+            .limit(limit)
+        )
+        found.update(self.s.scalars(missed))
+        now_durable = (
+            select(OffloadCheckRow.item_id)
+            .join(ItemRow, ItemRow.id == OffloadCheckRow.item_id)
+            .where(OffloadCheckRow.delay_s.is_(None), ItemRow.durable_at.is_not(None))
+            .where(OffloadCheckRow.durable_at.is_(None))
+            .limit(limit)
+        )
+        found.update(self.s.scalars(now_durable))
+        return sorted(found)[:limit]
+
+    def session_items(self, session_id: int) -> list[int]:
+        q = select(ItemRow.id).where(ItemRow.session_id == session_id).order_by(ItemRow.id)
+        return list(self.s.scalars(q))
+
+    def session_exists(self, session_id: int) -> bool:
+        return self.s.get(DockSessionRow, session_id) is not None
+
+    def inputs(self, item_ids: Sequence[int]) -> list[c.OffloadInput]:
+        out: list[c.OffloadInput] = []
+        since: dict[int, datetime | None] = {}  # per device
+        before: dict[tuple[int, datetime], datetime | None] = {}  # per device and docking
+        for part in chunked(item_ids):
+            q = (
+                select(ItemRow, DeviceRow, OfficerRow.badge, DockSessionRow.started_at)
+                .join(DeviceRow, DeviceRow.id == ItemRow.device_id)
+                .join(DockSessionRow, DockSessionRow.id == ItemRow.session_id)
+                .outerjoin(OfficerRow, OfficerRow.id == ItemRow.officer_id)
+                .where(ItemRow.id.in_(part))
+                .order_by(ItemRow.id)
+            )
+            for item, dev, badge, docked in self.s.execute(q):
+                if dev.id not in since:
+                    since[dev.id] = self._in_service_since(dev)
+                if (dev.id, docked) not in before:
+                    before[dev.id, docked] = self._dock_before(dev.id, docked)
+                out.append(
+                    c.OffloadInput(
+                        item_id=item.id,
+                        device_serial=dev.serial,
+                        officer_badge=badge,
+                        session_id=item.session_id,
+                        recorded_start=item.recorded_start,
+                        recorded_end=item.recorded_end,
+                        time_source=item.time_source,
+                        flags=tuple(x for x in item.flags.split(",") if x),
+                        file_mtime=datetime.fromtimestamp(item.source_mtime_ns / 1e9, UTC),
+                        acquired_at=item.acquired_at,
+                        durable_at=item.durable_at,
+                        device_registered=dev.registered,
+                        in_service_since=since[dev.id],
+                        previous_dock_at=before[dev.id, docked],
+                    )
+                )
+        return out
+
+    def _in_service_since(self, dev: DeviceRow) -> datetime | None:
+        first = self.s.scalar(
+            select(func.min(DeviceAssignmentRow.start_at)).where(
+                DeviceAssignmentRow.device_id == dev.id
+            )
+        )
+        first = _aware(first)
+        return min(dev.created_at, first) if first is not None else dev.created_at
+
+    def _dock_before(self, device_id: int, t: datetime) -> datetime | None:
+        q = (
+            select(DockSessionRow.started_at)
+            .where(DockSessionRow.device_id == device_id, DockSessionRow.started_at < t)
+            .order_by(DockSessionRow.started_at.desc())
+            .limit(1)
+        )
+        return self.s.scalars(q).first()
+
+    # -- checks -----------------------------------------------------------------------------
+    def checks(self, item_ids: Sequence[int]) -> dict[int, c.OffloadCheck]:
+        out: dict[int, c.OffloadCheck] = {}
+        for part in chunked(item_ids):
+            q = select(OffloadCheckRow).where(OffloadCheckRow.item_id.in_(part))
+            out.update({r.item_id: _check(r) for r in self.s.scalars(q)})
+        return out
+
+    def put_check(self, check: c.OffloadCheck) -> None:
+        row = self.s.get(OffloadCheckRow, check.item_id)
+        if row is None:
+            row = OffloadCheckRow(item_id=check.item_id)
+            self.s.add(row)
+        row.reference_end = check.reference_end
+        row.reference_source = check.reference_source
+        row.clock_problem = ",".join(check.clock_problems)
+        row.durable_at = check.durable_at
+        row.delay_s = check.delay_s
+        row.late_flag_seq = check.late_flag_seq
+        row.checked_at = check.checked_at
+        self.s.flush()
+
+    # -- excuses ----------------------------------------------------------------------------
+    def add_excuse(
+        self,
+        *,
+        item_id: int,
+        session_id: int | None,
+        reason: str,
+        returned_at: datetime | None,
+        by: str,
+        at: datetime,
+        seq: int,
+    ) -> c.Excuse:
+        row = OffloadExcuseRow(
+            item_id=item_id,
+            session_id=session_id,
+            reason=reason,
+            returned_at=returned_at,
+            granted_by=by,
+            granted_at=at,
+            event_seq=seq,
+        )
+        self.s.add(row)
+        self.s.flush()
+        return _excuse(row)
+
+    def excuses(self, item_ids: Sequence[int], *, at: datetime) -> dict[int, list[c.Excuse]]:
+        out: dict[int, list[c.Excuse]] = {}
+        for part in chunked(item_ids):
+            q = (
+                select(OffloadExcuseRow)
+                .where(OffloadExcuseRow.item_id.in_(part), OffloadExcuseRow.granted_at <= at)
+                .order_by(OffloadExcuseRow.id)
+            )
+            for r in self.s.scalars(q):
+                out.setdefault(r.item_id, []).append(_excuse(r))
+        return out
+
+    # -- the report's queries ---------------------------------------------------------------
+    def late(self, *, at: datetime, over_s: float) -> list[c.CheckedItem]:
+        """Items durable by ``at`` whose delay exceeds ``over_s``, or whose recording time has
+        no trusted bound (they cannot be shown to be on time).
+
+        Only the selective index is used in SQL (delay, source); the time condition is applied
+        to the few rows found, so no planner walks every item by durability.
+        """
+        measured = self._checked().where(OffloadCheckRow.delay_s > over_s)
+        unknown = self._checked().where(OffloadCheckRow.reference_source == c.UNKNOWN_SOURCE)
+        return [
+            r
+            for r in self._rows(measured) + self._rows(unknown)
+            if r.durable_at is not None and r.durable_at <= at
+        ]
+
+    def pending(self, *, at: datetime) -> list[c.CheckedItem]:
+        """Items acquired by ``at`` whose bytes were not durable at ``at``."""
+        never = self._checked(outer=True).where(ItemRow.durable_at.is_(None))
+        later = self._checked(outer=True).where(ItemRow.durable_at > at)
+        return [r for r in self._rows(never) + self._rows(later) if r.acquired_at <= at]
+
+    def clock_problems(self, *, at: datetime) -> list[c.CheckedItem]:
+        q = self._checked().where(OffloadCheckRow.clock_problem > "")
+        return [r for r in self._rows(q) if r.acquired_at <= at]
+
+    def devices_in_service(self, *, at: datetime) -> list[c.DeviceInService]:
+        """Devices assigned to an officer at ``at``, with their last docking at or before it."""
+        q = (
+            select(DeviceRow.id, DeviceRow.serial, OfficerRow.badge, DeviceAssignmentRow.start_at)
+            .join(DeviceAssignmentRow, DeviceAssignmentRow.device_id == DeviceRow.id)
+            .join(OfficerRow, OfficerRow.id == DeviceAssignmentRow.officer_id)
+            .where(
+                DeviceAssignmentRow.start_at <= at,
+                or_(DeviceAssignmentRow.end_at.is_(None), DeviceAssignmentRow.end_at > at),
+            )
+            .order_by(DeviceRow.serial)
+        )
+        latest: dict[int, Any] = {}
+        for row in self.s.execute(q):  # overlapping spans: the latest assignment holds it
+            if row[0] not in latest or row[3] > latest[row[0]][3]:
+                latest[row[0]] = row
+        rows = sorted(latest.values(), key=lambda r: r[1])
+        last: dict[int, Any] = {}
+        for part in chunked([r[0] for r in rows]):
+            q2 = (
+                select(DockSessionRow.device_id, func.max(DockSessionRow.started_at))
+                .where(DockSessionRow.device_id.in_(part), DockSessionRow.started_at <= at)
+                .group_by(DockSessionRow.device_id)
+            )
+            last.update({d: t for d, t in self.s.execute(q2)})
+        return [
+            c.DeviceInService(
+                serial=serial,
+                officer_badge=badge,
+                assigned_at=start,
+                last_docked_at=_aware(last.get(dev_id)),
+            )
+            for dev_id, serial, badge, start in rows
+        ]
+
+    def _checked(self, *, outer: bool = False) -> Select[ItemRow, str, str, OffloadCheckRow]:
+        q = select(ItemRow, DeviceRow.serial, OfficerRow.badge, OffloadCheckRow)
+        if outer:
+            q = q.outerjoin(OffloadCheckRow, OffloadCheckRow.item_id == ItemRow.id)
+        else:
+            q = q.join(OffloadCheckRow, OffloadCheckRow.item_id == ItemRow.id)
+        # No ORDER BY: it would tempt SQLite into walking evidence_item in id order instead of
+        # starting from the selective index; the few rows found are sorted in _rows.
+        return q.join(DeviceRow, DeviceRow.id == ItemRow.device_id).outerjoin(
+            OfficerRow, OfficerRow.id == ItemRow.officer_id
+        )
+
+    def _rows(self, q: Select[ItemRow, str, str, OffloadCheckRow]) -> list[c.CheckedItem]:
+        found = [
+            c.CheckedItem(
+                item_id=item.id,
+                device_serial=serial,
+                officer_badge=badge,
+                session_id=item.session_id,
+                path=item.original_path_display,
+                recorded_end=item.recorded_end,
+                acquired_at=item.acquired_at,
+                durable_at=item.durable_at,
+                check=None if chk is None else _check(chk),
+            )
+            for item, serial, badge, chk in self.s.execute(q)
+        ]
+        return sorted(found, key=lambda r: r.item_id)
+
+
+def _aware(t: datetime | None) -> datetime | None:
+    """Aggregates (max, min) come back without the column type's conversion on SQLite."""
+    if t is None:
+        return None
+    if isinstance(t, str):
+        t = datetime.fromisoformat(t)
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def _check(r: OffloadCheckRow) -> c.OffloadCheck:
+    return c.OffloadCheck(
+        item_id=r.item_id,
+        reference_end=r.reference_end,
+        reference_source=r.reference_source,
+        clock_problems=tuple(x for x in r.clock_problem.split(",") if x),
+        durable_at=r.durable_at,
+        delay_s=r.delay_s,
+        late_flag_seq=r.late_flag_seq,
+        checked_at=r.checked_at,
+    )
+
+
+def _excuse(r: OffloadExcuseRow) -> c.Excuse:
+    return c.Excuse(
+        id=r.id,
+        item_id=r.item_id,
+        session_id=r.session_id,
+        reason=r.reason,
+        returned_at=r.returned_at,
+        granted_by=r.granted_by,
+        granted_at=r.granted_at,
+        event_seq=r.event_seq,
+    )

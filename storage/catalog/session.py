@@ -1,0 +1,519 @@
+"""The catalog: one object per process, transactions that hand out frozen records."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from storage import records as r
+from storage.catalog.engine import READ_ONLY, is_sqlite, make_engine, migrate
+from storage.catalog.logrows import LogRows
+from storage.catalog.models import (
+    DeviceAssignmentRow,
+    DeviceRow,
+    DockRow,
+    DockSessionRow,
+    ItemRow,
+    OfficerRow,
+    StoredObjectRow,
+)
+from storage.errors import AlreadyExists, CatalogUnavailable, NotFound
+
+logger = logging.getLogger(__name__)
+
+
+class Catalog:
+    """Owns the engine. ``write()`` serialises writers; ``read()`` never blocks them."""
+
+    def __init__(self, url: str, *, engine: Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine if engine is not None else make_engine(url)
+
+    @classmethod
+    def open(cls, url: str) -> Catalog:
+        """Open the catalog at ``url`` and migrate it to the newest schema."""
+        cat = cls(url)
+        migrate(cat.engine)
+        return cat
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Transaction]:
+        with self._session(read_only=False) as s:
+            txn = Transaction(s)
+            yield txn
+            txn.log.flush()  # the custody events appended in it, with their tree nodes
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Transaction]:
+        with self._session(read_only=True) as s:
+            yield Transaction(s)
+
+    @contextlib.contextmanager
+    def _session(self, *, read_only: bool) -> Iterator[Session]:
+        bind = self.engine.execution_options(**{READ_ONLY: read_only})
+        session = Session(bind=bind, expire_on_commit=False, autoflush=True)
+        try:
+            with session.begin():
+                yield session
+        except OperationalError as e:
+            raise CatalogUnavailable(f"catalog error: {e.orig}") from e
+        finally:
+            session.close()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return is_sqlite(self.url)
+
+
+class Transaction:
+    """All catalog operations of one unit of work. Commit happens when the block ends."""
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+        self.log = LogRows(session)
+
+    # -- officers ---------------------------------------------------------------------------
+    def add_officer(
+        self, *, badge: str, name: str, unit: str, certificate_no: str, now: datetime
+    ) -> r.Officer:
+        if self._officer_row(badge) is not None:
+            raise AlreadyExists(f"officer with badge {badge!r} already exists")
+        row = OfficerRow(
+            badge=badge, name=name, unit=unit, certificate_no=certificate_no, created_at=now
+        )
+        self._add_unique(row, f"officer with badge {badge!r} already exists")
+        return _officer(row)
+
+    def officer(self, badge: str) -> r.Officer:
+        row = self._officer_row(badge)
+        if row is None:
+            raise NotFound(
+                f"no officer with badge {badge!r}",
+                hint="Register the officer first: evidock officer add BADGE --name NAME",
+            )
+        return _officer(row)
+
+    def officers(self) -> list[r.Officer]:
+        return [_officer(o) for o in self.s.scalars(select(OfficerRow).order_by(OfficerRow.badge))]
+
+    def _officer_row(self, badge: str) -> OfficerRow | None:
+        return self.s.scalars(select(OfficerRow).where(OfficerRow.badge == badge)).first()
+
+    # -- devices ----------------------------------------------------------------------------
+    def add_device(
+        self,
+        *,
+        serial: str,
+        kind: str,
+        vendor: str,
+        model: str,
+        profile: str,
+        registered: bool,
+        now: datetime,
+    ) -> r.Device:
+        if self._device_row(serial) is not None:
+            raise AlreadyExists(f"device {serial!r} already exists")
+        row = DeviceRow(
+            serial=serial,
+            kind=kind,
+            vendor=vendor,
+            model=model,
+            profile=profile,
+            registered=registered,
+            created_at=now,
+        )
+        self._add_unique(row, f"device {serial!r} already exists")
+        return self._device(row)
+
+    def device(self, serial: str) -> r.Device:
+        row = self._device_row(serial)
+        if row is None:
+            raise NotFound(
+                f"no device with serial {serial!r}",
+                hint="Register it: evidock device add SERIAL [--officer BADGE]",
+            )
+        return self._device(row)
+
+    def find_device(self, serial: str) -> r.Device | None:
+        row = self._device_row(serial)
+        return None if row is None else self._device(row)
+
+    def devices(self) -> list[r.Device]:
+        rows = self.s.scalars(select(DeviceRow).order_by(DeviceRow.serial))
+        return [self._device(d) for d in rows]
+
+    def assign_device(self, *, serial: str, badge: str, start: datetime) -> None:
+        """Hand a device to an officer from ``start`` on; the previous holder's span ends there."""
+        dev = self._require_device_row(serial)
+        off = self._officer_row(badge)
+        if off is None:
+            raise NotFound(f"no officer with badge {badge!r}")
+        for a in self.s.scalars(
+            select(DeviceAssignmentRow).where(
+                DeviceAssignmentRow.device_id == dev.id, DeviceAssignmentRow.end_at.is_(None)
+            )
+        ):
+            if a.start_at >= start:
+                raise AlreadyExists(
+                    f"device {serial!r} is already assigned from {a.start_at.isoformat()}; "
+                    "history is never rewritten",
+                    hint="Give a --from time after the current assignment's start.",
+                )
+            a.end_at = start
+        self.s.add(
+            DeviceAssignmentRow(device_id=dev.id, officer_id=off.id, start_at=start, end_at=None)
+        )
+        self.s.flush()
+
+    def holder(self, device_id: int, at: datetime) -> r.Officer | None:
+        """The officer who held the device at ``at`` (None when nobody did)."""
+        row = self.s.scalars(
+            select(OfficerRow)
+            .join(DeviceAssignmentRow, DeviceAssignmentRow.officer_id == OfficerRow.id)
+            .where(
+                DeviceAssignmentRow.device_id == device_id,
+                DeviceAssignmentRow.start_at <= at,
+                (DeviceAssignmentRow.end_at.is_(None)) | (DeviceAssignmentRow.end_at > at),
+            )
+            .order_by(DeviceAssignmentRow.start_at.desc())
+        ).first()
+        return None if row is None else _officer(row)
+
+    def mark_docked(self, device_id: int, at: datetime) -> None:
+        row = self.s.get(DeviceRow, device_id)
+        assert row is not None
+        row.last_docked_at = at
+
+    def _device_row(self, serial: str) -> DeviceRow | None:
+        return self.s.scalars(select(DeviceRow).where(DeviceRow.serial == serial)).first()
+
+    def _require_device_row(self, serial: str) -> DeviceRow:
+        row = self._device_row(serial)
+        if row is None:
+            raise NotFound(f"no device with serial {serial!r}")
+        return row
+
+    def _device(self, row: DeviceRow) -> r.Device:
+        holder = self.s.scalars(
+            select(OfficerRow.badge)
+            .join(DeviceAssignmentRow, DeviceAssignmentRow.officer_id == OfficerRow.id)
+            .where(DeviceAssignmentRow.device_id == row.id, DeviceAssignmentRow.end_at.is_(None))
+            .order_by(DeviceAssignmentRow.start_at.desc())
+        ).first()
+        return r.Device(
+            id=row.id,
+            serial=row.serial,
+            kind=row.kind,
+            vendor=row.vendor,
+            model=row.model,
+            profile=row.profile,
+            registered=row.registered,
+            officer_badge=holder,
+            created_at=row.created_at,
+            last_docked_at=row.last_docked_at,
+        )
+
+    # -- docks and sessions -----------------------------------------------------------------
+    def ensure_dock(
+        self, *, name: str, host: str, public_key: bytes, key_name: str, now: datetime
+    ) -> r.Dock:
+        """Register this dock or return it; a changed key is refused (it orphans checkpoints)."""
+        row = self.s.scalars(select(DockRow).where(DockRow.name == name)).first()
+        if row is None:
+            row = DockRow(
+                name=name, host=host, public_key=public_key, key_name=key_name, created_at=now
+            )
+            self._add_unique(row, f"dock {name!r} registered concurrently")
+        elif row.public_key != public_key:
+            raise AlreadyExists(
+                f"dock {name!r} is registered with another signing key",
+                hint="Each dock needs its own name; set [dock] name in the configuration, "
+                "or restore this dock's key into keys/.",
+            )
+        else:
+            if row.host != host:  # moved with its key, or a cloned host signing as this dock
+                logger.warning("dock registered on another host name=%s was=%s now=%s",
+                               name, row.host, host)  # fmt: skip
+            row.host = host
+        return _dock(row)
+
+    def docks(self) -> list[r.Dock]:
+        return [_dock(d) for d in self.s.scalars(select(DockRow).order_by(DockRow.name))]
+
+    def open_session(self, *, dock_id: int, device_id: int, source: str, now: datetime) -> int:
+        row = DockSessionRow(dock_id=dock_id, device_id=device_id, source=source, started_at=now)
+        self.s.add(row)
+        self.s.flush()
+        return row.id
+
+    def close_session(self, session_id: int, *, outcome: str, now: datetime) -> None:
+        row = self.s.get(DockSessionRow, session_id)
+        if row is None:
+            raise NotFound(f"no dock session {session_id}")
+        row.ended_at = now
+        row.outcome = outcome
+
+    def recent_sessions(self, *, dock: str | None = None, limit: int = 10) -> list[r.DockSession]:
+        """The newest dock sessions (of one dock, or of all), newest first."""
+        q = (
+            select(DockSessionRow, DockRow.name, DeviceRow.serial)
+            .join(DockRow, DockRow.id == DockSessionRow.dock_id)
+            .join(DeviceRow, DeviceRow.id == DockSessionRow.device_id)
+            .order_by(DockSessionRow.id.desc())
+            .limit(limit)
+        )
+        if dock is not None:
+            q = q.where(DockRow.name == dock)
+        return [
+            r.DockSession(
+                id=row.id,
+                dock_name=dock_name,
+                device_serial=serial,
+                source=row.source,
+                started_at=row.started_at,
+                ended_at=row.ended_at,
+                outcome=row.outcome,
+            )
+            for row, dock_name, serial in self.s.execute(q)
+        ]
+
+    # -- items ------------------------------------------------------------------------------
+    def items_at_path(self, device_id: int, original_path: bytes) -> list[r.Item]:
+        rows = self.s.scalars(
+            select(ItemRow).where(
+                ItemRow.device_id == device_id, ItemRow.original_path == original_path
+            )
+        )
+        return [self._item(i) for i in rows]
+
+    def insert_item(self, new: r.NewItem, *, state: str, durable_at: datetime | None) -> r.Item:
+        f = new.facts
+        row = ItemRow(
+            sha256=new.sha256,
+            size=new.size,
+            device_id=new.device_id,
+            officer_id=new.officer_id,
+            session_id=new.session_id,
+            original_path=new.original_path,
+            original_path_display=new.original_path_display,
+            source_mtime_ns=new.source_mtime_ns,
+            source_inode=new.source_inode,
+            source_ctime_ns=new.source_ctime_ns,
+            state=state,
+            acquired_at=new.acquired_at,
+            durable_at=durable_at,
+            confidentiality="none",
+            mime_type=f.mime_type,
+            recorded_start=f.recorded_start,
+            recorded_end=f.recorded_end,
+            time_source=f.time_source,
+            duration_s=f.duration_s,
+            video_codec=f.video_codec,
+            audio_codec=f.audio_codec,
+            width=f.width,
+            height=f.height,
+            make=f.make,
+            model=f.model,
+            camera_serial=f.camera_serial,
+            gps_lat=f.gps_lat,
+            gps_lon=f.gps_lon,
+            flags=",".join(f.flags),
+            probe_errors="\n".join(f.probe_errors),
+        )
+        self._add_unique(row, "this recording is already in the catalog")
+        return self._item(row)
+
+    def item(self, item_id: int) -> r.Item:
+        row = self.s.get(ItemRow, item_id)
+        if row is None:
+            raise NotFound(f"no evidence item {item_id}")
+        return self._item(row)
+
+    def items(
+        self,
+        *,
+        device: str | None = None,
+        officer: str | None = None,
+        ids: Sequence[int] | None = None,
+    ) -> list[r.Item]:
+        q = select(ItemRow).order_by(ItemRow.id)
+        if device is not None:
+            q = q.join(DeviceRow, DeviceRow.id == ItemRow.device_id).where(
+                DeviceRow.serial == device
+            )
+        if officer is not None:
+            q = q.join(OfficerRow, OfficerRow.id == ItemRow.officer_id).where(
+                OfficerRow.badge == officer
+            )
+        if ids is not None:
+            q = q.where(ItemRow.id.in_(list(ids)))
+        return [self._item(i) for i in self.s.scalars(q)]
+
+    def _item(self, row: ItemRow) -> r.Item:
+        dev = self.s.get(DeviceRow, row.device_id)
+        off = self.s.get(OfficerRow, row.officer_id) if row.officer_id is not None else None
+        assert dev is not None
+        return r.Item(
+            id=row.id,
+            sha256=row.sha256,
+            size=row.size,
+            device_serial=dev.serial,
+            officer_badge=off.badge if off is not None else None,
+            session_id=row.session_id,
+            original_path=row.original_path,
+            original_path_display=row.original_path_display,
+            source_mtime_ns=row.source_mtime_ns,
+            state=row.state,
+            acquired_at=row.acquired_at,
+            durable_at=row.durable_at,
+            confidentiality=row.confidentiality,
+            source_inode=row.source_inode,
+            source_ctime_ns=row.source_ctime_ns,
+            facts=r.MediaFacts(
+                mime_type=row.mime_type,
+                recorded_start=row.recorded_start,
+                recorded_end=row.recorded_end,
+                time_source=row.time_source,
+                duration_s=row.duration_s,
+                video_codec=row.video_codec,
+                audio_codec=row.audio_codec,
+                width=row.width,
+                height=row.height,
+                make=row.make,
+                model=row.model,
+                camera_serial=row.camera_serial,
+                gps_lat=row.gps_lat,
+                gps_lon=row.gps_lon,
+                flags=tuple(x for x in row.flags.split(",") if x),
+                probe_errors=tuple(x for x in row.probe_errors.split("\n") if x),
+            ),
+        )
+
+    # -- stored objects ---------------------------------------------------------------------
+    def record_object(self, obj: r.StoredObject) -> r.StoredObject:
+        """File a stored object; the same bytes in the same backend are filed once."""
+        row = self.s.scalars(
+            select(StoredObjectRow).where(
+                StoredObjectRow.backend == obj.backend, StoredObjectRow.sha256 == obj.sha256
+            )
+        ).first()
+        if row is None:
+            row = StoredObjectRow(
+                backend=obj.backend,
+                sha256=obj.sha256,
+                key=obj.key,
+                size=obj.size,
+                version_id=obj.version_id,
+                created_at=obj.created_at,
+                role=obj.role,
+                checksum=obj.checksum,
+                lock_mode=obj.lock_mode,
+                retention_until=obj.retention_until,
+                legal_hold=obj.legal_hold,
+            )
+            try:  # two docks filing the same bytes at once: the second finds the first's row
+                self._add_unique(row, f"stored object {obj.backend}:{obj.sha256}")
+            except AlreadyExists:
+                found = [o for o in self.stored_objects(obj.sha256, backend=obj.backend)]
+                if not found:
+                    raise
+                return found[0]
+        return _object(row)
+
+    def stored_objects(
+        self,
+        sha256: str | None = None,
+        *,
+        backend: str | None = None,
+        shas: Sequence[str] | None = None,
+    ) -> list[r.StoredObject]:
+        """Stored objects, all or those of one hash (or of ``shas``), in one backend or all."""
+        q = select(StoredObjectRow).order_by(StoredObjectRow.id)
+        if sha256 is not None:
+            q = q.where(StoredObjectRow.sha256 == sha256)
+        if shas is not None:
+            q = q.where(StoredObjectRow.sha256.in_(list(shas)))
+        if backend is not None:
+            q = q.where(StoredObjectRow.backend == backend)
+        return [_object(o) for o in self.s.scalars(q)]
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _add_unique(self, row: object, message: str) -> None:
+        """Insert ``row`` in a savepoint so that a duplicate leaves the transaction usable."""
+        self.s.flush()
+        try:
+            with self.s.begin_nested():
+                self.s.add(row)
+        except IntegrityError as e:
+            raise AlreadyExists(message) from e
+
+    # -- audit reads (verify) ---------------------------------------------------------------
+    def pin_snapshot(self) -> None:
+        """Make every later read of this transaction see one snapshot of the catalog.
+
+        Call it first, before any other read. SQLite's read transactions already see one
+        snapshot; PostgreSQL's default (READ COMMITTED) does not, so there the transaction
+        is switched to REPEATABLE READ.
+        """
+        if self.s.get_bind().dialect.name == "postgresql":
+            self.s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+    def item_digests(self, *, after: int, limit: int) -> list[r.ItemDigest]:
+        """Up to ``limit`` items with ``id > after``, by id: only what an audit compares, read
+        as plain columns (keyset pages over every item of a large catalog)."""
+        q = (
+            select(ItemRow.id, ItemRow.sha256, ItemRow.size, ItemRow.state)
+            .where(ItemRow.id > after)
+            .order_by(ItemRow.id)
+            .limit(limit)
+        )
+        return [
+            r.ItemDigest(id=i, sha256=sha, size=size, state=state)
+            for i, sha, size, state in self.s.execute(q)
+        ]
+
+
+def _officer(row: OfficerRow) -> r.Officer:
+    return r.Officer(
+        id=row.id,
+        badge=row.badge,
+        name=row.name,
+        unit=row.unit,
+        certificate_no=row.certificate_no,
+    )
+
+
+def _dock(row: DockRow) -> r.Dock:
+    return r.Dock(
+        id=row.id,
+        name=row.name,
+        host=row.host,
+        public_key=row.public_key,
+        key_name=row.key_name,
+    )
+
+
+def _object(row: StoredObjectRow) -> r.StoredObject:
+    return r.StoredObject(
+        backend=row.backend,
+        sha256=row.sha256,
+        key=row.key,
+        size=row.size,
+        version_id=row.version_id,
+        created_at=row.created_at,
+        role=row.role,
+        checksum=row.checksum,
+        lock_mode=row.lock_mode,
+        retention_until=row.retention_until,
+        legal_hold=row.legal_hold,
+        released_at=row.released_at,
+    )

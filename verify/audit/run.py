@@ -1,0 +1,268 @@
+"""``evidock verify``: the whole audit of a catalog and its store, reported once.
+
+1. In one snapshot of the catalog: the checkpoints' signatures, a replay of the custody log
+   (``verify.audit.replay``), signed roots against recomputed ones, items against their events.
+2. Outside any transaction: every stored object re-hashed (``verify.audit.fixity``).
+3. A fresh look at whatever might be a checkpoint or object written while we ran.
+
+Nothing is repaired. ``record_fixity`` afterwards appends the fixity events; the report never
+depends on them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from storage.blobs.localstore import LocalStore
+from storage.catalog.derived import DerivedOps
+from storage.catalog.objects import ObjectOps
+from storage.catalog.session import Catalog, Transaction
+from verify.audit.derived_check import check_derived
+from verify.audit.fixity import Fixity, Progress, check_items, check_objects, strays
+from verify.audit.replay import replay_log
+from verify.audit.s3check import check_s3
+from verify.audit.signed_heads import (
+    SignedHead,
+    check_heads,
+    match_rows_and_files,
+    open_heads,
+    read_checkpoint_files,
+    trusted_keys,
+)
+from verify.custody import CustodyLog
+from verify.keys import DockKey
+from verify.log.merkle import root
+from verify.log.note import VerifierKey
+from verify.problems import LOG_CODES, Problem, Problems
+
+if TYPE_CHECKING:
+    from storage.blobs.s3store import S3Store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Checked:
+    log_size: int
+    events: int
+    checkpoint_rows: int
+    checkpoint_files: int
+    items: int
+    objects: int
+    objects_rehashed: int
+    bytes_rehashed: int
+    derived: int
+    derived_rehashed: int
+    quick: bool
+    item: int | None
+    s3_objects: int = 0
+    s3_rehashed: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditReport:
+    problems: tuple[Problem, ...]
+    checked: Checked
+    fixity: tuple[Fixity, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def log_intact(self) -> bool:
+        """No problem with the log or its checkpoints: appending to it is safe."""
+        return not any(p.code in LOG_CODES for p in self.problems)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "problems": [p.to_json() for p in self.problems],
+            "checked": dataclasses.asdict(self.checked),
+        }
+
+
+def run_audit(
+    catalog: Catalog,
+    store: LocalStore,
+    *,
+    dock: str,
+    local_key: DockKey | None,
+    origin: str,
+    item: int | None = None,
+    quick: bool = False,
+    progress: Progress | None = None,
+    workers: int = 2,
+    s3: S3Store | None = None,
+    s3_is_record: bool = False,
+    full: bool = False,
+    published_keys: Sequence[VerifierKey] = (),
+) -> AuditReport:
+    """Check everything (or one item's records, with the whole log); see the module doc."""
+    problems = Problems()
+    folder = store.root / "checkpoints"
+    with catalog.read() as txn:
+        txn.pin_snapshot()
+        rows = txn.log.checkpoints()  # first: the snapshot starts here, files come after it
+        files = read_checkpoint_files(folder)
+        keys = trusted_keys(txn.docks(), local_name=dock, local_key=local_key, problems=problems,
+                            published=published_keys)  # fmt: skip
+        heads = open_heads(rows, files, keys, origin=origin, problems=problems)
+        replay = replay_log(txn, problems, sizes={h.size for h in heads})
+        beyond = check_heads(
+            heads,
+            log_size=replay.head_size,
+            roots=replay.roots,
+            read_node=txn.log.read_node,
+            problems=problems,
+        )
+        unmatched = match_rows_and_files(
+            heads, local_dock=dock, log_size=replay.head_size, problems=problems
+        )
+        index = check_items(txn, problems, only=item)
+        objects = txn.stored_objects(None if item is None else next(iter(index.by_sha)))
+        derived, derived_rehashed = check_derived(
+            txn, store.root, problems, quick=quick, only_item=item
+        )
+        if s3 is not None and item is not None:  # its proxies' S3 copies too
+            derived_shas = [d.sha256 for d in DerivedOps(txn).for_items([item]).get(item, [])]
+            objects = objects + ObjectOps(txn).objects("s3", derived_shas)
+        published = ObjectOps(txn).published_checkpoints() if s3 is not None else []
+    fixity = check_objects(
+        objects,
+        store,
+        index,
+        problems,
+        quick=quick,
+        whole_store=item is None,
+        progress=progress,
+        workers=workers,
+    )
+    s3_fixity = []
+    if s3 is not None:
+        s3_fixity = check_s3(objects, published, s3, index, problems, s3_is_record=s3_is_record,
+                             full=full, whole_store=item is None)  # fmt: skip
+        fixity = fixity + s3_fixity
+    stray = strays(store, objects) if item is None else []
+    _recheck_fresh(catalog, beyond, unmatched, stray, problems)
+    return AuditReport(
+        problems=problems.listed(),
+        checked=Checked(
+            log_size=replay.head_size,
+            events=replay.events,
+            checkpoint_rows=len(rows),
+            checkpoint_files=len(files),
+            items=index.count,
+            objects=len(objects),
+            objects_rehashed=len(fixity),
+            derived=derived,
+            derived_rehashed=derived_rehashed,
+            bytes_rehashed=sum(f.found_size or 0 for f in fixity),
+            quick=quick,
+            item=item,
+            s3_objects=sum(1 for o in objects if o.backend == "s3"),
+            s3_rehashed=len(s3_fixity),
+        ),
+        fixity=tuple(fixity),
+    )
+
+
+def _recheck_fresh(
+    catalog: Catalog,
+    beyond: Sequence[SignedHead],
+    unmatched: Sequence[SignedHead],
+    stray: Sequence[str],
+    problems: Problems,
+) -> None:
+    """Files written while the audit ran are judged against a fresh view of the catalog."""
+    if not (beyond or unmatched or stray):
+        return
+    with catalog.read() as txn:
+        head = txn.log.head()
+        for h in beyond:
+            if h.size > head.size:
+                problems.add(
+                    Problem(
+                        code="checkpoint-beyond-log",
+                        subject=h.source,
+                        expected=f"a log of at least {h.size} events (it was signed at that size)",
+                        found=f"a log of {head.size} events: the log lost its tail or the "
+                        "catalog was replaced by an older copy",
+                    )
+                )
+            elif (stored := _stored_root(txn, h.size)) is not None and stored != h.root:
+                problems.add(
+                    Problem(
+                        code="checkpoint-root-mismatch",
+                        subject=h.source,
+                        expected=f"root {h.root.hex()} at size {h.size} (signed)",
+                        found=f"root {stored.hex()} (stored tree)",
+                    )
+                )
+        rows = {(cp.dock_name, cp.size) for cp in txn.log.checkpoints()}
+        for h in unmatched:
+            if (h.dock, h.size) not in rows:
+                problems.add(
+                    Problem(
+                        code="checkpoint-row-missing",
+                        subject=h.source,
+                        expected=f"a checkpoint row of dock {h.dock} at size {h.size}",
+                        found="none in the catalog",
+                    )
+                )
+        for sha in stray:
+            if not txn.stored_objects(sha):
+                problems.add(
+                    Problem(
+                        code="object-not-in-catalog",
+                        subject=f"file {sha} in the store",
+                        expected="a stored-object row for it in the catalog",
+                        found="none: the catalog does not know these bytes",
+                    )
+                )
+
+
+def _stored_root(txn: Transaction, size: int) -> bytes | None:
+    try:
+        return root(size, txn.log.read_node)
+    except LookupError:
+        return None  # a missing node of a checkpoint taken while we ran: next run sees it
+
+
+def record_fixity(
+    catalog: Catalog,
+    custody: CustodyLog,
+    fixity: Sequence[Fixity],
+    *,
+    actor: str,
+    chunk: int = 500,
+) -> int:
+    """One ``fixity_checked``/``fixity_failed`` event per item of each re-hashed object,
+    in transactions of ``chunk`` events (the log lock is not held for a whole sweep)."""
+    pending = [(f, item_id) for f in fixity for item_id in f.items]
+    for start in range(0, len(pending), chunk):
+        with catalog.write() as txn:
+            for f, item_id in pending[start : start + chunk]:
+                data: dict[str, Any] = {
+                    "sha256": f.sha256,
+                    "size": f.size,
+                    "backend": f.backend,
+                    "key": f.key,
+                }
+                if not f.ok:
+                    data["found_sha256"] = f.found_sha256
+                    data["found_size"] = f.found_size
+                    data["reason"] = "missing" if f.found_sha256 is None else "mismatch"
+                custody.append(
+                    txn,
+                    type="fixity_checked" if f.ok else "fixity_failed",
+                    actor=actor,
+                    item=item_id,
+                    data=data,
+                )
+    logger.info("fixity events recorded count=%d", len(pending))
+    return len(pending)

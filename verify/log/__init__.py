@@ -1,0 +1,5 @@
+"""The custody log's pure core: RFC 6962 Merkle tree, canonical events, signed notes, Ed25519.
+
+No I/O here: functions over bytes and frozen records, shared by the writer (``verify.custody``),
+the audits and offline checks. ``rfc8785`` and ``cryptography`` are imported only here.
+"""
