@@ -27,9 +27,9 @@ from typing import Any
 
 from bench.common import Options, drop_cache, median, note, ratio, scratch, settings_for, table
 from ingest.context import Context, open_context
-from ingest.jobs.proxies import TRANSCODE
 from ingest.jobs.worker import WorkerPool
 from ingest.media import transcode as tc
+from ingest.media.kinds import TRANSCODE
 from ingest.media.probe import ffprobe, require_tool, sniff_file
 from ingest.media.simcam import make_clip
 from ingest.media.streams import summarize

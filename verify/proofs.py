@@ -15,12 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import rfc8785
-
 from storage.catalog.session import Transaction
 from storage.records import Checkpoint, Event
 from verify.errors import VerifyError
-from verify.log.events import event_leaf, event_object
+from verify.log.events import canonical_object, event_leaf, event_object
 from verify.log.merkle import inclusion_proof, leaf_hash, root, verify_inclusion
 from verify.log.note import Checkpoint as NoteCheckpoint
 from verify.log.note import NoteError, open_note, parse_checkpoint, parse_verifier_key
@@ -259,7 +257,7 @@ def _event(raw: object, last: int) -> tuple[dict[str, Any], bytes, list[bytes]]:
     seq = obj["seq"]
     if not isinstance(seq, int) or isinstance(seq, bool) or seq <= last:
         raise _Malformed(f"seq {seq!r} after {last}: not increasing")
-    return obj, leaf_hash(rfc8785.dumps(obj)), [bytes.fromhex(h) for h in ev["proof"]]
+    return obj, leaf_hash(canonical_object(obj)), [bytes.fromhex(h) for h in ev["proof"]]
 
 
 def _event_problems(

@@ -24,46 +24,21 @@ from ingest.config import WorkerSettings
 from ingest.context import Context
 from ingest.errors import IngestError
 from ingest.media import transcode as tc
+from ingest.media.kinds import PHOTO, TRANSCODE, media_kind
 from ingest.media.probe import ffprobe, sniff_file
 from ingest.media.sniff import Container
 from ingest.media.streams import AUDIO_PROXY, IMAGE, VIDEO_PROXY, Streams, incomplete, summarize
-from ingest.pipeline.acquire import FLAG_EMPTY
-from ingest.pipeline.facts import FLAG_NOT_MEDIA
 from storage.blobs.hashing import sha256_path
 from storage.blobs.localstore import LocalStore, Staging
 from storage.catalog.derived import DerivedOps
 from storage.catalog.jobs import FAILED, JobOps
 from storage.catalog.session import Transaction
 from storage.errors import StoreIntegrityError
-from storage.records import Item, Job, MediaFacts
+from storage.records import Item, Job
 
 logger = logging.getLogger(__name__)
 
-TRANSCODE = "transcode"
-VIDEO, AUDIO, PHOTO = "video", "audio", "photo"
 PROXY, POSTER, SHEET, WAVEFORM = "proxy", "poster", "contact_sheet", "waveform"
-
-
-def media_kind(facts: MediaFacts) -> str | None:
-    """video, audio or photo by what ingest found; None for a known non-media type."""
-    mime = facts.mime_type or ""
-    if mime.startswith("video/") or facts.video_codec:
-        return VIDEO
-    if mime.startswith("audio/") or facts.audio_codec:
-        return AUDIO
-    if mime.startswith("image/"):
-        return PHOTO
-    return None
-
-
-def wants_proxy(facts: MediaFacts) -> bool:
-    """Every video, audio and photo item gets a proxy job, and so does an item nobody could
-    read (its failure is then shown as 'no proxy: <reason>'); other files do not, nor does a
-    file that is no media container (a playlist named .MP4: ffmpeg never opens it) or an
-    empty one (nothing to show)."""
-    if FLAG_NOT_MEDIA in facts.flags or FLAG_EMPTY in facts.flags:
-        return False
-    return media_kind(facts) is not None or not facts.mime_type
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

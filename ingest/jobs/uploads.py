@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Any
 from ingest.cases.offload import measure
 from ingest.context import Context
 from ingest.errors import IngestError
-from ingest.jobs.proxies import TRANSCODE, Work, derived_store
+from ingest.jobs.proxies import Work, derived_store
+from ingest.media.kinds import TRANSCODE
 from ingest.media.transcode import TranscodeStopped
 from ingest.output import iso
 from storage.blobs.durable import fsync_dir

@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 from ingest.config import WorkerSettings
 from ingest.context import Context
 from ingest.errors import IngestError
-from ingest.jobs.proxies import TRANSCODE, Work, derived_store, make_proxies
+from ingest.jobs.proxies import Work, derived_store, make_proxies
 from ingest.jobs.uploads import sync_to_s3
+from ingest.media.kinds import TRANSCODE
 from ingest.media.transcode import TranscodeStopped
 from ingest.metrics.prometheus import Family
 from ingest.outage import CatalogOutage

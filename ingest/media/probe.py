@@ -64,6 +64,11 @@ class ProbeResult:
     sniffed: Sniffed
 
 
+# Every media tool runs with this environment and nothing inherited (no FFREPORT, no
+# LD_PRELOAD, no locale surprises); executables are resolved to absolute paths before.
+TOOL_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C.UTF-8"}
+
+
 def require_tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
@@ -98,7 +103,7 @@ class ExifTool:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             close_fds=True,
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"},
+            env=dict(TOOL_ENV),
         )
         self.version = self._run(["-ver"]).strip().decode("ascii", "replace")
 

@@ -28,7 +28,7 @@ from typing import Any
 import ffmpeg
 
 from ingest.errors import IngestError
-from ingest.media.probe import input_options, require_tool
+from ingest.media.probe import TOOL_ENV, input_options, require_tool
 from ingest.media.sniff import Container
 
 logger = logging.getLogger(__name__)
@@ -209,11 +209,10 @@ def run(
     """Run one command to its end; returns the seconds it took. Raises TranscodeError with the
     tool's own error line, or TranscodeStopped when ``should_stop`` turns true."""
     argv = [*priority_prefix(nice), require_tool(executable), *cmd.args]
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"}
     started = time.monotonic()
     proc = subprocess.Popen(
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        close_fds=True, env=env,
+        close_fds=True, env=dict(TOOL_ENV),
     )  # fmt: skip
     assert proc.stdout is not None and proc.stderr is not None
     err = bytearray()

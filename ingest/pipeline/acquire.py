@@ -24,7 +24,6 @@ from ingest.errors import IngestError
 from storage.blobs.localstore import Staging
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-FLAG_EMPTY = "empty"  # a file of no bytes: stored and flagged, never probed or transcoded
 CHUNK = 8 * 1024 * 1024
 SYNC_EVERY = 64 * 1024 * 1024  # written, synced, dropped and read back in ranges of this size
 _BUFFERS = 3

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ingest.media.kinds import FLAG_NOT_MEDIA, FLAG_PLAYLIST
 from ingest.media.probe import ProbeResult
 from storage.records import MediaFacts
 
@@ -27,8 +28,6 @@ FLAG_NO_METADATA = "metadata_unreadable"
 FLAG_NO_TIME = "time_from_mtime"
 FLAG_CLOCK_FUTURE = "clock_in_future"
 FLAG_IMPORTANT = "camera_marked_important"  # ingest.cases.rules links these
-FLAG_NOT_MEDIA = "not_media_container"  # its first bytes are no container: ffprobe never ran
-FLAG_PLAYLIST = "playlist"  # ... and it is a playlist (it names other files, never followed)
 
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _EXIF_DT = re.compile(

@@ -36,12 +36,12 @@ from devices.walk import FileEntry, Listing, display_path, open_file, open_root,
 from ingest.cases.links import after_ingest
 from ingest.context import Context
 from ingest.errors import IngestError
-from ingest.jobs.proxies import TRANSCODE, wants_proxy
+from ingest.media.kinds import FLAG_EMPTY, TRANSCODE, wants_proxy
 from ingest.media.probe import MediaProbe, ProbeResult, ToolOutput
 from ingest.media.sniff import Sniffed
 from ingest.output import exact_name, iso
 from ingest.pipeline import space
-from ingest.pipeline.acquire import FLAG_EMPTY, Abandoned, Acquired, SourceStat, acquire
+from ingest.pipeline.acquire import Abandoned, Acquired, SourceStat, acquire
 from ingest.pipeline.facts import derive_facts
 from ingest.pipeline.known import already, collision
 from ingest.pipeline.wipe import WIPE_FAILED, wipe_one

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ingest.jobs.proxies import TRANSCODE
+from ingest.media.kinds import TRANSCODE
 from storage.catalog.derived import DerivedOps
 from storage.catalog.jobs import DONE, JobOps
 from storage.catalog.session import Transaction

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from ingest.jobs.proxies import wants_proxy
+from ingest.media.kinds import wants_proxy
 from ingest.media.probe import ProbeResult, ToolOutput
 from ingest.media.sniff import MP4, Sniffed, sniff
 from ingest.pipeline.facts import (

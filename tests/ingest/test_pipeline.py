@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from ingest.context import Context
-from ingest.jobs.proxies import TRANSCODE
-from ingest.pipeline.acquire import FLAG_EMPTY, SourceChanged, acquire
+from ingest.media.kinds import FLAG_EMPTY, TRANSCODE
+from ingest.pipeline.acquire import SourceChanged, acquire
 from ingest.pipeline.facts import FLAG_DAMAGED, FLAG_UNREADABLE
 from ingest.pipeline.known import FLAG_NAME_REUSED
 from ingest.pipeline.run import ALREADY, FAILED, NOT_ACQUIRED, STORED, FileResult, ingest_device

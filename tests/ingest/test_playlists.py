@@ -11,7 +11,7 @@ import pytest
 
 from devices.profiles import match_medium, parse_profile
 from ingest.context import Context
-from ingest.jobs.proxies import TRANSCODE
+from ingest.media.kinds import TRANSCODE
 from ingest.media.probe import MediaProbe
 from ingest.pipeline.run import STORED, ingest_device
 from storage.catalog.jobs import JobOps

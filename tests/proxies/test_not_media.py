@@ -11,7 +11,8 @@ import pytest
 
 from ingest.context import Context
 from ingest.errors import IngestError
-from ingest.jobs.proxies import TRANSCODE, Work, make_proxies, proxy_states
+from ingest.jobs.proxies import Work, make_proxies, proxy_states
+from ingest.media.kinds import TRANSCODE
 from ingest.media.probe import MediaProbe
 from ingest.pipeline.run import ingest_device
 from storage.catalog.derived import DerivedOps

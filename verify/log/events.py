@@ -62,7 +62,12 @@ def event_object(ev: Event) -> dict[str, JSON]:
 
 def canonical(ev: Event) -> bytes:
     """The exact bytes that are hashed: RFC 8785 of the eight fields of design.md."""
-    return rfc8785.dumps(event_object(ev))
+    return canonical_object(event_object(ev))
+
+
+def canonical_object(obj: Mapping[str, JSON]) -> bytes:
+    """RFC 8785 bytes of an event object as read back from a report (the eight fields)."""
+    return rfc8785.dumps(dict(obj))
 
 
 def event_leaf(ev: Event) -> bytes:
