@@ -3,7 +3,8 @@
 This is the only module that reads ``os.environ``. Every key has a default, so ``EVIDOCK_HOME``
 alone is enough to run a dock in a folder. ``SCHEMA`` lists every key of every section with
 its type, range and default; ``ingest.configkeys`` reads the file by it, refusing (never
-coercing) a wrong type, a value out of range and an unknown key or section.
+coercing) a wrong type, a value out of range and an unknown key or section. Over the ~400-line
+guide because the frozen settings records and that one table of every key belong together.
 """
 
 from __future__ import annotations

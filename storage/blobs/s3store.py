@@ -1,5 +1,9 @@
 """The S3 evidence store: the one module that speaks boto3.
 
+Longer than the ~400-line guide on purpose: it is the whole boto3 adapter (single and
+multipart uploads, HEAD checks, Object Lock, legal holds, downloads, bucket checks), kept in
+one module so that no other module ever touches the SDK; its pure parts are in s3objects.
+
 Objects are content-addressed and written once: ``<prefix>originals/sha256/<hex>``,
 ``<prefix>derived/sha256/<hex>``, ``<prefix>checkpoints/<name>``. Every upload is checked
 twice: the server verifies our SHA-256 while it receives the bytes (``ChecksumSHA256`` on a

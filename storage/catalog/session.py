@@ -1,4 +1,9 @@
-"""The catalog: one object per process, transactions that hand out frozen records."""
+"""The catalog: one object per process, transactions that hand out frozen records.
+
+Over the ~400-line guide because ``Transaction`` is the one class through which every caller
+reads and writes the core tables (items, devices, officers, sessions, docks, checkpoints);
+groups of tables with their own rules live in their own modules beside it (cases, jobs, ...).
+"""
 
 from __future__ import annotations
 
