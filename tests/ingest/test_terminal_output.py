@@ -93,6 +93,7 @@ def cli(tmp_path: Path):
         assert b"Traceback" not in p.stderr
         return p.stdout.decode("utf-8")
 
+    run("init")
     return run
 
 
