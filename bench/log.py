@@ -179,7 +179,9 @@ def check_log(cat: Catalog, n: int) -> float:
     return seconds
 
 
-def append_rates(opener: Opener, label: str, runs: Sequence[tuple[int, int]]) -> list[dict]:
+def append_rates(
+    opener: Opener, label: str, runs: Sequence[tuple[int, int]]
+) -> list[dict[str, Any]]:
     rows = []
     for n, batch in runs:
         mode = f"{batch} event{'s' if batch > 1 else ''}/txn"
@@ -257,7 +259,7 @@ class CountingReader:
         return self.read_(level, index)
 
 
-def catalog_proofs(cat: Catalog, sizes: Sequence[int], rng: random.Random) -> list[dict]:
+def catalog_proofs(cat: Catalog, sizes: Sequence[int], rng: random.Random) -> list[dict[str, Any]]:
     out = []
     with cat.read() as txn:
         for size in sizes:
@@ -300,7 +302,7 @@ def leaf_costs(n: int) -> dict[str, float]:
     }
 
 
-def tree_costs(n: int, rng: random.Random) -> tuple[dict[str, Any], list[dict]]:
+def tree_costs(n: int, rng: random.Random) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     leaves = [hashlib.sha256(i.to_bytes(8, "big")).digest() for i in range(n)]
     t0 = time.perf_counter()
     stream = merkle.StreamingRoot()
@@ -336,8 +338,8 @@ def run(opts: Options) -> dict[str, Any]:
     tree_n = 100_000 if opts.quick else 1_000_000
     leaf_n = 2000 if opts.quick else 20_000
     rng = random.Random(SEED)
-    appends: list[dict] = []
-    proofs: list[dict] = []
+    appends: list[dict[str, Any]] = []
+    proofs: list[dict[str, Any]] = []
     pg_note = ""
     with scratch(opts, "log") as tmp:
         sqlite = sqlite_opener(tmp)

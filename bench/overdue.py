@@ -61,7 +61,8 @@ def _build(ctx: Any, n: int) -> int:
 
 def run(opts: Options) -> dict[str, Any]:
     sizes = (1_000, 10_000, 100_000) if opts.quick else (10_000, 100_000, 1_000_000)
-    rows, out = [], {}
+    rows: list[list[object]] = []
+    out: dict[str, Any] = {}
     for n in sizes:
         with scratch(opts, f"overdue{n}") as home:
             ctx = open_context(settings_for(home), create=True)

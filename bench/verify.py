@@ -17,6 +17,7 @@ from sqlalchemy import insert
 from bench.common import Options, fmt_s, scratch, settings_for, table
 from ingest.context import open_context
 from storage.catalog.models import CustodyEventRow, LogHeadRow, LogNodeRow
+from storage.catalog.session import Transaction
 from storage.records import Event
 from verify.audit.replay import replay_log
 from verify.log.events import encode_data, event_leaf
@@ -101,5 +102,5 @@ def run(opts: Options) -> dict[str, Any]:
     return out
 
 
-def _leaf_hex(txn: Any, index: int) -> str:
+def _leaf_hex(txn: Transaction, index: int) -> str:
     return txn.log.read_node(0, index).hex()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -92,3 +95,39 @@ def reap(proc: subprocess.Popen[bytes]) -> str:
     err = proc.stderr.read().decode(errors="replace")
     proc.stderr.close()
     return err
+
+
+class Notify:
+    """The systemd side of sd_notify: an abstract datagram socket whose messages a thread reads
+    as they come, as systemd does (a unix datagram queue holds only a few messages; a daemon
+    whose STATUS nobody reads blocks in send). Pass ``address`` as the child's NOTIFY_SOCKET."""
+
+    def __init__(self) -> None:
+        self.address = f"@evidock-test-{uuid.uuid4().hex}"
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind("\0" + self.address[1:])
+        self.sock.settimeout(0.1)
+        self.messages: list[str] = []
+        self._stop = threading.Event()
+        self._reader = threading.Thread(target=self._read, name="test-notify-reader")
+        self._reader.start()
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.messages.append(self.sock.recv(65536).decode("utf-8", "replace"))
+            except TimeoutError:
+                continue
+
+    def saw(self, text: str) -> bool:
+        return any(text in m for m in list(self.messages))
+
+    def ready(self, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> bool:
+        """Wait until the daemon ``proc`` said READY=1 (its watch folders are watched); False
+        if it ended or the time ran out first."""
+        return wait_until(lambda: self.saw("READY=1"), timeout, proc=proc)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._reader.join()
+        self.sock.close()

@@ -8,6 +8,7 @@ import pytest
 
 from devices.profiles import (
     ProfileError,
+    UsbProps,
     claimed_serials,
     glob_regex,
     load_profiles,
@@ -17,12 +18,12 @@ from devices.profiles import (
     serial_mismatches,
     usb_candidates,
 )
-from devices.udev import parse_property_dump, props_from_mapping
+from devices.udev import UdevEvent, parse_property_dump, props_from_mapping
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "udev"
 
 
-def _props(name: str):
+def _props(name: str) -> UsbProps:
     return props_from_mapping(parse_property_dump((DATA / name).read_text()))
 
 
@@ -127,7 +128,7 @@ def test_real_udev_monitor_starts_and_stops_cleanly() -> None:
     (skipped where the kernel's udev netlink is not available)."""
     from devices.udev import UdevSource
 
-    seen = []
+    seen: list[UdevEvent] = []
     source = UdevSource(seen.append)
     try:
         present = source.existing()

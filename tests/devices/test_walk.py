@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from devices.errors import NotADeviceRoot, UnsafeEntry
-from devices.walk import FileEntry, open_file, open_root, walk
+from devices.walk import FileEntry, Listing, open_file, open_root, walk
 from tests.devices.deeptree import chain_path, make_chain, removed_after
 
 
@@ -24,7 +24,7 @@ def device(tmp_path: Path) -> Path:
     return root
 
 
-def _listing(root: Path):
+def _listing(root: Path) -> Listing:
     fd = open_root(root)
     try:
         return walk(fd)
@@ -286,7 +286,7 @@ def test_file_1200_folders_deep_opens_with_one_folder_open_at_a_time(tmp_path: P
             os.close(fd)
 
 
-def _bounded(root: Path, **limits: int):
+def _bounded(root: Path, **limits: int) -> Listing:
     fd = open_root(root)
     try:
         return walk(fd, **limits)

@@ -12,11 +12,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -30,7 +27,7 @@ from storage.catalog.session import Catalog, Transaction
 from storage.errors import StorageError
 from support.pg import ThrowawayServer, _pg_bin, fresh_database
 from tests.conftest import CLIP_START, camera_name
-from tests.procs import child_env
+from tests.procs import Notify, child_env
 
 T = TypeVar("T")
 
@@ -80,37 +77,6 @@ def make_camera(root: Path, serial: str, clip: Path) -> Path:
     return root / serial
 
 
-class Notify:
-    """The systemd side of sd_notify: an abstract datagram socket whose messages a thread reads
-    as they come, as systemd does (a unix datagram queue holds only a few messages; a daemon
-    whose STATUS nobody reads blocks in send)."""
-
-    def __init__(self) -> None:
-        self.address = f"@evidock-test-{uuid.uuid4().hex}"
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind("\0" + self.address[1:])
-        self.sock.settimeout(0.1)
-        self.messages: list[str] = []
-        self._stop = threading.Event()
-        self._reader = threading.Thread(target=self._read, name="test-notify-reader")
-        self._reader.start()
-
-    def _read(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.messages.append(self.sock.recv(65536).decode("utf-8", "replace"))
-            except TimeoutError:
-                continue
-
-    def saw(self, text: str) -> bool:
-        return any(text in m for m in list(self.messages))
-
-    def close(self) -> None:
-        self._stop.set()
-        self._reader.join()
-        self.sock.close()
-
-
 @dataclass
 class Node:
     name: str
@@ -129,6 +95,14 @@ class Node:
         except (FileNotFoundError, json.JSONDecodeError):
             return []
         return [str(b["state"]) for b in doc["bays"]]
+
+    def logged_line(self, text: str) -> bool:
+        """``text`` is in the node's log (a condition to wait on)."""
+        return text in self.logged()
+
+    def a_bay_is(self, state: str) -> bool:
+        """A bay's state in the status file starts with ``state`` (a condition to wait on)."""
+        return any(s.startswith(state) for s in self.bay_states())
 
 
 @dataclass
@@ -182,11 +156,15 @@ class Fleet:
     def daemons(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.proc is not None]
 
-    def read(self, fn: Callable[[Transaction], T], default: T) -> T:
-        """One read of the shared catalog; ``default`` while it does not answer."""
+    def read(self, fn: Callable[[Transaction], T]) -> T:
+        """One read of the shared catalog, which must answer."""
+        with self._catalog.read() as txn:
+            return fn(txn)
+
+    def try_read(self, fn: Callable[[Transaction], T], default: T) -> T:
+        """One read of the shared catalog; ``default`` while it does not answer (a poll)."""
         try:
-            with self._catalog.read() as txn:
-                return fn(txn)
+            return self.read(fn)
         except StorageError:
             return default
 

@@ -6,10 +6,12 @@ another key."""
 from __future__ import annotations
 
 import collections
+import functools
 import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -18,6 +20,16 @@ from ingest.media.kinds import TRANSCODE
 from storage.catalog.derived import DerivedOps
 from storage.catalog.jobs import DONE, JobOps
 from storage.catalog.session import Transaction
+from storage.records import (
+    Checkpoint,
+    DerivedMedia,
+    Dock,
+    DockSession,
+    Event,
+    Item,
+    Job,
+    StoredObject,
+)
 from support.pg import libpq_url
 from tests.fleet.conftest import Fleet, Node, OwnServer, make_camera
 from tests.procs import wait_until
@@ -58,9 +70,8 @@ def _start(fleet: Fleet, bays: Bays) -> None:
         fleet.worker(name)
     for name in DOCKS:
         node = fleet.nodes[name]
-        notify = node.notify
-        assert notify is not None
-        assert wait_until(lambda n=notify: n.saw("READY=1"), 60, proc=node.proc), node.logged()
+        assert node.notify is not None and node.proc is not None
+        assert node.notify.ready(node.proc), node.logged()
 
 
 def _finished(fleet: Fleet, *, items: int, jobs: int, sessions: set[tuple[str, str]]) -> bool:
@@ -78,7 +89,7 @@ def _finished(fleet: Fleet, *, items: int, jobs: int, sessions: set[tuple[str, s
             and all(j.state == DONE for j in transcodes)
         )
 
-    return fleet.read(look, False)
+    return fleet.try_read(look, False)
 
 
 def _sha256(path: Path) -> str:
@@ -105,7 +116,9 @@ def _assert_each_file_once(fleet: Fleet, on_devices: dict[tuple[str, str], str])
     stored history; each original is one stored object and one file in the shared store;
     each clip has one transcode job, done, and one set of derived media."""
 
-    def look(txn: Transaction) -> tuple:
+    def look(
+        txn: Transaction,
+    ) -> tuple[list[Item], list[StoredObject], list[Job], list[DerivedMedia], list[Event]]:
         items = txn.items()
         objects = [o for o in txn.stored_objects() if o.role == "original"]
         jobs = JobOps(txn).jobs(kinds=[TRANSCODE])
@@ -113,7 +126,7 @@ def _assert_each_file_once(fleet: Fleet, on_devices: dict[tuple[str, str], str])
         events = list(txn.log.events())
         return items, objects, jobs, derived, events
 
-    items, objects, jobs, derived, events = fleet.read(look, None)
+    items, objects, jobs, derived, events = fleet.read(look)
     recorded = collections.Counter((i.device_serial, i.original_path_display) for i in items)
     assert [k for k, n in recorded.items() if n > 1] == [], "a file was recorded twice"
     assert {(i.device_serial, i.original_path_display): i.sha256 for i in items} == on_devices
@@ -141,11 +154,11 @@ def _assert_each_file_once(fleet: Fleet, on_devices: dict[tuple[str, str], str])
     kinds = collections.defaultdict(list)
     for d in derived:
         kinds[d.item_id].append(d.kind)
-    assert {i: sorted(k) for i, k in kinds.items()} == {
-        i: ["contact_sheet", "poster", "proxy"] for i in clips
+    assert {item_id: sorted(k) for item_id, k in kinds.items()} == {
+        clip: ["contact_sheet", "poster", "proxy"] for clip in clips
     }
-    for i in clips:
-        assert history[i].count("transcoded") == 3, f"item {i} transcoded more than once"
+    for clip in clips:
+        assert history[clip].count("transcoded") == 3, f"item {clip} not transcoded once"
 
 
 def _assert_one_log_and_signed_heads(fleet: Fleet, signers: tuple[str, ...]) -> None:
@@ -155,11 +168,13 @@ def _assert_one_log_and_signed_heads(fleet: Fleet, signers: tuple[str, ...]) -> 
     (recomputed here from the events), so every dock's checkpoints are consistent with one
     another; each has its file in the store."""
 
-    def look(txn: Transaction) -> tuple:
+    def look(
+        txn: Transaction,
+    ) -> tuple[list[Event], list[Checkpoint], list[Dock], list[DockSession]]:
         sessions = txn.recent_sessions(limit=1000)
         return list(txn.log.events()), txn.log.checkpoints(), txn.docks(), sessions
 
-    events, checkpoints, docks, sessions = fleet.read(look, None)
+    events, checkpoints, docks, sessions = fleet.read(look)
     docked = [json.loads(e.data)["session"] for e in events if e.type == "device_docked"]
     assert sorted(docked) == sorted(s.id for s in sessions), "one device_docked per session"
     tree = MemoryTree()
@@ -185,7 +200,7 @@ def _assert_one_log_and_signed_heads(fleet: Fleet, signers: tuple[str, ...]) -> 
         assert kept.read_text() == cp.note
 
 
-def _verify(fleet: Fleet, node: str, *args: str) -> tuple[int, dict]:
+def _verify(fleet: Fleet, node: str, *args: str) -> tuple[int, dict[str, Any]]:
     done = fleet.cli(node, "--json", "verify", *args)
     return done.returncode, json.loads(done.stdout)
 
@@ -246,7 +261,7 @@ def test_two_docks_and_two_workers_on_one_catalog_store_each_file_and_do_each_jo
     flagged = [p["subject"] for p in report["problems"]]
     assert all("dock-b" in s for s in flagged)
     assert len(flagged) == 2 * len(
-        fleet.read(lambda txn: [c for c in txn.log.checkpoints() if c.dock_name == "dock-b"], [])
+        fleet.read(lambda txn: [c for c in txn.log.checkpoints() if c.dock_name == "dock-b"])
     )
 
 
@@ -265,7 +280,7 @@ def test_a_dock_name_registered_with_another_key_is_refused(fleet: Fleet) -> Non
     assert f"dock 'dock-a' is registered in the catalog with the key {key}" in refused.stderr
     assert "[dock-key-missing]" in refused.stderr and "Traceback" not in refused.stderr
     assert not (impostor.home / "keys").exists()
-    (dock,) = fleet.read(lambda txn: txn.docks(), [])
+    (dock,) = fleet.read(lambda txn: txn.docks())
     assert verifier_key(dock.key_name, dock.public_key) == key
     again = fleet.cli("dock-a", "--json", "init")
     assert again.returncode == 0 and json.loads(again.stdout)["verifier_key"] == key
@@ -305,18 +320,11 @@ def test_the_fleet_carries_on_through_a_postgresql_restart_and_loses_nothing(
     bays.plug(cams["BWC-A2"], bays.a)  # docked while the catalog is away
     bays.plug(cams["BWC-B2"], bays.b)
     for n in fleet.daemons():
-        assert wait_until(lambda n=n: "catalog unavailable:" in n.logged(), 60, proc=n.proc), (
-            n.name,
-            n.logged(),
-        )
+        unavailable = functools.partial(n.logged_line, "catalog unavailable:")
+        assert wait_until(unavailable, 60, proc=n.proc), (n.name, n.logged())
     for name in DOCKS:
         node = fleet.nodes[name]
-        assert wait_until(
-            lambda node=node: any(
-                s.startswith("waiting for the catalog") for s in node.bay_states()
-            ),
-            30,
-        )
+        assert wait_until(functools.partial(node.a_bay_is, "waiting for the catalog"), 30)
         assert node.notify is not None and node.notify.saw("STATUS=catalog unavailable since")
     shown = fleet.cli("dock-b", "--json", "status")  # what an operator sees meanwhile
     assert shown.returncode == 0, shown.stderr
@@ -342,7 +350,7 @@ def test_the_fleet_carries_on_through_a_postgresql_restart_and_loses_nothing(
 
     _assert_each_file_once(fleet, _on_devices(bays.a, bays.b, bays.shared))
     _assert_one_log_and_signed_heads(fleet, DOCKS)
-    sessions = fleet.read(lambda txn: txn.recent_sessions(limit=1000), [])
+    sessions = fleet.read(lambda txn: txn.recent_sessions(limit=1000))
     cut = [s for s in sessions if s.outcome == "interrupted"]
     assert ("dock-a", "BWC-BIG") in {(s.dock_name, s.device_serial) for s in cut}
     code, report = _verify(fleet, "audit")

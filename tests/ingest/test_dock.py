@@ -15,32 +15,38 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from devices.mounts import Mounter
-from devices.profiles import load_profiles
-from devices.udev import UdevEvent, parse_property_dump, props_from_mapping
+from devices.profiles import UsbProps, load_profiles
+from devices.udev import UdevEvent, UdevSource, parse_property_dump, props_from_mapping
+from devices.watch import WatchSource
 from ingest.context import Context
 from ingest.dock.daemon import DockDaemon, Health, judge_health
 from ingest.dock.notify import Notifier
 from ingest.metrics.prometheus import DockMetrics
 from storage.catalog.session import Catalog
+from storage.records import Item
 from tests.devices.deeptree import chain_path, make_chain, removed_after
-from tests.procs import child_env, evidock, from_catalog, init, reap, wait_until
+from tests.procs import Notify, child_env, evidock, from_catalog, init, reap, wait_until
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "udev"
 
 
-def _props(name: str):
+def _props(name: str) -> UsbProps:
     return props_from_mapping(parse_property_dump((DATA / name).read_text()))
 
 
-class ReplayedUdev:
-    """Stands in for devices.udev.UdevSource: replays recorded devices as events."""
+class ReplayedUdev(UdevSource):
+    """Stands in for devices.udev.UdevSource (every method of it replaced): replays recorded
+    devices as events."""
 
-    def __init__(self, on_event) -> None:
+    def __init__(self, on_event: Callable[[UdevEvent], None]) -> None:
+        super().__init__(on_event)
         self.on_event = on_event
         self.started = False
 
@@ -53,7 +59,7 @@ class ReplayedUdev:
     def stop(self) -> None:
         self.started = False
 
-    def plug(self, props) -> None:
+    def plug(self, props: UsbProps) -> None:
         self.on_event(UdevEvent(action="add", props=props))
 
 
@@ -71,7 +77,7 @@ def test_recorded_usb_devices_are_ingested_or_ignored_by_profile(
     metrics = DockMetrics("dock-test")
     replay: list[ReplayedUdev] = []
 
-    def factory(on_event):
+    def factory(on_event: Callable[[UdevEvent], None]) -> UdevSource:
         replay.append(ReplayedUdev(on_event))
         return replay[0]
 
@@ -107,7 +113,7 @@ def _daemon(watch: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return evidock(env, "dock", "--watch", str(watch), "--no-udev", "--metrics-address", "off")
 
 
-def _items(url: str) -> list:
+def _items(url: str) -> list[Item]:
     return from_catalog(url, lambda txn: txn.items(), [])
 
 
@@ -169,10 +175,11 @@ def test_daemon_killed_mid_copy_resumes_on_restart_without_loss_or_duplicates(
     watch = tmp_path / "watch"
     watch.mkdir()
     home = tmp_path / "home"
-    env = init(child_env(home, catalog_url, dock="dock-e2e"))
+    notify = Notify()
+    env = init(child_env(home, catalog_url, dock="dock-e2e", NOTIFY_SOCKET=notify.address))
     proc = _daemon(watch, env)
     try:
-        time.sleep(1.0)
+        assert notify.ready(proc), "the daemon never said READY"
         shutil.move(str(camera), watch / "BWC-0043")
         staging = home / "store" / "staging"
         assert wait_until(lambda: staging.is_dir() and any(staging.glob("*.part")), 60)
@@ -180,7 +187,8 @@ def test_daemon_killed_mid_copy_resumes_on_restart_without_loss_or_duplicates(
         proc.wait()
     finally:
         reap(proc)
-    proc = _daemon(watch, env)
+        notify.close()
+    proc = _daemon(watch, {k: v for k, v in env.items() if k != "NOTIFY_SOCKET"})
     try:
         assert wait_until(lambda: len(_items(catalog_url)) == 6, 120), "restart did not finish"
         proc.send_signal(signal.SIGTERM)
@@ -299,10 +307,12 @@ def test_judge_health_pings_only_while_every_thread_runs_and_no_bay_is_stuck() -
     assert dead == Health(ping=False, fatal=True, reason="thread(s) stopped: evidock-watch")
 
 
-class CrashingWatch:
-    """Stands in for devices.watch.WatchSource: its thread runs until it is told to crash."""
+class CrashingWatch(WatchSource):
+    """Stands in for devices.watch.WatchSource (every method the dock calls replaced): its
+    thread runs until it is told to crash."""
 
     def __init__(self) -> None:
+        super().__init__([], lambda folder: None)
         self._go = threading.Event()
         self._stopping = False
         self.thread = threading.Thread(target=self._run, name="evidock-watch")
@@ -331,15 +341,20 @@ class PulledOut(BaseException):
     """Escapes every handler of a bay's job (they catch Exception)."""
 
 
-class BrokenMounter:
-    def mount(self, props):
+class BrokenMounter(Mounter):
+    """A mounter whose mount ends the bay's thread (nothing is mounted)."""
+
+    def __init__(self) -> None:
+        super().__init__(Path("/nonexistent"))
+
+    def mount(self, props: UsbProps) -> tuple[Path, bool]:
         raise PulledOut("the bay's thread ends here (test)")
 
-    def unmount(self, root) -> None:
+    def unmount(self, target: Path) -> None:
         raise AssertionError("nothing was mounted")
 
 
-def _watched_daemon(ctx: Context, tmp_path: Path, **kw) -> tuple[DockDaemon, socket.socket]:
+def _watched_daemon(ctx: Context, tmp_path: Path, **kw: Any) -> tuple[DockDaemon, socket.socket]:
     """A dock in this process that pings systemd every 0.1 s on a socket of the test's."""
     path = tmp_path / "notify.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -356,7 +371,7 @@ def _watched_daemon(ctx: Context, tmp_path: Path, **kw) -> tuple[DockDaemon, soc
     return daemon, sock
 
 
-def _run_until_it_ends(daemon: DockDaemon, trigger) -> int:
+def _run_until_it_ends(daemon: DockDaemon, trigger: Callable[[], None]) -> int:
     codes: list[int] = []
     t = threading.Thread(target=lambda: codes.append(daemon.run()))
     t.start()
@@ -408,7 +423,7 @@ def test_a_bay_whose_job_dies_past_its_handlers_ends_the_dock_with_exit_1(
     fatal: no WATCHDOG=1 after the dock's 'failed' status, exit 1."""
     replay: list[ReplayedUdev] = []
 
-    def factory(on_event):
+    def factory(on_event: Callable[[UdevEvent], None]) -> UdevSource:
         replay.append(ReplayedUdev(on_event))
         return replay[0]
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from ingest.media.kinds import wants_proxy
+from ingest.media.kinds import FLAG_NOT_MEDIA, FLAG_PLAYLIST, wants_proxy
 from ingest.media.probe import ProbeResult, ToolOutput
 from ingest.media.sniff import MP4, Sniffed, sniff
 from ingest.pipeline.facts import (
     FLAG_CLOCK_FUTURE,
     FLAG_DAMAGED,
     FLAG_NO_TIME,
-    FLAG_NOT_MEDIA,
-    FLAG_PLAYLIST,
     FLAG_UNREADABLE,
     SRC_CONTAINER,
     SRC_FILENAME,
@@ -23,13 +22,20 @@ from ingest.pipeline.facts import (
     filename_time,
     parse_exif_time,
 )
+from storage.records import MediaFacts
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 MTIME = int(datetime(2026, 11, 26, 12, 0, tzinfo=UTC).timestamp() * 1e9)
 
 
-def _result(exif: dict | None, ff: dict | None = None, *, exif_error=None, ff_error=None):
+def _result(
+    exif: dict[str, Any] | None,
+    ff: dict[str, Any] | None = None,
+    *,
+    exif_error: str | None = None,
+    ff_error: str | None = None,
+) -> ProbeResult:
     return ProbeResult(
         exif=ToolOutput(tool="exiftool", data=exif, error=exif_error),
         ffprobe=None
@@ -39,7 +45,7 @@ def _result(exif: dict | None, ff: dict | None = None, *, exif_error=None, ff_er
     )
 
 
-def _facts(result: ProbeResult, name: str = "clip.mp4"):
+def _facts(result: ProbeResult, name: str = "clip.mp4") -> MediaFacts:
     return derive_facts(result, file_name=name, mtime_ns=MTIME, device_zone=SH, now=NOW)
 
 

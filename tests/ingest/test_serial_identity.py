@@ -44,7 +44,9 @@ def _register(ctx: Context, serial: str) -> None:
                        registered=True, now=ctx.clock())  # fmt: skip
 
 
-def _identify(root: Path, profile: DeviceProfile, udev: str | None, *, mount: bool = False):
+def _identify(
+    root: Path, profile: DeviceProfile, udev: str | None, *, mount: bool = False
+) -> tuple[str, str]:
     fd = open_root(root)
     try:
         return identify(root, fd, walk(fd), profile, udev, is_mount=lambda p: mount)

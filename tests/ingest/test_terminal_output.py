@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -79,7 +80,7 @@ def test_log_lines_escape_their_message_but_keep_a_traceback() -> None:
 
 
 @pytest.fixture
-def cli(tmp_path: Path):
+def cli(tmp_path: Path) -> Callable[..., str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDOCK_")}
     env["EVIDOCK_HOME"] = str(tmp_path / "home")
     env["EVIDOCK_DOCK_NAME"] = "dock-cli"
@@ -93,7 +94,7 @@ def cli(tmp_path: Path):
         assert b"Traceback" not in p.stderr
         return p.stdout.decode("utf-8")
 
-    run("init")
+    run("init")  # every other command refuses a data dir that init did not make
     return run
 
 
@@ -108,7 +109,7 @@ def hostile(tmp_path: Path) -> Path:
 
 
 def test_hostile_names_reach_the_terminal_escaped_and_json_exact(
-    cli, hostile: Path, tmp_path: Path
+    cli: Callable[..., str], hostile: Path, tmp_path: Path
 ) -> None:
     """ingest, items, custody and status print one line per line they mean, with no raw
     control character; the raw 0xFF name and the typed '\\xff' name print differently; the

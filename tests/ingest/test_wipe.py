@@ -30,9 +30,13 @@ def _not_wiped(ctx: Context) -> list[tuple[int | None, dict[str, Any]]]:
     return [(i, d) for i, d in found if d.get("kind") == "not-wiped"]
 
 
-def _wiped(ctx: Context) -> list[int | None]:
+def _wiped(ctx: Context) -> list[int]:
+    """The items of the wiped_from_device events, in log order (each event names its item)."""
     with ctx.catalog.read() as txn:
-        return [e.item for e in txn.log.events() if e.type == "wiped_from_device"]
+        events = [e for e in txn.log.events() if e.type == "wiped_from_device"]
+    ids = [e.item for e in events if e.item is not None]
+    assert len(ids) == len(events), "a wiped_from_device event names no item"
+    return ids
 
 
 def test_wipe_deletes_only_verified_files_and_records_each(ctx: Context, camera: Path) -> None:
@@ -43,7 +47,7 @@ def test_wipe_deletes_only_verified_files_and_records_each(ctx: Context, camera:
     with ctx.catalog.read() as txn:
         wiped = [e for e in txn.log.events() if e.type == "wiped_from_device"]
         items = txn.items()
-    assert sorted(e.item for e in wiped) == sorted(i.id for i in items)
+    assert sorted(_wiped(ctx)) == sorted(i.id for i in items)
     assert all(json.loads(e.data)["verified_before_wipe"] for e in wiped)
 
 
@@ -224,6 +228,5 @@ def test_two_names_that_display_alike_are_each_wiped_as_their_own_item(
     assert report.count("stored") == 2
     assert list(root.iterdir()) == []
     with ctx.catalog.read() as txn:
-        wiped = [e.item for e in txn.log.events() if e.type == "wiped_from_device"]
         items = txn.items()
-    assert sorted(wiped) == sorted(i.id for i in items)
+    assert sorted(_wiped(ctx)) == sorted(i.id for i in items)

@@ -154,6 +154,8 @@ def test_scrape_time_queries_start_from_indexes(
         _gauges(ctx)
     finally:
         event.remove(ctx.catalog.engine, "before_cursor_execute", record)
+    # the statements were seen (one per gauge query); their number is the gauges' own design,
+    # so only a floor is asserted: the point is that none of them scans
     assert len(seen) >= 8
     scans = []
     steps: list[str] = []

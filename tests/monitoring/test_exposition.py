@@ -25,6 +25,7 @@ from ingest.output import Output
 from tests.cases.conftest import Clip
 from tests.conftest import make_settings
 from tests.monitoring.scenario import DOCKED, Scenario, camera, place, populate
+from tests.procs import wait_until
 
 MONITORING = Path(__file__).resolve().parents[2] / "monitoring"
 DOCK = "dock-expo"
@@ -62,9 +63,7 @@ def exported(
         thread.start()
         try:
             place(camera(tmp / "cam", clips), watch)
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and not _stored(metrics):
-                time.sleep(0.1)
+            wait_until(lambda: _stored(metrics), 60)
         finally:
             daemon.request_stop()
             thread.join(timeout=60)

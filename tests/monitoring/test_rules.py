@@ -53,7 +53,7 @@ def test_dashboard_is_a_grafana_dashboard_on_a_chosen_prometheus() -> None:
     assert len(ids) == len(set(ids))
     assert all({"x", "y", "w", "h"} <= set(p["gridPos"]) for p in doc["panels"])
     targets = [t for p in doc["panels"] for t in p.get("targets", [])]
-    assert len(targets) > 30
+    assert len(targets) > 30  # a floor: the dashboard grows; it guards against finding none
     assert all(t["datasource"] == {"type": "prometheus", "uid": "${datasource}"} for t in targets)
     titles = " ".join(p["title"] for p in doc["panels"] if p["type"] == "row").lower()
     for topic in ("24-hour", "throughput", "devices", "fixity", "queue", "storage"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ def ingest(ctx: Context, folder: Path, serial: str = "BWC-P1") -> None:
     ingest_device(ctx, folder, serial=serial, officer=None, actor="test")
 
 
-def drain(ctx: Context, **worker: object) -> WorkerPool:
+def drain(ctx: Context, **worker: Any) -> WorkerPool:
     """Run the queue to empty, as 'evidock worker --drain' does (no wait between retries)."""
     settings = dataclasses.replace(ctx.settings.worker, **{"retry_seconds": 0.0, **worker})
     pool = WorkerPool(ctx, drain=True, settings=settings)

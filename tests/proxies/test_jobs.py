@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,12 +12,15 @@ from ingest.context import Context
 from ingest.jobs.proxies import Work
 from ingest.jobs.worker import WorkerPool
 from storage.catalog.jobs import DONE, FAILED, QUEUED, RUNNING, JobOps, LeaseLost
+from storage.records import Job
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 KIND = "transcode"
 
 
-def _claim(ctx: Context, owner: str, now: datetime, *, lease: float = 60, tries: int = 3):
+def _claim(
+    ctx: Context, owner: str, now: datetime, *, lease: float = 60, tries: int = 3
+) -> Job | None:
     with ctx.catalog.write() as txn:
         return JobOps(txn).claim(
             owner=owner, kinds=[KIND], now=now, lease_s=lease, max_attempts=tries
@@ -102,15 +104,19 @@ def test_a_released_job_is_queued_again_without_losing_an_attempt(ctx: Context) 
 
 def test_claiming_is_exclusive_under_concurrency(ctx: Context) -> None:
     """Two pools of two threads drain 40 jobs: each job runs exactly once (SKIP LOCKED on
-    PostgreSQL, the write transaction on SQLite)."""
+    PostgreSQL, the write transaction on SQLite). The first four jobs are held until all four
+    threads hold one, so the claims surely overlap."""
     ids = _enqueue(ctx, 40, at=ctx.clock())
     ran: list[int] = []
     lock = threading.Lock()
+    all_in_hand = threading.Barrier(4)
 
     def handler(c: Context, work: Work) -> None:
         with lock:
             ran.append(work.job.id)
-        time.sleep(0.01)
+            first = len(ran) <= all_in_hand.parties
+        if first:  # a thread waiting here cannot claim again: four threads, four jobs in hand
+            all_in_hand.wait(timeout=60)
         with c.catalog.write() as txn:
             JobOps(txn).complete(work.job.id, owner=work.owner, now=c.clock())
 
@@ -124,6 +130,7 @@ def test_claiming_is_exclusive_under_concurrency(ctx: Context) -> None:
         t.start()
     for t in threads:
         t.join(timeout=120)
+    assert not all_in_hand.broken, "the four threads never held a job at the same time"
     assert sorted(ran) == sorted(ids), "a job ran twice or not at all"
     with ctx.catalog.read() as txn:
         assert {j.state for j in JobOps(txn).jobs()} == {DONE}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ from tests.proxies.conftest import derived_path, drain, ingest, jobs, put
 from verify.audit.run import run_audit
 
 
-def _streams(path: Path) -> dict[str, dict]:
+def _streams(path: Path) -> dict[str, dict[str, Any]]:
     container = sniff_file(path).container
     assert container is not None
     data = ffprobe(path, container=container).data

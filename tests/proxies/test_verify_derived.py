@@ -10,10 +10,10 @@ from sqlalchemy import text
 from ingest.context import LOG_ORIGIN, Context
 from storage.records import Item
 from tests.proxies.conftest import derived_path, drain, ingest, put
-from verify.audit.run import run_audit
+from verify.audit.run import AuditReport, run_audit
 
 
-def _audit(ctx: Context):
+def _audit(ctx: Context) -> AuditReport:
     return run_audit(ctx.catalog, ctx.store, dock=ctx.dock.name, local_key=ctx.key,
                      origin=LOG_ORIGIN)  # fmt: skip
 

@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from storage.catalog.jobs import DONE, QUEUED, RUNNING, JobOps
 from storage.catalog.session import Catalog
 from storage.records import Job
 from tests.conftest import CLIP1, CLIP_START, CUT
-from tests.procs import child_env, evidock, from_catalog, init, reap, wait_until
+from tests.procs import Notify, child_env, evidock, from_catalog, init, reap, wait_until
 
 FAST = "[worker]\nretry_seconds = 0.05\npoll_seconds = 0.2\nlease_seconds = 2\n"
 
@@ -29,7 +28,7 @@ def _env(home: Path, url: str, config: str) -> dict[str, str]:
     return init(child_env(home, url, dock="dock-w", config=config))
 
 
-def _cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+def _cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "ingest.cli.main", *args], env=env,
                           capture_output=True, text=True, timeout=timeout)  # fmt: skip
 
@@ -164,10 +163,11 @@ def test_the_dock_daemon_makes_proxies_with_its_embedded_workers(
     its proxies are made by the daemon's own workers; SIGTERM still exits 0."""
     watch = tmp_path / "watch"
     watch.mkdir()
-    env = _env(tmp_path / "home", catalog_url, FAST)
+    notify = Notify()
+    env = _env(tmp_path / "home", catalog_url, FAST) | {"NOTIFY_SOCKET": notify.address}
     dock = evidock(env, "dock", "--watch", str(watch), "--no-udev", "--metrics-address", "off")
     try:
-        time.sleep(1.0)
+        assert notify.ready(dock), "the daemon never said READY"
         shutil.move(str(camera), watch / "BWC-W4")
         assert wait_until(lambda: len(_jobs(catalog_url)) == 4, 60), "nothing ingested"
         assert wait_until(lambda: {j.state for j in _jobs(catalog_url)} == {DONE}, 120)
@@ -175,3 +175,4 @@ def test_the_dock_daemon_makes_proxies_with_its_embedded_workers(
         assert dock.wait(timeout=60) == 0
     finally:
         reap(dock)
+        notify.close()

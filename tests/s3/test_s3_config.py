@@ -43,7 +43,8 @@ def test_bad_s3_settings_name_the_key(s3: dict[str, Any], message: str) -> None:
 
 def test_the_local_copy_can_be_released_only_when_s3_alone_is_the_record() -> None:
     """A local copy that is part of the system of record is never released."""
-    raw = {"store": {"system_of_record": ["local", "s3"], "release_local_after_upload": True},
+    raw: dict[str, dict[str, Any]] = {
+           "store": {"system_of_record": ["local", "s3"], "release_local_after_upload": True},
            "s3": {"bucket": "evidence"}}  # fmt: skip
     with pytest.raises(ConfigError, match="release_local_after_upload"):
         _parse(raw)

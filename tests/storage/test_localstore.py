@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.blobs.localstore import LocalStore
+from storage.blobs.localstore import Filed, LocalStore
 from storage.errors import StoreIntegrityError
 
 
@@ -20,7 +20,7 @@ def store(tmp_path: Path) -> LocalStore:
     return s
 
 
-def _file(store: LocalStore, data: bytes):
+def _file(store: LocalStore, data: bytes) -> tuple[str, Filed]:
     digest = hashlib.sha256(data).hexdigest()
     with store.staging() as st:
         os.write(st.fd, data)
