@@ -133,6 +133,9 @@ class Settings:
     compliance: ComplianceSettings = ComplianceSettings()
     worker: WorkerSettings = WorkerSettings()
     verify: VerifySettings = VerifySettings()
+    # crash tests only (EVIDOCK_TEST_STOP_AT): an ingest SIGKILLs its own process when it
+    # reaches this stage (ingest.pipeline.stages); never set in service
+    test_stop_at: str | None = None
 
     @property
     def store_dir(self) -> Path:
@@ -329,7 +332,13 @@ SCHEMA: dict[str, dict[str, ck.Key]] = {
 }
 """Every key evidock reads, by section: type, range, default. Nothing else is accepted."""
 
-ENVIRONMENT = ("EVIDOCK_CONFIG", "EVIDOCK_HOME", "EVIDOCK_CATALOG_URL", "EVIDOCK_DOCK_NAME")
+ENVIRONMENT = (
+    "EVIDOCK_CONFIG",
+    "EVIDOCK_HOME",
+    "EVIDOCK_CATALOG_URL",
+    "EVIDOCK_DOCK_NAME",
+    "EVIDOCK_TEST_STOP_AT",  # the crash tests' hook: see Settings.test_stop_at
+)
 
 
 def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Settings:
@@ -368,6 +377,7 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Set
         compliance=ComplianceSettings(**values["compliance"]),
         worker=WorkerSettings(**values["worker"]),
         verify=_verify(values["verify"], source),
+        test_stop_at=_env(env, "EVIDOCK_TEST_STOP_AT"),
     )
 
 

@@ -16,9 +16,9 @@ from ingest.errors import DataDirError
 from storage.blobs.durable import makedirs_durable
 from storage.blobs.localstore import LocalStore
 from storage.catalog.engine import has_schema, migrate
-from storage.catalog.jobs import JobOps
+from storage.catalog.jobs import worker_node
 from storage.catalog.migrate import redact, sqlite_path
-from storage.catalog.objects import UPLOAD, ObjectOps
+from storage.catalog.objects import queue_upload
 from storage.catalog.session import Catalog, Transaction
 from storage.records import Dock
 from verify.checkpoints import take_checkpoint
@@ -58,6 +58,8 @@ class Context:
     s3: S3Store | None = None  # [s3] configured: the object store (system of record or replica)
 
     def checkpoint(self) -> tuple[int, bool]:
+        """Sign a checkpoint of the log now unless the last one covers it (verify.checkpoints),
+        and queue a new one's write-once copy for the bucket: wiring, the decisions are there."""
         with self.catalog.write() as txn:
             size, taken = take_checkpoint(
                 txn,
@@ -71,32 +73,22 @@ class Context:
                 self.queue_upload(txn, None)
             return size, taken
 
-    def queue_upload(
-        self, txn: Transaction, item_id: int | None, *, ingested_here: bool = False
-    ) -> None:
-        """With [s3]: ask a worker to bring S3 in line with this item (its original, proxies,
-        legal hold), or with ``None`` to publish new checkpoints; in the caller's transaction,
-        the one that records the change."""
-        if self.s3 is not None:
-            if item_id is None:
-                node = None
-            elif ingested_here:  # this dock's own spool: no need to look it up
-                node = self.worker_node
-            else:
-                node = self.job_node(txn, item_id)
-            JobOps(txn).enqueue_once(kind=UPLOAD, item_id=item_id, now=self.clock(), node=node)
-
-    def job_node(self, txn: Transaction, item_id: int) -> str | None:
-        """Where a job reading this item's local copy must run: the dock that took it in,
-        unless the store is shared by every node."""
-        if self.settings.store.shared:
-            return None
-        return ObjectOps(txn).spool_node(item_id)
+    # Wiring for callers that hold only the context (the CLI; tests): the decisions are in
+    # storage.catalog.objects.queue_upload and storage.catalog.jobs.worker_node.
+    def queue_upload(self, txn: Transaction, item_id: int | None) -> None:
+        """``storage.catalog.objects.queue_upload`` with this dock's settings."""
+        queue_upload(
+            txn,
+            item_id,
+            object_store=self.s3 is not None,
+            shared=self.settings.store.shared,
+            now=self.clock(),
+        )
 
     @property
     def worker_node(self) -> str | None:
-        """The jobs this node's workers may run: their own dock's (None: any)."""
-        return None if self.settings.store.shared else self.dock.name
+        """``storage.catalog.jobs.worker_node`` of this dock."""
+        return worker_node(shared=self.settings.store.shared, dock=self.dock.name)
 
     def close(self) -> None:
         self.catalog.close()

@@ -27,6 +27,7 @@ from ingest.errors import UsageError
 from storage.catalog.caselinks import LinkOps
 from storage.catalog.caserecords import Activity, Case, Link, NewLink, OffloadCheck
 from storage.catalog.cases import ARCHIVED, CaseOps
+from storage.catalog.objects import queue_upload
 from storage.catalog.offload import OffloadOps
 from storage.catalog.session import Transaction
 from storage.records import Item
@@ -81,7 +82,10 @@ def _link(
             "sha256": item.sha256,
         },
     )
-    ctx.queue_upload(txn, item.id)  # a legal hold on its S3 copy while the case is open
+    queue_upload(  # a legal hold on its S3 copy while the case is open
+        txn, item.id, object_store=ctx.s3 is not None, shared=ctx.settings.store.shared,
+        now=ctx.clock(),
+    )  # fmt: skip
     return LinkOps(txn).add_link(
         NewLink(
             case_id=case.id,
@@ -182,7 +186,10 @@ def unlink_item(ctx: Context, *, number: str, item_id: int, reason: str, actor: 
                 "sha256": item.sha256,
             },
         )
-        ctx.queue_upload(txn, item.id)  # the legal hold may no longer be needed
+        queue_upload(  # the legal hold may no longer be needed
+            txn, item.id, object_store=ctx.s3 is not None, shared=ctx.settings.store.shared,
+            now=ctx.clock(),
+        )  # fmt: skip
         return LinkOps(txn).retire_link(
             live.id, at=ctx.clock(), by=actor, reason=reason, seq=ev.seq
         )

@@ -49,12 +49,51 @@ from ingest.metrics.catalog import session_delays  # metrics (issue 7)
 from ingest.metrics.metered_store import metered  # metrics (issue 7)
 from ingest.metrics.prometheus import ACTIVE_BAY_STATES, DockMetrics
 from ingest.outage import CatalogOutage
-from ingest.pipeline.run import FAILED, OUTCOME_INTERRUPTED, FileResult, IngestReport, ingest_device
+from ingest.pipeline.results import FileOutcome, FileResult, IngestReport, SessionOutcome
+from ingest.pipeline.run import ingest_device
 from storage.errors import CatalogUnavailable, StorageError
 
 logger = logging.getLogger(__name__)
 
 WatchFactory = Callable[[Sequence[Path], Callable[[Path], None]], WatchSource]
+
+
+# -- what the sources and the bays put on the loop's queue (the loop alone acts on them) -----
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FolderChanged:
+    """A watch source saw a change under ``folder``: it settles before it is taken."""
+
+    folder: Path
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UdevSeen:
+    """udev reported a block device added, changed or removed."""
+
+    event: UdevEvent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BayDone:
+    """The bay of ``key`` ended its docking (its device may be offered again)."""
+
+    key: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThreadCrashed:
+    """A thread the dock needs died (``name``): the loop's health check stops the dock."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Wake:
+    """Nothing to do but look again: a stop request, a file done (status, health)."""
+
+
+Message = FolderChanged | UdevSeen | BayDone | ThreadCrashed | Wake
+WAKE = Wake()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,7 +158,7 @@ class DockDaemon:
         self.mounter = mounter or Mounter(s.dock.mount_root)
         self.stop = threading.Event()
         self.cancel = threading.Event()
-        self.events: queue.Queue[tuple[str, object]] = queue.Queue()
+        self.events: queue.Queue[Message] = queue.Queue()
         self.settler = Settler(s.dock.settle_seconds)
         self.pool = ThreadPoolExecutor(s.dock.parallel_devices, thread_name_prefix="evidock-bay")
         self.bays: dict[str, _Bay] = {}
@@ -128,10 +167,10 @@ class DockDaemon:
         self.disk_limits: dict[int, threading.Semaphore] = {}
         self.lock = threading.Lock()
         self.watch = (watch_factory or self._watch_source)(
-            self.watch_roots, lambda p: self.events.put(("folder", p))
+            self.watch_roots, lambda p: self.events.put(FolderChanged(folder=p))
         )
         self.crashed: list[str] = []  # threads that died on an exception while the dock ran
-        self.udev = udev_factory(lambda e: self.events.put(("udev", e))) if use_udev else None
+        self.udev = udev_factory(lambda e: self.events.put(UdevSeen(event=e))) if use_udev else None
         self.stuck_after_s = stuck_after_s
         self.status_path = s.data_dir / "run" / f"dock-{s.dock.name}.json"
         self._pending_usb: dict[str, UsbProps] = {}
@@ -178,7 +217,7 @@ class DockDaemon:
                 try:
                     self.udev.start()
                     for e in self.udev.existing():
-                        self.events.put(("udev", e))
+                        self.events.put(UdevSeen(event=e))
                 except (OSError, ImportError) as err:
                     logger.warning("udev unavailable, watch folders only error=%s", err)
                     self.udev = None
@@ -192,10 +231,10 @@ class DockDaemon:
             while not self.stop.is_set():
                 timeout = self._timeout(ping_every)
                 try:
-                    kind, payload = self.events.get(timeout=timeout)
-                    self._handle(kind, payload)
+                    message: Message = self.events.get(timeout=timeout)
                 except queue.Empty:
-                    pass
+                    message = WAKE  # a folder settled, a retry is due or systemd wants a ping
+                self._handle(message)
                 self._start_due()
                 health = self._health()
                 if health.fatal:
@@ -222,11 +261,11 @@ class DockDaemon:
         )  # fmt: skip
         with self.lock:
             self.crashed.append(name)
-        self.events.put(("crashed", name))
+        self.events.put(ThreadCrashed(name=name))
 
     def request_stop(self) -> None:
         self.stop.set()
-        self.events.put(("wake", None))
+        self.events.put(WAKE)
 
     def _timeout(self, ping_every: float | None) -> float | None:
         deadline = self.settler.next_deadline()
@@ -238,13 +277,16 @@ class DockDaemon:
                 waits.append(max(0.0, when - time.monotonic()))
         return min(waits) if waits else None
 
-    def _handle(self, kind: str, payload: object) -> None:
-        if kind == "folder" and isinstance(payload, Path):
-            self.settler.touch(payload, time.monotonic())
-        elif kind == "udev" and isinstance(payload, UdevEvent):
-            self._udev_event(payload)
-        elif kind == "done" and isinstance(payload, str):
-            self._finished(payload)
+    def _handle(self, message: Message) -> None:
+        match message:
+            case FolderChanged(folder=folder):
+                self.settler.touch(folder, time.monotonic())
+            case UdevSeen(event=event):
+                self._udev_event(event)
+            case BayDone(key=key):
+                self._finished(key)
+            case ThreadCrashed() | Wake():
+                pass  # the loop looks at health, due folders and retries after every message
 
     def _udev_event(self, e: UdevEvent) -> None:
         if not is_usb_filesystem(e.props):
@@ -300,7 +342,7 @@ class DockDaemon:
         logger.error("bay crashed source=%s error=%r", key, error, exc_info=error)
         with self.lock:
             self.crashed.append(f"bay {key}")
-        self.events.put(("crashed", key))
+        self.events.put(ThreadCrashed(name=f"bay {key}"))
 
     def _finished(self, key: str) -> None:
         with self.lock:
@@ -331,7 +373,7 @@ class DockDaemon:
             logger.exception("dock job crashed source=%s", key)
         finally:
             bay.current = None
-            self.events.put(("done", key))
+            self.events.put(BayDone(key=key))
 
     def _retry_later(self, key: str, kind: str, bay: _Bay, err: CatalogUnavailable) -> None:
         """The catalog cut this docking short: offer the device again after a wait."""
@@ -399,14 +441,16 @@ class DockDaemon:
 
         def progress(r: FileResult) -> None:
             now = time.monotonic()
-            if r.result == "stored":
+            if r.result == FileOutcome.STORED:
                 self.metrics.file_seconds.labels(self.metrics.dock).observe(now - bay.last_progress)
             bay.done += 1
             bay.current = r.path
             bay.last_progress = now
             self.metrics.file_done(r.result, r.size)
-            self.events.put(("wake", None))
-            if r.result == "stored" and self.workers is not None:  # issue 5: a proxy job waits
+            self.events.put(WAKE)
+            if (
+                r.result == FileOutcome.STORED and self.workers is not None
+            ):  # issue 5: a proxy job waits
                 self.workers.wake()
 
         started = self.outage.now()
@@ -420,7 +464,9 @@ class DockDaemon:
         finally:
             self.metrics.bays.labels(self.metrics.dock).dec()
         self.metrics.sessions.labels(self.metrics.dock, report.outcome).inc()
-        stored = [f.item for f in report.files if f.result == "stored" and f.item is not None]
+        stored = [
+            f.item for f in report.files if f.result == FileOutcome.STORED and f.item is not None
+        ]
         self.metrics.offload_delays(session_delays(self.ctx, stored))  # metrics (issue 7)
         bay.device = report.device
         s = report.summary()
@@ -430,7 +476,11 @@ class DockDaemon:
         )
         if report.refused_reason:
             bay.state = f"refused: {report.refused_reason}"
-        cut = [f for f in report.files if f.result == FAILED and f.code == CatalogUnavailable.code]
+        cut = [
+            f
+            for f in report.files
+            if f.result == FileOutcome.FAILED and f.code == CatalogUnavailable.code
+        ]
         if cut:  # the catalog failed under a file, then came back: take the device again
             raise CatalogUnavailable(f"{len(cut)} file(s) failed on the catalog: {cut[0].reason}")
         self.outage.ok(started)
@@ -452,7 +502,9 @@ class DockDaemon:
                 if s.ended_at is None and s.source == source
             ]
         for session in cut:
-            after_ingest(self.ctx, session, actor=f"dock:{name}", close_as=OUTCOME_INTERRUPTED)
+            after_ingest(
+                self.ctx, session, actor=f"dock:{name}", close_as=SessionOutcome.INTERRUPTED
+            )
             logger.warning("cut dock session closed as interrupted session=%d source=%s",
                            session, source)  # fmt: skip
 
@@ -521,8 +573,10 @@ class DockDaemon:
         self.cancel.set()  # past the grace period: abandon what is still copying
         self.pool.shutdown(wait=True)
         while not self.events.empty():
-            kind, payload = self.events.get_nowait()
-            if kind == "done" and isinstance(payload, str):
-                self.active.pop(payload, None)
+            match self.events.get_nowait():
+                case BayDone(key=key):
+                    self.active.pop(key, None)
+                case _:
+                    pass  # the dock is stopping: nothing else is taken
         self._publish()
         logger.info("dock stopped dock=%s", self.ctx.dock.name)

@@ -24,14 +24,15 @@ from ingest.config import WorkerSettings
 from ingest.context import Context
 from ingest.errors import IngestError
 from ingest.media import transcode as tc
-from ingest.media.kinds import PHOTO, TRANSCODE, media_kind
+from ingest.media.kinds import PHOTO, media_kind
 from ingest.media.probe import ffprobe, sniff_file
 from ingest.media.sniff import Container
 from ingest.media.streams import AUDIO_PROXY, IMAGE, VIDEO_PROXY, Streams, incomplete, summarize
 from storage.blobs.hashing import sha256_path
 from storage.blobs.localstore import LocalStore, Staging
 from storage.catalog.derived import DerivedOps
-from storage.catalog.jobs import FAILED, JobOps
+from storage.catalog.jobs import FAILED, JobKind, JobOps
+from storage.catalog.objects import queue_upload
 from storage.catalog.session import Transaction
 from storage.errors import StoreIntegrityError
 from storage.records import Item, Job
@@ -53,7 +54,7 @@ class ProxyState:
 
 def proxy_states(txn: Transaction, item_ids: Sequence[int]) -> dict[int, ProxyState]:
     derived = DerivedOps(txn).for_items(item_ids)
-    jobs = JobOps(txn).latest_for_items(item_ids, kind=TRANSCODE)
+    jobs = JobOps(txn).latest_for_items(item_ids, kind=JobKind.TRANSCODE)
     found: dict[int, ProxyState] = {}
     for i in item_ids:
         job = jobs.get(i)
@@ -239,7 +240,10 @@ def _record(
                     "attempt": work.job.attempts,
                 },
             )
-        ctx.queue_upload(txn, item.id)  # the proxies to S3 too (issue 8)
+        queue_upload(  # the proxies to S3 too (issue 8)
+            txn, item.id, object_store=ctx.s3 is not None, shared=ctx.settings.store.shared,
+            now=ctx.clock(),
+        )  # fmt: skip
     logger.info(
         "proxies recorded item=%s sha256=%s job=%s derived=%s",
         item.id, item.sha256, work.job.id, ",".join(f"{m.kind}:{m.sha256[:12]}" for m in made),

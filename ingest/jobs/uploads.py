@@ -39,14 +39,13 @@ from ingest.cases.offload import measure
 from ingest.context import Context
 from ingest.errors import IngestError
 from ingest.jobs.proxies import Work, derived_store
-from ingest.media.kinds import TRANSCODE
 from ingest.media.transcode import TranscodeStopped
 from ingest.output import iso
 from storage.blobs.durable import fsync_dir
 from storage.blobs.s3objects import S3Object
 from storage.catalog.derived import DerivedOps
-from storage.catalog.jobs import JobOps
-from storage.catalog.objects import DERIVED, ORIGINAL, ObjectOps
+from storage.catalog.jobs import JobKind, JobOps
+from storage.catalog.objects import DERIVED, ORIGINAL, ObjectOps, queue_upload
 from storage.catalog.session import Transaction
 from storage.errors import S3IntegrityError, S3Unavailable, StorageError
 from storage.records import Event, StoredObject
@@ -301,7 +300,7 @@ def _releasable(
     local = ops.object(ctx.store.backend, sha256)
     remote = ops.object(S3, sha256)
     items = ops.items_with(sha256)
-    busy = JobOps(txn).unfinished_for(items, kind=TRANSCODE)
+    busy = JobOps(txn).unfinished_for(items, kind=JobKind.TRANSCODE)
     durable = all(i.durable_at is not None for i in txn.items(ids=items))
     if local is None or local.released_at is not None or remote is None or busy or not durable:
         return None, None, items
@@ -323,7 +322,9 @@ def publish_checkpoints(ctx: Context, work: Work, s3: S3Store) -> int:
         JobOps(txn).complete(work.job.id, owner=work.owner, now=ctx.clock())
         ObjectOps(txn).mark_published(done, ctx.clock())
         if len(done) < len(todo) or len(todo) == 500:
-            ctx.queue_upload(txn, None)
+            queue_upload(
+                txn, None, object_store=True, shared=ctx.settings.store.shared, now=ctx.clock()
+            )  # the rest in a next job
     logger.info("checkpoints published count=%d", len(done))
     return len(done)
 

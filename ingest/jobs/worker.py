@@ -32,12 +32,10 @@ from ingest.context import Context
 from ingest.errors import IngestError
 from ingest.jobs.proxies import Work, derived_store, make_proxies
 from ingest.jobs.uploads import sync_to_s3
-from ingest.media.kinds import TRANSCODE
 from ingest.media.transcode import TranscodeStopped
 from ingest.metrics.prometheus import Family
 from ingest.outage import CatalogOutage
-from storage.catalog.jobs import JobOps, LeaseLost
-from storage.catalog.objects import UPLOAD
+from storage.catalog.jobs import JobKind, JobOps, LeaseLost, worker_node
 from storage.errors import (
     CatalogUnavailable,
     S3ConfigError,
@@ -52,12 +50,12 @@ logger = logging.getLogger(__name__)
 # A handler does the job and completes it (JobOps.complete) in its last transaction; it
 # raises IngestError/StorageError to fail the attempt.
 Handler = Callable[[Context, Work], object]
-HANDLERS: Mapping[str, Handler] = {TRANSCODE: make_proxies, UPLOAD: sync_to_s3}
+HANDLERS: Mapping[str, Handler] = {JobKind.TRANSCODE: make_proxies, JobKind.UPLOAD: sync_to_s3}
 
 
 def default_kinds(ctx: Context) -> tuple[str, ...]:
     """What a worker of this node runs unless told otherwise: uploads only with [s3]."""
-    return (TRANSCODE, UPLOAD) if ctx.s3 is not None else (TRANSCODE,)
+    return (JobKind.TRANSCODE, JobKind.UPLOAD) if ctx.s3 is not None else (JobKind.TRANSCODE,)
 
 
 RESULTS = ("done", "retry", "failed", "lost", "released")
@@ -96,6 +94,7 @@ class WorkerPool:
             )
         self.ctx = ctx
         self.kinds = tuple(kinds)
+        self.node = worker_node(shared=ctx.settings.store.shared, dock=ctx.dock.name)
         self.settings = settings or ctx.settings.worker
         self.concurrency = concurrency or self.settings.concurrency
         self.drain = drain
@@ -206,16 +205,16 @@ class WorkerPool:
             return JobOps(txn).claim(
                 owner=owner, kinds=self.kinds, now=self.ctx.clock(),
                 lease_s=self.settings.lease_seconds, max_attempts=self.settings.max_attempts,
-                node=self.ctx.worker_node,
+                node=self.node,
             )  # fmt: skip
 
     def _left(self) -> int:
         with self.ctx.catalog.read() as txn:
-            return JobOps(txn).left(self.kinds, self.ctx.worker_node)
+            return JobOps(txn).left(self.kinds, self.node)
 
     def _idle(self) -> None:
         with self.ctx.catalog.read() as txn:
-            due = JobOps(txn).next_due(self.kinds, self.ctx.worker_node)
+            due = JobOps(txn).next_due(self.kinds, self.node)
         wait = self.settings.poll_seconds
         if due is not None:
             wait = min(wait, max(0.0, (due - self.ctx.clock()).total_seconds()) + 0.01)

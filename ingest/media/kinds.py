@@ -6,9 +6,10 @@ proxies; both decide with these functions, so the rule lives below both of them.
 
 from __future__ import annotations
 
+from storage.catalog.jobs import JobKind
 from storage.records import MediaFacts
 
-TRANSCODE = "transcode"  # the job kind that makes an item's review proxies
+TRANSCODE = JobKind.TRANSCODE  # the job kind that makes an item's review proxies (an alias)
 VIDEO, AUDIO, PHOTO = "video", "audio", "photo"
 
 FLAG_EMPTY = "empty"  # a file of no bytes: stored and flagged, never probed or transcoded

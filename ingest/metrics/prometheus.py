@@ -35,17 +35,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from ingest.pipeline.run import (
-    ABANDONED,
-    ALREADY,
-    FAILED,
-    NOT_ACQUIRED,
-    OUTCOME_COMPLETE,
-    OUTCOME_INCOMPLETE,
-    OUTCOME_INTERRUPTED,
-    OUTCOME_REFUSED,
-    STORED,
-)
+from ingest.pipeline.results import FileOutcome, SessionOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +44,8 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 
 OFFLOAD_BUCKETS = (600, 3600, 4 * 3600, 8 * 3600, 16 * 3600, 20 * 3600, 24 * 3600, 48 * 3600)
 FILE_SECONDS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
-FILE_RESULTS = (STORED, ALREADY, FAILED, NOT_ACQUIRED, ABANDONED)
-SESSION_OUTCOMES = (OUTCOME_COMPLETE, OUTCOME_INCOMPLETE, OUTCOME_INTERRUPTED, OUTCOME_REFUSED)
+FILE_RESULTS = tuple(FileOutcome)
+SESSION_OUTCOMES = tuple(SessionOutcome)
 # What a bay of the dock can be doing (the word before the colon of its status line).
 BAY_STATES = (
     "waiting", "queued", "mounting", "ingesting", "complete", "incomplete", "interrupted",
@@ -181,7 +171,7 @@ class DockMetrics:
 
     def file_done(self, result: str, size: int | None) -> None:
         self.files.labels(self.dock, result).inc()
-        if size and result in ("stored", "already"):
+        if size and result in (FileOutcome.STORED, FileOutcome.ALREADY):
             self.bytes.labels(self.dock, result).inc(size)
 
     def offload_delays(self, delays: Iterable[float]) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 from ingest.errors import IngestError
+from ingest.pipeline.stages import OnStage, Stage
 from storage.blobs.localstore import Staging
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -100,13 +101,16 @@ def acquire(
     sync_every: int = SYNC_EVERY,
     after_sync: Callable[[int, int], None] | None = None,
     marks: Collection[int] = (),
+    on_stage: OnStage | None = None,
 ) -> Acquired:
     """Copy ``src_fd`` (from its start) into ``staging`` and prove the copy; see module doc.
 
     ``cancel`` abandons the copy between chunks (the caller discards the staging file).
     ``marks``: lengths whose prefix hash is wanted too (is an earlier copy the file's start?).
     ``after_sync(start, end)`` runs when a range is synced, before it is read back (a seam for
-    tests that make the disk return other bytes)."""
+    tests that make the disk return other bytes). ``on_stage`` sees 'copied', 'synced' and
+    'read-back' (ingest.pipeline.stages)."""
+    stage = on_stage or _nothing
     before = SourceStat.of(os.fstat(src_fd))
     if before.size == 0:
         return _empty(src_fd, before)
@@ -118,7 +122,7 @@ def acquire(
         checker = _ReadBack(back_fd, chunk)
         try:
             digest, total, prefixes = _copy(
-                src_fd, staging.fd, chunk, cancel, checker, sync_every, after_sync, marks
+                src_fd, staging.fd, chunk, cancel, checker, sync_every, after_sync, marks, stage
             )
         finally:
             checker.finish()  # every range handed over is read back (or the thread ends)
@@ -133,6 +137,7 @@ def acquire(
             f"read-back of the staging copy differs: copied sha256 {digest} ({total} bytes), "
             f"read back {back} ({back_size} bytes)"
         )
+    stage(Stage.READ_BACK)
     return Acquired(
         sha256=digest, size=total, mtime_ns=before.mtime_ns, source=before, prefixes=prefixes
     )
@@ -216,9 +221,11 @@ def _copy(
     sync_every: int,
     after_sync: Callable[[int, int], None] | None,
     marks: Collection[int],
+    stage: OnStage,
 ) -> tuple[str, int, dict[int, str]]:
     """Read and hash on this thread, write on a second one (which syncs and hands synced
-    ranges to the read-back checker); buffers are recycled."""
+    ranges to the read-back checker); buffers are recycled. The last range is synced here,
+    once the writer is done."""
     h = hashlib.sha256()
     todo = sorted(m for m in set(marks) if m > 0)
     prefixes: dict[int, str] = {}
@@ -227,7 +234,7 @@ def _copy(
         free.put(bytearray(chunk))
     full: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
     failure: list[BaseException] = []
-    done = threading.Event()
+    written = synced = 0
 
     def sync(start: int, end: int, *, final: bool) -> None:
         (os.fsync if final else os.fdatasync)(dst_fd)
@@ -237,7 +244,7 @@ def _copy(
         checker.check(start, end)
 
     def writer() -> None:
-        written = synced = 0
+        nonlocal written, synced
         while True:
             job = full.get()
             if job is None:
@@ -255,11 +262,6 @@ def _copy(
             except OSError as e:
                 failure.append(WriteError(f"cannot write the staging file: {e.strerror}"))
             free.put(buf)
-        try:
-            if not failure and done.is_set():
-                sync(synced, written, final=True)
-        except OSError as e:
-            failure.append(WriteError(f"cannot sync the staging file: {e.strerror}"))
 
     t = threading.Thread(target=writer, name="evidock-staging-writer", daemon=True)
     t.start()
@@ -275,7 +277,6 @@ def _copy(
                 raise ReadError(f"cannot read the source: {e.strerror}") from e
             if n == 0:
                 free.put(buf)
-                done.set()
                 break
             view, done_to = memoryview(buf)[:n], 0
             while todo and todo[0] <= total + n:  # a prefix ends in this chunk
@@ -291,4 +292,14 @@ def _copy(
         t.join()
     if failure:
         raise failure[0]
+    stage(Stage.COPIED)
+    try:
+        sync(synced, written, final=True)
+    except OSError as e:
+        raise WriteError(f"cannot sync the staging file: {e.strerror}") from e
+    stage(Stage.SYNCED)
     return h.hexdigest(), total, prefixes
+
+
+def _nothing(stage: str) -> None:
+    """No hook: the steps pass unseen."""

@@ -17,6 +17,7 @@ other's rows), the write transaction on SQLite (BEGIN IMMEDIATE: one writer at a
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -28,8 +29,25 @@ from storage.catalog.models import JobRow
 from storage.catalog.session import Transaction
 from storage.errors import StorageError
 
-QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
-STATES = (QUEUED, RUNNING, DONE, FAILED)
+
+class JobKind(enum.StrEnum):
+    """What a job does; the value is what the catalog's job rows hold."""
+
+    TRANSCODE = "transcode"  # make an item's review proxies
+    UPLOAD = "upload"  # bring S3 in line with the catalog (an item, or new checkpoints)
+
+
+class JobState(enum.StrEnum):
+    """Where a job is in its life (see the module doc); the value is what its row holds."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+QUEUED, RUNNING, DONE, FAILED = JobState.QUEUED, JobState.RUNNING, JobState.DONE, JobState.FAILED
+STATES = tuple(JobState)
 MAX_BACKOFF_S = 3600.0
 _ERROR_CHARS = 2000
 
@@ -39,6 +57,12 @@ class LeaseLost(StorageError):
 
     code = "lease-lost"
     hint = "Nothing of this attempt was recorded; the worker that holds the job finishes it."
+
+
+def worker_node(*, shared: bool, dock: str) -> str | None:
+    """The node of the jobs that read ``dock``'s local store, and so the jobs ``dock``'s
+    workers may run: that dock's own, unless the store is shared by every node (None: any)."""
+    return None if shared else dock
 
 
 def backoff(attempts: int, base_s: float) -> timedelta:
@@ -51,7 +75,7 @@ class JobOps:
         self.s = txn.s
 
     def enqueue(
-        self, *, kind: str, item_id: int | None, now: datetime, node: str | None = None
+        self, *, kind: JobKind, item_id: int | None, now: datetime, node: str | None = None
     ) -> int:
         """Queue a job; with ``node``, only workers of that node claim it (the input is in
         that node's local store)."""
@@ -70,7 +94,7 @@ class JobOps:
         return row.id
 
     def enqueue_once(
-        self, *, kind: str, item_id: int | None, now: datetime, node: str | None = None
+        self, *, kind: JobKind, item_id: int | None, now: datetime, node: str | None = None
     ) -> int:
         """Enqueue unless a job of ``kind`` for ``item_id`` is already waiting to start (a
         running one may have read the state before this change, so it does not count)."""
@@ -84,7 +108,7 @@ class JobOps:
             return int(waiting)
         return self.enqueue(kind=kind, item_id=item_id, now=now, node=node)
 
-    def unfinished_for(self, item_ids: Sequence[int], *, kind: str) -> set[int]:
+    def unfinished_for(self, item_ids: Sequence[int], *, kind: JobKind) -> set[int]:
         """Which of ``item_ids`` still have a ``kind`` job queued or running."""
         found: set[int] = set()
         for batch in chunked(item_ids):
@@ -210,7 +234,7 @@ class JobOps:
             q = q.where(JobRow.kind.in_(list(kinds)))
         return [_job(j) for j in self.s.scalars(q)]
 
-    def latest_for_items(self, item_ids: Sequence[int], *, kind: str) -> dict[int, r.Job]:
+    def latest_for_items(self, item_ids: Sequence[int], *, kind: JobKind) -> dict[int, r.Job]:
         """The newest job of ``kind`` of each item (by the job.item_id index)."""
         found: dict[int, r.Job] = {}
         for batch in chunked(item_ids):
@@ -255,7 +279,7 @@ class JobOps:
             raise LeaseLost(f"job {job_id} is no longer held by {owner} (now: {holder})")
         return row
 
-    def _finish(self, row: JobRow, state: str, now: datetime) -> None:
+    def _finish(self, row: JobRow, state: JobState, now: datetime) -> None:
         row.state = state
         row.lease_owner = row.lease_expires = None
         row.finished_at = now

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, exists, select, update
 
 from storage import records as r
+from storage.catalog.jobs import JobKind, JobOps, worker_node
 from storage.catalog.models import (
     CaseLinkRow,
     CaseRow,
@@ -25,7 +26,7 @@ from storage.catalog.models import (
 )
 from storage.catalog.session import Transaction
 
-UPLOAD = "upload"  # the job kind that brings S3 in line with the catalog
+UPLOAD = JobKind.UPLOAD  # the job kind that brings S3 in line with the catalog
 ORIGINAL, DERIVED = "original", "derived"
 STORED = "stored"
 PENDING = "pending"  # filed in the local spool, not yet in the system of record (S3 alone)
@@ -42,6 +43,37 @@ class CheckpointNote:
     def name(self) -> str:
         """The file name it has in the store's checkpoints/ folder, and in the bucket."""
         return f"{self.size:012d}.{self.dock}.note"
+
+
+def job_node(txn: Transaction, item_id: int, *, shared: bool) -> str | None:
+    """Where a job reading this item's local copy must run: the dock that took it in,
+    unless the store is shared by every node (None: anywhere)."""
+    return None if shared else ObjectOps(txn).spool_node(item_id)
+
+
+def queue_upload(
+    txn: Transaction,
+    item_id: int | None,
+    *,
+    object_store: bool,
+    shared: bool,
+    now: datetime,
+    ingested_by: str | None = None,
+) -> None:
+    """With an object store (``object_store``: [s3] is configured): ask a worker to bring S3
+    in line with this item (its original, proxies, legal hold), or with ``None`` to publish new
+    checkpoints; in the caller's transaction, the one that records the change. One waiting
+    job per item is enough. ``ingested_by``: the dock whose local store just took the item in
+    (no need to look it up)."""
+    if not object_store:
+        return
+    if item_id is None:
+        node = None
+    elif ingested_by is not None:
+        node = worker_node(shared=shared, dock=ingested_by)
+    else:
+        node = job_node(txn, item_id, shared=shared)
+    JobOps(txn).enqueue_once(kind=JobKind.UPLOAD, item_id=item_id, now=now, node=node)
 
 
 class ObjectOps:

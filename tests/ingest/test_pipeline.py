@@ -18,10 +18,20 @@ from ingest.media.kinds import FLAG_EMPTY, TRANSCODE
 from ingest.pipeline.acquire import SourceChanged, acquire
 from ingest.pipeline.facts import FLAG_DAMAGED, FLAG_UNREADABLE
 from ingest.pipeline.known import FLAG_NAME_REUSED
-from ingest.pipeline.run import ALREADY, FAILED, NOT_ACQUIRED, STORED, FileResult, ingest_device
-from storage.catalog.jobs import JobOps
+from ingest.pipeline.run import (
+    ALREADY,
+    FAILED,
+    NOT_ACQUIRED,
+    STORED,
+    FileOutcome,
+    FileResult,
+    SessionOutcome,
+    ingest_device,
+)
+from storage.catalog.jobs import JobKind, JobOps
 from tests.conftest import CLIP1, CLIP_START
 from tests.devices.deeptree import chain_path, make_chain, removed_after
+from verify.log.events import encode_data
 
 
 def sha(path: Path) -> str:
@@ -398,3 +408,37 @@ def test_empty_files_are_stored_and_flagged_once_without_probes_or_proxy_jobs(
     assert ctx.store.path_for(hashlib.sha256(b"").hexdigest()).read_bytes() == b""
     again = _ingest(ctx, device.parent, probe=_NoProbe())
     assert again.count(ALREADY) == 200
+
+
+def test_each_stage_of_an_ingest_is_reported_in_order(ctx: Context, tmp_path: Path) -> None:
+    """The stage hook sees the walk, the docking, every step of each new file, and the end."""
+    root = tmp_path / "cam"
+    root.mkdir()
+    (root / "A.MP4").write_bytes(os.urandom(1000))
+    (root / "B.MP4").write_bytes(os.urandom(2000))
+    first: list[str] = []
+    _ingest(ctx, root, on_stage=first.append)
+    again: list[str] = []
+    _ingest(ctx, root, on_stage=again.append)
+    per_file = ["copied", "synced", "read-back", "probed", "filed", "recorded"]
+    assert first == ["walked", "docked", *per_file, *per_file, "closed", "checkpoint"]
+    assert again == ["walked", "docked", "closed", "checkpoint"]  # both files already stored
+
+
+def test_outcomes_and_job_kinds_are_recorded_as_their_plain_strings(
+    ctx: Context, camera: Path
+) -> None:
+    """Enum members write the same custody-event bytes and catalog values as the strings."""
+    as_enums = {"r": FileOutcome.STORED, "o": SessionOutcome.INCOMPLETE, "k": JobKind.UPLOAD}
+    as_str = {"r": "stored", "o": "incomplete", "k": "upload"}
+    assert (
+        encode_data(as_enums)
+        == encode_data(as_str)
+        == '{"k":"upload","o":"incomplete","r":"stored"}'
+    )
+    report = _ingest(ctx, camera)
+    with ctx.catalog.read() as txn:
+        session = next(s for s in txn.recent_sessions() if s.id == report.session)
+        jobs = JobOps(txn).jobs(kinds=[JobKind.TRANSCODE])
+    assert type(session.outcome) is str and session.outcome == "complete"
+    assert {(type(j.kind), j.kind, j.state) for j in jobs} == {(str, "transcode", "queued")}

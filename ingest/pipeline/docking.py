@@ -1,0 +1,149 @@
+"""The session of one docking and what it records besides items: the device (registered on
+first sight), the session row and its 'device_docked' event, and every 'acquisition_failed'
+event, the record of a file or entry that stays on the device and why.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devices.profiles import DeviceProfile
+from devices.walk import FileEntry, display_path
+from ingest.context import Context
+from ingest.output import exact_name
+from ingest.pipeline import space
+from ingest.pipeline.results import FAILED, NOT_ACQUIRED, FileResult
+from storage.catalog.session import Transaction
+from storage.errors import AlreadyExists
+from storage.records import Device
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Docking:
+    """Under whom and what a docking records: its device, officer, session and actor."""
+
+    device: Device
+    officer_id: int | None
+    officer_badge: str | None
+    session: int
+    actor: str
+
+
+def open_docking(
+    ctx: Context,
+    root: Path,
+    *,
+    serial: str,
+    badge: str | None,
+    actor: str,
+    profile: DeviceProfile | None,
+    claims: dict[bytes, str],
+) -> Docking:
+    """Open the session of this docking with its 'device_docked' event, in one transaction."""
+    now = ctx.clock()
+    with ctx.catalog.write() as txn:
+        device = txn.find_device(serial)
+        if device is None:
+            device = _first_sight(
+                txn,
+                serial=serial,
+                vendor="",
+                model="",
+                kind=profile.kind if profile else "unknown",
+                profile=profile.name if profile else "",
+                registered=False,
+                now=now,
+            )
+        officer = txn.officer(badge) if badge is not None else None
+        session = txn.open_session(
+            dock_id=ctx.dock.id, device_id=device.id, source=str(root), now=now
+        )
+        txn.mark_docked(device.id, now)
+        ctx.custody.append(
+            txn,
+            type="device_docked",
+            actor=actor,
+            data={
+                "device": serial,
+                "registered": device.registered,
+                "session": session,
+                "source": str(root),
+                "profile": profile.name if profile else None,
+                **_claims_note(claims),
+            },
+        )
+    if claims:
+        logger.warning(
+            "files named for another device device=%s session=%s files=%d claimed=%s",
+            serial, session, len(claims), ",".join(sorted(set(claims.values()))),
+        )  # fmt: skip
+    return Docking(
+        device=device,
+        officer_id=officer.id if officer else None,
+        officer_badge=officer.badge if officer else None,
+        session=session,
+        actor=actor,
+    )
+
+
+def _claims_note(claims: dict[bytes, str]) -> dict[str, list[dict[str, str]]]:
+    """For the 'device_docked' event: the files whose names claim another device's serial."""
+    if not claims:
+        return {}
+    note = [{"path": display_path(p), "serial": c, **exact_name(p)} for p, c in claims.items()]
+    return {"serial_mismatch": note}
+
+
+def _first_sight(txn: Transaction, *, serial: str, **fields: Any) -> Device:
+    """Register a device seen for the first time; another bay may be doing the same right now,
+    in which case its row is the one (the unique serial decides, the savepoint keeps us going)."""
+    try:
+        return txn.add_device(serial=serial, **fields)
+    except AlreadyExists:
+        return txn.device(serial)
+
+
+def log_not_acquired(
+    ctx: Context, docking: Docking, *, item: int | None = None, **data: str | int
+) -> None:
+    """The one 'acquisition_failed' writer: what stays on the device, and why."""
+    with ctx.catalog.write() as txn:
+        ctx.custody.append(
+            txn,
+            type="acquisition_failed",
+            actor=docking.actor,
+            item=item,
+            data={"device": docking.device.serial, "session": docking.session, **data},
+        )
+
+
+def left_on_device(
+    ctx: Context, docking: Docking, raw: bytes, kind: str, reason: str
+) -> FileResult:
+    """A file or entry that stays on the device, recorded with its reason."""
+    path = display_path(raw)
+    log_not_acquired(ctx, docking, path=path, kind=kind, reason=reason)
+    return FileResult(path=path, result=NOT_ACQUIRED, reason=reason, raw_path=raw)
+
+
+def no_space(ctx: Context, docking: Docking, entry: FileEntry, reason: str) -> FileResult:
+    """A file not started for want of room: it stays on the device, nothing of it written."""
+    log_not_acquired(ctx, docking, path=entry.display, kind=space.NO_SPACE, reason=reason)
+    return FileResult(
+        path=entry.display, result=FAILED, reason=f"{reason} ({space.NO_SPACE})",
+        code=space.NO_SPACE, raw_path=entry.path,
+    )  # fmt: skip
+
+
+def failed(ctx: Context, docking: Docking, entry: FileEntry, err: Exception) -> FileResult:
+    """A file whose acquisition failed: the error recorded, the file stays on the device."""
+    code = getattr(err, "code", "error")
+    reason = f"{err} ({code})"
+    log_not_acquired(ctx, docking, path=entry.display, kind="error", code=code, reason=str(err))
+    return FileResult(path=entry.display, result=FAILED, reason=reason, code=code,
+                      raw_path=entry.path)  # fmt: skip

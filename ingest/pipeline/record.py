@@ -1,0 +1,154 @@
+"""The one catalog transaction that records an acquired file: its item, its stored object,
+its 'acquired', 'verified' and 'stored' custody events, and its jobs (review proxy, upload).
+
+All of it commits together or not at all: a crash before the commit leaves the file on the
+device for a rerun (its filed object is found again by its hash), after it the complete
+record. The same bytes recorded at the same device path by another run meanwhile are
+'already' stored, never a second item.
+"""
+
+from __future__ import annotations
+
+from devices.walk import FileEntry
+from ingest.context import Context
+from ingest.media.kinds import wants_proxy
+from ingest.output import exact_name, iso
+from ingest.pipeline.acquire import Acquired
+from ingest.pipeline.docking import Docking
+from ingest.pipeline.results import FileOutcome, FileResult
+from storage.catalog.jobs import JobKind, JobOps, worker_node
+from storage.catalog.objects import PENDING, STORED, ObjectOps, queue_upload
+from storage.errors import AlreadyExists, StoreWriteError
+from storage.records import MediaFacts, NewItem, StoredObject
+
+
+def record_item(
+    ctx: Context,
+    docking: Docking,
+    entry: FileEntry,
+    got: Acquired,
+    facts: MediaFacts,
+    *,
+    key: str,
+    why: str | None,
+    claimed_serial: str | None,
+) -> FileResult:
+    """Record ``entry``, acquired as ``got`` and filed at ``key``, with its ``facts``; ``why``
+    notes a collision with an earlier copy, ``claimed_serial`` the other device its name
+    claims."""
+    sha256, size, mtime_ns = got.sha256, got.size, got.mtime_ns
+    now = ctx.clock()
+    # filed locally: durable now when the local store is (part of) the system of record; with
+    # S3 alone it is pending (its offload clock running) until a worker has uploaded it
+    local_is_record = ctx.store.backend in ctx.settings.store.system_of_record
+    with ctx.catalog.write() as txn:
+        officer_id = docking.officer_id
+        if officer_id is None and facts.recorded_start is not None:
+            holder = txn.holder(docking.device.id, facts.recorded_start)
+            officer_id = holder.id if holder else None
+        try:
+            item = txn.insert_item(
+                NewItem(
+                    sha256=sha256,
+                    size=size,
+                    device_id=docking.device.id,
+                    officer_id=officer_id,
+                    session_id=docking.session,
+                    original_path=entry.path,
+                    original_path_display=entry.display,
+                    source_mtime_ns=mtime_ns,
+                    acquired_at=now,
+                    facts=facts,
+                    source_inode=got.source.inode,
+                    source_ctime_ns=got.source.ctime_ns,
+                ),
+                state=STORED if local_is_record else PENDING,
+                durable_at=now if local_is_record else None,
+            )
+        except AlreadyExists:
+            at_path = txn.items_at_path(docking.device.id, entry.path)
+            same = [i for i in at_path if i.sha256 == sha256]
+            return FileResult(
+                path=entry.display,
+                result=FileOutcome.ALREADY,
+                item=same[0].id if same else None,
+                sha256=sha256,
+                size=size,
+                raw_path=entry.path,
+            )
+        txn.log.lock_head()  # a release of these bytes' spool copy (issue 8) waits for us
+        local = txn.record_object(
+            StoredObject(
+                backend=ctx.store.backend,
+                sha256=sha256,
+                key=key,
+                size=size,
+                version_id=None,
+                created_at=now,
+            )
+        )
+        if local.released_at is not None:  # the spool had let these bytes go (S3 holds them)
+            if not ctx.store.exists(sha256):  # released while we filed: keep the device copy
+                raise StoreWriteError(
+                    f"the local copy of {sha256} was released while this file was filed",
+                    hint="Nothing was recorded; the file stays on the device for the next docking.",
+                )
+            ObjectOps(txn).mark_released(ctx.store.backend, sha256, None)  # it is back
+        common = {"sha256": sha256, "size": size, "device": docking.device.serial}
+        claimed = {} if claimed_serial is None else {"claimed_serial": claimed_serial}
+        ctx.custody.append(
+            txn,
+            type="acquired",
+            actor=docking.actor,
+            item=item.id,
+            data={
+                **common,
+                "session": docking.session,
+                "path": entry.display,
+                **exact_name(entry.path),
+                "source_mtime_ns": str(mtime_ns),  # beyond the I-JSON integer range
+                "officer": item.officer_badge,
+                "recorded_start": iso(facts.recorded_start),
+                "recorded_end": iso(facts.recorded_end),
+                "time_source": facts.time_source,
+                "flags": list(facts.flags),
+                "probe_errors": list(facts.probe_errors),
+                **claimed,
+            },
+        )
+        ctx.custody.append(
+            txn,
+            type="verified",
+            actor=docking.actor,
+            item=item.id,
+            data={**common, "method": "read-back after page-cache drop"},
+        )
+        ctx.custody.append(
+            txn,
+            type="stored",
+            actor=docking.actor,
+            item=item.id,
+            data={**common, "backend": ctx.store.backend, "key": key},
+        )
+        # jobs in the item's own transaction (a crash cannot lose them), for this dock's
+        # workers unless the store is shared: issue 5, the review proxy; issue 8, to S3
+        shared, dock = ctx.settings.store.shared, ctx.dock.name
+        if wants_proxy(facts):
+            JobOps(txn).enqueue(
+                kind=JobKind.TRANSCODE, item_id=item.id, now=now,
+                node=worker_node(shared=shared, dock=dock),
+            )  # fmt: skip
+        queue_upload(
+            txn, item.id, object_store=ctx.s3 is not None, shared=shared, now=now,
+            ingested_by=dock,
+        )  # fmt: skip
+    return FileResult(
+        path=entry.display,
+        result=FileOutcome.STORED,
+        item=item.id,
+        sha256=sha256,
+        size=size,
+        flags=facts.flags,
+        reason="; ".join([*filter(None, [why]), *facts.probe_errors]) or None,
+        raw_path=entry.path,
+    )

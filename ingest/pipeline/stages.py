@@ -1,0 +1,48 @@
+"""The labelled steps of one docking, in their order, and the hook that sees them.
+
+``ingest_device(on_stage=...)`` calls the hook after each step has happened (a per-file step
+once for each file that gets there). The crash tests kill an ingest at each of them
+(``EVIDOCK_TEST_STOP_AT``: ``kill_at``) and prove that a rerun resumes, losing and
+duplicating nothing: after every one of these points the catalog, the store and the staging
+folder are in a state a rerun recovers from.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import signal
+from collections.abc import Callable
+
+from ingest.errors import IngestError
+
+OnStage = Callable[[str], None]  # a Stage is a str: tests may collect them in a list
+
+
+class Stage(enum.StrEnum):
+    WALKED = "walked"  # the device's tree is listed; nothing recorded yet
+    DOCKED = "docked"  # the session and its 'device_docked' event are committed
+    COPIED = "copied"  # a file's bytes are written to its staging file (the last range unsynced)
+    SYNCED = "synced"  # ... and synced to the disk
+    READ_BACK = "read-back"  # ... and read back from the disk with the copy's hash
+    PROBED = "probed"  # its facts are read from the staging copy
+    FILED = "filed"  # the staging file is in the content-addressed store, not yet recorded
+    RECORDED = "recorded"  # its item and custody events are committed
+    CLOSED = "closed"  # the session is closed (24-hour rule, case links)
+    CHECKPOINT = "checkpoint"  # a checkpoint covers the docking: it is done
+
+
+def kill_at(stage: str, *, kill: Callable[[int, int], None] = os.kill) -> OnStage:
+    """A hook that SIGKILLs this process the first time ``stage`` is reached: a crash at a
+    known point, for the crash tests (``EVIDOCK_TEST_STOP_AT``); never set in service."""
+    if stage not in set(Stage):
+        raise IngestError(
+            f"EVIDOCK_TEST_STOP_AT={stage!r} names no stage of an ingest",
+            hint=f"Use one of {', '.join(Stage)}, or unset it (it is for the crash tests).",
+        )
+
+    def hook(reached: str) -> None:
+        if reached == stage:
+            kill(os.getpid(), signal.SIGKILL)
+
+    return hook
