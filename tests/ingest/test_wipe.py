@@ -14,6 +14,7 @@ from typing import Any
 
 from ingest.context import Context
 from ingest.pipeline.known import FLAG_EXTENDS, FLAG_NAME_REUSED
+from ingest.pipeline.results import FileOutcome
 from ingest.pipeline.run import STORED, FileResult, ingest_device
 from ingest.pipeline.wipe import CHANGED, SETTLING
 from ingest.pipeline.writers import WRITING
@@ -225,7 +226,7 @@ def test_two_names_that_display_alike_are_each_wiped_as_their_own_item(
         os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
     report = ingest_device(ctx, root, serial="BWC-W", officer=None, actor="test", wipe=True,
                             settle_seconds=0)  # fmt: skip
-    assert report.count("stored") == 2
+    assert report.count(FileOutcome.STORED) == 2
     assert list(root.iterdir()) == []
     with ctx.catalog.read() as txn:
         items = txn.items()

@@ -11,11 +11,11 @@ import pytest
 from ingest.context import Context
 from ingest.jobs.proxies import Work
 from ingest.jobs.worker import WorkerPool
-from storage.catalog.jobs import DONE, FAILED, QUEUED, RUNNING, JobOps, LeaseLost
+from storage.catalog.jobs import DONE, FAILED, QUEUED, RUNNING, JobKind, JobOps, LeaseLost
 from storage.records import Job
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
-KIND = "transcode"
+KIND = JobKind.TRANSCODE
 
 
 def _claim(
