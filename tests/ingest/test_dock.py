@@ -250,7 +250,7 @@ def test_sigterm_past_the_grace_period_abandons_the_copy_and_records_nothing_of_
     dev.mkdir(parents=True)
     big = dev / "HUGE.MP4"
     with open(big, "wb") as f:
-        f.truncate(3 << 30)  # sparse: reads cost no disk, the copy still takes seconds
+        f.truncate(6 << 30)  # sparse: reads cost no disk, the copy still takes seconds
     home = tmp_path / "home"
     config = "[dock]\nstop_grace_seconds = 0\nsettle_seconds = 0.5\n"
     env = init(child_env(home, catalog_url, dock="dock-e2e", config=config))
