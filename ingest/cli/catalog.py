@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.cli.commands import problem_lines
+from ingest.cli.common import examples, problem_lines
 from ingest.config import Settings
 from ingest.context import LOG_ORIGIN, open_context, os_actor
 from ingest.dock.status import read_status
@@ -56,18 +56,22 @@ from verify.log.merkle import root
 from verify.problems import Problem
 
 TARGETS = ("postgresql", "sqlite")
+_TARGET = "postgresql+psycopg://evidock@catalog.internal/evidock"  # in the examples
 
 
 class MigrationFailed(IngestError):
     """The copy failed or did not verify; the target holds no evidock data."""
 
     code = "migrate-failed"
-    exit_code = EXIT_FAILURE
 
 
 def add_parsers(sub: Any) -> None:
-    cat = sub.add_parser("catalog", help="move the catalog to another database")
-    acts = cat.add_subparsers(dest="action", required=True, parser_class=type(cat))
+    cat = sub.add_parser(
+        "catalog",
+        help="move the catalog to another database",
+        epilog=examples(f"evidock catalog migrate-to {_TARGET} --dry-run"),
+    )
+    acts = cat.add_subparsers(dest="action", required=True)
     s = acts.add_parser(
         "migrate-to",
         help="copy this dock's SQLite catalog and custody log into an empty PostgreSQL catalog",
@@ -75,12 +79,15 @@ def add_parsers(sub: Any) -> None:
         "as it is (keep it as a read-only backup); the target must be empty. Exit 0: moved "
         "and verified; 1: the source or the copy did not verify (the target is left empty); "
         "2: refused, nothing written.",
+        epilog=examples(
+            f"evidock catalog migrate-to {_TARGET} --dry-run",
+            f"evidock catalog migrate-to {_TARGET} --json",
+        ),
     )
     s.add_argument("url", help="target, e.g. postgresql+psycopg://evidock@db.example/evidock")
     s.add_argument(
         "--dry-run", action="store_true", help="check everything and say what would be copied"
     )
-    s.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="one JSON doc")
     s.set_defaults(func=cmd_migrate_to)
 
 
@@ -99,8 +106,7 @@ class LogState:
         return dataclasses.asdict(self)
 
 
-def cmd_migrate_to(args: argparse.Namespace, out: Output, settings: object) -> int:
-    assert isinstance(settings, Settings)
+def cmd_migrate_to(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     source_file = _check_usage(settings, args.url)
     key = load_if_readable(settings.keys_dir, settings.dock.name)
     with CatalogMove(settings.catalog_url, args.url) as move:
