@@ -257,9 +257,9 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: Settings) -> 
             ops = CaseOps(txn)
             case = ops.case(case_number(args.number))
             activities = ops.activities(case.id)
-            links = LinkOps(txn).links(case.id)
+            filed = LinkOps(txn).links(case.id)
             names = {
-                i.id: path_text(i.original_path) for i in txn.items(ids=[k.item_id for k in links])
+                i.id: path_text(i.original_path) for i in txn.items(ids=[k.item_id for k in filed])
             }
     finally:
         ctx.close()
@@ -267,7 +267,7 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: Settings) -> 
         {
             "case": case_json(case),
             "activities": [activity_json(a) for a in activities],
-            "links": [link_json(k) for k in links],
+            "links": [link_json(k) for k in filed],
         }
     )
     out.line(
@@ -284,7 +284,7 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: Settings) -> 
         f"  opened {out.when(case.opened_at)}  closed {out.when(case.closed_at)}  "
         f"archive by {out.when(case.archive_due_at)}  archived {out.when(case.archived_at)}"
     )
-    live = [k for k in links if k.live]
+    live = [k for k in filed if k.live]
     out.line(f"activities ({len(activities)})")
     for a in activities:
         t = RECORD_TYPES.get(a.record_type)
@@ -312,7 +312,7 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: Settings) -> 
                 f"    #{k.item_id} {names.get(k.item_id, '?')}{' video' if k.is_video else ''}"
                 f"{act}  by {k.how} ({k.linked_by}, {out.when(k.linked_at)}): {k.why}"
             )
-    gone = [k for k in links if not k.live]
+    gone = [k for k in filed if not k.live]
     if gone:
         out.line(f"unlinked ({len(gone)})")
     for k in gone:

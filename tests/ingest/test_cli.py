@@ -281,3 +281,16 @@ def test_listings_print_one_json_document_with_json_after_the_command(run, argv)
     assert p.returncode == 0, p.stderr
     json.loads(p.stdout)  # one document, nothing else
     _no_traceback(p)
+
+
+def test_a_migration_target_in_a_missing_folder_is_bad_usage_not_an_outage(
+    run, tmp_path: Path
+) -> None:
+    """A SQLite target whose folder is not there exits 2 (fix it), not 4 (try again)."""
+    target = tmp_path / "no" / "such" / "folder" / "copy.db"
+    p = run("catalog", "migrate-to", f"sqlite:///{target}")
+    assert p.returncode == 2, p.stderr
+    assert f"the folder of the target {target} does not exist" in p.stderr
+    assert "hint: Create the folder first" in p.stderr
+    assert not target.parent.exists()
+    _no_traceback(p)
