@@ -94,12 +94,6 @@ class Context:
         self.catalog.close()
 
 
-def ctx_of(settings: object) -> Context:
-    """The context of a CLI command (its handlers receive the settings untyped)."""
-    assert isinstance(settings, Settings)
-    return open_context(settings)
-
-
 def object_store(settings: Settings) -> S3Store | None:
     """The configured S3 store, or None; boto3 is loaded only where S3 is configured."""
     if settings.store.s3 is None:

@@ -1,31 +1,73 @@
-"""``evidock audit``: the nightly sweep of the audit timer, in one command.
+"""``evidock verify`` and ``evidock audit``: fixity of the custody log, its checkpoints and
+every stored object.
 
-Full fixity check of the log, the checkpoints and every stored object (``evidock verify``),
-its fixity events and a checkpoint, then the 24-hour scan (``evidock overdue``'s measurement
-of anything not yet measured, flagging late items), and the node_exporter textfile for the
-alerts. Exit 1 only for integrity problems; what is overdue is for the alerts and the report.
+``verify`` collects every problem and exits 1 if there is any; it never repairs. Over a log
+that verifies it then records a fixity event per re-hashed item and signs a checkpoint.
+``audit`` is the nightly sweep of the audit timer in one command: ``verify`` of everything,
+then the 24-hour scan (``evidock overdue``'s measurement of anything not yet measured,
+flagging late items), and the node_exporter textfile for the alerts. It exits 1 only for
+integrity problems; what is overdue is for the alerts and the report.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ingest.cases.overdue import build_report
-from ingest.cli.commands import verify_lines, verify_run
+from ingest.cli.common import examples, problem_lines
 from ingest.config import Settings
-from ingest.context import open_context, os_actor
+from ingest.context import LOG_ORIGIN, Context, object_store, open_catalog, open_context, os_actor
 from ingest.errors import EXIT_FAILURE, EXIT_OK
-from ingest.metrics.audit import check_textfile_path, write_verify_textfile
+from ingest.metrics.audit import check_textfile_path, write_verify_textfile  # issue 7
 from ingest.output import Output
+from storage.blobs.localstore import LocalStore
+from storage.catalog.session import Catalog
+from verify.audit.run import AuditReport, record_fixity, run_audit
+from verify.keys import DockKey, key_path, load_if_readable
 
 
 def add_parsers(sub: Any) -> None:
     s = sub.add_parser(
-        "audit", help="one sweep: fixity of everything, checkpoint, overdue scan (the timer's job)"
+        "verify",
+        help="check the custody log, its signed checkpoints and every stored object",
+        description="Collects every problem, exits 1 if there is any; never repairs anything. "
+        "Afterwards records a fixity event per re-hashed item and signs a checkpoint.",
+        epilog=examples(
+            "evidock verify",
+            "evidock verify --item 12 --quick",
+            "evidock verify --full --json --metrics-textfile /var/lib/node_exporter/evidock.prom",
+        ),
+    )
+    s.add_argument("--item", type=int, metavar="ID", help="only this item (and the whole log)")
+    s.add_argument("--quick", action="store_true", help="do not re-hash the stored objects")
+    s.add_argument(
+        "--full",
+        action="store_true",
+        help="also download and re-hash every S3 object (default: size, checksum, version "
+        "and lock from HEAD)",
+    )
+    s.add_argument(
+        "--metrics-textfile",
+        type=Path,
+        metavar="PATH",
+        help="also write the results for node_exporter's textfile collector (a *.prom file)",
+    )  # metrics (issue 7)
+    s.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser(
+        "audit",
+        help="one sweep: fixity of everything, checkpoint, overdue scan (the timer's job)",
+        description="evidock verify of everything, then the overdue scan, then the metrics "
+        "textfile. Exit 1 only for integrity problems; what is overdue goes to the alerts.",
+        epilog=examples(
+            "evidock audit",
+            "evidock audit --metrics-textfile /var/lib/node_exporter/evidock.prom --json",
+        ),
     )
     s.add_argument(
         "--metrics-textfile", type=Path, metavar="PATH",
@@ -34,8 +76,25 @@ def add_parsers(sub: Any) -> None:
     s.set_defaults(func=cmd_audit)
 
 
-def cmd_audit(args: argparse.Namespace, out: Output, settings: object) -> int:
-    assert isinstance(settings, Settings)
+def cmd_verify(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    textfile = args.metrics_textfile  # metrics (issue 7)
+    if textfile is not None:
+        check_textfile_path(textfile)
+    started = time.monotonic()
+    report, recorded, cp_size = verify_run(
+        settings, item=args.item, quick=args.quick, full=args.full
+    )
+    doc = report.to_json()
+    doc["recorded"] = {"fixity_events": recorded, "checkpoint_size": cp_size}
+    out.document(doc)
+    verify_lines(out, report, recorded, cp_size)
+    if textfile is not None:  # metrics (issue 7): node_exporter textfile
+        took = time.monotonic() - started
+        write_verify_textfile(textfile, report, finished_at=datetime.now(UTC), duration_s=took)
+    return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+def cmd_audit(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     if args.metrics_textfile is not None:
         check_textfile_path(args.metrics_textfile)
     started = time.monotonic()
@@ -68,3 +127,116 @@ def cmd_audit(args: argparse.Namespace, out: Output, settings: object) -> int:
         f"({overdue.measured} item(s) measured now); details: evidock overdue"
     )
     return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+def verify_run(
+    settings: Settings, *, item: int | None, quick: bool, full: bool = False
+) -> tuple[AuditReport, int, int | None]:
+    """The audit, then (over an intact log only) its fixity events and a checkpoint.
+    Returns (report, fixity events recorded, checkpoint size or None)."""
+    progress = _Progress() if sys.stderr.isatty() else None
+    ctx, catalog, key = _verify_context(settings)
+    try:
+        report = run_audit(
+            catalog,
+            LocalStore(settings.store_dir),
+            dock=settings.dock.name,
+            local_key=key,
+            origin=LOG_ORIGIN,
+            item=item,
+            quick=quick,
+            progress=progress,
+            s3=ctx.s3 if ctx is not None else object_store(settings),
+            s3_is_record=settings.store.s3_is_record,
+            full=full,
+            published_keys=settings.verify.trusted_keys,
+        )
+        if progress is not None:
+            progress.done()
+        recorded, cp_size = 0, None
+        if ctx is not None and report.log_intact:
+            recorded = record_fixity(catalog, ctx.custody, report.fixity, actor=os_actor())
+            cp_size, _ = ctx.checkpoint()
+    finally:
+        catalog.close()
+    return report, recorded, cp_size
+
+
+def _verify_context(settings: Settings) -> tuple[Context | None, Catalog, DockKey | None]:
+    """The usual context; but when the catalog names this dock with a key other than the key
+    file's, or the key file cannot be read, no context (it would refuse): the audit runs and
+    reports it, nothing is recorded. A data dir without its catalog, or without the key file
+    of a registered dock, is refused like by every command (there is nothing to verify)."""
+    catalog = open_catalog(settings)
+    name = settings.dock.name
+    try:
+        key = load_if_readable(settings.keys_dir, name)
+        with catalog.read() as txn:
+            registered = {d.name: d.public_key for d in txn.docks()}
+    except BaseException:
+        catalog.close()
+        raise
+    there = key_path(settings.keys_dir, name).exists()
+    if name in registered and there and (key is None or registered[name] != key.public):
+        return None, catalog, key
+    catalog.close()
+    ctx = open_context(settings)
+    return ctx, ctx.catalog, ctx.key
+
+
+def verify_lines(out: Output, report: AuditReport, recorded: int, cp_size: int | None) -> None:
+    c = report.checked
+    problem_lines(out, report.problems)
+    scope = f"item #{c.item} and the whole log" if c.item is not None else "everything"
+    rehash = (
+        "not re-hashed: --quick"
+        if c.quick
+        else f"{c.objects_rehashed} re-hashed, {c.bytes_rehashed} bytes; "
+        f"{c.derived} proxies, {c.derived_rehashed} re-hashed"
+    )
+    out.line(
+        f"checked {scope}: log of {c.log_size} events ({c.events} read), "
+        f"{c.checkpoint_rows} checkpoint rows, {c.checkpoint_files} checkpoint files, "
+        f"{c.items} items, {c.objects} stored objects ({rehash})"
+    )
+    if c.s3_objects:
+        how = (
+            f"{c.s3_rehashed} originals downloaded and re-hashed"
+            if c.s3_rehashed
+            else ("size, checksum, version and lock from HEAD; --full downloads them")
+        )
+        out.line(f"S3: {c.s3_objects} objects checked ({how})")
+    if report.log_intact:
+        out.line(f"recorded {recorded} fixity event(s); checkpoint signed at size {cp_size}")
+    else:
+        out.line("recorded nothing: no event is appended to a custody log that does not verify")
+    if report.ok:
+        out.line("verify: OK, everything holds")
+        return
+    out.line(f"verify: FAILED, {len(report.problems)} problem(s); nothing was repaired")
+    for hint in dict.fromkeys(p.hint for p in report.problems):
+        out.line(f"hint: {hint}")
+
+
+class _Progress:
+    """One self-overwriting line on stderr (only used when stderr is a terminal)."""
+
+    def __init__(self) -> None:
+        self._shown = 0.0
+
+    def __call__(self, done: int, total: int, done_bytes: int, total_bytes: int) -> None:
+        now = time.monotonic()
+        if now - self._shown < 0.2 and done < total:
+            return
+        self._shown = now
+        mib = 1024 * 1024
+        print(
+            f"\rre-hashing stored objects: {done}/{total}, "
+            f"{done_bytes / mib:.1f}/{total_bytes / mib:.1f} MiB",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def done(self) -> None:
+        print(file=sys.stderr)

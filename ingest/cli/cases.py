@@ -20,26 +20,42 @@ from ingest.cases.vocab import (
     label,
     lookup,
 )
-from ingest.cli import links as cmd_links
-from ingest.cli import overdue as cmd_overdue
-from ingest.cli.commands import parse_time
+from ingest.cli import links, overdue
+from ingest.cli.common import examples, parse_time
 from ingest.cli.links import activity_json, case_json, case_number, link_json
 from ingest.config import Settings
-from ingest.context import ctx_of, os_actor
+from ingest.context import open_context, os_actor
 from ingest.errors import EXIT_OK, UsageError
 from ingest.output import Output, path_text
 from storage.catalog.caselinks import LinkOps
 from storage.catalog.caserecords import NewCase
 from storage.catalog.cases import CLOSED, OPEN, CaseOps
 
+_N = "凤里执罚〔2026〕12号"  # a case number in the examples
+
 
 def add_parsers(sub: Any) -> None:
     """Register ``case``, ``excuse`` and ``overdue`` on the top-level subparsers."""
-    parser_class = sub._parser_class  # the CLI's parser that turns errors into exit 2
-    case = sub.add_parser("case", help="enforcement cases, their activities and linked items")
-    acts = case.add_subparsers(dest="action", required=True, parser_class=parser_class)
+    case = sub.add_parser(
+        "case",
+        help="enforcement cases, their activities and linked items",
+        epilog=examples(
+            f"evidock case open {_N} --type penalty --handler J1 --reviewer J2 --approver J3",
+            f"evidock case show {_N}",
+            "evidock case list --status open --json",
+        ),
+    )
+    acts = case.add_subparsers(dest="action", required=True)
 
-    s = acts.add_parser("open", help="open a case")
+    s = acts.add_parser(
+        "open",
+        help="open a case",
+        epilog=examples(
+            f"evidock case open {_N} --type penalty --handler J1 --reviewer J2 --approver J3",
+            "evidock case open 凤里执罚〔2026〕13号 --type inspection --procedure simple "
+            "--handler J1 --opened 2026-11-26T08:30",
+        ),
+    )
     s.add_argument("number", help="case number, e.g. 凤里执罚〔2026〕12号")
     s.add_argument("--type", required=True, help="licensing, penalty, compulsory, levy, inspection")
     s.add_argument("--procedure", default="general", help="simple or general (default)")
@@ -55,15 +71,30 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("--opened", metavar="TIME", help="when the case was opened (default: now)")
     s.set_defaults(func=cmd_case_open)
 
-    s = acts.add_parser("list", help="list cases")
+    s = acts.add_parser(
+        "list",
+        help="list cases",
+        epilog=examples("evidock case list", "evidock case list --status closed --json"),
+    )
     s.add_argument("--status", help="open, closed or archived")
     s.set_defaults(func=cmd_case_list)
 
-    s = acts.add_parser("show", help="a case with its activities and linked items, by stage")
+    s = acts.add_parser(
+        "show",
+        help="a case with its activities and linked items, by stage",
+        epilog=examples(f"evidock case show {_N}", f"evidock case show {_N} --json"),
+    )
     s.add_argument("number")
     s.set_defaults(func=cmd_case_show)
 
-    s = acts.add_parser("close", help="close a case (the archive deadline starts)")
+    s = acts.add_parser(
+        "close",
+        help="close a case (the archive deadline starts)",
+        epilog=examples(
+            f"evidock case close {_N}",
+            f"evidock case close {_N} --at 2026-12-01T17:00 --archive-within 60",
+        ),
+    )
     s.add_argument("number")
     s.add_argument("--at", metavar="TIME", help="when the enforcement act ended (default: now)")
     s.add_argument(
@@ -74,17 +105,20 @@ def add_parsers(sub: Any) -> None:
     )
     s.set_defaults(func=cmd_case_close)
 
-    s = acts.add_parser("archive", help="mark a closed case archived")
+    s = acts.add_parser(
+        "archive",
+        help="mark a closed case archived",
+        epilog=examples(f"evidock case archive {_N}", f"evidock case archive {_N} --at 2026-12-20"),
+    )
     s.add_argument("number")
     s.add_argument("--at", metavar="TIME", help="when it was archived (default: now)")
     s.set_defaults(func=cmd_case_archive)
 
-    cmd_links.add_parsers(acts, parser_class)
-    cmd_overdue.add_parsers(sub)
+    links.add_parsers(acts)
+    overdue.add_parsers(sub)
 
 
-def cmd_case_open(args: argparse.Namespace, out: Output, settings: object) -> int:
-    assert isinstance(settings, Settings)
+def cmd_case_open(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     number = check_case_number(args.number, settings.compliance.case_number_pattern)
     etype = lookup(ENFORCEMENT_TYPES, args.type, "type of enforcement")
     proc = lookup(PROCEDURES, args.procedure, "procedure")
@@ -99,7 +133,7 @@ def cmd_case_open(args: argparse.Namespace, out: Output, settings: object) -> in
             "the handler cannot also review or approve the case (Art. 32)",
             hint="Name another officer for --reviewer / --approver.",
         )
-    ctx = ctx_of(settings)
+    ctx = open_context(settings)
     try:
         opened = parse_time(args.opened, settings) if args.opened else ctx.clock()
         with ctx.catalog.write() as txn:
@@ -124,9 +158,9 @@ def cmd_case_open(args: argparse.Namespace, out: Output, settings: object) -> in
     return EXIT_OK
 
 
-def cmd_case_list(args: argparse.Namespace, out: Output, settings: object) -> int:
+def cmd_case_list(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     status = lookup(STATUSES, args.status, "case status").code if args.status else None
-    ctx = ctx_of(settings)
+    ctx = open_context(settings)
     try:
         with ctx.catalog.read() as txn:
             cases = CaseOps(txn).cases(status)
@@ -151,14 +185,13 @@ def cmd_case_list(args: argparse.Namespace, out: Output, settings: object) -> in
     return EXIT_OK
 
 
-def cmd_case_close(args: argparse.Namespace, out: Output, settings: object) -> int:
-    assert isinstance(settings, Settings)
+def cmd_case_close(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     days = (
         args.archive_within if args.archive_within is not None else settings.archive_deadline_days
     )
     if days <= 0:
         raise UsageError("--archive-within takes a positive number of days")
-    ctx = ctx_of(settings)
+    ctx = open_context(settings)
     try:
         now = ctx.clock()
         at = parse_time(args.at, settings) if args.at else now
@@ -186,9 +219,8 @@ def cmd_case_close(args: argparse.Namespace, out: Output, settings: object) -> i
     return EXIT_OK
 
 
-def cmd_case_archive(args: argparse.Namespace, out: Output, settings: object) -> int:
-    assert isinstance(settings, Settings)
-    ctx = ctx_of(settings)
+def cmd_case_archive(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    ctx = open_context(settings)
     try:
         now = ctx.clock()
         at = parse_time(args.at, settings) if args.at else now
@@ -218,16 +250,16 @@ def cmd_case_archive(args: argparse.Namespace, out: Output, settings: object) ->
     return EXIT_OK
 
 
-def cmd_case_show(args: argparse.Namespace, out: Output, settings: object) -> int:
-    ctx = ctx_of(settings)
+def cmd_case_show(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    ctx = open_context(settings)
     try:
         with ctx.catalog.read() as txn:
             ops = CaseOps(txn)
             case = ops.case(case_number(args.number))
             activities = ops.activities(case.id)
-            links = LinkOps(txn).links(case.id)
+            filed = LinkOps(txn).links(case.id)
             names = {
-                i.id: path_text(i.original_path) for i in txn.items(ids=[k.item_id for k in links])
+                i.id: path_text(i.original_path) for i in txn.items(ids=[k.item_id for k in filed])
             }
     finally:
         ctx.close()
@@ -235,7 +267,7 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: object) -> in
         {
             "case": case_json(case),
             "activities": [activity_json(a) for a in activities],
-            "links": [link_json(k) for k in links],
+            "links": [link_json(k) for k in filed],
         }
     )
     out.line(
@@ -252,7 +284,7 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: object) -> in
         f"  opened {out.when(case.opened_at)}  closed {out.when(case.closed_at)}  "
         f"archive by {out.when(case.archive_due_at)}  archived {out.when(case.archived_at)}"
     )
-    live = [k for k in links if k.live]
+    live = [k for k in filed if k.live]
     out.line(f"activities ({len(activities)})")
     for a in activities:
         t = RECORD_TYPES.get(a.record_type)
@@ -280,7 +312,7 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: object) -> in
                 f"    #{k.item_id} {names.get(k.item_id, '?')}{' video' if k.is_video else ''}"
                 f"{act}  by {k.how} ({k.linked_by}, {out.when(k.linked_at)}): {k.why}"
             )
-    gone = [k for k in links if not k.live]
+    gone = [k for k in filed if not k.live]
     if gone:
         out.line(f"unlinked ({len(gone)})")
     for k in gone:

@@ -26,17 +26,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.cli.commands import problem_lines
+from ingest.cli.catalog_compare import Side, audit, differences, side
+from ingest.cli.common import examples, problem_lines
 from ingest.config import Settings
-from ingest.context import LOG_ORIGIN, open_context, os_actor
+from ingest.context import open_context, os_actor
 from ingest.dock.status import read_status
 from ingest.errors import EXIT_FAILURE, EXIT_OK, IngestError, UsageError
 from ingest.output import Output
-from storage.blobs.localstore import LocalStore
 from storage.catalog.migrate import (
     CatalogMove,
     CopyResult,
@@ -49,25 +48,27 @@ from storage.catalog.migrate import (
 )
 from storage.catalog.session import Catalog
 from storage.errors import StorageError
-from verify.audit.run import AuditReport, run_audit
 from verify.errors import VerifyError
 from verify.keys import DockKey, load_if_readable
-from verify.log.merkle import root
 from verify.problems import Problem
 
 TARGETS = ("postgresql", "sqlite")
+_TARGET = "postgresql+psycopg://evidock@catalog.internal/evidock"  # in the examples
 
 
 class MigrationFailed(IngestError):
     """The copy failed or did not verify; the target holds no evidock data."""
 
     code = "migrate-failed"
-    exit_code = EXIT_FAILURE
 
 
 def add_parsers(sub: Any) -> None:
-    cat = sub.add_parser("catalog", help="move the catalog to another database")
-    acts = cat.add_subparsers(dest="action", required=True, parser_class=type(cat))
+    cat = sub.add_parser(
+        "catalog",
+        help="move the catalog to another database",
+        epilog=examples(f"evidock catalog migrate-to {_TARGET} --dry-run"),
+    )
+    acts = cat.add_subparsers(dest="action", required=True)
     s = acts.add_parser(
         "migrate-to",
         help="copy this dock's SQLite catalog and custody log into an empty PostgreSQL catalog",
@@ -75,32 +76,19 @@ def add_parsers(sub: Any) -> None:
         "as it is (keep it as a read-only backup); the target must be empty. Exit 0: moved "
         "and verified; 1: the source or the copy did not verify (the target is left empty); "
         "2: refused, nothing written.",
+        epilog=examples(
+            f"evidock catalog migrate-to {_TARGET} --dry-run",
+            f"evidock catalog migrate-to {_TARGET} --json",
+        ),
     )
     s.add_argument("url", help="target, e.g. postgresql+psycopg://evidock@db.example/evidock")
     s.add_argument(
         "--dry-run", action="store_true", help="check everything and say what would be copied"
     )
-    s.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="one JSON doc")
     s.set_defaults(func=cmd_migrate_to)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LogState:
-    """What must be identical in the source and the target once the copy is done."""
-
-    events: int
-    size: int
-    last_leaf: str
-    root: str | None
-    checkpoint_rows: int
-    newest_checkpoint: dict[str, Any] | None
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def cmd_migrate_to(args: argparse.Namespace, out: Output, settings: object) -> int:
-    assert isinstance(settings, Settings)
+def cmd_migrate_to(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     source_file = _check_usage(settings, args.url)
     key = load_if_readable(settings.keys_dir, settings.dock.name)
     with CatalogMove(settings.catalog_url, args.url) as move:
@@ -115,7 +103,7 @@ def cmd_migrate_to(args: argparse.Namespace, out: Output, settings: object) -> i
             move.prepare_source()
             move.lock_source()
         source = Catalog(settings.catalog_url, engine=move.source)
-        src = _Side(report=_audit(source, settings, key), log=_log_state(source))
+        src = side(source, settings, key)
         counts = move.source_counts()
         doc: dict[str, Any] = {
             "dry_run": bool(args.dry_run),
@@ -169,19 +157,11 @@ def cmd_migrate_to(args: argparse.Namespace, out: Output, settings: object) -> i
     return EXIT_OK if rec["verify_ok"] is not False else EXIT_FAILURE
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Side:
-    """One catalog's audit and log state."""
-
-    report: AuditReport
-    log: LogState
-
-
 def _copy_and_verify(
     move: CatalogMove,
     settings: Settings,
     key: DockKey | None,
-    src: _Side,
+    src: Side,
     counts: dict[str, int],
     doc: dict[str, Any],
 ) -> tuple[CopyResult, list[str]]:
@@ -193,8 +173,8 @@ def _copy_and_verify(
     doc["copied"] = _copied_json(copied)
     target = Catalog(move.target_url, engine=move.target)
     try:
-        dst = _Side(report=_audit(target, settings, key), log=_log_state(target))
-        differences = _differences(src, dst, counts, move.target_counts())
+        dst = side(target, settings, key)
+        found = differences(src, dst, counts, move.target_counts())
     except (StorageError, VerifyError) as e:
         emptied = _discard(move)["ok"]
         raise MigrationFailed(
@@ -204,12 +184,12 @@ def _copy_and_verify(
             + ("." if emptied else " into a dropped and recreated target database."),
         ) from e
     doc["verified"] = {
-        "ok": not differences,
+        "ok": not found,
         "log": dst.log.to_json(),
-        "differences": differences,
+        "differences": found,
         "target_audit": dst.report.to_json(),
     }
-    return copied, differences
+    return copied, found
 
 
 # -- checks before anything is written ---------------------------------------------------------
@@ -232,9 +212,16 @@ def _check_usage(settings: Settings, target_url: str) -> Path:
             f"{redact(target_url)} is not a PostgreSQL (or SQLite) URL",
             hint="Write it like postgresql+psycopg://USER@HOST:5432/DATABASE.",
         )
-    if sqlite_path(target_url) == path:
+    target_file = sqlite_path(target_url)
+    if target_file == path:
         raise UsageError(
             "the target is the source catalog itself", hint="Give the URL of another database."
+        )
+    if target_file is not None and not target_file.parent.is_dir():
+        # not an outage (exit 4) that goes away by trying again
+        raise UsageError(
+            f"the folder of the target {target_file} does not exist",
+            hint="Create the folder first, or give the URL of another database.",
         )
     status = read_status(settings.data_dir / "run" / f"dock-{settings.dock.name}.json")
     if status is not None and status.get("running"):
@@ -248,58 +235,7 @@ def _check_usage(settings: Settings, target_url: str) -> Path:
     return path
 
 
-# -- audits and comparison ---------------------------------------------------------------------
-def _audit(catalog: Catalog, settings: Settings, key: DockKey | None) -> AuditReport:
-    return run_audit(
-        catalog,
-        LocalStore(settings.store_dir),
-        dock=settings.dock.name,
-        local_key=key,
-        origin=LOG_ORIGIN,
-        quick=True,
-    )
-
-
-def _log_state(catalog: Catalog) -> LogState:
-    with catalog.read() as txn:
-        txn.pin_snapshot()
-        head = txn.log.head()
-        try:
-            tree_root: str | None = root(head.size, txn.log.read_node).hex()
-        except LookupError:
-            tree_root = None  # a missing node: the audit reports it
-        checkpoints = txn.log.checkpoints()
-        newest = checkpoints[-1] if checkpoints else None
-        return LogState(
-            events=txn.log.event_count(),
-            size=head.size,
-            last_leaf=head.last_leaf,
-            root=tree_root,
-            checkpoint_rows=len(checkpoints),
-            newest_checkpoint=None
-            if newest is None
-            else {"dock": newest.dock_name, "size": newest.size, "root": newest.root},
-        )
-
-
-def _differences(
-    src: _Side, dst: _Side, src_counts: dict[str, int], dst_counts: dict[str, int]
-) -> list[str]:
-    out = []
-    for field in dataclasses.fields(LogState):
-        a, b = getattr(src.log, field.name), getattr(dst.log, field.name)
-        if a != b:
-            out.append(f"log {field.name}: source {a}, target {b}")
-    for name in dict.fromkeys([*src_counts, *dst_counts]):
-        a, b = src_counts.get(name, 0), dst_counts.get(name, 0)
-        if a != b:
-            out.append(f"table {name}: source {a} rows, target {b} rows")
-    before, after = set(src.report.problems), set(dst.report.problems)
-    out += [f"problem only in the target: [{p.code}] {p.message}" for p in after - before]
-    out += [f"problem only in the source: [{p.code}] {p.message}" for p in before - after]
-    return out
-
-
+# -- when the copy does not verify ------------------------------------------------------------
 def _discard(move: CatalogMove) -> dict[str, Any]:
     """Delete the copied rows again; whatever stops that is told, not raised: the operator
     then drops and recreates the target database."""
@@ -318,7 +254,7 @@ def _record(
     source_file: Path,
     target_url: str,
     copied: CopyResult,
-    src: _Side,
+    src: Side,
 ) -> dict[str, Any]:
     """The ``catalog_migrated`` event and a checkpoint in the target, then a last audit that
     must find nothing the source's audit did not find."""
@@ -342,7 +278,7 @@ def _record(
                     },
                 ).seq
             size, _ = ctx.checkpoint()
-            report = _audit(ctx.catalog, settings, key)
+            report = audit(ctx.catalog, settings, key)
         finally:
             ctx.close()
     except (StorageError, VerifyError) as e:
@@ -386,7 +322,7 @@ def _next_steps(settings: Settings, target_url: str, source_file: Path) -> list[
 
 # -- lines for people --------------------------------------------------------------------------
 def _source_lines(
-    out: Output, source_file: Path, target: TargetState, counts: dict[str, int], src: _Side
+    out: Output, source_file: Path, target: TargetState, counts: dict[str, int], src: Side
 ) -> None:
     out.line(f"source   {source_file} (SQLite; locked against writers while it is copied)")
     schema = "no evidock tables yet" if target.revision is None else f"revision {target.revision}"
@@ -416,7 +352,7 @@ def _recorded_lines(
     out: Output,
     rec: dict[str, Any],
     new_problems: tuple[Problem, ...],
-    src: _Side,
+    src: Side,
     steps: list[str],
 ) -> None:
     if rec["event"] is None:

@@ -8,8 +8,10 @@ import shutil
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from ingest.cases.overdue import build_report
+from ingest.cli.common import examples
 from ingest.config import Settings
 from ingest.context import LOG_ORIGIN, Context, open_context, os_actor
 from ingest.errors import EXIT_FAILURE, EXIT_OK
@@ -22,6 +24,19 @@ from verify.audit.run import run_audit
 
 SERIAL = "BWC-DEMO-0001"
 BADGE = "J0001"
+
+
+def add_parsers(sub: Any) -> None:
+    s = sub.add_parser(
+        "demo",
+        help="the whole job on a simulated camera, end to end",
+        description="Registers an officer and a body camera, docks a simulated camera twice, "
+        "makes review proxies, runs the overdue scan and verify, in a data dir of its own "
+        "(never the configured one).",
+        epilog=examples("evidock demo", "evidock demo --home /tmp/evidock-demo"),
+    )
+    s.add_argument("--home", type=Path, help="data dir for the demo (default: a new temp dir)")
+    s.set_defaults(func=cmd_demo)
 
 
 def _proxies(ctx: Context, out: Output) -> int:
@@ -43,7 +58,7 @@ def _proxies(ctx: Context, out: Output) -> int:
     return size
 
 
-def run_demo(settings: Settings, out: Output, args: argparse.Namespace) -> int:
+def cmd_demo(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     home: Path = args.home if args.home else Path(tempfile.mkdtemp(prefix="evidock-demo-"))
     if home.exists() and any(home.iterdir()):
         if not (home / "catalog.db").exists() or not args.home:

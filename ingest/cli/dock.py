@@ -10,6 +10,7 @@ from types import FrameType
 from typing import Any
 
 from devices.profiles import load_profiles
+from ingest.cli.common import examples
 from ingest.config import Settings
 from ingest.context import open_context
 from ingest.dock.daemon import DockDaemon
@@ -25,7 +26,17 @@ from storage.records import DockSession
 
 
 def add_parsers(sub: Any) -> None:
-    s = sub.add_parser("dock", help="the docking-station daemon (udev + watch folders)")
+    s = sub.add_parser(
+        "dock",
+        help="the docking-station daemon (udev + watch folders)",
+        description="Runs until SIGTERM: takes in every device docked (udev) or folder put "
+        "into a watch folder, one bay each, and serves its metrics. systemd runs it as "
+        "evidock-dock.service.",
+        epilog=examples(
+            "evidock dock",
+            "evidock dock --watch /srv/drop --no-udev --metrics-address 127.0.0.1:9108",
+        ),
+    )
     s.add_argument(
         "--watch",
         action="append",
@@ -39,12 +50,15 @@ def add_parsers(sub: Any) -> None:
     )
     s.add_argument("--no-udev", action="store_true", help="watch folders only")
     s.set_defaults(func=cmd_dock)
-    s = sub.add_parser("status", help="what each bay of this dock is doing, and the last sessions")
+    s = sub.add_parser(
+        "status",
+        help="what each bay of this dock is doing, and the last sessions",
+        epilog=examples("evidock status", "evidock status --json"),
+    )
     s.set_defaults(func=cmd_status)
 
 
-def cmd_dock(args: argparse.Namespace, out: Output, settings: object) -> int:
-    assert isinstance(settings, Settings)
+def cmd_dock(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     # the first node of a fleet up creates the schema of the empty PostgreSQL catalog
     ctx = open_context(settings, create_schema=True)
     try:  # issue 8: a bucket without the Object Lock asked for, or refused credentials: stop
@@ -91,8 +105,7 @@ def cmd_dock(args: argparse.Namespace, out: Output, settings: object) -> int:
         ctx.close()
 
 
-def cmd_status(args: argparse.Namespace, out: Output, settings: object) -> int:
-    assert isinstance(settings, Settings)
+def cmd_status(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     status = read_status(settings.data_dir / "run" / f"dock-{settings.dock.name}.json")
     sessions: list[DockSession] = []
     catalog_error: str | None = None

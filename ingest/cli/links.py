@@ -20,17 +20,31 @@ from ingest.cases.vocab import (
     label,
     lookup,
 )
-from ingest.cli.commands import parse_time
+from ingest.cli.common import examples, parse_time
 from ingest.config import Settings
-from ingest.context import ctx_of, os_actor
+from ingest.context import open_context, os_actor
 from ingest.errors import EXIT_OK, UsageError
 from ingest.output import Output, iso
 from storage.catalog.caserecords import Activity, Case, Link, NewActivity
 from storage.catalog.cases import ARCHIVED, CaseOps
 
+_N = "凤里执罚〔2026〕12号"  # a case number in the examples
+_ACTIVITY = (
+    f"evidock case activity add {_N} --type on-site-inspection --officer J1 "
+    "--from 2026-11-26T09:00 --to 2026-11-26T10:00 --place 凤里路12号"
+)
 
-def add_parsers(acts: Any, parser_class: type[argparse.ArgumentParser]) -> None:
-    s = acts.add_parser("link", help="file items to a stage of the case (by hand)")
+
+def add_parsers(acts: Any) -> None:
+    """Register ``link``, ``unlink``, ``autolink`` and ``activity`` under ``evidock case``."""
+    s = acts.add_parser(
+        "link",
+        help="file items to a stage of the case (by hand)",
+        epilog=examples(
+            f"evidock case link {_N} 12 13 --stage 调查取证",
+            f"evidock case link {_N} 14 --stage investigation --activity 3 --why 'the hearing'",
+        ),
+    )
     s.add_argument("number")
     s.add_argument("items", nargs="+", type=int, metavar="ITEM")
     s.add_argument(
@@ -42,19 +56,39 @@ def add_parsers(acts: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     s.add_argument("--why", default="linked by hand", help="why they belong to the case")
     s.set_defaults(func=cmd_link)
 
-    s = acts.add_parser("unlink", help="take an item out of the case, saying why")
+    s = acts.add_parser(
+        "unlink",
+        help="take an item out of the case, saying why",
+        epilog=examples(f'evidock case unlink {_N} 13 --reason "filed to the wrong case"'),
+    )
     s.add_argument("number")
     s.add_argument("item", type=int)
     s.add_argument("--reason", required=True)
     s.set_defaults(func=cmd_unlink)
 
-    s = acts.add_parser("autolink", help="run the automatic linking rules for the case again")
+    s = acts.add_parser(
+        "autolink",
+        help="run the automatic linking rules for the case again",
+        epilog=examples(f"evidock case autolink {_N}", f"evidock case autolink {_N} --json"),
+    )
     s.add_argument("number")
     s.set_defaults(func=cmd_autolink)
 
-    act = acts.add_parser("activity", help="activities of a case (inspections, hearings, ...)")
-    sub = act.add_subparsers(dest="activity_action", required=True, parser_class=parser_class)
-    s = sub.add_parser("add", help="record an activity; matching recordings are linked")
+    act = acts.add_parser(
+        "activity",
+        help="activities of a case (inspections, hearings, ...)",
+        epilog=examples(_ACTIVITY),
+    )
+    sub = act.add_subparsers(dest="activity_action", required=True)
+    s = sub.add_parser(
+        "add",
+        help="record an activity; matching recordings are linked",
+        epilog=examples(
+            _ACTIVITY,
+            f"evidock case activity add {_N} --type hearing --officer J1 --officer J2 "
+            "--from 2026-11-27T14:00 --to 2026-11-27T15:00 --no-av-reason 'closed hearing'",
+        ),
+    )
     s.add_argument("number")
     s.add_argument(
         "--type",
@@ -141,9 +175,9 @@ def link_json(k: Link) -> dict[str, Any]:
     }
 
 
-def cmd_link(args: argparse.Namespace, out: Output, settings: object) -> int:
+def cmd_link(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     stage = lookup(STAGES, args.stage, "stage")
-    ctx = ctx_of(settings)
+    ctx = open_context(settings)
     try:
         result = link_items(
             ctx,
@@ -167,8 +201,8 @@ def cmd_link(args: argparse.Namespace, out: Output, settings: object) -> int:
     return EXIT_OK
 
 
-def cmd_unlink(args: argparse.Namespace, out: Output, settings: object) -> int:
-    ctx = ctx_of(settings)
+def cmd_unlink(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    ctx = open_context(settings)
     try:
         k = unlink_item(
             ctx,
@@ -189,8 +223,8 @@ def _auto_lines(out: Output, made: list[AutoMatch]) -> None:
         out.line(f"  linked #{m.item_id} to activity {m.activity_id} by {m.rule}: {m.why}")
 
 
-def cmd_autolink(args: argparse.Namespace, out: Output, settings: object) -> int:
-    ctx = ctx_of(settings)
+def cmd_autolink(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    ctx = open_context(settings)
     try:
         made = autolink_case(ctx, case_number(args.number), actor=os_actor())
     finally:
@@ -203,14 +237,13 @@ def cmd_autolink(args: argparse.Namespace, out: Output, settings: object) -> int
     return EXIT_OK
 
 
-def cmd_activity_add(args: argparse.Namespace, out: Output, settings: object) -> int:
-    assert isinstance(settings, Settings)
+def cmd_activity_add(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     rtype = lookup(RECORD_TYPES, args.type, "record type")
     stage = lookup(STAGES, args.stage or rtype.stage, "stage")
     start, end = parse_time(args.start, settings), parse_time(args.end, settings)
     if end < start:
         raise UsageError("the activity ends before it starts", hint="Check --from and --to.")
-    ctx = ctx_of(settings)
+    ctx = open_context(settings)
     try:
         with ctx.catalog.write() as txn:
             ops = CaseOps(txn)

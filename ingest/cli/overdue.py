@@ -11,7 +11,7 @@ from ingest.cases.offload import excuse, problems_text
 from ingest.cases.overdue import LateItem, OverdueReport, build_report
 from ingest.cases.rules import GAP_NO_VIDEO, Gap
 from ingest.cases.vocab import RECORD_TYPES, STAGES, label
-from ingest.cli.commands import parse_time
+from ingest.cli.common import examples, parse_time
 from ingest.config import Settings
 from ingest.context import open_context, os_actor
 from ingest.errors import EXIT_OK, EXIT_OVERDUE, UsageError
@@ -20,7 +20,14 @@ from storage.catalog.caserecords import CheckedItem, Excuse
 
 
 def add_parsers(sub: Any) -> None:
-    s = sub.add_parser("excuse", help="excuse a late offload (field work, or another reason)")
+    s = sub.add_parser(
+        "excuse",
+        help="excuse a late offload (field work, or another reason)",
+        epilog=examples(
+            "evidock excuse 12 13 --reason 'two days of field work' --returned-at 2026-11-27T18:00",
+            "evidock excuse --session 7 --reason 'dock out of order'",
+        ),
+    )
     s.add_argument("items", nargs="*", type=int, metavar="ITEM")
     s.add_argument("--session", type=int, metavar="ID", help="every late item of a docking")
     s.add_argument("--reason", required=True, help="why the recording came in late")
@@ -31,21 +38,25 @@ def add_parsers(sub: Any) -> None:
     )
     s.set_defaults(func=cmd_excuse)
 
-    s = sub.add_parser("overdue", help="late offloads, undocked devices, archives, A/V gaps")
+    s = sub.add_parser(
+        "overdue",
+        help="late offloads, undocked devices, archives, A/V gaps",
+        epilog=examples(
+            "evidock overdue",
+            "evidock overdue --at 2026-11-30T00:00 --json",
+            "evidock overdue --fail-on-overdue   # exit 3 when anything is overdue",
+        ),
+    )
     s.add_argument("--at", metavar="TIME", help="evaluate as of this time (default: now)")
     s.add_argument(
         "--fail-on-overdue",
         action="store_true",
         help="exit 3 when anything is overdue and not excused",
     )
-    s.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document"
-    )
     s.set_defaults(func=cmd_overdue)
 
 
-def cmd_excuse(args: argparse.Namespace, out: Output, settings: object) -> int:
-    assert isinstance(settings, Settings)
+def cmd_excuse(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     if bool(args.items) == (args.session is not None):
         raise UsageError(
             "name the late items, or one dock session with --session, not both",
@@ -80,8 +91,7 @@ def cmd_excuse(args: argparse.Namespace, out: Output, settings: object) -> int:
     return EXIT_OK
 
 
-def cmd_overdue(args: argparse.Namespace, out: Output, settings: object) -> int:
-    assert isinstance(settings, Settings)
+def cmd_overdue(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     at = parse_time(args.at, settings) if args.at else None
     ctx = open_context(settings)
     try:

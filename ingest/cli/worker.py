@@ -8,6 +8,7 @@ from datetime import datetime
 from types import FrameType
 from typing import Any
 
+from ingest.cli.common import examples
 from ingest.config import Settings
 from ingest.context import open_context
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
@@ -26,6 +27,10 @@ def add_parsers(sub: Any) -> None:
         help="job workers: review proxies (transcode) from the queue, until SIGTERM",
         description="Claims jobs from the catalog's queue under a lease and runs them below "
         "acquisition's CPU and I/O priority. SIGTERM gives the jobs in hand back to the queue.",
+        epilog=examples(
+            "evidock worker",
+            "evidock worker --drain --kinds transcode --concurrency 2",
+        ),
     )
     s.add_argument("--kinds", metavar="KIND,...",
                    help=f"job kinds to run (known: {', '.join(sorted(HANDLERS))}; default: "
@@ -35,7 +40,15 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("--metrics-address", metavar="HOST:PORT",
                    help="Prometheus endpoint ('off' for none)")  # fmt: skip
     s.set_defaults(func=cmd_worker)
-    s = sub.add_parser("jobs", help="the job queue: counts by state, and the jobs not done")
+    s = sub.add_parser(
+        "jobs",
+        help="the job queue: counts by state, and the jobs not done",
+        epilog=examples(
+            "evidock jobs",
+            "evidock jobs --state failed --json",
+            "evidock jobs --retry-failed --kind upload",
+        ),
+    )
     s.add_argument("--state", choices=STATES, help="list jobs in this state")
     s.add_argument(
         "--retry-failed",
@@ -43,14 +56,10 @@ def add_parsers(sub: Any) -> None:
         help="queue the failed jobs again (after fixing their cause), attempts reset",
     )
     s.add_argument("--kind", metavar="KIND", help="with --retry-failed: only jobs of this kind")
-    s.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS, help="one JSON document"
-    )
     s.set_defaults(func=cmd_jobs)
 
 
-def cmd_worker(args: argparse.Namespace, out: Output, settings: object) -> int:
-    assert isinstance(settings, Settings)
+def cmd_worker(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     kinds = [k.strip() for k in (args.kinds or "").split(",") if k.strip()] or None
     if args.kinds is not None and (not kinds or any(k not in HANDLERS for k in kinds)):
         raise UsageError(
@@ -105,8 +114,7 @@ def cmd_worker(args: argparse.Namespace, out: Output, settings: object) -> int:
     return EXIT_OK if not args.drain or left == 0 else EXIT_FAILURE
 
 
-def cmd_jobs(args: argparse.Namespace, out: Output, settings: object) -> int:
-    assert isinstance(settings, Settings)
+def cmd_jobs(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     if args.kind is not None and not args.retry_failed:
         raise UsageError("--kind goes with --retry-failed", hint="evidock jobs --retry-failed")
     ctx = open_context(settings)

@@ -34,7 +34,7 @@ from ingest.cases.rules import (
 )
 from ingest.cases.vocab import RECORD_TYPES, STAGES, lookup
 from ingest.config import DEFAULT_CASE_NUMBER_PATTERN
-from ingest.errors import UsageError
+from ingest.errors import UsageError, exit_code_for
 from storage.catalog.caserecords import Activity, DeviceInService, Excuse, OffloadInput
 from storage.records import Item, MediaFacts
 
@@ -99,7 +99,7 @@ def test_other_case_numbers_are_refused_with_a_hint(bad: str) -> None:
     """A refused number names the accepted forms and the setting that changes them."""
     with pytest.raises(UsageError) as err:
         check_case_number(bad, DEFAULT_CASE_NUMBER_PATTERN)
-    assert err.value.exit_code == 2 and "2026-0012" in err.value.hint
+    assert exit_code_for(err.value) == 2 and "2026-0012" in err.value.hint
     assert "case_number_pattern" in err.value.hint
 
 

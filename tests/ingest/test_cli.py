@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import shlex
 import stat
 import subprocess
 import sys
+import typing
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from ingest.cli.main import build_parser
+from ingest.config import Settings
+from ingest.output import Output
 
 
 @pytest.fixture
@@ -168,3 +176,121 @@ def test_audit_sweeps_fixity_and_overdue_and_fails_only_on_integrity(
     bad = run("audit")
     assert bad.returncode == 1 and "object-corrupt" in bad.stdout
     _no_traceback(bad)
+
+
+# -- the parser tree: one contract for every subcommand ------------------------------------------
+
+
+def _parsers(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser, bool]]:
+    """Every (sub)subcommand's parser with its command path, and whether it is a leaf."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if path:
+        yield path, parser, not subs
+    for action in subs:
+        for name, child in action.choices.items():
+            yield from _parsers(child, (*path, name))
+
+
+def _examples(parser: argparse.ArgumentParser) -> list[list[str]]:
+    """The command lines of a parser's epilog, as the shell splits them (without a leading
+    VAR=value, a redirection or a comment)."""
+    lines = (parser.epilog or "").split("examples:\n", 1)[-1].splitlines()
+    found = []
+    for line in lines:
+        words = shlex.split(line, comments=True)
+        while words and "=" in words[0]:
+            words.pop(0)
+        words = words[: words.index(">")] if ">" in words else words
+        if words:
+            found.append(words)
+    return found
+
+
+PARSERS = [(path, parser) for path, parser, _ in _parsers(build_parser())]
+LEAVES = [(path, parser) for path, parser, leaf in _parsers(build_parser()) if leaf]
+
+
+def _name(value: object) -> str | None:
+    return " ".join(value) if isinstance(value, tuple) else None
+
+
+def test_the_parser_tree_has_every_command_of_the_readme() -> None:
+    """A sanity check of the walk: the leaves are the commands the README documents."""
+    names = {" ".join(path) for path, _ in LEAVES}
+    assert {"init", "ingest", "items", "custody", "verify", "verify-proof", "checkpoint",
+            "demo", "device add", "device list", "device assign", "officer add",
+            "officer list", "dock", "status", "audit", "case open", "case list",
+            "case show", "case close", "case archive", "case link", "case unlink",
+            "case autolink", "case activity add", "excuse", "overdue", "worker", "jobs",
+            "catalog migrate-to"} == names  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "parser"), PARSERS, ids=_name)
+def test_every_subcommand_has_a_description_and_an_example(
+    path: tuple[str, ...], parser: argparse.ArgumentParser
+) -> None:
+    """'evidock ... --help' says what the command does and shows how it is typed."""
+    assert parser.description and parser.description.strip()
+    assert "\nexamples:\n  " in parser.format_help()
+    assert _examples(parser)
+    for words in _examples(parser):
+        assert words[0] == "evidock" and tuple(words[1 : 1 + len(path)]) == path, words
+
+
+@pytest.mark.parametrize(("path", "parser"), LEAVES, ids=_name)
+def test_every_command_takes_json_before_or_after_it(
+    path: tuple[str, ...], parser: argparse.ArgumentParser
+) -> None:
+    """Each example parses with --json after it and before it, and both ask for JSON; without
+    it, the example asks for text."""
+    for words in _examples(parser):
+        argv = [w for w in words[1:] if w != "--json"]
+        assert build_parser().parse_args(argv).json is False, argv
+        after = build_parser().parse_args([*argv, "--json"])
+        before = build_parser().parse_args(["--json", *argv])
+        assert after.json is True and before.json is True, argv
+        assert after.func is before.func
+
+
+@pytest.mark.parametrize(("path", "parser"), LEAVES, ids=_name)
+def test_every_handler_takes_the_arguments_the_output_and_the_settings(
+    path: tuple[str, ...], parser: argparse.ArgumentParser
+) -> None:
+    """Handlers are typed (args: Namespace, out: Output, settings: Settings) -> int."""
+    func = parser.get_default("func")
+    hints = typing.get_type_hints(func)
+    assert list(hints.values()) == [argparse.Namespace, Output, Settings, int]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("items", "--json"),
+        ("case", "list", "--json"),
+        ("status", "--json"),
+        ("device", "list", "--json"),
+        ("jobs", "--json"),
+    ],
+    ids=" ".join,
+)
+def test_listings_print_one_json_document_with_json_after_the_command(run, argv) -> None:
+    """'evidock items --json' and the like: exit 0 and exactly one JSON document on stdout."""
+    p = run(*argv)
+    assert p.returncode == 0, p.stderr
+    json.loads(p.stdout)  # one document, nothing else
+    _no_traceback(p)
+
+
+def test_a_migration_target_in_a_missing_folder_is_bad_usage_not_an_outage(
+    run, tmp_path: Path
+) -> None:
+    """A SQLite target whose folder is not there exits 2 (fix it), not 4 (try again)."""
+    target = tmp_path / "no" / "such" / "folder" / "copy.db"
+    p = run("catalog", "migrate-to", f"sqlite:///{target}")
+    assert p.returncode == 2, p.stderr
+    assert f"the folder of the target {target} does not exist" in p.stderr
+    assert "hint: Create the folder first" in p.stderr
+    assert not target.parent.exists()
+    _no_traceback(p)

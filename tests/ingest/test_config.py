@@ -14,7 +14,7 @@ import pytest
 
 from ingest.config import SCHEMA, Settings, parse
 from ingest.configkeys import where
-from ingest.errors import ConfigError
+from ingest.errors import ConfigError, exit_code_for
 
 SOURCE = "/etc/evidock/evidock.toml"
 ENV = {"EVIDOCK_HOME": "/tmp/evidock-config-test"}
@@ -27,7 +27,7 @@ def _parse(text: str, env: dict[str, str] | None = None) -> Settings:
 def _refused(text: str, env: dict[str, str] | None = None) -> str:
     with pytest.raises(ConfigError) as e:
         _parse(text, env)
-    assert e.value.exit_code == 2
+    assert exit_code_for(e.value) == 2
     return str(e.value)
 
 

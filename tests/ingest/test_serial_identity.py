@@ -17,7 +17,7 @@ import pytest
 
 from devices.profiles import FLAG_SERIAL_MISMATCH, DeviceProfile, load_profiles
 from devices.walk import open_root, walk
-from ingest.cli.commands import _serial_lines
+from ingest.cli.evidence import serial_lines
 from ingest.context import Context
 from ingest.output import Output
 from ingest.pipeline.run import STORED, IngestReport, identify, ingest_device
@@ -129,7 +129,7 @@ def test_ingest_output_names_the_files_that_claim_another_device() -> None:
         serial_claims=((AAAB.encode(), "AAAB"), (b"DCIM/x\x1b[2J_J1_20261126083000.MP4", "X\x1b")),
     )  # fmt: skip
     buf = io.StringIO()
-    _serial_lines(Output(json_mode=False, zone=ZoneInfo("UTC"), stream=buf), report)
+    serial_lines(Output(json_mode=False, zone=ZoneInfo("UTC"), stream=buf), report)
     assert buf.getvalue().splitlines() == [
         "WARNING: 2 file(s) named for another device; they came off this medium and are filed "
         "under BWC0001 (folder), flagged serial_mismatch:",

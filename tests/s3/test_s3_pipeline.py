@@ -14,7 +14,7 @@ import pytest
 
 from ingest.cases.links import link_items
 from ingest.cases.overdue import build_report
-from ingest.cli.commands import verify_run
+from ingest.cli.audit import verify_run
 from ingest.context import Context, open_context
 from ingest.jobs.proxies import Work
 from ingest.jobs.uploads import sync_to_s3

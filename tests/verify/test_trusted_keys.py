@@ -7,7 +7,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from ingest.cli.commands import verify_run
+from ingest.cli.audit import verify_run
 from ingest.config import Settings, VerifySettings
 from ingest.context import Context, open_context
 from tests.conftest import make_settings

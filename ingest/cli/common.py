@@ -1,0 +1,84 @@
+"""What every ``evidock`` command module shares: the parser class, the handler type, times
+typed on the command line, and problem lines as the custodian reads them.
+
+``Parser`` is the class of the top parser and of every (sub)subcommand's parser: a usage error
+is a ``UsageError`` (exit 2, with a hint), ``--json`` is accepted after any subcommand as well as
+before it, a subcommand's one-line help is its description unless it has its own, and the
+examples of its epilog are printed as written.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from ingest.config import Settings
+from ingest.errors import UsageError
+from ingest.output import Output
+from verify.problems import Problem
+
+Handler = Callable[[argparse.Namespace, Output, Settings], int]
+"""A subcommand: the parsed arguments, where its output goes, the checked settings; returns
+the exit code of a result (failures are raised, and ``main`` maps them)."""
+
+JSON_HELP = "print one JSON document on stdout"
+
+
+if TYPE_CHECKING:
+    _SubParsersBase = argparse._SubParsersAction[argparse.ArgumentParser]
+else:  # not subscriptable at run time
+    _SubParsersBase = argparse._SubParsersAction
+
+
+class _SubParsers(_SubParsersBase):
+    """Subcommands whose one-line help is also their description (unless they have one)."""
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        if "help" in kwargs:
+            kwargs.setdefault("description", kwargs["help"])
+        return super().add_parser(name, **kwargs)
+
+
+class Parser(argparse.ArgumentParser):
+    """Every parser of the evidock command (see the module's docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+        self.register("action", "parsers", _SubParsers)
+        # after a subcommand too; SUPPRESS leaves the top parser's --json (default False) as it is
+        self.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=JSON_HELP)
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}", hint=f"Run '{self.prog} --help'.")
+
+
+def examples(*lines: str) -> str:
+    """The epilog of a subcommand: command lines a reader can copy."""
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def parse_time(text: str, settings: Settings) -> datetime:
+    """An ISO time from the command line; without a zone it is read in the configured zone."""
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError as e:
+        raise UsageError(
+            f"{text!r} is not a time", hint="Write times like 2026-11-26T08:30 or with +08:00."
+        ) from e
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=settings.zone)
+    return t.astimezone(UTC)
+
+
+def problem_lines(out: Output, problems: Sequence[Problem], *, with_item: bool = True) -> None:
+    """Each problem as the custodian reads it: code, subject (with its item), expected, found."""
+    for p in problems:
+        item = f"item #{p.item}"
+        named = not with_item or p.item is None or p.subject.startswith(item)
+        where = "" if named else f"{item}: "
+        out.line(f"PROBLEM [{p.code}] {where}{p.subject}")
+        out.line(f"    expected: {p.expected}")
+        out.line(f"    found:    {p.found}")

@@ -1,0 +1,240 @@
+"""``evidock custody``, ``evidock verify-proof`` and ``evidock checkpoint``: one item's chain of
+custody with proofs anyone can check offline, and the signed checkpoints they rest on."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ingest.cli.common import examples, problem_lines
+from ingest.config import Settings
+from ingest.context import LOG_ORIGIN, open_context, os_actor
+from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
+from ingest.output import Output, for_terminal, item_json, path_text
+from verify.log.events import parse_time as parse_event_time
+from verify.log.note import NoteError, parse_verifier_key
+from verify.proofs import (
+    REPORT_FORMAT,
+    CustodyProof,
+    CustodyProofError,
+    check_report,
+    covering_checkpoint,
+    prove_item,
+)
+
+KEY_WARNING = (
+    "Compare the verifier key with the key the office publishes for this dock: a key taken "
+    "from the report only shows that the report is consistent with itself."
+)
+
+
+def add_parsers(sub: Any) -> None:
+    s = sub.add_parser(
+        "custody",
+        help="chain-of-custody report of one item, with proofs that can be checked offline",
+        description="Every custody event of the item with its inclusion proof against a "
+        "signed checkpoint. Reading the report is itself logged (a 'viewed' event, Art. 29).",
+        epilog=examples(
+            "evidock custody 12",
+            "evidock custody 12 --json > item-12.json   # then: evidock verify-proof item-12.json",
+            "evidock custody 12 --csv > item-12.csv",
+        ),
+    )
+    s.add_argument("item", type=int)
+    s.add_argument("--csv", action="store_true", help="one CSV row per event on stdout")
+    s.set_defaults(func=cmd_custody)
+
+    s = sub.add_parser(
+        "verify-proof",
+        help="check a custody report (evidock custody ITEM --json) offline",
+        epilog=examples(
+            "evidock verify-proof item-12.json --key 'dock-01+1a2b3c4d+AbCd...'",
+            "evidock verify-proof item-12.json --json",
+        ),
+    )
+    s.add_argument("file", type=Path, help="the JSON report")
+    s.add_argument(
+        "--key", metavar="VERIFIER_KEY", help="the dock's verifier key as the office publishes it"
+    )
+    s.set_defaults(func=cmd_verify_proof)
+
+    s = sub.add_parser(
+        "checkpoint",
+        help="sign and publish a checkpoint of the custody log now",
+        epilog=examples("evidock checkpoint", "evidock checkpoint --json"),
+    )
+    s.set_defaults(func=cmd_checkpoint)
+
+
+def cmd_custody(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    if args.csv and out.json_mode:
+        raise UsageError("--csv and --json exclude each other", hint="Choose one output format.")
+    ctx = open_context(settings)
+    try:
+        with ctx.catalog.read() as txn:
+            item = txn.item(args.item)
+            events = txn.log.events_for_item(item.id)
+            checkpoints = txn.log.checkpoints()
+        last = events[-1].seq if events else -1
+        cp = covering_checkpoint(checkpoints, dock=ctx.dock.name, last_seq=last)
+        if cp is None:
+            ctx.checkpoint()
+            with ctx.catalog.read() as txn:
+                checkpoints = txn.log.checkpoints()
+            cp = covering_checkpoint(checkpoints, dock=ctx.dock.name, last_seq=last)
+        if cp is None:
+            raise CustodyProofError(f"no checkpoint of this dock covers event #{last}")
+        with ctx.catalog.read() as txn:
+            proof = prove_item(
+                txn, item.id, checkpoint=cp, verifier_key=ctx.key.verifier, origin=LOG_ORIGIN
+            )
+        with ctx.catalog.write() as txn:  # Art. 29: every access to a record is logged
+            ctx.custody.append(
+                txn,
+                type="viewed",
+                actor=os_actor(),
+                item=item.id,
+                data={"what": "custody report", "format": _format(out, args)},
+            )
+    finally:
+        ctx.close()
+    doc = {"format": REPORT_FORMAT, "item": item_json(item), **proof.to_json()}
+    for e, p in zip(doc["events"], proof.events, strict=True):
+        e["time_local"] = out.when(parse_event_time(p.event.time))
+    doc["warning"] = KEY_WARNING
+    out.document(doc)
+    if args.csv:
+        _custody_csv(out, proof)
+        return EXIT_OK
+    out.line(f"custody of item #{item.id}  sha256 {item.sha256}  {item.size} bytes")
+    out.line(f"from {item.device_serial}:{path_text(item.original_path)}")
+    for p in proof.events:
+        e = p.event
+        out.line(
+            f"  #{e.seq:<6} {out.when(parse_event_time(e.time))}  {e.type:<18} "
+            f"{e.actor:<16} dock {e.dock}"
+        )
+        out.line(f"          {_details(e.data)}")
+        out.line(f"          leaf {p.leaf.hex()}  (inclusion proof: {len(p.proof)} hashes)")
+    out.line(
+        f"every event above is in the custody log signed at size {proof.size} "
+        f"(root {proof.root.hex()}) by dock {proof.dock}"
+    )
+    out.line(f"verifier key {proof.verifier_key}")
+    out.line(
+        f"{KEY_WARNING} Save the report with 'evidock custody {item.id} --json > FILE'; "
+        "anyone can check it with 'evidock verify-proof FILE'."
+    )
+    return EXIT_OK
+
+
+def _format(out: Output, args: argparse.Namespace) -> str:
+    return "json" if out.json_mode else "csv" if args.csv else "text"
+
+
+def _details(data: str) -> str:
+    """An event's data on one line (escaped when printed); a path the event also recorded as
+    hex (not UTF-8) is shown as that exact name."""
+    obj = json.loads(data)
+    if not isinstance(obj, dict):
+        return str(obj)
+    raw = obj.get("path_hex")
+    if isinstance(raw, str):
+        with contextlib.suppress(ValueError):
+            obj["path"] = path_text(bytes.fromhex(raw))
+            del obj["path_hex"]
+    parts = []
+    for k, v in obj.items():
+        if v is None or v == [] or v == "":
+            continue
+        parts.append(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}")
+    return " ".join(parts) or "-"
+
+
+def _custody_csv(out: Output, proof: CustodyProof) -> None:
+    w = csv.writer(out.stream, lineterminator="\n")
+    w.writerow(
+        ["seq", "time", "type", "actor", "dock", "details", "leaf", "proof", "checkpoint_size"]
+    )
+    for p in proof.events:
+        e = p.event
+        w.writerow(
+            [
+                e.seq,
+                out.when(parse_event_time(e.time)),
+                e.type,
+                e.actor,
+                e.dock,
+                _details(e.data),
+                p.leaf.hex(),
+                " ".join(h.hex() for h in p.proof),
+                proof.size,
+            ]
+        )
+
+
+def cmd_verify_proof(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    if args.key is not None:
+        try:
+            parse_verifier_key(args.key)
+        except NoteError as e:
+            raise UsageError(
+                f"--key: {e}",
+                hint="Give the dock's verifier key exactly as the office publishes it.",
+            ) from e
+    try:
+        doc = json.loads(args.file.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UsageError(
+            f"cannot read {args.file}: {e.strerror}",
+            hint="Give the file written by 'evidock custody ITEM --json'.",
+        ) from e
+    except ValueError as e:
+        raise UsageError(
+            f"{args.file} is not a JSON document: {e}",
+            hint="Give the file written by 'evidock custody ITEM --json'.",
+        ) from e
+    check = check_report(doc, origin=LOG_ORIGIN, trusted_key=args.key)
+    if check.key_from_report:
+        print(
+            f"evidock: warning: the signature was checked with the key inside the report "
+            f"({for_terminal(str(check.verifier_key))}). {KEY_WARNING}",
+            file=sys.stderr,
+        )
+    out.document(
+        {
+            "ok": check.ok,
+            "item": check.item,
+            "events": check.events,
+            "checkpoint_size": check.size,
+            "verifier_key": check.verifier_key,
+            "key_from_report": check.key_from_report,
+            "problems": [p.to_json() for p in check.problems],
+            "warning": KEY_WARNING if check.key_from_report else None,
+        }
+    )
+    problem_lines(out, check.problems, with_item=False)
+    if check.ok:
+        out.line(
+            f"verify-proof: OK, the {check.events} events of item #{check.item} are in the "
+            f"custody log signed at size {check.size} by {check.verifier_key}"
+        )
+        return EXIT_OK
+    out.line(f"verify-proof: FAILED, {len(check.problems)} problem(s); do not rely on this report")
+    return EXIT_FAILURE
+
+
+def cmd_checkpoint(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    ctx = open_context(settings)
+    try:
+        size, taken = ctx.checkpoint()
+    finally:
+        ctx.close()
+    out.document({"size": size, "taken": taken})
+    out.line(f"checkpoint of {size} events {'signed' if taken else 'already signed'}")
+    return EXIT_OK

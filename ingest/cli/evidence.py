@@ -1,0 +1,163 @@
+"""``evidock ingest`` (one docking by hand) and ``evidock items`` (what the catalog holds)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from devices.walk import display_path
+from ingest.cli.common import examples
+from ingest.config import Settings
+from ingest.context import open_context, os_actor
+from ingest.errors import EXIT_FAILURE, EXIT_OK
+from ingest.jobs.proxies import ProxyState, proxy_states  # issue 5
+from ingest.output import Output, item_json, path_text, shown_path
+from ingest.pipeline.run import FAILED, FileResult, IngestReport, ingest_device
+
+_MARK = {"stored": "stored ", "already": "already", "failed": "FAILED ", "not_acquired": "skipped"}
+
+
+def add_parsers(sub: Any) -> None:
+    s = sub.add_parser(
+        "ingest",
+        help="one-shot ingest of a mounted device or folder",
+        epilog=examples(
+            "evidock ingest /media/BWC-7 --device BWC-7 --officer J1",
+            "evidock ingest ./camera-copy --json",
+        ),
+    )
+    s.add_argument("path", type=Path)
+    s.add_argument("--device", metavar="SERIAL", help="serial of the device (registered or not)")
+    s.add_argument("--officer", metavar="BADGE", help="officer the recordings belong to")
+    s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser(
+        "items",
+        help="list evidence items",
+        epilog=examples("evidock items --device BWC-7", "evidock items --officer J1 --json"),
+    )
+    s.add_argument("--device", metavar="SERIAL")
+    s.add_argument("--officer", metavar="BADGE")
+    s.set_defaults(func=cmd_items)
+
+
+def cmd_ingest(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    ctx = open_context(settings)
+
+    def show(r: FileResult) -> None:
+        ident = f"#{r.item}" if r.item is not None else "-"
+        sha = r.sha256[:12] if r.sha256 else "-" * 12
+        extra = f"  [{', '.join(r.flags)}]" if r.flags else ""
+        why = f"  ({r.reason})" if r.reason and r.result != "stored" else ""
+        path = shown_path(r.raw_path, r.path)
+        out.line(f"{_MARK.get(r.result, r.result)}  {ident:>6}  {sha}  {path}{extra}{why}")
+
+    try:
+        report = ingest_device(
+            ctx,
+            args.path,
+            serial=args.device,
+            officer=args.officer,
+            actor=os_actor(),
+            on_file=show,
+        )
+    finally:
+        ctx.close()
+    summary = report.summary()
+    out.document(
+        {
+            "session": report.session,
+            "device": report.device,
+            "officer": report.officer,
+            "files": [
+                {
+                    "path": f.path,
+                    "path_hex": f.raw_path.hex() if f.raw_path is not None else None,
+                    "result": f.result,
+                    "item": f.item,
+                    "sha256": f.sha256,
+                    "size": f.size,
+                    "flags": list(f.flags),
+                    "reason": f.reason,
+                }
+                for f in report.files
+            ],
+            "summary": summary,
+            "checkpoint_size": report.checkpoint_size,
+            "serial_source": report.serial_source,
+            "serial_mismatch": [
+                {"path": display_path(p), "path_hex": p.hex(), "serial": claim}
+                for p, claim in report.serial_claims
+            ],
+        }
+    )
+    out.line(
+        f"session {report.session}, device {report.device}: {summary['stored']} stored, "
+        f"{summary['already']} already in the catalog, {summary['failed']} failed, "
+        f"{summary['not_acquired']} not acquired, {summary['flagged']} flagged"
+    )
+    serial_lines(out, report)
+    if summary["failed"]:
+        out.line("Failed files stay on the device; see the reasons above and dock it again.")
+    return EXIT_FAILURE if report.count(FAILED) else EXIT_OK
+
+
+def serial_lines(out: Output, report: IngestReport) -> None:
+    """Files whose names claim another device's serial (issue 23): kept under this device."""
+    if not report.serial_claims:
+        return
+    out.line(
+        f"WARNING: {len(report.serial_claims)} file(s) named for another device; they came "
+        f"off this medium and are filed under {report.device} ({report.serial_source}), "
+        "flagged serial_mismatch:"
+    )
+    for p, claim in report.serial_claims:
+        out.line(f"  {path_text(p)}  names {claim}")
+    out.line("Check which camera recorded them before linking them to a case.")
+
+
+def cmd_items(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    ctx = open_context(settings)
+    try:
+        with ctx.catalog.read() as txn:
+            items = txn.items(device=args.device, officer=args.officer)
+            proxies = proxy_states(txn, [i.id for i in items])  # issue 5
+    finally:
+        ctx.close()
+    out.document(
+        [
+            item_json(i, p.derived, proxy_state=p.state, proxy_note=p.note)
+            for i, p in ((i, proxies[i.id]) for i in items)
+        ]
+    )
+    headers = ["ID", "SHA256", "SIZE", "DEVICE", "OFFICER", "RECORDED", "STATE", "FLAGS"]
+    out.table(
+        [*headers, "PROXY", "PATH"],
+        [
+            [
+                i.id,
+                i.sha256[:12],
+                i.size,
+                i.device_serial,
+                i.officer_badge or "-",
+                out.when(i.facts.recorded_start),
+                i.state,
+                ",".join(i.facts.flags) or "-",
+                _proxy_cell(proxies[i.id]),
+                path_text(i.original_path),
+            ]
+            for i in items
+        ],
+    )
+    for i in items:  # issue 5: why an item has no proxy
+        if proxies[i.id].note:
+            out.line(f"#{i.id} {proxies[i.id].note}")
+    return EXIT_OK
+
+
+def _proxy_cell(p: ProxyState) -> str:
+    """The PROXY column of 'evidock items' (issue 5)."""
+    if p.derived:
+        return ",".join(k for k, _ in p.derived)
+    return {None: "-", "failed": "NO PROXY"}.get(p.state, p.state or "-")

@@ -1,0 +1,227 @@
+"""``evidock init``, ``evidock device add|list|assign`` and ``evidock officer add|list``: the
+data directory, and who holds which device."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ingest.cli.common import examples, parse_time
+from ingest.config import Settings
+from ingest.context import open_context
+from ingest.errors import EXIT_OK, UsageError
+from ingest.output import Output
+
+
+def add_parsers(sub: Any) -> None:
+    s = sub.add_parser(
+        "init",
+        help="create the data dir, catalog and signing key (idempotent)",
+        description="The one command that makes a data directory: its catalog (migrated to the "
+        "newest schema), its store and this dock's signing key. Run it again at any time: it "
+        "changes nothing that is there and prints the verifier key to publish.",
+        epilog=examples("EVIDOCK_HOME=/srv/evidock evidock init", "evidock init --json"),
+    )
+    s.set_defaults(func=cmd_init)
+
+    dev = sub.add_parser(
+        "device",
+        help="register and list devices",
+        epilog=examples("evidock device add BWC-7 --officer J1", "evidock device list"),
+    ).add_subparsers(dest="action", required=True)
+    s = dev.add_parser(
+        "add",
+        help="register a device by its serial",
+        epilog=examples(
+            "evidock device add BWC-7",
+            "evidock device add REC-2 --kind audio-recorder --vendor Acme --officer J1",
+        ),
+    )
+    s.add_argument("serial")
+    s.add_argument("--kind", default="body-camera", help="body-camera, audio-recorder, camera, ...")
+    s.add_argument("--vendor", default="")
+    s.add_argument("--model", default="")
+    s.add_argument("--officer", metavar="BADGE", help="assign it to this officer from now on")
+    s.set_defaults(func=cmd_device_add)
+    s = dev.add_parser(
+        "list",
+        help="list devices",
+        epilog=examples("evidock device list", "evidock device list --json"),
+    )
+    s.set_defaults(func=cmd_device_list)
+    s = dev.add_parser(
+        "assign",
+        help="hand a device to an officer (history is kept)",
+        epilog=examples(
+            "evidock device assign BWC-7 J2",
+            "evidock device assign BWC-7 J2 --from 2026-11-26T08:00",
+        ),
+    )
+    s.add_argument("serial")
+    s.add_argument("badge")
+    s.add_argument("--from", dest="start", metavar="TIME", help="ISO time (default: now)")
+    s.set_defaults(func=cmd_device_assign)
+
+    off = sub.add_parser(
+        "officer",
+        help="register and list officers",
+        epilog=examples('evidock officer add J1 --name "Zhang San"', "evidock officer list"),
+    ).add_subparsers(dest="action", required=True)
+    s = off.add_parser(
+        "add",
+        help="register an officer",
+        epilog=examples(
+            'evidock officer add J1 --name "Zhang San" --unit "Team 1" --certificate 21010000001'
+        ),
+    )
+    s.add_argument("badge")
+    s.add_argument("--name", required=True)
+    s.add_argument("--unit", default="")
+    s.add_argument("--certificate", default="", help="enforcement certificate number")
+    s.set_defaults(func=cmd_officer_add)
+    s = off.add_parser(
+        "list",
+        help="list officers",
+        epilog=examples("evidock officer list", "evidock officer list --json"),
+    )
+    s.set_defaults(func=cmd_officer_list)
+
+
+def cmd_init(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    ctx = open_context(settings, create=True)  # the one command that makes a data dir
+    ctx.close()
+    out.document(
+        {
+            "data_dir": str(settings.data_dir),
+            "catalog": settings.catalog_url,
+            "dock": ctx.dock.name,
+            "key_created": ctx.key_created,
+            "verifier_key": ctx.key.verifier,
+        }
+    )
+    out.line(f"data dir     {settings.data_dir}")
+    out.line(f"catalog      {settings.catalog_url}")
+    out.line(f"dock         {ctx.dock.name}")
+    out.line(f"signing key  {'created' if ctx.key_created else 'present'}: {ctx.key.verifier}")
+    return EXIT_OK
+
+
+def cmd_device_add(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    ctx = open_context(settings)
+    try:
+        with ctx.catalog.write() as txn:
+            now = ctx.clock()
+            existing = txn.find_device(args.serial)
+            if existing is not None and not existing.registered:
+                raise UsageError(
+                    f"device {args.serial!r} was seen before it was registered",
+                    hint="Its recordings are kept; registering seen devices comes with docking.",
+                )
+            dev = txn.add_device(
+                serial=args.serial,
+                kind=args.kind,
+                vendor=args.vendor,
+                model=args.model,
+                profile="",
+                registered=True,
+                now=now,
+            )
+            if args.officer:
+                txn.assign_device(serial=dev.serial, badge=args.officer, start=now)
+    finally:
+        ctx.close()
+    out.document({"serial": dev.serial, "officer": args.officer})
+    out.line(
+        f"device {dev.serial} registered" + (f", held by {args.officer}" if args.officer else "")
+    )
+    return EXIT_OK
+
+
+def cmd_device_list(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    ctx = open_context(settings)
+    try:
+        with ctx.catalog.read() as txn:
+            devices = txn.devices()
+    finally:
+        ctx.close()
+    out.document(
+        [
+            {
+                "serial": d.serial,
+                "kind": d.kind,
+                "vendor": d.vendor,
+                "model": d.model,
+                "registered": d.registered,
+                "officer": d.officer_badge,
+                "last_docked_at": d.last_docked_at.isoformat() if d.last_docked_at else None,
+            }
+            for d in devices
+        ]
+    )
+    out.table(
+        ["SERIAL", "KIND", "MODEL", "REGISTERED", "OFFICER", "LAST DOCKED"],
+        [
+            [
+                d.serial,
+                d.kind,
+                d.model or "-",
+                "yes" if d.registered else "NO",
+                d.officer_badge or "-",
+                out.when(d.last_docked_at),
+            ]
+            for d in devices
+        ],
+    )
+    return EXIT_OK
+
+
+def cmd_device_assign(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    given = parse_time(args.start, settings) if args.start else None
+    ctx = open_context(settings)
+    try:
+        start = given if given is not None else ctx.clock()
+        with ctx.catalog.write() as txn:
+            txn.assign_device(serial=args.serial, badge=args.badge, start=start)
+    finally:
+        ctx.close()
+    out.document({"serial": args.serial, "officer": args.badge, "from": start.isoformat()})
+    out.line(f"device {args.serial} held by {args.badge} from {out.when(start)}")
+    return EXIT_OK
+
+
+def cmd_officer_add(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    ctx = open_context(settings)
+    try:
+        with ctx.catalog.write() as txn:
+            o = txn.add_officer(
+                badge=args.badge,
+                name=args.name,
+                unit=args.unit,
+                certificate_no=args.certificate,
+                now=ctx.clock(),
+            )
+    finally:
+        ctx.close()
+    out.document({"badge": o.badge, "name": o.name})
+    out.line(f"officer {o.badge} ({o.name}) registered")
+    return EXIT_OK
+
+
+def cmd_officer_list(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    ctx = open_context(settings)
+    try:
+        with ctx.catalog.read() as txn:
+            officers = txn.officers()
+    finally:
+        ctx.close()
+    out.document(
+        [
+            {"badge": o.badge, "name": o.name, "unit": o.unit, "certificate": o.certificate_no}
+            for o in officers
+        ]
+    )
+    out.table(
+        ["BADGE", "NAME", "UNIT", "CERTIFICATE"],
+        [[o.badge, o.name, o.unit or "-", o.certificate_no or "-"] for o in officers],
+    )
+    return EXIT_OK
