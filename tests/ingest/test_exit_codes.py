@@ -92,8 +92,9 @@ def test_every_error_has_a_code_and_a_hint() -> None:
     """Whatever the CLI catches as one of ours says what it is and what to do."""
     for name, cls in _every_error_class().items():
         err = cls("x")
-        assert err.code and err.code == err.code.lower() and " " not in err.code, name
-        assert err.hint.strip(), name
+        code, hint = str(getattr(err, "code", "")), str(getattr(err, "hint", ""))
+        assert code and code == code.lower() and " " not in code, name
+        assert hint.strip(), name
 
 
 def test_every_exit_code_has_one_meaning_listed_in_the_help() -> None:
