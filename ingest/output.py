@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from storage.records import Item
+from verify.log.events import data_time as iso  # JSON documents: the events' time form
 
 _SHORT = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # Unicode categories a terminal does not show as a glyph: controls, format characters (bidi
@@ -116,10 +117,6 @@ class Output:
         self.line("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
         for r in cells:  # escaped above, before measuring
             self._print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-
-
-def iso(t: datetime | None) -> str | None:
-    return None if t is None else t.isoformat()
 
 
 def item_json(

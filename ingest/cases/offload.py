@@ -23,10 +23,10 @@ from ingest.cases.compliance import (
 from ingest.config import Settings
 from ingest.context import Context
 from ingest.errors import UsageError
-from ingest.output import iso
 from storage.catalog.caserecords import Excuse, OffloadCheck
 from storage.catalog.offload import OffloadOps
 from storage.catalog.session import Transaction
+from verify.log.events import data_time
 
 logger = logging.getLogger(__name__)
 
@@ -70,9 +70,9 @@ def measure(
                     "session": inp.session_id,
                     "deadline_hours": ctx.settings.offload_deadline_hours,
                     "delay_s": None if check.delay_s is None else round(check.delay_s, 3),
-                    "reference_end": iso(check.reference_end),
+                    "reference_end": data_time(check.reference_end),
                     "reference_source": check.reference_source,
-                    "durable_at": iso(check.durable_at),
+                    "durable_at": data_time(check.durable_at),
                     "clock_problems": list(check.clock_problems),
                 },
             )
@@ -165,7 +165,7 @@ def excuse(
                 item=item_id,
                 data={
                     "reason": reason,
-                    "returned_at": iso(returned_at),
+                    "returned_at": data_time(returned_at),
                     "session": session_id,
                     "basis": "returned" if returned_at is not None else "reason",
                     "deadline_hours": ctx.settings.offload_deadline_hours,

@@ -24,9 +24,10 @@ from ingest.cli.common import examples, parse_time
 from ingest.config import Settings
 from ingest.context import open_context, os_actor
 from ingest.errors import EXIT_OK, UsageError
-from ingest.output import Output, iso
+from ingest.output import Output
 from storage.catalog.caserecords import Activity, Case, Link, NewActivity
 from storage.catalog.cases import ARCHIVED, CaseOps
+from verify.log.events import data_time as iso
 
 _N = "凤里执罚〔2026〕12号"  # a case number in the examples
 _ACTIVITY = (

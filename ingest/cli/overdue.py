@@ -15,8 +15,9 @@ from ingest.cli.common import examples, parse_time
 from ingest.config import Settings
 from ingest.context import open_context, os_actor
 from ingest.errors import EXIT_OK, EXIT_OVERDUE, UsageError
-from ingest.output import Output, iso
+from ingest.output import Output
 from storage.catalog.caserecords import CheckedItem, Excuse
+from verify.log.events import data_time as iso
 
 
 def add_parsers(sub: Any) -> None:

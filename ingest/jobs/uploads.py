@@ -40,7 +40,6 @@ from ingest.context import Context
 from ingest.errors import IngestError
 from ingest.jobs.proxies import Work, derived_store
 from ingest.media.transcode import TranscodeStopped
-from ingest.output import iso
 from storage.blobs.durable import fsync_dir
 from storage.blobs.s3objects import S3Object
 from storage.catalog.derived import DerivedOps
@@ -49,6 +48,7 @@ from storage.catalog.objects import DERIVED, ORIGINAL, ObjectOps, queue_upload
 from storage.catalog.session import Transaction
 from storage.errors import S3IntegrityError, S3Unavailable, StorageError
 from storage.records import Event, StoredObject
+from verify.log.events import data_time
 
 if TYPE_CHECKING:
     from storage.blobs.s3store import S3Store
@@ -350,7 +350,7 @@ def _event_data(o: StoredObject, bucket: str, work: Work) -> dict[str, Any]:
         "version_id": o.version_id,
         "checksum_sha256": o.checksum,
         "lock_mode": o.lock_mode,
-        "retain_until": iso(o.retention_until),
+        "retain_until": data_time(o.retention_until),
         "legal_hold": o.legal_hold,
         "job": work.job.id,
     }

@@ -12,7 +12,7 @@ from __future__ import annotations
 from devices.walk import FileEntry
 from ingest.context import Context
 from ingest.media.kinds import wants_proxy
-from ingest.output import exact_name, iso
+from ingest.output import exact_name
 from ingest.pipeline.acquire import Acquired
 from ingest.pipeline.docking import Docking
 from ingest.pipeline.results import FileOutcome, FileResult
@@ -20,6 +20,7 @@ from storage.catalog.jobs import JobKind, JobOps, worker_node
 from storage.catalog.objects import PENDING, STORED, ObjectOps, queue_upload
 from storage.errors import AlreadyExists, StoreWriteError
 from storage.records import MediaFacts, NewItem, StoredObject
+from verify.log.events import data_time
 
 
 def record_item(
@@ -108,8 +109,8 @@ def record_item(
                 **exact_name(entry.path),
                 "source_mtime_ns": str(mtime_ns),  # beyond the I-JSON integer range
                 "officer": item.officer_badge,
-                "recorded_start": iso(facts.recorded_start),
-                "recorded_end": iso(facts.recorded_end),
+                "recorded_start": data_time(facts.recorded_start),
+                "recorded_end": data_time(facts.recorded_end),
                 "time_source": facts.time_source,
                 "flags": list(facts.flags),
                 "probe_errors": list(facts.probe_errors),

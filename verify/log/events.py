@@ -79,5 +79,12 @@ def format_time(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def data_time(t: datetime | None) -> str | None:
+    """Times inside an event's ``data`` (recorded start, durable at, returned at, ...): ISO 8601
+    as the datetime holds it (``isoformat``). Logs written since the first release use this
+    form, so it can never change; the envelope's own ``time`` is ``format_time``."""
+    return None if t is None else t.isoformat()
+
+
 def parse_time(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
