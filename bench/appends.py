@@ -37,6 +37,7 @@ from bench.common import Options, note, ratio, table
 from storage.catalog.session import Catalog
 from verify.audit.replay import replay_log
 from verify.custody import CustodyLog
+from verify.log.events import EventType
 from verify.log.merkle import root
 from verify.problems import Problems
 
@@ -82,7 +83,7 @@ def _writer(
                 for k in range(batch):
                     log.append(
                         txn,
-                        type="acquired",
+                        type=EventType.ACQUIRED,
                         actor="user:bench",
                         data={"writer": writer, "n": n + k, "path": f"DCIM/REC_{n + k:07d}.MP4"},
                     )

@@ -28,7 +28,14 @@ from storage.catalog.session import Catalog
 from storage.records import Event
 from verify.custody import CustodyLog
 from verify.log import merkle
-from verify.log.events import canonical, encode_data, event_leaf, event_object, format_time
+from verify.log.events import (
+    EventType,
+    canonical,
+    encode_data,
+    event_leaf,
+    event_object,
+    format_time,
+)
 
 BATCH = 100
 PROOFS = 100
@@ -62,7 +69,7 @@ def synthetic_events(n: int) -> list[Event]:
             Event(
                 seq=i,
                 time=format_time(datetime.fromtimestamp(START + i / 10, UTC)),
-                type="acquired",
+                type=EventType.ACQUIRED,
                 item=i + 1,
                 actor="user:bench",
                 dock="bench-dock",
@@ -110,7 +117,9 @@ def append(cat: Catalog, datas: Sequence[dict[str, Any]], batch: int) -> float:
     for start in range(0, len(datas), batch):
         with cat.write() as txn:
             for i in range(start, min(start + batch, len(datas))):
-                log.append(txn, type="acquired", actor="user:bench", item=i + 1, data=datas[i])
+                log.append(
+                    txn, type=EventType.ACQUIRED, actor="user:bench", item=i + 1, data=datas[i]
+                )
     return time.perf_counter() - t0
 
 

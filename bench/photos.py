@@ -36,6 +36,7 @@ from ingest.pipeline.run import STORED, ingest_device
 from storage.blobs.localstore import LocalStore
 from storage.catalog.session import Catalog
 from verify.custody import CustodyLog
+from verify.log.events import EventType
 
 RUNS = 3
 SPAWNED = 30
@@ -139,7 +140,7 @@ def catalog_per_file(count: int, tmp: Path) -> float:
                 txn.log.head()
             with cat.write() as txn:
                 data = {"sha256": f"{i:064x}", "size": 45_000, "device": "BENCH-CAM-2"}
-                for kind in ("acquired", "verified", "stored"):
+                for kind in (EventType.ACQUIRED, EventType.VERIFIED, EventType.STORED):
                     log.append(txn, type=kind, actor="user:bench", item=i + 1, data=data)
         return (time.perf_counter() - t0) / count
     finally:

@@ -12,7 +12,14 @@ from datetime import UTC, datetime
 
 from storage.catalog.session import Transaction
 from storage.records import Event, LogHead
-from verify.log.events import EVENT_TYPES, JSON, encode_data, event_leaf, format_time
+from verify.log.events import (
+    EVENT_TYPES,
+    JSON,
+    EventType,
+    encode_data,
+    event_leaf,
+    format_time,
+)
 from verify.log.merkle import nodes_to_add
 
 logger = logging.getLogger(__name__)
@@ -33,18 +40,18 @@ class CustodyLog:
         self,
         txn: Transaction,
         *,
-        type: str,
+        type: EventType,
         actor: str,
         data: Mapping[str, JSON],
         item: int | None = None,
     ) -> Event:
-        if type not in EVENT_TYPES:
+        if type not in EVENT_TYPES:  # a str passed where the type checker was not asked
             raise ValueError(f"unknown custody event type {type!r}")
         head = txn.log.lock_head()
         ev = Event(
             seq=head.size,
             time=format_time(self.clock()),
-            type=type,
+            type=EventType(type).value,  # a plain str in the record and the log
             item=item,
             actor=actor,
             dock=self.dock,

@@ -31,6 +31,7 @@ from storage.catalog.objects import queue_upload
 from storage.catalog.offload import OffloadOps
 from storage.catalog.session import Transaction
 from storage.records import Item
+from verify.log.events import EventType
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def _link(
     record_type = activity.record_type if activity is not None else None
     ev = ctx.custody.append(
         txn,
-        type="linked",
+        type=EventType.LINKED,
         actor=actor,
         item=item.id,
         data={
@@ -173,7 +174,7 @@ def unlink_item(ctx: Context, *, number: str, item_id: int, reason: str, actor: 
             )
         ev = ctx.custody.append(
             txn,
-            type="unlinked",
+            type=EventType.UNLINKED,
             actor=actor,
             item=item.id,
             data={

@@ -26,7 +26,7 @@ from ingest.errors import UsageError
 from storage.catalog.caserecords import Excuse, OffloadCheck
 from storage.catalog.offload import OffloadOps
 from storage.catalog.session import Transaction
-from verify.log.events import data_time
+from verify.log.events import EventType, data_time
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def measure(
         if check.late_flag_seq is None and is_late(check, limit):
             ev = ctx.custody.append(
                 txn,
-                type="late_flagged",
+                type=EventType.LATE_FLAGGED,
                 actor=actor,
                 item=inp.item_id,
                 data={
@@ -160,7 +160,7 @@ def excuse(
                 continue
             ev = ctx.custody.append(
                 txn,
-                type="excused",
+                type=EventType.EXCUSED,
                 actor=actor,
                 item=item_id,
                 data={

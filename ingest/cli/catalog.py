@@ -50,6 +50,7 @@ from storage.catalog.session import Catalog
 from storage.errors import StorageError
 from verify.errors import VerifyError
 from verify.keys import DockKey, load_if_readable
+from verify.log.events import EventType
 from verify.problems import Problem
 
 TARGETS = ("postgresql", "sqlite")
@@ -266,7 +267,7 @@ def _record(
             with ctx.catalog.write() as txn:
                 seq = ctx.custody.append(
                     txn,
-                    type="catalog_migrated",
+                    type=EventType.CATALOG_MIGRATED,
                     actor=os_actor(),
                     data={
                         "from": str(source_file),

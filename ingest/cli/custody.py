@@ -16,6 +16,7 @@ from ingest.config import Settings
 from ingest.context import LOG_ORIGIN, open_context, os_actor
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from ingest.output import Output, for_terminal, item_json, path_text
+from verify.log.events import EventType
 from verify.log.events import parse_time as parse_event_time
 from verify.log.note import NoteError, parse_verifier_key
 from verify.proofs import (
@@ -96,7 +97,7 @@ def cmd_custody(args: argparse.Namespace, out: Output, settings: Settings) -> in
         with ctx.catalog.write() as txn:  # Art. 29: every access to a record is logged
             ctx.custody.append(
                 txn,
-                type="viewed",
+                type=EventType.VIEWED,
                 actor=os_actor(),
                 item=item.id,
                 data={"what": "custody report", "format": _format(out, args)},

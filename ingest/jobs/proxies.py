@@ -36,6 +36,7 @@ from storage.catalog.objects import queue_upload
 from storage.catalog.session import Transaction
 from storage.errors import StoreIntegrityError
 from storage.records import Item, Job
+from verify.log.events import EventType
 
 logger = logging.getLogger(__name__)
 
@@ -221,7 +222,7 @@ def _record(
                         params=json.dumps({"tool": tool, "args": args}), now=now)  # fmt: skip
             ctx.custody.append(
                 txn,
-                type="transcoded",
+                type=EventType.TRANSCODED,
                 actor=f"worker:{work.owner}",
                 item=item.id,
                 data={

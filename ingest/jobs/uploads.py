@@ -48,7 +48,7 @@ from storage.catalog.objects import DERIVED, ORIGINAL, ObjectOps, queue_upload
 from storage.catalog.session import Transaction
 from storage.errors import S3IntegrityError, S3Unavailable, StorageError
 from storage.records import Event, StoredObject
-from verify.log.events import data_time
+from verify.log.events import EventType, data_time
 
 if TYPE_CHECKING:
     from storage.blobs.s3store import S3Store
@@ -172,7 +172,7 @@ def _record(
 ) -> None:
     now = ctx.clock()
     actor = f"worker:{work.owner}"
-    original = "stored" if ctx.settings.store.s3_is_record else "replicated"
+    original = EventType.STORED if ctx.settings.store.s3_is_record else EventType.REPLICATED
     bucket = _s3(ctx).config.bucket
     with ctx.catalog.write() as txn:
         JobOps(txn).complete(work.job.id, owner=work.owner, now=now)
@@ -203,14 +203,14 @@ def _record(
                     hold_change = True
             else:
                 ctx.custody.append(
-                    txn, type="replicated", actor=actor, item=item_id,
+                    txn, type=EventType.REPLICATED, actor=actor, item=item_id,
                     data={**data, "role": DERIVED, "kind": want.kind, "source_sha256": sha256},
                 )  # fmt: skip
         if hold_change is not None:
             ops.set_legal_hold(S3, sha256, hold_change)  # no-op for a fresh upload
             ctx.custody.append(
                 txn,
-                type="legal_hold_set" if hold_change else "legal_hold_released",
+                type=EventType.LEGAL_HOLD_SET if hold_change else EventType.LEGAL_HOLD_RELEASED,
                 actor=actor,
                 item=item_id,
                 data={"sha256": sha256, "backend": S3, "bucket": bucket,
@@ -242,7 +242,7 @@ def _settle_durability(
         assert remote is not None  # S3 holds them: that is why they are durable
         data = {**_event_data(remote, _s3(ctx).config.bucket, work),
                 "uploaded_for_another_item": True}  # fmt: skip
-        typ = "stored" if ctx.settings.store.s3_is_record else "replicated"
+        typ = EventType.STORED if ctx.settings.store.s3_is_record else EventType.REPLICATED
         for other in others:
             ctx.custody.append(txn, type=typ, actor=actor, item=other, data=data)
     if made:
@@ -275,7 +275,7 @@ def release_local(ctx: Context, work: Work, s3: S3Store, sha256: str) -> bool:
         for item_id in items:
             ctx.custody.append(
                 txn,
-                type="released_local",
+                type=EventType.RELEASED_LOCAL,
                 actor=f"worker:{work.owner}",
                 item=item_id,
                 data={"sha256": sha256, "size": size, "backend": ctx.store.backend,

@@ -19,6 +19,7 @@ from ingest.pipeline.results import FAILED, NOT_ACQUIRED, FileResult
 from storage.catalog.session import Transaction
 from storage.errors import AlreadyExists
 from storage.records import Device
+from verify.log.events import EventType
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def open_docking(
         txn.mark_docked(device.id, now)
         ctx.custody.append(
             txn,
-            type="device_docked",
+            type=EventType.DEVICE_DOCKED,
             actor=actor,
             data={
                 "device": serial,
@@ -115,7 +116,7 @@ def log_not_acquired(
     with ctx.catalog.write() as txn:
         ctx.custody.append(
             txn,
-            type="acquisition_failed",
+            type=EventType.ACQUISITION_FAILED,
             actor=docking.actor,
             item=item,
             data={"device": docking.device.serial, "session": docking.session, **data},

@@ -20,7 +20,7 @@ from storage.catalog.jobs import JobKind, JobOps, worker_node
 from storage.catalog.objects import PENDING, STORED, ObjectOps, queue_upload
 from storage.errors import AlreadyExists, StoreWriteError
 from storage.records import MediaFacts, NewItem, StoredObject
-from verify.log.events import data_time
+from verify.log.events import EventType, data_time
 
 
 def record_item(
@@ -99,7 +99,7 @@ def record_item(
         claimed = {} if claimed_serial is None else {"claimed_serial": claimed_serial}
         ctx.custody.append(
             txn,
-            type="acquired",
+            type=EventType.ACQUIRED,
             actor=docking.actor,
             item=item.id,
             data={
@@ -119,14 +119,14 @@ def record_item(
         )
         ctx.custody.append(
             txn,
-            type="verified",
+            type=EventType.VERIFIED,
             actor=docking.actor,
             item=item.id,
             data={**common, "method": "read-back after page-cache drop"},
         )
         ctx.custody.append(
             txn,
-            type="stored",
+            type=EventType.STORED,
             actor=docking.actor,
             item=item.id,
             data={**common, "backend": ctx.store.backend, "key": key},

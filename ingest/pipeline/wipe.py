@@ -35,6 +35,7 @@ from storage.blobs.hashing import sha256_fd
 from storage.catalog.objects import ObjectOps
 from storage.errors import StorageError
 from storage.records import Item
+from verify.log.events import EventType
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +195,7 @@ def _delete(
 ) -> WipeResult:
     with ctx.catalog.write() as txn:
         ctx.custody.append(
-            txn, type="wiped_from_device", actor=actor, item=item.id,
+            txn, type=EventType.WIPED_FROM_DEVICE, actor=actor, item=item.id,
             data={"sha256": item.sha256, "path": display,
                   "device": item.device_serial, "verified_before_wipe": True,
                   "verified_in": list(ctx.settings.store.system_of_record)},
@@ -210,7 +211,7 @@ def _delete(
     except _Keep as k:
         with ctx.catalog.write() as txn:
             ctx.custody.append(
-                txn, type="acquisition_failed", actor=actor, item=item.id,
+                txn, type=EventType.ACQUISITION_FAILED, actor=actor, item=item.id,
                 data={"kind": "wipe-failed", "path": display, "reason": k.reason},
             )  # fmt: skip
         raise

@@ -16,6 +16,7 @@ from storage.catalog.caserecords import NewCase
 from storage.catalog.cases import CaseOps
 from storage.records import MediaFacts, NewItem
 from tests.cases.conftest import Clip, lay_out
+from verify.log.events import EventType
 
 DOCKED = "BWC-0042"  # docked in the tests
 UNDOCKED = "BWC-0099"  # in service, never docked for three days
@@ -83,7 +84,7 @@ def populate(ctx: Context) -> Scenario:
             durable_at=None,
         )  # fmt: skip
         ctx.custody.append(
-            txn, type="acquired", actor="dock:test", item=item.id,
+            txn, type=EventType.ACQUIRED, actor="dock:test", item=item.id,
             data={"sha256": item.sha256, "size": item.size, "device": SPOOLED},
         )  # fmt: skip
         txn.close_session(session, outcome="complete", now=now - PENDING_FOR)

@@ -33,7 +33,7 @@ from tests.verify.tamper import (
     write_event,
 )
 from verify.audit.replay import fast_leaf
-from verify.log.events import encode_data, event_leaf
+from verify.log.events import EventType, encode_data, event_leaf
 from verify.log.merkle import root
 from verify.log.note import Checkpoint, format_checkpoint, sign_note
 from verify.log.signing import generate_private_key
@@ -110,7 +110,7 @@ def test_inserted_past_event_is_detected(ingested: Context, sql: Sql) -> None:
     sql("UPDATE custody_event SET seq = seq - 999 WHERE seq >= 1000")
     prev = event_leaf(events(ingested, 3, 4)[0]).hex()
     forged = Event(
-        seq=4, time="2026-11-26T02:00:00.000000Z", type="viewed", item=2,
+        seq=4, time="2026-11-26T02:00:00.000000Z", type=EventType.VIEWED, item=2,
         actor="user:mallory", dock="dock-test", data=encode_data({}), prev=prev,
     )  # fmt: skip
     write_event(sql, forged, insert=True)
@@ -298,7 +298,7 @@ def test_audit_reads_one_snapshot_while_events_are_appended(ingested: Context) -
         txn.pin_snapshot()
         before = txn.log.event_count()
         with ingested.catalog.write() as w:
-            ingested.custody.append(w, type="viewed", actor="user:test", item=1, data={})
+            ingested.custody.append(w, type=EventType.VIEWED, actor="user:test", item=1, data={})
         assert txn.log.event_count() == before
         assert txn.log.events_outside(before) == []
 
@@ -351,7 +351,7 @@ def test_fast_leaf_is_the_canonical_leaf_of_every_event_custody_log_writes(
 ) -> None:
     """The replay's shortcut gives RFC 8785's answer for canonical data (so it stays fast)."""
     ev = Event(
-        seq=7, time="2026-11-26T01:30:00.000000Z", type="acquired", item=item,
+        seq=7, time="2026-11-26T01:30:00.000000Z", type=EventType.ACQUIRED, item=item,
         actor=actor, dock="dock-01", data=encode_data(data), prev="0" * 64,
     )  # fmt: skip
     assert fast_leaf(ev) == event_leaf(ev)

@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 from ingest.context import LOG_ORIGIN, Context
 from verify.audit.run import run_audit
+from verify.log.events import EventType
 
 
 def _codes(ctx: Context) -> list[str]:
@@ -25,7 +26,7 @@ def test_lost_checkpoint_row_is_restored_from_its_own_signed_file(ingested: Cont
     _drop_rows(ingested)
     assert "checkpoint-row-missing" in _codes(ingested)
     with ingested.catalog.write() as txn:
-        ingested.custody.append(txn, type="viewed", actor="test", data={"what": "test"})
+        ingested.custody.append(txn, type=EventType.VIEWED, actor="test", data={"what": "test"})
     ingested.checkpoint()
     assert _codes(ingested) == []
 
@@ -38,7 +39,7 @@ def test_checkpoint_file_that_is_not_ours_for_that_tree_gets_no_row(ingested: Co
     path.chmod(0o644)
     path.write_text(path.read_text().replace("\n\n", "\nextra\n\n", 1))
     with ingested.catalog.write() as txn:
-        ingested.custody.append(txn, type="viewed", actor="test", data={"what": "test"})
+        ingested.custody.append(txn, type=EventType.VIEWED, actor="test", data={"what": "test"})
     ingested.checkpoint()
     with ingested.catalog.read() as txn:
         sizes = {cp.size for cp in txn.log.checkpoints()}

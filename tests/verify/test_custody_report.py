@@ -13,6 +13,7 @@ import pytest
 
 from ingest.context import LOG_ORIGIN, Context
 from tests.verify.tamper import Cli
+from verify.log.events import EventType
 from verify.log.note import parse_checkpoint, sign_note, verifier_key
 from verify.log.signing import generate_private_key, public_key
 from verify.proofs import check_report
@@ -99,7 +100,7 @@ def test_custody_takes_a_fresh_checkpoint_when_none_covers_the_last_event(
 ) -> None:
     """An event after the last checkpoint gets proved against a checkpoint signed for it."""
     with ingested.catalog.write() as txn:
-        ingested.custody.append(txn, type="viewed", actor="user:test", item=2, data={})
+        ingested.custody.append(txn, type=EventType.VIEWED, actor="user:test", item=2, data={})
     doc = _report(cli, 2)
     assert doc["events"][-1]["seq"] == 13 and doc["checkpoint"]["size"] == 14
     assert parse_checkpoint(doc["checkpoint"]["note"].split("\n\n")[0] + "\n").size == 14

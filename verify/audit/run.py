@@ -35,6 +35,7 @@ from verify.audit.signed_heads import (
 )
 from verify.custody import CustodyLog
 from verify.keys import DockKey
+from verify.log.events import EventType
 from verify.log.merkle import root
 from verify.log.note import VerifierKey
 from verify.problems import LOG_CODES, Problem, Problems
@@ -259,7 +260,7 @@ def record_fixity(
                     data["reason"] = "missing" if f.found_sha256 is None else "mismatch"
                 custody.append(
                     txn,
-                    type="fixity_checked" if f.ok else "fixity_failed",
+                    type=EventType.FIXITY_CHECKED if f.ok else EventType.FIXITY_FAILED,
                     actor=actor,
                     item=item_id,
                     data=data,

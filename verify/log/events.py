@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -12,32 +13,39 @@ import rfc8785
 from storage.records import Event
 from verify.log.merkle import leaf_hash
 
-EVENT_TYPES = frozenset(
-    {
-        "device_docked",
-        "acquired",
-        "verified",
-        "stored",
-        "replicated",
-        "transcoded",
-        "linked",
-        "unlinked",
-        "metadata_corrected",
-        "late_flagged",
-        "excused",
-        "viewed",
-        "exported",
-        "fixity_checked",
-        "fixity_failed",
-        "wiped_from_device",
-        "acquisition_failed",
-        "checkpoint_taken",
-        "catalog_migrated",  # evidock catalog migrate-to (issue 9)
-        "legal_hold_set",  # S3 Object Lock legal hold while linked to an open case (issue 8)
-        "legal_hold_released",
-        "released_local",  # the local copy dropped after its S3 copy was re-hashed (issue 8)
-    }
-)
+
+class EventType(enum.StrEnum):
+    """Every kind of custody event; the value is the ``type`` written in the log."""
+
+    DEVICE_DOCKED = "device_docked"
+    ACQUIRED = "acquired"
+    VERIFIED = "verified"
+    STORED = "stored"
+    REPLICATED = "replicated"
+    TRANSCODED = "transcoded"
+    LINKED = "linked"
+    UNLINKED = "unlinked"
+    METADATA_CORRECTED = "metadata_corrected"
+    LATE_FLAGGED = "late_flagged"
+    EXCUSED = "excused"
+    VIEWED = "viewed"
+    EXPORTED = "exported"
+    FIXITY_CHECKED = "fixity_checked"
+    FIXITY_FAILED = "fixity_failed"
+    WIPED_FROM_DEVICE = "wiped_from_device"
+    ACQUISITION_FAILED = "acquisition_failed"
+    CHECKPOINT_TAKEN = "checkpoint_taken"
+    CATALOG_MIGRATED = "catalog_migrated"  # evidock catalog migrate-to (issue 9)
+    LEGAL_HOLD_SET = (
+        "legal_hold_set"  # S3 Object Lock legal hold while linked to an open case (issue 8)
+    )
+    LEGAL_HOLD_RELEASED = "legal_hold_released"
+    RELEASED_LOCAL = (
+        "released_local"  # the local copy dropped after its S3 copy was re-hashed (issue 8)
+    )
+
+
+EVENT_TYPES = frozenset(EventType)
 
 JSON = Any
 
