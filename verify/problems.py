@@ -40,6 +40,7 @@ LOG_CODES = frozenset(
         "checkpoint-file-missing",
         "checkpoint-row-missing",
         "s3-checkpoint-mismatch",
+        "witness-fork",
     }
 )
 
@@ -93,6 +94,16 @@ HINTS = {
     ),
     "s3-item-missing": (
         "An item counted as offloaded to S3 has no S3 copy in the catalog: report it."
+    ),
+    "witness-missing": (
+        "A checkpoint older than [trust] witness_grace_seconds lacks the cosignatures of "
+        "[trust] witness_quorum pinned witnesses: check that the witnesses are reachable (the "
+        "next checkpoint or audit submits what is pending); if a witness refused, see "
+        "witness-fork. A catalog restored from an older copy shows this too."
+    ),
+    "witness-bad-signature": (
+        "A stored cosignature does not verify with the pinned witness key: the checkpoint or "
+        "the cosignature was altered, or the pinned key is wrong. Report it."
     ),
     "s3-checkpoint-missing": (
         "A checkpoint published to the bucket is gone: the bucket was changed outside evidock."

@@ -15,6 +15,7 @@ from ingest.cli import cases as cmd_cases
 from ingest.cli import catalog as cmd_catalog
 from ingest.cli import commands
 from ingest.cli import dock as cmd_dock
+from ingest.cli import witness as cmd_witness
 from ingest.cli import worker as cmd_worker
 from ingest.config import load
 from ingest.errors import EXIT_FAILURE, EXIT_USAGE, IngestError, UsageError
@@ -138,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_cases.add_parsers(sub)
     cmd_worker.add_parsers(sub)  # issue 5: evidock worker, evidock jobs
     cmd_catalog.add_parsers(sub)  # issue 9: evidock catalog migrate-to
+    cmd_witness.add_parsers(sub)  # issue 15: evidock witness init|serve|submit
     return p
 
 

@@ -15,9 +15,11 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from storage.blobs.localstore import LocalStore
+from storage.catalog.cosignatures import CosignatureOps
 from storage.catalog.derived import DerivedOps
 from storage.catalog.objects import ObjectOps
 from storage.catalog.session import Catalog, Transaction
@@ -33,6 +35,7 @@ from verify.audit.signed_heads import (
     read_checkpoint_files,
     trusted_keys,
 )
+from verify.audit.witnesses import WitnessPolicy, check_witnesses
 from verify.custody import CustodyLog
 from verify.keys import DockKey
 from verify.log.merkle import root
@@ -101,8 +104,11 @@ def run_audit(
     s3_is_record: bool = False,
     full: bool = False,
     published_keys: Sequence[VerifierKey] = (),
+    witnesses: WitnessPolicy | None = None,
+    now: datetime | None = None,
 ) -> AuditReport:
-    """Check everything (or one item's records, with the whole log); see the module doc."""
+    """Check everything (or one item's records, with the whole log); see the module doc.
+    ``witnesses``: the [trust] policy that checkpoints carry witness cosignatures."""
     problems = Problems()
     folder = store.root / "checkpoints"
     with catalog.read() as txn:
@@ -123,6 +129,10 @@ def run_audit(
         unmatched = match_rows_and_files(
             heads, local_dock=dock, log_size=replay.head_size, problems=problems
         )
+        if witnesses is not None:
+            cosigs = CosignatureOps(txn)
+            check_witnesses(rows, cosigs.cosignatures(), cosigs.refusals(), policy=witnesses,
+                            at=now or datetime.now(UTC), problems=problems)  # fmt: skip
         index = check_items(txn, problems, only=item)
         objects = txn.stored_objects(None if item is None else next(iter(index.by_sha)))
         derived, derived_rehashed = check_derived(
