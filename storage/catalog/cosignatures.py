@@ -101,6 +101,28 @@ class CosignatureOps:
         )
         return int(self.s.scalar(q) or 0)
 
+    def refusal_counts(self) -> dict[str, int]:
+        q = select(WitnessRefusalRow.witness, func.count()).group_by(WitnessRefusalRow.witness)
+        return {w: int(n) for w, n in self.s.execute(q)}
+
+    def pending_count(self, witness: str) -> int:
+        """Checkpoint sizes above the largest this witness cosigned: what still goes to it."""
+        q = select(func.count(func.distinct(CheckpointRow.size))).where(
+            CheckpointRow.size > self.last_cosigned_size(witness)
+        )
+        return int(self.s.scalar(q) or 0)
+
+    def newest_cosigned_at(self, witness: str) -> datetime | None:
+        """When the newest checkpoint this witness cosigned was signed by its dock."""
+        q = (
+            select(CheckpointRow.created_at)
+            .join(WitnessCosignatureRow, WitnessCosignatureRow.checkpoint_id == CheckpointRow.id)
+            .where(WitnessCosignatureRow.witness == witness)
+            .order_by(CheckpointRow.size.desc())
+            .limit(1)
+        )
+        return self.s.scalar(q)
+
     def refused(self, witness: str) -> set[int]:
         """Checkpoint ids this witness refused (not sent again: the alarm stands)."""
         q = select(WitnessRefusalRow.checkpoint_id).where(WitnessRefusalRow.witness == witness)

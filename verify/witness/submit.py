@@ -120,7 +120,8 @@ def _one_witness(
             told = size
             continue
         if reply.status == 422 or (reply.status == 409 and size is not None):
-            alarm = _refuse(catalog, name, cp, reply.status, size, reply.body, now=clock())
+            held = size if reply.status == 409 else last  # 422: it holds the size we proved from
+            alarm = _refuse(catalog, name, cp, reply.status, held, reply.body, now=clock())
             return cosigned, len(todo), [alarm], False
         if reply.status == 0 or reply.status >= 500:
             logger.warning("witness unreachable witness=%s url=%s pending=%d reason=%s",
