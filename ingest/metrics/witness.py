@@ -16,10 +16,9 @@ from storage.catalog.session import Transaction
 
 
 def witness_families(txn: Transaction, trust: TrustSettings, *, at: datetime) -> list[Family]:
-    if not trust.witnesses:
-        return []
+    """The families always (declared for the alert rules), samples per configured witness."""
     ops = CosignatureOps(txn)
-    refusals = ops.refusal_counts()
+    refusals = ops.refusal_counts() if trust.witnesses else {}
     names = [w.key.name for w in trust.witnesses]
     ages: list[tuple[tuple[str, ...], float]] = []
     for name in names:
