@@ -76,7 +76,7 @@ def test_served_witness_cosigns_and_remembers_its_latest_checkpoint_across_resta
                 dock.custody.append(txn, type="viewed", actor="user:t", data={"n": round_})
             size, _ = dock.checkpoint()
             query = urllib.parse.urlencode({"origin": LOG_ORIGIN})
-            with urllib.request.urlopen(f"{url}/latest?{query}", timeout=10) as r:  # noqa: S310
+            with urllib.request.urlopen(f"{url}/latest?{query}", timeout=10) as r:
                 latest = r.read().decode()
             assert latest.split("\n")[:2] == [LOG_ORIGIN, str(size)]
             assert (dock.store.root / "checkpoints" / f"{size:012d}.dock-test.cosig").exists()
