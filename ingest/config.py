@@ -23,6 +23,7 @@ from ingest import configkeys as ck
 from ingest.errors import ConfigError
 from storage.blobs.s3config import ADDRESSING_STYLES, CHECKSUM_BEHAVIOURS, LOCK_MODES, MIB, S3Config
 from verify.log.note import NoteError, VerifierKey, parse_verifier_key
+from verify.tsa.rfc3161 import TimestampError, TsaChain, load_chain
 from verify.witness.cosignature import CosignerKey, parse_cosigner_key
 
 SYSTEM_CONFIG = Path("/etc/evidock/evidock.toml")
@@ -132,6 +133,8 @@ class TrustSettings:
     witness_quorum: int = 0
     witness_grace_seconds: float = 3600.0
     witness_timeout_s: float = 5.0
+    tsa_url: str = ""  # an RFC 3161 time-stamping authority for every checkpoint note
+    tsa_chain: TsaChain | None = None  # its pinned certificates: the TSA's first, root last
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -355,6 +358,8 @@ SCHEMA: dict[str, dict[str, ck.Key]] = {
         "witness_quorum": ck.whole(_TRUST.witness_quorum, 0, 100),
         "witness_grace_seconds": ck.number(_TRUST.witness_grace_seconds, low=0),
         "witness_timeout_s": ck.number(_TRUST.witness_timeout_s, low=0.1, high=120),
+        "tsa_url": ck.text("", check=_endpoint_rule),
+        "tsa_certificates": ck.path(None),
     },
 }
 """Every key evidock reads, by section: type, range, default. Nothing else is accepted."""
@@ -463,11 +468,30 @@ def _trust(values: Mapping[str, Any], source: str) -> TrustSettings:
             hint="Add witnesses or lower witness_quorum.",
         )
     return TrustSettings(
+        tsa_url=values["tsa_url"],
+        tsa_chain=_tsa_chain(values["tsa_url"], values["tsa_certificates"], source),
         witnesses=tuple(witnesses),
         witness_quorum=values["witness_quorum"],
         witness_grace_seconds=values["witness_grace_seconds"],
         witness_timeout_s=values["witness_timeout_s"],
     )
+
+
+def _tsa_chain(url: str, path: Path | None, source: str) -> TsaChain | None:
+    if not url and path is None:
+        return None
+    if not url or path is None:
+        raise ConfigError(
+            f"{source}: [trust] tsa_url and tsa_certificates go together",
+            hint="Give the TSA's URL and the PEM file of its certificate chain (TSA first, "
+            "root last), or neither.",
+        )
+    try:
+        return load_chain(path.read_bytes())
+    except OSError as e:
+        raise ConfigError(f"{source}: [trust] tsa_certificates: cannot read {path}: {e}") from e
+    except TimestampError as e:
+        raise ConfigError(f"{source}: [trust] tsa_certificates = {str(path)!r}: {e}") from e
 
 
 def _store(

@@ -27,6 +27,7 @@ from verify.checkpoints import take_checkpoint
 from verify.custody import CustodyLog
 from verify.keys import DockKey, key_path, load_or_create
 from verify.log.note import verifier_key
+from verify.tsa.submit import post_query, timestamp_pending
 from verify.witness import client as witness_client
 from verify.witness.submit import Submitted, WitnessTarget, submit_pending
 
@@ -74,7 +75,23 @@ class Context:
             if taken:  # a write-once copy in the bucket (issue 8)
                 self.queue_upload(txn, None)
         self.submit_to_witnesses()  # issue 15: after the commit, never inside it
+        self.timestamp_checkpoints()
         return size, taken
+
+    def timestamp_checkpoints(self) -> tuple[int, int] | None:
+        """RFC 3161 tokens for the checkpoints that have none, from [trust] tsa_url; a TSA
+        that is down leaves them pending (logged). Returns (stamped, pending)."""
+        trust = self.settings.trust
+        if not trust.tsa_url or trust.tsa_chain is None:
+            return None
+        try:
+            return timestamp_pending(self.catalog, url=trust.tsa_url, chain=trust.tsa_chain,
+                                     folder=self.store.root / "checkpoints",
+                                     post=partial(post_query, timeout=trust.witness_timeout_s),
+                                     clock=self.clock)  # fmt: skip
+        except StorageError as e:
+            logger.warning("timestamping put off code=%s error=%s", e.code, e)
+            return None
 
     def submit_to_witnesses(self) -> Submitted | None:
         """Send pending checkpoints to the [trust] witnesses. Docking never stops for a

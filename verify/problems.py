@@ -105,6 +105,19 @@ HINTS = {
         "A stored cosignature does not verify with the pinned witness key: the checkpoint or "
         "the cosignature was altered, or the pinned key is wrong. Report it."
     ),
+    "timestamp-missing": (
+        "A checkpoint older than the grace period has no RFC 3161 token: check [trust] tsa_url "
+        "and that the TSA answers (the next checkpoint or audit asks for what is pending)."
+    ),
+    "timestamp-invalid": (
+        "A stored token does not verify over its checkpoint with the pinned TSA chain: the "
+        "checkpoint or the token was altered, or the pinned chain is wrong. Report it."
+    ),
+    "timestamp-out-of-order": (
+        "A token is earlier than events it covers or than the token of an older checkpoint: "
+        "the log or its checkpoints were rewritten after the fact, or the TSA's clock is "
+        "wrong. Report it."
+    ),
     "s3-checkpoint-missing": (
         "A checkpoint published to the bucket is gone: the bucket was changed outside evidock."
     ),

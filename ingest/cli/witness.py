@@ -55,12 +55,14 @@ def add_parsers(sub: Any) -> None:
 
 
 def witness_policy(settings: Settings) -> WitnessPolicy | None:
-    """What ``evidock verify`` demands of checkpoints under [trust]; None without witnesses."""
+    """What ``evidock verify`` demands of checkpoints under [trust]; None without witnesses
+    or TSA."""
     t = settings.trust
-    if not t.witnesses and not t.witness_quorum:
+    if not t.witnesses and not t.witness_quorum and t.tsa_chain is None:
         return None
     return WitnessPolicy(keys=tuple(w.key for w in t.witnesses), quorum=t.witness_quorum,
-                         grace=timedelta(seconds=t.witness_grace_seconds))  # fmt: skip
+                         grace=timedelta(seconds=t.witness_grace_seconds),
+                         tsa=t.tsa_chain)  # fmt: skip
 
 
 def cmd_init(args: argparse.Namespace, out: Output, settings: object) -> int:

@@ -2,7 +2,7 @@
 
 Per configured witness (label: its key name, never a person): refusals recorded (a fork or
 rollback alarm: ``EvidockWitnessRefused``), checkpoints still to be cosigned, and the age of
-the newest checkpoint it cosigned.
+the newest checkpoint it cosigned; with a TSA, the age of the newest timestamped checkpoint.
 """
 
 from __future__ import annotations
@@ -25,7 +25,13 @@ def witness_families(txn: Transaction, trust: TrustSettings, *, at: datetime) ->
         newest = ops.newest_cosigned_at(name)
         if newest is not None:
             ages.append(((name,), (at - newest).total_seconds()))
+    stamped = ops.newest_timestamped_at() if trust.tsa_url else None
     return [
+        Family.single(
+            "evidock_timestamp_age_seconds",
+            "Seconds since the newest checkpoint with an RFC 3161 token was signed",
+            None if stamped is None else (at - stamped).total_seconds(),
+        ),
         Family(
             name="evidock_witness_refusals",
             help="Checkpoints a witness refused as a fork or rollback of the custody log",

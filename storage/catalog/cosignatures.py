@@ -1,4 +1,5 @@
-"""Witness cosignatures and refusals of checkpoints (issue 15), in the caller's transaction.
+"""Witness cosignatures, refusals and RFC 3161 timestamps of checkpoints (issue 15), in the
+caller's transaction.
 
 ``CosignatureOps(txn)`` hands out frozen records. A cosignature row is written only after the
 line verified against the pinned witness key; a refusal row is the alarm ``verify`` reports.
@@ -11,7 +12,12 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from storage.catalog.models import CheckpointRow, WitnessCosignatureRow, WitnessRefusalRow
+from storage.catalog.models import (
+    CheckpointRow,
+    CheckpointTimestampRow,
+    WitnessCosignatureRow,
+    WitnessRefusalRow,
+)
 from storage.catalog.session import Transaction
 
 
@@ -32,6 +38,13 @@ class RefusalRecord:
     witness_size: int | None
     detail: str
     refused_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimestampRecord:
+    checkpoint_id: int
+    token: bytes
+    gen_time: datetime
 
 
 class CosignatureOps:
@@ -127,3 +140,30 @@ class CosignatureOps:
         """Checkpoint ids this witness refused (not sent again: the alarm stands)."""
         q = select(WitnessRefusalRow.checkpoint_id).where(WitnessRefusalRow.witness == witness)
         return set(self.s.scalars(q))
+
+    # -- RFC 3161 timestamps ------------------------------------------------------------------
+    def add_timestamp(self, *, checkpoint_id: int, token: bytes, gen_time: datetime,
+                      now: datetime) -> None:  # fmt: skip
+        self.s.add(CheckpointTimestampRow(checkpoint_id=checkpoint_id, token=token,
+                                          gen_time=gen_time, recorded_at=now))  # fmt: skip
+        self.s.flush()
+
+    def timestamps(self) -> list[TimestampRecord]:
+        q = select(CheckpointTimestampRow).order_by(CheckpointTimestampRow.checkpoint_id)
+        return [
+            TimestampRecord(checkpoint_id=t.checkpoint_id, token=t.token, gen_time=t.gen_time)
+            for t in self.s.scalars(q)
+        ]
+
+    def timestamped_ids(self) -> set[int]:
+        return set(self.s.scalars(select(CheckpointTimestampRow.checkpoint_id)))
+
+    def newest_timestamped_at(self) -> datetime | None:
+        """When the newest timestamped checkpoint was signed by its dock."""
+        q = (
+            select(CheckpointRow.created_at)
+            .join(CheckpointTimestampRow, CheckpointTimestampRow.checkpoint_id == CheckpointRow.id)
+            .order_by(CheckpointRow.size.desc())
+            .limit(1)
+        )
+        return self.s.scalar(q)

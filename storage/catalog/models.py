@@ -285,6 +285,18 @@ class WitnessRefusalRow(Base):
     refused_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class CheckpointTimestampRow(Base):
+    """An RFC 3161 time-stamp response over a checkpoint's signed note (issue 15), as the
+    TSA sent it (DER), verified against the pinned TSA chain before it was stored."""
+
+    __tablename__ = "checkpoint_timestamp"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoint.id"), unique=True)
+    token: Mapped[bytes] = mapped_column(LargeBinary)
+    gen_time: Mapped[datetime] = mapped_column(UTCDateTime)  # the TSA's time
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 # -- cases, links and the 24-hour rule (issue 6) ----------------------------------------------
 
 

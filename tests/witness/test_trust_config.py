@@ -30,6 +30,9 @@ def test_witnesses_quorum_and_grace_are_read() -> None:
         ({"witnesses": [{"url": "http://w"}]}, "must have exactly the string keys url, key"),
         ({"witnesses": [{"url": "http://a", "key": KEY}, {"url": "http://b", "key": KEY}]},
          "names a witness twice"),
+        ({"tsa_url": "http://tsa.example/tsa"}, "tsa_url and tsa_certificates go together"),
+        ({"tsa_url": "http://tsa", "tsa_certificates": "/nonexistent/chain.pem"},
+         "cannot read /nonexistent/chain.pem"),
     ],
 )  # fmt: skip
 def test_a_wrong_trust_section_is_refused_with_what_to_write(

@@ -35,9 +35,10 @@ from verify.audit.signed_heads import (
     read_checkpoint_files,
     trusted_keys,
 )
-from verify.audit.witnesses import WitnessPolicy, check_witnesses
+from verify.audit.witnesses import WitnessPolicy, check_timestamps, check_witnesses
 from verify.custody import CustodyLog
 from verify.keys import DockKey
+from verify.log.events import parse_time as parse_event_time
 from verify.log.merkle import root
 from verify.log.note import VerifierKey
 from verify.problems import LOG_CODES, Problem, Problems
@@ -131,8 +132,13 @@ def run_audit(
         )
         if witnesses is not None:
             cosigs = CosignatureOps(txn)
+            at = now or datetime.now(UTC)
             check_witnesses(rows, cosigs.cosignatures(), cosigs.refusals(), policy=witnesses,
-                            at=now or datetime.now(UTC), problems=problems)  # fmt: skip
+                            at=at, problems=problems)  # fmt: skip
+            if witnesses.tsa is not None:
+                check_timestamps(rows, cosigs.timestamps(), chain=witnesses.tsa,
+                                 grace=witnesses.grace, at=at, problems=problems,
+                                 last_event_time=lambda size: _event_time(txn, size))  # fmt: skip
         index = check_items(txn, problems, only=item)
         objects = txn.stored_objects(None if item is None else next(iter(index.by_sha)))
         derived, derived_rehashed = check_derived(
@@ -234,6 +240,12 @@ def _recheck_fresh(
                         found="none: the catalog does not know these bytes",
                     )
                 )
+
+
+def _event_time(txn: Transaction, size: int) -> datetime | None:
+    """The time of the last event a checkpoint of ``size`` covers (None: not in the log)."""
+    events = txn.log.event_range(size - 1, size) if size else []
+    return parse_event_time(events[0].time) if events else None
 
 
 def _stored_root(txn: Transaction, size: int) -> bytes | None:

@@ -1,20 +1,25 @@
-"""``verify`` under the [trust] policy: checkpoints carry their witnesses' cosignatures.
+"""``verify`` under the [trust] policy: checkpoints carry cosignatures and timestamps.
 
 Every checkpoint older than the grace period must carry at least ``quorum`` cosignatures that
 verify with pinned witness keys (``witness-missing``); a stored line that does not verify is
 ``witness-bad-signature``; a refusal a witness answered (a fork or a rollback of the log) is
-``witness-fork``. Pure over records: the caller reads them in its snapshot.
+``witness-fork``. With a TSA configured, every checkpoint older than the grace period has an
+RFC 3161 token over its note (``timestamp-missing``) that verifies with the pinned chain
+(``timestamp-invalid``), is no earlier than the last event it covers and no earlier than the
+token of a smaller checkpoint (``timestamp-out-of-order``). Pure over records: the caller
+reads them in its snapshot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from storage.catalog.cosignatures import CosignatureRecord, RefusalRecord
+from storage.catalog.cosignatures import CosignatureRecord, RefusalRecord, TimestampRecord
 from storage.records import Checkpoint
 from verify.problems import Problem, Problems
+from verify.tsa.rfc3161 import TimestampError, TsaChain, check
 from verify.witness.cosignature import CosignatureError, CosignerKey, verify_cosignature
 from verify.witness.submit import note_body
 
@@ -24,6 +29,7 @@ class WitnessPolicy:
     keys: tuple[CosignerKey, ...]
     quorum: int = 0
     grace: timedelta = timedelta(hours=1)
+    tsa: TsaChain | None = None  # [trust] tsa_url set: checkpoints carry timestamps
 
 
 def check_witnesses(
@@ -82,3 +88,47 @@ def check_witnesses(
                 )
             )
     return valid_total
+
+
+def check_timestamps(
+    checkpoints: Sequence[Checkpoint],
+    tokens: Sequence[TimestampRecord],
+    *,
+    chain: TsaChain,
+    grace: timedelta,
+    at: datetime,
+    last_event_time: Callable[[int], datetime | None],
+    problems: Problems,
+) -> None:
+    """Each checkpoint's token: there (after the grace period), valid, and in time order."""
+    by_id = {t.checkpoint_id: t for t in tokens}
+    latest: tuple[int, datetime] | None = None  # (size, time) of the last valid token so far
+    for cp in checkpoints:  # in size order
+        subject = f"checkpoint at size {cp.size} ({cp.dock_name})"
+        token = by_id.get(cp.id)
+        if token is None:
+            if cp.created_at <= at - grace:
+                problems.add(Problem(code="timestamp-missing", subject=subject,
+                                     expected="an RFC 3161 token from the configured TSA",
+                                     found="none"))  # fmt: skip
+            continue
+        try:
+            stamp = check(token.token, cp.note.encode("utf-8"), chain)
+        except TimestampError as e:
+            problems.add(Problem(code="timestamp-invalid", subject=subject,
+                                 expected="a token over this note that verifies with the "
+                                 "pinned TSA chain", found=str(e)))  # fmt: skip
+            continue
+        when = stamp.gen_time
+        covered = last_event_time(cp.size)
+        if covered is not None and stamp.latest < covered:
+            problems.add(Problem(code="timestamp-out-of-order", subject=subject,
+                                 expected=f"a time no earlier than its last event "
+                                 f"({covered.isoformat()})",
+                                 found=f"{when.isoformat()}"))  # fmt: skip
+        if latest is not None and latest[0] < cp.size and stamp.latest < latest[1]:
+            problems.add(Problem(code="timestamp-out-of-order", subject=subject,
+                                 expected=f"a time no earlier than the token of size "
+                                 f"{latest[0]} ({latest[1].isoformat()})",
+                                 found=f"{when.isoformat()}"))  # fmt: skip
+        latest = (cp.size, when) if latest is None or when >= latest[1] else latest

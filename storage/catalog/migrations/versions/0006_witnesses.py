@@ -1,4 +1,4 @@
-"""witness cosignatures and refusals of checkpoints (issue 15)
+"""witness cosignatures and refusals of checkpoints, RFC 3161 timestamps (issue 15)
 
 Revision ID: 0006
 Revises: 0005
@@ -63,8 +63,25 @@ def upgrade() -> None:
             batch_op.f("ix_witness_refusal_checkpoint_id"), ["checkpoint_id"], unique=False
         )
 
+    op.create_table(
+        "checkpoint_timestamp",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("checkpoint_id", sa.Integer(), nullable=False),
+        sa.Column("token", sa.LargeBinary(), nullable=False),
+        sa.Column("gen_time", sa.DateTime(), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["checkpoint_id"],
+            ["checkpoint.id"],
+            name=op.f("fk_checkpoint_timestamp_checkpoint_id_checkpoint"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_checkpoint_timestamp")),
+        sa.UniqueConstraint("checkpoint_id", name=op.f("uq_checkpoint_timestamp_checkpoint_id")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("checkpoint_timestamp")
     with op.batch_alter_table("witness_refusal", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_witness_refusal_checkpoint_id"))
     op.drop_table("witness_refusal")
