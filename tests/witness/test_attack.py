@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import logging
 import threading
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, text
 
 from ingest.config import TrustSettings, WitnessSettings
 from ingest.context import LOG_ORIGIN, Context
@@ -147,3 +148,18 @@ def test_a_witness_that_is_down_leaves_checkpoints_pending_and_gets_them_later(
     assert done is not None and (done.cosigned, done.pending, done.refused) == (2, 0, ())
     assert load_latest(tmp_path / "witness")[LOG_ORIGIN].size == 5
     assert codes(ctx) == []
+
+
+def test_an_altered_cosignature_is_a_bad_signature_and_does_not_count(witnessed: Context) -> None:
+    """A stored cosignature line edited in the catalog: witness-bad-signature, and missing."""
+    ctx = witnessed
+    append_events(ctx, 2, "x")
+    ctx.checkpoint()
+    assert codes(ctx) == []
+    with ctx.catalog.engine.begin() as conn:
+        line = conn.execute(text("SELECT line FROM witness_cosignature")).scalar_one()
+        blob = bytearray(base64.b64decode(line.split(" ")[2]))
+        blob[-1] ^= 0x01
+        forged = f"{line.rsplit(' ', 1)[0]} {base64.b64encode(bytes(blob)).decode()}\n"
+        conn.execute(text("UPDATE witness_cosignature SET line = :l"), {"l": forged})
+    assert codes(ctx) == ["witness-bad-signature", "witness-missing"]

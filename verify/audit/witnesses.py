@@ -1,9 +1,10 @@
 """``verify`` under the [trust] policy: checkpoints carry cosignatures and timestamps.
 
 Every checkpoint older than the grace period must carry at least ``quorum`` cosignatures that
-verify with pinned witness keys (``witness-missing``); a stored line that does not verify is
-``witness-bad-signature``; a refusal a witness answered (a fork or a rollback of the log) is
-``witness-fork``. With a TSA configured, every checkpoint older than the grace period has an
+verify with pinned witness keys (``witness-missing``; two docks' checkpoints of one size and
+root share one body, so a cosignature of either counts for both); a stored line that does not
+verify is ``witness-bad-signature``; a refusal a witness answered (a fork or a rollback of the
+log) is ``witness-fork``. With a TSA configured, every checkpoint older than the grace period has an
 RFC 3161 token over its note (``timestamp-missing``) that verifies with the pinned chain
 (``timestamp-invalid``), is no earlier than the last event it covers and no earlier than the
 token of a smaller checkpoint (``timestamp-out-of-order``). Pure over records: the caller
@@ -52,30 +53,29 @@ def check_witnesses(
             )
         )
     keys = {k.name: k for k in policy.keys}
-    by_checkpoint: dict[int, list[CosignatureRecord]] = {}
+    notes = {cp.id: cp for cp in checkpoints}
+    valid_by_body: dict[str, set[str]] = {}  # same size and root: the same cosigned body
     for c in cosignatures:
-        by_checkpoint.setdefault(c.checkpoint_id, []).append(c)
+        key, cp = keys.get(c.witness), notes.get(c.checkpoint_id)
+        if key is None or cp is None:
+            continue  # a retired or unknown witness counts for nothing
+        body = note_body(cp.note)
+        try:
+            verify_cosignature(body, c.line, key)
+        except CosignatureError as e:
+            problems.add(
+                Problem(
+                    code="witness-bad-signature",
+                    subject=f"checkpoint at size {cp.size} ({cp.dock_name}), witness {c.witness}",
+                    expected="a cosignature that verifies with the pinned witness key",
+                    found=str(e),
+                )
+            )
+            continue
+        valid_by_body.setdefault(body, set()).add(c.witness)
     valid_total = 0
     for cp in checkpoints:
-        valid: set[str] = set()
-        for c in by_checkpoint.get(cp.id, []):
-            key = keys.get(c.witness)
-            if key is None:
-                continue  # a retired or unknown witness counts for nothing
-            try:
-                verify_cosignature(note_body(cp.note), c.line, key)
-            except CosignatureError as e:
-                problems.add(
-                    Problem(
-                        code="witness-bad-signature",
-                        subject=f"checkpoint at size {cp.size} ({cp.dock_name}), "
-                        f"witness {c.witness}",
-                        expected="a cosignature that verifies with the pinned witness key",
-                        found=str(e),
-                    )
-                )
-                continue
-            valid.add(c.witness)
+        valid = valid_by_body.get(note_body(cp.note), set())
         valid_total += len(valid)
         if len(valid) < policy.quorum and cp.created_at <= at - policy.grace:
             problems.add(

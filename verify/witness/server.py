@@ -70,7 +70,8 @@ class _Handler(BaseHTTPRequestHandler):
         if urlsplit(self.path).path.rstrip("/").rsplit("/", 1)[-1] != "add-checkpoint":
             self._send(Answer(status=404, body="only POST /add-checkpoint is served\n"))
             return
-        length = int(self.headers.get("Content-Length") or 0)
+        declared = self.headers.get("Content-Length") or "0"
+        length = int(declared) if declared.isdigit() else 0
         if not 0 < length <= MAX_BODY:
             self._send(Answer(status=400, body=f"a body of 1 to {MAX_BODY} bytes is needed\n"))
             return
