@@ -24,6 +24,8 @@ from ingest import configkeys as ck
 from ingest.errors import ConfigError
 from storage.blobs.s3config import ADDRESSING_STYLES, CHECKSUM_BEHAVIOURS, LOCK_MODES, MIB, S3Config
 from verify.log.note import NoteError, VerifierKey, parse_verifier_key
+from verify.tsa.rfc3161 import TimestampError, TsaChain, load_chain
+from verify.witness.cosignature import CosignerKey, parse_cosigner_key
 
 SYSTEM_CONFIG = Path("/etc/evidock/evidock.toml")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
@@ -117,6 +119,26 @@ class VerifySettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class WitnessSettings:
+    """One [trust] witnesses entry: where the witness listens, and its pinned key."""
+
+    url: str
+    key: CosignerKey
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrustSettings:
+    """[trust] (issue 15): the witnesses every checkpoint goes to, and what verify demands."""
+
+    witnesses: tuple[WitnessSettings, ...] = ()
+    witness_quorum: int = 0
+    witness_grace_seconds: float = 3600.0
+    witness_timeout_s: float = 5.0
+    tsa_url: str = ""  # an RFC 3161 time-stamping authority for every checkpoint note
+    tsa_chain: TsaChain | None = None  # its pinned certificates: the TSA's first, root last
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     data_dir: Path
     catalog_url: str
@@ -136,6 +158,7 @@ class Settings:
     # crash tests only (EVIDOCK_TEST_STOP_AT): an ingest SIGKILLs its own process when it
     # reaches this stage (ingest.pipeline.stages); never set in service
     test_stop_at: str | None = None
+    trust: TrustSettings = TrustSettings()
 
     @property
     def store_dir(self) -> Path:
@@ -248,6 +271,7 @@ _PROBE = ProbeSettings()
 _WORKER = WorkerSettings()
 _COMPLIANCE = ComplianceSettings()
 _S3 = S3Config(bucket="-")
+_TRUST = TrustSettings()
 
 SCHEMA: dict[str, dict[str, ck.Key]] = {
     "": {
@@ -329,6 +353,18 @@ SCHEMA: dict[str, dict[str, ck.Key]] = {
             hint="Copy each key as 'evidock init' prints it on its dock: name+keyid+key.",
         ),
     },
+    "trust": {
+        "witnesses": ck.tables(
+            ("url", "key"),
+            example='[{url = "http://witness.example:7380", key = "w1+1a2b3c4d+BA..."}]',
+            hint="Copy each key as 'evidock witness init' prints it on the witness's host.",
+        ),
+        "witness_quorum": ck.whole(_TRUST.witness_quorum, 0, 100),
+        "witness_grace_seconds": ck.number(_TRUST.witness_grace_seconds, low=0),
+        "witness_timeout_s": ck.number(_TRUST.witness_timeout_s, low=0.1, high=120),
+        "tsa_url": ck.text("", check=_endpoint_rule),
+        "tsa_certificates": ck.path(None),
+    },
 }
 """Every key evidock reads, by section: type, range, default. Nothing else is accepted."""
 
@@ -378,6 +414,7 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Set
         worker=WorkerSettings(**values["worker"]),
         verify=_verify(values["verify"], source),
         test_stop_at=_env(env, "EVIDOCK_TEST_STOP_AT"),
+        trust=_trust(values["trust"], source),
     )
 
 
@@ -419,6 +456,53 @@ def _verify(values: Mapping[str, Any], source: str) -> VerifySettings:
     if len(set(names)) != len(names):
         raise ConfigError(f"{source}: [verify] trusted_keys names a key twice")
     return VerifySettings(trusted_keys=keys)
+
+
+def _trust(values: Mapping[str, Any], source: str) -> TrustSettings:
+    witnesses = []
+    for i, entry in enumerate(values["witnesses"], start=1):
+        at = f"{source}: [trust] witnesses: item {i}"
+        if _endpoint_rule(entry["url"]) is not None or not entry["url"]:
+            raise ConfigError(f"{at}: url = {entry['url']!r} must start with http:// or https://")
+        try:
+            key = parse_cosigner_key(entry["key"])
+        except NoteError as e:
+            raise ConfigError(f"{at}: key is not a witness key: {e}", hint=e.hint) from e
+        witnesses.append(WitnessSettings(url=entry["url"], key=key))
+    names = [w.key.name for w in witnesses]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{source}: [trust] witnesses names a witness twice")
+    if values["witness_quorum"] > len(witnesses):
+        raise ConfigError(
+            f"{source}: [trust] witness_quorum = {values['witness_quorum']} asks for more "
+            f"cosignatures than the {len(witnesses)} witness(es) listed in [trust] witnesses",
+            hint="Add witnesses or lower witness_quorum.",
+        )
+    return TrustSettings(
+        tsa_url=values["tsa_url"],
+        tsa_chain=_tsa_chain(values["tsa_url"], values["tsa_certificates"], source),
+        witnesses=tuple(witnesses),
+        witness_quorum=values["witness_quorum"],
+        witness_grace_seconds=values["witness_grace_seconds"],
+        witness_timeout_s=values["witness_timeout_s"],
+    )
+
+
+def _tsa_chain(url: str, path: Path | None, source: str) -> TsaChain | None:
+    if not url and path is None:
+        return None
+    if not url or path is None:
+        raise ConfigError(
+            f"{source}: [trust] tsa_url and tsa_certificates go together",
+            hint="Give the TSA's URL and the PEM file of its certificate chain (TSA first, "
+            "root last), or neither.",
+        )
+    try:
+        return load_chain(path.read_bytes())
+    except OSError as e:
+        raise ConfigError(f"{source}: [trust] tsa_certificates: cannot read {path}: {e}") from e
+    except TimestampError as e:
+        raise ConfigError(f"{source}: [trust] tsa_certificates = {str(path)!r}: {e}") from e
 
 
 def _store(

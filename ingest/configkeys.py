@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from ingest.errors import ConfigError
 
-Kind = Literal["bool", "int", "number", "text", "path", "texts", "paths"]
+Kind = Literal["bool", "int", "number", "text", "path", "texts", "paths", "tables"]
 Check = Callable[[str], str | None]
 """What is wrong with a text (said after the value, e.g. 'is not a known time zone'), or None."""
 
@@ -31,6 +31,7 @@ _EXPECTED: dict[Kind, str] = {
     "path": "a path (a string)",
     "texts": "a list of strings",
     "paths": "a list of paths (strings)",
+    "tables": "a list of inline tables",
 }
 
 
@@ -46,6 +47,7 @@ class Key:
     required: bool = False
     example: str | None = None  # what to write when the default does not show it
     hint: str | None = None
+    fields: tuple[str, ...] = ()  # the keys of each table of a list of tables, all strings
 
 
 Schema = Mapping[str, Mapping[str, Key]]
@@ -97,6 +99,12 @@ def texts(
 
 def paths(default: tuple[Path, ...], *, example: str | None = None) -> Key:
     return Key(kind="paths", default=default, example=example)
+
+
+def tables(fields: tuple[str, ...], *, example: str, hint: str) -> Key:
+    """A list of inline tables, each with exactly ``fields`` as strings (the [trust]
+    witnesses); what the strings mean is checked by whoever reads the section."""
+    return Key(kind="tables", default=(), fields=fields, example=example, hint=hint)
 
 
 def read(raw: Mapping[str, Any], schema: Schema, *, source: str) -> dict[str, dict[str, Any]]:
@@ -198,11 +206,26 @@ def _value(value: object, key: Key, section: str, name: str, source: str) -> Any
                 )
             _text_rules(item, key, f"{at}: item {i + 1}, {_toml(item)},", name, source)
         return tuple(Path(v) for v in value) if kind == "paths" else tuple(value)
+    if kind == "tables" and isinstance(value, list):
+        said = f"{source}: {at} = {_toml(value)}"
+        return tuple(_table(i, item, key, said, name) for i, item in enumerate(value))
     raise ConfigError(
         f"{source}: {at} = {_toml(value)} is {_a(value)}, not {_EXPECTED[kind]}: "
         f"{_fix(name, key, value)}",
         hint=key.hint,
     )
+
+
+def _table(i: int, item: object, key: Key, said_list: str, name: str) -> dict[str, str]:
+    """One table of a list of tables: exactly ``key.fields``, each a string."""
+    said = f"{said_list}: item {i + 1}, {_toml(item)},"
+    fix = f"write {name} = {_example(key)}"
+    if not isinstance(item, dict):
+        raise ConfigError(f"{said} is {_a(item)}, not a table: {fix}", hint=key.hint)
+    if set(item) != set(key.fields) or not all(isinstance(v, str) for v in item.values()):
+        keys = ", ".join(key.fields)
+        raise ConfigError(f"{said} must have exactly the string keys {keys}: {fix}", hint=key.hint)
+    return dict(item)
 
 
 def _in_range(value: float, key: Key, at: str, source: str) -> None:
@@ -272,7 +295,7 @@ def _example(key: Key) -> str:
         return _toml(key.default)
     generic: dict[Kind, str] = {"bool": "false", "int": "1", "number": "1", "text": '"..."',
                                 "path": '"/path"', "texts": '["..."]',
-                                "paths": '["/path"]'}  # fmt: skip
+                                "paths": '["/path"]', "tables": "[{...}]"}  # fmt: skip
     return generic[key.kind]
 
 

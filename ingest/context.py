@@ -8,6 +8,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from ingest.config import Settings
@@ -20,11 +21,15 @@ from storage.catalog.jobs import worker_node
 from storage.catalog.migrate import redact, sqlite_path
 from storage.catalog.objects import queue_upload
 from storage.catalog.session import Catalog, Transaction
+from storage.errors import StorageError
 from storage.records import Dock
 from verify.checkpoints import take_checkpoint
 from verify.custody import CustodyLog
 from verify.keys import DockKey, key_path, load_or_create
 from verify.log.note import verifier_key
+from verify.tsa.submit import post_query, timestamp_pending
+from verify.witness import client as witness_client
+from verify.witness.submit import Submitted, WitnessTarget, submit_pending
 
 if TYPE_CHECKING:
     from storage.blobs.s3store import S3Store
@@ -71,7 +76,41 @@ class Context:
             )
             if taken:  # a write-once copy in the bucket (issue 8)
                 self.queue_upload(txn, None)
-            return size, taken
+        self.submit_to_witnesses()  # issue 15: after the commit, never inside it
+        self.timestamp_checkpoints()
+        return size, taken
+
+    def timestamp_checkpoints(self) -> tuple[int, int] | None:
+        """RFC 3161 tokens for the checkpoints that have none, from [trust] tsa_url; a TSA
+        that is down leaves them pending (logged). Returns (stamped, pending)."""
+        trust = self.settings.trust
+        if not trust.tsa_url or trust.tsa_chain is None:
+            return None
+        try:
+            return timestamp_pending(self.catalog, url=trust.tsa_url, chain=trust.tsa_chain,
+                                     folder=self.store.root / "checkpoints",
+                                     post=partial(post_query, timeout=trust.witness_timeout_s),
+                                     clock=self.clock)  # fmt: skip
+        except StorageError as e:
+            logger.warning("timestamping put off code=%s error=%s", e.code, e)
+            return None
+
+    def submit_to_witnesses(self) -> Submitted | None:
+        """Send pending checkpoints to the [trust] witnesses. Docking never stops for a
+        witness: one that is down leaves them pending (logged); a refusal is logged at ERROR
+        and recorded for 'evidock verify' by ``verify.witness.submit``."""
+        trust = self.settings.trust
+        if not trust.witnesses:
+            return None
+        targets = [WitnessTarget(url=w.url, key=w.key) for w in trust.witnesses]
+        try:
+            return submit_pending(self.catalog, targets, folder=self.store.root / "checkpoints",
+                                  post=partial(witness_client.post,
+                                               timeout=trust.witness_timeout_s),
+                                  clock=self.clock)  # fmt: skip
+        except StorageError as e:
+            logger.warning("witness submission put off code=%s error=%s", e.code, e)
+            return None
 
     # Wiring for callers that hold only the context (the CLI; tests): the decisions are in
     # storage.catalog.objects.queue_upload and storage.catalog.jobs.worker_node.

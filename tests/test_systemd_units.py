@@ -12,7 +12,7 @@ import pytest
 
 SYSTEMD = Path(__file__).resolve().parents[1] / "systemd"
 UNITS = ["evidock-dock.service", "evidock-worker@.service", "evidock-audit.service",
-         "evidock-audit.timer"]  # fmt: skip
+         "evidock-audit.timer", "evidock-witness.service"]  # fmt: skip
 
 
 def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:

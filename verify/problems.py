@@ -40,6 +40,7 @@ LOG_CODES = frozenset(
         "checkpoint-file-missing",
         "checkpoint-row-missing",
         "s3-checkpoint-mismatch",
+        "witness-fork",
     }
 )
 
@@ -93,6 +94,29 @@ HINTS = {
     ),
     "s3-item-missing": (
         "An item counted as offloaded to S3 has no S3 copy in the catalog: report it."
+    ),
+    "witness-missing": (
+        "A checkpoint older than [trust] witness_grace_seconds lacks the cosignatures of "
+        "[trust] witness_quorum pinned witnesses: check that the witnesses are reachable (the "
+        "next checkpoint or audit submits what is pending); if a witness refused, see "
+        "witness-fork. A catalog restored from an older copy shows this too."
+    ),
+    "witness-bad-signature": (
+        "A stored cosignature does not verify with the pinned witness key: the checkpoint or "
+        "the cosignature was altered, or the pinned key is wrong. Report it."
+    ),
+    "timestamp-missing": (
+        "A checkpoint older than the grace period has no RFC 3161 token: check [trust] tsa_url "
+        "and that the TSA answers (the next checkpoint or audit asks for what is pending)."
+    ),
+    "timestamp-invalid": (
+        "A stored token does not verify over its checkpoint with the pinned TSA chain: the "
+        "checkpoint or the token was altered, or the pinned chain is wrong. Report it."
+    ),
+    "timestamp-out-of-order": (
+        "A token is earlier than events it covers or than the token of an older checkpoint: "
+        "the log or its checkpoints were rewritten after the fact, or the TSA's clock is "
+        "wrong. Report it."
     ),
     "s3-checkpoint-missing": (
         "A checkpoint published to the bucket is gone: the bucket was changed outside evidock."

@@ -20,6 +20,7 @@ from typing import Any
 
 from ingest.cases.overdue import build_report
 from ingest.cli.common import examples, problem_lines
+from ingest.cli.witness import witness_policy
 from ingest.config import Settings
 from ingest.context import LOG_ORIGIN, Context, object_store, open_catalog, open_context, os_actor
 from ingest.errors import EXIT_FAILURE, EXIT_OK
@@ -150,6 +151,7 @@ def verify_run(
             s3_is_record=settings.store.s3_is_record,
             full=full,
             published_keys=settings.verify.trusted_keys,
+            witnesses=witness_policy(settings),  # [trust]: quorum of cosignatures, TSA tokens
         )
         if progress is not None:
             progress.done()

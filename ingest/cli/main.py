@@ -13,7 +13,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ingest.cli import audit, cases, catalog, custody, demo, dock, evidence, registry, worker
+from ingest.cli import (
+    audit,
+    cases,
+    catalog,
+    custody,
+    demo,
+    dock,
+    evidence,
+    registry,
+    witness,
+    worker,
+)
 from ingest.cli.common import Handler, Parser
 from ingest.config import load
 from ingest.errors import (
@@ -28,7 +39,18 @@ from ingest.output import Output, TerminalLogFormatter, for_terminal
 
 logger = logging.getLogger("evidock")
 
-COMMAND_MODULES = (registry, evidence, custody, audit, demo, dock, cases, worker, catalog)
+COMMAND_MODULES = (
+    registry,
+    evidence,
+    custody,
+    audit,
+    demo,
+    dock,
+    cases,
+    worker,
+    catalog,
+    witness,
+)
 """In the order ``evidock --help`` lists their commands."""
 
 

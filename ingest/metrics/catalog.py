@@ -21,6 +21,7 @@ from ingest.cases.compliance import dock_overdue, judge
 from ingest.cases.offload import deadline
 from ingest.context import Context
 from ingest.metrics.prometheus import Family
+from ingest.metrics.witness import witness_families
 from storage.catalog.jobs import FAILED, QUEUED, RUNNING
 from storage.catalog.metricsq import JobCount, MetricsQueries
 from storage.catalog.offload import OffloadOps
@@ -159,6 +160,7 @@ def catalog_families(txn: Transaction, ctx: Context, *, at: datetime) -> list[Fa
             "Unix time of the newest signed checkpoint of the custody log",
             None if checkpoint is None else checkpoint.timestamp(),
         ),
+        *witness_families(txn, ctx.settings.trust, at=at),  # issue 15
         _jobs("evidock_job_queue_depth", "Jobs queued or running", jobs, QUEUED, RUNNING),
         _jobs("evidock_jobs_failed", "Jobs given up after their last attempt", jobs, FAILED),
         Family(

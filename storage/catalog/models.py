@@ -257,6 +257,46 @@ class CheckpointRow(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # in S3
 
 
+class WitnessCosignatureRow(Base):
+    """A witness's cosignature of a checkpoint (issue 15): the note signature line as the
+    witness returned it, already verified against the pinned witness key."""
+
+    __tablename__ = "witness_cosignature"
+    __table_args__ = (UniqueConstraint("checkpoint_id", "witness"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoint.id"), index=True)
+    witness: Mapped[str] = mapped_column(String(200), index=True)
+    line: Mapped[str] = mapped_column(Text)
+    cosigned_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the witness's own time
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WitnessRefusalRow(Base):
+    """A witness refused a checkpoint as inconsistent with what it saw (a fork or rollback):
+    an alarm that ``evidock verify`` reports as witness-fork."""
+
+    __tablename__ = "witness_refusal"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoint.id"), index=True)
+    witness: Mapped[str] = mapped_column(String(200))
+    status: Mapped[int] = mapped_column(Integer)
+    witness_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    detail: Mapped[str] = mapped_column(Text)
+    refused_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CheckpointTimestampRow(Base):
+    """An RFC 3161 time-stamp response over a checkpoint's signed note (issue 15), as the
+    TSA sent it (DER), verified against the pinned TSA chain before it was stored."""
+
+    __tablename__ = "checkpoint_timestamp"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoint.id"), unique=True)
+    token: Mapped[bytes] = mapped_column(LargeBinary)
+    gen_time: Mapped[datetime] = mapped_column(UTCDateTime)  # the TSA's time
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 # -- cases, links and the 24-hour rule (issue 6) ----------------------------------------------
 
 

@@ -143,7 +143,7 @@ def test_each_section_refuses_a_bad_value_naming_file_key_and_fix(text: str, mes
 def _wrong_type(kind: str) -> object:
     """A TOML value of another type than ``kind`` that a coercing reader would have taken."""
     return {"bool": "true", "int": True, "number": True, "text": 5, "path": 5,
-            "texts": "x", "paths": "x"}[kind]  # fmt: skip
+            "texts": "x", "paths": "x", "tables": ["x"]}[kind]  # fmt: skip
 
 
 @pytest.mark.parametrize(

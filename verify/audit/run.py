@@ -15,9 +15,11 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from storage.blobs.localstore import LocalStore
+from storage.catalog.cosignatures import CosignatureOps
 from storage.catalog.derived import DerivedOps
 from storage.catalog.objects import ObjectOps
 from storage.catalog.session import Catalog, Transaction
@@ -33,9 +35,11 @@ from verify.audit.signed_heads import (
     read_checkpoint_files,
     trusted_keys,
 )
+from verify.audit.witnesses import WitnessPolicy, check_timestamps, check_witnesses
 from verify.custody import CustodyLog
 from verify.keys import DockKey
 from verify.log.events import EventType
+from verify.log.events import parse_time as parse_event_time
 from verify.log.merkle import root
 from verify.log.note import VerifierKey
 from verify.problems import LOG_CODES, Problem, Problems
@@ -102,8 +106,11 @@ def run_audit(
     s3_is_record: bool = False,
     full: bool = False,
     published_keys: Sequence[VerifierKey] = (),
+    witnesses: WitnessPolicy | None = None,
+    now: datetime | None = None,
 ) -> AuditReport:
-    """Check everything (or one item's records, with the whole log); see the module doc."""
+    """Check everything (or one item's records, with the whole log); see the module doc.
+    ``witnesses``: the [trust] policy that checkpoints carry witness cosignatures."""
     problems = Problems()
     folder = store.root / "checkpoints"
     with catalog.read() as txn:
@@ -124,6 +131,15 @@ def run_audit(
         unmatched = match_rows_and_files(
             heads, local_dock=dock, log_size=replay.head_size, problems=problems
         )
+        if witnesses is not None:
+            cosigs = CosignatureOps(txn)
+            at = now or datetime.now(UTC)
+            check_witnesses(rows, cosigs.cosignatures(), cosigs.refusals(), policy=witnesses,
+                            at=at, problems=problems)  # fmt: skip
+            if witnesses.tsa is not None:
+                check_timestamps(rows, cosigs.timestamps(), chain=witnesses.tsa,
+                                 grace=witnesses.grace, at=at, problems=problems,
+                                 last_event_time=lambda size: _event_time(txn, size))  # fmt: skip
         index = check_items(txn, problems, only=item)
         objects = txn.stored_objects(None if item is None else next(iter(index.by_sha)))
         derived, derived_rehashed = check_derived(
@@ -225,6 +241,12 @@ def _recheck_fresh(
                         found="none: the catalog does not know these bytes",
                     )
                 )
+
+
+def _event_time(txn: Transaction, size: int) -> datetime | None:
+    """The time of the last event a checkpoint of ``size`` covers (None: not in the log)."""
+    events = txn.log.event_range(size - 1, size) if size else []
+    return parse_event_time(events[0].time) if events else None
 
 
 def _stored_root(txn: Transaction, size: int) -> bytes | None:
