@@ -313,7 +313,9 @@ def test_s3_as_a_replica_records_replicated_events_and_leaves_the_offload_clock_
     report, _, _ = verify_run(ctx.settings, item=None, quick=False)
     assert report.ok, report.problems
     replicas = _objects(ctx, "s3")
-    assert report.checked.s3_objects == len(replicas) == 10, replicas  # every replica checked
+    # every replica checked; how many there are depends on whether two clips' proxies came
+    # out byte-identical (one object then serves both), so the count is not fixed
+    assert report.checked.s3_objects == len(replicas), replicas
     assert {o.sha256 for o in replicas if o.role == "original"} == {i.sha256 for i in _items(ctx)}
 
 
