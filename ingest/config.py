@@ -16,6 +16,7 @@ import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -124,6 +125,10 @@ class WitnessSettings:
 
     url: str
     key: CosignerKey
+    retired_at: datetime | None = None  # its cosignatures made later count for nothing
+
+    def active(self, at: datetime) -> bool:
+        return self.retired_at is None or at < self.retired_at
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -356,8 +361,10 @@ SCHEMA: dict[str, dict[str, ck.Key]] = {
     "trust": {
         "witnesses": ck.tables(
             ("url", "key"),
+            optional=("retired_at",),
             example='[{url = "http://witness.example:7380", key = "w1+1a2b3c4d+BA..."}]',
-            hint="Copy each key as 'evidock witness init' prints it on the witness's host.",
+            hint="Copy each key as 'evidock witness init' prints it on the witness's host; "
+            'a retired witness keeps its entry with retired_at = "2026-12-01T00:00+08:00".',
         ),
         "witness_quorum": ck.whole(_TRUST.witness_quorum, 0, 100),
         "witness_grace_seconds": ck.number(_TRUST.witness_grace_seconds, low=0),
@@ -468,14 +475,17 @@ def _trust(values: Mapping[str, Any], source: str) -> TrustSettings:
             key = parse_cosigner_key(entry["key"])
         except NoteError as e:
             raise ConfigError(f"{at}: key is not a witness key: {e}", hint=e.hint) from e
-        witnesses.append(WitnessSettings(url=entry["url"], key=key))
+        retired = _retired_at(entry.get("retired_at"), at)
+        witnesses.append(WitnessSettings(url=entry["url"], key=key, retired_at=retired))
     names = [w.key.name for w in witnesses]
     if len(set(names)) != len(names):
         raise ConfigError(f"{source}: [trust] witnesses names a witness twice")
-    if values["witness_quorum"] > len(witnesses):
+    serving = sum(w.retired_at is None for w in witnesses)
+    if values["witness_quorum"] > serving:
         raise ConfigError(
             f"{source}: [trust] witness_quorum = {values['witness_quorum']} asks for more "
-            f"cosignatures than the {len(witnesses)} witness(es) listed in [trust] witnesses",
+            f"cosignatures than the {serving} witness(es) in [trust] witnesses that are not "
+            "retired",
             hint="Add witnesses or lower witness_quorum.",
         )
     return TrustSettings(
@@ -486,6 +496,21 @@ def _trust(values: Mapping[str, Any], source: str) -> TrustSettings:
         witness_grace_seconds=values["witness_grace_seconds"],
         witness_timeout_s=values["witness_timeout_s"],
     )
+
+
+def _retired_at(text: str | None, at: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise ConfigError(
+            f"{at}: retired_at = {text!r} is not a time with its zone",
+            hint='Write the time the witness was retired like "2026-12-01T00:00+08:00".',
+        )
+    return when
 
 
 def _tsa_chain(url: str, path: Path | None, source: str) -> TsaChain | None:

@@ -48,6 +48,7 @@ class Key:
     example: str | None = None  # what to write when the default does not show it
     hint: str | None = None
     fields: tuple[str, ...] = ()  # the keys of each table of a list of tables, all strings
+    optional_fields: tuple[str, ...] = ()  # keys a table of the list may leave out
 
 
 Schema = Mapping[str, Mapping[str, Key]]
@@ -101,10 +102,13 @@ def paths(default: tuple[Path, ...], *, example: str | None = None) -> Key:
     return Key(kind="paths", default=default, example=example)
 
 
-def tables(fields: tuple[str, ...], *, example: str, hint: str) -> Key:
-    """A list of inline tables, each with exactly ``fields`` as strings (the [trust]
-    witnesses); what the strings mean is checked by whoever reads the section."""
-    return Key(kind="tables", default=(), fields=fields, example=example, hint=hint)
+def tables(
+    fields: tuple[str, ...], *, optional: tuple[str, ...] = (), example: str, hint: str
+) -> Key:
+    """A list of inline tables, each with ``fields`` (and perhaps ``optional``) as strings (the
+    [trust] witnesses); what the strings mean is checked by whoever reads the section."""
+    return Key(kind="tables", default=(), fields=fields, optional_fields=optional,
+               example=example, hint=hint)  # fmt: skip
 
 
 def read(raw: Mapping[str, Any], schema: Schema, *, source: str) -> dict[str, dict[str, Any]]:
@@ -217,14 +221,21 @@ def _value(value: object, key: Key, section: str, name: str, source: str) -> Any
 
 
 def _table(i: int, item: object, key: Key, said_list: str, name: str) -> dict[str, str]:
-    """One table of a list of tables: exactly ``key.fields``, each a string."""
+    """One table of a list of tables: ``key.fields`` and perhaps ``key.optional_fields``, each
+    a string."""
     said = f"{said_list}: item {i + 1}, {_toml(item)},"
     fix = f"write {name} = {_example(key)}"
     if not isinstance(item, dict):
         raise ConfigError(f"{said} is {_a(item)}, not a table: {fix}", hint=key.hint)
-    if set(item) != set(key.fields) or not all(isinstance(v, str) for v in item.values()):
+    allowed = set(key.fields) | set(key.optional_fields)
+    if not set(key.fields) <= set(item) <= allowed or not all(
+        isinstance(v, str) for v in item.values()
+    ):
         keys = ", ".join(key.fields)
-        raise ConfigError(f"{said} must have exactly the string keys {keys}: {fix}", hint=key.hint)
+        extra = f" (and perhaps {', '.join(key.optional_fields)})" if key.optional_fields else ""
+        raise ConfigError(
+            f"{said} must have exactly the string keys {keys}{extra}: {fix}", hint=key.hint
+        )
     return dict(item)
 
 

@@ -100,9 +100,10 @@ class Context:
         witness: one that is down leaves them pending (logged); a refusal is logged at ERROR
         and recorded for 'evidock verify' by ``verify.witness.submit``."""
         trust = self.settings.trust
-        if not trust.witnesses:
+        now = self.clock()
+        targets = [WitnessTarget(url=w.url, key=w.key) for w in trust.witnesses if w.active(now)]
+        if not targets:  # none, or all retired
             return None
-        targets = [WitnessTarget(url=w.url, key=w.key) for w in trust.witnesses]
         try:
             return submit_pending(self.catalog, targets, folder=self.store.root / "checkpoints",
                                   post=partial(witness_client.post,

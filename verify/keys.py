@@ -37,17 +37,50 @@ def load_or_create(keys_dir: Path, name: str) -> tuple[DockKey, bool]:
     path = key_path(keys_dir, name)
     if path.exists():
         return load(path, name), False
+    try:
+        return _create(path, name), True
+    except FileExistsError:
+        return load(path, name), False
+
+
+def _create(path: Path, name: str) -> DockKey:
+    """A fresh key written to ``path`` (0600, which must not exist yet)."""
     seed = signing.generate_private_key()
     pub = signing.public_key(seed)
     text = f"{_PREFIX}{name}+{key_id(name, pub).hex()}+" + base64.b64encode(
         ALG_ED25519 + seed
     ).decode("ascii")
-    os.makedirs(keys_dir, mode=0o700, exist_ok=True)
+    os.makedirs(path.parent, mode=0o700, exist_ok=True)
+    atomic_write(path, (text + "\n").encode("ascii"), mode=0o600, exclusive=True)
+    return DockKey(name=name, seed=seed, public=pub)
+
+
+def next_key_path(keys_dir: Path, name: str) -> Path:
+    """Where ``evidock key rotate`` keeps the new key until the catalog has registered it."""
+    return keys_dir / f"{name}.key.next"
+
+
+def next_key(keys_dir: Path, name: str) -> DockKey:
+    """The new key of a rotation under way: the one written before (a rotation cut short
+    goes on with it), or a fresh one."""
+    path = next_key_path(keys_dir, name)
+    if path.exists():
+        return load(path, name)
     try:
-        atomic_write(path, (text + "\n").encode("ascii"), mode=0o600, exclusive=True)
+        return _create(path, name)
     except FileExistsError:
-        return load(path, name), False
-    return DockKey(name=name, seed=seed, public=pub), True
+        return load(path, name)
+
+
+def install_next_key(keys_dir: Path, name: str, old: DockKey) -> Path:
+    """After the catalog registered it: the new key becomes ``<name>.key``; the old one is
+    kept as ``<name>.<keyid>.retired.key`` (0600) for the office to destroy or archive."""
+    retired = keys_dir / f"{name}.{key_id(name, old.public).hex()}.retired.key"
+    current = key_path(keys_dir, name)
+    if current.exists() and load(current, name).public == old.public:
+        os.replace(current, retired)
+    os.replace(next_key_path(keys_dir, name), current)
+    return retired
 
 
 def load_if_readable(keys_dir: Path, name: str) -> DockKey | None:

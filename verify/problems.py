@@ -41,6 +41,8 @@ LOG_CODES = frozenset(
         "checkpoint-row-missing",
         "s3-checkpoint-mismatch",
         "witness-fork",
+        "key-rotation-invalid",
+        "checkpoint-wrong-key",
     }
 )
 

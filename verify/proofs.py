@@ -7,22 +7,48 @@ every event's canonical bytes from the report's own fields, verifies each inclus
 against the checkpoint root and the checkpoint's signature against a verifier key. A key taken
 from the report itself only shows the report is self-consistent: it must be compared with the
 office's published key (or given as ``trusted_key``).
+
+The checkpoint also carries what others say about it (issue 15): the witnesses' cosignature
+lines (C2SP tlog-cosignature/v1 over the note body), the witness keys the dock pinned, and the
+RFC 3161 token over the note. ``check_report`` verifies each cosignature with the witness keys
+it is given (or, failing those, the report's own, which again only show self-consistency),
+counts them against a quorum, and checks the token's messageImprint against the note and, given
+the TSA's chain, its signature.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from storage.catalog.cosignatures import CosignatureOps
 from storage.catalog.session import Transaction
 from storage.records import Checkpoint, Event
 from verify.errors import VerifyError
-from verify.log.events import canonical_object, event_leaf, event_object
+from verify.log.events import canonical_object, event_leaf, event_object, parse_time
 from verify.log.merkle import inclusion_proof, leaf_hash, root, verify_inclusion
 from verify.log.note import Checkpoint as NoteCheckpoint
-from verify.log.note import NoteError, open_note, parse_checkpoint, parse_verifier_key
+from verify.log.note import (
+    InvalidKeyError,
+    NoteError,
+    open_note,
+    parse_checkpoint,
+    parse_verifier_key,
+)
 from verify.problems import Problem
+from verify.tsa.rfc3161 import TimestampError, TsaChain, check, read_unchained
+from verify.witness.cosignature import (
+    CosignatureError,
+    CosignerKey,
+    claimed_by,
+    parse_cosigner_key,
+    verify_cosignature,
+)
+from verify.witness.submit import note_body
 
 REPORT_FORMAT = "evidock-custody-report/1"
 EVENT_FIELDS = ("seq", "time", "type", "item", "actor", "dock", "data", "prev")
@@ -42,6 +68,17 @@ class ProvenEvent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TrustEvidence:
+    """What others say about one checkpoint: cosignature lines (of any checkpoint with the
+    same body), the witness keys pinned in [trust], and its RFC 3161 token (DER), if any."""
+
+    cosignatures: tuple[str, ...] = ()
+    witness_keys: tuple[str, ...] = ()
+    timestamp: bytes | None = None
+    timestamp_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CustodyProof:
     item: int
     events: tuple[ProvenEvent, ...]
@@ -51,8 +88,10 @@ class CustodyProof:
     dock: str
     note: str
     verifier_key: str
+    trust: TrustEvidence = field(default_factory=TrustEvidence)
 
     def to_json(self) -> dict[str, Any]:
+        token = self.trust.timestamp
         return {
             "checkpoint": {
                 "origin": self.origin,
@@ -61,6 +100,9 @@ class CustodyProof:
                 "dock": self.dock,
                 "note": self.note,
                 "verifier_key": self.verifier_key,
+                "cosignatures": list(self.trust.cosignatures),
+                "witness_keys": list(self.trust.witness_keys),
+                "timestamp": None if token is None else base64.b64encode(token).decode("ascii"),
             },
             "events": [
                 {**event_object(p.event), "leaf": p.leaf.hex(), "proof": [h.hex() for h in p.proof]}
@@ -77,8 +119,34 @@ def covering_checkpoint(
     return max(covering, key=lambda c: (c.size, c.id), default=None)
 
 
+def trust_evidence(
+    txn: Transaction, checkpoint: Checkpoint, *, witness_keys: Sequence[CosignerKey] = ()
+) -> TrustEvidence:
+    """The stored cosignatures and timestamp token of ``checkpoint``, in ``txn``."""
+    ops = CosignatureOps(txn)
+    body = note_body(checkpoint.note)
+    same_body = {cp.id for cp in txn.log.checkpoints() if note_body(cp.note) == body}
+    lines: dict[str, str] = {}  # one line per witness: two docks' checkpoints share a body
+    for c in ops.cosignatures():
+        if c.checkpoint_id in same_body:
+            lines.setdefault(c.witness, c.line)
+    token = next((t for t in ops.timestamps() if t.checkpoint_id == checkpoint.id), None)
+    return TrustEvidence(
+        cosignatures=tuple(lines[w] for w in sorted(lines)),
+        witness_keys=tuple(k.vkey for k in witness_keys),
+        timestamp=None if token is None else token.token,
+        timestamp_time=None if token is None else token.gen_time,
+    )
+
+
 def prove_item(
-    txn: Transaction, item: int, *, checkpoint: Checkpoint, verifier_key: str, origin: str
+    txn: Transaction,
+    item: int,
+    *,
+    checkpoint: Checkpoint,
+    verifier_key: str,
+    origin: str,
+    witness_keys: Sequence[CosignerKey] = (),
 ) -> CustodyProof:
     """Proofs for every event of ``item``, checked before they are handed out."""
     try:
@@ -109,6 +177,7 @@ def prove_item(
         dock=checkpoint.dock_name,
         note=checkpoint.note,
         verifier_key=verifier_key,
+        trust=trust_evidence(txn, checkpoint, witness_keys=witness_keys),
     )
 
 
@@ -120,6 +189,10 @@ class ReportCheck:
     size: int | None
     verifier_key: str | None
     key_from_report: bool
+    cosigned_by: tuple[str, ...] = ()  # witnesses whose cosignature verified
+    witness_keys_from_report: tuple[str, ...] = ()  # of those keys: taken from the report
+    timestamp: datetime | None = None  # the token's time, when it matched the note
+    timestamp_chain_checked: bool = False  # and verified with the TSA's chain
 
     @property
     def ok(self) -> bool:
@@ -139,10 +212,26 @@ class _Header:
     note: str
     key: str
     events: list[Any]
+    cosignatures: list[str]
+    witness_keys: list[str]
+    timestamp: str | None
 
 
-def check_report(doc: object, *, origin: str, trusted_key: str | None = None) -> ReportCheck:
-    """Check a custody report offline; every finding is a problem, nothing raises."""
+def check_report(
+    doc: object,
+    *,
+    origin: str,
+    trusted_key: str | None = None,
+    witness_keys: Sequence[CosignerKey] = (),
+    witness_quorum: int = 0,
+    tsa: TsaChain | None = None,
+) -> ReportCheck:
+    """Check a custody report offline; every finding is a problem, nothing raises.
+
+    ``witness_keys``: the witnesses the reader trusts (none: the report's own keys);
+    ``witness_quorum``: how many of them must have cosigned; ``tsa``: the TSA's published
+    chain, which makes the timestamp token required and checks its signature.
+    """
     problems: list[Problem] = []
     try:
         head = _header(doc, trusted_key)
@@ -160,6 +249,7 @@ def check_report(doc: object, *, origin: str, trusted_key: str | None = None) ->
         )
     tree = _signed_tree(head, origin, problems)
     seen: set[str] = set()
+    times: list[str] = []
     last = -1
     for n, raw in enumerate(head.events):
         try:
@@ -176,6 +266,7 @@ def check_report(doc: object, *, origin: str, trusted_key: str | None = None) ->
             continue
         last = obj["seq"]
         seen.add(str(obj["type"]))
+        times.append(str(obj["time"]))
         problems.extend(_event_problems(head, obj, leaf, raw.get("leaf"), proof, tree))
     if "acquired" not in seen:
         problems.append(
@@ -186,6 +277,8 @@ def check_report(doc: object, *, origin: str, trusted_key: str | None = None) ->
                 found="none",
             )
         )
+    cosigned, from_report = _witnesses(head, witness_keys, witness_quorum, problems)
+    stamp = _timestamp(head, tsa, max(times, default=None), problems)
     return ReportCheck(
         problems=tuple(problems),
         item=head.item,
@@ -193,6 +286,10 @@ def check_report(doc: object, *, origin: str, trusted_key: str | None = None) ->
         size=tree.size if tree is not None else None,
         verifier_key=head.key,
         key_from_report=trusted_key is None,
+        cosigned_by=cosigned,
+        witness_keys_from_report=from_report,
+        timestamp=stamp,
+        timestamp_chain_checked=stamp is not None and tsa is not None,
     )
 
 
@@ -208,6 +305,13 @@ def _header(doc: object, trusted_key: str | None) -> _Header:
     if not isinstance(events, list) or not isinstance(note, str) or not isinstance(key, str):
         raise _Malformed("a list of events, a checkpoint note and a verifier key")
     item_id = item.get("id")
+    cosignatures = cp.get("cosignatures", [])
+    witness_keys = cp.get("witness_keys", [])
+    timestamp = cp.get("timestamp")
+    if not _strings(cosignatures) or not _strings(witness_keys):
+        raise _Malformed("the checkpoint's cosignatures and witness keys as lists of strings")
+    if timestamp is not None and not isinstance(timestamp, str):
+        raise _Malformed("the checkpoint's timestamp as base64 text or null")
     return _Header(
         item=item_id if isinstance(item_id, int) else None,
         sha256=item.get("sha256"),
@@ -216,7 +320,124 @@ def _header(doc: object, trusted_key: str | None) -> _Header:
         note=note,
         key=key,
         events=events,
+        cosignatures=cosignatures,
+        witness_keys=witness_keys,
+        timestamp=timestamp,
     )
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _witnesses(
+    head: _Header, pinned: Sequence[CosignerKey], quorum: int, problems: list[Problem]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(witnesses whose cosignature verified, names of keys taken from the report)."""
+    keys = {k.name: k for k in pinned}
+    from_report: list[str] = []
+    if not pinned:  # nothing given: the report's keys, which show only self-consistency
+        for text in head.witness_keys:
+            try:
+                given = parse_cosigner_key(text)
+            except InvalidKeyError as e:
+                problems.append(
+                    Problem(
+                        code="report-malformed",
+                        subject="the report's witness keys",
+                        expected="name+keyid+key",
+                        found=str(e),
+                    )
+                )
+                continue
+            if given.name not in keys:
+                keys[given.name] = given
+                from_report.append(given.name)
+    body = note_body(head.note)
+    valid: set[str] = set()
+    for line in head.cosignatures:
+        claim = claimed_by(line)
+        if claim is None:
+            problems.append(
+                Problem(
+                    code="witness-bad-signature",
+                    subject="a cosignature line",
+                    expected="a C2SP cosignature/v1 line",
+                    found=repr(line.strip()[:80]),
+                )
+            )
+            continue
+        key = keys.get(claim[0])
+        if key is None:
+            continue  # not a witness the reader trusts: it counts for nothing
+        try:
+            verify_cosignature(body, line, key)
+        except CosignatureError as e:
+            whose = "the report's" if key.name in from_report else "the given"
+            problems.append(
+                Problem(
+                    code="witness-bad-signature",
+                    subject=f"the cosignature of witness {claim[0]}",
+                    expected=f"a cosignature of this checkpoint that verifies "
+                    f"with {whose} key {key.vkey}",
+                    found=str(e),
+                )
+            )
+            continue
+        valid.add(claim[0])
+    if len(valid) < quorum:
+        problems.append(
+            Problem(
+                code="witness-missing",
+                subject="the checkpoint",
+                expected=f"cosignatures of at least {quorum} witness(es) "
+                f"({', '.join(sorted(keys)) or 'no witness key given'})",
+                found=f"{len(valid)} ({', '.join(sorted(valid)) or 'none'})",
+            )
+        )
+    return tuple(sorted(valid)), tuple(n for n in from_report if n in valid)
+
+
+def _timestamp(
+    head: _Header, tsa: TsaChain | None, last_time: str | None, problems: list[Problem]
+) -> datetime | None:
+    """The token's time if it names this note (and, given the chain, the TSA signed it)."""
+    subject = "the checkpoint's RFC 3161 token"
+    if head.timestamp is None:
+        if tsa is not None:
+            problems.append(
+                Problem(
+                    code="timestamp-missing",
+                    subject=subject,
+                    expected="a token over the note (a TSA chain was given)",
+                    found="none",
+                )
+            )
+        return None
+    data = head.note.encode("utf-8")
+    try:
+        der = base64.b64decode(head.timestamp, validate=True)
+        token = check(der, data, tsa) if tsa is not None else read_unchained(der, data)
+    except (binascii.Error, TimestampError) as e:
+        expected = "a token over this note" + (" signed by the given TSA" if tsa else "")
+        problems.append(
+            Problem(code="timestamp-invalid", subject=subject, expected=expected, found=str(e))
+        )
+        return None
+    try:
+        covered = None if last_time is None else parse_time(last_time)
+    except ValueError:
+        covered = None  # an event with a malformed time is a problem of its own (its leaf)
+    if covered is not None and token.latest < covered:
+        problems.append(
+            Problem(
+                code="timestamp-out-of-order",
+                subject=subject,
+                expected=f"a time no earlier than the report's last event ({last_time})",
+                found=token.gen_time.isoformat(),
+            )
+        )
+    return token.gen_time
 
 
 def _signed_tree(head: _Header, origin: str, problems: list[Problem]) -> NoteCheckpoint | None:

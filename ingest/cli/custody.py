@@ -23,11 +23,17 @@ from verify.proofs import (
     REPORT_FORMAT,
     CustodyProof,
     CustodyProofError,
+    ReportCheck,
     check_report,
     covering_checkpoint,
     prove_item,
 )
+from verify.tsa.rfc3161 import TimestampError, TsaChain, load_chain
+from verify.witness.cosignature import CosignerKey, claimed_by, parse_cosigner_key
 
+WITNESS_KEY_WARNING = (
+    "Compare them with the keys the witnesses' operators publish, or give them with --witness-key."
+)
 KEY_WARNING = (
     "Compare the verifier key with the key the office publishes for this dock: a key taken "
     "from the report only shows that the report is consistent with itself."
@@ -56,11 +62,36 @@ def add_parsers(sub: Any) -> None:
         epilog=examples(
             "evidock verify-proof item-12.json --key 'dock-01+1a2b3c4d+AbCd...'",
             "evidock verify-proof item-12.json --json",
+            "evidock verify-proof item-12.json --key 'dock-01+1a2b3c4d+AbCd...' "
+            "--witness-key 'legal.example.gov/w1+5e6f7a8b+BA...' --witness-quorum 1 "
+            "--tsa-cert tsa-chain.pem",
         ),
     )
     s.add_argument("file", type=Path, help="the JSON report")
     s.add_argument(
         "--key", metavar="VERIFIER_KEY", help="the dock's verifier key as the office publishes it"
+    )
+    s.add_argument(
+        "--witness-key",
+        metavar="VKEY",
+        action="append",
+        default=[],
+        help="a witness's key as its operator publishes it (repeatable; without it, the keys "
+        "named in the report are used)",
+    )
+    s.add_argument(
+        "--witness-quorum",
+        metavar="N",
+        type=int,
+        default=0,
+        help="at least N witnesses must have cosigned the checkpoint (default 0)",
+    )
+    s.add_argument(
+        "--tsa-cert",
+        metavar="PEM",
+        type=Path,
+        help="the TSA's certificate chain (TSA first, root last): the report must carry a "
+        "timestamp token signed by it",
     )
     s.set_defaults(func=cmd_verify_proof)
 
@@ -92,7 +123,12 @@ def cmd_custody(args: argparse.Namespace, out: Output, settings: Settings) -> in
             raise CustodyProofError(f"no checkpoint of this dock covers event #{last}")
         with ctx.catalog.read() as txn:
             proof = prove_item(
-                txn, item.id, checkpoint=cp, verifier_key=ctx.key.verifier, origin=LOG_ORIGIN
+                txn,
+                item.id,
+                checkpoint=cp,
+                verifier_key=ctx.key.verifier,
+                origin=LOG_ORIGIN,
+                witness_keys=tuple(w.key for w in settings.trust.witnesses),
             )
         with ctx.catalog.write() as txn:  # Art. 29: every access to a record is logged
             ctx.custody.append(
@@ -127,6 +163,16 @@ def cmd_custody(args: argparse.Namespace, out: Output, settings: Settings) -> in
         f"(root {proof.root.hex()}) by dock {proof.dock}"
     )
     out.line(f"verifier key {proof.verifier_key}")
+    trust = proof.trust
+    witnesses = sorted(claim[0] for line in trust.cosignatures if (claim := claimed_by(line)))
+    out.line(
+        f"cosigned by {len(witnesses)} witness(es): {', '.join(witnesses) or 'none'}; "
+        + (
+            f"timestamped by the TSA at {out.when(trust.timestamp_time)}"
+            if trust.timestamp_time is not None
+            else "no RFC 3161 timestamp"
+        )
+    )
     out.line(
         f"{KEY_WARNING} Save the report with 'evidock custody {item.id} --json > FILE'; "
         "anyone can check it with 'evidock verify-proof FILE'."
@@ -200,11 +246,20 @@ def cmd_verify_proof(args: argparse.Namespace, out: Output, settings: Settings) 
             f"{args.file} is not a JSON document: {e}",
             hint="Give the file written by 'evidock custody ITEM --json'.",
         ) from e
-    check = check_report(doc, origin=LOG_ORIGIN, trusted_key=args.key)
+    witness_keys, tsa = _witness_args(args)
+    check = check_report(doc, origin=LOG_ORIGIN, trusted_key=args.key, witness_keys=witness_keys,
+                         witness_quorum=args.witness_quorum, tsa=tsa)  # fmt: skip
     if check.key_from_report:
         print(
             f"evidock: warning: the signature was checked with the key inside the report "
             f"({for_terminal(str(check.verifier_key))}). {KEY_WARNING}",
+            file=sys.stderr,
+        )
+    if check.witness_keys_from_report:
+        print(
+            "evidock: warning: the cosignatures of "
+            f"{for_terminal(', '.join(check.witness_keys_from_report))} were checked with the "
+            f"witness keys as given by the report. {WITNESS_KEY_WARNING}",
             file=sys.stderr,
         )
     out.document(
@@ -217,6 +272,10 @@ def cmd_verify_proof(args: argparse.Namespace, out: Output, settings: Settings) 
             "key_from_report": check.key_from_report,
             "problems": [p.to_json() for p in check.problems],
             "warning": KEY_WARNING if check.key_from_report else None,
+            "cosigned_by": list(check.cosigned_by),
+            "witness_keys_from_report": list(check.witness_keys_from_report),
+            "timestamp": None if check.timestamp is None else check.timestamp.isoformat(),
+            "timestamp_chain_checked": check.timestamp_chain_checked,
         }
     )
     problem_lines(out, check.problems, with_item=False)
@@ -225,9 +284,52 @@ def cmd_verify_proof(args: argparse.Namespace, out: Output, settings: Settings) 
             f"verify-proof: OK, the {check.events} events of item #{check.item} are in the "
             f"custody log signed at size {check.size} by {check.verifier_key}"
         )
+        out.line(_trust_line(out, check))
         return EXIT_OK
     out.line(f"verify-proof: FAILED, {len(check.problems)} problem(s); do not rely on this report")
     return EXIT_FAILURE
+
+
+def _witness_args(args: argparse.Namespace) -> tuple[tuple[CosignerKey, ...], TsaChain | None]:
+    keys = []
+    for text in args.witness_key:
+        try:
+            keys.append(parse_cosigner_key(text))
+        except NoteError as e:
+            raise UsageError(
+                f"--witness-key: {e}",
+                hint="Give the witness's key exactly as its operator publishes it "
+                "('evidock witness init' prints it).",
+            ) from e
+    if args.witness_quorum < 0:
+        raise UsageError("--witness-quorum must be 0 or more", hint="Give a number of witnesses.")
+    if args.tsa_cert is None:
+        return tuple(keys), None
+    hint = "Give the PEM file of the TSA's chain as the TSA publishes it: its certificate first."
+    try:
+        return tuple(keys), load_chain(args.tsa_cert.read_bytes())
+    except OSError as e:
+        raise UsageError(f"cannot read {args.tsa_cert}: {e.strerror}", hint=hint) from e
+    except TimestampError as e:
+        raise UsageError(f"--tsa-cert {args.tsa_cert}: {e}", hint=hint) from e
+
+
+def _trust_line(out: Output, check: ReportCheck) -> str:
+    names = ", ".join(
+        f"{n} (key as given by the report)" if n in check.witness_keys_from_report else n
+        for n in check.cosigned_by
+    )
+    when = (
+        "no timestamp token"
+        if check.timestamp is None
+        else f"timestamped at {out.when(check.timestamp)} "
+        + (
+            "(TSA chain checked)"
+            if check.timestamp_chain_checked
+            else "(TSA signature not checked: give --tsa-cert)"
+        )
+    )
+    return f"cosigned by {len(check.cosigned_by)} witness(es): {names or 'none'}; {when}"
 
 
 def cmd_checkpoint(args: argparse.Namespace, out: Output, settings: Settings) -> int:

@@ -21,6 +21,7 @@ from ingest.cli import (
     demo,
     dock,
     evidence,
+    keys,
     registry,
     witness,
     worker,
@@ -50,6 +51,7 @@ COMMAND_MODULES = (
     worker,
     catalog,
     witness,
+    keys,
 )
 """In the order ``evidock --help`` lists their commands."""
 

@@ -82,7 +82,9 @@ def witness_policy(settings: Settings) -> WitnessPolicy | None:
     t = settings.trust
     if not t.witnesses and not t.witness_quorum and t.tsa_chain is None:
         return None
+    retired = tuple((w.key.name, w.retired_at) for w in t.witnesses if w.retired_at is not None)
     return WitnessPolicy(keys=tuple(w.key for w in t.witnesses), quorum=t.witness_quorum,
+                         retired=retired,
                          grace=timedelta(seconds=t.witness_grace_seconds),
                          tsa=t.tsa_chain)  # fmt: skip
 

@@ -1,8 +1,9 @@
 """Witness gauges (issue 15), computed at scrape time from the catalog like the others.
 
-Per configured witness (label: its key name, never a person): refusals recorded (a fork or
-rollback alarm: ``EvidockWitnessRefused``), checkpoints still to be cosigned, and the age of
-the newest checkpoint it cosigned; with a TSA, the age of the newest timestamped checkpoint.
+Per configured witness not retired (label: its key name, never a person): refusals recorded (a
+fork or rollback alarm: ``EvidockWitnessRefused``), checkpoints still to be cosigned, and the
+age of the newest checkpoint it cosigned; with a TSA, the age of the newest timestamped
+checkpoint.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ def witness_families(txn: Transaction, trust: TrustSettings, *, at: datetime) ->
     """The families always (declared for the alert rules), samples per configured witness."""
     ops = CosignatureOps(txn)
     refusals = ops.refusal_counts() if trust.witnesses else {}
-    names = [w.key.name for w in trust.witnesses]
+    names = [w.key.name for w in trust.witnesses if w.active(at)]  # a retired one is not waited for
     ages: list[tuple[tuple[str, ...], float]] = []
     for name in names:
         newest = ops.newest_cosigned_at(name)

@@ -160,6 +160,12 @@ class LogRows:
             after = rows[-1].seq
 
     @_flushed
+    def events_of_type(self, type: str) -> list[r.Event]:
+        """Every event of one type, in sequence order (few: key rotations)."""
+        q = select(CustodyEventRow).where(CustodyEventRow.type == type)
+        return [_event(e) for e in self.s.scalars(q.order_by(CustodyEventRow.seq))]
+
+    @_flushed
     def event_count(self) -> int:
         return int(self.s.scalar(select(func.count()).select_from(CustodyEventRow)) or 0)
 

@@ -251,6 +251,18 @@ class Transaction:
             row.host = host
         return _dock(row)
 
+    def rotate_dock_key(self, *, name: str, old_public: bytes, new_public: bytes) -> None:
+        """Register ``new_public`` as dock ``name``'s key in place of ``old_public`` (the
+        caller records the ``key_rotated`` event in the same transaction)."""
+        row = self.s.scalars(select(DockRow).where(DockRow.name == name)).first()
+        if row is None or row.public_key != old_public:
+            raise AlreadyExists(
+                f"dock {name!r} is not registered with the key being rotated",
+                hint="Rotate the key of this dock on the dock itself, with its current key file.",
+            )
+        row.public_key = new_public
+        self.s.flush()
+
     def docks(self) -> list[r.Dock]:
         return [_dock(d) for d in self.s.scalars(select(DockRow).order_by(DockRow.name))]
 

@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +166,34 @@ def test_an_altered_cosignature_is_a_bad_signature_and_does_not_count(witnessed:
         forged = f"{line.rsplit(' ', 1)[0]} {base64.b64encode(bytes(blob)).decode()}\n"
         conn.execute(text("UPDATE witness_cosignature SET line = :l"), {"l": forged})
     assert codes(ctx) == ["witness-bad-signature", "witness-missing"]
+
+
+@pytest.mark.parametrize(("retired", "found"), [(-1, ["witness-missing"]), (1, [])],
+                         ids=["after-retirement", "before-retirement"])  # fmt: skip
+def test_a_retired_witness_counts_only_for_cosignatures_made_before_it_retired(
+    witnessed: Context, retired: int, found: list[str]
+) -> None:
+    """A cosignature whose signed time is at or after the witness's retired_at counts for
+    nothing; one made before still counts toward the quorum."""
+    ctx = witnessed
+    append_events(ctx, 2, "x")
+    ctx.checkpoint()
+    key = ctx.settings.trust.witnesses[0].key
+    at = datetime.now(UTC) + timedelta(hours=retired)
+    policy = WitnessPolicy(keys=(key,), quorum=1, grace=timedelta(0), retired=((key.name, at),))
+    report = run_audit(ctx.catalog, ctx.store, dock=ctx.dock.name, local_key=ctx.key,
+                       origin=LOG_ORIGIN, quick=True, witnesses=policy)  # fmt: skip
+    assert sorted({p.code for p in report.problems}) == found
+
+
+def test_a_retired_witness_is_sent_nothing_more(witnessed: Context, tmp_path: Path) -> None:
+    """Once retired_at has passed, checkpoints no longer go to that witness."""
+    (w,) = witnessed.settings.trust.witnesses
+    gone = dataclasses.replace(w, retired_at=datetime.now(UTC) - timedelta(seconds=1))
+    trust = dataclasses.replace(witnessed.settings.trust, witnesses=(gone,), witness_quorum=0)
+    ctx = dataclasses.replace(witnessed, settings=dataclasses.replace(witnessed.settings,
+                                                                      trust=trust))  # fmt: skip
+    append_events(ctx, 2, "y")
+    assert ctx.checkpoint() == (2, True)
+    assert ctx.submit_to_witnesses() is None
+    assert LOG_ORIGIN not in load_latest(tmp_path / "witness")

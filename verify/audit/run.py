@@ -33,10 +33,12 @@ from verify.audit.signed_heads import (
     match_rows_and_files,
     open_heads,
     read_checkpoint_files,
+    signed_texts,
     trusted_keys,
 )
 from verify.audit.witnesses import WitnessPolicy, check_timestamps, check_witnesses
 from verify.custody import CustodyLog
+from verify.keyhistory import check_key_periods, earlier_keys, key_histories
 from verify.keys import DockKey
 from verify.log.events import EventType
 from verify.log.events import parse_time as parse_event_time
@@ -119,7 +121,11 @@ def run_audit(
         files = read_checkpoint_files(folder)
         keys = trusted_keys(txn.docks(), local_name=dock, local_key=local_key, problems=problems,
                             published=published_keys)  # fmt: skip
+        history = key_histories(txn.log.events_of_type(EventType.KEY_ROTATED), origin=origin,
+                                current={k.name: k for k in keys}, problems=problems)  # fmt: skip
+        keys = [*earlier_keys(history), *keys]  # issue 15: keys over time
         heads = open_heads(rows, files, keys, origin=origin, problems=problems)
+        check_key_periods(signed_texts(rows, files), history, problems=problems)
         replay = replay_log(txn, problems, sizes={h.size for h in heads})
         beyond = check_heads(
             heads,

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from storage.records import Checkpoint as CheckpointRow
 from storage.records import Dock
+from verify.keyhistory import SignedText
 from verify.keys import DockKey
 from verify.log.merkle import NodeReader, consistency_proof, verify_consistency
 from verify.log.note import (
@@ -60,6 +61,23 @@ def read_checkpoint_files(folder: Path) -> list[CheckpointFile]:
         CheckpointFile(name=p.name, text=p.read_text(encoding="utf-8", errors="replace"))
         for p in sorted(folder.glob("*.note"))
     ]
+
+
+def signed_texts(
+    rows: Sequence[CheckpointRow], files: Sequence[CheckpointFile]
+) -> list[SignedText]:
+    """Every checkpoint note with the size it states (unverified: for the key-period check)."""
+    out = []
+    for source, text in itertools.chain(
+        ((f"checkpoint row {r.id} (dock {r.dock_name}, size {r.size})", r.note) for r in rows),
+        ((f"checkpoint file {f.name}", f.text) for f in files),
+    ):
+        try:
+            size = parse_checkpoint(text[: text.rfind("\n\n") + 1]).size
+        except NoteError:
+            continue  # malformed: reported when it is opened
+        out.append(SignedText(source=source, size=size, text=text))
+    return out
 
 
 def trusted_keys(

@@ -4,11 +4,12 @@ Every checkpoint older than the grace period must carry at least ``quorum`` cosi
 verify with pinned witness keys (``witness-missing``; two docks' checkpoints of one size and
 root share one body, so a cosignature of either counts for both); a stored line that does not
 verify is ``witness-bad-signature``; a refusal a witness answered (a fork or a rollback of the
-log) is ``witness-fork``. With a TSA configured, every checkpoint older than the grace period has an
-RFC 3161 token over its note (``timestamp-missing``) that verifies with the pinned chain
-(``timestamp-invalid``), is no earlier than the last event it covers and no earlier than the
-token of a smaller checkpoint (``timestamp-out-of-order``). Pure over records: the caller
-reads them in its snapshot.
+log) is ``witness-fork``. A cosignature made (its signed time) at or after the witness's
+``retired_at`` counts for nothing. With a TSA configured, every checkpoint older than the grace
+period has an RFC 3161 token over its note (``timestamp-missing``) that verifies with the
+pinned chain (``timestamp-invalid``), is no earlier than the last event it covers and no
+earlier than the token of a smaller checkpoint (``timestamp-out-of-order``). Pure over records:
+the caller reads them in its snapshot.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class WitnessPolicy:
     quorum: int = 0
     grace: timedelta = timedelta(hours=1)
     tsa: TsaChain | None = None  # [trust] tsa_url set: checkpoints carry timestamps
+    retired: tuple[tuple[str, datetime], ...] = ()  # (witness, retired at): later ones don't count
 
 
 def check_witnesses(
@@ -53,6 +55,7 @@ def check_witnesses(
             )
         )
     keys = {k.name: k for k in policy.keys}
+    retired = dict(policy.retired)
     notes = {cp.id: cp for cp in checkpoints}
     valid_by_body: dict[str, set[str]] = {}  # same size and root: the same cosigned body
     for c in cosignatures:
@@ -61,7 +64,7 @@ def check_witnesses(
             continue  # a retired or unknown witness counts for nothing
         body = note_body(cp.note)
         try:
-            verify_cosignature(body, c.line, key)
+            made = verify_cosignature(body, c.line, key).timestamp
         except CosignatureError as e:
             problems.add(
                 Problem(
@@ -72,6 +75,8 @@ def check_witnesses(
                 )
             )
             continue
+        if c.witness in retired and made >= retired[c.witness].timestamp():
+            continue  # made after the witness was retired: its key may be in other hands
         valid_by_body.setdefault(body, set()).add(c.witness)
     valid_total = 0
     for cp in checkpoints:

@@ -43,6 +43,7 @@ class EventType(enum.StrEnum):
     RELEASED_LOCAL = (
         "released_local"  # the local copy dropped after its S3 copy was re-hashed (issue 8)
     )
+    KEY_ROTATED = "key_rotated"  # a dock's signing key replaced, signed by both keys (issue 15)
 
 
 EVENT_TYPES = frozenset(EventType)

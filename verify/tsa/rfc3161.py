@@ -7,18 +7,22 @@ certificate first, then its chain, the root last. Nothing else of ours imports
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
 from rfc3161_client import (
     HashAlgorithm,
+    PKIStatus,
     TimestampRequestBuilder,
     TimeStampResponse,
     VerificationError,
     VerifierBuilder,
     decode_timestamp_response,
 )
+
+_SHA256 = x509.ObjectIdentifier("2.16.840.1.101.3.4.2.1")
 
 
 class TimestampError(ValueError):
@@ -93,6 +97,28 @@ def check(response: bytes, data: bytes, chain: TsaChain, *, nonce: int | None = 
     except (VerificationError, ValueError) as e:
         raise TimestampError(f"the timestamp token does not verify: {e}") from e
     info = decoded.tst_info
+    return Token(der=response, gen_time=info.gen_time, serial=info.serial_number,
+                 slack=timedelta(seconds=1) + _accuracy(decoded))  # fmt: skip
+
+
+def read_unchained(response: bytes, data: bytes) -> Token:
+    """A granted DER TimeStampResp whose messageImprint is SHA-256(``data``), without a chain.
+
+    Only shows which bytes the token names and the time it states: that the TSA signed it
+    needs ``check`` with the TSA's published chain.
+    """
+    try:
+        decoded = decode_timestamp_response(response)
+        granted = PKIStatus(decoded.status) == PKIStatus.GRANTED
+        imprint = decoded.tst_info.message_imprint
+        algorithm, digest = imprint.hash_algorithm, imprint.message
+        info = decoded.tst_info
+    except ValueError as e:
+        raise TimestampError(f"not an RFC 3161 time-stamp response: {e}") from e
+    if not granted:
+        raise TimestampError("the time-stamp response is not a granted token")
+    if algorithm != _SHA256 or digest != hashlib.sha256(data).digest():
+        raise TimestampError("the token's messageImprint is not the SHA-256 of this note")
     return Token(der=response, gen_time=info.gen_time, serial=info.serial_number,
                  slack=timedelta(seconds=1) + _accuracy(decoded))  # fmt: skip
 
