@@ -16,6 +16,7 @@ demuxer alone: never as a playlist that would make it read other files.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -69,6 +70,15 @@ class ProbeResult:
 TOOL_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C.UTF-8"}
 
 
+@functools.lru_cache(maxsize=1)
+def die_with_parent() -> tuple[str, ...]:
+    """A prefix that makes a tool die with the thread that started it (``setpriv
+    --pdeathsig KILL``), so a dock or ingest killed with SIGKILL leaves no exiftool, ffprobe or
+    ffmpeg behind; empty where util-linux's setpriv is missing."""
+    setpriv = shutil.which("setpriv")
+    return (setpriv, "--pdeathsig", "KILL", "--") if setpriv else ()
+
+
 def require_tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
@@ -98,7 +108,7 @@ class ExifTool:
 
     def start(self) -> None:
         self._proc = subprocess.Popen(
-            [self.executable, "-stay_open", "True", "-@", "-"],
+            [*die_with_parent(), self.executable, "-stay_open", "True", "-@", "-"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -231,7 +241,13 @@ def ffprobe(
     exe = require_tool(executable)
     try:
         proc = subprocess.run(
-            [exe, *FFPROBE_ARGS, *_args(input_options(container)), f"file:{path}"],
+            [
+                *die_with_parent(),
+                exe,
+                *FFPROBE_ARGS,
+                *_args(input_options(container)),
+                f"file:{path}",
+            ],
             capture_output=True,
             timeout=timeout_s,
             check=False,

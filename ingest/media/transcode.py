@@ -28,7 +28,7 @@ from typing import Any
 import ffmpeg
 
 from ingest.errors import IngestError
-from ingest.media.probe import TOOL_ENV, input_options, require_tool
+from ingest.media.probe import TOOL_ENV, die_with_parent, input_options, require_tool
 from ingest.media.sniff import Container
 
 logger = logging.getLogger(__name__)
@@ -181,14 +181,8 @@ def tool_version(executable: str = "ffmpeg") -> str:
 @functools.lru_cache(maxsize=4)
 def priority_prefix(nice: int) -> tuple[str, ...]:
     """Wrappers that lower ffmpeg below acquisition and kill it with its worker thread."""
-    prefix: list[str] = []
-    setpriv, ionice, nice_exe = (
-        shutil.which("setpriv"),
-        shutil.which("ionice"),
-        shutil.which("nice"),
-    )
-    if setpriv:
-        prefix += [setpriv, "--pdeathsig", "KILL", "--"]
+    prefix: list[str] = list(die_with_parent())
+    ionice, nice_exe = shutil.which("ionice"), shutil.which("nice")
     if ionice:
         prefix += [ionice, "-c3"]
     if nice_exe and nice:
