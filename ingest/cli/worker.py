@@ -17,7 +17,7 @@ from ingest.jobs.worker import HANDLERS, RESULTS, WorkerPool
 from ingest.metrics.catalog import CatalogGauges
 from ingest.metrics.prometheus import DockMetrics, Served, serve
 from ingest.output import Output
-from storage.catalog.jobs import STATES, JobOps
+from storage.catalog.jobs import QUEUED, RUNNING, STATES, JobOps
 from storage.records import Job
 
 
@@ -36,7 +36,12 @@ def add_parsers(sub: Any) -> None:
                    help=f"job kinds to run (known: {', '.join(sorted(HANDLERS))}; default: "
                         "transcode, and upload when [s3] is configured)")  # fmt: skip
     s.add_argument("--concurrency", type=int, metavar="N", help="worker threads ([worker])")
-    s.add_argument("--drain", action="store_true", help="exit 0 once no job is left")
+    s.add_argument(
+        "--drain",
+        action="store_true",
+        help="work until nothing more can be done now; exit 0 once no job is left, else 1 "
+        "naming what waits and why",
+    )
     s.add_argument("--metrics-address", metavar="HOST:PORT",
                    help="Prometheus endpoint ('off' for none)")  # fmt: skip
     s.set_defaults(func=cmd_worker)
@@ -99,6 +104,11 @@ def cmd_worker(args: argparse.Namespace, out: Output, settings: Settings) -> int
                 signal.signal(sig, handler)
         with ctx.catalog.read() as txn:
             left = JobOps(txn).left(pool.kinds, ctx.worker_node)
+            waiting = (
+                JobOps(txn).jobs(states=[QUEUED, RUNNING], kinds=pool.kinds, limit=20)
+                if args.drain and left
+                else []
+            )
         if pool.count("done") or pool.count("failed"):
             ctx.checkpoint()  # the transcoded events under a signed checkpoint
     finally:
@@ -106,12 +116,30 @@ def cmd_worker(args: argparse.Namespace, out: Output, settings: Settings) -> int
             served.shutdown()
         ctx.close()
     ended = {r: pool.count(r) for r in RESULTS}
-    out.document({"ended": ended, "left": left, "drained": args.drain and left == 0})
+    out.document(
+        {
+            "ended": ended,
+            "left": left,
+            "drained": args.drain and left == 0,
+            "waiting": [_waiting_json(j) for j in waiting],
+        }
+    )
     out.line(
         f"worker {pool.name}: {ended['done']} done, {ended['retry']} to retry, "
         f"{ended['failed']} failed for good, {ended['released']} given back; {left} left"
     )
+    for j in waiting:  # a drain ends when the rest can only be done later: say what and why
+        why = j.last_error or ("in another worker's hands" if j.state == RUNNING else "queued")
+        out.line(
+            f"  waits: job {j.id} {j.kind} item {j.item_id or '-'}, next try "
+            f"{out.when(j.not_before)}: {why}"
+        )
     return EXIT_OK if not args.drain or left == 0 else EXIT_FAILURE
+
+
+def _waiting_json(j: Job) -> dict[str, object]:
+    return {"job": j.id, "kind": j.kind, "item": j.item_id, "state": j.state,
+            "not_before": j.not_before.isoformat(), "last_error": j.last_error}  # fmt: skip
 
 
 def cmd_jobs(args: argparse.Namespace, out: Output, settings: Settings) -> int:

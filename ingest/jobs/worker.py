@@ -26,6 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from ingest.config import WorkerSettings
 from ingest.context import Context
@@ -35,7 +36,7 @@ from ingest.jobs.uploads import sync_to_s3
 from ingest.media.transcode import TranscodeStopped
 from ingest.metrics.prometheus import Family
 from ingest.outage import CatalogOutage
-from storage.catalog.jobs import JobKind, JobOps, LeaseLost, worker_node
+from storage.catalog.jobs import RUNNING, JobKind, JobOps, LeaseLost, worker_node
 from storage.errors import (
     CatalogUnavailable,
     S3ConfigError,
@@ -188,7 +189,7 @@ class WorkerPool:
                 job = self._claim(owner)
                 self.outage.ok(started)
                 if job is None:
-                    if self.drain and self._left() == 0:
+                    if self.drain and (self._left() == 0 or self._nothing_to_do_now()):
                         break
                     self._idle()
                     continue
@@ -211,6 +212,21 @@ class WorkerPool:
     def _left(self) -> int:
         with self.ctx.catalog.read() as txn:
             return JobOps(txn).left(self.kinds, self.node)
+
+    def _nothing_to_do_now(self) -> bool:
+        """A drain ends when what is left can only be done later: no job of this pool is in
+        hand (none can add new work) and none becomes claimable within ``poll_seconds`` (each
+        waits for a later retry, e.g. an S3 outage's backoff); a job in another worker's hands
+        is waited for (it ends, or its lease runs out)."""
+        if self._hands:
+            return False
+        with self.ctx.catalog.read() as txn:
+            ops = JobOps(txn)
+            if ops.jobs(states=[RUNNING], kinds=self.kinds, limit=1):
+                return False  # it ends, or its lease runs out and it is ours to take
+            due = ops.next_due(self.kinds, self.node)
+        soon = self.ctx.clock() + timedelta(seconds=self.settings.poll_seconds)
+        return due is None or due > soon
 
     def _idle(self) -> None:
         with self.ctx.catalog.read() as txn:

@@ -61,3 +61,35 @@ def test_wrong_credentials_are_refused_at_start(tmp_path: Path) -> None:
         assert "Traceback" not in done.stderr
     finally:
         server.close()
+
+
+def test_a_drain_while_s3_is_down_ends_and_names_what_waits(tmp_path: Path) -> None:
+    """'worker --drain' with the object store unreachable does what it can (the proxies), then
+    ends with exit 1 and each upload that waits, with its next try and its reason, instead of
+    waiting out the outage (it used to hang for as long as the outage lasted)."""
+    import json
+
+    from ingest.media.simcam import make_wav
+
+    server = S3Server(log=tmp_path / "moto.log")
+    try:
+        bucket = bucket_name()
+        server.make_bucket(bucket, object_lock=True)
+        env = child_env(tmp_path / "home", f"sqlite:///{tmp_path}/home/catalog.db",
+                        dock="dock-1", config=s3_toml(server.endpoint, bucket),
+                        **server.env)  # fmt: skip
+        init(env)
+        make_wav(tmp_path / "card" / "AUD_0001.WAV", seconds=1.0)
+        ingest = _worker(env, "ingest", str(tmp_path / "card"), "--device", "REC-1")
+        assert ingest.returncode == 0, ingest.stderr
+        server.stop()
+        done = _worker(env, "--json", "worker", "--drain", "--metrics-address", "off")
+        assert done.returncode == 1, done.stderr
+        report = json.loads(done.stdout)
+        assert report["ended"]["done"] == 1  # the proxy was made meanwhile
+        assert report["drained"] is False and report["left"] == len(report["waiting"]) >= 1
+        assert {w["kind"] for w in report["waiting"]} == {"upload"}
+        assert all(w["last_error"] for w in report["waiting"])
+        assert "Traceback" not in done.stderr
+    finally:
+        server.close()
