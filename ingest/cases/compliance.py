@@ -3,6 +3,9 @@
 - Art. 28, the 24-hour rule: which recording end an item is measured from (camera times are
   checked first, and an untrustworthy one is replaced by the earliest time the recording can
   have been made, never by a later one), its offload delay, and whether an excuse covers it.
+  A clock is doubted only on evidence: a time in the future, disagreement with the file's own
+  time, or with the documented start of service. That evidock learned of the device later than
+  it recorded is no such evidence.
 - Devices in service that were not docked within the deadline.
 - Art. 27: the archive deadline of a closed case.
 - Case numbers, checked against the configured pattern.
@@ -40,7 +43,7 @@ SRC_UNKNOWN = UNKNOWN_SOURCE
 
 CLOCK_PROBLEM_TEXT = {
     FUTURE: "camera clock in the future",
-    BEFORE_SERVICE: "recorded before the device was registered or assigned",
+    BEFORE_SERVICE: "recorded before the device's documented start of service",
     FAR_FROM_FILE: "recording time far from the file's time",
     NO_TIME: "no recording time",
 }
@@ -48,7 +51,7 @@ SOURCE_TEXT = {
     SRC_RECORDED: "the recorded end",
     SRC_FILE: "the file's modification time",
     SRC_PREVIOUS_DOCK: "the device's previous docking (earliest possible recording time)",
-    SRC_IN_SERVICE: "the device's start of service (earliest possible recording time)",
+    SRC_IN_SERVICE: "the device's documented start of service (earliest possible recording time)",
     SRC_UNKNOWN: "nothing trustworthy: timeliness cannot be shown",
 }
 

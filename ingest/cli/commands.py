@@ -25,7 +25,7 @@ from ingest.context import (
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from ingest.jobs.proxies import ProxyState, proxy_states  # issue 5
 from ingest.metrics.audit import check_textfile_path, write_verify_textfile  # issue 7
-from ingest.output import Output, for_terminal, item_json, path_text, shown_path
+from ingest.output import Output, for_terminal, iso, item_json, path_text, shown_path
 from ingest.pipeline.run import FAILED, FileResult, IngestReport, ingest_device
 from storage.blobs.localstore import LocalStore
 from storage.catalog.session import Catalog
@@ -518,6 +518,7 @@ def cmd_checkpoint(args: argparse.Namespace, out: Output, settings: object) -> i
 
 def cmd_device_add(args: argparse.Namespace, out: Output, settings: object) -> int:
     ctx = ctx_of(settings)
+    since = parse_time(args.in_service_since, ctx.settings) if args.in_service_since else None
     with ctx.catalog.write() as txn:
         now = ctx.clock()
         existing = txn.find_device(args.serial)
@@ -534,6 +535,7 @@ def cmd_device_add(args: argparse.Namespace, out: Output, settings: object) -> i
             profile="",
             registered=True,
             now=now,
+            in_service_since=since,
         )
         if args.officer:
             txn.assign_device(serial=dev.serial, badge=args.officer, start=now)
@@ -585,10 +587,33 @@ def cmd_device_assign(args: argparse.Namespace, out: Output, settings: object) -
     ctx = ctx_of(settings)
     start = parse_time(args.start, ctx.settings) if args.start else ctx.clock()
     with ctx.catalog.write() as txn:
-        txn.assign_device(serial=args.serial, badge=args.badge, start=start)
+        until = txn.assign_device(
+            serial=args.serial, badge=args.badge, start=start, reason=args.reason
+        )
+        if until is not None:  # an earlier custody, added to the history as an event
+            ctx.custody.append(
+                txn,
+                type="device_assigned",
+                actor=os_actor(),
+                data={
+                    "device": args.serial,
+                    "officer": args.badge,
+                    "from": iso(start),
+                    "until": iso(until),
+                    "reason": args.reason,
+                },
+            )
     ctx.close()
-    out.document({"serial": args.serial, "officer": args.badge, "from": start.isoformat()})
-    out.line(f"device {args.serial} held by {args.badge} from {out.when(start)}")
+    out.document(
+        {
+            "serial": args.serial,
+            "officer": args.badge,
+            "from": start.isoformat(),
+            "until": None if until is None else until.isoformat(),
+        }
+    )
+    upto = f" until {out.when(until)} (recorded later: {args.reason})" if until else ""
+    out.line(f"device {args.serial} held by {args.badge} from {out.when(start)}{upto}")
     return EXIT_OK
 
 

@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--vendor", default="")
     s.add_argument("--model", default="")
     s.add_argument("--officer", metavar="BADGE", help="assign it to this officer from now on")
+    s.add_argument("--in-service-since", metavar="TIME", help="documented start of service")
     s.set_defaults(func=commands.cmd_device_add)
     s = dev.add_parser("list", help="list devices")
     s.set_defaults(func=commands.cmd_device_list)
@@ -119,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("serial")
     s.add_argument("badge")
     s.add_argument("--from", dest="start", metavar="TIME", help="ISO time (default: now)")
+    s.add_argument("--reason", help="why an earlier custody is recorded only now")
     s.set_defaults(func=commands.cmd_device_assign)
 
     off = sub.add_parser("officer", help="register and list officers").add_subparsers(

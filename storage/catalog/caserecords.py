@@ -131,7 +131,7 @@ class OffloadInput:
     acquired_at: datetime
     durable_at: datetime | None
     device_registered: bool
-    in_service_since: datetime | None  # first registration or first assignment, the earlier
+    in_service_since: datetime | None  # documented start of service (device add --in-service-since)
     previous_dock_at: datetime | None  # the device's docking before this item's session
 
 

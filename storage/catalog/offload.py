@@ -105,13 +105,9 @@ class OffloadOps:
         return out
 
     def _in_service_since(self, dev: DeviceRow) -> datetime | None:
-        first = self.s.scalar(
-            select(func.min(DeviceAssignmentRow.start_at)).where(
-                DeviceAssignmentRow.device_id == dev.id
-            )
-        )
-        first = _aware(first)
-        return min(dev.created_at, first) if first is not None else dev.created_at
+        """The documented start of service, or None: neither the registration in evidock nor
+        an assignment says the camera did not record before it (issue 14)."""
+        return _aware(dev.in_service_since)
 
     def _dock_before(self, device_id: int, t: datetime) -> datetime | None:
         q = (

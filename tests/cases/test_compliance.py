@@ -139,9 +139,9 @@ def test_when_no_camera_time_is_plausible_the_earliest_bound_is_used() -> None:
     assert check.reference_source == "unknown" and check.delay_s is None and is_late(check, H24)
 
 
-def test_recording_before_the_device_entered_service_is_a_clock_problem() -> None:
-    """Earlier than the first registration or assignment (minus the tolerance) is doubted;
-    an unregistered device has no such bound."""
+def test_recording_before_the_documented_start_of_service_is_a_clock_problem() -> None:
+    """Earlier than the documented start of service (minus the tolerance) is doubted; a
+    device without one has no such bound, however late it was registered."""
     early = T - timedelta(days=30)
     ref = offload_reference(_input(recorded_end=early, file_mtime=early), RULES)
     assert ref.problems == (BEFORE_SERVICE,) and ref.source == "previous-docking"
@@ -149,6 +149,10 @@ def test_recording_before_the_device_entered_service_is_a_clock_problem() -> Non
         _input(recorded_end=early, file_mtime=early, device_registered=False), RULES
     )
     assert unregistered.problems == () and unregistered.end == early
+    undocumented = offload_reference(
+        _input(recorded_end=early, file_mtime=early, in_service_since=None), RULES
+    )
+    assert undocumented.problems == () and undocumented.end == early
 
 
 def test_recording_time_far_from_the_file_time_takes_the_earlier_of_the_two() -> None:

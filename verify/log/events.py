@@ -36,6 +36,8 @@ EVENT_TYPES = frozenset(
         "legal_hold_set",  # S3 Object Lock legal hold while linked to an open case (issue 8)
         "legal_hold_released",
         "released_local",  # the local copy dropped after its S3 copy was re-hashed (issue 8)
+        "device_assigned",  # an earlier custody of a device, added with its reason (issue 14)
+        "gaps_accepted",  # a case archived with open A/V gaps, and why (issue 14)
     }
 )
 
