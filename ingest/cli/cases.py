@@ -10,6 +10,8 @@ import argparse
 from typing import Any
 
 from ingest.cases.compliance import archive_due, check_case_number
+from ingest.cases.coverage import coverage_json, coverage_text, coverages
+from ingest.cases.rules import Coverage
 from ingest.cases.vocab import (
     CONFIDENTIALITY,
     ENFORCEMENT_TYPES,
@@ -218,6 +220,11 @@ def cmd_case_archive(args: argparse.Namespace, out: Output, settings: object) ->
     return EXIT_OK
 
 
+def _av_json(record_type: str, c: Coverage) -> dict[str, Any] | None:
+    t = RECORD_TYPES.get(record_type)
+    return coverage_json(c) if t is not None and t.requires_av else None
+
+
 def cmd_case_show(args: argparse.Namespace, out: Output, settings: object) -> int:
     ctx = ctx_of(settings)
     try:
@@ -226,6 +233,7 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: object) -> in
             case = ops.case(case_number(args.number))
             activities = ops.activities(case.id)
             links = LinkOps(txn).links(case.id)
+            cover = coverages(LinkOps(txn), activities, ctx.clock())
             names = {
                 i.id: path_text(i.original_path) for i in txn.items(ids=[k.item_id for k in links])
             }
@@ -234,7 +242,10 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: object) -> in
     out.document(
         {
             "case": case_json(case),
-            "activities": [activity_json(a) for a in activities],
+            "activities": [
+                {**activity_json(a), "coverage": _av_json(a.record_type, cover[a.id])}
+                for a in activities
+            ],
             "links": [link_json(k) for k in links],
         }
     )
@@ -259,10 +270,9 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: object) -> in
         mine = [k for k in live if k.activity_id == a.id]
         av = ""
         if t is not None and t.requires_av:
-            videos = sum(1 for k in mine if k.is_video)
-            av = f"  A/V required ({t.article}): {videos} video(s)"
-            if not videos:
-                av += f", exempt: {a.no_av_reason}" if a.no_av_reason else ", NONE LINKED"
+            av = f"  A/V required ({t.article}): {coverage_text(cover[a.id], out.when)}"
+            if not cover[a.id].complete:
+                av += f"; exempt: {a.no_av_reason}" if a.no_av_reason else "; GAP"
         out.line(f"  #{a.id} {label(STAGES, a.stage)} / {label(RECORD_TYPES, a.record_type)}")
         out.line(
             f"      {out.when(a.start_at)} - {out.when(a.end_at)}"

@@ -116,6 +116,18 @@ class Link:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LinkedRecording:
+    """An item live-linked to an activity, as the measure of its A/V coverage needs it."""
+
+    activity_id: int
+    item_id: int
+    start: datetime | None
+    end: datetime | None
+    is_video: bool
+    flags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OffloadInput:
     """Everything the 24-hour rule needs to know about one item and the device it came from."""
 
