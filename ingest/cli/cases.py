@@ -7,11 +7,14 @@
 from __future__ import annotations
 
 import argparse
+from datetime import datetime, timedelta
 from typing import Any
 
+from ingest.cases.archive import ProxyFact, accepted_json, decide_archive, missing_for_archive
 from ingest.cases.compliance import archive_due, check_case_number
-from ingest.cases.coverage import coverage_json, coverage_text, coverages
-from ingest.cases.rules import Coverage
+from ingest.cases.coverage import coverage_json, coverage_text, coverages, open_gaps
+from ingest.cases.coverage import gaps as coverage_gaps
+from ingest.cases.rules import Coverage, Gap
 from ingest.cases.vocab import (
     CONFIDENTIALITY,
     ENFORCEMENT_TYPES,
@@ -29,10 +32,12 @@ from ingest.cli.links import activity_json, case_json, case_number, link_json
 from ingest.config import Settings
 from ingest.context import ctx_of, os_actor
 from ingest.errors import EXIT_OK, UsageError
+from ingest.jobs.proxies import proxy_states
 from ingest.output import Output, path_text
 from storage.catalog.caselinks import LinkOps
 from storage.catalog.caserecords import NewCase
 from storage.catalog.cases import CLOSED, OPEN, CaseOps
+from storage.catalog.session import Transaction
 
 
 def add_parsers(sub: Any) -> None:
@@ -79,6 +84,8 @@ def add_parsers(sub: Any) -> None:
     s = acts.add_parser("archive", help="mark a closed case archived")
     s.add_argument("number")
     s.add_argument("--at", metavar="TIME", help="when it was archived (default: now)")
+    s.add_argument("--accept-gaps", action="store_true", help="archive with open A/V gaps")
+    s.add_argument("--reason", help="why the gaps stay open (a custody event)")
     s.set_defaults(func=cmd_case_archive)
 
     cmd_links.add_parsers(acts, parser_class)
@@ -206,6 +213,10 @@ def cmd_case_archive(args: argparse.Namespace, out: Output, settings: object) ->
                 )
             if at > now or at < case.closed_at:
                 raise UsageError("the archive time must lie between closing and now")
+            gaps = _archive_check(txn, case.id, number, args, settings, at)
+            if gaps:
+                ctx.custody.append(txn, type="gaps_accepted", actor=os_actor(),
+                                   data=accepted_json(number, gaps, args.reason, at))  # fmt: skip
             case = ops.archive_case(number, at=at, by=os_actor())
             for link in LinkOps(txn).links(case.id, live_only=True):
                 ctx.queue_upload(txn, link.item_id)  # release the legal hold (issue 8)
@@ -223,6 +234,30 @@ def cmd_case_archive(args: argparse.Namespace, out: Output, settings: object) ->
 def _av_json(record_type: str, c: Coverage) -> dict[str, Any] | None:
     t = RECORD_TYPES.get(record_type)
     return coverage_json(c) if t is not None and t.requires_av else None
+
+
+def _archive_check(
+    txn: Transaction,
+    case_id: int,
+    number: str,
+    args: argparse.Namespace,
+    settings: Settings,
+    at: datetime,
+) -> list[Gap]:
+    """Refuse an incomplete case, or one with open A/V gaps nobody accepted; the gaps."""
+    links = LinkOps(txn)
+    live = [k.item_id for k in links.links(case_id, live_only=True)]
+    proxies = {
+        i: ProxyFact(present=bool(p.derived), failure=p.note)
+        for i, p in proxy_states(txn, live).items()
+    }
+    slack = timedelta(minutes=settings.compliance.link_slack_minutes)
+    acts = CaseOps(txn).activities(case_id)
+    found = open_gaps(coverage_gaps(links, acts, at=at, slack=slack))
+    missing = missing_for_archive(txn.items(ids=live) if live else [], proxies)
+    decide_archive(number, gaps=found, missing=missing, accept_gaps=args.accept_gaps,
+                   reason=args.reason)  # fmt: skip
+    return found
 
 
 def cmd_case_show(args: argparse.Namespace, out: Output, settings: object) -> int:
