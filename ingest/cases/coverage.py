@@ -14,13 +14,26 @@ from typing import Any
 from ingest.cases.rules import Coverage, Gap, activity_gap, coverage
 from ingest.output import iso
 from storage.catalog.caselinks import LinkOps
-from storage.catalog.caserecords import Activity
+from storage.catalog.caserecords import Activity, LinkedRecording
 
 
 def coverages(links: LinkOps, acts: Sequence[Activity], at: datetime) -> dict[int, Coverage]:
-    """Each activity's coverage by what was linked to it at ``at``."""
-    linked = links.linked_recordings([a.id for a in acts], at)
-    return {a.id: coverage(a.start_at, a.end_at, linked.get(a.id, [])) for a in acts}
+    """Each activity's coverage by what was linked to its case at ``at``: a clip linked for one
+    activity is evidence of another one its span covers too (an item has one link per case)."""
+    linked = links.linked_recordings([a.case_id for a in acts], at)
+    out: dict[int, Coverage] = {}
+    for a in acts:
+        near = [
+            r
+            for r in linked.get(a.case_id, [])
+            if r.activity_id == a.id or _overlaps(r, a.start_at, a.end_at)
+        ]
+        out[a.id] = coverage(a.start_at, a.end_at, near)
+    return out
+
+
+def _overlaps(r: LinkedRecording, start: datetime, end: datetime) -> bool:
+    return r.start is not None and r.end is not None and r.start < end and r.end > start
 
 
 def gaps(links: LinkOps, acts: Sequence[Activity], *, at: datetime, slack: timedelta) -> list[Gap]:

@@ -81,13 +81,15 @@ class LinkOps:
         return out
 
     def linked_recordings(
-        self, activity_ids: Sequence[int], at: datetime
+        self, case_ids: Sequence[int], at: datetime
     ) -> dict[int, list[c.LinkedRecording]]:
-        """The items live-linked to each activity at ``at``, with their spans and flags."""
-        out: dict[int, list[c.LinkedRecording]] = {a: [] for a in activity_ids}
-        for part in chunked(activity_ids):
+        """The items live-linked to each case at ``at`` (to any of its activities or to none),
+        with their spans and flags."""
+        out: dict[int, list[c.LinkedRecording]] = {i: [] for i in case_ids}
+        for part in chunked(sorted(set(case_ids))):
             q = (
                 select(
+                    CaseLinkRow.case_id,
                     CaseLinkRow.activity_id,
                     ItemRow.id,
                     ItemRow.recorded_start,
@@ -97,17 +99,16 @@ class LinkOps:
                 )
                 .join(ItemRow, ItemRow.id == CaseLinkRow.item_id)
                 .where(
-                    CaseLinkRow.activity_id.in_(part),
+                    CaseLinkRow.case_id.in_(part),
                     CaseLinkRow.linked_at <= at,
                     or_(CaseLinkRow.unlinked_at.is_(None), CaseLinkRow.unlinked_at > at),
                 )
-                .order_by(CaseLinkRow.activity_id, ItemRow.id)
+                .order_by(CaseLinkRow.case_id, ItemRow.id)
             )
-            for act, item, start, end, video, flags in self.s.execute(q):
-                if act is None:
-                    continue
-                out.setdefault(act, []).append(
+            for case, act, item, start, end, video, flags in self.s.execute(q):
+                out.setdefault(case, []).append(
                     c.LinkedRecording(
+                        case_id=case,
                         activity_id=act,
                         item_id=item,
                         start=start,

@@ -117,9 +117,10 @@ class Link:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LinkedRecording:
-    """An item live-linked to an activity, as the measure of its A/V coverage needs it."""
+    """An item live-linked to a case, as the measure of its activities' A/V coverage needs it."""
 
-    activity_id: int
+    case_id: int
+    activity_id: int | None  # the activity it was linked for, if any
     item_id: int
     start: datetime | None
     end: datetime | None

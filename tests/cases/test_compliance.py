@@ -303,7 +303,13 @@ def _rec(
     item: int, start: datetime, end: datetime, *flags: str, video: bool = True
 ) -> LinkedRecording:
     return LinkedRecording(
-        activity_id=ACT.id, item_id=item, start=start, end=end, is_video=video, flags=flags
+        case_id=ACT.case_id,
+        activity_id=ACT.id,
+        item_id=item,
+        start=start,
+        end=end,
+        is_video=video,
+        flags=flags,
     )
 
 
