@@ -30,6 +30,7 @@ RULE_WINDOW = "officer-window"
 RULE_IMPORTANT = "camera-important"
 MANUAL = "manual"
 IMPORTANT_FLAG = "camera_marked_important"
+OFFICER_MISMATCH = "officer_mismatch"  # the file name names another officer than the holder
 
 GAP_NO_VIDEO = "no-video-linked"
 GAP_NOTHING = "nothing-recorded"

@@ -10,7 +10,7 @@ from ingest.cases.compliance import SOURCE_TEXT, format_span
 from ingest.cases.coverage import coverage_json, coverage_text
 from ingest.cases.offload import excuse, problems_text
 from ingest.cases.overdue import LateItem, OverdueReport, build_report
-from ingest.cases.rules import GAP_NO_VIDEO, GAP_PARTIAL, Gap
+from ingest.cases.rules import GAP_NO_VIDEO, GAP_PARTIAL, OFFICER_MISMATCH, Gap
 from ingest.cases.vocab import RECORD_TYPES, STAGES, label
 from ingest.cli.commands import parse_time
 from ingest.config import Settings
@@ -130,6 +130,7 @@ def _late_json(x: LateItem) -> dict[str, Any]:
     j = x.judgement
     return {
         **_item_json(x.item),
+        "officer_mismatch": OFFICER_MISMATCH in x.item.flags,
         "due_at": iso(j.due_at),
         "delay_s": None if j.delay is None else round(j.delay.total_seconds(), 3),
         "excused_by": _excuse_json(j.excused_by) if j.excused_by else None,
@@ -276,6 +277,10 @@ def _late_section(out: Output, title: str, rows: tuple[LateItem, ...]) -> None:
             f"delay {format_span(j.delay)} (due {out.when(j.due_at)}, durable "
             f"{out.when(i.durable_at)}), measured from {basis}"
         )
+        if OFFICER_MISMATCH in i.flags:
+            out.line(
+                "      its file name names another officer than the device's holder: settle it"
+            )
         if j.excused_by is not None:
             e = j.excused_by
             back = f", returned {out.when(e.returned_at)}" if e.returned_at else ""

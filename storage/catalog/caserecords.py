@@ -173,6 +173,7 @@ class CheckedItem:
     acquired_at: datetime
     durable_at: datetime | None
     check: OffloadCheck | None
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -262,6 +262,7 @@ class OffloadOps:
                 acquired_at=item.acquired_at,
                 durable_at=item.durable_at,
                 check=None if chk is None else _check(chk),
+                flags=tuple(x for x in item.flags.split(",") if x),
             )
             for item, serial, badge, chk in self.s.execute(q)
         ]
