@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+FILE_TIME_SOURCE = "file-mtime"  # an item's time taken from its file, not the camera
 UNKNOWN_SOURCE = "unknown"  # reference_source of an item whose recording time has no trusted bound
 
 
@@ -146,6 +147,11 @@ class OffloadInput:
     device_registered: bool
     in_service_since: datetime | None  # documented start of service (device add --in-service-since)
     previous_dock_at: datetime | None  # the device's docking before this item's session
+    docked_at: datetime | None = None  # the dock's clock when this item's session began
+    # median of (recorded end - file time) over the session's items with a camera time, and
+    # how many there were: what the camera's clock said for its other files of this docking
+    session_offset_s: float | None = None
+    session_items: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -7,6 +7,7 @@ this module reads its inputs and files its results. Every report query starts fr
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -70,6 +71,7 @@ class OffloadOps:
         out: list[c.OffloadInput] = []
         since: dict[int, datetime | None] = {}  # per device
         before: dict[tuple[int, datetime], datetime | None] = {}  # per device and docking
+        offsets: dict[int, tuple[float | None, int]] = {}  # per session
         for part in chunked(item_ids):
             q = (
                 select(ItemRow, DeviceRow, OfficerRow.badge, DockSessionRow.started_at)
@@ -84,6 +86,8 @@ class OffloadOps:
                     since[dev.id] = self._in_service_since(dev)
                 if (dev.id, docked) not in before:
                     before[dev.id, docked] = self._dock_before(dev.id, docked)
+                if item.session_id not in offsets:
+                    offsets[item.session_id] = self._session_offset(item.session_id)
                 out.append(
                     c.OffloadInput(
                         item_id=item.id,
@@ -100,6 +104,9 @@ class OffloadOps:
                         device_registered=dev.registered,
                         in_service_since=since[dev.id],
                         previous_dock_at=before[dev.id, docked],
+                        docked_at=_aware(docked),
+                        session_offset_s=offsets[item.session_id][0],
+                        session_items=offsets[item.session_id][1],
                     )
                 )
         return out
@@ -108,6 +115,22 @@ class OffloadOps:
         """The documented start of service, or None: neither the registration in evidock nor
         an assignment says the camera did not record before it (issue 14)."""
         return _aware(dev.in_service_since)
+
+    def _session_offset(self, session_id: int) -> tuple[float | None, int]:
+        """The median of (recorded end - file time) over the session's items whose time is
+        the camera's, and their number."""
+        q = select(ItemRow.recorded_end, ItemRow.source_mtime_ns).where(
+            ItemRow.session_id == session_id,
+            ItemRow.recorded_end.is_not(None),
+            ItemRow.time_source != c.FILE_TIME_SOURCE,
+        )
+        found = sorted(
+            _aware(end).timestamp() - mtime_ns / 1e9  # type: ignore[union-attr]
+            for end, mtime_ns in self.s.execute(q)
+        )
+        if not found:
+            return None, 0
+        return float(statistics.median(found)), len(found)
 
     def _dock_before(self, device_id: int, t: datetime) -> datetime | None:
         q = (

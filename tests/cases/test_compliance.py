@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ingest.cases.compliance import (
+    APART_FROM_SESSION,
     BEFORE_SERVICE,
     FAR_FROM_FILE,
     FUTURE,
@@ -387,3 +388,24 @@ def test_vocabulary_accepts_codes_chinese_and_english_names() -> None:
         "public-notice-service",
         "removal-restoration",
     }
+
+
+def test_registration_after_recording_is_no_clock_problem_but_docking_time_is_evidence() -> None:
+    """A device registered after it recorded says nothing about its clock; a recording that
+    ends after the dock's time at docking does."""
+    undocumented = _input(in_service_since=None, previous_dock_at=None)
+    assert offload_reference(undocumented, RULES).problems == ()
+    after_docking = _input(docked_at=T - timedelta(hours=3), acquired_at=T + timedelta(hours=1))
+    ref = offload_reference(after_docking, RULES)
+    assert FUTURE in ref.problems
+
+
+def test_camera_time_apart_from_its_other_files_of_the_docking_is_doubted() -> None:
+    """Files whose camera time runs 30 h from their file time, where the camera's other files
+    of the session agree with theirs, are doubted; a lone file or a small offset is not."""
+    odd = _input(file_mtime=T - timedelta(hours=30), session_offset_s=0.0, session_items=5)
+    assert APART_FROM_SESSION in offload_reference(odd, RULES).problems
+    few = _input(file_mtime=T - timedelta(hours=30), session_offset_s=0.0, session_items=2)
+    assert APART_FROM_SESSION not in offload_reference(few, RULES).problems
+    near = _input(file_mtime=T - timedelta(hours=2), session_offset_s=0.0, session_items=5)
+    assert offload_reference(near, RULES).problems == ()
