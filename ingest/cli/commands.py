@@ -585,25 +585,27 @@ def cmd_device_list(args: argparse.Namespace, out: Output, settings: object) -> 
 
 def cmd_device_assign(args: argparse.Namespace, out: Output, settings: object) -> int:
     ctx = ctx_of(settings)
-    start = parse_time(args.start, ctx.settings) if args.start else ctx.clock()
-    with ctx.catalog.write() as txn:
-        until = txn.assign_device(
-            serial=args.serial, badge=args.badge, start=start, reason=args.reason
-        )
-        if until is not None:  # an earlier custody, added to the history as an event
-            ctx.custody.append(
-                txn,
-                type="device_assigned",
-                actor=os_actor(),
-                data={
-                    "device": args.serial,
-                    "officer": args.badge,
-                    "from": iso(start),
-                    "until": iso(until),
-                    "reason": args.reason,
-                },
+    try:
+        start = parse_time(args.start, ctx.settings) if args.start else ctx.clock()
+        with ctx.catalog.write() as txn:
+            until = txn.assign_device(
+                serial=args.serial, badge=args.badge, start=start, reason=args.reason
             )
-    ctx.close()
+            if until is not None:  # an earlier custody, added to the history as an event
+                ctx.custody.append(
+                    txn,
+                    type="device_assigned",
+                    actor=os_actor(),
+                    data={
+                        "device": args.serial,
+                        "officer": args.badge,
+                        "from": iso(start),
+                        "until": iso(until),
+                        "reason": args.reason,
+                    },
+                )
+    finally:
+        ctx.close()
     out.document(
         {
             "serial": args.serial,
