@@ -158,6 +158,16 @@ def claimed_serials(profile: DeviceProfile, paths: Sequence[str]) -> list[str | 
     return out
 
 
+def claimed_officer(profile: DeviceProfile | None, path: str) -> str | None:
+    """The officer number a file name carries by the profile's pattern (group ``officer``, as
+    GA/T 947 names have it); None where the profile or the name gives none."""
+    if profile is None or not profile.filename_pattern:
+        return None
+    m = re.search(profile.filename_pattern, path.rsplit("/", 1)[-1])
+    claim = m.groupdict().get("officer") if m else None
+    return claim if claim and _SERIAL_OK.match(claim) else None
+
+
 def serial_from_filenames(profile: DeviceProfile, paths: Sequence[str]) -> str | None:
     """The serial every serial-bearing file name agrees on; None when no name claims one or
     two names claim different ones (the first of them is no better than the others)."""

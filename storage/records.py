@@ -27,6 +27,7 @@ class Device:
     officer_badge: str | None
     created_at: datetime
     last_docked_at: datetime | None
+    in_service_since: datetime | None = None  # documented, not the registration time
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

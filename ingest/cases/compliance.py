@@ -3,6 +3,10 @@
 - Art. 28, the 24-hour rule: which recording end an item is measured from (camera times are
   checked first, and an untrustworthy one is replaced by the earliest time the recording can
   have been made, never by a later one), its offload delay, and whether an excuse covers it.
+  A clock is doubted only on evidence: a time after the dock's time at docking, disagreement
+  with the file's own time, with the camera's other files of the same docking, or with the
+  documented start of service. That evidock learned of the device later than it recorded is
+  no such evidence.
 - Devices in service that were not docked within the deadline.
 - Art. 27: the archive deadline of a closed case.
 - Case numbers, checked against the configured pattern.
@@ -31,6 +35,7 @@ FUTURE = "clock_in_future"
 BEFORE_SERVICE = "before_registration"
 FAR_FROM_FILE = "far_from_file_time"
 NO_TIME = "no_recording_time"
+APART_FROM_SESSION = "apart_from_session"
 
 SRC_RECORDED = "recorded"
 SRC_FILE = "file-mtime"
@@ -40,15 +45,16 @@ SRC_UNKNOWN = UNKNOWN_SOURCE
 
 CLOCK_PROBLEM_TEXT = {
     FUTURE: "camera clock in the future",
-    BEFORE_SERVICE: "recorded before the device was registered or assigned",
+    BEFORE_SERVICE: "recorded before the device's documented start of service",
     FAR_FROM_FILE: "recording time far from the file's time",
     NO_TIME: "no recording time",
+    APART_FROM_SESSION: "camera time disagrees with its other files of the same docking",
 }
 SOURCE_TEXT = {
     SRC_RECORDED: "the recorded end",
     SRC_FILE: "the file's modification time",
     SRC_PREVIOUS_DOCK: "the device's previous docking (earliest possible recording time)",
-    SRC_IN_SERVICE: "the device's start of service (earliest possible recording time)",
+    SRC_IN_SERVICE: "the device's documented start of service (earliest possible recording time)",
     SRC_UNKNOWN: "nothing trustworthy: timeliness cannot be shown",
 }
 
@@ -96,13 +102,22 @@ def clock_problems(inp: OffloadInput, rules: ClockRules) -> tuple[str, ...]:
     if end is None:
         return (NO_TIME,)
     found: list[str] = []
-    if FUTURE in inp.flags or end > inp.acquired_at + rules.tolerance:
+    docked = inp.docked_at if inp.docked_at is not None else inp.acquired_at
+    if FUTURE in inp.flags or end > min(docked, inp.acquired_at) + rules.tolerance:
         found.append(FUTURE)
     since = inp.in_service_since if inp.device_registered else None
     if since is not None and end < since - rules.tolerance:
         found.append(BEFORE_SERVICE)
     if inp.time_source != SRC_FILE and abs(end - inp.file_mtime) > rules.skew:
         found.append(FAR_FROM_FILE)
+    if (
+        inp.time_source != SRC_FILE
+        and inp.session_offset_s is not None
+        and inp.session_items >= 3
+        and abs((end - inp.file_mtime).total_seconds() - inp.session_offset_s)
+        > rules.skew.total_seconds()
+    ):
+        found.append(APART_FROM_SESSION)
     return tuple(found)
 
 

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ingest.cases.compliance import Judgement, dock_overdue, judge
+from ingest.cases.coverage import gaps as coverage_gaps
 from ingest.cases.offload import deadline, refresh
-from ingest.cases.rules import Gap, activity_gap
+from ingest.cases.rules import Gap
 from ingest.context import Context
 from storage.catalog.caselinks import LinkOps
 from storage.catalog.caserecords import Case, CheckedItem, DeviceInService
@@ -44,7 +45,7 @@ class OverdueReport:
     pending_excused: tuple[LateItem, ...]
     devices: tuple[UndockedDevice, ...]
     archives: tuple[Case, ...]
-    gaps: tuple[Gap, ...]  # breaches: A/V required and no linked video
+    gaps: tuple[Gap, ...]  # breaches: A/V required, window not covered by undamaged video
     gaps_exempt: tuple[Gap, ...]  # A/V not suitable, reason written down (Art. 16)
     advisories: tuple[Gap, ...]  # no recording where none is required
     clock_problems: tuple[CheckedItem, ...]
@@ -134,20 +135,4 @@ def _gaps(
     """Activities over for longer than the offload deadline (their recordings should be in),
     of cases not archived by ``at``: expected recordings against actual ones."""
     acts = cases.activities_ended(before=at - limit, at=at)
-    with_video = links.activities_with_video([a.id for a in acts], at)
-    pad = timedelta(minutes=slack)
-    out: list[Gap] = []
-    for a in acts:
-        recorded = 0
-        if a.officer_ids:
-            recorded = links.count_recorded(
-                a.officer_ids,
-                start_from=a.start_at - pad - timedelta(hours=12),
-                start_to=a.end_at + pad,
-                end_from=a.start_at - pad,
-                acquired_by=at,
-            )
-        gap = activity_gap(a, has_video=a.id in with_video, recorded=recorded)
-        if gap is not None:
-            out.append(gap)
-    return out
+    return coverage_gaps(links, acts, at=at, slack=timedelta(minutes=slack))

@@ -11,6 +11,9 @@ Automatic linking rules (each link records the rule that made it):
 
 Items whose recording time failed the clock checks are never linked by time: a person links
 them. Items a person unlinked from a case are never relinked to it by a rule.
+
+An activity that requires audio/video is measured, not counted: only undamaged video whose
+recorded span is trusted covers it, and what of its window no such recording covers is a gap.
 """
 
 from __future__ import annotations
@@ -20,16 +23,32 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ingest.cases.vocab import RECORD_TYPES
-from storage.catalog.caserecords import Activity
+from storage.catalog.caserecords import Activity, LinkedRecording
 from storage.records import Item
 
 RULE_WINDOW = "officer-window"
 RULE_IMPORTANT = "camera-important"
 MANUAL = "manual"
 IMPORTANT_FLAG = "camera_marked_important"
+OFFICER_MISMATCH = "officer_mismatch"  # the file name names another officer than the holder
 
 GAP_NO_VIDEO = "no-video-linked"
 GAP_NOTHING = "nothing-recorded"
+GAP_PARTIAL = "partly-covered"
+
+# flags that make a recording no evidence of what happened in its span: its media cannot be
+# played as a whole (ffprobe failed, nothing could read it, no container, no bytes), or its
+# recording time is not the camera's (in the future, or only the file's time)
+NOT_COVERING_FLAGS = frozenset(
+    {
+        "media_damaged",
+        "media_unreadable",
+        "not_media_container",
+        "empty",
+        "clock_in_future",
+        "time_from_mtime",
+    }
+)
 
 
 def marked_important(item: Item) -> bool:
@@ -112,6 +131,84 @@ def _minutes(d: timedelta) -> str:
     return f"{m // 60} h" if m % 60 == 0 and m >= 60 else f"{m} min"
 
 
+# -- coverage of an activity's window --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Span:
+    start: datetime
+    end: datetime
+
+
+def covers(r: LinkedRecording) -> bool:
+    """Undamaged video with a trusted recorded span."""
+    return (
+        r.is_video
+        and r.start is not None
+        and r.end is not None
+        and r.end > r.start
+        and not NOT_COVERING_FLAGS.intersection(r.flags)
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Coverage:
+    window: Span
+    covered_s: float
+    uncovered: tuple[Span, ...]
+    covering: tuple[int, ...]  # items whose span counts
+    not_covering: tuple[int, ...]  # linked, but damaged, not video or of untrusted time
+
+    @property
+    def total_s(self) -> float:
+        return (self.window.end - self.window.start).total_seconds()
+
+    @property
+    def percent(self) -> int:
+        """Whole percent, never 100 while a span is uncovered, never 0 while one is covered."""
+        if self.total_s <= 0:
+            return 0 if self.uncovered else 100
+        p = round(100 * self.covered_s / self.total_s)
+        if self.uncovered:
+            p = min(p, 99)
+        if self.covered_s > 0:
+            p = max(p, 1)
+        return p
+
+    @property
+    def complete(self) -> bool:
+        return not self.uncovered
+
+
+def coverage(start: datetime, end: datetime, recordings: Sequence[LinkedRecording]) -> Coverage:
+    """How much of [start, end] the covering recordings span, and the spans they leave."""
+    good = [r for r in recordings if covers(r)]
+    bad = [r.item_id for r in recordings if not covers(r)]
+    spans = sorted(
+        (max(r.start, start), min(r.end, end))
+        for r in good
+        if r.start is not None and r.end is not None and r.start < end and r.end > start
+    )
+    uncovered: list[Span] = []
+    covered = 0.0
+    at = start
+    for s, e in spans:
+        if s > at:
+            uncovered.append(Span(start=at, end=s))
+        if e > at:
+            covered += (e - max(s, at)).total_seconds()
+            at = e
+    if at < end:
+        uncovered.append(Span(start=at, end=end))
+    return Coverage(
+        window=Span(start=start, end=end),
+        covered_s=covered,
+        uncovered=tuple(uncovered),
+        covering=tuple(r.item_id for r in good),
+        not_covering=tuple(bad),
+    )
+
+
 # -- compliance gaps -------------------------------------------------------------------------
 
 
@@ -123,6 +220,7 @@ class Gap:
     recorded: int  # items the officers' devices recorded in the window
     exempt_reason: str  # Art. 16: not suited to A/V, with the reason written down
     counts: bool  # a breach of a rule (not exempted), as opposed to advice
+    coverage: Coverage | None = None  # for A/V-required activities
 
     @property
     def article(self) -> str:
@@ -130,13 +228,17 @@ class Gap:
         return t.article if t is not None else ""
 
 
-def activity_gap(activity: Activity, *, has_video: bool, recorded: int) -> Gap | None:
-    """Expected against actual: A/V-required types need a linked video; any activity with
-    officers is expected to have left some recording on their devices."""
+def activity_gap(activity: Activity, *, cover: Coverage, recorded: int) -> Gap | None:
+    """Expected against actual: an A/V-required activity needs its window covered by linked,
+    undamaged video; any activity with officers is expected to have left some recording on
+    their devices."""
     t = RECORD_TYPES.get(activity.record_type)
     requires_av = t is not None and t.requires_av
-    if requires_av and not has_video:
-        kind = GAP_NOTHING if recorded == 0 else GAP_NO_VIDEO
+    if requires_av and not cover.complete:
+        if cover.covered_s > 0:
+            kind = GAP_PARTIAL
+        else:
+            kind = GAP_NOTHING if recorded == 0 else GAP_NO_VIDEO
         exempt = activity.no_av_reason
         return Gap(
             activity=activity,
@@ -145,6 +247,7 @@ def activity_gap(activity: Activity, *, has_video: bool, recorded: int) -> Gap |
             recorded=recorded,
             exempt_reason=exempt,
             counts=not exempt,
+            coverage=cover,
         )
     if not requires_av and recorded == 0 and activity.officers:
         return Gap(

@@ -7,9 +7,14 @@
 from __future__ import annotations
 
 import argparse
+from datetime import datetime, timedelta
 from typing import Any
 
+from ingest.cases.archive import ProxyFact, accepted_json, decide_archive, missing_for_archive
 from ingest.cases.compliance import archive_due, check_case_number
+from ingest.cases.coverage import coverage_json, coverage_text, coverages, open_gaps
+from ingest.cases.coverage import gaps as coverage_gaps
+from ingest.cases.rules import Coverage, Gap
 from ingest.cases.vocab import (
     CONFIDENTIALITY,
     ENFORCEMENT_TYPES,
@@ -26,10 +31,13 @@ from ingest.cli.links import activity_json, case_json, case_number, link_json
 from ingest.config import Settings
 from ingest.context import open_context, os_actor
 from ingest.errors import EXIT_OK, UsageError
+from ingest.jobs.proxies import proxy_states
 from ingest.output import Output, path_text
 from storage.catalog.caselinks import LinkOps
 from storage.catalog.caserecords import NewCase
 from storage.catalog.cases import CLOSED, OPEN, CaseOps
+from storage.catalog.session import Transaction
+from verify.log.events import EventType
 
 _N = "凤里执罚〔2026〕12号"  # a case number in the examples
 
@@ -112,6 +120,8 @@ def add_parsers(sub: Any) -> None:
     )
     s.add_argument("number")
     s.add_argument("--at", metavar="TIME", help="when it was archived (default: now)")
+    s.add_argument("--accept-gaps", action="store_true", help="archive with open A/V gaps")
+    s.add_argument("--reason", help="why the gaps stay open (a custody event)")
     s.set_defaults(func=cmd_case_archive)
 
     links.add_parsers(acts)
@@ -236,6 +246,10 @@ def cmd_case_archive(args: argparse.Namespace, out: Output, settings: Settings) 
                 )
             if at > now or at < case.closed_at:
                 raise UsageError("the archive time must lie between closing and now")
+            gaps = _archive_check(txn, case.id, number, args, settings, at)
+            if gaps:
+                ctx.custody.append(txn, type=EventType.GAPS_ACCEPTED, actor=os_actor(),
+                                   data=accepted_json(number, gaps, args.reason, at))  # fmt: skip
             case = ops.archive_case(number, at=at, by=os_actor())
             for link in LinkOps(txn).links(case.id, live_only=True):
                 ctx.queue_upload(txn, link.item_id)  # release the legal hold (issue 8)
@@ -250,6 +264,35 @@ def cmd_case_archive(args: argparse.Namespace, out: Output, settings: Settings) 
     return EXIT_OK
 
 
+def _av_json(record_type: str, c: Coverage) -> dict[str, Any] | None:
+    t = RECORD_TYPES.get(record_type)
+    return coverage_json(c) if t is not None and t.requires_av else None
+
+
+def _archive_check(
+    txn: Transaction,
+    case_id: int,
+    number: str,
+    args: argparse.Namespace,
+    settings: Settings,
+    at: datetime,
+) -> list[Gap]:
+    """Refuse an incomplete case, or one with open A/V gaps nobody accepted; the gaps."""
+    ops = LinkOps(txn)
+    live = [k.item_id for k in ops.links(case_id, live_only=True)]
+    proxies = {
+        i: ProxyFact(present=bool(p.derived), failure=p.note)
+        for i, p in proxy_states(txn, live).items()
+    }
+    slack = timedelta(minutes=settings.compliance.link_slack_minutes)
+    acts = CaseOps(txn).activities(case_id)
+    found = open_gaps(coverage_gaps(ops, acts, at=at, slack=slack))
+    missing = missing_for_archive(txn.items(ids=live) if live else [], proxies)
+    decide_archive(number, gaps=found, missing=missing, accept_gaps=args.accept_gaps,
+                   reason=args.reason)  # fmt: skip
+    return found
+
+
 def cmd_case_show(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     ctx = open_context(settings)
     try:
@@ -258,6 +301,7 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: Settings) -> 
             case = ops.case(case_number(args.number))
             activities = ops.activities(case.id)
             filed = LinkOps(txn).links(case.id)
+            cover = coverages(LinkOps(txn), activities, ctx.clock())
             names = {
                 i.id: path_text(i.original_path) for i in txn.items(ids=[k.item_id for k in filed])
             }
@@ -266,7 +310,10 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: Settings) -> 
     out.document(
         {
             "case": case_json(case),
-            "activities": [activity_json(a) for a in activities],
+            "activities": [
+                {**activity_json(a), "coverage": _av_json(a.record_type, cover[a.id])}
+                for a in activities
+            ],
             "links": [link_json(k) for k in filed],
         }
     )
@@ -291,10 +338,9 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: Settings) -> 
         mine = [k for k in live if k.activity_id == a.id]
         av = ""
         if t is not None and t.requires_av:
-            videos = sum(1 for k in mine if k.is_video)
-            av = f"  A/V required ({t.article}): {videos} video(s)"
-            if not videos:
-                av += f", exempt: {a.no_av_reason}" if a.no_av_reason else ", NONE LINKED"
+            av = f"  A/V required ({t.article}): {coverage_text(cover[a.id], out.when)}"
+            if not cover[a.id].complete:
+                av += f"; exempt: {a.no_av_reason}" if a.no_av_reason else "; GAP"
         out.line(f"  #{a.id} {label(STAGES, a.stage)} / {label(RECORD_TYPES, a.record_type)}")
         out.line(
             f"      {out.when(a.start_at)} - {out.when(a.end_at)}"

@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from ingest.cases.compliance import SOURCE_TEXT, format_span
+from ingest.cases.coverage import coverage_json, coverage_text
 from ingest.cases.offload import excuse, problems_text
 from ingest.cases.overdue import LateItem, OverdueReport, build_report
-from ingest.cases.rules import GAP_NO_VIDEO, Gap
+from ingest.cases.rules import GAP_NO_VIDEO, GAP_PARTIAL, OFFICER_MISMATCH, Gap
 from ingest.cases.vocab import RECORD_TYPES, STAGES, label
 from ingest.cli.common import examples, parse_time
 from ingest.config import Settings
@@ -140,6 +141,7 @@ def _late_json(x: LateItem) -> dict[str, Any]:
     j = x.judgement
     return {
         **_item_json(x.item),
+        "officer_mismatch": OFFICER_MISMATCH in x.item.flags,
         "due_at": iso(j.due_at),
         "delay_s": None if j.delay is None else round(j.delay.total_seconds(), 3),
         "excused_by": _excuse_json(j.excused_by) if j.excused_by else None,
@@ -162,6 +164,7 @@ def _gap_json(g: Gap) -> dict[str, Any]:
         "start": iso(a.start_at),
         "end": iso(a.end_at),
         "exempt_reason": g.exempt_reason or None,
+        "coverage": coverage_json(g.coverage),
     }
 
 
@@ -252,7 +255,7 @@ def _print(r: OverdueReport, out: Output) -> None:
             f"  {c.number}  closed {out.when(c.closed_at)}, archive by "
             f"{out.when(c.archive_due_at)}, handler {c.handler}"
         )
-    _gap_section(out, "Compliance gaps: A/V required, no linked video", r.gaps)
+    _gap_section(out, "Compliance gaps: A/V required, window not covered by linked video", r.gaps)
     _gap_section(out, "A/V not suitable, reason recorded (Art. 16)", r.gaps_exempt)
     _gap_section(out, "Advice: officers' devices recorded nothing in the window", r.advisories)
     out.line()
@@ -285,6 +288,10 @@ def _late_section(out: Output, title: str, rows: tuple[LateItem, ...]) -> None:
             f"delay {format_span(j.delay)} (due {out.when(j.due_at)}, durable "
             f"{out.when(i.durable_at)}), measured from {basis}"
         )
+        if OFFICER_MISMATCH in i.flags:
+            out.line(
+                "      its file name names another officer than the device's holder: settle it"
+            )
         if j.excused_by is not None:
             e = j.excused_by
             back = f", returned {out.when(e.returned_at)}" if e.returned_at else ""
@@ -304,9 +311,10 @@ def _gap_section(out: Output, title: str, gaps: tuple[Gap, ...]) -> None:
     for g in gaps:
         a = g.activity
         what = (
-            f"no video linked; {g.recorded} recording(s) by its officers in the window: "
+            f"window not covered by linked video; {g.recorded} recording(s) by its officers "
+            "in the window: "
             f"evidock case link '{a.case_number}' ITEM --stage {a.stage} --activity {a.id}"
-            if g.kind == GAP_NO_VIDEO
+            if g.kind in (GAP_NO_VIDEO, GAP_PARTIAL)
             else "the officers' devices recorded nothing"
         )
         out.line(
@@ -315,3 +323,5 @@ def _gap_section(out: Output, title: str, gaps: tuple[Gap, ...]) -> None:
             f"{out.when(a.end_at)}, officers {', '.join(a.officers)}"
         )
         out.line(f"      {what}" + (f"; reason: {g.exempt_reason}" if g.exempt_reason else ""))
+        if g.coverage is not None:
+            out.line(f"      {coverage_text(g.coverage, out.when)}")

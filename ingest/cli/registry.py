@@ -8,9 +8,10 @@ from typing import Any
 
 from ingest.cli.common import examples, parse_time
 from ingest.config import Settings
-from ingest.context import open_context
+from ingest.context import open_context, os_actor
 from ingest.errors import EXIT_OK, UsageError
 from ingest.output import Output
+from verify.log.events import EventType, data_time
 
 
 def add_parsers(sub: Any) -> None:
@@ -42,6 +43,7 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("--vendor", default="")
     s.add_argument("--model", default="")
     s.add_argument("--officer", metavar="BADGE", help="assign it to this officer from now on")
+    s.add_argument("--in-service-since", metavar="TIME", help="documented start of service")
     s.set_defaults(func=cmd_device_add)
     s = dev.add_parser(
         "list",
@@ -60,6 +62,7 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("serial")
     s.add_argument("badge")
     s.add_argument("--from", dest="start", metavar="TIME", help="ISO time (default: now)")
+    s.add_argument("--reason", help="why an earlier custody is recorded only now")
     s.set_defaults(func=cmd_device_assign)
 
     off = sub.add_parser(
@@ -107,6 +110,7 @@ def cmd_init(args: argparse.Namespace, out: Output, settings: Settings) -> int:
 
 
 def cmd_device_add(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    since = parse_time(args.in_service_since, settings) if args.in_service_since else None
     ctx = open_context(settings)
     try:
         with ctx.catalog.write() as txn:
@@ -125,6 +129,7 @@ def cmd_device_add(args: argparse.Namespace, out: Output, settings: Settings) ->
                 profile="",
                 registered=True,
                 now=now,
+                in_service_since=since,
             )
             if args.officer:
                 txn.assign_device(serial=dev.serial, badge=args.officer, start=now)
@@ -181,11 +186,34 @@ def cmd_device_assign(args: argparse.Namespace, out: Output, settings: Settings)
     try:
         start = given if given is not None else ctx.clock()
         with ctx.catalog.write() as txn:
-            txn.assign_device(serial=args.serial, badge=args.badge, start=start)
+            until = txn.assign_device(
+                serial=args.serial, badge=args.badge, start=start, reason=args.reason
+            )
+            if until is not None:  # an earlier custody, added to the history as an event
+                ctx.custody.append(
+                    txn,
+                    type=EventType.DEVICE_ASSIGNED,
+                    actor=os_actor(),
+                    data={
+                        "device": args.serial,
+                        "officer": args.badge,
+                        "from": data_time(start),
+                        "until": data_time(until),
+                        "reason": args.reason,
+                    },
+                )
     finally:
         ctx.close()
-    out.document({"serial": args.serial, "officer": args.badge, "from": start.isoformat()})
-    out.line(f"device {args.serial} held by {args.badge} from {out.when(start)}")
+    out.document(
+        {
+            "serial": args.serial,
+            "officer": args.badge,
+            "from": start.isoformat(),
+            "until": None if until is None else until.isoformat(),
+        }
+    )
+    upto = f" until {out.when(until)} (recorded later: {args.reason})" if until else ""
+    out.line(f"device {args.serial} held by {args.badge} from {out.when(start)}{upto}")
     return EXIT_OK
 
 

@@ -29,6 +29,16 @@ _SWEEP_HELP = {
 }
 
 
+MISMATCH = "evidock_catalog_log_mismatch"
+# problem codes of verify's comparison of the catalog with the projection of its custody log
+_MISMATCH_PREFIXES = ("item-fact", "offload-", "excuse-", "link-", "case-")
+
+
+def is_catalog_log_mismatch(code: str) -> bool:
+    """A catalog row that disagrees with what its custody events say (issue 14)."""
+    return code.endswith("-mismatch") or code.startswith(_MISMATCH_PREFIXES)
+
+
 def check_textfile_path(path: Path) -> None:
     """Refuse, before any work, a path node_exporter would never read or we cannot write."""
     if path.suffix != ".prom":
@@ -79,6 +89,11 @@ def verify_families(
             "evidock_verify_log_intact",
             "1 when the last verify found the custody log and its checkpoints intact",
             1.0 if report.log_intact else 0.0,
+        ),
+        Family.single(
+            MISMATCH,
+            "Catalog facts the last evidock verify found disagreeing with the custody log",
+            float(sum(n for code, n in problems.items() if is_catalog_log_mismatch(code))),
         ),
         Family(
             name="evidock_verify_problems",

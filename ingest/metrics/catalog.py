@@ -15,13 +15,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ingest.cases.compliance import dock_overdue, judge
+from ingest.cases.coverage import gaps as coverage_gaps
+from ingest.cases.coverage import open_gaps
 from ingest.cases.offload import deadline
 from ingest.context import Context
 from ingest.metrics.prometheus import Family
 from ingest.metrics.witness import witness_families
+from storage.catalog.caselinks import LinkOps
+from storage.catalog.cases import CaseOps
 from storage.catalog.jobs import FAILED, QUEUED, RUNNING
 from storage.catalog.metricsq import JobCount, MetricsQueries
 from storage.catalog.offload import OffloadOps
@@ -112,6 +116,9 @@ def catalog_families(txn: Transaction, ctx: Context, *, at: datetime) -> list[Fa
     )
     checkpoint = q.last_checkpoint_at()
     jobs = q.jobs((QUEUED, RUNNING, FAILED), at=at)
+    acts = CaseOps(txn).activities_ended(before=at - limit, at=at)
+    slack = timedelta(minutes=ctx.settings.compliance.link_slack_minutes)
+    av_gaps = open_gaps(coverage_gaps(LinkOps(txn), acts, at=at, slack=slack))
 
     def since(t: datetime) -> float:
         return (at - t).total_seconds()
@@ -151,6 +158,12 @@ def catalog_families(txn: Transaction, ctx: Context, *, at: datetime) -> list[Fa
             "evidock_cases_archive_overdue",
             "Closed cases past their archive deadline and not archived",
             q.archives_overdue(at),
+        ),
+        Family.single(
+            "evidock_av_requirement_gaps",
+            "Activities that require audio/video whose window linked undamaged video does not "
+            "cover, not exempted",
+            len(av_gaps),
         ),
         Family.single(
             "evidock_custody_log_events", "Events in the custody log", txn.log.head().size

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ingest.cases.rules import OFFICER_MISMATCH
 from ingest.media.kinds import FLAG_NOT_MEDIA, FLAG_PLAYLIST
 from ingest.media.probe import ProbeResult
 from storage.records import MediaFacts
@@ -28,6 +30,10 @@ FLAG_NO_METADATA = "metadata_unreadable"
 FLAG_NO_TIME = "time_from_mtime"
 FLAG_CLOCK_FUTURE = "clock_in_future"
 FLAG_IMPORTANT = "camera_marked_important"  # ingest.cases.rules links these
+FLAG_OFFICER_MISMATCH = OFFICER_MISMATCH  # the file name names another officer than the holder
+
+OFFICER_ASSIGNED = "assignment"
+OFFICER_FILENAME = "file-name"
 
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _EXIF_DT = re.compile(
@@ -276,3 +282,29 @@ def _text_tag(exif: Mapping[str, Any], names: tuple[str, ...]) -> str | None:
 
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) and value > 0 else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attribution:
+    badge: str | None  # whom the item is attributed to
+    source: str | None  # OFFICER_ASSIGNED, OFFICER_FILENAME, or None
+    claimed: str | None  # the officer number the file name carries
+    mismatch: bool  # the name and the assignment disagree: shown, not resolved
+
+
+def attribute_officer(
+    *, assigned: str | None, claimed: str | None, claimed_registered: bool
+) -> Attribution:
+    """Who recorded an item: the device's holder at the time; the officer the file name names
+    (GA/T 947) when nobody held it and that officer is registered. When both exist and differ,
+    the holder stays and the disagreement is flagged for a person to settle."""
+    if assigned is not None:
+        return Attribution(
+            badge=assigned,
+            source=OFFICER_ASSIGNED,
+            claimed=claimed,
+            mismatch=claimed is not None and claimed != assigned,
+        )
+    if claimed is not None and claimed_registered:
+        return Attribution(badge=claimed, source=OFFICER_FILENAME, claimed=claimed, mismatch=False)
+    return Attribution(badge=None, source=None, claimed=claimed, mismatch=False)

@@ -9,16 +9,20 @@ record. The same bytes recorded at the same device path by another run meanwhile
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import replace
+
 from devices.walk import FileEntry
 from ingest.context import Context
 from ingest.media.kinds import wants_proxy
 from ingest.output import exact_name
 from ingest.pipeline.acquire import Acquired
 from ingest.pipeline.docking import Docking
+from ingest.pipeline.facts import FLAG_OFFICER_MISMATCH, OFFICER_FILENAME, attribute_officer
 from ingest.pipeline.results import FileOutcome, FileResult
 from storage.catalog.jobs import JobKind, JobOps, worker_node
 from storage.catalog.objects import PENDING, STORED, ObjectOps, queue_upload
-from storage.errors import AlreadyExists, StoreWriteError
+from storage.errors import AlreadyExists, NotFound, StoreWriteError
 from storage.records import MediaFacts, NewItem, StoredObject
 from verify.log.events import EventType, data_time
 
@@ -33,20 +37,34 @@ def record_item(
     key: str,
     why: str | None,
     claimed_serial: str | None,
+    claimed_officer: str | None = None,
 ) -> FileResult:
     """Record ``entry``, acquired as ``got`` and filed at ``key``, with its ``facts``; ``why``
     notes a collision with an earlier copy, ``claimed_serial`` the other device its name
-    claims."""
+    claims, ``claimed_officer`` the officer number it carries (GA/T 947)."""
     sha256, size, mtime_ns = got.sha256, got.size, got.mtime_ns
     now = ctx.clock()
     # filed locally: durable now when the local store is (part of) the system of record; with
     # S3 alone it is pending (its offload clock running) until a worker has uploaded it
     local_is_record = ctx.store.backend in ctx.settings.store.system_of_record
     with ctx.catalog.write() as txn:
-        officer_id = docking.officer_id
+        officer_id, assigned = docking.officer_id, docking.officer_badge
         if officer_id is None and facts.recorded_start is not None:
             holder = txn.holder(docking.device.id, facts.recorded_start)
-            officer_id = holder.id if holder else None
+            officer_id, assigned = (holder.id, holder.badge) if holder else (None, None)
+        named = None
+        if claimed_officer is not None:
+            with contextlib.suppress(NotFound):
+                named = txn.officer(claimed_officer)
+        who = attribute_officer(
+            assigned=assigned if officer_id is not None else None,
+            claimed=claimed_officer,
+            claimed_registered=named is not None,
+        )
+        if who.source == OFFICER_FILENAME and named is not None:
+            officer_id = named.id
+        if who.mismatch:
+            facts = replace(facts, flags=(*facts.flags, FLAG_OFFICER_MISMATCH))
         try:
             item = txn.insert_item(
                 NewItem(
@@ -96,7 +114,12 @@ def record_item(
                 )
             ObjectOps(txn).mark_released(ctx.store.backend, sha256, None)  # it is back
         common = {"sha256": sha256, "size": size, "device": docking.device.serial}
-        claimed = {} if claimed_serial is None else {"claimed_serial": claimed_serial}
+        claimed: dict[str, str | None] = {}
+        if claimed_serial is not None:
+            claimed["claimed_serial"] = claimed_serial
+        if who.claimed is not None:
+            claimed["claimed_officer"] = who.claimed
+            claimed["officer_source"] = who.source
         ctx.custody.append(
             txn,
             type=EventType.ACQUIRED,

@@ -26,7 +26,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from devices.errors import DeviceError
-from devices.profiles import FLAG_SERIAL_MISMATCH, DeviceProfile, matches_any
+from devices.profiles import FLAG_SERIAL_MISMATCH, DeviceProfile, claimed_officer, matches_any
 from devices.walk import FileEntry, Listing, open_file, open_root, walk
 from ingest.cases.links import after_ingest
 from ingest.context import Context
@@ -362,6 +362,7 @@ def _one_file(run: _Run, root_fd: int, entry: FileEntry, probe: MediaProbe) -> F
         result = record_item(
             ctx, docking, entry, got, facts, key=filed.key, why=why,
             claimed_serial=run.claims.get(entry.path),
+            claimed_officer=claimed_officer(run.profile, entry.display),
         )  # fmt: skip
         run.stage(Stage.RECORDED)
         run.verified[entry.path] = got.source

@@ -80,22 +80,43 @@ class LinkOps:
             out.update(self.s.scalars(q))
         return out
 
-    def activities_with_video(self, activity_ids: Sequence[int], at: datetime) -> set[int]:
-        """Activities that had a live link to a video item at ``at``."""
-        out: set[int] = set()
-        for part in chunked(activity_ids):
+    def linked_recordings(
+        self, case_ids: Sequence[int], at: datetime
+    ) -> dict[int, list[c.LinkedRecording]]:
+        """The items live-linked to each case at ``at`` (to any of its activities or to none),
+        with their spans and flags."""
+        out: dict[int, list[c.LinkedRecording]] = {i: [] for i in case_ids}
+        for part in chunked(sorted(set(case_ids))):
             q = (
-                select(CaseLinkRow.activity_id)
+                select(
+                    CaseLinkRow.case_id,
+                    CaseLinkRow.activity_id,
+                    ItemRow.id,
+                    ItemRow.recorded_start,
+                    ItemRow.recorded_end,
+                    is_video(),
+                    ItemRow.flags,
+                )
                 .join(ItemRow, ItemRow.id == CaseLinkRow.item_id)
                 .where(
-                    CaseLinkRow.activity_id.in_(part),
+                    CaseLinkRow.case_id.in_(part),
                     CaseLinkRow.linked_at <= at,
                     or_(CaseLinkRow.unlinked_at.is_(None), CaseLinkRow.unlinked_at > at),
-                    is_video(),
                 )
-                .distinct()
+                .order_by(CaseLinkRow.case_id, ItemRow.id)
             )
-            out.update(a for a in self.s.scalars(q) if a is not None)
+            for case, act, item, start, end, video, flags in self.s.execute(q):
+                out.setdefault(case, []).append(
+                    c.LinkedRecording(
+                        case_id=case,
+                        activity_id=act,
+                        item_id=item,
+                        start=start,
+                        end=end,
+                        is_video=bool(video),
+                        flags=tuple(x for x in flags.split(",") if x),
+                    )
+                )
         return out
 
     # -- items by officer and time ----------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+FILE_TIME_SOURCE = "file-mtime"  # an item's time taken from its file, not the camera
 UNKNOWN_SOURCE = "unknown"  # reference_source of an item whose recording time has no trusted bound
 
 
@@ -116,6 +117,19 @@ class Link:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LinkedRecording:
+    """An item live-linked to a case, as the measure of its activities' A/V coverage needs it."""
+
+    case_id: int
+    activity_id: int | None  # the activity it was linked for, if any
+    item_id: int
+    start: datetime | None
+    end: datetime | None
+    is_video: bool
+    flags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OffloadInput:
     """Everything the 24-hour rule needs to know about one item and the device it came from."""
 
@@ -131,8 +145,13 @@ class OffloadInput:
     acquired_at: datetime
     durable_at: datetime | None
     device_registered: bool
-    in_service_since: datetime | None  # first registration or first assignment, the earlier
+    in_service_since: datetime | None  # documented start of service (device add --in-service-since)
     previous_dock_at: datetime | None  # the device's docking before this item's session
+    docked_at: datetime | None = None  # the dock's clock when this item's session began
+    # median of (recorded end - file time) over the session's items with a camera time, and
+    # how many there were: what the camera's clock said for its other files of this docking
+    session_offset_s: float | None = None
+    session_items: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,6 +179,7 @@ class CheckedItem:
     acquired_at: datetime
     durable_at: datetime | None
     check: OffloadCheck | None
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -77,6 +77,9 @@ class DeviceRow(Base):
     registered: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_docked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # documented start of service (a delivery note, an inventory entry); None when nobody
+    # gave one. Registration in evidock (created_at) is no evidence about the camera's clock.
+    in_service_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class DeviceAssignmentRow(Base):

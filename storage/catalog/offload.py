@@ -7,6 +7,7 @@ this module reads its inputs and files its results. Every report query starts fr
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -70,6 +71,7 @@ class OffloadOps:
         out: list[c.OffloadInput] = []
         since: dict[int, datetime | None] = {}  # per device
         before: dict[tuple[int, datetime], datetime | None] = {}  # per device and docking
+        offsets: dict[int, tuple[float | None, int]] = {}  # per session
         for part in chunked(item_ids):
             q = (
                 select(ItemRow, DeviceRow, OfficerRow.badge, DockSessionRow.started_at)
@@ -84,6 +86,8 @@ class OffloadOps:
                     since[dev.id] = self._in_service_since(dev)
                 if (dev.id, docked) not in before:
                     before[dev.id, docked] = self._dock_before(dev.id, docked)
+                if item.session_id not in offsets:
+                    offsets[item.session_id] = self._session_offset(item.session_id)
                 out.append(
                     c.OffloadInput(
                         item_id=item.id,
@@ -100,18 +104,33 @@ class OffloadOps:
                         device_registered=dev.registered,
                         in_service_since=since[dev.id],
                         previous_dock_at=before[dev.id, docked],
+                        docked_at=_aware(docked),
+                        session_offset_s=offsets[item.session_id][0],
+                        session_items=offsets[item.session_id][1],
                     )
                 )
         return out
 
     def _in_service_since(self, dev: DeviceRow) -> datetime | None:
-        first = self.s.scalar(
-            select(func.min(DeviceAssignmentRow.start_at)).where(
-                DeviceAssignmentRow.device_id == dev.id
-            )
+        """The documented start of service, or None: neither the registration in evidock nor
+        an assignment says the camera did not record before it (issue 14)."""
+        return _aware(dev.in_service_since)
+
+    def _session_offset(self, session_id: int) -> tuple[float | None, int]:
+        """The median of (recorded end - file time) over the session's items whose time is
+        the camera's, and their number."""
+        q = select(ItemRow.recorded_end, ItemRow.source_mtime_ns).where(
+            ItemRow.session_id == session_id,
+            ItemRow.recorded_end.is_not(None),
+            ItemRow.time_source != c.FILE_TIME_SOURCE,
         )
-        first = _aware(first)
-        return min(dev.created_at, first) if first is not None else dev.created_at
+        found = sorted(
+            _aware(end).timestamp() - mtime_ns / 1e9  # type: ignore[union-attr]
+            for end, mtime_ns in self.s.execute(q)
+        )
+        if not found:
+            return None, 0
+        return float(statistics.median(found)), len(found)
 
     def _dock_before(self, device_id: int, t: datetime) -> datetime | None:
         q = (
@@ -266,6 +285,7 @@ class OffloadOps:
                 acquired_at=item.acquired_at,
                 durable_at=item.durable_at,
                 check=None if chk is None else _check(chk),
+                flags=tuple(x for x in item.flags.split(",") if x),
             )
             for item, serial, badge, chk in self.s.execute(q)
         ]

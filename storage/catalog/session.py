@@ -124,6 +124,7 @@ class Transaction:
         profile: str,
         registered: bool,
         now: datetime,
+        in_service_since: datetime | None = None,
     ) -> r.Device:
         if self._device_row(serial) is not None:
             raise AlreadyExists(f"device {serial!r} already exists")
@@ -135,6 +136,7 @@ class Transaction:
             profile=profile,
             registered=registered,
             created_at=now,
+            in_service_since=in_service_since,
         )
         self._add_unique(row, f"device {serial!r} already exists")
         return self._device(row)
@@ -156,28 +158,70 @@ class Transaction:
         rows = self.s.scalars(select(DeviceRow).order_by(DeviceRow.serial))
         return [self._device(d) for d in rows]
 
-    def assign_device(self, *, serial: str, badge: str, start: datetime) -> None:
-        """Hand a device to an officer from ``start`` on; the previous holder's span ends there."""
+    def assign_device(
+        self, *, serial: str, badge: str, start: datetime, reason: str | None = None
+    ) -> datetime | None:
+        """Hand a device to an officer from ``start`` on; the previous holder's span ends there.
+
+        A ``start`` before the current assignment's is an earlier custody found out later: with
+        a ``reason`` it is added as a span of its own, ending where the next known one begins
+        (returned), and never over a span already recorded. History is added to, not rewritten.
+        """
         dev = self._require_device_row(serial)
         off = self._officer_row(badge)
         if off is None:
             raise NotFound(f"no officer with badge {badge!r}")
-        for a in self.s.scalars(
-            select(DeviceAssignmentRow).where(
-                DeviceAssignmentRow.device_id == dev.id, DeviceAssignmentRow.end_at.is_(None)
+        spans = list(
+            self.s.scalars(
+                select(DeviceAssignmentRow).where(DeviceAssignmentRow.device_id == dev.id)
             )
-        ):
-            if a.start_at >= start:
-                raise AlreadyExists(
-                    f"device {serial!r} is already assigned from {a.start_at.isoformat()}; "
-                    "history is never rewritten",
-                    hint="Give a --from time after the current assignment's start.",
-                )
-            a.end_at = start
+        )
+        later = [a.start_at for a in spans if a.start_at > start]
+        if later:
+            return self._assign_earlier(dev, off, spans, start, min(later), reason, serial)
+        for a in spans:
+            if a.end_at is None:
+                if a.start_at >= start:
+                    raise AlreadyExists(
+                        f"device {serial!r} is already assigned from {a.start_at.isoformat()}",
+                        hint="Give a --from time after the current assignment's start.",
+                    )
+                a.end_at = start
         self.s.add(
             DeviceAssignmentRow(device_id=dev.id, officer_id=off.id, start_at=start, end_at=None)
         )
         self.s.flush()
+        return None
+
+    def _assign_earlier(
+        self,
+        dev: DeviceRow,
+        off: OfficerRow,
+        spans: list[DeviceAssignmentRow],
+        start: datetime,
+        until: datetime,
+        reason: str | None,
+        serial: str,
+    ) -> datetime:
+        if not (reason or "").strip():
+            raise AlreadyExists(
+                f"device {serial!r} has an assignment from {until.isoformat()}, after "
+                f"{start.isoformat()}; history is never rewritten",
+                hint="To record an earlier custody as a new event, say why: "
+                "--from TIME --reason 'handed out before registration, see issue log'.",
+            )
+        for a in spans:
+            if a.start_at <= start and (a.end_at is None or a.end_at > start):
+                raise AlreadyExists(
+                    f"device {serial!r} was held by another assignment at {start.isoformat()} "
+                    f"(from {a.start_at.isoformat()}); history is never rewritten",
+                    hint="An earlier assignment can only fill time no assignment covers yet.",
+                )
+        self.s.add(
+            DeviceAssignmentRow(device_id=dev.id, officer_id=off.id, start_at=start, end_at=until)
+        )
+        self.s.flush()
+        return until
 
     def holder(self, device_id: int, at: datetime) -> r.Officer | None:
         """The officer who held the device at ``at`` (None when nobody did)."""
@@ -225,6 +269,7 @@ class Transaction:
             officer_badge=holder,
             created_at=row.created_at,
             last_docked_at=row.last_docked_at,
+            in_service_since=row.in_service_since,
         )
 
     # -- docks and sessions -----------------------------------------------------------------

@@ -44,6 +44,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Clip]:
         "old": OLD_START,
         "old2": OLD_START + timedelta(minutes=20),
         "older": OLD_START - timedelta(hours=6),
+        "47h": NOW - timedelta(hours=47),
         "future": FUTURE_START,
         "fresh": NOW - timedelta(hours=1),
     }
@@ -72,7 +73,8 @@ def lay_out(root: Path, *pairs: tuple[str, Clip], mtime: datetime | None = None)
 def register(
     ctx: Context, *, badge: str, serial: str | None = None, since: timedelta = timedelta(days=10)
 ) -> None:
-    """An officer and (optionally) a body camera registered and assigned ``since`` ago."""
+    """An officer and (optionally) a body camera in service (documented), registered and
+    assigned ``since`` ago."""
     start = ctx.clock() - since
     with ctx.catalog.write() as txn:
         txn.add_officer(badge=badge, name=f"Officer {badge}", unit="", certificate_no="", now=start)
@@ -85,6 +87,7 @@ def register(
                 profile="",
                 registered=True,
                 now=start,
+                in_service_since=start,
             )
             txn.assign_device(serial=serial, badge=badge, start=start)
 

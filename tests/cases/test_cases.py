@@ -61,12 +61,11 @@ def test_inspection_without_video_is_a_gap_until_a_clip_is_linked(
     ctx: Context, cli: Cli, clips: dict[str, Clip], tmp_path: Path
 ) -> None:
     """An on-site inspection (Art. 16) with no linked video is a counted gap; linking a clip
-    to the activity by hand closes it, and the link is a custody event with who and why."""
+    that spans its window closes it, and the link is a custody event with who and why."""
     _open_case(ctx, cli, "J9")
     register(ctx, badge="J1", serial="BWC-1")
     dock(ctx, lay_out(tmp_path / "cam", ("REC_1.MP4", clips["old"])), "BWC-1")
-    pad = timedelta(minutes=5)
-    doc = _activity(cli, "现场检查（勘验）", "J9", clips["old"].start - pad, clips["old"].end + pad,
+    doc = _activity(cli, "现场检查（勘验）", "J9", clips["old"].start, clips["old"].end,
                     "--place", "凤里路12号")  # fmt: skip
     assert doc["linked"] == [] and doc["activity"]["requires_av"]
     [gap] = build_report(ctx, actor="user:test").gaps

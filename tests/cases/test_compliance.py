@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ingest.cases.compliance import (
+    APART_FROM_SESSION,
     BEFORE_SERVICE,
     FAR_FROM_FILE,
     FUTURE,
@@ -25,17 +26,26 @@ from ingest.cases.compliance import (
 from ingest.cases.rules import (
     GAP_NO_VIDEO,
     GAP_NOTHING,
+    GAP_PARTIAL,
     RULE_IMPORTANT,
     RULE_WINDOW,
     LinkRules,
+    Span,
     activity_gap,
     auto_matches,
     candidate_starts,
+    coverage,
 )
 from ingest.cases.vocab import RECORD_TYPES, STAGES, lookup
 from ingest.config import DEFAULT_CASE_NUMBER_PATTERN
 from ingest.errors import UsageError, exit_code_for
-from storage.catalog.caserecords import Activity, DeviceInService, Excuse, OffloadInput
+from storage.catalog.caserecords import (
+    Activity,
+    DeviceInService,
+    Excuse,
+    LinkedRecording,
+    OffloadInput,
+)
 from storage.records import Item, MediaFacts
 
 T = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -139,9 +149,9 @@ def test_when_no_camera_time_is_plausible_the_earliest_bound_is_used() -> None:
     assert check.reference_source == "unknown" and check.delay_s is None and is_late(check, H24)
 
 
-def test_recording_before_the_device_entered_service_is_a_clock_problem() -> None:
-    """Earlier than the first registration or assignment (minus the tolerance) is doubted;
-    an unregistered device has no such bound."""
+def test_recording_before_the_documented_start_of_service_is_a_clock_problem() -> None:
+    """Earlier than the documented start of service (minus the tolerance) is doubted; a
+    device without one has no such bound, however late it was registered."""
     early = T - timedelta(days=30)
     ref = offload_reference(_input(recorded_end=early, file_mtime=early), RULES)
     assert ref.problems == (BEFORE_SERVICE,) and ref.source == "previous-docking"
@@ -149,6 +159,10 @@ def test_recording_before_the_device_entered_service_is_a_clock_problem() -> Non
         _input(recorded_end=early, file_mtime=early, device_registered=False), RULES
     )
     assert unregistered.problems == () and unregistered.end == early
+    undocumented = offload_reference(
+        _input(recorded_end=early, file_mtime=early, in_service_since=None), RULES
+    )
+    assert undocumented.problems == () and undocumented.end == early
 
 
 def test_recording_time_far_from_the_file_time_takes_the_earlier_of_the_two() -> None:
@@ -286,19 +300,74 @@ def test_rules_link_the_officers_items_in_the_window_and_important_ones_near_it(
     assert lo <= T - timedelta(hours=12) and hi >= ACT.end_at + timedelta(hours=12)
 
 
+def _rec(
+    item: int, start: datetime, end: datetime, *flags: str, video: bool = True
+) -> LinkedRecording:
+    return LinkedRecording(
+        case_id=ACT.case_id,
+        activity_id=ACT.id,
+        item_id=item,
+        start=start,
+        end=end,
+        is_video=video,
+        flags=flags,
+    )
+
+
+FULL = coverage(ACT.start_at, ACT.end_at, [_rec(1, T - timedelta(minutes=1), ACT.end_at)])
+NONE = coverage(ACT.start_at, ACT.end_at, [])
+
+
 def test_gaps_compare_expected_and_actual_recordings() -> None:
-    """A/V-required without video: a counted gap, unless a reason is recorded (Art. 16);
-    other types with nothing recorded: advice only."""
-    assert activity_gap(ACT, has_video=True, recorded=3) is None
-    gap = activity_gap(ACT, has_video=False, recorded=2)
+    """A/V-required without covering video: a counted gap, unless a reason is recorded (Art.
+    16); other types with nothing recorded: advice only."""
+    assert FULL.complete and FULL.percent == 100
+    assert activity_gap(ACT, cover=FULL, recorded=3) is None
+    gap = activity_gap(ACT, cover=NONE, recorded=2)
     assert gap is not None and gap.kind == GAP_NO_VIDEO and gap.counts and gap.article == "Art. 16"
     exempt = dataclasses.replace(ACT, no_av_reason="unsafe to film")
-    gap = activity_gap(exempt, has_video=False, recorded=0)
+    gap = activity_gap(exempt, cover=NONE, recorded=0)
     assert gap is not None and gap.kind == GAP_NOTHING and not gap.counts
     inquiry = dataclasses.replace(ACT, record_type="inquiry")
-    gap = activity_gap(inquiry, has_video=False, recorded=0)
+    gap = activity_gap(inquiry, cover=NONE, recorded=0)
     assert gap is not None and not gap.requires_av and not gap.counts
-    assert activity_gap(inquiry, has_video=False, recorded=1) is None
+    assert activity_gap(inquiry, cover=NONE, recorded=1) is None
+
+
+def test_damaged_short_clip_does_not_cover_an_inspection() -> None:
+    """A 0.17 s clip ffprobe could not read covers nothing: the whole window stays a gap."""
+    clip = _rec(1, T, T + timedelta(seconds=0.17), "media_damaged")
+    cover = coverage(ACT.start_at, ACT.end_at, [clip])
+    assert cover.percent == 0 and cover.not_covering == (1,) and cover.covering == ()
+    assert cover.uncovered == (Span(start=ACT.start_at, end=ACT.end_at),)
+    gap = activity_gap(ACT, cover=cover, recorded=1)
+    assert gap is not None and gap.counts and gap.kind == GAP_NO_VIDEO
+
+
+@pytest.mark.parametrize("flag", ["media_unreadable", "not_media_container", "empty"])
+def test_unplayable_recordings_do_not_cover(flag: str) -> None:
+    """Unreadable, non-container and empty files cover nothing; nor does audio alone."""
+    cover = coverage(ACT.start_at, ACT.end_at, [_rec(1, ACT.start_at, ACT.end_at, flag)])
+    assert cover.percent == 0
+    audio = coverage(ACT.start_at, ACT.end_at, [_rec(2, ACT.start_at, ACT.end_at, video=False)])
+    assert audio.percent == 0
+
+
+def test_two_clips_covering_40_of_60_minutes_give_67_percent_and_the_open_span() -> None:
+    """09:00-10:00 covered by 09:00-09:25 and 09:20-09:40 (overlapping): 67 %, 09:40-10:00 open."""
+    nine = T.replace(hour=9, minute=0)
+    clips = [
+        _rec(1, nine, nine + timedelta(minutes=25)),
+        _rec(2, nine + timedelta(minutes=20), nine + timedelta(minutes=40)),
+    ]
+    cover = coverage(nine, nine + timedelta(hours=1), clips)
+    assert cover.percent == 67 and cover.covered_s == 40 * 60
+    assert cover.uncovered == (
+        Span(start=nine + timedelta(minutes=40), end=nine + timedelta(hours=1)),
+    )
+    act = dataclasses.replace(ACT, start_at=nine, end_at=nine + timedelta(hours=1))
+    gap = activity_gap(act, cover=cover, recorded=2)
+    assert gap is not None and gap.kind == GAP_PARTIAL and gap.counts
 
 
 def test_vocabulary_accepts_codes_chinese_and_english_names() -> None:
@@ -319,3 +388,24 @@ def test_vocabulary_accepts_codes_chinese_and_english_names() -> None:
         "public-notice-service",
         "removal-restoration",
     }
+
+
+def test_registration_after_recording_is_no_clock_problem_but_docking_time_is_evidence() -> None:
+    """A device registered after it recorded says nothing about its clock; a recording that
+    ends after the dock's time at docking does."""
+    undocumented = _input(in_service_since=None, previous_dock_at=None)
+    assert offload_reference(undocumented, RULES).problems == ()
+    after_docking = _input(docked_at=T - timedelta(hours=3), acquired_at=T + timedelta(hours=1))
+    ref = offload_reference(after_docking, RULES)
+    assert FUTURE in ref.problems
+
+
+def test_camera_time_apart_from_its_other_files_of_the_docking_is_doubted() -> None:
+    """Files whose camera time runs 30 h from their file time, where the camera's other files
+    of the session agree with theirs, are doubted; a lone file or a small offset is not."""
+    odd = _input(file_mtime=T - timedelta(hours=30), session_offset_s=0.0, session_items=5)
+    assert APART_FROM_SESSION in offload_reference(odd, RULES).problems
+    few = _input(file_mtime=T - timedelta(hours=30), session_offset_s=0.0, session_items=2)
+    assert APART_FROM_SESSION not in offload_reference(few, RULES).problems
+    near = _input(file_mtime=T - timedelta(hours=2), session_offset_s=0.0, session_items=5)
+    assert offload_reference(near, RULES).problems == ()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from ingest.cases.offload import excuse
 from ingest.cases.overdue import build_report
 from ingest.context import Context
 from ingest.errors import UsageError
+from storage.errors import AlreadyExists
 from storage.records import MediaFacts, NewItem
 from tests.cases.conftest import Clip, dock, lay_out, register
 
@@ -177,3 +179,45 @@ def test_item_not_durable_after_the_deadline_is_listed_pending(ctx: Context) -> 
     assert report.overdue_count == 1
     early = build_report(ctx, at=now - timedelta(hours=7), actor="user:test")
     assert early.pending == ()
+
+
+def test_back_registered_camera_clip_47_hours_old_is_reported_late(
+    ctx: Context, clips: dict[str, Clip], tmp_path: Path, cli: Callable[..., tuple[int, str]]
+) -> None:
+    """Registering a camera after it recorded is no evidence that its clock is wrong: camera
+    and file time agree 47 h back, so the clip is late, measured from its recorded end."""
+    assert cli("officer", "add", "J1", "--name", "Officer J1")[0] == 0
+    assert cli("device", "add", "BWC-9", "--officer", "J1")[0] == 0
+    cam = lay_out(tmp_path / "cam", ("REC_47.MP4", clips["47h"]))
+    _, hook = dock(ctx, cam, "BWC-9")
+    report = build_report(ctx, actor="user:test")
+    [late] = report.late
+    assert list(hook.late) == [late.item.item_id] and report.clock_problems == ()
+    assert late.item.check is not None and late.item.check.reference_source == "recorded"
+    assert late.item.check.reference_end == clips["47h"].end
+    assert late.judgement.delay is not None and late.judgement.delay > timedelta(hours=46)
+
+
+def test_earlier_assignment_is_refused_without_a_reason_and_added_as_an_event_with_one(
+    ctx: Context, clips: dict[str, Clip], tmp_path: Path, cli: Callable[..., tuple[int, str]]
+) -> None:
+    """History is added to, never rewritten: an earlier custody needs --reason, becomes a
+    device_assigned event, and attributes the clips recorded in it."""
+    assert cli("officer", "add", "J1", "--name", "Officer J1")[0] == 0
+    assert cli("device", "add", "BWC-9", "--officer", "J1")[0] == 0
+    earlier = (clips["47h"].start - timedelta(hours=1)).isoformat()
+    with pytest.raises(AlreadyExists) as err:
+        cli("device", "assign", "BWC-9", "J1", "--from", earlier)
+    assert "history is never rewritten" in str(err.value) and "--reason" in err.value.hint
+    code, out = cli(
+        "--json", "device", "assign", "BWC-9", "J1", "--from", earlier, "--reason", "handed out Fri"
+    )
+    assert code == 0 and json.loads(out)["until"] is not None
+    with ctx.catalog.read() as txn:
+        [ev] = [e for e in txn.log.events() if e.type == "device_assigned"]
+    assert json.loads(ev.data)["reason"] == "handed out Fri"
+    assert json.loads(ev.data)["officer"] == "J1" and ev.actor.startswith("user:")
+    _, hook = dock(ctx, lay_out(tmp_path / "cam", ("REC_47.MP4", clips["47h"])), "BWC-9")
+    report = build_report(ctx, actor="user:test")
+    assert [x.item.officer_badge for x in report.late] == ["J1"]
+    assert [x.item.item_id for x in report.late] == list(hook.late)

@@ -43,6 +43,8 @@ class EventType(enum.StrEnum):
     RELEASED_LOCAL = (
         "released_local"  # the local copy dropped after its S3 copy was re-hashed (issue 8)
     )
+    DEVICE_ASSIGNED = "device_assigned"  # an earlier custody recorded later, with its reason
+    GAPS_ACCEPTED = "gaps_accepted"  # a case archived with A/V gaps, and why (Art. 27)
     KEY_ROTATED = "key_rotated"  # a dock's signing key replaced, signed by both keys (issue 15)
 
 
