@@ -24,6 +24,7 @@ from ingest.cases.rules import (
 from ingest.cases.vocab import STAGES
 from ingest.context import Context, os_actor
 from ingest.errors import UsageError
+from ingest.output import iso
 from storage.catalog.caselinks import LinkOps
 from storage.catalog.caserecords import Activity, Case, Link, NewLink, OffloadCheck
 from storage.catalog.cases import ARCHIVED, CaseOps
@@ -67,6 +68,7 @@ def _link(
     actor: str,
 ) -> Link:
     record_type = activity.record_type if activity is not None else None
+    now = ctx.clock()
     ev = ctx.custody.append(
         txn,
         type="linked",
@@ -80,6 +82,7 @@ def _link(
             "how": how,
             "why": why,
             "sha256": item.sha256,
+            "linked_at": iso(now),
         },
     )
     queue_upload(  # a legal hold on its S3 copy while the case is open
@@ -96,7 +99,7 @@ def _link(
             how=how,
             why=why,
             linked_by=actor,
-            linked_at=ctx.clock(),
+            linked_at=now,
             linked_seq=ev.seq,
         )
     )
@@ -171,6 +174,7 @@ def unlink_item(ctx: Context, *, number: str, item_id: int, reason: str, actor: 
                 f"item {item_id} is not linked to case {number}",
                 hint=f"See what is linked: evidock case show {number}",
             )
+        now = ctx.clock()
         ev = ctx.custody.append(
             txn,
             type="unlinked",
@@ -184,15 +188,14 @@ def unlink_item(ctx: Context, *, number: str, item_id: int, reason: str, actor: 
                 "why": reason,
                 "link_how": live.how,
                 "sha256": item.sha256,
+                "unlinked_at": iso(now),
             },
         )
         queue_upload(  # the legal hold may no longer be needed
             txn, item.id, object_store=ctx.s3 is not None, shared=ctx.settings.store.shared,
             now=ctx.clock(),
         )  # fmt: skip
-        return LinkOps(txn).retire_link(
-            live.id, at=ctx.clock(), by=actor, reason=reason, seq=ev.seq
-        )
+        return LinkOps(txn).retire_link(live.id, at=now, by=actor, reason=reason, seq=ev.seq)
 
 
 def autolink_activities(

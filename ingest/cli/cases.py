@@ -10,6 +10,7 @@ import argparse
 from typing import Any
 
 from ingest.cases.compliance import archive_due, check_case_number
+from ingest.cases.lifecycle import log_case
 from ingest.cases.vocab import (
     CONFIDENTIALITY,
     ENFORCEMENT_TYPES,
@@ -117,6 +118,7 @@ def cmd_case_open(args: argparse.Namespace, out: Output, settings: object) -> in
                     opened_by=os_actor(),
                 )
             )
+            log_case(txn, ctx, case, "case_opened")
     finally:
         ctx.close()
     out.document(case_json(case))
@@ -176,6 +178,7 @@ def cmd_case_close(args: argparse.Namespace, out: Output, settings: object) -> i
             if at < case.opened_at:
                 raise UsageError("a case cannot close before it opened", hint="Check --at.")
             case = ops.close_case(number, at=at, due=archive_due(at, days), by=os_actor())
+            log_case(txn, ctx, case, "case_closed")
     finally:
         ctx.close()
     out.document(case_json(case))
@@ -205,6 +208,7 @@ def cmd_case_archive(args: argparse.Namespace, out: Output, settings: object) ->
             if at > now or at < case.closed_at:
                 raise UsageError("the archive time must lie between closing and now")
             case = ops.archive_case(number, at=at, by=os_actor())
+            log_case(txn, ctx, case, "case_archived")
             for link in LinkOps(txn).links(case.id, live_only=True):
                 ctx.queue_upload(txn, link.item_id)  # release the legal hold (issue 8)
     finally:

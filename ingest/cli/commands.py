@@ -317,7 +317,7 @@ def cmd_verify(args: argparse.Namespace, out: Output, settings: object) -> int:
         check_textfile_path(textfile)
     started = time.monotonic()
     report, recorded, cp_size = verify_run(
-        settings, item=args.item, quick=args.quick, full=args.full
+        settings, item=args.item, quick=args.quick, full=args.full, case=args.case
     )
     doc = report.to_json()
     doc["recorded"] = {"fixity_events": recorded, "checkpoint_size": cp_size}
@@ -330,7 +330,12 @@ def cmd_verify(args: argparse.Namespace, out: Output, settings: object) -> int:
 
 
 def verify_run(
-    settings: Settings, *, item: int | None, quick: bool, full: bool = False
+    settings: Settings,
+    *,
+    item: int | None,
+    quick: bool,
+    full: bool = False,
+    case: str | None = None,
 ) -> tuple[AuditReport, int, int | None]:
     """The audit, then (over an intact log only) its fixity events and a checkpoint.
     Returns (report, fixity events recorded, checkpoint size or None)."""
@@ -344,6 +349,7 @@ def verify_run(
             local_key=key,
             origin=LOG_ORIGIN,
             item=item,
+            case=case,
             quick=quick,
             progress=progress,
             s3=ctx.s3 if ctx is not None else object_store(settings),

@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Afterwards records a fixity event per re-hashed item and signs a checkpoint.",
     )
     s.add_argument("--item", type=int, metavar="ID", help="only this item (and the whole log)")
+    s.add_argument("--case", metavar="NUMBER", help="only this case's facts and linked items")
     s.add_argument("--quick", action="store_true", help="do not re-hash the stored objects")
     s.add_argument(
         "--full",

@@ -36,6 +36,12 @@ EVENT_TYPES = frozenset(
         "legal_hold_set",  # S3 Object Lock legal hold while linked to an open case (issue 8)
         "legal_hold_released",
         "released_local",  # the local copy dropped after its S3 copy was re-hashed (issue 8)
+        # issue 14: every compliance fact is an event
+        "durable",  # a pending item is in every backend of its system of record
+        "case_opened",
+        "case_closed",
+        "case_archived",
+        "facts_recorded",  # the facts of a catalog written before these events, once
     }
 )
 
