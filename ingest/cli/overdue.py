@@ -8,6 +8,7 @@ from typing import Any
 
 from ingest.cases.compliance import SOURCE_TEXT, format_span
 from ingest.cases.offload import excuse, problems_text
+from ingest.cases.agreement import require_agreement
 from ingest.cases.overdue import LateItem, OverdueReport, build_report
 from ingest.cases.rules import GAP_NO_VIDEO, Gap
 from ingest.cases.vocab import RECORD_TYPES, STAGES, label
@@ -86,6 +87,8 @@ def cmd_overdue(args: argparse.Namespace, out: Output, settings: object) -> int:
     ctx = open_context(settings)
     try:
         report = build_report(ctx, at=at, actor=os_actor())
+        if args.fail_on_overdue:  # never from a catalog that disagrees with its log (issue 14)
+            require_agreement(ctx, report)
     finally:
         ctx.close()
     out.document(report_json(report))

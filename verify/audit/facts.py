@@ -382,11 +382,21 @@ def _unique(found: Sequence[Facts]) -> list[Facts]:
     return list(out.values())
 
 
+def logged_late_items(txn: Transaction) -> set[int]:
+    """Items the log says were flagged late or excused: a report on offloads covers them
+    whatever the catalog's rows say (a row edited away must not hide one)."""
+    found = {e.item for e in txn.log.events_typed(("late_flagged", "excused"), containing="")}
+    for kind in ("offload", "excuse"):
+        needle = f'"kind":"{kind}"'
+        found |= {e.item for e in txn.log.events_typed((BASELINE,), containing=needle)}
+    return {i for i in found if i is not None}
+
+
 def disagreements(txn: Transaction, item_ids: Sequence[int]) -> tuple[Problem, ...]:
-    """The problems of the catalog's facts about ``item_ids`` against their events: what the
-    overdue report must not be made from."""
+    """The problems of the catalog's facts about ``item_ids`` and every item the log flagged
+    late or excused, against their events: what an offload report must not be made from."""
     problems = Problems()
-    check_scope(txn, problems, Scope(items=frozenset(item_ids)))
+    check_scope(txn, problems, Scope(items=frozenset(item_ids) | logged_late_items(txn)))
     return problems.listed()
 
 
