@@ -6,9 +6,9 @@ import argparse
 from datetime import datetime
 from typing import Any
 
+from ingest.cases.agreement import require_agreement
 from ingest.cases.compliance import SOURCE_TEXT, format_span
 from ingest.cases.offload import excuse, problems_text
-from ingest.cases.agreement import require_agreement
 from ingest.cases.overdue import LateItem, OverdueReport, build_report
 from ingest.cases.rules import GAP_NO_VIDEO, Gap
 from ingest.cases.vocab import RECORD_TYPES, STAGES, label
