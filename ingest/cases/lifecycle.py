@@ -1,15 +1,18 @@
-"""Custody events of a case's life (issue 14): opened, closed, archived, each naming its actor.
+"""Custody events of a case's life (opened, closed, archived) and of devices and officers
+(registered, assigned), each naming its actor (issue 14).
 
-The catalog's case row is a projection of these events; ``verify`` compares the two.
+The catalog's rows are a projection of these events; ``verify`` compares the two.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from ingest.context import Context
 from ingest.output import iso
 from storage.catalog.caserecords import Case
 from storage.catalog.session import Transaction
-from storage.records import Event
+from storage.records import Device, Event, Officer
 
 
 def log_case(txn: Transaction, ctx: Context, case: Case, type: str) -> Event:
@@ -42,3 +45,36 @@ def log_case(txn: Transaction, ctx: Context, case: Case, type: str) -> Event:
         case _:
             raise ValueError(f"not a case event: {type!r}")
     return ctx.custody.append(txn, type=type, actor=actor, data=data)
+
+
+def log_officer(txn: Transaction, ctx: Context, officer: Officer, *, actor: str) -> Event:
+    return ctx.custody.append(
+        txn,
+        type="officer_registered",
+        actor=actor,
+        data={"badge": officer.badge, "name": officer.name, "unit": officer.unit,
+              "certificate_no": officer.certificate_no},
+    )  # fmt: skip
+
+
+def log_device(txn: Transaction, ctx: Context, device: Device, *, actor: str) -> Event:
+    return ctx.custody.append(
+        txn,
+        type="device_registered",
+        actor=actor,
+        data={"serial": device.serial, "kind": device.kind, "vendor": device.vendor,
+              "model": device.model, "registered": device.registered},
+    )  # fmt: skip
+
+
+def log_assignment(
+    txn: Transaction, ctx: Context, *, serial: str, badge: str, start: datetime, actor: str
+) -> Event:
+    """``device_assigned``: ``badge`` holds the device from ``start`` (the previous holder's span
+    ends there, as ``assign_device`` records it)."""
+    return ctx.custody.append(
+        txn,
+        type="device_assigned",
+        actor=actor,
+        data={"serial": serial, "officer": badge, "start_at": iso(start)},
+    )

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from devices.walk import display_path
+from ingest.cases.lifecycle import log_assignment, log_device, log_officer  # issue 14
 from ingest.config import Settings
 from ingest.context import (
     LOG_ORIGIN,
@@ -541,8 +542,11 @@ def cmd_device_add(args: argparse.Namespace, out: Output, settings: object) -> i
             registered=True,
             now=now,
         )
+        log_device(txn, ctx, dev, actor=os_actor())
         if args.officer:
             txn.assign_device(serial=dev.serial, badge=args.officer, start=now)
+            log_assignment(txn, ctx, serial=dev.serial, badge=args.officer, start=now,
+                           actor=os_actor())  # fmt: skip
     ctx.close()
     out.document({"serial": dev.serial, "officer": args.officer})
     out.line(
@@ -592,6 +596,8 @@ def cmd_device_assign(args: argparse.Namespace, out: Output, settings: object) -
     start = parse_time(args.start, ctx.settings) if args.start else ctx.clock()
     with ctx.catalog.write() as txn:
         txn.assign_device(serial=args.serial, badge=args.badge, start=start)
+        log_assignment(txn, ctx, serial=args.serial, badge=args.badge, start=start,
+                       actor=os_actor())  # fmt: skip
     ctx.close()
     out.document({"serial": args.serial, "officer": args.badge, "from": start.isoformat()})
     out.line(f"device {args.serial} held by {args.badge} from {out.when(start)}")
@@ -608,6 +614,7 @@ def cmd_officer_add(args: argparse.Namespace, out: Output, settings: object) -> 
             certificate_no=args.certificate,
             now=ctx.clock(),
         )
+        log_officer(txn, ctx, o, actor=os_actor())
     ctx.close()
     out.document({"badge": o.badge, "name": o.name})
     out.line(f"officer {o.badge} ({o.name}) registered")

@@ -22,6 +22,8 @@ from sqlalchemy.orm import aliased
 from storage.catalog.models import (
     CaseLinkRow,
     CaseRow,
+    DeviceAssignmentRow,
+    DeviceRow,
     FactsPendingRow,
     ItemRow,
     OfficerRow,
@@ -37,6 +39,7 @@ FLAG = "offload"
 EXCUSE = "excuse"
 LINK = "link"
 CASE = "case"
+DEVICE = "device"
 
 
 def text_time(t: datetime | str | None) -> Value:
@@ -172,6 +175,28 @@ def case_facts(row: CaseRow, badges: Mapping[int, str]) -> Facts:
     )
 
 
+def assignments_text(spans: Iterable[tuple[Value, Value, Value]]) -> str:
+    """A device's assignments ``(badge, start, end)`` as one comparable text, by start."""
+    return "; ".join(f"{b} from {s} to {e or 'now'}" for b, s, e in sorted(spans, key=_by_start))
+
+
+def _by_start(span: tuple[Value, Value, Value]) -> str:
+    return span[1] or ""
+
+
+def device_facts(row: DeviceRow, spans: Iterable[tuple[Value, Value, Value]]) -> Facts:
+    return Facts(
+        kind=DEVICE,
+        key=row.serial,
+        item=None,
+        fields={
+            "kind": row.kind,
+            "registered": "yes" if row.registered else "no",
+            "assignments": assignments_text(spans),
+        },
+    )
+
+
 class FactOps:
     """Reads every compliance fact of the catalog (or those of some items / one case)."""
 
@@ -226,6 +251,16 @@ class FactOps:
         if number is not None:
             q = q.where(CaseRow.number == number)
         yield from (case_facts(r, badges) for r in self.s.scalars(q))
+
+    def device_facts(self) -> Iterator[Facts]:
+        badges = self._badges()
+        spans: dict[int, list[tuple[Value, Value, Value]]] = {}
+        for a in self.s.scalars(select(DeviceAssignmentRow)):
+            spans.setdefault(a.device_id, []).append(
+                (badges.get(a.officer_id), text_time(a.start_at), text_time(a.end_at))
+            )
+        for row in self.s.scalars(select(DeviceRow).order_by(DeviceRow.id)):
+            yield device_facts(row, spans.get(row.id, []))
 
     def case_items(self, number: str) -> list[int]:
         """Items ever linked to the case."""

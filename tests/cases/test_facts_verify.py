@@ -218,6 +218,25 @@ def test_edited_case_row_is_caught(ctx: Context, filed: Filed) -> None:
     assert sorted(_problems(ctx, case=CASE)) == sorted(expected)
 
 
+def test_edited_device_assignment_is_caught(
+    ctx: Context, cli: Callable[..., tuple[int, str]]
+) -> None:
+    """A device registered and handed over by the CLI (both events): its assignment rewritten
+    to another officer is a device-mismatch listing the logged and the found holders."""
+    register(ctx, badge="J1")
+    register(ctx, badge="J2")
+    assert cli("device", "add", "BWC-9", "--officer", "J1")[0] == 0
+    assert _problems(ctx) == []
+    [(start,)] = _sql(ctx, "SELECT start_at FROM device_assignment")
+    _sql(ctx, "UPDATE device_assignment SET officer_id = (SELECT id FROM officer WHERE "
+              "badge = 'J2')")  # fmt: skip
+    when = text_time(start)
+    assert _problems(ctx) == [
+        ("device-mismatch", "device BWC-9, field assignments",
+         f"'J1 from {when} to now' (custody log)", f"'J2 from {when} to now' (catalog)"),
+    ]  # fmt: skip
+
+
 # -- random histories, one random edit ---------------------------------------------------------
 
 # (table, key column, column, how to change it); each changes a field a report uses

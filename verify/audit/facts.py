@@ -19,6 +19,7 @@ from typing import Any
 
 from storage.catalog.facts import (
     CASE,
+    DEVICE,
     EXCUSE,
     FLAG,
     ITEM,
@@ -26,6 +27,7 @@ from storage.catalog.facts import (
     FactOps,
     Facts,
     Value,
+    assignments_text,
     text_delay,
     text_time,
     text_value,
@@ -36,9 +38,11 @@ from verify.custody import CustodyLog
 from verify.problems import Problem, Problems
 
 CASE_EVENTS = frozenset({"case_opened", "case_closed", "case_archived"})
+DEVICE_EVENTS = frozenset({"device_registered", "device_assigned"})
 FACT_EVENTS = frozenset(
     {"acquired", "durable", "late_flagged", "excused", "linked", "unlinked", "facts_recorded"}
     | CASE_EVENTS
+    | DEVICE_EVENTS
 )
 BASELINE = "facts_recorded"
 
@@ -56,6 +60,7 @@ _TIMES = frozenset(
         "closed_at",
         "archive_due_at",
         "archived_at",
+        "start_at",
     }
 )
 
@@ -85,6 +90,8 @@ class Projection:
     links: dict[int, dict[str, Value]] = field(default_factory=dict)  # by linked seq
     cases: dict[str, dict[str, Value]] = field(default_factory=dict)  # by number
     live: dict[tuple[str, int], int] = field(default_factory=dict)  # (case, item): linked seq
+    devices: dict[str, dict[str, Value]] = field(default_factory=dict)  # by serial
+    starts: dict[str, dict[Value, Value]] = field(default_factory=dict)  # serial: start: badge
 
     def apply(self, ev: Event) -> None:
         if ev.type not in FACT_EVENTS:
@@ -134,6 +141,8 @@ class Projection:
                     _take(gone, data, ("unlinked_at",))
             case "case_opened" | "case_closed" | "case_archived":
                 self._case(ev, data)
+            case "device_registered" | "device_assigned":
+                self._device(ev.type, data)
             case "facts_recorded":
                 self._baseline(ev, data)
             case _:
@@ -153,6 +162,22 @@ class Projection:
         else:
             case.update(status="archived", archived_by=ev.actor)
             _take(case, data, ("archived_at",))
+
+    def _device(self, type: str, data: Mapping[str, Any]) -> None:
+        serial = str(data.get("serial"))
+        device = self.devices.setdefault(serial, {})
+        starts = self.starts.setdefault(serial, {})
+        if type == "device_registered":
+            _take(device, data, ("kind",))
+            if "registered" in data:
+                device["registered"] = "yes" if data["registered"] else "no"
+        else:
+            starts[norm("start_at", data.get("start_at"))] = norm("officer", data.get("officer"))
+        ordered = sorted(starts.items(), key=lambda kv: kv[0] or "")
+        ends: list[Value] = [s for s, _ in ordered[1:]] + ([None] if ordered else [])
+        device["assignments"] = assignments_text(
+            (badge, start, end) for (start, badge), end in zip(ordered, ends, strict=True)
+        )
 
     def _baseline(self, ev: Event, data: Mapping[str, Any]) -> None:
         """Facts of a row recorded as they were (``record_baseline``); they replace what the
@@ -177,15 +202,28 @@ class Projection:
                     del self.live[live]
             case "case":
                 self.cases[str(key)] = known
+            case "device":
+                self.devices[str(key)] = known
+                self.starts[str(key)] = _parse_spans(known.get("assignments"))
             case _:
                 pass
+
+
+def _parse_spans(text: Value) -> dict[Value, Value]:
+    """The starts and holders of ``assignments_text`` (the baseline of a device)."""
+    out: dict[Value, Value] = {}
+    for part in (text or "").split("; "):
+        badge, sep, rest = part.partition(" from ")
+        if sep:
+            out[rest.split(" to ")[0]] = None if badge == "None" else badge
+    return out
 
 
 def baseline_events(ops: FactOps) -> list[tuple[int | None, dict[str, Any]]]:
     """``(item, data)`` of one ``facts_recorded`` event per row holding a compliance fact."""
     out: list[tuple[int | None, dict[str, Any]]] = []
     for group in (ops.item_facts(), ops.flag_facts(), ops.excuse_facts(), ops.link_facts(),
-                  ops.case_facts()):  # fmt: skip
+                  ops.case_facts(), ops.device_facts()):  # fmt: skip
         for f in group:
             if f.kind == FLAG and f.fields.get("late_flag_seq") is None:
                 continue  # only a late flag is evidence; a measurement is remade at will
@@ -201,6 +239,7 @@ _SUBJECT = {
     EXCUSE: "excuse of event #{key}",
     LINK: "case link of event #{key}",
     CASE: "case {key}",
+    DEVICE: "device {key}",
 }
 _MISMATCH = {
     ITEM: "item-fact-mismatch",
@@ -208,6 +247,7 @@ _MISMATCH = {
     EXCUSE: "excuse-mismatch",
     LINK: "link-mismatch",
     CASE: "case-mismatch",
+    DEVICE: "device-mismatch",
 }
 _UNLOGGED = {
     FLAG: "offload-mismatch",
@@ -245,12 +285,13 @@ class Scope:
 def _expected(p: Projection, kind: str) -> Mapping[Any, dict[str, Value]]:
     by_kind: dict[str, Mapping[Any, dict[str, Value]]] = {
         ITEM: p.items, FLAG: p.flags, EXCUSE: p.excuses, LINK: p.links, CASE: p.cases,
+        DEVICE: p.devices,
     }  # fmt: skip
     return by_kind[kind]
 
 
 def _key(kind: str, key: str) -> Any:
-    return key if kind == CASE else int(key)
+    return key if kind in (CASE, DEVICE) else int(key)
 
 
 def compare(
@@ -336,6 +377,7 @@ def catalog_facts(txn: Transaction, scope: Scope) -> Iterable[Facts]:
         yield from ops.excuse_facts()
         yield from ops.link_facts()
         yield from ops.case_facts()
+        yield from ops.device_facts()
         return
     if items:
         yield from ops.item_facts(items)

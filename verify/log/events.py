@@ -42,6 +42,9 @@ EVENT_TYPES = frozenset(
         "case_closed",
         "case_archived",
         "facts_recorded",  # the facts of a catalog written before these events, once
+        "officer_registered",
+        "device_registered",
+        "device_assigned",
     }
 )
 
