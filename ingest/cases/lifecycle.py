@@ -10,7 +10,7 @@ from datetime import datetime
 
 from ingest.context import Context
 from ingest.output import iso
-from storage.catalog.caserecords import Case
+from storage.catalog.caserecords import Activity, Case
 from storage.catalog.session import Transaction
 from storage.records import Device, Event, Officer
 
@@ -78,3 +78,17 @@ def log_assignment(
         actor=actor,
         data={"serial": serial, "officer": badge, "start_at": iso(start)},
     )
+
+
+def log_activity(txn: Transaction, ctx: Context, activity: Activity) -> Event:
+    """``activity_added``: a recorded step of a case, its window and officers (Art. 16 gaps
+    are measured against it)."""
+    return ctx.custody.append(
+        txn,
+        type="activity_added",
+        actor=activity.created_by,
+        data={"case": activity.case_number, "activity": activity.id, "stage": activity.stage,
+              "record_type": activity.record_type, "officers": list(activity.officers),
+              "place": activity.place, "start_at": iso(activity.start_at),
+              "end_at": iso(activity.end_at), "no_av_reason": activity.no_av_reason},
+    )  # fmt: skip

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import aliased
 
+from storage.catalog.caserecords import Activity
+from storage.catalog.cases import CaseOps
 from storage.catalog.models import (
     CaseLinkRow,
     CaseRow,
@@ -40,6 +42,7 @@ EXCUSE = "excuse"
 LINK = "link"
 CASE = "case"
 DEVICE = "device"
+ACTIVITY = "activity"
 
 
 def text_time(t: datetime | str | None) -> Value:
@@ -197,10 +200,28 @@ def device_facts(row: DeviceRow, spans: Iterable[tuple[Value, Value, Value]]) ->
     )
 
 
+def activity_facts(a: Activity) -> Facts:
+    return Facts(
+        kind=ACTIVITY,
+        key=str(a.id),
+        item=None,
+        fields={
+            "case": a.case_number,
+            "stage": a.stage,
+            "record_type": a.record_type,
+            "officers": ",".join(sorted(a.officers)),
+            "start_at": text_time(a.start_at),
+            "end_at": text_time(a.end_at),
+            "no_av_reason": a.no_av_reason,
+        },
+    )
+
+
 class FactOps:
     """Reads every compliance fact of the catalog (or those of some items / one case)."""
 
     def __init__(self, txn: Transaction) -> None:
+        self.txn = txn
         self.s = txn.s
 
     def _badges(self) -> dict[int, str]:
@@ -251,6 +272,14 @@ class FactOps:
         if number is not None:
             q = q.where(CaseRow.number == number)
         yield from (case_facts(r, badges) for r in self.s.scalars(q))
+
+    def activity_facts(self, number: str | None = None) -> Iterator[Facts]:
+        ops = CaseOps(self.txn)
+        q = select(CaseRow.id).order_by(CaseRow.id)
+        if number is not None:
+            q = q.where(CaseRow.number == number)
+        for case_id in list(self.s.scalars(q)):
+            yield from (activity_facts(a) for a in ops.activities(case_id))
 
     def device_facts(self) -> Iterator[Facts]:
         badges = self._badges()

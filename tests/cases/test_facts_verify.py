@@ -28,7 +28,7 @@ from ingest.context import Context
 from storage.catalog.caserecords import NewCase
 from storage.catalog.cases import CaseOps
 from storage.catalog.facts import text_time
-from tests.cases.conftest import Clip, dock, lay_out, register
+from tests.cases.conftest import Clip, at, dock, lay_out, register
 
 CASE = "凤里执罚〔2026〕7号"
 
@@ -235,6 +235,27 @@ def test_edited_device_assignment_is_caught(
         ("device-mismatch", "device BWC-9, field assignments",
          f"'J1 from {when} to now' (custody log)", f"'J2 from {when} to now' (catalog)"),
     ]  # fmt: skip
+
+
+def test_edited_activity_window_is_caught(
+    ctx: Context, filed: Filed, cli: Callable[..., tuple[int, str]]
+) -> None:
+    """An activity added by the CLI (activity_added) whose end is moved in the catalog, which
+    would shrink an A/V gap: activity-mismatch on end_at, also by verify --case."""
+    start = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    code, _ = cli("case", "activity", "add", CASE, "--type", "on-site-inspection",
+                  "--officer", "J1", "--from", at(start),
+                  "--to", at(start + timedelta(hours=1)))  # fmt: skip
+    assert code == 0 and _problems(ctx) == []
+    [(activity,)] = _sql(ctx, "SELECT id FROM case_activity")
+    _sql(ctx, "UPDATE case_activity SET end_at = :t", t=_naive(start + timedelta(minutes=5)))
+    expected = [
+        ("activity-mismatch", f"activity {activity}, field end_at",
+         "'2026-11-26T10:00:00.000000+00:00' (custody log)",
+         "'2026-11-26T09:05:00.000000+00:00' (catalog)"),
+    ]  # fmt: skip
+    assert _problems(ctx) == expected
+    assert _problems(ctx, case=CASE) == expected
 
 
 # -- random histories, one random edit ---------------------------------------------------------

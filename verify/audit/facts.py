@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storage.catalog.facts import (
+    ACTIVITY,
     CASE,
     DEVICE,
     EXCUSE,
@@ -37,7 +38,7 @@ from storage.records import Event
 from verify.custody import CustodyLog
 from verify.problems import Problem, Problems
 
-CASE_EVENTS = frozenset({"case_opened", "case_closed", "case_archived"})
+CASE_EVENTS = frozenset({"case_opened", "case_closed", "case_archived", "activity_added"})
 DEVICE_EVENTS = frozenset({"device_registered", "device_assigned"})
 FACT_EVENTS = frozenset(
     {"acquired", "durable", "late_flagged", "excused", "linked", "unlinked", "facts_recorded"}
@@ -61,6 +62,7 @@ _TIMES = frozenset(
         "archive_due_at",
         "archived_at",
         "start_at",
+        "end_at",
     }
 )
 
@@ -91,6 +93,7 @@ class Projection:
     cases: dict[str, dict[str, Value]] = field(default_factory=dict)  # by number
     live: dict[tuple[str, int], int] = field(default_factory=dict)  # (case, item): linked seq
     devices: dict[str, dict[str, Value]] = field(default_factory=dict)  # by serial
+    activities: dict[int, dict[str, Value]] = field(default_factory=dict)  # by id
     starts: dict[str, dict[Value, Value]] = field(default_factory=dict)  # serial: start: badge
 
     def apply(self, ev: Event) -> None:
@@ -139,6 +142,13 @@ class Projection:
                     gone.update(unlinked="yes", unlinked_seq=str(ev.seq), unlinked_by=ev.actor,
                                 unlink_reason=norm("why", data.get("why")))  # fmt: skip
                     _take(gone, data, ("unlinked_at",))
+            case "activity_added":
+                act: dict[str, Value] = {}
+                _take(act, data, ("case", "stage", "record_type", "start_at", "end_at",
+                                  "no_av_reason"))  # fmt: skip
+                if isinstance(data.get("officers"), list):
+                    act["officers"] = ",".join(sorted(str(o) for o in data["officers"]))
+                self.activities[int(data.get("activity") or 0)] = act
             case "case_opened" | "case_closed" | "case_archived":
                 self._case(ev, data)
             case "device_registered" | "device_assigned":
@@ -202,6 +212,8 @@ class Projection:
                     del self.live[live]
             case "case":
                 self.cases[str(key)] = known
+            case "activity":
+                self.activities[int(key)] = known
             case "device":
                 self.devices[str(key)] = known
                 self.starts[str(key)] = _parse_spans(known.get("assignments"))
@@ -223,7 +235,7 @@ def baseline_events(ops: FactOps) -> list[tuple[int | None, dict[str, Any]]]:
     """``(item, data)`` of one ``facts_recorded`` event per row holding a compliance fact."""
     out: list[tuple[int | None, dict[str, Any]]] = []
     for group in (ops.item_facts(), ops.flag_facts(), ops.excuse_facts(), ops.link_facts(),
-                  ops.case_facts(), ops.device_facts()):  # fmt: skip
+                  ops.case_facts(), ops.device_facts(), ops.activity_facts()):  # fmt: skip
         for f in group:
             if f.kind == FLAG and f.fields.get("late_flag_seq") is None:
                 continue  # only a late flag is evidence; a measurement is remade at will
@@ -240,6 +252,7 @@ _SUBJECT = {
     LINK: "case link of event #{key}",
     CASE: "case {key}",
     DEVICE: "device {key}",
+    ACTIVITY: "activity {key}",
 }
 _MISMATCH = {
     ITEM: "item-fact-mismatch",
@@ -248,6 +261,7 @@ _MISMATCH = {
     LINK: "link-mismatch",
     CASE: "case-mismatch",
     DEVICE: "device-mismatch",
+    ACTIVITY: "activity-mismatch",
 }
 _UNLOGGED = {
     FLAG: "offload-mismatch",
@@ -279,13 +293,15 @@ class Scope:
             return True
         if f.kind == CASE:
             return self.cases is not None and f.key in self.cases
+        if f.kind == ACTIVITY:
+            return self.cases is not None and f.fields.get("case") in self.cases
         return self.items is not None and f.item is not None and f.item in self.items
 
 
 def _expected(p: Projection, kind: str) -> Mapping[Any, dict[str, Value]]:
     by_kind: dict[str, Mapping[Any, dict[str, Value]]] = {
         ITEM: p.items, FLAG: p.flags, EXCUSE: p.excuses, LINK: p.links, CASE: p.cases,
-        DEVICE: p.devices,
+        DEVICE: p.devices, ACTIVITY: p.activities,
     }  # fmt: skip
     return by_kind[kind]
 
@@ -378,6 +394,7 @@ def catalog_facts(txn: Transaction, scope: Scope) -> Iterable[Facts]:
         yield from ops.link_facts()
         yield from ops.case_facts()
         yield from ops.device_facts()
+        yield from ops.activity_facts()
         return
     if items:
         yield from ops.item_facts(items)
@@ -387,6 +404,7 @@ def catalog_facts(txn: Transaction, scope: Scope) -> Iterable[Facts]:
     for number in sorted(scope.cases or ()):
         yield from ops.link_facts(case=number)
         yield from ops.case_facts(number)
+        yield from ops.activity_facts(number)
 
 
 def scoped_projection(txn: Transaction, scope: Scope) -> Projection:
@@ -398,7 +416,11 @@ def scoped_projection(txn: Transaction, scope: Scope) -> Projection:
         needle = json.dumps(number, ensure_ascii=False)
         for e in txn.log.events_typed(CASE_EVENTS | {BASELINE}, containing=needle):
             data = json.loads(e.data)
-            if isinstance(data, dict) and number in (data.get("case"), data.get("key")):
+            if not isinstance(data, dict):
+                continue
+            fields = data.get("fields")
+            named = fields.get("case") if isinstance(fields, dict) else None
+            if number in (data.get("case"), data.get("key"), named):
                 events[e.seq] = e
     p = Projection()
     for seq in sorted(events):

@@ -41,6 +41,7 @@ EVENT_TYPES = frozenset(
         "case_opened",
         "case_closed",
         "case_archived",
+        "activity_added",
         "facts_recorded",  # the facts of a catalog written before these events, once
         "officer_registered",
         "device_registered",
