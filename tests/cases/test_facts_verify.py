@@ -7,6 +7,7 @@ reports: its code, the item or case, the field, the value from the log and the v
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -202,6 +203,19 @@ def test_edited_case_link_stage_is_caught(ctx: Context, filed: Filed) -> None:
     [(code, subject, expected, found)] = _problems(ctx, case=CASE)
     assert code == "link-mismatch" and subject.endswith(", field stage")
     assert (expected, found) == ("'investigation' (custody log)", "'decision' (catalog)")
+
+
+def test_verify_case_command_reports_the_case_problems_as_json(
+    ctx: Context, filed: Filed, cli: Callable[..., tuple[int, str]]
+) -> None:
+    """'evidock --json verify --case N' exits 1 with the link problem and names the case."""
+    _sql(ctx, "UPDATE case_link SET why = 'edited'")
+    code, out = cli("--json", "verify", "--quick", "--case", CASE)
+    doc = json.loads(out)
+    assert code == 1 and doc["checked"]["case"] == CASE
+    assert [(p["code"], p["expected"], p["found"]) for p in doc["problems"]] == [
+        ("link-mismatch", "'seen on the clip' (custody log)", "'edited' (catalog)")
+    ]
 
 
 def test_edited_case_row_is_caught(ctx: Context, filed: Filed) -> None:
