@@ -406,6 +406,7 @@ def verify_lines(out: Output, report: AuditReport, recorded: int, cp_size: int |
     c = report.checked
     problem_lines(out, report.problems)
     scope = f"item #{c.item} and the whole log" if c.item is not None else "everything"
+    scope = f"case {c.case} and the whole log" if c.case is not None else scope
     rehash = (
         "not re-hashed: --quick"
         if c.quick
