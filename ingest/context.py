@@ -23,6 +23,7 @@ from storage.catalog.objects import queue_upload
 from storage.catalog.session import Catalog, Transaction
 from storage.errors import StorageError
 from storage.records import Dock
+from verify.audit.facts import record_baseline
 from verify.checkpoints import take_checkpoint
 from verify.custody import CustodyLog
 from verify.keys import DockKey, key_path, load_or_create
@@ -239,7 +240,7 @@ def open_context(
     except BaseException:
         catalog.close()
         raise
-    return Context(
+    ctx = Context(
         s3=object_store(settings),
         settings=settings,
         catalog=catalog,
@@ -250,3 +251,10 @@ def open_context(
         clock=clock,
         key_created=created,
     )
+    try:
+        if record_baseline(catalog, ctx.custody):  # a catalog from before issue 14, once
+            ctx.checkpoint()
+    except BaseException:
+        catalog.close()
+        raise
+    return ctx

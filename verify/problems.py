@@ -55,6 +55,15 @@ _OBJECT_HINT = (
     "Do not repair or replace the object: report the item to the evidence custodian, who "
     "restores it from a replica and records why."
 )
+_FACT_HINT = (
+    "A fact in the catalog differs from what its custody events recorded: the row was edited "
+    "outside evidock. Reports made from it (overdue, case show) cannot be trusted; trust the "
+    "custody log and hand this report to the evidence custodian."
+)
+_UNLOGGED_HINT = (
+    "A row in the catalog that no custody event records: it was written outside evidock. Do "
+    "not rely on it; hand this report to the evidence custodian."
+)
 HINTS = {
     "object-missing": _OBJECT_HINT,
     "object-corrupt": _OBJECT_HINT,
@@ -120,6 +129,17 @@ HINTS = {
         "the log or its checkpoints were rewritten after the fact, or the TSA's clock is "
         "wrong. Report it."
     ),
+    "item-fact-mismatch": _FACT_HINT,
+    "offload-mismatch": _FACT_HINT,
+    "excuse-mismatch": _FACT_HINT,
+    "excuse-unlogged": _UNLOGGED_HINT,
+    "excuse-missing": _FACT_HINT,
+    "link-mismatch": _FACT_HINT,
+    "link-unlogged": _UNLOGGED_HINT,
+    "link-missing": _FACT_HINT,
+    "case-mismatch": _FACT_HINT,
+    "case-unlogged": _UNLOGGED_HINT,
+    "case-missing": _FACT_HINT,
     "s3-checkpoint-missing": (
         "A checkpoint published to the bucket is gone: the bucket was changed outside evidock."
     ),

@@ -32,6 +32,7 @@ from storage.catalog.offload import OffloadOps
 from storage.catalog.session import Transaction
 from storage.records import Item
 from verify.log.events import EventType
+from verify.log.events import data_time as iso
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ def _link(
     actor: str,
 ) -> Link:
     record_type = activity.record_type if activity is not None else None
+    now = ctx.clock()
     ev = ctx.custody.append(
         txn,
         type=EventType.LINKED,
@@ -81,6 +83,7 @@ def _link(
             "how": how,
             "why": why,
             "sha256": item.sha256,
+            "linked_at": iso(now),
         },
     )
     queue_upload(  # a legal hold on its S3 copy while the case is open
@@ -97,7 +100,7 @@ def _link(
             how=how,
             why=why,
             linked_by=actor,
-            linked_at=ctx.clock(),
+            linked_at=now,
             linked_seq=ev.seq,
         )
     )
@@ -172,6 +175,7 @@ def unlink_item(ctx: Context, *, number: str, item_id: int, reason: str, actor: 
                 f"item {item_id} is not linked to case {number}",
                 hint=f"See what is linked: evidock case show {number}",
             )
+        now = ctx.clock()
         ev = ctx.custody.append(
             txn,
             type=EventType.UNLINKED,
@@ -185,15 +189,14 @@ def unlink_item(ctx: Context, *, number: str, item_id: int, reason: str, actor: 
                 "why": reason,
                 "link_how": live.how,
                 "sha256": item.sha256,
+                "unlinked_at": iso(now),
             },
         )
         queue_upload(  # the legal hold may no longer be needed
             txn, item.id, object_store=ctx.s3 is not None, shared=ctx.settings.store.shared,
             now=ctx.clock(),
         )  # fmt: skip
-        return LinkOps(txn).retire_link(
-            live.id, at=ctx.clock(), by=actor, reason=reason, seq=ev.seq
-        )
+        return LinkOps(txn).retire_link(live.id, at=now, by=actor, reason=reason, seq=ev.seq)
 
 
 def autolink_activities(

@@ -172,6 +172,7 @@ def excuse(
                     "delay_s": None if check.delay_s is None else round(check.delay_s, 3),
                     "reference_source": check.reference_source,
                     "clock_problems": list(check.clock_problems),
+                    "granted_at": data_time(now),
                 },
             )
             granted.append(

@@ -45,6 +45,7 @@ def add_parsers(sub: Any) -> None:
         ),
     )
     s.add_argument("--item", type=int, metavar="ID", help="only this item (and the whole log)")
+    s.add_argument("--case", metavar="NUMBER", help="only this case's facts and linked items")
     s.add_argument("--quick", action="store_true", help="do not re-hash the stored objects")
     s.add_argument(
         "--full",
@@ -83,7 +84,7 @@ def cmd_verify(args: argparse.Namespace, out: Output, settings: Settings) -> int
         check_textfile_path(textfile)
     started = time.monotonic()
     report, recorded, cp_size = verify_run(
-        settings, item=args.item, quick=args.quick, full=args.full
+        settings, item=args.item, quick=args.quick, full=args.full, case=args.case
     )
     doc = report.to_json()
     doc["recorded"] = {"fixity_events": recorded, "checkpoint_size": cp_size}
@@ -131,7 +132,12 @@ def cmd_audit(args: argparse.Namespace, out: Output, settings: Settings) -> int:
 
 
 def verify_run(
-    settings: Settings, *, item: int | None, quick: bool, full: bool = False
+    settings: Settings,
+    *,
+    item: int | None,
+    quick: bool,
+    full: bool = False,
+    case: str | None = None,
 ) -> tuple[AuditReport, int, int | None]:
     """The audit, then (over an intact log only) its fixity events and a checkpoint.
     Returns (report, fixity events recorded, checkpoint size or None)."""
@@ -145,6 +151,7 @@ def verify_run(
             local_key=key,
             origin=LOG_ORIGIN,
             item=item,
+            case=case,
             quick=quick,
             progress=progress,
             s3=ctx.s3 if ctx is not None else object_store(settings),
@@ -190,6 +197,7 @@ def verify_lines(out: Output, report: AuditReport, recorded: int, cp_size: int |
     c = report.checked
     problem_lines(out, report.problems)
     scope = f"item #{c.item} and the whole log" if c.item is not None else "everything"
+    scope = f"case {c.case} and the whole log" if c.case is not None else scope
     rehash = (
         "not re-hashed: --quick"
         if c.quick

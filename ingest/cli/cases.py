@@ -14,6 +14,7 @@ from ingest.cases.archive import ProxyFact, accepted_json, decide_archive, missi
 from ingest.cases.compliance import archive_due, check_case_number
 from ingest.cases.coverage import coverage_json, coverage_text, coverages, open_gaps
 from ingest.cases.coverage import gaps as coverage_gaps
+from ingest.cases.lifecycle import log_case
 from ingest.cases.rules import Coverage, Gap
 from ingest.cases.vocab import (
     CONFIDENTIALITY,
@@ -161,6 +162,7 @@ def cmd_case_open(args: argparse.Namespace, out: Output, settings: Settings) -> 
                     opened_by=os_actor(),
                 )
             )
+            log_case(txn, ctx, case, "case_opened")
     finally:
         ctx.close()
     out.document(case_json(case))
@@ -219,6 +221,7 @@ def cmd_case_close(args: argparse.Namespace, out: Output, settings: Settings) ->
             if at < case.opened_at:
                 raise UsageError("a case cannot close before it opened", hint="Check --at.")
             case = ops.close_case(number, at=at, due=archive_due(at, days), by=os_actor())
+            log_case(txn, ctx, case, "case_closed")
     finally:
         ctx.close()
     out.document(case_json(case))
@@ -251,6 +254,7 @@ def cmd_case_archive(args: argparse.Namespace, out: Output, settings: Settings) 
                 ctx.custody.append(txn, type=EventType.GAPS_ACCEPTED, actor=os_actor(),
                                    data=accepted_json(number, gaps, args.reason, at))  # fmt: skip
             case = ops.archive_case(number, at=at, by=os_actor())
+            log_case(txn, ctx, case, "case_archived")
             for link in LinkOps(txn).links(case.id, live_only=True):
                 ctx.queue_upload(txn, link.item_id)  # release the legal hold (issue 8)
     finally:

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from ingest.cases.compliance import normalise_case_number
+from ingest.cases.lifecycle import log_activity
 from ingest.cases.links import (
     autolink_activities,
     autolink_case,
@@ -266,6 +267,7 @@ def cmd_activity_add(args: argparse.Namespace, out: Output, settings: Settings) 
                     created_by=os_actor(),
                 ),
             )
+            log_activity(txn, ctx, activity)  # issue 14
             made = autolink_activities(
                 txn, ctx, [activity], actor=os_actor(), rules=link_rules(ctx)
             )

@@ -6,6 +6,7 @@ import argparse
 from datetime import datetime
 from typing import Any
 
+from ingest.cases.agreement import require_agreement
 from ingest.cases.compliance import SOURCE_TEXT, format_span
 from ingest.cases.coverage import coverage_json, coverage_text
 from ingest.cases.offload import excuse, problems_text
@@ -98,6 +99,8 @@ def cmd_overdue(args: argparse.Namespace, out: Output, settings: Settings) -> in
     ctx = open_context(settings)
     try:
         report = build_report(ctx, at=at, actor=os_actor())
+        if args.fail_on_overdue:  # never from a catalog that disagrees with its log (issue 14)
+            require_agreement(ctx, report)
     finally:
         ctx.close()
     out.document(report_json(report))

@@ -6,12 +6,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ingest.cases.lifecycle import log_assignment, log_device, log_officer  # issue 14
 from ingest.cli.common import examples, parse_time
 from ingest.config import Settings
 from ingest.context import open_context, os_actor
 from ingest.errors import EXIT_OK, UsageError
 from ingest.output import Output
-from verify.log.events import EventType, data_time
 
 
 def add_parsers(sub: Any) -> None:
@@ -131,8 +131,11 @@ def cmd_device_add(args: argparse.Namespace, out: Output, settings: Settings) ->
                 now=now,
                 in_service_since=since,
             )
+            log_device(txn, ctx, dev, actor=os_actor())
             if args.officer:
                 txn.assign_device(serial=dev.serial, badge=args.officer, start=now)
+                log_assignment(txn, ctx, serial=dev.serial, badge=args.officer, start=now,
+                               actor=os_actor())  # fmt: skip
     finally:
         ctx.close()
     out.document({"serial": dev.serial, "officer": args.officer})
@@ -189,19 +192,10 @@ def cmd_device_assign(args: argparse.Namespace, out: Output, settings: Settings)
             until = txn.assign_device(
                 serial=args.serial, badge=args.badge, start=start, reason=args.reason
             )
-            if until is not None:  # an earlier custody, added to the history as an event
-                ctx.custody.append(
-                    txn,
-                    type=EventType.DEVICE_ASSIGNED,
-                    actor=os_actor(),
-                    data={
-                        "device": args.serial,
-                        "officer": args.badge,
-                        "from": data_time(start),
-                        "until": data_time(until),
-                        "reason": args.reason,
-                    },
-                )
+            # one device_assigned event per assignment; an earlier custody recorded later
+            # also names where it ends and why it is recorded only now
+            log_assignment(txn, ctx, serial=args.serial, badge=args.badge, start=start,
+                           actor=os_actor(), until=until, reason=args.reason)  # fmt: skip
     finally:
         ctx.close()
     out.document(
@@ -228,6 +222,7 @@ def cmd_officer_add(args: argparse.Namespace, out: Output, settings: Settings) -
                 certificate_no=args.certificate,
                 now=ctx.clock(),
             )
+            log_officer(txn, ctx, o, actor=os_actor())
     finally:
         ctx.close()
     out.document({"badge": o.badge, "name": o.name})

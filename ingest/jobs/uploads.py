@@ -44,7 +44,7 @@ from storage.blobs.durable import fsync_dir
 from storage.blobs.s3objects import S3Object
 from storage.catalog.derived import DerivedOps
 from storage.catalog.jobs import JobKind, JobOps
-from storage.catalog.objects import DERIVED, ORIGINAL, ObjectOps, queue_upload
+from storage.catalog.objects import DERIVED, ORIGINAL, STORED, ObjectOps, queue_upload
 from storage.catalog.session import Transaction
 from storage.errors import S3IntegrityError, S3Unavailable, StorageError
 from storage.records import Event, StoredObject
@@ -236,6 +236,11 @@ def _settle_durability(
         return
     now = ctx.clock()
     made = [i for i in ops.items_with(sha256) if ops.make_durable(i, now)]
+    for made_id in made:  # the item's state and durable_at are custody facts (issue 14)
+        ctx.custody.append(
+            txn, type=EventType.DURABLE, actor=actor, item=made_id,
+            data={"sha256": sha256, "state": STORED, "durable_at": data_time(now)},
+        )  # fmt: skip
     others = [i for i in made if i != item_id]
     if others:
         remote = ops.object(S3, sha256)

@@ -137,6 +137,8 @@ def record_item(
                 "time_source": facts.time_source,
                 "flags": list(facts.flags),
                 "probe_errors": list(facts.probe_errors),
+                "state": item.state,
+                "durable_at": data_time(item.durable_at),
                 **claimed,
             },
         )

@@ -7,7 +7,7 @@ writes rows inside the caller's transaction.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -163,6 +163,16 @@ class LogRows:
     def events_of_type(self, type: str) -> list[r.Event]:
         """Every event of one type, in sequence order (few: key rotations)."""
         q = select(CustodyEventRow).where(CustodyEventRow.type == type)
+        return [_event(e) for e in self.s.scalars(q.order_by(CustodyEventRow.seq))]
+
+    @_flushed
+    def events_typed(self, types: Collection[str], *, containing: str) -> list[r.Event]:
+        """Events of the given types whose data text contains ``containing`` (a prefilter:
+        the caller checks the parsed data), in sequence order."""
+        q = select(CustodyEventRow).where(
+            CustodyEventRow.type.in_(list(types)),
+            CustodyEventRow.data.contains(containing, autoescape=True),
+        )
         return [_event(e) for e in self.s.scalars(q.order_by(CustodyEventRow.seq))]
 
     @_flushed

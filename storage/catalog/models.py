@@ -411,3 +411,12 @@ Index("ix_item_durable_at", ItemRow.durable_at)
 Index("ix_item_acquired_at", ItemRow.acquired_at)
 Index("ix_item_officer_recorded", ItemRow.officer_id, ItemRow.recorded_start)
 Index("ix_dock_session_device_started", DockSessionRow.device_id, DockSessionRow.started_at)
+
+
+class FactsPendingRow(Base):
+    """Present (one row) while the facts of a catalog written before issue 14 are not yet
+    recorded as ``facts_recorded`` events; see ``storage.catalog.facts``."""
+
+    __tablename__ = "facts_pending"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)

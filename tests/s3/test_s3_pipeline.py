@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from ingest.cases.lifecycle import log_case
 from ingest.cases.links import link_items
 from ingest.cases.overdue import build_report
 from ingest.cli.audit import verify_run
@@ -150,12 +151,13 @@ def test_legal_hold_is_set_while_linked_to_an_open_case_and_released_when_archiv
     with ctx.catalog.write() as txn:
         txn.add_officer(badge="J0042", name="王伟", unit="凤里街道综合执法队",
                         certificate_no="CERT-J0042", now=now - timedelta(days=30))  # fmt: skip
-        CaseOps(txn).add_case(
+        case = CaseOps(txn).add_case(
             NewCase(number="2026-0042", title="占道经营", enforcement_type="penalty",
                     procedure="general", handler="J0042", reviewer=None, approver=None,
                     confidentiality="personal-privacy", opened_at=now - timedelta(hours=3),
                     opened_by="test")
         )  # fmt: skip
+        log_case(txn, ctx, case, "case_opened")  # as 'evidock case open' does (issue 14)
     link_items(ctx, number="2026-0042", item_ids=[item.id], stage="investigation",
                activity_id=None, why="test", actor="test")  # fmt: skip
     drain(ctx)
@@ -167,8 +169,9 @@ def test_legal_hold_is_set_while_linked_to_an_open_case_and_released_when_archiv
 
     with ctx.catalog.write() as txn:
         ops = CaseOps(txn)
-        ops.close_case("2026-0042", at=now, due=now + timedelta(days=30), by="test")
-        ops.archive_case("2026-0042", at=now, by="test")
+        closed = ops.close_case("2026-0042", at=now, due=now + timedelta(days=30), by="test")
+        log_case(txn, ctx, closed, "case_closed")
+        log_case(txn, ctx, ops.archive_case("2026-0042", at=now, by="test"), "case_archived")
     # the archive command queues the release; here the test queues what it would
     with ctx.catalog.write() as txn:
         ctx.queue_upload(txn, item.id)

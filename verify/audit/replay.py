@@ -88,8 +88,15 @@ def completed_ranges(start: int, end: int) -> list[tuple[int, int, int]]:
 
 
 class _Pass:
-    def __init__(self, txn: Transaction, problems: Problems, sizes: Collection[int]) -> None:
+    def __init__(
+        self,
+        txn: Transaction,
+        problems: Problems,
+        sizes: Collection[int],
+        observe: Callable[[Event], None] | None = None,
+    ) -> None:
         self.txn = txn
+        self.observe = observe
         self.problems = problems
         self.sizes = frozenset(sizes)
         self.stream = StreamingRoot()
@@ -151,6 +158,8 @@ class _Pass:
         self.prev_hex = self.last_hex = leaf.hex()
         self.prev_seq = ev.seq
         self.events += 1
+        if self.observe is not None:
+            self.observe(ev)
         self.stream.push(leaf)
         if self.stream.size in self.sizes:
             self.roots[self.stream.size] = self.stream.root()
@@ -191,11 +200,17 @@ class _Pass:
 
 
 def replay_log(
-    txn: Transaction, problems: Problems, *, sizes: Collection[int], batch: int = 20_000
+    txn: Transaction,
+    problems: Problems,
+    *,
+    sizes: Collection[int],
+    batch: int = 20_000,
+    observe: Callable[[Event], None] | None = None,
 ) -> Replay:
-    """Replay every event of the log in ``txn``; see the module doc."""
+    """Replay every event of the log in ``txn``; see the module doc. ``observe`` sees each
+    event in sequence order (the projection of ``verify.audit.facts`` folds them)."""
     head = txn.log.head()
-    p = _Pass(txn, problems, sizes)
+    p = _Pass(txn, problems, sizes, observe)
     for start in range(0, head.size, batch):
         p.window(start, min(start + batch, head.size))
     for ev in txn.log.events_outside(head.size):

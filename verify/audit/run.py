@@ -24,6 +24,7 @@ from storage.catalog.derived import DerivedOps
 from storage.catalog.objects import ObjectOps
 from storage.catalog.session import Catalog, Transaction
 from verify.audit.derived_check import check_derived
+from verify.audit.facts import Projection, Scope, catalog_facts, check_scope, compare
 from verify.audit.fixity import Fixity, Progress, check_items, check_objects, strays
 from verify.audit.replay import replay_log
 from verify.audit.s3check import check_s3
@@ -68,6 +69,9 @@ class Checked:
     item: int | None
     s3_objects: int = 0
     s3_rehashed: int = 0
+    facts: int = 0
+    """Catalog rows compared with the facts the log gives (``verify.audit.facts``)."""
+    case: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,6 +105,7 @@ def run_audit(
     local_key: DockKey | None,
     origin: str,
     item: int | None = None,
+    case: str | None = None,
     quick: bool = False,
     progress: Progress | None = None,
     workers: int = 2,
@@ -126,7 +131,17 @@ def run_audit(
         keys = [*earlier_keys(history), *keys]  # issue 15: keys over time
         heads = open_heads(rows, files, keys, origin=origin, problems=problems)
         check_key_periods(signed_texts(rows, files), history, problems=problems)
-        replay = replay_log(txn, problems, sizes={h.size for h in heads})
+        whole = item is None and case is None
+        projection = Projection()
+        replay = replay_log(txn, problems, sizes={h.size for h in heads},
+                            observe=projection.apply if whole else None)  # fmt: skip
+        if whole:
+            facts = compare(projection, catalog_facts(txn, Scope()), problems)
+        else:
+            facts = check_scope(txn, problems, Scope(
+                items=frozenset(() if item is None else (item,)),
+                cases=frozenset(() if case is None else (case,)),
+            ))  # fmt: skip
         beyond = check_heads(
             heads,
             log_size=replay.head_size,
@@ -189,6 +204,8 @@ def run_audit(
             item=item,
             s3_objects=sum(1 for o in objects if o.backend == "s3"),
             s3_rehashed=len(s3_fixity),
+            facts=facts,
+            case=case,
         ),
         fixity=tuple(fixity),
     )

@@ -46,6 +46,15 @@ class EventType(enum.StrEnum):
     DEVICE_ASSIGNED = "device_assigned"  # an earlier custody recorded later, with its reason
     GAPS_ACCEPTED = "gaps_accepted"  # a case archived with A/V gaps, and why (Art. 27)
     KEY_ROTATED = "key_rotated"  # a dock's signing key replaced, signed by both keys (issue 15)
+    # issue 14: every compliance fact is an event
+    DURABLE = "durable"  # a pending item is in every backend of its system of record
+    CASE_OPENED = "case_opened"
+    CASE_CLOSED = "case_closed"
+    CASE_ARCHIVED = "case_archived"
+    ACTIVITY_ADDED = "activity_added"
+    FACTS_RECORDED = "facts_recorded"  # the facts of a catalog written before these events, once
+    OFFICER_REGISTERED = "officer_registered"
+    DEVICE_REGISTERED = "device_registered"
 
 
 EVENT_TYPES = frozenset(EventType)
