@@ -7,6 +7,7 @@ need=()
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need+=(ffmpeg)
 command -v exiftool >/dev/null || need+=(libimage-exiftool-perl)
 command -v openssl >/dev/null || need+=(openssl)
+command -v setpriv >/dev/null || need+=(util-linux)  # media tools die with their parent
 if [ "$mode" = test ] || [ "$mode" = bench ]; then
   ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
   command -v runuser >/dev/null || need+=(util-linux)
