@@ -138,7 +138,8 @@ def test_hostile_names_reach_the_terminal_escaped_and_json_exact(
     for doc in docs:
         report = cli("custody", str(doc["id"]))
         _clean(report)
-        assert len(report.splitlines()) == 2 + 3 * 3 + 3  # head, 3 events x 3 lines, tail
+        # head, 3 events x 3 lines, tail (checkpoint, key, cosignatures and timestamp, hint)
+        assert len(report.splitlines()) == 2 + 3 * 3 + 4
         name = bytes.fromhex(doc["original_path_hex"])
         assert report.splitlines()[1] == f"from BWC-7:{for_terminal(path_text(name))}"
         proof = json.loads(cli("custody", str(doc["id"]), "--json"))
