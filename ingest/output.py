@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from storage.records import Item
-from verify.log.events import data_time as iso  # JSON documents: the events' time form
+from verify.log.events import data_time
 
 _SHORT = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # Unicode categories a terminal does not show as a glyph: controls, format characters (bidi
@@ -136,8 +136,8 @@ def item_json(
         "device": item.device_serial,
         "officer": item.officer_badge,
         "session": item.session_id,
-        "recorded_start": iso(f.recorded_start),
-        "recorded_end": iso(f.recorded_end),
+        "recorded_start": data_time(f.recorded_start),
+        "recorded_end": data_time(f.recorded_end),
         "time_source": f.time_source,
         "duration_s": f.duration_s,
         "mime_type": f.mime_type,
@@ -150,8 +150,8 @@ def item_json(
         "camera_serial": f.camera_serial,
         "gps": None if f.gps_lat is None else {"lat": f.gps_lat, "lon": f.gps_lon},
         "state": item.state,
-        "acquired_at": iso(item.acquired_at),
-        "durable_at": iso(item.durable_at),
+        "acquired_at": data_time(item.acquired_at),
+        "durable_at": data_time(item.durable_at),
         "confidentiality": item.confidentiality,
         "flags": list(f.flags),
         "probe_errors": list(f.probe_errors),

@@ -18,7 +18,7 @@ from ingest.cases.rules import Gap
 from ingest.errors import UsageError
 from ingest.media.kinds import wants_proxy
 from storage.records import Item
-from verify.log.events import data_time as iso
+from verify.log.events import data_time
 
 STORED = "stored"
 
@@ -87,7 +87,7 @@ def accepted_json(number: str, gaps: Sequence[Gap], reason: str, at: datetime) -
     return {
         "case": number,
         "reason": reason,
-        "archived_at": iso(at),
+        "archived_at": data_time(at),
         "gaps": [
             {
                 "activity": g.activity.id,

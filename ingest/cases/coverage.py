@@ -14,7 +14,7 @@ from typing import Any
 from ingest.cases.rules import Coverage, Gap, activity_gap, coverage
 from storage.catalog.caselinks import LinkOps
 from storage.catalog.caserecords import Activity, LinkedRecording
-from verify.log.events import data_time as iso
+from verify.log.events import data_time
 
 
 def coverages(links: LinkOps, acts: Sequence[Activity], at: datetime) -> dict[int, Coverage]:
@@ -68,7 +68,7 @@ def coverage_json(c: Coverage | None) -> dict[str, Any] | None:
         "percent": c.percent,
         "covered_s": round(c.covered_s, 3),
         "window_s": round(c.total_s, 3),
-        "uncovered": [{"start": iso(s.start), "end": iso(s.end)} for s in c.uncovered],
+        "uncovered": [{"start": data_time(s.start), "end": data_time(s.end)} for s in c.uncovered],
         "covering_items": list(c.covering),
         "not_covering_items": list(c.not_covering),
     }

@@ -13,8 +13,7 @@ from ingest.context import Context
 from storage.catalog.caserecords import Activity, Case
 from storage.catalog.session import Transaction
 from storage.records import Device, Event, Officer
-from verify.log.events import EventType
-from verify.log.events import data_time as iso
+from verify.log.events import EventType, data_time
 
 
 def log_case(txn: Transaction, ctx: Context, case: Case, type: str) -> Event:
@@ -32,18 +31,18 @@ def log_case(txn: Transaction, ctx: Context, case: Case, type: str) -> Event:
                 "reviewer": case.reviewer,
                 "approver": case.approver,
                 "confidentiality": case.confidentiality,
-                "opened_at": iso(case.opened_at),
+                "opened_at": data_time(case.opened_at),
             }
         case "case_closed":
             actor = case.closed_by or ""
             data = {
                 "case": case.number,
-                "closed_at": iso(case.closed_at),
-                "archive_due_at": iso(case.archive_due_at),
+                "closed_at": data_time(case.closed_at),
+                "archive_due_at": data_time(case.archive_due_at),
             }
         case "case_archived":
             actor = case.archived_by or ""
-            data = {"case": case.number, "archived_at": iso(case.archived_at)}
+            data = {"case": case.number, "archived_at": data_time(case.archived_at)}
         case _:
             raise ValueError(f"not a case event: {type!r}")
     return ctx.custody.append(txn, type=EventType(type), actor=actor, data=data)
@@ -83,9 +82,9 @@ def log_assignment(
     """``device_assigned``: ``badge`` holds the device from ``start`` (the previous holder's span
     ends there, as ``assign_device`` records it). An earlier custody recorded later (``device
     assign --from EARLIER --reason``) also names where it ends and why it comes only now."""
-    data: dict[str, Any] = {"serial": serial, "officer": badge, "start_at": iso(start)}
+    data: dict[str, Any] = {"serial": serial, "officer": badge, "start_at": data_time(start)}
     if until is not None:
-        data.update(until=iso(until), reason=reason)
+        data.update(until=data_time(until), reason=reason)
     return ctx.custody.append(txn, type=EventType.DEVICE_ASSIGNED, actor=actor, data=data)
 
 
@@ -98,6 +97,6 @@ def log_activity(txn: Transaction, ctx: Context, activity: Activity) -> Event:
         actor=activity.created_by,
         data={"case": activity.case_number, "activity": activity.id, "stage": activity.stage,
               "record_type": activity.record_type, "officers": list(activity.officers),
-              "place": activity.place, "start_at": iso(activity.start_at),
-              "end_at": iso(activity.end_at), "no_av_reason": activity.no_av_reason},
+              "place": activity.place, "start_at": data_time(activity.start_at),
+              "end_at": data_time(activity.end_at), "no_av_reason": activity.no_av_reason},
     )  # fmt: skip

@@ -31,8 +31,7 @@ from storage.catalog.objects import queue_upload
 from storage.catalog.offload import OffloadOps
 from storage.catalog.session import Transaction
 from storage.records import Item
-from verify.log.events import EventType
-from verify.log.events import data_time as iso
+from verify.log.events import EventType, data_time
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +82,7 @@ def _link(
             "how": how,
             "why": why,
             "sha256": item.sha256,
-            "linked_at": iso(now),
+            "linked_at": data_time(now),
         },
     )
     queue_upload(  # a legal hold on its S3 copy while the case is open
@@ -189,7 +188,7 @@ def unlink_item(ctx: Context, *, number: str, item_id: int, reason: str, actor: 
                 "why": reason,
                 "link_how": live.how,
                 "sha256": item.sha256,
-                "unlinked_at": iso(now),
+                "unlinked_at": data_time(now),
             },
         )
         queue_upload(  # the legal hold may no longer be needed

@@ -28,7 +28,7 @@ from ingest.errors import EXIT_OK, UsageError
 from ingest.output import Output
 from storage.catalog.caserecords import Activity, Case, Link, NewActivity
 from storage.catalog.cases import ARCHIVED, CaseOps
-from verify.log.events import data_time as iso
+from verify.log.events import data_time
 
 _N = "凤里执罚〔2026〕12号"  # a case number in the examples
 _ACTIVITY = (
@@ -136,10 +136,10 @@ def case_json(c: Case) -> dict[str, Any]:
         "approver": c.approver,
         "confidentiality": c.confidentiality,
         "status": c.status,
-        "opened_at": iso(c.opened_at),
-        "closed_at": iso(c.closed_at),
-        "archive_due_at": iso(c.archive_due_at),
-        "archived_at": iso(c.archived_at),
+        "opened_at": data_time(c.opened_at),
+        "closed_at": data_time(c.closed_at),
+        "archive_due_at": data_time(c.archive_due_at),
+        "archived_at": data_time(c.archived_at),
     }
 
 
@@ -153,8 +153,8 @@ def activity_json(a: Activity) -> dict[str, Any]:
         "requires_av": bool(t and t.requires_av),
         "officers": list(a.officers),
         "place": a.place,
-        "start": iso(a.start_at),
-        "end": iso(a.end_at),
+        "start": data_time(a.start_at),
+        "end": data_time(a.end_at),
         "no_av_reason": a.no_av_reason or None,
         "note": a.note,
     }
@@ -169,9 +169,9 @@ def link_json(k: Link) -> dict[str, Any]:
         "how": k.how,
         "why": k.why,
         "by": k.linked_by,
-        "at": iso(k.linked_at),
+        "at": data_time(k.linked_at),
         "video": k.is_video,
-        "unlinked_at": iso(k.unlinked_at),
+        "unlinked_at": data_time(k.unlinked_at),
         "unlinked_by": k.unlinked_by,
         "unlink_reason": k.unlink_reason,
     }

@@ -19,7 +19,7 @@ from ingest.context import open_context, os_actor
 from ingest.errors import EXIT_OK, EXIT_OVERDUE, UsageError
 from ingest.output import Output
 from storage.catalog.caserecords import CheckedItem, Excuse
-from verify.log.events import data_time as iso
+from verify.log.events import data_time
 
 
 def add_parsers(sub: Any) -> None:
@@ -116,9 +116,9 @@ def _excuse_json(e: Excuse) -> dict[str, Any]:
         "item": e.item_id,
         "session": e.session_id,
         "reason": e.reason,
-        "returned_at": iso(e.returned_at),
+        "returned_at": data_time(e.returned_at),
         "by": e.granted_by,
-        "at": iso(e.granted_at),
+        "at": data_time(e.granted_at),
         "event_seq": e.event_seq,
     }
 
@@ -131,10 +131,10 @@ def _item_json(r: CheckedItem) -> dict[str, Any]:
         "officer": r.officer_badge,
         "session": r.session_id,
         "path": r.path,
-        "recorded_end": iso(r.recorded_end),
-        "acquired_at": iso(r.acquired_at),
-        "durable_at": iso(r.durable_at),
-        "measured_from": iso(c.reference_end) if c else None,
+        "recorded_end": data_time(r.recorded_end),
+        "acquired_at": data_time(r.acquired_at),
+        "durable_at": data_time(r.durable_at),
+        "measured_from": data_time(c.reference_end) if c else None,
         "measured_from_source": c.reference_source if c else None,
         "clock_problems": list(c.clock_problems) if c else [],
     }
@@ -145,7 +145,7 @@ def _late_json(x: LateItem) -> dict[str, Any]:
     return {
         **_item_json(x.item),
         "officer_mismatch": OFFICER_MISMATCH in x.item.flags,
-        "due_at": iso(j.due_at),
+        "due_at": data_time(j.due_at),
         "delay_s": None if j.delay is None else round(j.delay.total_seconds(), 3),
         "excused_by": _excuse_json(j.excused_by) if j.excused_by else None,
         "excuses_not_covering": [_excuse_json(e) for e in j.not_covering],
@@ -164,8 +164,8 @@ def _gap_json(g: Gap) -> dict[str, Any]:
         "article": g.article,
         "recorded_in_window": g.recorded,
         "officers": list(a.officers),
-        "start": iso(a.start_at),
-        "end": iso(a.end_at),
+        "start": data_time(a.start_at),
+        "end": data_time(a.end_at),
         "exempt_reason": g.exempt_reason or None,
         "coverage": coverage_json(g.coverage),
     }
@@ -173,7 +173,7 @@ def _gap_json(g: Gap) -> dict[str, Any]:
 
 def report_json(r: OverdueReport) -> dict[str, Any]:
     return {
-        "at": iso(r.at),
+        "at": data_time(r.at),
         "deadline_hours": r.deadline.total_seconds() / 3600,
         "archive_deadline_days": r.archive_days,
         "overdue_count": r.overdue_count,
@@ -189,8 +189,8 @@ def report_json(r: OverdueReport) -> dict[str, Any]:
             {
                 "device": d.device.serial,
                 "officer": d.device.officer_badge,
-                "assigned_at": iso(d.device.assigned_at),
-                "last_docked_at": iso(d.device.last_docked_at),
+                "assigned_at": data_time(d.device.assigned_at),
+                "last_docked_at": data_time(d.device.last_docked_at),
                 "undocked_s": round(d.undocked_for.total_seconds()),
             }
             for d in r.devices
@@ -198,8 +198,8 @@ def report_json(r: OverdueReport) -> dict[str, Any]:
         "archive_overdue": [
             {
                 "case": c.number,
-                "closed_at": iso(c.closed_at),
-                "archive_due_at": iso(c.archive_due_at),
+                "closed_at": data_time(c.closed_at),
+                "archive_due_at": data_time(c.archive_due_at),
                 "handler": c.handler,
             }
             for c in r.archives
@@ -211,7 +211,7 @@ def report_json(r: OverdueReport) -> dict[str, Any]:
         "measured": r.measured,
         "spool": {
             "count": r.spool.count,
-            "oldest_start": iso(r.spool.oldest_start),
+            "oldest_start": data_time(r.spool.oldest_start),
             "oldest_age_s": _age(r.at, r.spool.oldest_start),
         },
     }
