@@ -27,6 +27,11 @@ test: $(STAMP)
 	@scripts/system-deps.sh test
 	promtool check rules monitoring/alerts.yml
 	promtool test rules monitoring/alerts.test.yml
+	amtool check-config monitoring/alertmanager.yml
+	amtool config routes test --config.file=monitoring/alertmanager.yml \
+	  --verify.receivers=on-call severity=critical alertname=EvidockFixityFailure
+	amtool config routes test --config.file=monitoring/alertmanager.yml \
+	  --verify.receivers=custodians-mail severity=warning alertname=EvidockDeviceNotDocked
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 lint: $(STAMP)

@@ -12,6 +12,7 @@ if [ "$mode" = test ] || [ "$mode" = bench ]; then
   ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
   command -v runuser >/dev/null || need+=(util-linux)
   command -v promtool >/dev/null || need+=(prometheus)
+  command -v amtool >/dev/null || need+=(prometheus-alertmanager)  # checks monitoring/alertmanager.yml
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
