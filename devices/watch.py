@@ -23,6 +23,7 @@ import itertools
 import logging
 import os
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,17 @@ from watchdog.observers.inotify_c import (
 from devices.errors import DeviceError
 
 logger = logging.getLogger(__name__)
+
+# Watchdog's InotifyFD warns (RuntimeWarning, through ``warnings``) when a callback is removed
+# from a watch the kernel has already dropped (the folder was deleted or moved: a wiped or
+# undocked device) or re-added to a folder watched under another name. Both are states this
+# module expects and handles; unfiltered, re-docking a folder printed kilobytes of them to the
+# journal (issue 20).
+warnings.filterwarnings(
+    "ignore",
+    message=r"Callback with id .* (already exists|does not exist)",
+    category=RuntimeWarning,
+)
 
 MAX_WATCHED_FOLDERS = 1024  # folders watched in one device folder ([dock] max_watched_folders)
 

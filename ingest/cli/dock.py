@@ -49,7 +49,7 @@ def add_parsers(sub: Any) -> None:
         "--metrics-address", metavar="HOST:PORT", help="Prometheus endpoint ('off' for none)"
     )
     s.add_argument("--no-udev", action="store_true", help="watch folders only")
-    s.set_defaults(func=cmd_dock)
+    s.set_defaults(func=cmd_dock, daemon=True)  # logs INFO by default (the journal)
     s = sub.add_parser(
         "status",
         help="what each bay of this dock is doing, and the last sessions",

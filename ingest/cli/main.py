@@ -73,8 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _configure_logging(verbose: int) -> None:
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+def _configure_logging(verbose: int, daemon: bool) -> None:
+    """Commands log WARNING and above unless ``-v``; the daemons (``daemon`` set by their
+    parser) log INFO by default, so sessions and their outcomes reach the journal."""
+    quiet = logging.INFO if daemon else logging.WARNING
+    level = quiet if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)  # messages carry device names: escaped
     handler.setFormatter(
         TerminalLogFormatter("%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
@@ -89,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         print(f"evidock: {for_terminal(str(e))}\nhint: {for_terminal(e.hint)}", file=sys.stderr)
         return EXIT_USAGE
-    _configure_logging(args.verbose)
+    _configure_logging(args.verbose, getattr(args, "daemon", False))
     func: Handler = args.func
     try:
         settings = load(args.config)

@@ -67,7 +67,7 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("--log", action="append", default=[], metavar="ORIGIN=VKEY",
                    help="a log it witnesses and a key that signs it (repeatable; also "
                         "[logs] in DIR/witness.toml)")  # fmt: skip
-    s.set_defaults(func=cmd_serve)
+    s.set_defaults(func=cmd_serve, daemon=True)  # logs INFO by default (the journal)
     s = w.add_parser(
         "submit",
         help="send pending checkpoints to the [trust] witnesses now",

@@ -44,7 +44,7 @@ def add_parsers(sub: Any) -> None:
     )
     s.add_argument("--metrics-address", metavar="HOST:PORT",
                    help="Prometheus endpoint ('off' for none)")  # fmt: skip
-    s.set_defaults(func=cmd_worker)
+    s.set_defaults(func=cmd_worker, daemon=True)  # logs INFO by default (the journal)
     s = sub.add_parser(
         "jobs",
         help="the job queue: counts by state, and the jobs not done",
