@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from devices.profiles import DeviceProfile, load_profiles, match_medium
 from devices.walk import display_path
 from ingest.cli.common import examples
 from ingest.config import Settings
 from ingest.context import open_context, os_actor
-from ingest.errors import EXIT_FAILURE, EXIT_OK
+from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from ingest.jobs.proxies import ProxyState, proxy_states  # issue 5
 from ingest.output import Output, item_json, path_text, shown_path
+from ingest.pipeline.identity import medium_paths
 from ingest.pipeline.run import FAILED, FileResult, IngestReport, ingest_device
 
 _MARK = {"stored": "stored ", "already": "already", "failed": "FAILED ", "not_acquired": "skipped"}
@@ -30,6 +33,12 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("path", type=Path)
     s.add_argument("--device", metavar="SERIAL", help="serial of the device (registered or not)")
     s.add_argument("--officer", metavar="BADGE", help="officer the recordings belong to")
+    s.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="device profile to read it with (default: the one whose marker files are there, "
+        "as the dock does, when --device is not given; 'none' for no profile)",
+    )
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser(
@@ -42,8 +51,49 @@ def add_parsers(sub: Any) -> None:
     s.set_defaults(func=cmd_items)
 
 
+def one_shot_profile(
+    args: argparse.Namespace, settings: Settings
+) -> tuple[DeviceProfile | None, str]:
+    """The profile a one-shot ingest reads the medium with, and a line that says why.
+
+    Like the dock: the highest-priority profile whose marker files are there, unless
+    ``--device`` names the device or ``--profile`` names the profile. A folder given by hand is
+    named by whoever copied it, so its name is not taken as the serial ("folder" source): the
+    serial comes from the medium (serial file, GA/T 947 file names) or from its path."""
+    if args.profile == "none" or (args.device and args.profile is None):
+        return None, ""
+    profiles = load_profiles([settings.dock.profiles_dir])
+    if args.profile is not None:
+        chosen = next((p for p in profiles if p.name == args.profile), None)
+        if chosen is None:
+            names = ", ".join(p.name for p in profiles)
+            raise UsageError(
+                f"没有名为 {args.profile!r} 的设备档案 / no device profile is named "
+                f"{args.profile!r}",
+                hint=f"可用 / available: {names}, none",
+            )
+        how = "按 --profile 指定 / as --profile says"
+    else:
+        d = settings.dock
+        paths = medium_paths(args.path, max_depth=d.max_depth, max_entries=d.max_entries)
+        chosen = match_medium(profiles, paths)
+        if chosen is None:
+            return None, (
+                "设备档案：无匹配，序列号取自路径 / device profile: none matched, the serial "
+                "comes from the path (give --device SERIAL to name it)"
+            )
+        how = "其标志文件在介质上 / its marker files are on the medium"
+    sources = tuple(s for s in chosen.serial_sources if s != "folder")
+    return replace(
+        chosen, serial_sources=sources
+    ), f"设备档案 device profile: {chosen.name} ({how})"
+
+
 def cmd_ingest(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    profile, why = one_shot_profile(args, settings)
     ctx = open_context(settings)
+    if why:
+        out.line(why)
 
     def show(r: FileResult) -> None:
         ident = f"#{r.item}" if r.item is not None else "-"
@@ -61,6 +111,7 @@ def cmd_ingest(args: argparse.Namespace, out: Output, settings: Settings) -> int
             officer=args.officer,
             actor=os_actor(),
             on_file=show,
+            profile=profile,
         )
     finally:
         ctx.close()
@@ -86,6 +137,7 @@ def cmd_ingest(args: argparse.Namespace, out: Output, settings: Settings) -> int
             "summary": summary,
             "checkpoint_size": report.checkpoint_size,
             "serial_source": report.serial_source,
+            "profile": report.profile,
             "serial_mismatch": [
                 {"path": display_path(p), "path_hex": p.hex(), "serial": claim}
                 for p, claim in report.serial_claims
@@ -97,6 +149,8 @@ def cmd_ingest(args: argparse.Namespace, out: Output, settings: Settings) -> int
         f"{summary['already']} already in the catalog, {summary['failed']} failed, "
         f"{summary['not_acquired']} not acquired, {summary['flagged']} flagged"
     )
+    if report.serial_source:
+        out.line(f"序列号来源 serial from: {report.serial_source}")
     serial_lines(out, report)
     if summary["failed"]:
         out.line("Failed files stay on the device; see the reasons above and dock it again.")

@@ -10,7 +10,7 @@ from ingest.cases.lifecycle import log_assignment, log_device, log_officer  # is
 from ingest.cli.common import examples, parse_time
 from ingest.config import Settings
 from ingest.context import open_context, os_actor
-from ingest.errors import EXIT_OK, UsageError
+from ingest.errors import EXIT_OK
 from ingest.output import Output
 
 
@@ -117,20 +117,23 @@ def cmd_device_add(args: argparse.Namespace, out: Output, settings: Settings) ->
             now = ctx.clock()
             existing = txn.find_device(args.serial)
             if existing is not None and not existing.registered:
-                raise UsageError(
-                    f"device {args.serial!r} was seen before it was registered",
-                    hint="Its recordings are kept; registering seen devices comes with docking.",
+                # docked before it was registered (a profile that takes registered cameras
+                # only refused it and said to register it): the seen device becomes registered
+                dev = txn.register_seen_device(
+                    serial=args.serial, kind=args.kind, vendor=args.vendor, model=args.model,
+                    in_service_since=since,
+                )  # fmt: skip
+            else:
+                dev = txn.add_device(
+                    serial=args.serial,
+                    kind=args.kind,
+                    vendor=args.vendor,
+                    model=args.model,
+                    profile="",
+                    registered=True,
+                    now=now,
+                    in_service_since=since,
                 )
-            dev = txn.add_device(
-                serial=args.serial,
-                kind=args.kind,
-                vendor=args.vendor,
-                model=args.model,
-                profile="",
-                registered=True,
-                now=now,
-                in_service_since=since,
-            )
             log_device(txn, ctx, dev, actor=os_actor())
             if args.officer:
                 txn.assign_device(serial=dev.serial, badge=args.officer, start=now)

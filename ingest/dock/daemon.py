@@ -37,7 +37,6 @@ from devices.errors import DeviceError
 from devices.mounts import Mounter
 from devices.profiles import DeviceProfile, UsbProps, match_medium, usb_candidates
 from devices.udev import UdevEvent, UdevSource, is_usb_filesystem
-from devices.walk import open_root, walk
 from devices.watch import Settler, WatchSource, device_folders
 from ingest.cases.links import after_ingest
 from ingest.context import Context
@@ -49,6 +48,7 @@ from ingest.metrics.catalog import session_delays  # metrics (issue 7)
 from ingest.metrics.metered_store import metered  # metrics (issue 7)
 from ingest.metrics.prometheus import ACTIVE_BAY_STATES, DockMetrics
 from ingest.outage import CatalogOutage
+from ingest.pipeline.identity import medium_paths
 from ingest.pipeline.results import FileOutcome, FileResult, IngestReport, SessionOutcome
 from ingest.pipeline.run import ingest_device
 from storage.errors import CatalogUnavailable, StorageError
@@ -401,13 +401,7 @@ class DockDaemon:
     def _paths(self, root: Path) -> list[str]:
         """The files of a device, for profile matching (walked within the same bounds)."""
         d = self.ctx.settings.dock
-        fd = open_root(root)
-        try:
-            return [
-                f.display for f in walk(fd, max_depth=d.max_depth, max_entries=d.max_entries).files
-            ]
-        finally:
-            os.close(fd)
+        return medium_paths(root, max_depth=d.max_depth, max_entries=d.max_entries)
 
     def _usb_job(self, bay: _Bay, props: UsbProps) -> None:
         bay.state = "mounting"

@@ -11,7 +11,16 @@ from pathlib import Path
 
 from devices.errors import DeviceError
 from devices.profiles import DeviceProfile, clean_serial, serial_from_filenames, serial_mismatches
-from devices.walk import Listing, open_file
+from devices.walk import Listing, open_file, open_root, walk
+
+
+def medium_paths(root: Path, *, max_depth: int, max_entries: int) -> list[str]:
+    """The files of a medium, for profile matching (walked within the docking's bounds)."""
+    fd = open_root(root)
+    try:
+        return [f.display for f in walk(fd, max_depth=max_depth, max_entries=max_entries).files]
+    finally:
+        os.close(fd)
 
 
 def folder_serial(root: Path) -> str:

@@ -141,6 +141,26 @@ class Transaction:
         self._add_unique(row, f"device {serial!r} already exists")
         return self._device(row)
 
+    def register_seen_device(
+        self,
+        *,
+        serial: str,
+        kind: str,
+        vendor: str,
+        model: str,
+        in_service_since: datetime | None = None,
+    ) -> r.Device:
+        """Register a device that was docked (seen) before it was registered: the row it got
+        then becomes a registered device, its recordings stay where they are."""
+        row = self._device_row(serial)
+        if row is None or row.registered:
+            raise NotFound(f"no unregistered device with serial {serial!r}")
+        row.kind, row.vendor, row.model, row.registered = kind, vendor, model, True
+        if in_service_since is not None:
+            row.in_service_since = in_service_since
+        self.s.flush()
+        return self._device(row)
+
     def device(self, serial: str) -> r.Device:
         row = self._device_row(serial)
         if row is None:
