@@ -100,3 +100,25 @@ def log_activity(txn: Transaction, ctx: Context, activity: Activity) -> Event:
               "place": activity.place, "start_at": data_time(activity.start_at),
               "end_at": data_time(activity.end_at), "no_av_reason": activity.no_av_reason},
     )  # fmt: skip
+
+
+def log_device_status(
+    txn: Transaction,
+    ctx: Context,
+    *,
+    serial: str,
+    status: str,
+    was: str,
+    start: datetime,
+    reason: str,
+    actor: str,
+) -> Event:
+    """``device_status_changed``: a device retired, lost, sent to repair or back in service
+    from ``start``, with its reason (issue 20)."""
+    return ctx.custody.append(
+        txn,
+        type=EventType.DEVICE_STATUS_CHANGED,
+        actor=actor,
+        data={"serial": serial, "status": status, "from": was, "start_at": data_time(start),
+              "reason": reason},
+    )  # fmt: skip

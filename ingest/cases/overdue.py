@@ -16,7 +16,7 @@ from ingest.cases.offload import deadline, refresh
 from ingest.cases.rules import Gap
 from ingest.context import Context
 from storage.catalog.caselinks import LinkOps
-from storage.catalog.caserecords import Case, CheckedItem, DeviceInService
+from storage.catalog.caserecords import Case, CheckedItem, DeviceInService, LostDevice
 from storage.catalog.cases import CaseOps
 from storage.catalog.metricsq import MetricsQueries, Pending
 from storage.catalog.offload import OffloadOps
@@ -44,6 +44,7 @@ class OverdueReport:
     pending: tuple[LateItem, ...]  # not durable and past the deadline, not excused
     pending_excused: tuple[LateItem, ...]
     devices: tuple[UndockedDevice, ...]
+    lost: tuple[LostDevice, ...]  # reported lost: what they recorded since docking is at risk
     archives: tuple[Case, ...]
     gaps: tuple[Gap, ...]  # breaches: A/V required, window not covered by undamaged video
     gaps_exempt: tuple[Gap, ...]  # A/V not suitable, reason written down (Art. 16)
@@ -99,6 +100,7 @@ def build_report(
             gone = dock_overdue(dev, at=when, deadline=limit)
             if gone is not None:
                 devices.append(UndockedDevice(device=dev, undocked_for=gone))
+        lost = ops.lost_devices(at=when)  # issue 20
         clock = ops.clock_problems(at=when)
         spool = MetricsQueries(txn).pending()
         cases = CaseOps(txn)
@@ -119,6 +121,7 @@ def build_report(
         pending=tuple(x for x in pending if x.judgement.excused_by is None),
         pending_excused=tuple(x for x in pending if x.judgement.excused_by is not None),
         devices=tuple(devices),
+        lost=tuple(lost),
         archives=tuple(archives),
         gaps=tuple(g for g in gaps if g.counts),
         gaps_exempt=tuple(g for g in gaps if g.requires_av and not g.counts),

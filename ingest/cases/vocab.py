@@ -90,6 +90,14 @@ CONFIDENTIALITY = _table(
     Term(code="personal-privacy", zh="个人隐私", en="personal privacy"),
 )
 
+# A device's life (issue 20), storage.catalog.caserecords.DEVICE_STATUSES.
+DEVICE_STATUSES = _table(
+    Term(code="in-service", zh="在用", en="in service"),
+    Term(code="retired", zh="已报废", en="retired"),
+    Term(code="lost", zh="已遗失", en="lost"),
+    Term(code="repair", zh="维修中", en="in repair"),
+)
+
 STATUSES = _table(
     Term(code="open", zh="办理中", en="open"),
     Term(code="closed", zh="已结案", en="closed"),

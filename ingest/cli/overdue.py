@@ -195,6 +195,16 @@ def report_json(r: OverdueReport) -> dict[str, Any]:
             }
             for d in r.devices
         ],
+        "devices_lost": [
+            {
+                "device": d.serial,
+                "officer": d.officer_badge,
+                "lost_at": data_time(d.lost_at),
+                "last_docked_at": data_time(d.last_docked_at),
+                "reason": d.reason,
+            }
+            for d in r.lost
+        ],
         "archive_overdue": [
             {
                 "case": c.number,
@@ -251,6 +261,16 @@ def _print(r: OverdueReport, out: Output) -> None:
             f"{out.when(d.device.assigned_at)}; last docked {last}; "
             f"{format_span(d.undocked_for)} undocked"
         )
+    if r.lost:
+        out.line()
+        out.line(f"遗失设备 Devices reported lost ({len(r.lost)}): recordings made since their "
+                 "last docking may never be offloaded")  # fmt: skip
+        for lost in r.lost:
+            last = out.when(lost.last_docked_at) if lost.last_docked_at else "never"
+            out.line(
+                f"  {lost.serial}  held by {lost.officer_badge or '-'}; lost "
+                f"{out.when(lost.lost_at)} ({lost.reason}); last docked {last}"
+            )
     out.line()
     out.line(f"Closed cases past the archive deadline ({len(r.archives)})")
     for c in r.archives:

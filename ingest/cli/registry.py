@@ -7,11 +7,14 @@ import argparse
 from typing import Any
 
 from ingest.cases.lifecycle import log_assignment, log_device, log_officer  # issue 14
+from ingest.cases.vocab import DEVICE_STATUSES, label
+from ingest.cli import devicelife
 from ingest.cli.common import examples, parse_time
 from ingest.config import Settings
 from ingest.context import open_context, os_actor
 from ingest.errors import EXIT_OK
 from ingest.output import Output
+from storage.catalog.caserecords import IN_SERVICE
 
 
 def add_parsers(sub: Any) -> None:
@@ -64,6 +67,7 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("--from", dest="start", metavar="TIME", help="ISO time (default: now)")
     s.add_argument("--reason", help="why an earlier custody is recorded only now")
     s.set_defaults(func=cmd_device_assign)
+    devicelife.add_parsers(dev)  # retire, lost, repair, return (issue 20)
 
     off = sub.add_parser(
         "officer",
@@ -153,12 +157,19 @@ def cmd_device_list(args: argparse.Namespace, out: Output, settings: Settings) -
     try:
         with ctx.catalog.read() as txn:
             devices = txn.devices()
+            status = {d.serial: txn.device_statuses(d.serial) for d in devices}  # issue 20
     finally:
         ctx.close()
+
+    def now(serial: str) -> str:
+        history = status[serial]
+        return history[-1].status if history else IN_SERVICE
+
     out.document(
         [
             {
                 "serial": d.serial,
+                "status": now(d.serial),
                 "kind": d.kind,
                 "vendor": d.vendor,
                 "model": d.model,
@@ -170,13 +181,14 @@ def cmd_device_list(args: argparse.Namespace, out: Output, settings: Settings) -
         ]
     )
     out.table(
-        ["SERIAL", "KIND", "MODEL", "REGISTERED", "OFFICER", "LAST DOCKED"],
+        ["SERIAL", "KIND", "MODEL", "REGISTERED", "STATUS", "OFFICER", "LAST DOCKED"],
         [
             [
                 d.serial,
                 d.kind,
                 d.model or "-",
                 "yes" if d.registered else "NO",
+                label(DEVICE_STATUSES, now(d.serial)),
                 d.officer_badge or "-",
                 out.when(d.last_docked_at),
             ]

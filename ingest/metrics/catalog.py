@@ -97,6 +97,7 @@ def catalog_families(txn: Transaction, ctx: Context, *, at: datetime) -> list[Fa
     q = MetricsQueries(txn)
     ops = OffloadOps(txn)
     devices = ops.devices_in_service(at=at)
+    lost = ops.lost_devices(at=at)
     overdue = [d for d in devices if dock_overdue(d, at=at, deadline=limit) is not None]
     pending = q.pending()
     late = q.late(at=at, over_s=limit.total_seconds())
@@ -140,6 +141,13 @@ def catalog_families(txn: Transaction, ctx: Context, *, at: datetime) -> list[Fa
             samples=tuple(
                 ((d.serial,), undocked(d.assigned_at, d.last_docked_at)) for d in devices
             ),
+        ),
+        Family(
+            name="evidock_device_lost_seconds",
+            help="Seconds since a device was reported lost (issue 20): what it recorded after "
+            "its last docking may never be offloaded",
+            labels=("device",),
+            samples=tuple(((d.serial,), since(d.lost_at)) for d in lost),
         ),
         Family.single(
             "evidock_offload_pending_items", "Items whose bytes are not durable yet", pending.count

@@ -194,6 +194,34 @@ class Excuse:
     event_seq: int
 
 
+# A device's life (issue 20): its status from a time; no status row means in service.
+IN_SERVICE, RETIRED, LOST, REPAIR = "in-service", "retired", "lost", "repair"
+DEVICE_STATUSES = (IN_SERVICE, RETIRED, LOST, REPAIR)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceStatus:
+    """A device's status from ``start_at`` (issue 20)."""
+
+    serial: str
+    status: str  # in-service, retired, lost, repair
+    start_at: datetime
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LostDevice:
+    """A device reported lost, and what may have been on it: recordings made since its last
+    docking (while assigned) were never offloaded."""
+
+    serial: str
+    officer_badge: str | None
+    lost_at: datetime
+    last_docked_at: datetime | None
+    reason: str
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceInService:
     serial: str

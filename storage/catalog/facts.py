@@ -26,6 +26,7 @@ from storage.catalog.models import (
     CaseRow,
     DeviceAssignmentRow,
     DeviceRow,
+    DeviceStatusRow,
     FactsPendingRow,
     ItemRow,
     OfficerRow,
@@ -187,7 +188,18 @@ def _by_start(span: tuple[Value, Value, Value]) -> str:
     return span[1] or ""
 
 
-def device_facts(row: DeviceRow, spans: Iterable[tuple[Value, Value, Value]]) -> Facts:
+def statuses_text(changes: Iterable[tuple[Value, Value, Value]]) -> str:
+    """A device's status changes ``(status, start, reason)`` as one comparable text, by start
+    (issue 20); empty: in service all along."""
+    ordered = sorted(changes, key=lambda c: c[1] or "")
+    return "; ".join(f"{st} from {start} ({why})" for st, start, why in ordered)
+
+
+def device_facts(
+    row: DeviceRow,
+    spans: Iterable[tuple[Value, Value, Value]],
+    statuses: Iterable[tuple[Value, Value, Value]] = (),
+) -> Facts:
     return Facts(
         kind=DEVICE,
         key=row.serial,
@@ -196,6 +208,7 @@ def device_facts(row: DeviceRow, spans: Iterable[tuple[Value, Value, Value]]) ->
             "kind": row.kind,
             "registered": "yes" if row.registered else "no",
             "assignments": assignments_text(spans),
+            "statuses": statuses_text(statuses),
         },
     )
 
@@ -288,8 +301,13 @@ class FactOps:
             spans.setdefault(a.device_id, []).append(
                 (badges.get(a.officer_id), text_time(a.start_at), text_time(a.end_at))
             )
+        changes: dict[int, list[tuple[Value, Value, Value]]] = {}
+        for st in self.s.scalars(select(DeviceStatusRow)):
+            changes.setdefault(st.device_id, []).append(
+                (st.status, text_time(st.start_at), st.reason)
+            )
         for row in self.s.scalars(select(DeviceRow).order_by(DeviceRow.id)):
-            yield device_facts(row, spans.get(row.id, []))
+            yield device_facts(row, spans.get(row.id, []), changes.get(row.id, []))
 
     def case_items(self, number: str) -> list[int]:
         """Items ever linked to the case."""

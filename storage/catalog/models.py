@@ -93,6 +93,19 @@ class DeviceAssignmentRow(Base):
     end_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class DeviceStatusRow(Base):
+    """A device's status from a time (issue 20): retired, lost, in repair, or back in service
+    ("in-service"); no row means in service. History is kept, never rewritten."""
+
+    __tablename__ = "device_status"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("device.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
+
+
 class DockRow(Base):
     __tablename__ = "dock"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -15,10 +15,12 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 
 from storage.catalog import caserecords as c
+from storage.catalog.caserecords import IN_SERVICE, LOST
 from storage.catalog.cases import chunked
 from storage.catalog.models import (
     DeviceAssignmentRow,
     DeviceRow,
+    DeviceStatusRow,
     DockSessionRow,
     ItemRow,
     OfficerRow,
@@ -242,7 +244,11 @@ class OffloadOps:
         for row in self.s.execute(q):  # overlapping spans: the latest assignment holds it
             if row[0] not in latest or row[3] > latest[row[0]][3]:
                 latest[row[0]] = row
-        rows = sorted(latest.values(), key=lambda r: r[1])
+        out_of_service = self._statuses(list(latest), at=at)
+        rows = sorted(
+            (r for r in latest.values() if out_of_service.get(r[0], IN_SERVICE) == IN_SERVICE),
+            key=lambda r: r[1],
+        )  # a retired, lost or broken device is not expected at a dock (issue 20)
         last: dict[int, Any] = {}
         for part in chunked([r[0] for r in rows]):
             q2 = (
@@ -260,6 +266,60 @@ class OffloadOps:
             )
             for dev_id, serial, badge, start in rows
         ]
+
+    def _statuses(self, device_ids: Sequence[int], *, at: datetime) -> dict[int, str]:
+        """Each device's status at ``at`` (absent: never changed, in service)."""
+        status: dict[int, tuple[datetime, int, str]] = {}
+        for part in chunked(list(device_ids)):
+            q = select(DeviceStatusRow).where(
+                DeviceStatusRow.device_id.in_(part), DeviceStatusRow.start_at <= at
+            )
+            for r in self.s.scalars(q):
+                key = (r.start_at, r.id, r.status)
+                if r.device_id not in status or key > status[r.device_id]:
+                    status[r.device_id] = key
+        return {d: k[2] for d, k in status.items()}
+
+    def lost_devices(self, *, at: datetime) -> list[c.LostDevice]:
+        """Devices lost at ``at``: their holder then and their last docking before the loss."""
+        lost = select(DeviceStatusRow.device_id).where(DeviceStatusRow.status == LOST)
+        ids = list(self.s.scalars(lost.distinct()))
+        now = self._statuses(ids, at=at)
+        out = []
+        for dev_id in sorted(d for d, st in now.items() if st == LOST):
+            row = self.s.scalars(
+                select(DeviceStatusRow)
+                .where(DeviceStatusRow.device_id == dev_id, DeviceStatusRow.start_at <= at)
+                .order_by(DeviceStatusRow.start_at.desc(), DeviceStatusRow.id.desc())
+            ).first()
+            assert row is not None
+            serial = self.s.scalar(select(DeviceRow.serial).where(DeviceRow.id == dev_id))
+            holder = self.s.scalar(
+                select(OfficerRow.badge)
+                .join(DeviceAssignmentRow, DeviceAssignmentRow.officer_id == OfficerRow.id)
+                .where(
+                    DeviceAssignmentRow.device_id == dev_id,
+                    DeviceAssignmentRow.start_at <= row.start_at,
+                    or_(DeviceAssignmentRow.end_at.is_(None),
+                        DeviceAssignmentRow.end_at > row.start_at),
+                )
+                .order_by(DeviceAssignmentRow.start_at.desc())
+            )  # fmt: skip
+            docked = self.s.scalar(
+                select(func.max(DockSessionRow.started_at)).where(
+                    DockSessionRow.device_id == dev_id, DockSessionRow.started_at <= row.start_at
+                )
+            )
+            out.append(
+                c.LostDevice(
+                    serial=str(serial),
+                    officer_badge=holder,
+                    lost_at=row.start_at,
+                    last_docked_at=_aware(docked),
+                    reason=row.reason,
+                )
+            )
+        return out
 
     def _checked(self, *, outer: bool = False) -> Select[ItemRow, str, str, OffloadCheckRow]:
         q = select(ItemRow, DeviceRow.serial, OfficerRow.badge, OffloadCheckRow)

@@ -17,11 +17,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from storage import records as r
+from storage.catalog import caserecords as c
 from storage.catalog.engine import READ_ONLY, is_sqlite, make_engine, migrate
 from storage.catalog.logrows import LogRows
 from storage.catalog.models import (
     DeviceAssignmentRow,
     DeviceRow,
+    DeviceStatusRow,
     DockRow,
     DockSessionRow,
     ItemRow,
@@ -212,6 +214,41 @@ class Transaction:
         )
         self.s.flush()
         return None
+
+    def set_device_status(
+        self, *, serial: str, status: str, start: datetime, reason: str, actor: str
+    ) -> str:
+        """Record ``serial``'s status from ``start`` (a new row: history is kept); returns the
+        status it had before. Only the newest status can be followed by a later one."""
+        dev = self._require_device_row(serial)
+        before = self._status_rows(dev.id)
+        if before and before[-1].start_at > start:
+            raise AlreadyExists(
+                f"device {serial!r} has a status from {before[-1].start_at.isoformat()}, after "
+                f"{start.isoformat()}",
+                hint="Give an --at time after the device's last status change.",
+            )
+        self.s.add(
+            DeviceStatusRow(
+                device_id=dev.id, status=status, start_at=start, reason=reason, actor=actor
+            )
+        )
+        self.s.flush()
+        return before[-1].status if before else "in-service"
+
+    def device_statuses(self, serial: str) -> list[c.DeviceStatus]:
+        """The status history of a device, oldest first (empty: in service all along)."""
+        dev = self._require_device_row(serial)
+        return [
+            c.DeviceStatus(
+                serial=serial, status=r.status, start_at=r.start_at, reason=r.reason, actor=r.actor
+            )
+            for r in self._status_rows(dev.id)
+        ]
+
+    def _status_rows(self, device_id: int) -> list[DeviceStatusRow]:
+        q = select(DeviceStatusRow).where(DeviceStatusRow.device_id == device_id)
+        return list(self.s.scalars(q.order_by(DeviceStatusRow.start_at, DeviceStatusRow.id)))
 
     def _assign_earlier(
         self,

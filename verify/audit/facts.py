@@ -29,6 +29,7 @@ from storage.catalog.facts import (
     Facts,
     Value,
     assignments_text,
+    statuses_text,
     text_delay,
     text_time,
     text_value,
@@ -40,7 +41,7 @@ from verify.log.events import EventType
 from verify.problems import Problem, Problems
 
 CASE_EVENTS = frozenset({"case_opened", "case_closed", "case_archived", "activity_added"})
-DEVICE_EVENTS = frozenset({"device_registered", "device_assigned"})
+DEVICE_EVENTS = frozenset({"device_registered", "device_assigned", "device_status_changed"})
 FACT_EVENTS = frozenset(
     {"acquired", "durable", "late_flagged", "excused", "linked", "unlinked", "facts_recorded"}
     | CASE_EVENTS
@@ -96,6 +97,7 @@ class Projection:
     devices: dict[str, dict[str, Value]] = field(default_factory=dict)  # by serial
     activities: dict[int, dict[str, Value]] = field(default_factory=dict)  # by id
     starts: dict[str, dict[Value, Value]] = field(default_factory=dict)  # serial: start: badge
+    statuses: dict[str, list[tuple[Value, Value, Value]]] = field(default_factory=dict)  # serial
 
     def apply(self, ev: Event) -> None:
         if ev.type not in FACT_EVENTS:
@@ -152,7 +154,7 @@ class Projection:
                 self.activities[int(data.get("activity") or 0)] = act
             case "case_opened" | "case_closed" | "case_archived":
                 self._case(ev, data)
-            case "device_registered" | "device_assigned":
+            case "device_registered" | "device_assigned" | "device_status_changed":
                 self._device(ev.type, data)
             case "facts_recorded":
                 self._baseline(ev, data)
@@ -182,6 +184,13 @@ class Projection:
             _take(device, data, ("kind",))
             if "registered" in data:
                 device["registered"] = "yes" if data["registered"] else "no"
+            device.setdefault("statuses", "")  # registered here: no status change yet
+        elif type == "device_status_changed":  # issue 20
+            changes = self.statuses.setdefault(serial, [])
+            changes.append((norm("status", data.get("status")), norm("start_at",
+                            data.get("start_at")), norm("reason", data.get("reason"))))  # fmt: skip
+            device["statuses"] = statuses_text(changes)
+            return
         else:
             starts[norm("start_at", data.get("start_at"))] = norm("officer", data.get("officer"))
         ordered = sorted(starts.items(), key=lambda kv: kv[0] or "")

@@ -55,6 +55,7 @@ class EventType(enum.StrEnum):
     FACTS_RECORDED = "facts_recorded"  # the facts of a catalog written before these events, once
     OFFICER_REGISTERED = "officer_registered"
     DEVICE_REGISTERED = "device_registered"
+    DEVICE_STATUS_CHANGED = "device_status_changed"  # retired, lost, in repair, back (issue 20)
 
 
 EVENT_TYPES = frozenset(EventType)
