@@ -17,6 +17,7 @@ from ingest.cli import (
     audit,
     cases,
     catalog,
+    correct,
     custody,
     demo,
     dock,
@@ -43,6 +44,7 @@ logger = logging.getLogger("evidock")
 COMMAND_MODULES = (
     registry,
     evidence,
+    correct,
     custody,
     audit,
     demo,

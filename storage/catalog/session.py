@@ -457,6 +457,20 @@ class Transaction:
             raise NotFound(f"no evidence item {item_id}")
         return self._item(row)
 
+    def set_item_officer(self, item_id: int, badge: str) -> None:
+        """Attribute an item to another (registered) officer: a correction (issue 20)."""
+        row = self.s.get(ItemRow, item_id)
+        if row is None:
+            raise NotFound(f"no evidence item {item_id}")
+        off = self._officer_row(badge)
+        if off is None:
+            raise NotFound(
+                f"no officer with badge {badge!r}",
+                hint="Register the officer: evidock officer add BADGE --name NAME",
+            )
+        row.officer_id = off.id
+        self.s.flush()
+
     def items(
         self,
         *,

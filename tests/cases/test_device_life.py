@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from ingest.cli.audit import verify_run
 from ingest.context import Context
 from ingest.errors import UsageError
 from ingest.metrics.catalog import catalog_families
-from tests.cases.conftest import register
+from tests.cases.conftest import Clip, dock, lay_out, register
 
 Cli = Callable[..., tuple[int, str]]
 
@@ -90,3 +91,26 @@ def test_an_edited_status_history_fails_verify(ctx: Context, cli: Cli) -> None:
     with ctx.catalog.engine.begin() as conn:  # or removed altogether
         conn.execute(text("DELETE FROM device_status"))
     assert _problems(ctx) == [("device-mismatch", "device BWC-7, field statuses")]
+
+
+def test_an_officer_correction_changes_reports_keeps_the_original_and_verifies(
+    ctx: Context, cli: Cli, clips: dict[str, Clip], tmp_path: Path
+) -> None:
+    """A shared camera's clip filed under J1 is J2's: `evidock correct` moves it, the late
+    report names J2, the log keeps J1 in the correction, and an edit back to J1 fails verify."""
+    register(ctx, badge="J1", serial="BWC-1", since=timedelta(days=3))
+    register(ctx, badge="J2")
+    report, _ = dock(ctx, lay_out(tmp_path / "cam", ("a.mp4", clips["old"])), "BWC-1")
+    [item] = [f.item for f in report.files if f.item is not None]
+    code, out = cli("correct", str(item), "--officer", "J2", "--reason", "共用记录仪 shared")
+    assert code == 0 and "J1 → J2" in out
+    late = _overdue(cli)["late"]["unexcused"]
+    assert [(x["item"], x["officer"]) for x in late] == [(item, "J2")]
+    with ctx.catalog.read() as txn:
+        [ev] = [e for e in txn.log.events_for_item(item) if e.type == "metadata_corrected"]
+    assert json.loads(ev.data)["was"] == {"officer": "J1"}
+    assert _problems(ctx) == []
+    with ctx.catalog.engine.begin() as conn:
+        conn.execute(text("UPDATE evidence_item SET officer_id = "
+                          "(SELECT id FROM officer WHERE badge = 'J1')"))  # fmt: skip
+    assert _problems(ctx) == [("item-fact-mismatch", f"item #{item}, field officer")]

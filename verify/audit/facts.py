@@ -43,7 +43,16 @@ from verify.problems import Problem, Problems
 CASE_EVENTS = frozenset({"case_opened", "case_closed", "case_archived", "activity_added"})
 DEVICE_EVENTS = frozenset({"device_registered", "device_assigned", "device_status_changed"})
 FACT_EVENTS = frozenset(
-    {"acquired", "durable", "late_flagged", "excused", "linked", "unlinked", "facts_recorded"}
+    {
+        "acquired",
+        "durable",
+        "late_flagged",
+        "excused",
+        "linked",
+        "unlinked",
+        "facts_recorded",
+        "metadata_corrected",
+    }
     | CASE_EVENTS
     | DEVICE_EVENTS
 )
@@ -114,6 +123,8 @@ class Projection:
                 _take(self.items.setdefault(ev.item, {}), data,
                       (*names, "state", "durable_at") if ev.type == "acquired"
                       else ("state", "durable_at"))  # fmt: skip
+            case "metadata_corrected" if ev.item is not None:  # issue 20: the new value
+                _take(self.items.setdefault(ev.item, {}), data, ("officer",))
             case "late_flagged" if ev.item is not None:
                 flag: dict[str, Value] = {"late_flag_seq": str(ev.seq)}
                 _take(flag, data, ("reference_end", "reference_source", "durable_at", "delay_s"))
