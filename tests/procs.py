@@ -56,6 +56,15 @@ def evidock(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     )
 
 
+def gone(pid: int) -> bool:
+    """The process is gone or a zombie waiting for its reaper (it runs no more)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state in ("Z", "X")
+
+
 def wait_until(
     cond: Callable[[], bool],
     timeout: float = 60.0,

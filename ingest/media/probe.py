@@ -1,9 +1,11 @@
 """Adapter for the media tools: one persistent exiftool and ffprobe, on stored copies only.
 
-exiftool runs as one ``-stay_open`` process per worker (never one process per file); ffprobe
-runs only for audio and video, where exiftool cannot tell whether the streams decode. Both get
-fixed arguments, a path that evidock chose (never a device name) and a timeout. A tool that
-hangs is killed and, for exiftool, restarted for the next file.
+exiftool runs as one ``-stay_open`` process per worker (never one process per file), through
+PyExifTool, with no configuration file (``-config ""``: exiftool would otherwise run the Perl of
+a ``.ExifTool_config`` in the working directory); ffprobe runs only for audio and video, where
+exiftool cannot tell whether the streams decode. Both get fixed arguments, a path that evidock
+chose (never a device name) and a timeout. A tool that hangs is killed and, for exiftool,
+restarted for the next file.
 
 exiftool's answers end with ``{ready<nonce>}`` on a line of its own, the nonce a fresh random
 number per command: text in a file (a photo's UserComment holding ``{ready2}``) cannot end an
@@ -30,12 +32,20 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import exiftool  # PyExifTool: this module is its one importer
+from exiftool.exceptions import (
+    ExifToolJSONInvalidError,
+    ExifToolNotRunning,
+    ExifToolOutputEmptyError,
+)
+
 from ingest.errors import ToolMissing
 from ingest.media.sniff import HEAD_BYTES, Container, Sniffed, id3v2_end, sniff, sniff_after_id3
 
 logger = logging.getLogger(__name__)
 
-EXIFTOOL_ARGS = ("-j", "-G", "-n", "-api", "largefilesupport=1", "-charset", "filename=utf8")
+# -j comes with each command (PyExifTool's execute_json), the rest once, as -common_args
+EXIFTOOL_ARGS = ("-G", "-n", "-api", "largefilesupport=1", "-charset", "filename=utf8")
 FFPROBE_ARGS = (
     "-v",
     "error",
@@ -90,87 +100,91 @@ class AnswerTooLarge(OSError):
     """exiftool said more about one file than ``max_answer_bytes``."""
 
 
-class ExifTool:
-    """A ``-stay_open`` exiftool with a per-file deadline and a bound on each answer."""
+class _StayOpen(exiftool.ExifTool):  # type: ignore[misc]  # PyExifTool ships no types
+    """PyExifTool's ``-stay_open`` process, started and read the way evidock needs.
+
+    PyExifTool keeps the process: its common arguments (given once, with ``-common_args``),
+    ``-config``, ``running``, ``version``, ``execute_json`` and the orderly ``-stay_open False``
+    of ``terminate``. Two of its methods are ours, for what PyExifTool 0.5 does not do:
+
+    - ``run``: PyExifTool starts exiftool with the caller's whole environment and a ctypes
+      ``preexec_fn`` for its death signal (unsafe in a process with threads, and SIGTERM).
+      Here: ``die_with_parent()`` and ``TOOL_ENV``, and stderr discarded (nothing waits on it).
+    - ``execute``: PyExifTool reads an answer with no deadline (its issues #95 and #105) and
+      no size bound, and ends it at ``{ready<6 digits>}`` anywhere in the output. Here the end
+      is ``{ready<18 digits from secrets>}`` alone on the last line, the answer is bounded by
+      ``max_answer_bytes`` and ``timeout_s``, and any failure kills the process (the next
+      ``run`` starts another).
+
+    They set PyExifTool's ``_process``, ``_running`` and ``_ver`` as its own ``run`` does: the
+    version is pinned below 0.6, and tests/ingest/test_exiftool_answers.py goes through each
+    path.
+    """
+
+    _process: subprocess.Popen[bytes] | None  # PyExifTool's, typed here: it ships no types
+    _running: bool
 
     def __init__(
         self,
-        executable: str = "exiftool",
+        executable: str,
         *,
-        timeout_s: float = 60.0,
-        max_answer_bytes: int = MAX_ANSWER_BYTES,
+        common_args: list[str],
+        config_file: str,
+        timeout_s: float,
+        max_answer_bytes: int,
     ) -> None:
-        self.executable = require_tool(executable)
+        super().__init__(
+            executable=executable,
+            common_args=common_args,
+            config_file=config_file,
+            encoding="utf-8",
+        )
         self.timeout_s = timeout_s
         self.max_answer_bytes = max_answer_bytes
-        self._proc: subprocess.Popen[bytes] | None = None
-        self.version = ""
 
-    def start(self) -> None:
-        self._proc = subprocess.Popen(
-            [*die_with_parent(), self.executable, "-stay_open", "True", "-@", "-"],
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self.running and self._process is not None else None
+
+    def run(self) -> None:
+        proc = self._process
+        if self._running and proc is not None and proc.poll() is not None:  # died between files
+            self.kill()  # (PyExifTool's ``running`` would warn, and leave its pipes open)
+        if self.running:
+            return
+        config = [] if self.config_file is None else ["-config", self.config_file]
+        self._process = subprocess.Popen(
+            [*die_with_parent(), self.executable, *config, "-stay_open", "True", "-@", "-",
+             "-common_args", *self.common_args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             close_fds=True,
             env=dict(TOOL_ENV),
-        )
-        self.version = self._run(["-ver"]).strip().decode("ascii", "replace")
+        )  # fmt: skip
+        self._running = True
+        self._ver = self._parse_ver()
 
-    def close(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        with contextlib.suppress(OSError):
-            assert proc.stdin is not None
-            proc.stdin.write(b"-stay_open\nFalse\n")
-            proc.stdin.close()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-    def read(self, path: Path) -> ToolOutput:
-        """Metadata of one stored file."""
-        try:
-            out = self._run([*EXIFTOOL_ARGS, str(path)])  # our own absolute path: never an option
-        except TimeoutError:
-            return ToolOutput(tool="exiftool", data=None, error="exiftool timed out")
-        except AnswerTooLarge as e:
-            return ToolOutput(tool="exiftool", data=None, error=str(e))
-        except OSError as e:
-            return ToolOutput(tool="exiftool", data=None, error=f"exiftool failed: {e}")
-        try:
-            parsed = json.loads(out.decode("utf-8", "replace") or "[]")
-        except json.JSONDecodeError:
-            return ToolOutput(tool="exiftool", data=None, error="exiftool gave no readable output")
-        if not parsed or not isinstance(parsed, list) or not isinstance(parsed[0], dict):
-            return ToolOutput(tool="exiftool", data=None, error="exiftool could not read the file")
-        data: dict[str, Any] = parsed[0]
-        if data.get("SourceFile") != str(path):  # cannot happen with an unforgeable end marker
-            self._kill()
-            return ToolOutput(
-                tool="exiftool", data=None, error="exiftool answered for another file"
-            )
-        err = data.get("ExifTool:Error")
-        return ToolOutput(tool="exiftool", data=data, error=str(err) if err else None)
-
-    def _run(self, args: list[str]) -> bytes:
-        """One command's output. Its end is ``{ready<nonce>}`` alone on the last line, the
-        nonce a random number the file being read cannot know; a longer answer than
-        ``max_answer_bytes`` or a late one kills the process (the next command restarts it)."""
-        if self._proc is None or self._proc.poll() is not None:
-            self.close()
-            self.start()
-        proc = self._proc
-        assert proc is not None and proc.stdin is not None and proc.stdout is not None
+    def execute(self, *params: str | bytes, raw_bytes: bool = False) -> str | bytes:
+        """One command's output without its end marker; a late or too long answer, or an
+        exiftool that exits, raises ``OSError`` (``TimeoutError``, ``AnswerTooLarge``) after the
+        process is killed."""
+        if not self.running:
+            raise ExifToolNotRunning("Cannot execute()")
         nonce = _NONCE_MIN + secrets.randbelow(9 * _NONCE_MIN)
         end = f"{{ready{nonce}}}\n".encode()
-        payload = "\n".join([*args, f"-execute{nonce}", ""]).encode("utf-8")
-        proc.stdin.write(payload)
+        args = [p if isinstance(p, bytes) else p.encode(self.encoding) for p in params]
+        try:
+            out = self._answer(b"\n".join([*args, f"-execute{nonce}".encode(), b""]), end)
+        except OSError:
+            self.kill()
+            raise
+        return out if raw_bytes else out.decode(self.encoding, "replace")
+
+    def _answer(self, command: bytes, end: bytes) -> bytes:
+        proc = self._process
+        assert proc is not None and proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(command)
         proc.stdin.flush()
         fd = proc.stdout.fileno()
         deadline = time.monotonic() + self.timeout_s
@@ -180,30 +194,93 @@ class ExifTool:
             while not _answer_complete(out, end):
                 left = deadline - time.monotonic()
                 if left <= 0 or not sel.select(left):
-                    self._kill()
                     raise TimeoutError("exiftool did not answer in time")
                 chunk = os.read(fd, 65536)
                 if not chunk:
-                    self._kill()
                     raise OSError("exiftool exited unexpectedly")
                 out += chunk
                 if len(out) > self.max_answer_bytes + len(end):
-                    self._kill()
                     raise AnswerTooLarge(
                         f"exiftool's answer exceeded {_size(self.max_answer_bytes)}; "
                         "its metadata was not read"
                     )
         return bytes(out[: -len(end)])
 
-    def _kill(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            proc.kill()
-            proc.wait()
-            for f in (proc.stdin, proc.stdout):
-                if f is not None:
-                    with contextlib.suppress(OSError):
-                        f.close()
+    def kill(self) -> None:
+        """Kill the process in the middle of an answer (no ``-stay_open False``: it may hang)."""
+        proc = self._process
+        self._flag_running_false()
+        if proc is None:
+            return
+        proc.kill()
+        proc.wait()
+        for f in (proc.stdin, proc.stdout):
+            if f is not None:
+                with contextlib.suppress(OSError):
+                    f.close()
+
+
+class ExifTool:
+    """One persistent exiftool (PyExifTool's) for a worker, with a per-file deadline and a
+    bound on each answer; a file that makes it hang or say too much costs only its own
+    metadata: the process is killed and the next file starts another."""
+
+    def __init__(
+        self,
+        executable: str = "exiftool",
+        *,
+        timeout_s: float = 60.0,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+        config_file: Path | None = None,
+    ) -> None:
+        self._et = _StayOpen(
+            require_tool(executable),
+            common_args=list(EXIFTOOL_ARGS),
+            config_file="" if config_file is None else str(config_file),  # "": no config at all
+            timeout_s=timeout_s,
+            max_answer_bytes=max_answer_bytes,
+        )
+        self.version = ""
+
+    @property
+    def pid(self) -> int | None:
+        """The running exiftool's process id; None between a killed one and the next file."""
+        return self._et.pid
+
+    def start(self) -> None:
+        self._et.run()
+        self.version = str(self._et.version)
+
+    def close(self) -> None:
+        if self._et.running:
+            self._et.terminate(timeout=5)
+
+    def read(self, path: Path) -> ToolOutput:
+        """Metadata of one stored file."""
+        try:
+            self.start()  # a no-op unless the last file's exiftool was killed
+            # our own absolute path, never an option; -j is execute_json's
+            parsed = self._et.execute_json(str(path))
+        except TimeoutError:
+            return ToolOutput(tool="exiftool", data=None, error="exiftool timed out")
+        except AnswerTooLarge as e:
+            return ToolOutput(tool="exiftool", data=None, error=str(e))
+        except OSError as e:
+            return ToolOutput(tool="exiftool", data=None, error=f"exiftool failed: {e}")
+        except ExifToolOutputEmptyError:
+            parsed = []
+        except ExifToolJSONInvalidError:
+            return ToolOutput(tool="exiftool", data=None, error="exiftool gave no readable output")
+        if not parsed or not isinstance(parsed, list) or not isinstance(parsed[0], dict):
+            return ToolOutput(tool="exiftool", data=None, error="exiftool could not read the file")
+        data: dict[str, Any] = parsed[0]
+        if data.get("SourceFile") != str(path):  # cannot happen with an unforgeable end marker
+            self._et.kill()
+            return ToolOutput(
+                tool="exiftool", data=None, error="exiftool answered for another file"
+            )
+        err = data.get("ExifTool:Error")
+        return ToolOutput(tool="exiftool", data=data, error=str(err) if err else None)
 
 
 def _answer_complete(out: bytearray, end: bytes) -> bool:
@@ -288,8 +365,10 @@ class MediaProbe:
         ffprobe_exe: str = "ffprobe",
         timeout_s: float = 60.0,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
+        exiftool_config: Path | None = None,
     ) -> None:
-        self.exif = ExifTool(exiftool, timeout_s=timeout_s, max_answer_bytes=max_answer_bytes)
+        self.exif = ExifTool(exiftool, timeout_s=timeout_s, max_answer_bytes=max_answer_bytes,
+                             config_file=exiftool_config)  # fmt: skip
         self.ffprobe_exe = require_tool(ffprobe_exe)
         self.timeout_s = timeout_s
 

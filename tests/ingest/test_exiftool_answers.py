@@ -1,9 +1,11 @@
 """The persistent exiftool: each answer belongs to the file it was asked about, whatever text a
-photo carries, and an answer has a size bound."""
+photo carries, and an answer has a size bound and a deadline."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,6 +20,7 @@ from ingest.media.probe import ExifTool, MediaProbe
 from ingest.media.simcam import make_jpeg
 from ingest.pipeline.facts import FLAG_NO_METADATA, SRC_CONTAINER
 from ingest.pipeline.run import STORED, ingest_device
+from tests.procs import gone, wait_until
 
 TAKEN = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
 TAKEN_EXIF = "2026:03:04 13:06:07"  # DateTimeOriginal as make_jpeg writes it (+08:00)
@@ -46,6 +49,28 @@ def write_tags(plain: Path, dest: Path, tags: dict[str, str]) -> Path:
     subprocess.run(["exiftool", "-q", "-overwrite_original", *args, str(dest)],
                    check=True, timeout=60, capture_output=True)  # fmt: skip
     return dest
+
+
+# exiftool's own configuration language (Perl), for the tests only: a composite tag whose value
+# takes an hour to compute when a photo's UserComment is "hang". Real exiftool, a real hang.
+HANG_CONFIG = """%Image::ExifTool::UserDefined = (
+    'Image::ExifTool::Composite' => {
+        EvidockTestHang => {
+            Require => 'EXIF:UserComment',
+            ValueConv => 'sleep 3600 if $val eq "hang"; $val',
+        },
+    },
+);
+1;
+"""
+HANG_TIMEOUT_S = 3.0  # exiftool starts and reads a photo in well under a second
+
+
+@pytest.fixture
+def hang_config(tmp_path: Path) -> Path:
+    config = tmp_path / "hang.config"
+    config.write_text(HANG_CONFIG)
+    return config
 
 
 def _marker_text(limit: int) -> st.SearchStrategy[str]:
@@ -139,3 +164,97 @@ def test_a_photo_whose_metadata_is_too_large_is_stored_and_flagged(
     )
     assert photo.flags == () and photo.time_source == SRC_CONTAINER
     assert photo.recorded_start == TAKEN
+
+
+def test_a_file_that_makes_exiftool_hang_is_killed_at_the_deadline_and_the_next_file_is_read(
+    photos: tuple[Path, Path], tmp_path: Path, hang_config: Path
+) -> None:
+    """The exiftool stuck on a file is killed when its deadline passes (an error for that file
+    only); a new exiftool reads the next file."""
+    plain, legit = photos
+    hang = write_tags(plain, tmp_path / "hang.jpg", {"UserComment": "hang"})
+    tool = ExifTool(timeout_s=HANG_TIMEOUT_S, config_file=hang_config)
+    tool.start()
+    try:
+        first = tool.pid
+        stuck = tool.read(hang)
+        killed = tool.pid
+        after = tool.read(legit)
+        second = tool.pid
+    finally:
+        tool.close()
+    assert (stuck.error, stuck.data) == ("exiftool timed out", None)
+    assert first is not None and killed is None
+    assert not Path(f"/proc/{first}").exists()  # killed and reaped, not left hanging
+    assert second is not None and second != first
+    assert after.error is None and after.data is not None
+    assert after.data["SourceFile"] == str(legit)
+    assert after.data["EXIF:DateTimeOriginal"] == TAKEN_EXIF
+
+
+@pytest.mark.parametrize("catalog_url", ["sqlite"], indirect=True)
+def test_a_photo_that_makes_exiftool_hang_is_stored_and_flagged(
+    ctx: Context, photos: tuple[Path, Path], tmp_path: Path, hang_config: Path
+) -> None:
+    """The file exiftool hangs on is still stored, byte for byte, and flagged
+    metadata_unreadable with the reason; the photo after it keeps its EXIF time."""
+    plain, legit = photos
+    card = tmp_path / "card" / "DCIM"
+    card.mkdir(parents=True)
+    hang = write_tags(plain, card / "A_HANG.JPG", {"UserComment": "hang"})
+    shutil.copyfile(legit, card / "B_LEGIT.JPG")
+    with MediaProbe(timeout_s=HANG_TIMEOUT_S, exiftool_config=hang_config) as probe:
+        report = ingest_device(ctx, card.parent, serial="CAM-H", officer=None, actor="test",
+                               probe=probe)  # fmt: skip
+    assert [f.result for f in report.files] == [STORED, STORED]
+    with ctx.catalog.read() as txn:
+        items = {i.original_path_display: i for i in txn.items()}
+    hung, photo = items["DCIM/A_HANG.JPG"].facts, items["DCIM/B_LEGIT.JPG"].facts
+    stored = ctx.store.path_for(items["DCIM/A_HANG.JPG"].sha256)
+    assert stored.read_bytes() == hang.read_bytes()
+    assert FLAG_NO_METADATA in hung.flags
+    assert hung.probe_errors == ("exiftool: exiftool timed out",)
+    assert photo.flags == () and photo.time_source == SRC_CONTAINER
+    assert photo.recorded_start == TAKEN
+
+
+def test_an_exiftool_that_died_between_files_is_replaced_for_the_next_one(
+    photos: tuple[Path, Path],
+) -> None:
+    """exiftool killed from outside while idle: the next file starts a new one and is read."""
+    _, legit = photos
+    tool = ExifTool()
+    tool.start()
+    try:
+        first = tool.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        assert wait_until(lambda: gone(first), 30)
+        answer = tool.read(legit)
+        second = tool.pid
+    finally:
+        tool.close()
+    assert second is not None and second != first
+    assert not Path(f"/proc/{first}").exists()  # reaped, no zombie left
+    assert answer.error is None and answer.data is not None
+    assert answer.data["EXIF:DateTimeOriginal"] == TAKEN_EXIF
+
+
+def test_exiftool_loads_no_configuration_file_it_finds(
+    photos: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A '.ExifTool_config' (Perl code) in the working directory, where exiftool looks for one
+    when HOME is unset as in its environment here, is not loaded: the file reads normally."""
+    plain, _ = photos
+    hang = write_tags(plain, tmp_path / "hang.jpg", {"UserComment": "hang"})
+    (tmp_path / ".ExifTool_config").write_text(HANG_CONFIG)
+    monkeypatch.chdir(tmp_path)
+    tool = ExifTool(timeout_s=HANG_TIMEOUT_S)
+    tool.start()
+    try:
+        answer = tool.read(hang)
+    finally:
+        tool.close()
+    assert answer.error is None and answer.data is not None
+    assert answer.data["EXIF:UserComment"] == "hang"
+    assert "Composite:EvidockTestHang" not in answer.data

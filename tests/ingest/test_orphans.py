@@ -11,25 +11,16 @@ from pathlib import Path
 import pytest
 
 from ingest.media.probe import die_with_parent
-from tests.procs import wait_until
+from tests.procs import gone, wait_until
 
 _CHILD = """
 import sys
 from ingest.media.probe import MediaProbe
 with MediaProbe() as probe:
-    assert probe.exif._proc is not None
-    print(probe.exif._proc.pid, flush=True)
+    assert probe.exif.pid is not None
+    print(probe.exif.pid, flush=True)
     sys.stdin.readline()  # hold exiftool open until killed
 """
-
-
-def _gone(pid: int) -> bool:
-    """The process is gone or a zombie waiting for its reaper (it runs no more)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return state in ("Z", "X")
 
 
 @pytest.mark.skipif(not die_with_parent(), reason="util-linux setpriv is not installed")
@@ -46,10 +37,10 @@ def test_a_sigkilled_ingest_leaves_no_exiftool_behind(tmp_path: Path) -> None:
     try:
         assert child.stdout is not None
         exiftool = int(child.stdout.readline())
-        assert not _gone(exiftool)
+        assert not gone(exiftool)
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=30)
-        assert wait_until(lambda: _gone(exiftool), 30), f"exiftool {exiftool} outlived its parent"
+        assert wait_until(lambda: gone(exiftool), 30), f"exiftool {exiftool} outlived its parent"
     finally:
         if child.poll() is None:
             child.kill()
