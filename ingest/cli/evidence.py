@@ -144,13 +144,13 @@ def cmd_ingest(args: argparse.Namespace, out: Output, settings: Settings) -> int
             ],
         }
     )
+    if report.serial_source not in (None, "given"):
+        out.line(f"序列号来源 serial from: {report.serial_source}")
     out.line(
         f"session {report.session}, device {report.device}: {summary['stored']} stored, "
         f"{summary['already']} already in the catalog, {summary['failed']} failed, "
         f"{summary['not_acquired']} not acquired, {summary['flagged']} flagged"
     )
-    if report.serial_source:
-        out.line(f"序列号来源 serial from: {report.serial_source}")
     serial_lines(out, report)
     if summary["failed"]:
         out.line("Failed files stay on the device; see the reasons above and dock it again.")
