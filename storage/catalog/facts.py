@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import aliased
 
-from storage.catalog.caserecords import Activity
+from storage.catalog.caserecords import Activity, Decision
 from storage.catalog.cases import CaseOps
+from storage.catalog.decisions import DecisionOps
 from storage.catalog.models import (
     CaseLinkRow,
     CaseRow,
@@ -43,6 +44,8 @@ LINK = "link"
 CASE = "case"
 DEVICE = "device"
 ACTIVITY = "activity"
+OFFICER = "officer"
+DECISION = "decision"
 
 
 def text_time(t: datetime | str | None) -> Value:
@@ -174,6 +177,7 @@ def case_facts(row: CaseRow, badges: Mapping[int, str]) -> Facts:
             "archive_due_at": text_time(row.archive_due_at),
             "archived_at": text_time(row.archived_at),
             "archived_by": row.archived_by,
+            "stage": row.stage,
         },
     )
 
@@ -213,6 +217,30 @@ def activity_facts(a: Activity) -> Facts:
             "start_at": text_time(a.start_at),
             "end_at": text_time(a.end_at),
             "no_av_reason": a.no_av_reason,
+            "disputed": "yes" if a.disputed else "no",
+        },
+    )
+
+
+def officer_facts(badge: str) -> Facts:
+    """An officer's row: that it exists (its 'officer_registered' event, or the baseline)."""
+    return Facts(kind=OFFICER, key=badge, item=None, fields={"badge": badge})
+
+
+def decision_facts(d: Decision) -> Facts:
+    return Facts(
+        kind=DECISION,
+        key=str(d.event_seq),
+        item=None,
+        fields={
+            "case": d.case_number,
+            "step": d.step,
+            "outcome": d.outcome,
+            "officer": d.officer,
+            "opinion": d.opinion,
+            "reasons": d.reasons,
+            "decided_at": text_time(d.decided_at),
+            "decided_by": d.decided_by,
         },
     )
 
@@ -290,6 +318,18 @@ class FactOps:
             )
         for row in self.s.scalars(select(DeviceRow).order_by(DeviceRow.id)):
             yield device_facts(row, spans.get(row.id, []))
+
+    def officer_facts(self) -> Iterator[Facts]:
+        q = select(OfficerRow.badge).order_by(OfficerRow.id)
+        yield from (officer_facts(b) for b in self.s.scalars(q))
+
+    def decision_facts(self, number: str | None = None) -> Iterator[Facts]:
+        ops = DecisionOps(self.txn)
+        if number is None:
+            yield from (decision_facts(d) for d in ops.decisions())
+            return
+        for case_id in self.s.scalars(select(CaseRow.id).where(CaseRow.number == number)):
+            yield from (decision_facts(d) for d in ops.decisions(case_id))
 
     def case_items(self, number: str) -> list[int]:
         """Items ever linked to the case."""

@@ -55,6 +55,8 @@ class EventType(enum.StrEnum):
     FACTS_RECORDED = "facts_recorded"  # the facts of a catalog written before these events, once
     OFFICER_REGISTERED = "officer_registered"
     DEVICE_REGISTERED = "device_registered"
+    CASE_DECISION = "case_decision"  # Art. 32: a proposal, review or approval by its person
+    CASE_STAGE_CHANGED = "case_stage_changed"  # Art. 4: a case moved to another stage
 
 
 EVENT_TYPES = frozenset(EventType)
