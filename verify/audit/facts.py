@@ -2,8 +2,10 @@
 
 ``Projection.apply`` is a pure fold over events: item attribution (officer, recorded
 start/end, time source), state and ``durable_at``; the late flag of the offload measurement;
-excuses; links and unlinks; the case lifecycle. ``facts_recorded`` events (the baseline of a
-catalog written before the log held every fact) set the facts they carry. A field no event
+excuses; links and unlinks; the case lifecycle with its stage and its Art. 32 decisions;
+activities; devices and officers (a row no event registers is reported). ``facts_recorded``
+events (the baseline of a catalog written before the log held every fact) set the facts they
+carry. A field no event
 recorded (an old event without that key, and no baseline) is not known, so not compared.
 
 ``compare`` reports every difference with the catalog's rows (``storage.catalog.facts``) as a
