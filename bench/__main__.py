@@ -1,5 +1,6 @@
-"""``python -m bench [ingest] [photos] [log] [verify] [overdue] [proxy] [--quick] [--dir DIR]``;
-all parts by default. ``appends``: custody-log appends with 1, 2, 4 writers on PostgreSQL.
+"""``python -m bench [ingest] [photos] [log] [verify] [overdue] [proxy] [--quick] [--dir DIR]
+[--size N ...]``; all parts by default. ``appends``: custody-log appends with 1, 2, 4 writers
+on PostgreSQL.
 
 Prints readable tables and ends with one JSON summary line.
 """
@@ -64,6 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--dir", type=Path, default=None, help="scratch folder on a real disk (default /var/tmp)"
     )
+    ap.add_argument(
+        "--size",
+        type=int,
+        action="append",
+        default=[],
+        metavar="N",
+        help="run the verify/overdue parts at this size (repeatable), e.g. --size 1000000",
+    )
     args = ap.parse_args(argv)
     unknown = [p for p in args.parts if p not in PARTS]
     if unknown:
@@ -71,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = list(dict.fromkeys(args.parts)) or list(PARTS)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     base = pick_base(args.dir)
-    opts = Options(quick=args.quick, base=base)
+    opts = Options(quick=args.quick, base=base, sizes=tuple(args.size))
     print(
         f"evidock bench: {', '.join(parts)}{' (quick)' if opts.quick else ''}; "
         f"scratch in {base} ({fs_type(base)}); python {platform.python_version()}, "

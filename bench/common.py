@@ -24,6 +24,11 @@ _MEMORY_FS = {"tmpfs", "ramfs", "devtmpfs"}
 class Options:
     quick: bool
     base: Path
+    sizes: tuple[int, ...] = ()  # --size N (repeatable): run these sizes instead of the defaults
+
+    def pick(self, default: tuple[int, ...], quick: tuple[int, ...]) -> tuple[int, ...]:
+        """The sizes to run: those asked for, else the quick or the full defaults."""
+        return self.sizes or (quick if self.quick else default)
 
 
 def fs_type(path: Path) -> str:

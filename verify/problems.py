@@ -140,6 +140,15 @@ HINTS = {
     "case-mismatch": _FACT_HINT,
     "case-unlogged": _UNLOGGED_HINT,
     "case-missing": _FACT_HINT,
+    "activity-mismatch": _FACT_HINT,
+    "activity-unlogged": _UNLOGGED_HINT,
+    "activity-missing": _FACT_HINT,
+    "device-mismatch": _FACT_HINT,
+    "device-unlogged": _UNLOGGED_HINT,
+    "officer-unlogged": _UNLOGGED_HINT,
+    "decision-mismatch": _FACT_HINT,
+    "decision-unlogged": _UNLOGGED_HINT,
+    "decision-missing": _FACT_HINT,
     "s3-checkpoint-missing": (
         "A checkpoint published to the bucket is gone: the bucket was changed outside evidock."
     ),

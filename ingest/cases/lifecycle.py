@@ -32,6 +32,7 @@ def log_case(txn: Transaction, ctx: Context, case: Case, type: str) -> Event:
                 "approver": case.approver,
                 "confidentiality": case.confidentiality,
                 "opened_at": data_time(case.opened_at),
+                "stage": case.stage,
             }
         case "case_closed":
             actor = case.closed_by or ""
@@ -90,7 +91,8 @@ def log_assignment(
 
 def log_activity(txn: Transaction, ctx: Context, activity: Activity) -> Event:
     """``activity_added``: a recorded step of a case, its window and officers (Art. 16 gaps
-    are measured against it)."""
+    are measured against it); ``disputed``: an Art. 21 act that needs A/V (absent in events
+    written before it existed: not disputed)."""
     return ctx.custody.append(
         txn,
         type=EventType.ACTIVITY_ADDED,
@@ -98,7 +100,8 @@ def log_activity(txn: Transaction, ctx: Context, activity: Activity) -> Event:
         data={"case": activity.case_number, "activity": activity.id, "stage": activity.stage,
               "record_type": activity.record_type, "officers": list(activity.officers),
               "place": activity.place, "start_at": data_time(activity.start_at),
-              "end_at": data_time(activity.end_at), "no_av_reason": activity.no_av_reason},
+              "end_at": data_time(activity.end_at), "no_av_reason": activity.no_av_reason,
+              "disputed": activity.disputed},
     )  # fmt: skip
 
 

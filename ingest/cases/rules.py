@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ingest.cases.vocab import RECORD_TYPES
+from ingest.cases.vocab import RECORD_TYPES, av_article, requires_av
 from storage.catalog.caserecords import Activity, LinkedRecording
 from storage.records import Item
 
@@ -224,7 +224,10 @@ class Gap:
 
     @property
     def article(self) -> str:
-        t = RECORD_TYPES.get(self.activity.record_type)
+        a = self.activity
+        if self.requires_av:
+            return av_article(a.record_type, disputed=a.disputed)
+        t = RECORD_TYPES.get(a.record_type)
         return t.article if t is not None else ""
 
 
@@ -232,9 +235,8 @@ def activity_gap(activity: Activity, *, cover: Coverage, recorded: int) -> Gap |
     """Expected against actual: an A/V-required activity needs its window covered by linked,
     undamaged video; any activity with officers is expected to have left some recording on
     their devices."""
-    t = RECORD_TYPES.get(activity.record_type)
-    requires_av = t is not None and t.requires_av
-    if requires_av and not cover.complete:
+    needs_av = requires_av(activity.record_type, disputed=activity.disputed)
+    if needs_av and not cover.complete:
         if cover.covered_s > 0:
             kind = GAP_PARTIAL
         else:
@@ -249,7 +251,7 @@ def activity_gap(activity: Activity, *, cover: Coverage, recorded: int) -> Gap |
             counts=not exempt,
             coverage=cover,
         )
-    if not requires_av and recorded == 0 and activity.officers:
+    if not needs_av and recorded == 0 and activity.officers:
         return Gap(
             activity=activity,
             kind=GAP_NOTHING,

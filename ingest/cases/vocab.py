@@ -65,6 +65,22 @@ RECORD_TYPES = _table(
          stage="execution"),
     Term(code="removal-restoration", zh="排除妨碍、恢复原状", en="removal or restoration",
          requires_av=True, article="Art. 25", stage="execution"),
+    # Art. 21: the simple procedure. Its acts need A/V only where they are likely to cause an
+    # administrative dispute (``case activity add --disputed``).
+    Term(code="simple-basis", zh="简易程序事实依据、法律依据",
+         en="simple procedure: facts and legal basis", article="Art. 21", stage="initiation"),
+    Term(code="simple-steps", zh="简易程序步骤及法定文书",
+         en="simple procedure: steps and documents", article="Art. 21", stage="investigation"),
+    Term(code="simple-statement", zh="简易程序当事人陈述、申辩",
+         en="simple procedure: statement and defence", article="Art. 21",
+         stage="investigation"),
+    Term(code="simple-statement-review", zh="陈述、申辩的复核及处理",
+         en="simple procedure: review of the statement", article="Art. 21", stage="decision"),
+    Term(code="simple-filing", zh="向街道备案",
+         en="simple procedure: filing with the street office", article="Art. 21",
+         stage="archiving"),
+    Term(code="on-the-spot-fine", zh="当场收缴罚款", en="on-the-spot fine collection",
+         article="Art. 21", stage="execution"),
     Term(code="other", zh="其他", en="other", stage="investigation"),
 )  # fmt: skip
 
@@ -98,11 +114,40 @@ DEVICE_STATUSES = _table(
     Term(code="repair", zh="维修中", en="in repair"),
 )
 
+# Art. 32: the internal approval, step by step, and what each step may conclude.
+DECISION_STEPS = _table(
+    Term(code="propose", zh="承办人提出意见", en="handler's proposal"),
+    Term(code="review", zh="审核人审核", en="review"),
+    Term(code="approve", zh="批准人批准", en="approval"),
+)
+
+OUTCOMES = _table(
+    Term(code="agree", zh="同意", en="agreed"),
+    Term(code="disagree", zh="不同意", en="disagreed"),
+    Term(code="approve", zh="批准", en="approved"),
+    Term(code="reject", zh="不批准", en="rejected"),
+)
+
 STATUSES = _table(
     Term(code="open", zh="办理中", en="open"),
     Term(code="closed", zh="已结案", en="closed"),
     Term(code="archived", zh="已归档", en="archived"),
 )
+
+
+def requires_av(record_type: str, *, disputed: bool = False) -> bool:
+    """An activity must be on audio/video: its record type says so (Art. 16, 18, 22, 25), or
+    it is a simple-procedure act likely to cause an administrative dispute (Art. 21)."""
+    t = RECORD_TYPES.get(record_type)
+    return disputed or (t is not None and t.requires_av)
+
+
+def av_article(record_type: str, *, disputed: bool = False) -> str:
+    """The article that requires A/V of the activity ('' when none does)."""
+    t = RECORD_TYPES.get(record_type)
+    if t is not None and t.requires_av:
+        return t.article
+    return "Art. 21" if disputed else ""
 
 
 def lookup(table: Mapping[str, Term], text: str, what: str) -> Term:

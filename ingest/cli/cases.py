@@ -23,10 +23,12 @@ from ingest.cases.vocab import (
     RECORD_TYPES,
     STAGES,
     STATUSES,
+    av_article,
     label,
     lookup,
+    requires_av,
 )
-from ingest.cli import links, overdue
+from ingest.cli import decisions, links, overdue
 from ingest.cli.common import examples, parse_time
 from ingest.cli.links import activity_json, case_json, case_number, link_json
 from ingest.config import Settings
@@ -35,8 +37,9 @@ from ingest.errors import EXIT_OK, UsageError
 from ingest.jobs.proxies import proxy_states
 from ingest.output import Output, path_text
 from storage.catalog.caselinks import LinkOps
-from storage.catalog.caserecords import NewCase
+from storage.catalog.caserecords import Activity, NewCase
 from storage.catalog.cases import CLOSED, OPEN, CaseOps
+from storage.catalog.decisions import DecisionOps
 from storage.catalog.session import Transaction
 from verify.log.events import EventType
 
@@ -126,6 +129,7 @@ def add_parsers(sub: Any) -> None:
     s.set_defaults(func=cmd_case_archive)
 
     links.add_parsers(acts)
+    decisions.add_parsers(acts)  # Art. 32 approval, Art. 4 stage
     overdue.add_parsers(sub)
 
 
@@ -268,9 +272,8 @@ def cmd_case_archive(args: argparse.Namespace, out: Output, settings: Settings) 
     return EXIT_OK
 
 
-def _av_json(record_type: str, c: Coverage) -> dict[str, Any] | None:
-    t = RECORD_TYPES.get(record_type)
-    return coverage_json(c) if t is not None and t.requires_av else None
+def _av_json(a: Activity, c: Coverage) -> dict[str, Any] | None:
+    return coverage_json(c) if requires_av(a.record_type, disputed=a.disputed) else None
 
 
 def _archive_check(
@@ -306,6 +309,7 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: Settings) -> 
             activities = ops.activities(case.id)
             filed = LinkOps(txn).links(case.id)
             cover = coverages(LinkOps(txn), activities, ctx.clock())
+            chain = DecisionOps(txn).decisions(case.id)
             names = {
                 i.id: path_text(i.original_path) for i in txn.items(ids=[k.item_id for k in filed])
             }
@@ -315,15 +319,16 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: Settings) -> 
         {
             "case": case_json(case),
             "activities": [
-                {**activity_json(a), "coverage": _av_json(a.record_type, cover[a.id])}
-                for a in activities
+                {**activity_json(a), "coverage": _av_json(a, cover[a.id])} for a in activities
             ],
             "links": [link_json(k) for k in filed],
+            "decisions": [decisions.decision_json(d) for d in chain],
         }
     )
     out.line(
         f"case {case.number}  {label(ENFORCEMENT_TYPES, case.enforcement_type)}, "
-        f"{label(PROCEDURES, case.procedure)}  [{label(STATUSES, case.status)}]"
+        f"{label(PROCEDURES, case.procedure)}  [{label(STATUSES, case.status)}]  "
+        f"stage {label(STAGES, case.stage)}"
     )
     if case.title:
         out.line(f"  {case.title}")
@@ -335,14 +340,15 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: Settings) -> 
         f"  opened {out.when(case.opened_at)}  closed {out.when(case.closed_at)}  "
         f"archive by {out.when(case.archive_due_at)}  archived {out.when(case.archived_at)}"
     )
+    decisions.decision_lines(out, chain)
     live = [k for k in filed if k.live]
     out.line(f"activities ({len(activities)})")
     for a in activities:
-        t = RECORD_TYPES.get(a.record_type)
         mine = [k for k in live if k.activity_id == a.id]
         av = ""
-        if t is not None and t.requires_av:
-            av = f"  A/V required ({t.article}): {coverage_text(cover[a.id], out.when)}"
+        if requires_av(a.record_type, disputed=a.disputed):
+            article = av_article(a.record_type, disputed=a.disputed)
+            av = f"  A/V required ({article}): {coverage_text(cover[a.id], out.when)}"
             if not cover[a.id].complete:
                 av += f"; exempt: {a.no_av_reason}" if a.no_av_reason else "; GAP"
         out.line(f"  #{a.id} {label(STAGES, a.stage)} / {label(RECORD_TYPES, a.record_type)}")

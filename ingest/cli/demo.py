@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from ingest.cases.lifecycle import log_assignment, log_device, log_officer
 from ingest.cases.overdue import build_report
 from ingest.cli.common import examples
 from ingest.config import Settings
@@ -75,11 +76,15 @@ def cmd_demo(args: argparse.Namespace, out: Output, settings: Settings) -> int:
 
     with ctx.catalog.write() as txn:
         now = ctx.clock()
-        txn.add_officer(badge=BADGE, name="Wang Wei", unit="Fengli enforcement team",
-                        certificate_no="21010000001", now=now)  # fmt: skip
-        txn.add_device(serial=SERIAL, kind="body-camera", vendor="SimCam", model="BWC-1",
-                       profile="", registered=True, now=now)  # fmt: skip
+        officer = txn.add_officer(badge=BADGE, name="Wang Wei", unit="Fengli enforcement team",
+                                  certificate_no="21010000001", now=now)  # fmt: skip
+        log_officer(txn, ctx, officer, actor=os_actor())  # as 'evidock officer add' does
+        device = txn.add_device(serial=SERIAL, kind="body-camera", vendor="SimCam",
+                                model="BWC-1", profile="", registered=True, now=now)  # fmt: skip
+        log_device(txn, ctx, device, actor=os_actor())
         txn.assign_device(serial=SERIAL, badge=BADGE, start=now - timedelta(days=7))
+        log_assignment(txn, ctx, serial=SERIAL, badge=BADGE, start=now - timedelta(days=7),
+                       actor=os_actor())  # fmt: skip
     out.line(f"== officer {BADGE} registered; body camera {SERIAL} assigned to them")
 
     with tempfile.TemporaryDirectory(prefix="evidock-simcam-") as cam:

@@ -18,8 +18,10 @@ from ingest.cases.rules import AutoMatch
 from ingest.cases.vocab import (
     RECORD_TYPES,
     STAGES,
+    av_article,
     label,
     lookup,
+    requires_av,
 )
 from ingest.cli.common import examples, parse_time
 from ingest.config import Settings
@@ -115,6 +117,11 @@ def add_parsers(acts: Any) -> None:
         metavar="TEXT",
         help="why audio/video recording was not suitable (Art. 16)",
     )
+    s.add_argument(
+        "--disputed",
+        action="store_true",
+        help="容易引起行政争议 likely to cause an administrative dispute: A/V required (Art. 21)",
+    )
     s.add_argument("--note", default="")
     s.set_defaults(func=cmd_activity_add)
 
@@ -136,6 +143,7 @@ def case_json(c: Case) -> dict[str, Any]:
         "approver": c.approver,
         "confidentiality": c.confidentiality,
         "status": c.status,
+        "stage": c.stage,
         "opened_at": data_time(c.opened_at),
         "closed_at": data_time(c.closed_at),
         "archive_due_at": data_time(c.archive_due_at),
@@ -144,13 +152,13 @@ def case_json(c: Case) -> dict[str, Any]:
 
 
 def activity_json(a: Activity) -> dict[str, Any]:
-    t = RECORD_TYPES.get(a.record_type)
     return {
         "id": a.id,
         "case": a.case_number,
         "stage": a.stage,
         "record_type": a.record_type,
-        "requires_av": bool(t and t.requires_av),
+        "requires_av": requires_av(a.record_type, disputed=a.disputed),
+        "disputed": a.disputed,
         "officers": list(a.officers),
         "place": a.place,
         "start": data_time(a.start_at),
@@ -265,6 +273,7 @@ def cmd_activity_add(args: argparse.Namespace, out: Output, settings: Settings) 
                     note=args.note,
                     created_at=ctx.clock(),
                     created_by=os_actor(),
+                    disputed=args.disputed,
                 ),
             )
             log_activity(txn, ctx, activity)  # issue 14
@@ -279,7 +288,8 @@ def cmd_activity_add(args: argparse.Namespace, out: Output, settings: Settings) 
             "linked": [{"item": m.item_id, "rule": m.rule, "why": m.why} for m in made],
         }
     )
-    av = f" [A/V required, {rtype.article}]" if rtype.requires_av else ""
+    article = av_article(rtype.code, disputed=args.disputed)
+    av = f" [A/V required, {article}]" if article else ""
     out.line(
         f"activity {activity.id} of {case.number}: {stage.label} / {rtype.label}{av}, "
         f"{out.when(start)} - {out.when(end)}; {len(made)} recording(s) linked"

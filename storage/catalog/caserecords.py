@@ -46,6 +46,7 @@ class Case:
     archive_due_at: datetime | None
     archived_at: datetime | None
     archived_by: str | None
+    stage: str = "initiation"  # Art. 4: where the case stands now
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,6 +61,7 @@ class NewActivity:
     note: str
     created_at: datetime
     created_by: str
+    disputed: bool = False  # Art. 21: likely to cause an administrative dispute
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,6 +80,37 @@ class Activity:
     note: str
     created_at: datetime
     created_by: str
+    disputed: bool = False  # Art. 21: likely to cause an administrative dispute
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewDecision:
+    """A step of the internal approval (Art. 32) as it is recorded."""
+
+    case_id: int
+    step: str  # propose, review, approve
+    outcome: str | None  # review: agree/disagree; approve: approve/reject
+    officer: str  # the badge of the person deciding
+    opinion: str
+    reasons: str
+    decided_at: datetime
+    decided_by: str
+    event_seq: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    id: int
+    case_id: int
+    case_number: str
+    step: str
+    outcome: str | None
+    officer: str
+    opinion: str
+    reasons: str
+    decided_at: datetime
+    decided_by: str
+    event_seq: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

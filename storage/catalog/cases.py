@@ -59,6 +59,7 @@ class CaseOps:
             approver_id=self.txn.officer(new.approver).id if new.approver else None,
             confidentiality=new.confidentiality,
             status=OPEN,
+            stage="initiation",
             opened_at=new.opened_at,
             opened_by=new.opened_by,
         )
@@ -82,6 +83,11 @@ class CaseOps:
     def archive_case(self, number: str, *, at: datetime, by: str) -> c.Case:
         row = self._require(number)
         row.status, row.archived_at, row.archived_by = ARCHIVED, at, by
+        return self._case(row)
+
+    def set_stage(self, number: str, stage: str) -> c.Case:
+        row = self._require(number)
+        row.stage = stage
         return self._case(row)
 
     def archive_overdue(self, at: datetime) -> list[c.Case]:
@@ -111,6 +117,7 @@ class CaseOps:
             note=new.note,
             created_at=new.created_at,
             created_by=new.created_by,
+            disputed=new.disputed,
         )
         self.s.add(row)
         self.s.flush()
@@ -200,6 +207,7 @@ class CaseOps:
             archive_due_at=row.archive_due_at,
             archived_at=row.archived_at,
             archived_by=row.archived_by,
+            stage=row.stage,
         )
 
     def _activities(self, rows: Sequence[CaseActivityRow]) -> list[c.Activity]:
@@ -234,6 +242,7 @@ class CaseOps:
                 note=r.note,
                 created_at=r.created_at,
                 created_by=r.created_by,
+                disputed=r.disputed,
             )
             for r in rows
         ]

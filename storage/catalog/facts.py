@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import aliased
 
-from storage.catalog.caserecords import Activity
+from storage.catalog.caserecords import Activity, Decision
 from storage.catalog.cases import CaseOps
+from storage.catalog.decisions import DecisionOps
 from storage.catalog.models import (
     CaseLinkRow,
     CaseRow,
@@ -44,6 +45,8 @@ LINK = "link"
 CASE = "case"
 DEVICE = "device"
 ACTIVITY = "activity"
+OFFICER = "officer"
+DECISION = "decision"
 
 
 def text_time(t: datetime | str | None) -> Value:
@@ -51,13 +54,20 @@ def text_time(t: datetime | str | None) -> Value:
     if t is None:
         return None
     if isinstance(t, str):
+        if t.endswith("+00:00"):  # as ``data_time`` writes UTC: no parse needed (verify's hot path)
+            if len(t) == 32 and t[19] == ".":
+                return t
+            if len(t) == 25:
+                return f"{t[:19]}.000000+00:00"
         try:
             t = datetime.fromisoformat(t)
         except ValueError:
             return str(t)
     if t.tzinfo is None:
         t = t.replace(tzinfo=UTC)
-    return t.astimezone(UTC).isoformat(timespec="microseconds")
+    elif t.tzinfo is not UTC:
+        t = t.astimezone(UTC)
+    return t.isoformat(timespec="microseconds")
 
 
 def text_delay(d: float | int | str | None) -> Value:
@@ -82,18 +92,26 @@ class Facts:
     fields: Mapping[str, Value]
 
 
-def item_facts(row: ItemRow, badge: str | None) -> Facts:
+def item_facts(
+    item: int,
+    badge: str | None,
+    recorded_start: datetime | None,
+    recorded_end: datetime | None,
+    time_source: str | None,
+    state: str,
+    durable_at: datetime | None,
+) -> Facts:
     return Facts(
         kind=ITEM,
-        key=str(row.id),
-        item=row.id,
+        key=str(item),
+        item=item,
         fields={
             "officer": badge,
-            "recorded_start": text_time(row.recorded_start),
-            "recorded_end": text_time(row.recorded_end),
-            "time_source": row.time_source,
-            "state": row.state,
-            "durable_at": text_time(row.durable_at),
+            "recorded_start": text_time(recorded_start),
+            "recorded_end": text_time(recorded_end),
+            "time_source": time_source,
+            "state": state,
+            "durable_at": text_time(durable_at),
         },
     )
 
@@ -175,6 +193,7 @@ def case_facts(row: CaseRow, badges: Mapping[int, str]) -> Facts:
             "archive_due_at": text_time(row.archive_due_at),
             "archived_at": text_time(row.archived_at),
             "archived_by": row.archived_by,
+            "stage": row.stage,
         },
     )
 
@@ -226,6 +245,30 @@ def activity_facts(a: Activity) -> Facts:
             "start_at": text_time(a.start_at),
             "end_at": text_time(a.end_at),
             "no_av_reason": a.no_av_reason,
+            "disputed": "yes" if a.disputed else "no",
+        },
+    )
+
+
+def officer_facts(badge: str) -> Facts:
+    """An officer's row: that it exists (its 'officer_registered' event, or the baseline)."""
+    return Facts(kind=OFFICER, key=badge, item=None, fields={"badge": badge})
+
+
+def decision_facts(d: Decision) -> Facts:
+    return Facts(
+        kind=DECISION,
+        key=str(d.event_seq),
+        item=None,
+        fields={
+            "case": d.case_number,
+            "step": d.step,
+            "outcome": d.outcome,
+            "officer": d.officer,
+            "opinion": d.opinion,
+            "reasons": d.reasons,
+            "decided_at": text_time(d.decided_at),
+            "decided_by": d.decided_by,
         },
     )
 
@@ -242,15 +285,24 @@ class FactOps:
 
     def item_facts(self, item_ids: Sequence[int] | None = None) -> Iterator[Facts]:
         officer = aliased(OfficerRow)
+        i = ItemRow
         q = (
-            select(ItemRow, officer.badge)
-            .outerjoin(officer, officer.id == ItemRow.officer_id)
-            .order_by(ItemRow.id)
-        )
+            select(
+                i.id,
+                officer.badge,
+                i.recorded_start,
+                i.recorded_end,
+                i.time_source,
+                i.state,
+                i.durable_at,
+            )
+            .outerjoin(officer, officer.id == i.officer_id)
+            .order_by(i.id)
+        )  # fmt: skip  (columns, not ORM rows: verify reads every item)
         for part in _parts(item_ids):
-            qq = q if part is None else q.where(ItemRow.id.in_(part))
-            for row, badge in self.s.execute(qq):
-                yield item_facts(row, badge)
+            qq = q if part is None else q.where(i.id.in_(part))
+            for row in self.s.execute(qq):
+                yield item_facts(*row)
 
     def flag_facts(self, item_ids: Sequence[int] | None = None) -> Iterator[Facts]:
         q = select(OffloadCheckRow).order_by(OffloadCheckRow.item_id)
@@ -308,6 +360,18 @@ class FactOps:
             )
         for row in self.s.scalars(select(DeviceRow).order_by(DeviceRow.id)):
             yield device_facts(row, spans.get(row.id, []), changes.get(row.id, []))
+
+    def officer_facts(self) -> Iterator[Facts]:
+        q = select(OfficerRow.badge).order_by(OfficerRow.id)
+        yield from (officer_facts(b) for b in self.s.scalars(q))
+
+    def decision_facts(self, number: str | None = None) -> Iterator[Facts]:
+        ops = DecisionOps(self.txn)
+        if number is None:
+            yield from (decision_facts(d) for d in ops.decisions())
+            return
+        for case_id in self.s.scalars(select(CaseRow.id).where(CaseRow.number == number)):
+            yield from (decision_facts(d) for d in ops.decisions(case_id))
 
     def case_items(self, number: str) -> list[int]:
         """Items ever linked to the case."""

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -337,6 +338,10 @@ class CaseRow(Base):
     archive_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     archived_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Art. 4: where the case stands now; each change is a 'case_stage_changed' event
+    stage: Mapped[str] = mapped_column(
+        String(32), default="initiation", server_default="initiation"
+    )
 
 
 class CaseActivityRow(Base):
@@ -354,6 +359,26 @@ class CaseActivityRow(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(200))
+    # Art. 21: a simple-procedure act likely to cause an administrative dispute needs A/V
+    disputed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class CaseDecisionRow(Base):
+    """One step of a case's internal approval (Art. 32): the handler's proposal with its
+    reasons, the reviewer's review, the approver's decision; ``event_seq`` is its
+    'case_decision' event. Rows are only added: a rejection starts a new round."""
+
+    __tablename__ = "case_decision"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("enforcement_case.id"), index=True)
+    step: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officer.id"))
+    opinion: Mapped[str] = mapped_column(Text)
+    reasons: Mapped[str] = mapped_column(Text)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str] = mapped_column(String(200))
+    event_seq: Mapped[int] = mapped_column(BigInteger)
 
 
 class ActivityOfficerRow(Base):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.cases.lifecycle import log_assignment, log_device, log_officer
 from ingest.cases.links import AfterIngest, after_ingest
 from ingest.cli.main import build_parser
 from ingest.config import Settings
@@ -74,12 +75,14 @@ def register(
     ctx: Context, *, badge: str, serial: str | None = None, since: timedelta = timedelta(days=10)
 ) -> None:
     """An officer and (optionally) a body camera in service (documented), registered and
-    assigned ``since`` ago."""
+    assigned ``since`` ago, each with its custody event as the registry commands record them."""
     start = ctx.clock() - since
     with ctx.catalog.write() as txn:
-        txn.add_officer(badge=badge, name=f"Officer {badge}", unit="", certificate_no="", now=start)
+        officer = txn.add_officer(badge=badge, name=f"Officer {badge}", unit="",
+                                  certificate_no="", now=start)  # fmt: skip
+        log_officer(txn, ctx, officer, actor="user:test")
         if serial is not None:
-            txn.add_device(
+            device = txn.add_device(
                 serial=serial,
                 kind="body-camera",
                 vendor="",
@@ -89,7 +92,9 @@ def register(
                 now=start,
                 in_service_since=start,
             )
+            log_device(txn, ctx, device, actor="user:test")
             txn.assign_device(serial=serial, badge=badge, start=start)
+            log_assignment(txn, ctx, serial=serial, badge=badge, start=start, actor="user:test")
 
 
 def dock(ctx: Context, root: Path, serial: str, **kw: object) -> tuple[IngestReport, AfterIngest]:

@@ -21,13 +21,17 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from ingest.cases.agreement import CatalogDisagrees
+from ingest.cases.decisions import Step, next_step, record_decision, role_badge
 from ingest.cases.lifecycle import log_case
 from ingest.cases.links import link_items, unlink_item
 from ingest.cases.offload import excuse
+from ingest.cases.stages import change_stage
+from ingest.cases.vocab import STAGES
 from ingest.cli.audit import verify_run
 from ingest.context import Context
 from storage.catalog.caserecords import NewCase
 from storage.catalog.cases import CaseOps
+from storage.catalog.decisions import DecisionOps
 from storage.catalog.facts import text_time
 from tests.cases.conftest import Clip, at, dock, lay_out, register
 
@@ -56,7 +60,7 @@ def _open_case(ctx: Context, number: str, handler: str) -> None:
     with ctx.catalog.write() as txn:
         case = CaseOps(txn).add_case(
             NewCase(number=number, title="占道经营", enforcement_type="penalty",
-                    procedure="general", handler=handler, reviewer=None, approver=None,
+                    procedure="general", handler=handler, reviewer="J2", approver="J3",
                     confidentiality="none", opened_at=ctx.clock() - timedelta(hours=2),
                     opened_by="user:handler")
         )  # fmt: skip
@@ -67,6 +71,7 @@ def _open_case(ctx: Context, number: str, handler: str) -> None:
 def filed(ctx: Context, clips: dict[str, Clip], tmp_path: Path) -> Filed:
     register(ctx, badge="J1", serial="BWC-1")
     register(ctx, badge="J2")
+    register(ctx, badge="J3")
     cam = lay_out(tmp_path / "cam", ("REC_1.MP4", clips["old"]), ("REC_2.MP4", clips["old2"]),
                   ("REC_3.MP4", clips["fresh"]))  # fmt: skip
     _, hook = dock(ctx, cam, "BWC-1")
@@ -294,6 +299,11 @@ _EDITS: list[tuple[str, str, str, str]] = [
     ("enforcement_case", "id", "status", "text"),
     ("enforcement_case", "id", "procedure", "text"),
     ("enforcement_case", "id", "closed_at", "time"),
+    ("enforcement_case", "id", "stage", "text"),
+    ("case_decision", "id", "outcome", "text"),
+    ("case_decision", "id", "opinion", "text"),
+    ("case_decision", "id", "officer_id", "officer"),
+    ("case_decision", "id", "decided_at", "time"),
 ]
 
 
@@ -339,6 +349,14 @@ def _op(ctx: Context, filed: Filed, op: tuple[str, int], n: int) -> None:
             case "excuse":
                 excuse(ctx, item_ids=[filed.late], reason=f"step {n}", returned_at=None,
                        actor="user:chief")  # fmt: skip
+            case "decide":
+                _decide(ctx, pick, n)
+            case "stage":
+                with ctx.catalog.write() as txn:
+                    case = CaseOps(txn).case(CASE)
+                    to = list(STAGES)[pick % len(STAGES)]
+                    change_stage(txn, ctx, case, to, at=ctx.clock(), reason=f"step {n}",
+                                 actor="user:handler")  # fmt: skip
             case "case":
                 number = f"2026-H{n}-{pick}"
                 _open_case(ctx, number, "J1")
@@ -353,10 +371,24 @@ def _op(ctx: Context, filed: Filed, op: tuple[str, int], n: int) -> None:
             raise
 
 
+def _decide(ctx: Context, pick: int, n: int) -> None:
+    """The next step of CASE's approval by the officer in its role; odd picks send it back."""
+    with ctx.catalog.write() as txn:
+        case = CaseOps(txn).case(CASE)
+        step = next_step(DecisionOps(txn).decisions(case.id)) or "propose"
+        outcome = {"propose": None, "review": ("agree", "disagree")[pick % 2],
+                   "approve": ("approve", "reject")[pick % 2]}[step]  # fmt: skip
+        record_decision(txn, ctx, case, Step(step=step, outcome=outcome,
+                                             officer=role_badge(case, step) or "",
+                                             opinion=f"step {n}", reasons="r"),
+                        actor="user:handler")  # fmt: skip
+
+
 _histories = st.lists(
-    st.tuples(st.sampled_from(["link", "unlink", "excuse", "case"]), st.integers(0, 5)),
-    max_size=4,
-)
+    st.tuples(st.sampled_from(["link", "unlink", "excuse", "case", "decide", "stage"]),
+              st.integers(0, 5)),
+    max_size=5,
+)  # fmt: skip
 
 
 @settings(max_examples=12, deadline=None,
@@ -371,8 +403,9 @@ def test_any_single_field_edit_after_a_random_history_is_caught(
     which: int,
     delta: int,
 ) -> None:
-    """After random linking, unlinking, excusing and case opening/closing the catalog agrees
-    with its log; then any one edit of a report field fails verify (and is undone)."""
+    """After random linking, unlinking, excusing, case opening/closing, approval steps and
+    stage changes the catalog agrees with its log; then any one edit of a report field fails
+    verify (and is undone)."""
     for n, op in enumerate(history):
         _op(ctx, filed, op, n)
     assert _problems(ctx) == []

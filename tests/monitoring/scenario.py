@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from ingest.cases.lifecycle import log_assignment, log_case, log_device, log_officer
 from ingest.context import Context
 from storage.catalog.caserecords import NewCase
 from storage.catalog.cases import CaseOps
@@ -36,25 +37,29 @@ def populate(ctx: Context) -> Scenario:
     officers = (("J0042", "王伟", "Wang Wei"), ("J0077", "李娜", "Li Na"))
     with ctx.catalog.write() as txn:
         for badge, name, latin in officers:
-            txn.add_officer(
+            officer = txn.add_officer(
                 badge=badge,
                 name=f"{name} ({latin})",
                 unit="凤里街道综合执法队",
                 certificate_no=f"CERT-{badge}",
                 now=now - timedelta(days=30),
             )
+            log_officer(txn, ctx, officer, actor="user:test")  # as the commands record it
         for serial, badge, since in (
             (DOCKED, "J0042", timedelta(days=10)),
             (UNDOCKED, "J0077", UNDOCKED_FOR),
         ):
-            txn.add_device(
+            device = txn.add_device(
                 serial=serial, kind="body-camera", vendor="", model="", profile="",
                 registered=True, now=now - since,
             )  # fmt: skip
+            log_device(txn, ctx, device, actor="user:test")
             txn.assign_device(serial=serial, badge=badge, start=now - since)
+            log_assignment(txn, ctx, serial=serial, badge=badge, start=now - since,
+                           actor="user:test")  # fmt: skip
         cases = CaseOps(txn)
         for number, opened in (("凤里执罚〔2026〕12号", 60), ("凤里执罚〔2026〕13号", 5)):
-            cases.add_case(
+            opened_case = cases.add_case(
                 NewCase(
                     number=number, title="占道经营", enforcement_type="penalty",
                     procedure="general", handler="J0042", reviewer="J0077", approver=None,
@@ -62,10 +67,12 @@ def populate(ctx: Context) -> Scenario:
                     opened_by="user:王伟",
                 )
             )  # fmt: skip
+            log_case(txn, ctx, opened_case, "case_opened")
         closed = now - timedelta(days=40)
-        cases.close_case(
+        closed_case = cases.close_case(
             "凤里执罚〔2026〕12号", at=closed, due=closed + timedelta(days=30), by="user:李娜"
         )
+        log_case(txn, ctx, closed_case, "case_closed")
         spool = txn.add_device(
             serial=SPOOLED, kind="audio-recorder", vendor="", model="", profile="",
             registered=False, now=now - PENDING_FOR,

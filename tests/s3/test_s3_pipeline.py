@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ingest.cases.lifecycle import log_case
+from ingest.cases.lifecycle import log_case, log_officer
 from ingest.cases.links import link_items
 from ingest.cases.overdue import build_report
 from ingest.cli.audit import verify_run
@@ -149,8 +149,14 @@ def test_legal_hold_is_set_while_linked_to_an_open_case_and_released_when_archiv
 
     now = datetime.now(UTC)
     with ctx.catalog.write() as txn:
-        txn.add_officer(badge="J0042", name="王伟", unit="凤里街道综合执法队",
-                        certificate_no="CERT-J0042", now=now - timedelta(days=30))  # fmt: skip
+        officer = txn.add_officer(
+            badge="J0042",
+            name="王伟",
+            unit="凤里街道综合执法队",
+            certificate_no="CERT-J0042",
+            now=now - timedelta(days=30),
+        )
+        log_officer(txn, ctx, officer, actor="user:test")  # as 'evidock officer add' does
         case = CaseOps(txn).add_case(
             NewCase(number="2026-0042", title="占道经营", enforcement_type="penalty",
                     procedure="general", handler="J0042", reviewer=None, approver=None,

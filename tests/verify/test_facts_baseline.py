@@ -27,20 +27,20 @@ def test_old_catalog_records_its_facts_once_by_the_migration_and_signs_them(
     tmp_path: Path,
 ) -> None:
     """The first command records one facts_recorded event per row (5 items, 1 late flag,
-    1 excuse, 1 link, 1 case, 2 devices) by system:migration, then a checkpoint; the next
-    adds none."""
+    1 excuse, 1 link, 1 case, 2 devices, 2 officers) by system:migration, then a checkpoint;
+    the next adds none."""
     home = _copy(tmp_path)
     first = _evidock(home, "verify")
     assert first.returncode == 0, first.stderr + first.stdout
     recorded = _baseline(home)
     assert Counter(kind for _, _, kind in recorded) == Counter(
-        {"item": 5, "offload": 1, "excuse": 1, "link": 1, "case": 1, "device": 2}
+        {"item": 5, "offload": 1, "excuse": 1, "link": 1, "case": 1, "device": 2, "officer": 2}
     )
     assert {actor for _, actor, _ in recorded} == {"system:migration"}
-    assert [seq for seq, _, _ in recorded] == list(range(34, 45))  # after the 34 old events
+    assert [seq for seq, _, _ in recorded] == list(range(34, 47))  # after the 34 old events
     checked = json.loads(first.stdout)["checked"]
-    assert checked["facts"] == 5 + 5 + 1 + 1 + 1 + 2  # items, measurements, excuse, link, case,
-    # devices
+    # items, measurements, excuse, link, case, devices, officers
+    assert checked["facts"] == 5 + 5 + 1 + 1 + 1 + 2 + 2
     again = _evidock(home, "verify")
     assert again.returncode == 0, again.stderr + again.stdout
     assert _baseline(home) == recorded

@@ -2,8 +2,10 @@
 
 ``Projection.apply`` is a pure fold over events: item attribution (officer, recorded
 start/end, time source), state and ``durable_at``; the late flag of the offload measurement;
-excuses; links and unlinks; the case lifecycle. ``facts_recorded`` events (the baseline of a
-catalog written before the log held every fact) set the facts they carry. A field no event
+excuses; links and unlinks; the case lifecycle with its stage and its Art. 32 decisions;
+activities; devices and officers (a row no event registers is reported). ``facts_recorded``
+events (the baseline of a catalog written before the log held every fact) set the facts they
+carry. A field no event
 recorded (an old event without that key, and no baseline) is not known, so not compared.
 
 ``compare`` reports every difference with the catalog's rows (``storage.catalog.facts``) as a
@@ -20,11 +22,13 @@ from typing import Any
 from storage.catalog.facts import (
     ACTIVITY,
     CASE,
+    DECISION,
     DEVICE,
     EXCUSE,
     FLAG,
     ITEM,
     LINK,
+    OFFICER,
     FactOps,
     Facts,
     Value,
@@ -40,8 +44,13 @@ from verify.custody import CustodyLog
 from verify.log.events import EventType
 from verify.problems import Problem, Problems
 
-CASE_EVENTS = frozenset({"case_opened", "case_closed", "case_archived", "activity_added"})
-DEVICE_EVENTS = frozenset({"device_registered", "device_assigned", "device_status_changed"})
+CASE_EVENTS = frozenset(
+    {"case_opened", "case_closed", "case_archived", "activity_added", "case_decision",
+     "case_stage_changed"}
+)  # fmt: skip
+DEVICE_EVENTS = frozenset(
+    {"device_registered", "device_assigned", "device_docked", "device_status_changed"}
+)
 FACT_EVENTS = frozenset(
     {
         "acquired",
@@ -55,6 +64,7 @@ FACT_EVENTS = frozenset(
     }
     | CASE_EVENTS
     | DEVICE_EVENTS
+    | {"officer_registered"}
 )
 BASELINE = EventType.FACTS_RECORDED
 
@@ -74,6 +84,7 @@ _TIMES = frozenset(
         "archived_at",
         "start_at",
         "end_at",
+        "decided_at",
     }
 )
 
@@ -107,6 +118,8 @@ class Projection:
     activities: dict[int, dict[str, Value]] = field(default_factory=dict)  # by id
     starts: dict[str, dict[Value, Value]] = field(default_factory=dict)  # serial: start: badge
     statuses: dict[str, list[tuple[Value, Value, Value]]] = field(default_factory=dict)  # serial
+    officers: dict[str, dict[str, Value]] = field(default_factory=dict)  # by badge
+    decisions: dict[int, dict[str, Value]] = field(default_factory=dict)  # by event seq
 
     def apply(self, ev: Event) -> None:
         if ev.type not in FACT_EVENTS:
@@ -162,11 +175,24 @@ class Projection:
                                   "no_av_reason"))  # fmt: skip
                 if isinstance(data.get("officers"), list):
                     act["officers"] = ",".join(sorted(str(o) for o in data["officers"]))
+                act["disputed"] = "yes" if data.get("disputed") else "no"  # older: not disputed
                 self.activities[int(data.get("activity") or 0)] = act
-            case "case_opened" | "case_closed" | "case_archived":
+            case "case_opened" | "case_closed" | "case_archived" | "case_stage_changed":
                 self._case(ev, data)
+            case "case_decision":
+                decision: dict[str, Value] = {"decided_by": ev.actor}
+                _take(decision, data, ("case", "step", "outcome", "officer", "opinion",
+                                       "reasons", "decided_at"))  # fmt: skip
+                self.decisions[ev.seq] = decision
+            case "device_docked":
+                serial = str(data.get("device"))
+                if serial not in self.devices:  # first seen at a docking: registered by it
+                    self.devices[serial] = {"registered": "yes" if data.get("registered")
+                                            else "no"}  # fmt: skip
             case "device_registered" | "device_assigned" | "device_status_changed":
                 self._device(ev.type, data)
+            case "officer_registered":
+                self.officers[str(data.get("badge"))] = {"badge": norm("badge", data["badge"])}
             case "facts_recorded":
                 self._baseline(ev, data)
             case _:
@@ -177,9 +203,12 @@ class Projection:
         case = self.cases.setdefault(number, {})
         if ev.type == "case_opened":
             case.update(status="open", opened_by=ev.actor, closed_at=None, closed_by=None,
-                        archive_due_at=None, archived_at=None, archived_by=None)  # fmt: skip
+                        archive_due_at=None, archived_at=None, archived_by=None,
+                        stage=norm("stage", data.get("stage", "initiation")))  # fmt: skip
             _take(case, data, ("enforcement_type", "procedure", "handler", "reviewer",
                                "approver", "opened_at"))  # fmt: skip
+        elif ev.type == "case_stage_changed":
+            case["stage"] = norm("stage", data.get("to"))
         elif ev.type == "case_closed":
             case.update(status="closed", closed_by=ev.actor)
             _take(case, data, ("closed_at", "archive_due_at"))
@@ -238,6 +267,8 @@ class Projection:
             case "device":
                 self.devices[str(key)] = known
                 self.starts[str(key)] = _parse_spans(known.get("assignments"))
+            case "officer":
+                self.officers[str(key)] = known
             case _:
                 pass
 
@@ -256,7 +287,8 @@ def baseline_events(ops: FactOps) -> list[tuple[int | None, dict[str, Any]]]:
     """``(item, data)`` of one ``facts_recorded`` event per row holding a compliance fact."""
     out: list[tuple[int | None, dict[str, Any]]] = []
     for group in (ops.item_facts(), ops.flag_facts(), ops.excuse_facts(), ops.link_facts(),
-                  ops.case_facts(), ops.device_facts(), ops.activity_facts()):  # fmt: skip
+                  ops.case_facts(), ops.device_facts(), ops.activity_facts(),
+                  ops.officer_facts()):  # fmt: skip
         for f in group:
             if f.kind == FLAG and f.fields.get("late_flag_seq") is None:
                 continue  # only a late flag is evidence; a measurement is remade at will
@@ -274,6 +306,8 @@ _SUBJECT = {
     CASE: "case {key}",
     DEVICE: "device {key}",
     ACTIVITY: "activity {key}",
+    OFFICER: "officer {key}",
+    DECISION: "decision of event #{key}",
 }
 _MISMATCH = {
     ITEM: "item-fact-mismatch",
@@ -283,18 +317,27 @@ _MISMATCH = {
     CASE: "case-mismatch",
     DEVICE: "device-mismatch",
     ACTIVITY: "activity-mismatch",
+    OFFICER: "officer-mismatch",
+    DECISION: "decision-mismatch",
 }
+# a row no event records: forged, or written behind evidock's back (issue 14)
 _UNLOGGED = {
     FLAG: "offload-mismatch",
     EXCUSE: "excuse-unlogged",
     LINK: "link-unlogged",
     CASE: "case-unlogged",
+    DEVICE: "device-unlogged",
+    OFFICER: "officer-unlogged",
+    ACTIVITY: "activity-unlogged",
+    DECISION: "decision-unlogged",
 }
 _MISSING = {
     FLAG: "offload-mismatch",
     EXCUSE: "excuse-missing",
     LINK: "link-missing",
     CASE: "case-missing",
+    ACTIVITY: "activity-missing",
+    DECISION: "decision-missing",
 }
 
 
@@ -314,7 +357,7 @@ class Scope:
             return True
         if f.kind == CASE:
             return self.cases is not None and f.key in self.cases
-        if f.kind == ACTIVITY:
+        if f.kind in (ACTIVITY, DECISION):
             return self.cases is not None and f.fields.get("case") in self.cases
         return self.items is not None and f.item is not None and f.item in self.items
 
@@ -322,13 +365,13 @@ class Scope:
 def _expected(p: Projection, kind: str) -> Mapping[Any, dict[str, Value]]:
     by_kind: dict[str, Mapping[Any, dict[str, Value]]] = {
         ITEM: p.items, FLAG: p.flags, EXCUSE: p.excuses, LINK: p.links, CASE: p.cases,
-        DEVICE: p.devices, ACTIVITY: p.activities,
+        DEVICE: p.devices, ACTIVITY: p.activities, OFFICER: p.officers, DECISION: p.decisions,
     }  # fmt: skip
     return by_kind[kind]
 
 
 def _key(kind: str, key: str) -> Any:
-    return key if kind in (CASE, DEVICE) else int(key)
+    return key if kind in (CASE, DEVICE, OFFICER) else int(key)
 
 
 def compare(
@@ -416,6 +459,8 @@ def catalog_facts(txn: Transaction, scope: Scope) -> Iterable[Facts]:
         yield from ops.case_facts()
         yield from ops.device_facts()
         yield from ops.activity_facts()
+        yield from ops.officer_facts()
+        yield from ops.decision_facts()
         return
     if items:
         yield from ops.item_facts(items)
@@ -426,6 +471,7 @@ def catalog_facts(txn: Transaction, scope: Scope) -> Iterable[Facts]:
         yield from ops.link_facts(case=number)
         yield from ops.case_facts(number)
         yield from ops.activity_facts(number)
+        yield from ops.decision_facts(number)
 
 
 def scoped_projection(txn: Transaction, scope: Scope) -> Projection:

@@ -56,6 +56,8 @@ class EventType(enum.StrEnum):
     OFFICER_REGISTERED = "officer_registered"
     DEVICE_REGISTERED = "device_registered"
     DEVICE_STATUS_CHANGED = "device_status_changed"  # retired, lost, in repair, back (issue 20)
+    CASE_DECISION = "case_decision"  # Art. 32: a proposal, review or approval by its person
+    CASE_STAGE_CHANGED = "case_stage_changed"  # Art. 4: a case moved to another stage
 
 
 EVENT_TYPES = frozenset(EventType)

@@ -2,7 +2,7 @@
 its reason and its person (issue 20); history is kept, never rewritten
 
 Revision ID: 0014
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-06 06:10:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

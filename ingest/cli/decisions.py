@@ -1,0 +1,125 @@
+"""``evidock case decide`` (Art. 32 internal approval) and ``evidock case stage`` (Art. 4), and
+the decision chain as ``case show`` prints it.
+
+The officer deciding names themselves with ``--as BADGE``; it must be the case's handler,
+reviewer or approver for the step. The event's actor is who ran the command (``os_actor``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+from ingest.cases.decisions import Step, chain_state, record_decision
+from ingest.cases.stages import change_stage
+from ingest.cases.vocab import DECISION_STEPS, OUTCOMES, STAGES, label, lookup
+from ingest.cli.common import examples, parse_time
+from ingest.cli.links import case_json, case_number
+from ingest.config import Settings
+from ingest.context import open_context, os_actor
+from ingest.errors import EXIT_OK
+from ingest.output import Output
+from storage.catalog.caserecords import Decision
+from storage.catalog.cases import CaseOps
+from verify.log.events import data_time
+
+_N = "凤里执罚〔2026〕12号"  # a case number in the examples
+
+
+def add_parsers(acts: Any) -> None:
+    """Register ``decide`` and ``stage`` under ``evidock case``."""
+    s = acts.add_parser(
+        "decide",
+        help="record a step of the internal approval (Art. 32): propose, review, approve",
+        epilog=examples(
+            f"evidock case decide {_N} --step propose --as J1 --opinion '罚款200元' "
+            "--reasons '占道经营，证据确凿'",
+            f"evidock case decide {_N} --step review --as J2 --outcome agree --opinion '同意'",
+            f"evidock case decide {_N} --step approve --as J3 --outcome reject "
+            "--opinion '证据不足，补充调查'",
+        ),
+    )
+    s.add_argument("number")
+    s.add_argument("--step", required=True, choices=list(DECISION_STEPS),
+                   help="propose (承办人), review (审核人) or approve (批准人)")  # fmt: skip
+    s.add_argument("--as", dest="officer", required=True, metavar="BADGE",
+                   help="the officer deciding: the case's handler, reviewer, approver")  # fmt: skip
+    s.add_argument("--opinion", required=True, metavar="TEXT", help="意见 the opinion")
+    s.add_argument("--reasons", default="", metavar="TEXT",
+                   help="理由 the reasons (required for a proposal)")  # fmt: skip
+    s.add_argument("--outcome", choices=list(OUTCOMES),
+                   help="review: agree or disagree; approve: approve or reject")  # fmt: skip
+    s.set_defaults(func=cmd_case_decide)
+
+    s = acts.add_parser(
+        "stage",
+        help="move a case to another stage (Art. 4)",
+        epilog=examples(
+            f"evidock case stage {_N} investigation",
+            f"evidock case stage {_N} investigation --reason '复核发现需补充调查'",
+        ),
+    )
+    s.add_argument("number")
+    s.add_argument("stage", help="initiation, investigation, decision, execution, archiving")
+    s.add_argument("--at", metavar="TIME", help="when it moved (default: now)")
+    s.add_argument("--reason", default="", help="why (required to move back)")
+    s.set_defaults(func=cmd_case_stage)
+
+
+def decision_json(d: Decision) -> dict[str, Any]:
+    return {
+        "step": d.step,
+        "outcome": d.outcome,
+        "officer": d.officer,
+        "opinion": d.opinion,
+        "reasons": d.reasons or None,
+        "decided_at": data_time(d.decided_at),
+        "decided_by": d.decided_by,
+        "event": d.event_seq,
+    }
+
+
+def decision_lines(out: Output, chain: Sequence[Decision]) -> None:
+    """The chain under ``case show``: each step with its person, outcome and opinion."""
+    out.line(f"internal approval 内部审批 (Art. 32): {chain_state(chain)}")
+    for d in chain:
+        outcome = f" {label(OUTCOMES, d.outcome)}" if d.outcome else ""
+        out.line(f"  {out.when(d.decided_at)}  {label(DECISION_STEPS, d.step)}{outcome}  "
+                 f"by {d.officer} ({d.decided_by}, event #{d.event_seq})")  # fmt: skip
+        out.line(f"      意见 opinion: {d.opinion}")
+        if d.reasons:
+            out.line(f"      理由 reasons: {d.reasons}")
+
+
+def cmd_case_decide(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    step = Step(step=args.step, outcome=args.outcome, officer=args.officer,
+                opinion=args.opinion, reasons=args.reasons)  # fmt: skip
+    ctx = open_context(settings)
+    try:
+        with ctx.catalog.write() as txn:
+            case = CaseOps(txn).case(case_number(args.number))
+            d = record_decision(txn, ctx, case, step, actor=os_actor())
+    finally:
+        ctx.close()
+    out.document({"case": case.number, "decision": decision_json(d)})
+    outcome = f": {label(OUTCOMES, d.outcome)}" if d.outcome else ""
+    out.line(f"case {case.number}: {label(DECISION_STEPS, d.step)} by {d.officer}{outcome} "
+             f"(event #{d.event_seq})")  # fmt: skip
+    return EXIT_OK
+
+
+def cmd_case_stage(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    to = lookup(STAGES, args.stage, "stage")
+    ctx = open_context(settings)
+    try:
+        at = parse_time(args.at, settings) if args.at else ctx.clock()
+        with ctx.catalog.write() as txn:
+            before = CaseOps(txn).case(case_number(args.number))
+            case = change_stage(txn, ctx, before, to.code, at=at, reason=args.reason,
+                                actor=os_actor())  # fmt: skip
+    finally:
+        ctx.close()
+    out.document({**case_json(case), "from": before.stage})
+    out.line(f"case {case.number}: {label(STAGES, before.stage)} -> {to.label} ({out.when(at)})")
+    return EXIT_OK
