@@ -145,11 +145,16 @@ def object_store(settings: Settings) -> S3Store | None:
 
 
 def open_catalog(
-    settings: Settings, *, create: bool = False, create_schema: bool = False
+    settings: Settings,
+    *,
+    create: bool = False,
+    create_schema: bool = False,
+    upgrade: bool = True,
 ) -> Catalog:
     """The catalog of this data directory at the newest schema, after checking that the
     directory and the catalog are there (``create``: make them; ``create_schema``: create the
-    schema of an empty database). Nothing is made on disk before the checks pass."""
+    schema of an empty database; ``upgrade=False``: leave the schema as it is, for 'evidock
+    catalog upgrade' to report first). Nothing is made on disk before the checks pass."""
     db = sqlite_path(settings.catalog_url)
     inside = db is not None and db.parent == settings.data_dir.resolve()
     check_place(
@@ -169,7 +174,8 @@ def open_catalog(
     try:
         present = has_schema(catalog.engine)
         check_schema(present=present, catalog=redact(settings.catalog_url), create=create_schema)
-        migrate(catalog.engine)
+        if upgrade:
+            migrate(catalog.engine)
     except BaseException:
         catalog.close()
         raise

@@ -29,6 +29,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from ingest.cli import catalog_upgrade
 from ingest.cli.catalog_compare import Side, audit, differences, side
 from ingest.cli.common import examples, problem_lines
 from ingest.config import Settings
@@ -66,7 +67,7 @@ class MigrationFailed(IngestError):
 def add_parsers(sub: Any) -> None:
     cat = sub.add_parser(
         "catalog",
-        help="move the catalog to another database",
+        help="upgrade the catalog's schema, or move the catalog to another database",
         epilog=examples(f"evidock catalog migrate-to {_TARGET} --dry-run"),
     )
     acts = cat.add_subparsers(dest="action", required=True)
@@ -87,6 +88,7 @@ def add_parsers(sub: Any) -> None:
         "--dry-run", action="store_true", help="check everything and say what would be copied"
     )
     s.set_defaults(func=cmd_migrate_to)
+    catalog_upgrade.add_parser(acts)
 
 
 def cmd_migrate_to(args: argparse.Namespace, out: Output, settings: Settings) -> int:

@@ -37,6 +37,7 @@ from ingest.errors import (
     exit_code_for,
 )
 from ingest.output import Output, TerminalLogFormatter, for_terminal
+from ingest.version import describe
 
 logger = logging.getLogger("evidock")
 
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  evidock init\n  evidock ingest /media/BWC-7 --device BWC-7\n"
         f"  evidock items --json\n  evidock COMMAND --help\n\nexit codes:\n{codes}",
     )
+    p.add_argument("--version", action="version", version=f"evidock {describe()}")
     p.add_argument("--config", type=Path, help="configuration file (TOML)")
     p.set_defaults(json=False)  # --json comes with every Parser, before or after a subcommand
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log lines on stderr")
