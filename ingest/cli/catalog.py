@@ -317,7 +317,7 @@ def _next_steps(settings: Settings, target_url: str, source_file: Path) -> list[
         f'set catalog_url = "{redact(target_url)}" in {where} (or EVIDOCK_CATALOG_URL) on this '
         "dock, with the password if the URL needs one",
         "start the dock, its workers and the audit timer again; 'evidock verify' checks it",
-        f"keep {source_file} as a read-only backup (chmod 0444) and never point a dock at it "
+        f"keep {source_file} as a read-only backup (chmod 0440) and never point a dock at it "
         "again: the custody log continues in the new catalog, and 'evidock verify' against "
         "the old file now reports checkpoint-beyond-log (its log ends before the move)",
     ]

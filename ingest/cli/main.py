@@ -38,6 +38,7 @@ from ingest.errors import (
 )
 from ingest.output import Output, TerminalLogFormatter, for_terminal
 from ingest.version import describe
+from storage.blobs.durable import UMASK
 
 logger = logging.getLogger("evidock")
 
@@ -93,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     _configure_logging(args.verbose)
     func: Handler = args.func
+    umask = os.umask(UMASK)  # what evidock makes is not for others on the host (issue 16)
     try:
         settings = load(args.config)
         out = Output(json_mode=args.json, zone=settings.zone)
@@ -117,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("evidock: interrupted; nothing half-recorded, run the command again", file=sys.stderr)
         return 130
+    finally:
+        os.umask(umask)
 
 
 if __name__ == "__main__":
