@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from storage.blobs.durable import atomic_write
+from storage.blobs.durable import FILE_MODE, atomic_write
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
