@@ -224,7 +224,7 @@ def test_the_parser_tree_has_every_command_of_the_readme() -> None:
             "officer list", "dock", "status", "audit", "case open", "case list",
             "case show", "case close", "case archive", "case link", "case unlink",
             "case autolink", "case activity add", "excuse", "overdue", "worker", "jobs",
-            "catalog migrate-to", "witness init", "witness serve",
+            "catalog migrate-to", "catalog upgrade", "witness init", "witness serve",
             "witness submit", "key rotate"} == names  # fmt: skip
 
 
