@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_HOME ?= $(CURDIR)/demo-home
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo test lint bench venv clean deb
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -44,5 +44,22 @@ bench: $(STAMP)
 	@scripts/system-deps.sh bench
 	$(BIN)/python -m bench
 
+# The Debian package, built with Debian's tooling (dh-virtualenv) from a copy of the tracked
+# files in build/deb; evidock_<version>_<arch>.deb lands here. Pip's downloads are kept in
+# PIP_CACHE_DIR between builds (debhelper gives the build a HOME of its own).
+DEB_BUILD := build/deb
+PIP_CACHE_DIR ?= $(HOME)/.cache/evidock-deb-pip
+deb:
+	@scripts/system-deps.sh deb
+	rm -rf $(DEB_BUILD) evidock_*.deb evidock_*.buildinfo evidock_*.changes
+	mkdir -p $(DEB_BUILD)/evidock
+	git ls-files -z --cached --others --exclude-standard -- . ':!tests' ':!bench' \
+	  | xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' sh \
+	  | tar --null -T - -cf - | tar -xf - -C $(DEB_BUILD)/evidock
+	git rev-parse --short=12 HEAD > $(DEB_BUILD)/evidock/ingest/build-commit 2>/dev/null || true
+	cd $(DEB_BUILD)/evidock && PIP_CACHE_DIR=$(PIP_CACHE_DIR) dpkg-buildpackage -b -us -uc
+	mv $(DEB_BUILD)/evidock_*.deb .
+	@ls -l evidock_*.deb
+
 clean:
-	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .mypy_cache .ruff_cache build evidock_*.deb

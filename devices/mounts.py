@@ -8,6 +8,7 @@ mounted is used where it is. Never fsck, never write.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import subprocess
 from collections.abc import Callable, Sequence
@@ -79,8 +80,22 @@ def plan_mount(props: UsbProps, mount_root: Path) -> MountPlan:
     )
 
 
+# mount(8) refuses a user who is not root even with CAP_SYS_ADMIN (libmount's restricted
+# mode). The dock service runs as the evidock user with CAP_SETUID/CAP_SETGID/CAP_SYS_ADMIN as
+# ambient capabilities (systemd/evidock-dock.service): only these commands become uid 0, and
+# they keep no more capabilities than the service's bounding set.
+AS_ROOT = ("setpriv", "--reuid=0", "--regid=0", "--clear-groups", "--")
+
+
+def privileged(cmd: Sequence[str], euid: int) -> list[str]:
+    """``cmd`` as it must be run by a process of user ``euid`` to act as root."""
+    return list(cmd) if euid == 0 else [*AS_ROOT, *cmd]
+
+
 def _run(cmd: Sequence[str]) -> None:
-    proc = subprocess.run(list(cmd), capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        privileged(cmd, os.geteuid()), capture_output=True, text=True, timeout=60, check=False
+    )
     if proc.returncode != 0:
         raise MountError(f"{' '.join(cmd)} failed: {proc.stderr.strip() or proc.returncode}")
 

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import getpass
 import logging
+import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.config import Settings
 from ingest.datadir import DockState, Place, Seen, check_dock, check_place, check_schema, look
 from ingest.errors import DataDirError
-from storage.blobs.durable import makedirs_durable
+from storage.blobs.durable import FILE_MODE, makedirs_durable
 from storage.blobs.localstore import LocalStore
 from storage.catalog.engine import has_schema, migrate
 from storage.catalog.jobs import worker_node
@@ -145,11 +147,16 @@ def object_store(settings: Settings) -> S3Store | None:
 
 
 def open_catalog(
-    settings: Settings, *, create: bool = False, create_schema: bool = False
+    settings: Settings,
+    *,
+    create: bool = False,
+    create_schema: bool = False,
+    upgrade: bool = True,
 ) -> Catalog:
     """The catalog of this data directory at the newest schema, after checking that the
     directory and the catalog are there (``create``: make them; ``create_schema``: create the
-    schema of an empty database). Nothing is made on disk before the checks pass."""
+    schema of an empty database; ``upgrade=False``: leave the schema as it is, for 'evidock
+    catalog upgrade' to report first). Nothing is made on disk before the checks pass."""
     db = sqlite_path(settings.catalog_url)
     inside = db is not None and db.parent == settings.data_dir.resolve()
     check_place(
@@ -165,11 +172,14 @@ def open_catalog(
     )
     if create and inside:
         _make_data_dir(settings)
+    if create and db is not None:
+        _make_catalog_file(db)
     catalog = Catalog(settings.catalog_url)
     try:
         present = has_schema(catalog.engine)
         check_schema(present=present, catalog=redact(settings.catalog_url), create=create_schema)
-        migrate(catalog.engine)
+        if upgrade:
+            migrate(catalog.engine)
     except BaseException:
         catalog.close()
         raise
@@ -183,6 +193,18 @@ def _make_data_dir(settings: Settings) -> None:
         raise DataDirError(
             f"cannot create the data directory {settings.data_dir}: {e.strerror or e}"
         ) from e
+
+
+def _make_catalog_file(db: Path) -> None:
+    """An empty SQLite catalog file, not readable by others (SQLite gives its -wal and -shm
+    files the same mode); SQLite makes an empty file into a database."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+    try:
+        os.close(os.open(db, flags, FILE_MODE))
+    except FileExistsError:
+        return
+    except OSError as e:
+        raise DataDirError(f"cannot create the catalog {db}: {e.strerror or e}") from e
 
 
 def dock_state(settings: Settings, txn: Transaction, *, sqlite: bool) -> DockState:

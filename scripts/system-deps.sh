@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the system tools evidock needs, from Debian's packages, when they are missing.
-# Usage: scripts/system-deps.sh demo|test
+# Usage: scripts/system-deps.sh demo|test|bench|deb
 set -euo pipefail
 mode=${1:-demo}
 need=()
@@ -13,6 +13,16 @@ if [ "$mode" = test ] || [ "$mode" = bench ]; then
   command -v runuser >/dev/null || need+=(util-linux)
   command -v promtool >/dev/null || need+=(prometheus)
   command -v amtool >/dev/null || need+=(prometheus-alertmanager)  # checks monitoring/alertmanager.yml
+fi
+if [ "$mode" = deb ] || [ "$mode" = test ]; then  # make deb, and the test that builds it
+  command -v dpkg-buildpackage >/dev/null || need+=(dpkg-dev)
+  command -v dh >/dev/null || need+=(debhelper)
+  command -v dh_virtualenv >/dev/null || need+=(dh-virtualenv)
+  command -v lintian >/dev/null || need+=(lintian)
+  command -v python3.11 >/dev/null || need+=(python3.11)
+  dpkg -s python3.11-venv >/dev/null 2>&1 || need+=(python3.11-venv)
+  dpkg -s python3-dev >/dev/null 2>&1 || need+=(python3-dev)
+  command -v fakeroot >/dev/null || need+=(fakeroot)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

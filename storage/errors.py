@@ -20,6 +20,17 @@ class CatalogUnavailable(StorageError):
     hint = "Check catalog_url in the configuration and that the database server is running."
 
 
+class CatalogTooNew(StorageError):
+    """The catalog's schema revision is one this evidock does not know: a newer release wrote
+    it. Opening it would be a downgrade, which evidock never does (exit 2)."""
+
+    code = "catalog-too-new"
+    hint = (
+        "请安装写入该目录库的版本或更新版本 / Install the evidock release that wrote this "
+        "catalog, or a newer one: an older evidock never opens a newer catalog."
+    )
+
+
 class NotFound(StorageError):
     code = "not-found"
     hint = "List what exists with 'evidock items', 'evidock device list' or 'evidock officer list'."

@@ -22,7 +22,7 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
         pytest.skip("systemd-analyze is not installed")
     evidock = Path(sys.executable).with_name("evidock")
     for name in UNITS:
-        text = (SYSTEMD / name).read_text().replace("/usr/local/bin/evidock", str(evidock))
+        text = (SYSTEMD / name).read_text().replace("/usr/bin/evidock", str(evidock))
         (tmp_path / name).write_text(text)
     proc = subprocess.run(
         [analyze, "verify", *(str(tmp_path / n) for n in UNITS)],
@@ -42,9 +42,23 @@ def test_dock_unit_is_a_hardened_notify_service() -> None:
     assert svc["Restart"] == "on-failure" and svc["NoNewPrivileges"] == "yes"
     assert svc["ProtectSystem"] == "strict" and "/var/lib/evidock" in svc["ReadWritePaths"]
     assert svc["PrivateTmp"] == "yes"
-    assert set(svc["CapabilityBoundingSet"].split()) <= {
-        "CAP_SYS_ADMIN", "CAP_DAC_READ_SEARCH", "CAP_CHOWN", "CAP_FOWNER", "CAP_LEASE",
-    }  # fmt: skip
+    mount = {"CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID"}  # setpriv, then mount as uid 0
+    allowed = mount | {"CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_LEASE"}
+    assert set(svc["CapabilityBoundingSet"].split()) <= allowed
+    assert mount <= set(svc["AmbientCapabilities"].split()) <= allowed
+    assert (svc["User"], svc["Group"], svc["UMask"]) == ("evidock", "evidock", "0027")
+
+
+def test_the_other_daemons_run_as_evidock_without_capabilities() -> None:
+    """Worker and audit: the evidock user, umask 0027, an empty capability bounding set."""
+    for name in ("evidock-worker@.service", "evidock-audit.service"):
+        unit = configparser.ConfigParser(strict=False, interpolation=None)
+        unit.optionxform = str  # type: ignore[assignment,method-assign]
+        unit.read(SYSTEMD / name)
+        svc = unit["Service"]
+        assert (svc["User"], svc["Group"], svc["UMask"]) == ("evidock", "evidock", "0027"), name
+        assert svc["CapabilityBoundingSet"] == "" and svc["NoNewPrivileges"] == "yes", name
+        assert svc["ExecStart"].startswith("/usr/bin/evidock "), name
 
 
 def test_example_configuration_is_accepted_as_shipped() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from storage.blobs.durable import atomic_write
+from storage.blobs.durable import READ_ONLY, atomic_write
 from storage.catalog.session import Transaction
 from storage.records import Dock
 from verify.errors import VerifyError
@@ -67,7 +67,7 @@ def take_checkpoint(
                 hint="Stop ingesting and run 'evidock verify'; do not delete checkpoint files.",
             )
     else:
-        atomic_write(path, note.encode("utf-8"), mode=0o444, exclusive=True)
+        atomic_write(path, note.encode("utf-8"), mode=READ_ONLY, exclusive=True)
     txn.log.add_checkpoint(
         dock_id=dock.id, size=head.size, root=tree_root.hex(), note=note, now=clock()
     )

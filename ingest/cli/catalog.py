@@ -29,6 +29,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from ingest.cli import catalog_upgrade
 from ingest.cli.catalog_compare import Side, audit, differences, side
 from ingest.cli.common import examples, problem_lines
 from ingest.config import Settings
@@ -66,7 +67,7 @@ class MigrationFailed(IngestError):
 def add_parsers(sub: Any) -> None:
     cat = sub.add_parser(
         "catalog",
-        help="move the catalog to another database",
+        help="upgrade the catalog's schema, or move the catalog to another database",
         epilog=examples(f"evidock catalog migrate-to {_TARGET} --dry-run"),
     )
     acts = cat.add_subparsers(dest="action", required=True)
@@ -87,6 +88,7 @@ def add_parsers(sub: Any) -> None:
         "--dry-run", action="store_true", help="check everything and say what would be copied"
     )
     s.set_defaults(func=cmd_migrate_to)
+    catalog_upgrade.add_parser(acts)
 
 
 def cmd_migrate_to(args: argparse.Namespace, out: Output, settings: Settings) -> int:
@@ -315,7 +317,7 @@ def _next_steps(settings: Settings, target_url: str, source_file: Path) -> list[
         f'set catalog_url = "{redact(target_url)}" in {where} (or EVIDOCK_CATALOG_URL) on this '
         "dock, with the password if the URL needs one",
         "start the dock, its workers and the audit timer again; 'evidock verify' checks it",
-        f"keep {source_file} as a read-only backup (chmod 0444) and never point a dock at it "
+        f"keep {source_file} as a read-only backup (chmod 0440) and never point a dock at it "
         "again: the custody log continues in the new catalog, and 'evidock verify' against "
         "the old file now reports checkpoint-beyond-log (its log ends before the move)",
     ]

@@ -38,6 +38,8 @@ from ingest.errors import (
     exit_code_for,
 )
 from ingest.output import Output, TerminalLogFormatter, for_terminal
+from ingest.version import describe
+from storage.blobs.durable import UMASK
 
 logger = logging.getLogger("evidock")
 
@@ -66,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  evidock init\n  evidock ingest /media/BWC-7 --device BWC-7\n"
         f"  evidock items --json\n  evidock COMMAND --help\n\nexit codes:\n{codes}",
     )
+    p.add_argument("--version", action="version", version=f"evidock {describe()}")
     p.add_argument("--config", type=Path, help="configuration file (TOML)")
     p.set_defaults(json=False)  # --json comes with every Parser, before or after a subcommand
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log lines on stderr")
@@ -96,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     _configure_logging(args.verbose, getattr(args, "daemon", False))
     func: Handler = args.func
+    umask = os.umask(UMASK)  # what evidock makes is not for others on the host (issue 16)
     try:
         settings = load(args.config)
         out = Output(json_mode=args.json, zone=settings.zone)
@@ -120,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("evidock: interrupted; nothing half-recorded, run the command again", file=sys.stderr)
         return 130
+    finally:
+        os.umask(umask)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from storage.blobs.durable import atomic_write
+from storage.blobs.durable import FILE_MODE, atomic_write
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,7 +30,7 @@ def write_status(path: Path, *, dock: str, bays: list[BayView]) -> None:
         "updated": time.time(),
         "bays": [asdict(b) for b in bays],
     }
-    atomic_write(path, json.dumps(doc, ensure_ascii=False).encode("utf-8"), mode=0o644)
+    atomic_write(path, json.dumps(doc, ensure_ascii=False).encode("utf-8"), mode=FILE_MODE)
 
 
 def read_status(path: Path) -> dict[str, Any] | None:

@@ -40,7 +40,7 @@ from ingest.context import Context
 from ingest.errors import IngestError
 from ingest.jobs.proxies import Work, derived_store
 from ingest.media.transcode import TranscodeStopped
-from storage.blobs.durable import fsync_dir
+from storage.blobs.durable import FILE_MODE, fsync_dir
 from storage.blobs.s3objects import S3Object
 from storage.catalog.derived import DerivedOps
 from storage.catalog.jobs import JobKind, JobOps
@@ -289,7 +289,7 @@ def release_local(ctx: Context, work: Work, s3: S3Store, sha256: str) -> bool:
             )  # fmt: skip
     path = ctx.store.path_for(sha256)
     with contextlib.suppress(FileNotFoundError):
-        os.chmod(path, 0o644)
+        os.chmod(path, FILE_MODE)
         path.unlink()
         fsync_dir(path.parent)
     logger.info("local copy released sha256=%s s3_key=%s", sha256, remote.key)

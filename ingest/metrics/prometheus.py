@@ -18,7 +18,6 @@ import platform
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from wsgiref.simple_server import WSGIServer
 
@@ -36,6 +35,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from ingest.pipeline.results import FileOutcome, SessionOutcome
+from ingest.version import commit, release
 
 logger = logging.getLogger(__name__)
 
@@ -97,13 +97,6 @@ def bay_states(states: Iterable[str]) -> dict[str, int]:
     return counts
 
 
-def build_version() -> str:
-    try:
-        return version("evidock")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 class DockMetrics:
     """The dock's own counters on ``registry`` (a private one unless given)."""
 
@@ -150,10 +143,10 @@ class DockMetrics:
             "evidock_docked_devices", "Docked devices being ingested now", ["dock"], registry=r
         )
         build = Gauge(
-            "evidock_build_info", "Version of evidock and of Python; always 1",
-            ["version", "python"], registry=r,
+            "evidock_build_info", "Version and git commit of evidock, and Python's; always 1",
+            ["version", "commit", "python"], registry=r,
         )  # fmt: skip
-        build.labels(build_version(), platform.python_version()).set(1)
+        build.labels(release(), commit() or "unknown", platform.python_version()).set(1)
         # Every series exists from the start, so increase() sees the first event too.
         for result in FILE_RESULTS:
             self.files.labels(dock, result)

@@ -6,6 +6,13 @@ import contextlib
 import os
 from pathlib import Path
 
+# Evidence is not for others on the host (issue 16): the evidock processes run with UMASK;
+# folders are DIR_MODE, files FILE_MODE, stored objects and checkpoints READ_ONLY, keys 0600.
+UMASK = 0o027
+DIR_MODE = 0o750
+FILE_MODE = 0o640
+READ_ONLY = 0o440
+
 
 def fsync_dir(path: Path) -> None:
     """Make a rename or unlink inside ``path`` durable."""
@@ -16,7 +23,7 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def makedirs_durable(path: Path, mode: int = 0o750) -> None:
+def makedirs_durable(path: Path, mode: int = DIR_MODE) -> None:
     """Create ``path`` and its missing parents, syncing each parent that gained an entry."""
     missing: list[Path] = []
     p = path
@@ -29,7 +36,9 @@ def makedirs_durable(path: Path, mode: int = 0o750) -> None:
         fsync_dir(d.parent)
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, exclusive: bool = False) -> None:
+def atomic_write(
+    path: Path, data: bytes, *, mode: int = FILE_MODE, exclusive: bool = False
+) -> None:
     """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one.
 
     With ``exclusive`` the final name must not exist yet (write-once files); the link is

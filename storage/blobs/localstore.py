@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage.blobs.durable import fsync_dir, makedirs_durable
+from storage.blobs.durable import READ_ONLY, fsync_dir, makedirs_durable
 from storage.blobs.hashing import sha256_path
 from storage.errors import StoreIntegrityError, StoreWriteError
 
@@ -148,7 +148,7 @@ class LocalStore:
                 )
             return Filed(key=key, size=size, existed=True)
         makedirs_durable(dest.parent)
-        os.fchmod(staging.fd, 0o444)
+        os.fchmod(staging.fd, READ_ONLY)
         os.fsync(staging.fd)
         try:
             os.link(staging.path, dest)

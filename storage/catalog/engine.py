@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from storage.errors import CatalogUnavailable
+from storage.errors import CatalogTooNew, CatalogUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +121,45 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def known_revisions() -> frozenset[str]:
+    """Every schema revision this evidock's migrations know."""
+    return frozenset(
+        r.revision for r in ScriptDirectory.from_config(_alembic_config()).walk_revisions()
+    )
+
+
+def refuse_unknown(revision: str | None) -> None:
+    """Refuse a catalog written by a newer evidock (a revision none of our migrations know):
+    migrating it 'up' is impossible and using it as is would be a downgrade."""
+    if revision is None or revision in known_revisions():
+        return
+    raise CatalogTooNew(
+        f"目录库的结构版本 {revision} 比本程序新（本程序最新 {head_revision()}），拒绝降级 / "
+        f"the catalog's schema revision {revision} is newer than this evidock {_release()} "
+        f"knows (newest known {head_revision()}): refusing to downgrade it"
+    )
+
+
+def _release() -> str:
+    try:
+        return version("evidock")
+    except PackageNotFoundError:
+        return "(unknown version)"
+
+
+def pending_revisions(engine: Engine) -> tuple[str | None, list[str]]:
+    """The catalog's revision and the migrations that would bring it to the newest, oldest
+    first; refuses a catalog that is newer than this evidock."""
+    current = current_revision(engine)
+    refuse_unknown(current)
+    script = ScriptDirectory.from_config(_alembic_config())
+    head = script.get_current_head()
+    if current == head or head is None:
+        return current, []
+    steps = [r.revision for r in script.iterate_revisions(head, current or "base")]
+    return current, [s for s in reversed(steps) if s != current]
+
+
 def has_schema(engine: Engine) -> bool:
     """Whether the catalog was ever created (at any revision): False for an empty database.
     Reads only; an unreachable server is CatalogUnavailable."""
@@ -139,8 +179,10 @@ def migrate(engine: Engine) -> None:
     """
     head = head_revision()
     try:
-        if current_revision(engine) == head:
+        current = current_revision(engine)
+        if current == head:
             return
+        refuse_unknown(current)
         cfg = _alembic_config()
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":

@@ -80,3 +80,40 @@ def test_the_options_really_make_a_mount_read_only_and_link_proof(tmp_path: Path
         assert (target / "real.mp4").read_bytes() == b"x"
     finally:
         subprocess.run(["umount", str(target)], check=True)
+
+
+def test_a_dock_that_is_not_root_mounts_through_setpriv_with_its_ambient_capabilities(
+    tmp_path: Path,
+) -> None:
+    """mount(8) refuses the evidock user even with CAP_SYS_ADMIN; the same command prefixed by
+    ``privileged`` mounts, from a process with only the capabilities the dock's unit grants."""
+    import os
+
+    from devices.mounts import privileged
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to start a process as another user with capabilities")
+    target = tmp_path / "medium"
+    target.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "ro,nosuid,nodev", "--", "none", str(target)]
+    caps = "+sys_admin,+setuid,+setgid"
+    as_dock = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+               f"--inh-caps={caps}", f"--ambient-caps={caps}", f"--bounding-set=-all,{caps}",
+               "--no-new-privs"]  # fmt: skip
+    plain = subprocess.run([*as_dock, *mount], capture_output=True, text=True, check=False)
+    if "setpriv" in plain.stderr and plain.returncode != 32:
+        pytest.skip(f"this container cannot grant capabilities: {plain.stderr.strip()}")
+    assert plain.returncode != 0, "mount(8) no longer refuses a user who is not root"
+    assert privileged(mount, 0) == mount
+    done = subprocess.run([*as_dock, *privileged(mount, 65534)], capture_output=True, text=True,
+                          check=False)  # fmt: skip
+    if done.returncode != 0 and "permission denied" in done.stderr.lower():
+        pytest.skip(f"this container may not mount: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    try:
+        mounts = Path("/proc/self/mounts").read_text()
+        assert any(
+            line.split()[1] == str(target) and " ro," in line for line in mounts.splitlines()
+        )
+    finally:
+        subprocess.run(["umount", "--", str(target)], check=True)

@@ -224,7 +224,7 @@ def test_the_parser_tree_has_every_command_of_the_readme() -> None:
             "officer list", "dock", "status", "audit", "case open", "case list",
             "case show", "case close", "case archive", "case link", "case unlink",
             "case autolink", "case activity add", "excuse", "overdue", "worker", "jobs",
-            "catalog migrate-to", "witness init", "witness serve",
+            "catalog migrate-to", "catalog upgrade", "witness init", "witness serve",
             "witness submit", "key rotate"} == names  # fmt: skip
 
 
@@ -295,3 +295,17 @@ def test_a_migration_target_in_a_missing_folder_is_bad_usage_not_an_outage(
     assert "hint: Create the folder first" in p.stderr
     assert not target.parent.exists()
     _no_traceback(p)
+
+
+def test_version_names_the_release_and_the_commit(bare) -> None:
+    """--version prints the installed distribution's version (and the git commit when known)
+    without a data directory or a configuration."""
+    from importlib.metadata import version
+
+    from ingest.version import commit
+
+    p = bare("--version")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split()[:2] == ["evidock", version("evidock")]
+    if commit():
+        assert f"(commit {commit()})" in p.stdout

@@ -57,7 +57,7 @@ def test_docked_camera_is_stored_with_verified_hashes_and_custody_events(
         for item in items:
             stored = ctx.store.path_for(item.sha256)
             assert sha(stored) == item.sha256
-            assert stat.S_IMODE(stored.stat().st_mode) == 0o444
+            assert stat.S_IMODE(stored.stat().st_mode) == 0o440
             events = txn.log.events_for_item(item.id)
             assert [e.type for e in events] == ["acquired", "verified", "stored"]
             assert all(json.loads(e.data)["sha256"] == item.sha256 for e in events)

@@ -31,7 +31,7 @@ MONITORING = Path(__file__).resolve().parents[2] / "monitoring"
 DOCK = "dock-expo"
 # Every label evidock puts on a metric, and what its values may be.
 LABELS = {"dock", "result", "outcome", "state", "backend", "device", "kind", "code", "le"}
-LABELS |= {"version", "python"}  # evidock_build_info
+LABELS |= {"version", "commit", "python"}  # evidock_build_info
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from ingest.metrics.prometheus import (
 )
 from ingest.output import Output
 from ingest.pipeline.run import ingest_device
+from ingest.version import commit, release
 from tests.conftest import CLIP1
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +50,7 @@ def test_every_counter_series_exists_before_its_first_event() -> None:
     assert s["evidock_offload_delay_seconds_count", (("dock", "dock-a"),)] == 0
     assert not any(name.endswith("_created") for name, _ in s)
     [build] = [labels for name, labels in s if name == "evidock_build_info"]
-    assert dict(build)["version"]
+    assert dict(build)["version"] == release() and dict(build)["commit"] == (commit() or "unknown")
 
 
 def test_bay_status_lines_are_counted_by_state() -> None:

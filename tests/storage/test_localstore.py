@@ -29,12 +29,12 @@ def _file(store: LocalStore, data: bytes) -> tuple[str, Filed]:
 
 
 def test_object_is_filed_by_hash_read_only_and_staging_is_gone(store: LocalStore) -> None:
-    """Filing puts the bytes at sha256/ab/cd/<hex>, mode 0444, and removes the staging file."""
+    """Filing puts the bytes at sha256/ab/cd/<hex>, mode 0440, and removes the staging file."""
     digest, filed = _file(store, b"evidence")
     path = store.path_for(digest)
     assert filed.key == f"sha256/{digest[:2]}/{digest[2:4]}/{digest}" and not filed.existed
     assert path.read_bytes() == b"evidence"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o444
+    assert stat.S_IMODE(path.stat().st_mode) == 0o440
     assert list(store.staging_dir.iterdir()) == []
     assert list(store.iter_keys()) == [digest]
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from storage.blobs.durable import atomic_write
+from storage.blobs.durable import READ_ONLY, atomic_write
 from storage.catalog.cosignatures import CosignatureOps
 from storage.catalog.session import Catalog
 from verify.tsa.rfc3161 import TimestampError, TsaChain, check, request
@@ -73,7 +73,7 @@ def timestamp_pending(
                                               gen_time=token.gen_time, now=clock())  # fmt: skip
         try:
             path = folder / f"{cp.size:012d}.{cp.dock_name}.tsr"
-            atomic_write(path, token.der, mode=0o444)
+            atomic_write(path, token.der, mode=READ_ONLY)
         except OSError as e:  # the catalog row is the record; the file is the copy outside it
             logger.warning("timestamp file not written size=%d: %s", cp.size, e)
         logger.info("checkpoint timestamped size=%d time=%s", cp.size, token.gen_time.isoformat())

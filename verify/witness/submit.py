@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from storage.blobs.durable import atomic_write
+from storage.blobs.durable import READ_ONLY, atomic_write
 from storage.catalog.cosignatures import CosignatureOps
 from storage.catalog.session import Catalog
 from storage.errors import StorageError
@@ -164,7 +164,7 @@ def _record(
         lines_of_cp = [c.line for c in ops.cosignatures() if c.checkpoint_id == cp.id]
     try:
         path = folder / f"{cp.size:012d}.{cp.dock_name}.cosig"
-        atomic_write(path, "".join(lines_of_cp).encode("utf-8"), mode=0o444)
+        atomic_write(path, "".join(lines_of_cp).encode("utf-8"), mode=READ_ONLY)
     except OSError as e:  # the catalog row is the record; the file is the copy outside it
         logger.warning("cosignature file not written size=%d: %s", cp.size, e)
     logger.info("checkpoint cosigned witness=%s size=%d", w.key.name, cp.size)
