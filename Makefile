@@ -32,7 +32,8 @@ test: $(STAMP)
 	  --verify.receivers=on-call severity=critical alertname=EvidockFixityFailure
 	amtool config routes test --config.file=monitoring/alertmanager.yml \
 	  --verify.receivers=custodians-mail severity=warning alertname=EvidockDeviceNotDocked
-	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup -m 'not deb'
+	$(BIN)/pytest -q -n 0 -m deb tests/packaging
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
