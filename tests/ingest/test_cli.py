@@ -225,7 +225,8 @@ def test_the_parser_tree_has_every_command_of_the_readme() -> None:
             "case show", "case close", "case archive", "case link", "case unlink",
             "case autolink", "case activity add", "excuse", "overdue", "worker", "jobs",
             "catalog migrate-to", "catalog upgrade", "witness init", "witness serve",
-            "witness submit", "key rotate"} == names  # fmt: skip
+            "witness submit", "key rotate", "device retire", "device lost", "device repair",
+            "device return", "correct", "case stage", "case decide"} == names  # fmt: skip
 
 
 @pytest.mark.parametrize(("path", "parser"), PARSERS, ids=_name)
