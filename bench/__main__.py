@@ -64,6 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--dir", type=Path, default=None, help="scratch folder on a real disk (default /var/tmp)"
     )
+    ap.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        help="verify: replay a log of N events only (e.g. 1000000 for the 1M figure)",
+    )
     args = ap.parse_args(argv)
     unknown = [p for p in args.parts if p not in PARTS]
     if unknown:
@@ -71,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = list(dict.fromkeys(args.parts)) or list(PARTS)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     base = pick_base(args.dir)
-    opts = Options(quick=args.quick, base=base)
+    opts = Options(quick=args.quick, base=base, size=args.size)
     print(
         f"evidock bench: {', '.join(parts)}{' (quick)' if opts.quick else ''}; "
         f"scratch in {base} ({fs_type(base)}); python {platform.python_version()}, "

@@ -24,6 +24,8 @@ _MEMORY_FS = {"tmpfs", "ramfs", "devtmpfs"}
 class Options:
     quick: bool
     base: Path
+    size: int | None = None
+    """``--size N``: the one log size of ``verify`` (default: its own sizes)."""
 
 
 def fs_type(path: Path) -> str:
