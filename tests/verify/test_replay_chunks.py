@@ -102,3 +102,10 @@ def test_tampering_is_reported_the_same_in_workers(long_log: Context, sql: Sql, 
     written in another JSON form is no tampering: its canonical form is what was logged)."""
     TAMPERING[how](long_log, sql)
     assert (_assert_same(long_log) == ()) == (how == "data not canonical")
+
+
+def test_workers_that_cannot_start_leave_the_replay_to_this_process(long_log: Context) -> None:
+    """A worker that cannot open the catalog breaks the pool: the replay still completes."""
+    broken = Parallel(catalog_url="sqlite:////nonexistent-evidock/catalog.db", workers=2,
+                      chunk_log2=3, min_events=0)  # fmt: skip
+    assert _replay(long_log, broken) == _replay(long_log, None)

@@ -16,11 +16,12 @@ the head that the main transaction read are the same rows in any later snapshot.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from collections import deque
 from collections.abc import Collection, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from storage.catalog.session import Catalog, Transaction
@@ -28,6 +29,8 @@ from storage.records import Event
 from verify.audit.logpass import LogPass, chain_broken, completed_ranges
 from verify.log.merkle import HASH_SIZE
 from verify.problems import Problem
+
+logger = logging.getLogger(__name__)
 
 Subtrees = tuple[tuple[int, bytes], ...]
 
@@ -226,11 +229,14 @@ def _push(main: LogPass, r: ChunkResult) -> None:
             main.roots[main.stream.size] = main.stream.root()
 
 
-def replay_in_workers(main: LogPass, size: int, parallel: Parallel) -> None:
-    """``main.window`` over ``[0, size)``, done by ``parallel.workers`` processes."""
+def replay_in_workers(main: LogPass, size: int, parallel: Parallel, *, batch: int) -> None:
+    """``main.window`` over ``[0, size)``, done by ``parallel.workers`` processes. If the
+    processes cannot be started or die, the rest of the log is replayed here, from the end
+    of the last chunk merged (the state of a pass at a chunk's end is all the next needs)."""
     top = parallel.chunk_log2
     chunk = 1 << top
     sizes = main.sizes
+    done = 0
 
     def jobs() -> Iterator[tuple[int, int, frozenset[int]]]:
         for start in range(0, size, chunk):
@@ -238,19 +244,26 @@ def replay_in_workers(main: LogPass, size: int, parallel: Parallel) -> None:
             yield start, end, frozenset(s for s in sizes if start < s <= end)
 
     spawn = multiprocessing.get_context("spawn")  # no fork of a process holding connections
-    with ProcessPoolExecutor(parallel.workers, mp_context=spawn, initializer=_open_catalog,
-                             initargs=(parallel.catalog_url,)) as pool:  # fmt: skip
-        todo = jobs()
-        pending: deque[Future[ChunkResult]] = deque()
+    try:
+        with ProcessPoolExecutor(parallel.workers, mp_context=spawn, initializer=_open_catalog,
+                                 initargs=(parallel.catalog_url,)) as pool:  # fmt: skip
+            todo = jobs()
+            pending: deque[Future[ChunkResult]] = deque()
 
-        def submit() -> None:
-            job = next(todo, None)
-            if job is not None:
-                pending.append(pool.submit(replay_chunk, job[0], job[1], top, job[2]))
+            def submit() -> None:
+                job = next(todo, None)
+                if job is not None:
+                    pending.append(pool.submit(replay_chunk, job[0], job[1], top, job[2]))
 
-        for _ in range(2 * parallel.workers):
-            submit()
-        while pending:
-            result = pending.popleft().result()
-            submit()
-            merge(main, result)
+            for _ in range(2 * parallel.workers):
+                submit()
+            while pending:
+                result = pending.popleft().result()
+                submit()
+                merge(main, result)
+                done = result.end
+    except (BrokenExecutor, OSError) as e:
+        logger.warning("log replay in worker processes failed at event %d (%s): replaying "
+                       "the rest in this process", done, e)  # fmt: skip
+        for start in range(done, size, batch):
+            main.window(start, min(start + batch, size))

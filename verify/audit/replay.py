@@ -43,7 +43,7 @@ def replay_log(
     head = txn.log.head()
     p = LogPass(txn, problems, sizes, observe)
     if parallel is not None and parallel.applies(head.size):
-        replay_in_workers(p, head.size, parallel)
+        replay_in_workers(p, head.size, parallel, batch=batch)
     else:
         for start in range(0, head.size, batch):
             p.window(start, min(start + batch, head.size))
