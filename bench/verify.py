@@ -6,6 +6,10 @@ replay of ``evidock verify --quick`` (chain, leaves, nodes, root) and inclusion-
 generation from the catalog. The ratio of interest is seconds per event between sizes:
 verification must stay linear.
 
+Issue 19: at N events (``--size N``, default 10^5) the replay as before (one process) against
+the replay in worker processes (one per core, ``verify.audit.chunks``), as a ratio; and the
+canonical JSON of the events by ``rfc8785`` against the fast encoder (``verify.log.jcs``).
+
 Issue 14: the same replay again with the facts projection folded in and compared with the
 catalog (``verify.audit.facts``), as a ratio to the bare replay (target <= 1.5x). Every
 synthetic event but the first (the camera's ``device_registered``) is an ``acquired`` event
@@ -28,8 +32,15 @@ from storage.catalog.models import CustodyEventRow, ItemRow, LogHeadRow, LogNode
 from storage.catalog.session import Transaction
 from storage.records import Event
 from verify.audit.facts import Projection, Scope, catalog_facts, compare
-from verify.audit.replay import replay_log
-from verify.log.events import data_time, encode_data, event_leaf
+from verify.audit.replay import Parallel, cores, replay_log
+from verify.log.events import (
+    canonical_object,
+    data_time,
+    encode_data,
+    event_leaf,
+    event_object,
+    reference_canonical,
+)
 from verify.log.merkle import inclusion_proof, nodes_to_add, root, verify_inclusion
 from verify.problems import Problems
 
@@ -112,8 +123,49 @@ def _build(ctx: Any, n: int) -> None:
         conn.merge(LogHeadRow(id=1, size=n, last_leaf=prev))
 
 
+COMPARE_AT = 100_000
+
+
+def _compare(ctx: Any, n: int) -> dict[str, Any]:
+    """The replay as before (one process) vs in worker processes; JCS by both encoders."""
+    workers = cores()
+    with ctx.catalog.read() as txn:
+        t0 = time.perf_counter()
+        serial = replay_log(txn, Problems(), sizes=(n,))
+        serial_s = time.perf_counter() - t0
+        par = Parallel(catalog_url=ctx.catalog.url, workers=workers)
+        t0 = time.perf_counter()
+        problems = Problems()
+        parallel = replay_log(txn, problems, sizes=(n,), parallel=par)
+        parallel_s = time.perf_counter() - t0
+        assert len(problems) == 0 and parallel.roots == serial.roots, "the same replay"
+        sample = [event_object(ev) for ev in txn.log.event_range(0, min(n, 20_000))]
+    t0 = time.perf_counter()
+    reference = [reference_canonical(o) for o in sample]
+    rfc_s = (time.perf_counter() - t0) / len(sample)
+    t0 = time.perf_counter()
+    fast = [canonical_object(o) for o in sample]
+    fast_s = (time.perf_counter() - t0) / len(sample)
+    assert fast == reference
+    result = {
+        "events": n, "workers": workers, "parallel_applies": par.applies(n),
+        "serial_s": serial_s, "parallel_s": parallel_s, "speedup": serial_s / parallel_s,
+        "serial_per_event_us": serial_s / n * 1e6, "parallel_per_event_us": parallel_s / n * 1e6,
+        "rfc8785_us": rfc_s * 1e6, "fast_jcs_us": fast_s * 1e6, "jcs_speedup": rfc_s / fast_s,
+    }  # fmt: skip
+    row = [f"{n:,}", fmt_s(serial_s), fmt_s(parallel_s), f"{serial_s / parallel_s:.2f}x",
+           f"{rfc_s * 1e6:.1f} µs", f"{fast_s * 1e6:.1f} µs", f"{rfc_s / fast_s:.2f}x"]  # fmt: skip
+    print(table(f"replay of {n:,} events: one process (as before) vs {workers} worker processes",
+                ["events", "one process", "workers", "speedup", "JCS rfc8785", "JCS fast",
+                 "JCS speedup"], [row]))  # fmt: skip
+    print(f"projected replay of 1,000,000 events in workers: {parallel_s / n * 1e6:.1f} s "
+          f"(one process: {serial_s / n * 1e6:.1f} s; target < 7 s on 2 cores)")  # fmt: skip
+    return result
+
+
 def run(opts: Options) -> dict[str, Any]:
     sizes = opts.pick((10_000, 100_000, 1_000_000), quick=(1_000, 10_000, 100_000))
+    compare_at = opts.sizes[0] if opts.sizes else COMPARE_AT
     rows = []
     out: dict[str, Any] = {}
     for n in sizes:
@@ -147,6 +199,8 @@ def run(opts: Options) -> dict[str, Any]:
                 verify_inclusion(leaves[i], i, n, p, tree_root)
                 for i, p in zip(range(0, n, n // 50), proofs, strict=True)
             )
+            if n == compare_at:
+                out["replay_compare"] = _compare(ctx, n)
             ctx.close()
         per_event = replay_s / n
         rows.append([f"{n:,}", fmt_s(build_s), fmt_s(replay_s), f"{n / replay_s:,.0f}",
@@ -159,6 +213,8 @@ def run(opts: Options) -> dict[str, Any]:
     print(table("full-log verification (replay of verify --quick) and proofs from the catalog",
                 ["events", "setup", "replay", "events/s", "per event", "with facts", "ratio",
                  "proof hashes", "proof gen"], rows))  # fmt: skip
+    if len(sizes) == 1:
+        return out
     small, big = str(sizes[0]), str(sizes[-1])
     linear = (out[big]["replay_s"] / int(big)) / (out[small]["replay_s"] / int(small))
     if small == big:

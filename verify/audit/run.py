@@ -26,7 +26,7 @@ from storage.catalog.session import Catalog, Transaction
 from verify.audit.derived_check import check_derived
 from verify.audit.facts import Projection, Scope, catalog_facts, check_scope, compare
 from verify.audit.fixity import Fixity, Progress, check_items, check_objects, strays
-from verify.audit.replay import replay_log
+from verify.audit.replay import Parallel, cores, replay_log
 from verify.audit.s3check import check_s3
 from verify.audit.signed_heads import (
     SignedHead,
@@ -115,9 +115,11 @@ def run_audit(
     published_keys: Sequence[VerifierKey] = (),
     witnesses: WitnessPolicy | None = None,
     now: datetime | None = None,
+    replay_workers: int | None = None,
 ) -> AuditReport:
     """Check everything (or one item's records, with the whole log); see the module doc.
-    ``witnesses``: the [trust] policy that checkpoints carry witness cosignatures."""
+    ``witnesses``: the [trust] policy that checkpoints carry witness cosignatures.
+    ``replay_workers``: processes that replay a large log (default: one per usable core)."""
     problems = Problems()
     folder = store.root / "checkpoints"
     with catalog.read() as txn:
@@ -134,7 +136,9 @@ def run_audit(
         whole = item is None and case is None
         projection = Projection()
         replay = replay_log(txn, problems, sizes={h.size for h in heads},
-                            observe=projection.apply if whole else None)  # fmt: skip
+                            observe=projection.apply if whole else None,
+                            parallel=Parallel(catalog_url=catalog.url,
+                                              workers=replay_workers or cores()))  # fmt: skip
         if whole:
             facts = compare(projection, catalog_facts(txn, Scope()), problems)
         else:

@@ -376,6 +376,33 @@ class StreamingRoot:
         stack.append(current)
         self._size += 1
 
+    def subtrees(self) -> tuple[tuple[int, bytes], ...]:
+        """``(level, hash)`` of the perfect subtrees of the tree so far, largest first."""
+        levels = [lv for lv in range(self._size.bit_length() - 1, -1, -1) if self._size >> lv & 1]
+        return tuple(zip(levels, self._stack, strict=True))
+
+    def extend(self, subtrees: Sequence[tuple[int, bytes]]) -> None:
+        """Append the leaves another stream covers, given as its ``subtrees()``: what a replay
+        over a later part of the log found. Each subtree must start at a multiple of its own
+        width (it does when this stream's size is a multiple of the other's largest one)."""
+        stack = self._stack
+        for level, node in subtrees:
+            if self._size & ((1 << level) - 1):
+                raise MerkleRangeError(
+                    f"a subtree of 2**{level} leaves cannot follow {self._size} leaves"
+                )
+            current, carry = node, self._size >> level
+            while carry & 1:
+                current = node_hash(stack.pop(), current)
+                carry >>= 1
+            stack.append(current)
+            self._size += 1 << level
+
+    def copy(self) -> StreamingRoot:
+        other = StreamingRoot()
+        other._size, other._stack = self._size, list(self._stack)
+        return other
+
     def root(self) -> bytes:
         """Root of everything pushed so far (``EMPTY_ROOT`` before the first push)."""
         if not self._stack:
