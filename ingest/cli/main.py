@@ -22,6 +22,7 @@ from ingest.cli import (
     dock,
     evidence,
     keys,
+    people,
     registry,
     witness,
     worker,
@@ -52,6 +53,7 @@ COMMAND_MODULES = (
     catalog,
     witness,
     keys,
+    people,
 )
 """In the order ``evidock --help`` lists their commands."""
 
