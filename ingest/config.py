@@ -164,6 +164,8 @@ class Settings:
     # reaches this stage (ingest.pipeline.stages); never set in service
     test_stop_at: str | None = None
     trust: TrustSettings = TrustSettings()
+    # the account that ran sudo (SUDO_USER): the CLI acts as that person, not as root (issue 16)
+    sudo_user: str | None = None
 
     @property
     def store_dir(self) -> Path:
@@ -422,6 +424,7 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Set
         verify=_verify(values["verify"], source),
         test_stop_at=_env(env, "EVIDOCK_TEST_STOP_AT"),
         trust=_trust(values["trust"], source),
+        sudo_user=env.get("SUDO_USER") or None,
     )
 
 

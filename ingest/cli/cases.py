@@ -24,11 +24,13 @@ from ingest.cases.vocab import (
     STAGES,
     STATUSES,
     av_article,
+    confidentiality,
     label,
     lookup,
     requires_av,
 )
-from ingest.cli import decisions, links, overdue
+from ingest.cli import decisions, levels, links, overdue
+from ingest.cli.actor import acting, read_case
 from ingest.cli.common import examples, parse_time
 from ingest.cli.links import activity_json, case_json, case_number, link_json
 from ingest.config import Settings
@@ -77,7 +79,8 @@ def add_parsers(sub: Any) -> None:
     s.add_argument(
         "--confidentiality",
         default="none",
-        help="none, state-secret, commercial-secret, personal-privacy",
+        help="none, work-secret, commercial-secret, personal-information, personal-privacy "
+        "(Art. 31; state secrets are refused)",
     )
     s.add_argument("--title", default="", help="a short description")
     s.add_argument("--opened", metavar="TIME", help="when the case was opened (default: now)")
@@ -130,6 +133,7 @@ def add_parsers(sub: Any) -> None:
 
     links.add_parsers(acts)
     decisions.add_parsers(acts)  # Art. 32 approval, Art. 4 stage
+    levels.add_parsers(acts)
     overdue.add_parsers(sub)
 
 
@@ -137,7 +141,7 @@ def cmd_case_open(args: argparse.Namespace, out: Output, settings: Settings) -> 
     number = check_case_number(args.number, settings.compliance.case_number_pattern)
     etype = lookup(ENFORCEMENT_TYPES, args.type, "type of enforcement")
     proc = lookup(PROCEDURES, args.procedure, "procedure")
-    conf = lookup(CONFIDENTIALITY, args.confidentiality, "confidentiality level")
+    conf = confidentiality(args.confidentiality)
     if proc.code == "general" and not (args.reviewer and args.approver):
         raise UsageError(
             "a case in general procedure needs a reviewer and an approver (Art. 32)",
@@ -151,6 +155,7 @@ def cmd_case_open(args: argparse.Namespace, out: Output, settings: Settings) -> 
     ctx = open_context(settings)
     try:
         opened = parse_time(args.opened, settings) if args.opened else ctx.clock()
+        actor, _ = acting(ctx)
         with ctx.catalog.write() as txn:
             case = CaseOps(txn).add_case(
                 NewCase(
@@ -163,7 +168,7 @@ def cmd_case_open(args: argparse.Namespace, out: Output, settings: Settings) -> 
                     approver=args.approver,
                     confidentiality=conf.code,
                     opened_at=opened,
-                    opened_by=os_actor(),
+                    opened_by=actor,
                 )
             )
             log_case(txn, ctx, case, "case_opened")
@@ -303,6 +308,7 @@ def _archive_check(
 def cmd_case_show(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     ctx = open_context(settings)
     try:
+        read_case(ctx, case_number(args.number))  # issue 16: refused or recorded
         with ctx.catalog.read() as txn:
             ops = CaseOps(txn)
             case = ops.case(case_number(args.number))

@@ -23,6 +23,7 @@ from ingest.cli import (
     dock,
     evidence,
     keys,
+    people,
     registry,
     witness,
     worker,
@@ -56,6 +57,7 @@ COMMAND_MODULES = (
     catalog,
     witness,
     keys,
+    people,
 )
 """In the order ``evidock --help`` lists their commands."""
 

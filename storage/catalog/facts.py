@@ -34,6 +34,7 @@ from storage.catalog.models import (
     OffloadCheckRow,
     OffloadExcuseRow,
 )
+from storage.catalog.people import people_facts
 from storage.catalog.session import Transaction
 
 Value = str | None
@@ -47,6 +48,7 @@ DEVICE = "device"
 ACTIVITY = "activity"
 OFFICER = "officer"
 DECISION = "decision"
+PERSON = "person"
 
 
 def text_time(t: datetime | str | None) -> Value:
@@ -100,6 +102,7 @@ def item_facts(
     time_source: str | None,
     state: str,
     durable_at: datetime | None,
+    confidentiality: str,
 ) -> Facts:
     return Facts(
         kind=ITEM,
@@ -112,6 +115,7 @@ def item_facts(
             "time_source": time_source,
             "state": state,
             "durable_at": text_time(durable_at),
+            "confidentiality": confidentiality,
         },
     )
 
@@ -194,6 +198,7 @@ def case_facts(row: CaseRow, badges: Mapping[int, str]) -> Facts:
             "archived_at": text_time(row.archived_at),
             "archived_by": row.archived_by,
             "stage": row.stage,
+            "confidentiality": row.confidentiality,
         },
     )
 
@@ -295,6 +300,7 @@ class FactOps:
                 i.time_source,
                 i.state,
                 i.durable_at,
+                i.confidentiality,
             )
             .outerjoin(officer, officer.id == i.officer_id)
             .order_by(i.id)
@@ -372,6 +378,10 @@ class FactOps:
             return
         for case_id in self.s.scalars(select(CaseRow.id).where(CaseRow.number == number)):
             yield from (decision_facts(d) for d in ops.decisions(case_id))
+
+    def person_facts(self) -> Iterator[Facts]:
+        for username, fields in people_facts(self.txn):
+            yield Facts(kind=PERSON, key=username, item=None, fields=fields)
 
     def case_items(self, number: str) -> list[int]:
         """Items ever linked to the case."""

@@ -226,7 +226,10 @@ def test_the_parser_tree_has_every_command_of_the_readme() -> None:
             "case autolink", "case activity add", "excuse", "overdue", "worker", "jobs",
             "catalog migrate-to", "catalog upgrade", "witness init", "witness serve",
             "witness submit", "key rotate", "device retire", "device lost", "device repair",
-            "device return", "correct", "case stage", "case decide"} == names  # fmt: skip
+            "device return", "correct", "case stage", "case decide", "person add",
+            "person list", "person grant",
+            "person revoke", "person disable", "person passwd", "access-log",
+            "case confidentiality"} == names  # fmt: skip
 
 
 @pytest.mark.parametrize(("path", "parser"), PARSERS, ids=_name)

@@ -29,6 +29,7 @@ from storage.catalog.facts import (
     ITEM,
     LINK,
     OFFICER,
+    PERSON,
     FactOps,
     Facts,
     Value,
@@ -51,6 +52,8 @@ CASE_EVENTS = frozenset(
 DEVICE_EVENTS = frozenset(
     {"device_registered", "device_assigned", "device_docked", "device_status_changed"}
 )
+PERSON_EVENTS = frozenset({"person_added", "role_granted", "role_revoked", "person_disabled"})
+LEVEL_EVENT = EventType.CONFIDENTIALITY_CHANGED.value
 FACT_EVENTS = frozenset(
     {
         "acquired",
@@ -65,6 +68,8 @@ FACT_EVENTS = frozenset(
     | CASE_EVENTS
     | DEVICE_EVENTS
     | {"officer_registered"}
+    | PERSON_EVENTS
+    | {LEVEL_EVENT}
 )
 BASELINE = EventType.FACTS_RECORDED
 
@@ -120,6 +125,7 @@ class Projection:
     statuses: dict[str, list[tuple[Value, Value, Value]]] = field(default_factory=dict)  # serial
     officers: dict[str, dict[str, Value]] = field(default_factory=dict)  # by badge
     decisions: dict[int, dict[str, Value]] = field(default_factory=dict)  # by event seq
+    people: dict[str, dict[str, Value]] = field(default_factory=dict)  # by username
 
     def apply(self, ev: Event) -> None:
         if ev.type not in FACT_EVENTS:
@@ -133,9 +139,12 @@ class Projection:
         match ev.type:
             case "acquired" | "durable" if ev.item is not None:
                 names = ("officer", "recorded_start", "recorded_end", "time_source")
-                _take(self.items.setdefault(ev.item, {}), data,
+                facts = self.items.setdefault(ev.item, {})
+                _take(facts, data,
                       (*names, "state", "durable_at") if ev.type == "acquired"
                       else ("state", "durable_at"))  # fmt: skip
+                if ev.type == "acquired":
+                    facts["confidentiality"] = "none"  # until a case makes it more (issue 16)
             case "metadata_corrected" if ev.item is not None:  # issue 20: the new value
                 _take(self.items.setdefault(ev.item, {}), data, ("officer",))
             case "late_flagged" if ev.item is not None:
@@ -193,6 +202,13 @@ class Projection:
                 self._device(ev.type, data)
             case "officer_registered":
                 self.officers[str(data.get("badge"))] = {"badge": norm("badge", data["badge"])}
+            case "confidentiality_changed" if ev.item is not None:
+                self.items.setdefault(ev.item, {})["confidentiality"] = norm("to", data.get("to"))
+            case "confidentiality_changed":
+                level = norm("to", data.get("to"))
+                self.cases.setdefault(str(data.get("case")), {})["confidentiality"] = level
+            case "person_added" | "role_granted" | "role_revoked" | "person_disabled":
+                self._person(ev.type, data)
             case "facts_recorded":
                 self._baseline(ev, data)
             case _:
@@ -206,7 +222,7 @@ class Projection:
                         archive_due_at=None, archived_at=None, archived_by=None,
                         stage=norm("stage", data.get("stage", "initiation")))  # fmt: skip
             _take(case, data, ("enforcement_type", "procedure", "handler", "reviewer",
-                               "approver", "opened_at"))  # fmt: skip
+                               "approver", "opened_at", "confidentiality"))  # fmt: skip
         elif ev.type == "case_stage_changed":
             case["stage"] = norm("stage", data.get("to"))
         elif ev.type == "case_closed":
@@ -215,6 +231,21 @@ class Projection:
         else:
             case.update(status="archived", archived_by=ev.actor)
             _take(case, data, ("archived_at",))
+
+    def _person(self, type: str, data: Mapping[str, Any]) -> None:
+        username = str(data.get("person"))
+        person = self.people.setdefault(username, {})
+        if type == "person_added":
+            person.clear()
+            _take(person, data, ("name", "badge", "unit", "os_user"))
+            person.update(roles="", disabled="no")
+        elif type == "person_disabled":
+            person["disabled"] = "yes"
+        elif "roles" in person:
+            roles = set(filter(None, (person["roles"] or "").split(",")))
+            role = str(data.get("role"))
+            roles = roles | {role} if type == "role_granted" else roles - {role}
+            person["roles"] = ",".join(sorted(roles))
 
     def _device(self, type: str, data: Mapping[str, Any]) -> None:
         serial = str(data.get("serial"))
@@ -308,6 +339,7 @@ _SUBJECT = {
     ACTIVITY: "activity {key}",
     OFFICER: "officer {key}",
     DECISION: "decision of event #{key}",
+    PERSON: "person {key}",
 }
 _MISMATCH = {
     ITEM: "item-fact-mismatch",
@@ -319,6 +351,7 @@ _MISMATCH = {
     ACTIVITY: "activity-mismatch",
     OFFICER: "officer-mismatch",
     DECISION: "decision-mismatch",
+    PERSON: "person-mismatch",
 }
 # a row no event records: forged, or written behind evidock's back (issue 14)
 _UNLOGGED = {
@@ -330,6 +363,7 @@ _UNLOGGED = {
     OFFICER: "officer-unlogged",
     ACTIVITY: "activity-unlogged",
     DECISION: "decision-unlogged",
+    PERSON: "person-unlogged",
 }
 _MISSING = {
     FLAG: "offload-mismatch",
@@ -338,6 +372,7 @@ _MISSING = {
     CASE: "case-missing",
     ACTIVITY: "activity-missing",
     DECISION: "decision-missing",
+    PERSON: "person-missing",
 }
 
 
@@ -366,12 +401,13 @@ def _expected(p: Projection, kind: str) -> Mapping[Any, dict[str, Value]]:
     by_kind: dict[str, Mapping[Any, dict[str, Value]]] = {
         ITEM: p.items, FLAG: p.flags, EXCUSE: p.excuses, LINK: p.links, CASE: p.cases,
         DEVICE: p.devices, ACTIVITY: p.activities, OFFICER: p.officers, DECISION: p.decisions,
+        PERSON: p.people,
     }  # fmt: skip
     return by_kind[kind]
 
 
 def _key(kind: str, key: str) -> Any:
-    return key if kind in (CASE, DEVICE, OFFICER) else int(key)
+    return key if kind in (CASE, DEVICE, OFFICER, PERSON) else int(key)
 
 
 def compare(
@@ -461,6 +497,7 @@ def catalog_facts(txn: Transaction, scope: Scope) -> Iterable[Facts]:
         yield from ops.activity_facts()
         yield from ops.officer_facts()
         yield from ops.decision_facts()
+        yield from ops.person_facts()
         return
     if items:
         yield from ops.item_facts(items)
@@ -481,7 +518,7 @@ def scoped_projection(txn: Transaction, scope: Scope) -> Projection:
         events.update((e.seq, e) for e in txn.log.events_for_item(item))
     for number in sorted(scope.cases or ()):
         needle = json.dumps(number, ensure_ascii=False)
-        for e in txn.log.events_typed(CASE_EVENTS | {BASELINE}, containing=needle):
+        for e in txn.log.events_typed(CASE_EVENTS | {BASELINE, LEVEL_EVENT}, containing=needle):
             data = json.loads(e.data)
             if not isinstance(data, dict):
                 continue

@@ -59,6 +59,18 @@ class EventType(enum.StrEnum):
     DEVICE_STATUS_CHANGED = "device_status_changed"  # retired, lost, in repair, back (issue 20)
     CASE_DECISION = "case_decision"  # Art. 32: a proposal, review or approval by its person
     CASE_STAGE_CHANGED = "case_stage_changed"  # Art. 4: a case moved to another stage
+    # issue 16: people, roles, confidentiality and every access
+    PERSON_ADDED = "person_added"
+    ROLE_GRANTED = "role_granted"
+    ROLE_REVOKED = "role_revoked"
+    PERSON_DISABLED = "person_disabled"
+    CONFIDENTIALITY_CHANGED = "confidentiality_changed"  # of an item or a case (Art. 31)
+    STREAMED = "streamed"
+    DOWNLOADED = "downloaded"
+    ACCESS_DENIED = "access_denied"
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    SESSION_REVOKED = "session_revoked"
 
 
 EVENT_TYPES = frozenset(EventType)
