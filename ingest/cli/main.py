@@ -17,6 +17,7 @@ from ingest.cli import (
     audit,
     cases,
     catalog,
+    console,
     custody,
     demo,
     dock,
@@ -52,6 +53,7 @@ COMMAND_MODULES = (
     catalog,
     witness,
     keys,
+    console,
 )
 """In the order ``evidock --help`` lists their commands."""
 

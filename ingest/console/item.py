@@ -67,7 +67,8 @@ TEXT: Table = {
     "checkpoint": ("签名检查点大小", "Signed checkpoint of size"),
     "no_checkpoint": ("尚无签名检查点。", "No signed checkpoint yet."),
     "item_missing": ("没有此证据。", "No such item."),
-    "not_local": ("此文件不在本机存储中（仅在对象存储中）。", "This file is not in the local store (only in the object store)."),
+    "not_local": ("此文件不在本机存储中（仅在对象存储中）。",
+                  "This file is not in the local store (only in the object store)."),
 }  # fmt: skip
 
 MIME = {
@@ -143,8 +144,9 @@ def original(item_id: int) -> BaseResponse | tuple[str, int]:
         item = txn.item(item_id)
         d = check_item(txn, c.ctx, me, Action.DOWNLOAD_ORIGINAL, item_id)
         if d.allowed:
+            detail = {"what": "original", "sha256": item.sha256}
             record_access(txn, c.ctx, me, EventType.DOWNLOADED, item_id=item_id,
-                          detail={"what": "original", "sha256": item.sha256}, now=c.clock())  # fmt: skip
+                          detail=detail, now=c.clock())  # fmt: skip
     if not d.allowed:
         return refused(d, TEXT, what=f"#{item_id} original")
     name = Path(item.original_path_display).name or f"item-{item_id}"

@@ -30,9 +30,12 @@ TEXT: Table = {
     "submit": ("登录", "Sign in"),
     "failed.password": ("用户名或密码错误。", "Wrong user name or password."),
     "failed.totp": ("动态验证码错误。", "Wrong one-time code."),
-    "failed.disabled": ("账户已停用，请联系系统管理员。", "This account is disabled: ask the system administrator."),
-    "failed.locked": ("连续失败次数过多，账户已锁定至", "Too many failures: this name is locked until"),
-    "note": ("每次登录及失败都记入保管日志。", "Every login and every failure is recorded in the custody log."),
+    "failed.disabled": ("账户已停用，请联系系统管理员。",
+                        "This account is disabled: ask the system administrator."),
+    "failed.locked": ("连续失败次数过多，账户已锁定至",
+                      "Too many failures: this name is locked until"),
+    "note": ("每次登录及失败都记入保管日志。",
+             "Every login and every failure is recorded in the custody log."),
 }  # fmt: skip
 
 bp = Blueprint("login", __name__)
@@ -49,10 +52,10 @@ def login() -> BaseResponse | tuple[str, int]:
         token = new_token()
         body, status = page("login.html", TEXT, next=request.args.get("next", ""),
                             login_csrf=token, failure=None, until=None)  # fmt: skip
-        response = make_response(body, status)
-        response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict",
-                            secure=c.secure_cookies, path="/login")  # fmt: skip
-        return response
+        first: BaseResponse = make_response(body, status)
+        first.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict",
+                         secure=c.secure_cookies, path="/login")  # fmt: skip
+        return first
     if not same_secret(request.form.get(CSRF_FIELD), request.cookies.get(LOGIN_CSRF_COOKIE)):
         abort(403, description="csrf")
     result = c.auth.login(
@@ -81,4 +84,3 @@ def logout() -> BaseResponse:
     response = redirect(url_for("login.login", lang=g.lang), code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
-

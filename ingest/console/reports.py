@@ -10,8 +10,8 @@ from ingest.cases.compliance import format_span
 from ingest.cases.overdue import build_report
 from ingest.console.app import console, page, person, require
 from ingest.console.text import Table
-from storage.catalog.search import last_fixity_sweep
 from storage.catalog.cosignatures import CosignatureOps
+from storage.catalog.search import last_fixity_sweep
 
 TEXT: Table = {
     "overdue": ("逾期与合规", "Overdue and compliance"),

@@ -20,8 +20,8 @@ from storage.catalog.models import (
     CustodyEventRow,
     DeviceRow,
     ItemRow,
-    OffloadCheckRow,
     OfficerRow,
+    OffloadCheckRow,
 )
 from storage.catalog.session import Transaction
 
