@@ -49,7 +49,9 @@ def register(app: Flask) -> None:
 def login() -> BaseResponse | tuple[str, int]:
     c = console()
     if request.method == "GET":
-        token = new_token()
+        # kept while the browser has one: a second GET (a favicon sent here) must not change
+        # the token of a form already shown
+        token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_token()
         body, status = page("login.html", TEXT, next=request.args.get("next", ""),
                             login_csrf=token, failure=None, until=None)  # fmt: skip
         first: BaseResponse = make_response(body, status)

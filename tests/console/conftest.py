@@ -20,8 +20,8 @@ from ingest.cases.links import link_items
 from ingest.context import Context, open_context
 from ingest.jobs.worker import WorkerPool
 from ingest.pipeline.run import ingest_device
-from storage.catalog.cases import CaseOps
 from storage.catalog.caserecords import NewCase
+from storage.catalog.cases import CaseOps
 from tests.conftest import CLIP1, CLIP2, make_settings
 
 RESTRICTED_CASE = "2026-0001"

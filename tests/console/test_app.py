@@ -41,8 +41,9 @@ def login(app: Flask, username: str, password: str | None = None, code: str = ""
     page = c.get("/login")
     token = CSRF.search(page.get_data(as_text=True))
     assert token is not None
-    r = c.post("/login", data={"username": username, "password": password or PASSWORD[username],
-                               "code": code, "csrf_token": token.group(1), "next": "/"})  # fmt: skip
+    form = {"username": username, "password": password or PASSWORD[username], "code": code,
+            "csrf_token": token.group(1), "next": "/"}  # fmt: skip
+    r = c.post("/login", data=form)
     assert r.status_code == 303, r.get_data(as_text=True)
     return c
 
@@ -88,7 +89,9 @@ def test_a_page_without_session_goes_to_the_login(app: Flask, world: World) -> N
     assert c.post("/logout", data={"csrf_token": "x"}).status_code == 303
 
 
-def test_login_sets_a_strict_httponly_cookie_and_records_the_event(app: Flask, world: World) -> None:
+def test_login_sets_a_strict_httponly_cookie_and_records_the_event(
+    app: Flask, world: World
+) -> None:
     """A good password opens a session: HttpOnly, SameSite=Strict; a 'login' event."""
     c = app.test_client()
     token = CSRF.search(c.get("/login").get_data(as_text=True))
