@@ -12,6 +12,7 @@ if [ "$mode" = test ] || [ "$mode" = bench ]; then
   ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
   command -v runuser >/dev/null || need+=(util-linux)
   command -v promtool >/dev/null || need+=(prometheus)
+  command -v chromium >/dev/null || need+=(chromium)  # the console's browser tests (Playwright)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
