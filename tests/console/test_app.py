@@ -296,3 +296,14 @@ def test_verify_and_overdue_pages_for_the_custodian(app: Flask) -> None:
     assert 'id="log-size"' in v and 'id="checkpoint"' in v
     o = c.get("/overdue")
     assert o.status_code == 200 and 'id="overdue-count"' in o.get_data(as_text=True)
+
+
+def test_console_config_needs_both_tls_files() -> None:
+    """[console] tls_cert without tls_key is refused with a fix; both make it HTTPS."""
+    from ingest.config import parse
+    from ingest.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="tls_cert and tls_key go together"):
+        parse({"console": {"tls_cert": "/etc/evidock/c.crt"}}, env={}, source="t")
+    both = {"tls_cert": "/etc/evidock/c.crt", "tls_key": "/etc/evidock/c.key", "port": 443}
+    assert parse({"console": both}, env={}, source="t").console.tls
