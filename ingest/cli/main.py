@@ -23,6 +23,7 @@ from ingest.cli import (
     dock,
     evidence,
     keys,
+    people,
     registry,
     witness,
     worker,
@@ -53,6 +54,7 @@ COMMAND_MODULES = (
     catalog,
     witness,
     keys,
+    people,
     console,
 )
 """In the order ``evidock --help`` lists their commands."""
