@@ -144,6 +144,25 @@ class TrustSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ConsoleSettings:
+    """[console] (issue 16): the evidence console's web server. With tls_cert and tls_key it
+    serves HTTPS itself; without, it listens on localhost behind a reverse proxy (README)."""
+
+    listen: str = "127.0.0.1"
+    port: int = 8443
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    session_minutes: int = 30  # a session ends this long after its last request
+    metrics_address: str = "127.0.0.1:9110"  # evidock_console_* counters; "off" for none
+    behind_proxy: bool = False  # trust X-Forwarded-Proto/-For of one reverse proxy
+    threads: int = 8
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     data_dir: Path
     catalog_url: str
@@ -164,6 +183,7 @@ class Settings:
     # reaches this stage (ingest.pipeline.stages); never set in service
     test_stop_at: str | None = None
     trust: TrustSettings = TrustSettings()
+    console: ConsoleSettings = ConsoleSettings()
     # the account that ran sudo (SUDO_USER): the CLI acts as that person, not as root (issue 16)
     sudo_user: str | None = None
 
@@ -279,6 +299,7 @@ _WORKER = WorkerSettings()
 _COMPLIANCE = ComplianceSettings()
 _S3 = S3Config(bucket="-")
 _TRUST = TrustSettings()
+_CONSOLE = ConsoleSettings()
 
 SCHEMA: dict[str, dict[str, ck.Key]] = {
     "": {
@@ -374,6 +395,16 @@ SCHEMA: dict[str, dict[str, ck.Key]] = {
         "tsa_url": ck.text("", check=_endpoint_rule),
         "tsa_certificates": ck.path(None),
     },
+    "console": {
+        "listen": ck.text(_CONSOLE.listen, check=_command_rule),
+        "port": ck.whole(_CONSOLE.port, 1, 65535),
+        "tls_cert": ck.path(None),
+        "tls_key": ck.path(None),
+        "session_minutes": ck.whole(_CONSOLE.session_minutes, 1, 24 * 60),
+        "metrics_address": ck.text(_CONSOLE.metrics_address, check=_address_rule),
+        "behind_proxy": ck.flag(_CONSOLE.behind_proxy),
+        "threads": ck.whole(_CONSOLE.threads, 1, 256),
+    },
 }
 """Every key evidock reads, by section: type, range, default. Nothing else is accepted."""
 
@@ -424,6 +455,7 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Set
         verify=_verify(values["verify"], source),
         test_stop_at=_env(env, "EVIDOCK_TEST_STOP_AT"),
         trust=_trust(values["trust"], source),
+        console=_console(values["console"], source),
         sudo_user=env.get("SUDO_USER") or None,
     )
 
@@ -531,6 +563,17 @@ def _tsa_chain(url: str, path: Path | None, source: str) -> TsaChain | None:
         raise ConfigError(f"{source}: [trust] tsa_certificates: cannot read {path}: {e}") from e
     except TimestampError as e:
         raise ConfigError(f"{source}: [trust] tsa_certificates = {str(path)!r}: {e}") from e
+
+
+def _console(values: Mapping[str, Any], source: str) -> ConsoleSettings:
+    """[console]: a certificate needs its key (and the other way round)."""
+    if (values["tls_cert"] is None) != (values["tls_key"] is None):
+        raise ConfigError(
+            f"{source}: [console] tls_cert and tls_key go together",
+            hint="Give both (the PEM certificate chain and its private key), or neither and "
+            "put the console behind a reverse proxy that terminates TLS.",
+        )
+    return ConsoleSettings(**values)
 
 
 def _store(

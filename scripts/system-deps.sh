@@ -13,6 +13,7 @@ if [ "$mode" = test ] || [ "$mode" = bench ]; then
   command -v runuser >/dev/null || need+=(util-linux)
   command -v promtool >/dev/null || need+=(prometheus)
   command -v amtool >/dev/null || need+=(prometheus-alertmanager)  # checks monitoring/alertmanager.yml
+  command -v chromium >/dev/null || need+=(chromium)  # the console's browser tests (Playwright)
 fi
 if [ "$mode" = deb ] || [ "$mode" = test ]; then  # make deb, and the test that builds it
   command -v dpkg-buildpackage >/dev/null || need+=(dpkg-dev)

@@ -12,7 +12,8 @@ import pytest
 
 SYSTEMD = Path(__file__).resolve().parents[1] / "systemd"
 UNITS = ["evidock-dock.service", "evidock-worker@.service", "evidock-audit.service",
-         "evidock-audit.timer", "evidock-witness.service"]  # fmt: skip
+         "evidock-audit.timer", "evidock-witness.service",
+         "evidock-console.service"]  # fmt: skip
 
 
 def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
@@ -59,6 +60,20 @@ def test_the_other_daemons_run_as_evidock_without_capabilities() -> None:
         assert (svc["User"], svc["Group"], svc["UMask"]) == ("evidock", "evidock", "0027"), name
         assert svc["CapabilityBoundingSet"] == "" and svc["NoNewPrivileges"] == "yes", name
         assert svc["ExecStart"].startswith("/usr/bin/evidock "), name
+
+
+def test_console_unit_runs_as_evidock_without_privileges() -> None:
+    """The console runs as the evidock user, with no capability and a read-only system."""
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read(SYSTEMD / "evidock-console.service")
+    svc = unit["Service"]
+    assert svc["ExecStart"].split()[1:] == ["console"]
+    assert svc["User"] == "evidock" and svc["Group"] == "evidock" and svc["UMask"] == "0027"
+    assert svc["CapabilityBoundingSet"] == "" and svc["AmbientCapabilities"] == ""
+    assert svc["NoNewPrivileges"] == "yes" and svc["ProtectSystem"] == "strict"
+    assert svc["ReadWritePaths"] == "/var/lib/evidock" and svc["PrivateDevices"] == "yes"
+    assert svc["MemoryDenyWriteExecute"] == "yes" and svc["ProtectHome"] == "yes"
 
 
 def test_example_configuration_is_accepted_as_shipped() -> None:

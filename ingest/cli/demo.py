@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import secrets
 import shutil
 import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from ingest.cases.lifecycle import log_assignment, log_device, log_officer
+from ingest.access import people
+from ingest.access.roles import Role
+from ingest.cases.lifecycle import log_assignment, log_case, log_device, log_officer
+from ingest.cases.links import link_items
 from ingest.cases.overdue import build_report
 from ingest.cli.common import examples
 from ingest.config import Settings
@@ -21,10 +25,14 @@ from ingest.jobs.worker import WorkerPool
 from ingest.media.simcam import make_camera
 from ingest.output import Output, path_text, shown_path
 from ingest.pipeline.run import FileResult, ingest_device
+from storage.catalog.caserecords import NewCase
+from storage.catalog.cases import CaseOps
 from verify.audit.run import run_audit
 
 SERIAL = "BWC-DEMO-0001"
 BADGE = "J0001"
+DEMO_CASE = "2026-0001"
+DEMO_LOGIN = "demo.custodian"
 
 
 def add_parsers(sub: Any) -> None:
@@ -57,6 +65,34 @@ def _proxies(ctx: Context, out: Output) -> int:
     out.line("   event naming the source hash, its own hash, ffmpeg's version and its arguments")
     size, _ = ctx.checkpoint()
     return size
+
+
+def _console(ctx: Context, out: Output, home: Path) -> None:
+    """Issue 16: the demo's case (its first video linked) and a custodian who can open the
+    console; the password is printed once and kept nowhere but as its scrypt hash."""
+    now = ctx.clock()
+    with ctx.catalog.read() as txn:
+        videos = [i.id for i in txn.items() if i.facts.video_codec and not i.facts.flags]
+    with ctx.catalog.write() as txn:
+        case = CaseOps(txn).add_case(
+            NewCase(number=DEMO_CASE, title="演示案件 demo case", enforcement_type="penalty",
+                    procedure="general", handler=BADGE, reviewer=None, approver=None,
+                    confidentiality="none", opened_at=now, opened_by=os_actor())
+        )  # fmt: skip
+        log_case(txn, ctx, case, "case_opened")
+        password = secrets.token_urlsafe(12)
+        person = people.add(txn, ctx, username=DEMO_LOGIN, name="演示保管员 demo custodian",
+                            badge=None, unit="Fengli enforcement team", os_user=None,
+                            password=password, actor=os_actor())  # fmt: skip
+        people.grant(txn, ctx, person, Role.CUSTODIAN, actor=os_actor())
+    if videos:
+        link_items(ctx, number=DEMO_CASE, item_ids=videos[:1], stage="investigation",
+                   activity_id=None, why="demo", actor=os_actor())  # fmt: skip
+    port = ctx.settings.console.port
+    out.line(f"== the evidence console: case {DEMO_CASE}, custodian {DEMO_LOGIN}")
+    out.line(f"   start it:  EVIDOCK_HOME={home} evidock console --port {port}")
+    out.line(f"   open:      http://127.0.0.1:{port}/?case={DEMO_CASE}&all=1")
+    out.line(f"   login:     {DEMO_LOGIN}  password: {password}  (shown once)")
 
 
 def cmd_demo(args: argparse.Namespace, out: Output, settings: Settings) -> int:
@@ -160,6 +196,7 @@ def cmd_demo(args: argparse.Namespace, out: Output, settings: Settings) -> int:
         f"second docking stored {s2['stored']}, {s2['already']} already there"
     )
     out.line(f"   look around: EVIDOCK_HOME={home} evidock items")
+    _console(ctx, out, home)  # issue 16: the last lines, the console's URL and a login
     out.document(
         {"home": str(home), "first": s1, "second": s2, "items": len(items), "log_size": log_size}
     )

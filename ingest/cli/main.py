@@ -17,6 +17,7 @@ from ingest.cli import (
     audit,
     cases,
     catalog,
+    console,
     correct,
     custody,
     demo,
@@ -58,6 +59,7 @@ COMMAND_MODULES = (
     witness,
     keys,
     people,
+    console,
 )
 """In the order ``evidock --help`` lists their commands."""
 

@@ -194,6 +194,34 @@ class DockMetrics:
         ]
 
 
+LOGIN_OUTCOMES = ("ok", "failed", "locked")
+
+
+class ConsoleMetrics:
+    """The evidence console's counters (issue 16) on ``registry`` (a private one unless given):
+    logins by outcome and refused accesses. No person, item or case in a label."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.logins = Counter(
+            "evidock_console_logins", "Console logins, by outcome (ok, failed, locked)",
+            ["outcome"], registry=self.registry,
+        )  # fmt: skip
+        for outcome in LOGIN_OUTCOMES:
+            self.logins.labels(outcome=outcome)
+        self.refusals = Counter(
+            "evidock_console_refusals",
+            "Console requests refused for want of a role (each is an access_denied event)",
+            registry=self.registry,
+        )
+
+    def login(self, outcome: str) -> None:
+        self.logins.labels(outcome=outcome).inc()
+
+    def refused(self) -> None:
+        self.refusals.inc()
+
+
 # -- the endpoint ----------------------------------------------------------------------------
 
 

@@ -488,3 +488,48 @@ class PersonRoleRow(Base):
 
 # The access log reads events by type, newest first.
 Index("ix_custody_event_type_seq", CustodyEventRow.type, CustodyEventRow.seq)
+
+
+# -- the evidence console (issue 16) ----------------------------------------------------------
+
+
+class ConsoleSessionRow(Base):
+    """A signed-in browser: the SHA-256 of its cookie token (the token itself is never
+    stored), its CSRF token, and when it ends or was revoked (``session_revoked``)."""
+
+    __tablename__ = "console_session"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[int] = mapped_column(Integer, index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    remote: Mapped[str] = mapped_column(String(64), default="")
+    agent: Mapped[str] = mapped_column(Text, default="")
+
+
+class ConsoleLoginRow(Base):
+    """One login attempt by name: the lockout counts the failures since the last success."""
+
+    __tablename__ = "console_login"
+    __table_args__ = (Index("ix_console_login_username_at", "username", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    remote: Mapped[str] = mapped_column(String(64), default="")
+
+
+class ConsoleTotpRow(Base):
+    """A person's TOTP secret (RFC 6238): with one, the console asks for a code at login."""
+
+    __tablename__ = "console_totp"
+    person_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    secret: Mapped[str] = mapped_column(String(64))
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# The console's item search filters by device and time.
+Index("ix_item_device_recorded", ItemRow.device_id, ItemRow.recorded_start)

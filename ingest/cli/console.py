@@ -1,0 +1,95 @@
+"""``evidock console``: the evidence console's web server (issue 16), until SIGTERM.
+
+It serves the pages of ``ingest.console`` with cheroot: HTTPS with [console] tls_cert/tls_key,
+else HTTP on localhost behind a reverse proxy (README). ``--totp-enrol USER`` gives a person a
+TOTP secret and prints its otpauth URI, once, instead of serving."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from types import FrameType
+from typing import Any
+
+from ingest.cli.common import examples
+from ingest.config import Settings
+from ingest.console.app import create_app
+from ingest.console.auth import enrol_totp
+from ingest.console.server import ConsoleServer
+from ingest.context import open_context
+from ingest.errors import EXIT_OK, UsageError
+from ingest.metrics.prometheus import ConsoleMetrics, Served, serve
+from ingest.output import Output
+from storage.catalog import people
+
+
+def add_parsers(sub: Any) -> None:
+    s = sub.add_parser(
+        "console",
+        help="the evidence console: a web application for custodians, reviewers and auditors",
+        epilog=examples(
+            "evidock console",
+            "evidock console --listen 0.0.0.0 --port 8443",
+            "evidock console --totp-enrol zhang.wei",
+        ),
+    )
+    s.add_argument("--listen", metavar="ADDR", help="address to listen on ([console] listen)")
+    s.add_argument("--port", type=int, metavar="N", help="port ([console] port; 0: any free)")
+    s.add_argument("--totp-enrol", metavar="USER",
+                   help="give USER a new TOTP secret, print its otpauth URI, and exit")  # fmt: skip
+    s.set_defaults(func=cmd_console)
+
+
+def cmd_console(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    conf = settings.console
+    ctx = open_context(settings, create_schema=True)
+    try:
+        if args.totp_enrol:
+            return _enrol(ctx, args.totp_enrol, out)
+        metrics = ConsoleMetrics()
+        app = create_app(ctx, metrics=metrics)
+        server = ConsoleServer(
+            app,
+            host=args.listen or conf.listen,
+            port=conf.port if args.port is None else args.port,
+            threads=conf.threads,
+            tls_cert=conf.tls_cert,
+            tls_key=conf.tls_key,
+        )
+        endpoint: Served | None = None
+        if conf.metrics_address not in ("", "off"):
+            endpoint = serve(conf.metrics_address, metrics.registry)
+        stop = threading.Event()
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        server.start()
+        try:
+            out.line(
+                f"evidock console listening on {server.url} 证据管理控制台已启动"
+            )  # tests read it
+            stop.wait()
+        finally:
+            server.stop()
+            if endpoint is not None:
+                endpoint.shutdown()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    finally:
+        ctx.close()
+    return EXIT_OK
+
+
+def _enrol(ctx: Any, username: str, out: Output) -> int:
+    with ctx.catalog.read() as txn:
+        person = people.person_by_username(txn, username)
+    if person is None:
+        raise UsageError(f"no person {username!r} 无此人员", hint="List them: evidock person list")
+    uri = enrol_totp(ctx, person)
+    out.line(f"TOTP enrolled for {username}; add this to the authenticator app (shown once):")
+    out.line(uri)
+    out.document({"person": username, "otpauth": uri})
+    return EXIT_OK

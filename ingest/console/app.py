@@ -1,0 +1,220 @@
+"""The Flask application: wiring, the checks every request passes, and page rendering.
+
+Every request but the login page and the static files needs a live session (else: to the
+login page); every POST carries the session's CSRF token (else: 403); every response carries
+the strict CSP and its companions (``security.HEADERS``) and evidence pages are never cached.
+The page modules (``login``, ``search``, ``item``, ``case``, ``reports``, ``accesslog``,
+``admin``) register their routes on this app through ``Pages``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from flask import Flask, Response, abort, g, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response as BaseResponse
+
+from ingest.access.roles import Action, Decision, Level, Relation, decide
+from ingest.config import ConsoleSettings
+from ingest.console.auth import Auth, Client, Signed
+from ingest.console.security import HEADERS, HSTS, same_secret
+from ingest.console.text import LANG_COOKIE, Table, pick_lang, translator
+from ingest.context import Context
+from ingest.metrics.prometheus import ConsoleMetrics
+from storage.records import Person
+from verify.log.events import EventType
+
+SESSION_COOKIE = "evidock_session"
+LOGIN_CSRF_COOKIE = "evidock_login_csrf"
+CSRF_FIELD = "csrf_token"
+PUBLIC = frozenset({"login.login", "static"})
+HERE = Path(__file__).parent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Console:
+    """What every page uses: the context, sign-in, counters, [console] settings, clock."""
+
+    ctx: Context
+    auth: Auth
+    metrics: ConsoleMetrics
+    settings: ConsoleSettings
+    clock: Callable[[], datetime]
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.settings.tls or request.is_secure
+
+
+def create_app(
+    ctx: Context,
+    *,
+    metrics: ConsoleMetrics | None = None,
+    clock: Callable[[], datetime] | None = None,
+    settings: ConsoleSettings | None = None,
+) -> Flask:
+    from ingest.console import accesslog, admin, case, item, login, reports, search
+
+    conf = settings if settings is not None else ctx.settings.console
+    counters = metrics if metrics is not None else ConsoleMetrics()
+    now = clock if clock is not None else ctx.clock
+    app = Flask("ingest.console", template_folder=str(HERE / "templates"),
+                static_folder=str(HERE / "static"))  # fmt: skip
+    app.config.update(MAX_CONTENT_LENGTH=64 * 1024, TEMPLATES_AUTO_RELOAD=False)
+    app.extensions["evidock"] = Console(
+        ctx=ctx,
+        auth=Auth(ctx, metrics=counters, session_minutes=conf.session_minutes, clock=now),
+        metrics=counters,
+        settings=conf,
+        clock=now,
+    )
+    if conf.behind_proxy:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
+    app.before_request(_before)
+    app.after_request(_after)
+    app.jinja_env.filters["when"] = _when
+    app.register_error_handler(HTTPException, _error)
+    for module in (login, search, item, case, reports, accesslog, admin):
+        module.register(app)
+    return app
+
+
+def console() -> Console:
+    from flask import current_app
+
+    found: Console = current_app.extensions["evidock"]
+    return found
+
+
+def _before() -> BaseResponse | None:
+    g.lang = pick_lang(request.args.get("lang"), request.cookies.get(LANG_COOKIE))
+    if request.endpoint in PUBLIC:
+        return None
+    signed = console().auth.current(request.cookies.get(SESSION_COOKIE))
+    if signed is None:
+        if request.method == "GET":
+            return redirect(url_for("login.login", next=request.full_path.rstrip("?")))
+        return redirect(url_for("login.login"), code=303)
+    g.signed = signed
+    if request.method == "POST" and not same_secret(
+        request.form.get(CSRF_FIELD), signed.session.csrf
+    ):
+        abort(403, description="csrf")
+    return None
+
+
+def _after(response: Response) -> Response:
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    if console().settings.tls:
+        response.headers["Strict-Transport-Security"] = HSTS
+    if request.endpoint != "static":
+        response.headers["Cache-Control"] = "no-store"
+    chosen = request.args.get("lang")
+    if chosen and chosen == g.get("lang"):
+        response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86400, httponly=True,
+                            samesite="Strict", secure=console().secure_cookies)  # fmt: skip
+    return response
+
+
+ERRORS: Table = {
+    "error.403": ("禁止访问", "Forbidden"),
+    "error.404": ("未找到", "Not found"),
+    "error.other": ("请求无法完成", "The request could not be served"),
+}
+
+
+def _error(e: HTTPException) -> tuple[str, int]:
+    code = e.code or 500
+    return page("error.html", ERRORS, code, code=code, csrf_failed=e.description == "csrf")
+
+
+def _when(t: datetime | str | None) -> str:
+    if t is None:
+        return "-"
+    if isinstance(t, str):
+        t = datetime.fromisoformat(t.replace("Z", "+00:00"))
+    return t.astimezone(console().ctx.settings.zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# -- what the page modules share --------------------------------------------------------------
+
+
+def signed() -> Signed:
+    found: Signed = g.signed
+    return found
+
+
+def person() -> Person:
+    return signed().person
+
+
+def client() -> Client:
+    return Client(remote=request.remote_addr or "", agent=request.headers.get("User-Agent", ""))
+
+
+def page(template: str, table: Table, status: int = 200, **values: Any) -> tuple[str, int]:
+    """Render a page in the request's language with the shared frame's values."""
+    lang = g.get("lang", "zh")
+    s = g.get("signed")
+    body = render_template(
+        template,
+        t=translator(lang, table),
+        lang=lang,
+        other_lang="en" if lang == "zh" else "zh",
+        me=s.person if s is not None else None,
+        csrf=s.session.csrf if s is not None else "",
+        csrf_field=CSRF_FIELD,
+        lang_url=_with_lang("en" if lang == "zh" else "zh"),
+        **values,
+    )
+    return body, status
+
+
+def _with_lang(lang: str) -> str:
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    return f"{request.path}?{urlencode([*args, ('lang', lang)])}"
+
+
+def refused(decision: Decision, table: Table, *, what: str) -> tuple[str, int]:
+    """The page of a refusal (the ``access_denied`` event is already appended): that the
+    thing exists, why not, and who to ask."""
+    console().metrics.refused()
+    return page("refused.html", table, 403, decision=decision, what=what)
+
+
+def require(action: Action, table: Table, *, what: str) -> tuple[str, int] | None:
+    """A page that is no item's or case's (reports, logs, sessions): allowed by the role
+    alone, else refused and recorded as ``access_denied``. None when allowed."""
+    me = person()
+    d = decide(me.roles, action, Level.NONE, Relation.NONE)
+    if d.allowed:
+        return None
+    c = console()
+    with c.ctx.catalog.write() as txn:
+        c.ctx.custody.append(
+            txn, type=EventType.ACCESS_DENIED, actor=me.actor,
+            data={"person": me.username, "roles": sorted(me.roles), "action": action.value,
+                  "level": Level.NONE.value, "why": d.why, "what": what},
+        )  # fmt: skip
+    return refused(d, table, what=what)
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after login: a path of this site only (never another host)."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return url_for("search.search")
+    parts = urlsplit(target)
+    return target if not parts.netloc and not parts.scheme else url_for("search.search")
+
+
+def int_arg(name: str, default: int = 0) -> int:
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isdigit() else default
