@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path("/var/lib/evidock")
 UNITS = ["evidock-dock.service", "evidock-worker@.service", "evidock-audit.service",
-         "evidock-audit.timer", "evidock-witness.service"]  # fmt: skip
+         "evidock-audit.timer", "evidock-witness.service", "evidock-console.service"]  # fmt: skip
 
 # Not beside other tests: while the package is installed, /etc/evidock/evidock.toml exists and
 # every evidock started without EVIDOCK_CONFIG would read it. `make test` runs it on its own.
