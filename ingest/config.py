@@ -164,6 +164,7 @@ class Settings:
     # reaches this stage (ingest.pipeline.stages); never set in service
     test_stop_at: str | None = None
     trust: TrustSettings = TrustSettings()
+    office: str = ""  # the exporting office named in packages and receipts (issue 17)
 
     @property
     def store_dir(self) -> Path:
@@ -286,6 +287,7 @@ SCHEMA: dict[str, dict[str, ck.Key]] = {
         "device_clock_zone": ck.text(None, check=_zone_rule),
         "offload_deadline_hours": ck.number(24.0, positive=True),
         "archive_deadline_days": ck.whole(30, 1),
+        "office": ck.text(""),
     },
     "store": {
         "system_of_record": ck.texts(("local",), choices=("local", "s3")),
@@ -422,6 +424,7 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Set
         verify=_verify(values["verify"], source),
         test_stop_at=_env(env, "EVIDOCK_TEST_STOP_AT"),
         trust=_trust(values["trust"], source),
+        office=top["office"],
     )
 
 

@@ -55,6 +55,9 @@ class EventType(enum.StrEnum):
     FACTS_RECORDED = "facts_recorded"  # the facts of a catalog written before these events, once
     OFFICER_REGISTERED = "officer_registered"
     DEVICE_REGISTERED = "device_registered"
+    # issue 17: disclosure packages (Art. 30), requested, approved, then built (EXPORTED)
+    EXPORT_REQUESTED = "export_requested"
+    EXPORT_APPROVED = "export_approved"
 
 
 EVENT_TYPES = frozenset(EventType)
