@@ -29,8 +29,8 @@ from typing import Any
 from ingest.context import LOG_ORIGIN, Context
 from ingest.errors import UsageError
 from ingest.export.fonts import cjk_font
-from ingest.export.pdf import render_av_index_pdf, render_receipt, write_av_index_csv
-from ingest.export.receipt import IndexRow, Receipt, ReceiptFile
+from ingest.export.pdf import render_av_index_pdf, render_receipt
+from ingest.export.receipt import IndexRow, Receipt, ReceiptFile, write_av_index_csv
 from ingest.media.kinds import media_kind
 from ingest.media.transcode import burn_in_copy, view_copy_suffix
 from storage.blobs.localstore import LocalStore
@@ -203,7 +203,7 @@ def _write(
                     continue
                 name = f"data/proxies/{file_name(item, d.sha256, '.' + _proxy_ext(d.params))}"
                 with derived.path_for(d.sha256).open("rb", buffering=0) as f:
-                    entry = writer.add_stream(name, f)  # type: ignore[arg-type]
+                    entry = writer.add_stream(name, f)
                 payload(entry, item, "proxy", item.sha256)
     if spec.copies:
         copies = _view_copies(ctx, spec, writer, items, now=now)
@@ -299,7 +299,7 @@ def _original(writer: BagWriter, store: LocalStore, item: Item) -> Entry:
         )
     name = f"data/originals/{file_name(item, item.sha256, original_suffix(item))}"
     with path.open("rb", buffering=0) as f:
-        entry = writer.add_stream(name, f)  # type: ignore[arg-type]
+        entry = writer.add_stream(name, f)
     if entry.sha256 != item.sha256 or entry.size != item.size:
         raise PackageIntegrityError(
             f"item #{item.id}: the store holds sha256 {entry.sha256} ({entry.size} bytes), "
@@ -331,7 +331,7 @@ def _view_copies(
                          font=font, timeout_s=ctx.settings.worker.timeout_s)  # fmt: skip
             with dest.open("rb", buffering=0) as f:
                 name = f"data/copies/{item.id}-{item.sha256[:16]}-view{suffix}"
-                entry = writer.add_stream(name, f)  # type: ignore[arg-type]
+                entry = writer.add_stream(name, f)
             dest.unlink()
             made.append({"item": item.id, "entry": entry, "path": entry.path,
                          "sha256": entry.sha256, "source_sha256": item.sha256})  # fmt: skip

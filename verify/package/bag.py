@@ -112,8 +112,8 @@ class BagWriter:
         if self.is_zip:
             self._raw: BinaryIO = self.partial.open("xb")
             self._hashing = _HashingFile(self._raw)
-            self._zip: zipfile.ZipFile | None = zipfile.ZipFile(
-                self._hashing,  # type: ignore[arg-type]
+            self._zip: zipfile.ZipFile | None = zipfile.ZipFile(  # type: ignore[call-overload]
+                self._hashing,
                 "w",
                 compression=zipfile.ZIP_STORED,
                 allowZip64=True,
@@ -135,7 +135,7 @@ class BagWriter:
 
     def add_file(self, path: str, src: Path) -> Entry:
         with src.open("rb", buffering=0) as f:
-            return self.add_stream(path, f)  # type: ignore[arg-type]
+            return self.add_stream(path, f)
 
     def add_bytes(self, path: str, data: bytes) -> Entry:
         path = _checked(path)

@@ -373,13 +373,14 @@ def check_files(bag: Bag, listed: dict[str, str], events: list[Any], out: list[F
     if FILES not in bag.names:
         return
     named: dict[int, set[str]] = {}  # item -> the sha256 its acquired/verified/stored name
-    derived: dict[str, str] = {}  # derivative sha256 -> the source sha256 a transcoded names
+    derived: dict[str, set[str]] = {}  # derivative sha256 -> the sources transcoded names
     for ev in events:
         data = ev.get("data") or {}
         if ev.get("type") in HASH_EVENTS and isinstance(ev.get("item"), int):
             named.setdefault(ev["item"], set()).add(str(data.get("sha256")))
         if ev.get("type") == "transcoded":
-            derived[str(data.get("derivative_sha256"))] = str(data.get("source_sha256"))
+            made = derived.setdefault(str(data.get("derivative_sha256")), set())
+            made.add(str(data.get("source_sha256")))
     files = json.loads(bag.read(FILES))
     originals = {f["sha256"] for f in files if f["role"] == "original"}
     known = originals | {s for v in named.values() for s in v}
@@ -387,6 +388,15 @@ def check_files(bag: Bag, listed: dict[str, str], events: list[Any], out: list[F
     for path in listed:
         if path not in described:
             out.append(Finding("file-undescribed", path, f"an entry in {FILES}", "none"))
+    kinds: dict[int, set[str]] = {}
+    for ev in events:
+        if isinstance(ev.get("item"), int):
+            kinds.setdefault(ev["item"], set()).add(str(ev.get("type")))
+    for item in sorted({f["item"] for f in files if f["role"] == "original"}):
+        if lacking := [t for t in HASH_EVENTS if t not in kinds.get(item, set())]:
+            want = f"its {', '.join(HASH_EVENTS)} events"
+            out.append(Finding("item-event-missing", f"item #{item}", want,
+                               f"no {', '.join(lacking)}"))  # fmt: skip
     for f in files:
         path, sha = f["path"], f["sha256"]
         if listed.get(path) != sha:
@@ -398,11 +408,11 @@ def check_files(bag: Bag, listed: dict[str, str], events: list[Any], out: list[F
                                f"an acquired/verified/stored event of item #{f['item']} "
                                f"naming sha256 {sha}", found))  # fmt: skip
         if f["role"] == "view-copy":
-            source = derived.get(sha)
-            if source is None or source not in known or source != f.get("source_sha256"):
+            source, sources = f.get("source_sha256"), derived.get(sha, set())
+            if source not in sources or source not in known:
                 out.append(Finding("copy-without-origin", path,
-                                   f"a transcoded event deriving sha256 {sha} from an original "
-                                   f"of the package or its events", str(source)))  # fmt: skip
+                                   f"a transcoded event deriving sha256 {sha} from original "
+                                   f"{source}", ", ".join(sorted(sources)) or "none"))  # fmt: skip
 
 
 def check_bag(path: Path, key: str | None = None) -> tuple[list[Finding], dict[str, int]]:
@@ -412,6 +422,12 @@ def check_bag(path: Path, key: str | None = None) -> tuple[list[Finding], dict[s
     listed = check_structure(bag, out)
     tree = check_checkpoint(bag, key, out)
     events = check_events(bag, tree, out)
+    if "bag-info.txt" in bag.names and EVENTS in bag.names:
+        said = bag_info(bag, []).get("Custody-Events")
+        lines = len(bag.read(EVENTS).splitlines())
+        if said is not None and said != str(lines):
+            want = f"{said} events (bag-info.txt Custody-Events)"
+            out.append(Finding("event-count-mismatch", EVENTS, want, f"{lines}"))
     check_files(bag, listed, events, out)
     counts = {"files": len(listed), "events": len(events), "tree_size": tree[0] if tree else 0}
     return out, counts
