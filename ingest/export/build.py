@@ -20,6 +20,7 @@ import json
 import logging
 import re
 import tempfile
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -86,6 +87,7 @@ class Spec:
     export_id: int | None = None  # its request/approval events go into the package
     index: tuple[IndexRow, ...] = ()  # an archive's A/V index (CSV and PDF in data/index/)
     override_fixity: str | None = None  # the reason, when items whose fixity failed may go
+    originals_from: Path | None = None  # an archived case's bag (zip): its originals, not the store
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,6 +100,7 @@ class Built:
     events: int
     overridden: tuple[int, ...] = ()  # items whose last fixity check failed
     copies: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    stored: dict[str, Any] = field(default_factory=dict)  # where an archive is kept
 
     def event_data(self) -> dict[str, Any]:
         """What ``exported`` / ``case_archived`` record of the package."""
@@ -109,6 +112,7 @@ class Built:
             "checkpoint_size": self.checkpoint_size,
             "files": len(self.files),
             "custody_events": self.events,
+            **self.stored,
         }
 
 
@@ -192,9 +196,14 @@ def _write(
                           "source_sha256": source, "recorded_start": start})  # fmt: skip
 
     if spec.originals:
-        for item in items:
-            entry = _original(writer, store, item)
-            payload(entry, item, "original")
+        source = None if spec.originals_from is None else zipfile.ZipFile(spec.originals_from)
+        try:
+            for item in items:
+                entry = _original(writer, store, item, source)
+                payload(entry, item, "original")
+        finally:
+            if source is not None:
+                source.close()
     if spec.proxies:
         derived = LocalStore(ctx.settings.store_dir / "derived")
         for item in items:
@@ -215,8 +224,10 @@ def _write(
             csv_path, pdf_path = Path(tmp) / "av-index.csv", Path(tmp) / "av-index.pdf"
             write_av_index_csv(spec.index, csv_path)
             render_av_index_pdf(spec.case_number or "", spec.index, pdf_path)
-            writer.add_file("data/index/av-index.csv", csv_path)
-            writer.add_file("data/index/av-index.pdf", pdf_path)
+            for path in (csv_path, pdf_path):
+                entry = writer.add_file(f"data/index/{path.name}", path)
+                described.append({"path": entry.path, "role": "index", "item": None,
+                                  "sha256": entry.sha256, "size": entry.size})  # fmt: skip
     ctx.checkpoint()  # the signed log covers the view copies' events too
     with ctx.catalog.read() as txn:
         events = _events(txn, spec)
@@ -289,21 +300,37 @@ def _proxy_ext(params: str) -> str:
     return m.group(1).lower() if m else "mp4"
 
 
-def _original(writer: BagWriter, store: LocalStore, item: Item) -> Entry:
-    path = store.path_for(item.sha256)
-    if not path.is_file():
-        raise PackageRefused(
-            f"项目 #{item.id} 的原始文件不在本地存储中 / the original of item #{item.id} is not "
-            "in the local store (released to S3?)",
-            hint="Build the package on a dock whose local store holds it.",
-        )
+def _original(
+    writer: BagWriter, store: LocalStore, item: Item, archive: zipfile.ZipFile | None
+) -> Entry:
+    """Stream one original into the bag, from the store or from an archived case's bag, and
+    stop if its bytes are not those its custody events name."""
     name = f"data/originals/{file_name(item, item.sha256, original_suffix(item))}"
-    with path.open("rb", buffering=0) as f:
-        entry = writer.add_stream(name, f)
+    if archive is not None:
+        try:
+            with archive.open(name) as f:
+                entry = writer.add_stream(name, f)  # type: ignore[arg-type]
+        except KeyError as e:
+            raise PackageRefused(
+                f"归档包中没有项目 #{item.id} 的原始文件 / the archive package lacks the "
+                f"original of item #{item.id}",
+                hint="It was linked after the archive; request it with --item from the store.",
+            ) from e
+    else:
+        path = store.path_for(item.sha256)
+        if not path.is_file():
+            raise PackageRefused(
+                f"项目 #{item.id} 的原始文件不在本地存储中 / the original of item #{item.id} "
+                "is not in the local store (released to S3?)",
+                hint="Build the package on a dock whose local store holds it.",
+            )
+        with path.open("rb", buffering=0) as f:
+            entry = writer.add_stream(name, f)
     if entry.sha256 != item.sha256 or entry.size != item.size:
         raise PackageIntegrityError(
-            f"item #{item.id}: the store holds sha256 {entry.sha256} ({entry.size} bytes), "
-            f"its custody events name {item.sha256} ({item.size} bytes)"
+            f"item #{item.id}: the {'archive' if archive else 'store'} holds sha256 "
+            f"{entry.sha256} ({entry.size} bytes), its custody events name {item.sha256} "
+            f"({item.size} bytes)"
         )
     return entry
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest.context import Context
+from ingest.export.archive import archived_bag, check_archive
 from ingest.export.build import Built, PackageRefused, Spec, build_package
 from ingest.export.requests import export_data
 from storage.catalog.exports import Export, ExportOps
@@ -29,6 +30,13 @@ def build_export(
             f"{export.package_sha256}）/ export #{export.id} was built already",
             hint="A package is built once; request a new export for another copy.",
         )
+    bag = None
+    if export.case_number is not None and export.originals:
+        with ctx.catalog.read() as txn:
+            archived = archived_bag(ctx, txn, export.case_number)
+        if archived is not None:  # Art. 27: an archived case is exported from its bag
+            check_archive(*archived)
+            bag = archived[0]
     spec = Spec(
         package_id=f"evidock-export-{export.id}",
         case_number=export.case_number,
@@ -42,10 +50,13 @@ def build_export(
         approved_at=export.approved_at,
         export_id=export.id,
         override_fixity=override_reason,
+        originals_from=bag,
     )
     now = ctx.clock()
     built = build_package(ctx, spec, out.absolute(), now=now)
     data = {**export_data(export), **built.event_data()}
+    if bag is not None:
+        data["originals_from"] = f"archive package {bag.name}"
     if built.overridden:
         data["fixity_override"] = {"items": list(built.overridden), "reason": override_reason}
     with ctx.catalog.write() as txn:

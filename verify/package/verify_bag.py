@@ -13,7 +13,8 @@ It checks, and lists every problem (code, expected, found) before exiting 1:
 3. custody/checkpoint: the Ed25519 signature (RFC 8032, computed below) of the signed note
    (C2SP signed-note) with the office's key (--key), else with the key in custody/keys/;
 4. that each original's SHA-256 is the one its custody events name, and that each view copy
-   is named by a ``transcoded`` event as derived from an original.
+   (and each review proxy of an archive) is named by a ``transcoded`` event as derived from
+   an original.
 """
 
 from __future__ import annotations
@@ -407,7 +408,7 @@ def check_files(bag: Bag, listed: dict[str, str], events: list[Any], out: list[F
             out.append(Finding("payload-not-in-custody", path,
                                f"an acquired/verified/stored event of item #{f['item']} "
                                f"naming sha256 {sha}", found))  # fmt: skip
-        if f["role"] == "view-copy":
+        if f["role"] in ("view-copy", "proxy"):
             source, sources = f.get("source_sha256"), derived.get(sha, set())
             if source not in sources or source not in known:
                 out.append(Finding("copy-without-origin", path,
