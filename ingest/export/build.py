@@ -224,8 +224,8 @@ def _write(
             csv_path, pdf_path = Path(tmp) / "av-index.csv", Path(tmp) / "av-index.pdf"
             write_av_index_csv(spec.index, csv_path)
             render_av_index_pdf(spec.case_number or "", spec.index, pdf_path)
-            for path in (csv_path, pdf_path):
-                entry = writer.add_file(f"data/index/{path.name}", path)
+            for index_file in (csv_path, pdf_path):
+                entry = writer.add_file(f"data/index/{index_file.name}", index_file)
                 described.append({"path": entry.path, "role": "index", "item": None,
                                   "sha256": entry.sha256, "size": entry.size})  # fmt: skip
     ctx.checkpoint()  # the signed log covers the view copies' events too
