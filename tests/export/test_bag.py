@@ -293,3 +293,56 @@ def test_view_copies_are_recorded_as_derived_from_their_originals(
     assert codes == {"payload-mismatch", "file-entry-mismatch", "copy-without-origin"} or (
         "payload-mismatch" in codes
     )
+
+
+def _cli(settings: Settings, *argv: str) -> tuple[int, str]:
+    """``evidock ARGS`` in this process; (exit code, stdout)."""
+    import io
+
+    from ingest.cli.main import build_parser
+    from ingest.output import Output
+
+    args = build_parser().parse_args(list(argv))
+    buf = io.StringIO()
+    code = args.func(args, Output(json_mode=args.json, zone=settings.zone, stream=buf), settings)
+    return code, buf.getvalue()
+
+
+def test_verify_export_lists_every_problem_and_exits_1(
+    bag: Path, docked: Context, settings: Settings, tmp_path: Path
+) -> None:
+    """OK with the key given as a file; after two edits, both are listed (code, expected,
+    found) and the exit code is 1."""
+    key_file = tmp_path / "office.vkey"
+    key_file.write_text(docked.key.verifier + "\n")
+    code, text = _cli(settings, "verify-export", str(bag), "--key", str(key_file))
+    assert code == 0 and "OK" in text
+    info = bag / "bag-info.txt"
+    info.write_text(info.read_text(encoding="utf-8") + "Extra: x\n", encoding="utf-8")
+    f = next((bag / "data" / "originals").iterdir())
+    f.chmod(0o644)
+    f.write_bytes(f.read_bytes() + b"!")
+    code, text = _cli(settings, "--json", "verify-export", str(bag), "--key", docked.key.verifier)
+    doc = json.loads(text)
+    assert code == 1 and doc["ok"] is False
+    assert {(p["code"], p["subject"]) for p in doc["problems"]} == {
+        ("tag-file-mismatch", "bag-info.txt"),
+        ("payload-mismatch", f"data/originals/{f.name}"),
+        ("payload-oxum", "bag-info.txt Payload-Oxum"),
+    }
+    code, text = _cli(settings, "verify-export", str(bag))
+    assert code == 1 and "PROBLEM [payload-mismatch]" in text and "expected: sha256" in text
+
+
+def test_export_request_prints_the_export_id_and_records_the_request(
+    docked: Context, settings: Settings
+) -> None:
+    """The request is a custody event naming recipient, purpose and items."""
+    code, text = _cli(settings, "export", "request", "--item", "1", "--item", "2",
+                      "--for", "当事人 张三", "--purpose", "查阅")  # fmt: skip
+    assert code == 0 and text.splitlines()[0] == "1"
+    with docked.catalog.read() as txn:
+        [ev] = txn.log.events_of_type(EventType.EXPORT_REQUESTED.value)
+    data = json.loads(ev.data)
+    assert data == {"export": 1, "case": None, "items": [1, 2], "recipient": "当事人 张三",
+                    "purpose": "查阅", "originals": False, "copies": True}  # fmt: skip
