@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.export.pdf import render_av_index_pdf, render_receipt
+from ingest.export.pdf import render_av_index_pdf, render_pdf, render_receipt
 from ingest.export.receipt import (
     INDEX_HEADER,
     IndexRow,
@@ -115,3 +115,13 @@ def test_no_value_can_break_out_of_the_html() -> None:
     html = receipt_html(hostile)
     assert "<b>" not in html and "<script>" not in html and html.count("</style>") == 1
     assert "<b>" not in av_index_html("<b>", [])
+
+
+def test_a_document_fetches_no_file(tmp_path: Path) -> None:
+    """A local stylesheet named in the HTML is not loaded (it would add its text)."""
+    sheet = tmp_path / "secret.css"
+    sheet.write_text('body::after { content: "secret-7f3a" }', encoding="utf-8")
+    dest = tmp_path / "out.pdf"
+    render_pdf(f'<link rel="stylesheet" href="{sheet.as_uri()}"><p>正文 body</p>', dest)
+    text = pdf_text(dest)
+    assert "正文" in text and "secret-7f3a" not in text

@@ -104,7 +104,8 @@ def test_an_audio_copy_is_aac_with_the_lines_in_its_metadata(tmp_path: Path) -> 
 
 
 def test_a_failed_run_leaves_no_copy_and_names_the_error(tmp_path: Path) -> None:
-    """A broken original: TranscodeError, and neither the copy nor a partial file is left."""
+    """A broken original or a timeout: TranscodeError, and neither the copy nor a partial file
+    is left; no lines at all: refused before ffmpeg runs."""
     src = make_clip(tmp_path / "src.mp4", start=START, seconds=1, size="320x240", gps=None)
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(src.read_bytes()[:4096])
@@ -112,6 +113,11 @@ def test_a_failed_run_leaves_no_copy_and_names_the_error(tmp_path: Path) -> None
     with pytest.raises(tc.TranscodeError):
         tc.burn_in_copy(broken, dest, lines=LINES, kind="video", font=cjk_font(), timeout_s=60)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mp4", "src.mp4"]
+    with pytest.raises(tc.TranscodeError, match="timed out"):
+        tc.burn_in_copy(src, dest, lines=LINES, kind="video", font=cjk_font(), timeout_s=0.01)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mp4", "src.mp4"]
+    with pytest.raises(UsageError, match="needs the lines"):
+        tc.burn_in_copy(src, dest, lines=["", "\n"], kind="video", font=cjk_font(), timeout_s=9)
 
 
 def test_a_kind_without_view_copies_is_refused() -> None:
