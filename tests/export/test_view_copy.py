@@ -125,3 +125,18 @@ def test_a_kind_without_view_copies_is_refused() -> None:
     assert [tc.view_copy_suffix(k) for k in ("video", "photo", "audio")] == [".mp4", ".jpg", ".m4a"]
     with pytest.raises(UsageError, match="no view copy"):
         tc.view_copy_suffix("document")
+
+
+def test_a_silent_video_gets_a_silent_copy(tmp_path: Path) -> None:
+    """A camera without a microphone: the copy has its one video stream and no audio."""
+    src = tmp_path / "silent.mp4"
+    subprocess.run(
+        [require_tool("ffmpeg"), "-nostdin", "-v", "error", "-f", "lavfi", "-i",
+         "testsrc2=size=320x240:rate=25:duration=1", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+         str(src)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    dest = tmp_path / "copy.mp4"
+    tc.burn_in_copy(src, dest, lines=LINES, kind="video", font=cjk_font(), timeout_s=60)
+    got = summarize(ffprobe(dest, container=MP4).data or {})
+    assert (got.video_codec, got.audio_codec) == ("h264", None)
