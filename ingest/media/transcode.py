@@ -249,12 +249,15 @@ def burn_in_copy(
 
     ``dest``'s suffix is ``view_copy_suffix(kind)``. ffmpeg writes a temporary file beside it,
     renamed into place only when the run succeeded. Raises TranscodeError (ffmpeg's own
-    error line), ToolMissing, or UsageError for a kind that has no view copy."""
+    error line), ToolMissing, or UsageError for a kind that has no view copy or no lines."""
     view_copy_suffix(kind)
+    text = "\n".join(line for line in map(_one_line, lines) if line)
+    if not text:
+        raise UsageError("查看副本须注明接收方等信息 / a view copy needs the lines it carries",
+                         hint="Give the recipient, case, date and purpose.")  # fmt: skip
     container = sniff_file(original).container
     if container is None:
         raise TranscodeError("原件不是可读的媒体容器 / the original is no media container")
-    text = "\n".join(_one_line(ln) for ln in lines)
     partial = dest.with_name(f".{dest.name}.partial")
     with tempfile.TemporaryDirectory(prefix="evidock-burn-") as tmp:
         textfile = Path(tmp) / "lines.txt"

@@ -104,7 +104,8 @@ def test_an_audio_copy_is_aac_with_the_lines_in_its_metadata(tmp_path: Path) -> 
 
 
 def test_a_failed_run_leaves_no_copy_and_names_the_error(tmp_path: Path) -> None:
-    """A broken original: TranscodeError, and neither the copy nor a partial file is left."""
+    """A broken original or a timeout: TranscodeError, and neither the copy nor a partial file
+    is left; no lines at all: refused before ffmpeg runs."""
     src = make_clip(tmp_path / "src.mp4", start=START, seconds=1, size="320x240", gps=None)
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(src.read_bytes()[:4096])
@@ -112,6 +113,11 @@ def test_a_failed_run_leaves_no_copy_and_names_the_error(tmp_path: Path) -> None
     with pytest.raises(tc.TranscodeError):
         tc.burn_in_copy(broken, dest, lines=LINES, kind="video", font=cjk_font(), timeout_s=60)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mp4", "src.mp4"]
+    with pytest.raises(tc.TranscodeError, match="timed out"):
+        tc.burn_in_copy(src, dest, lines=LINES, kind="video", font=cjk_font(), timeout_s=0.01)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mp4", "src.mp4"]
+    with pytest.raises(UsageError, match="needs the lines"):
+        tc.burn_in_copy(src, dest, lines=["", "\n"], kind="video", font=cjk_font(), timeout_s=9)
 
 
 def test_a_kind_without_view_copies_is_refused() -> None:
@@ -119,3 +125,18 @@ def test_a_kind_without_view_copies_is_refused() -> None:
     assert [tc.view_copy_suffix(k) for k in ("video", "photo", "audio")] == [".mp4", ".jpg", ".m4a"]
     with pytest.raises(UsageError, match="no view copy"):
         tc.view_copy_suffix("document")
+
+
+def test_a_silent_video_gets_a_silent_copy(tmp_path: Path) -> None:
+    """A camera without a microphone: the copy has its one video stream and no audio."""
+    src = tmp_path / "silent.mp4"
+    subprocess.run(
+        [require_tool("ffmpeg"), "-nostdin", "-v", "error", "-f", "lavfi", "-i",
+         "testsrc2=size=320x240:rate=25:duration=1", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+         str(src)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    dest = tmp_path / "copy.mp4"
+    tc.burn_in_copy(src, dest, lines=LINES, kind="video", font=cjk_font(), timeout_s=60)
+    got = summarize(ffprobe(dest, container=MP4).data or {})
+    assert (got.video_codec, got.audio_codec) == ("h264", None)
