@@ -165,6 +165,8 @@ class Settings:
     test_stop_at: str | None = None
     trust: TrustSettings = TrustSettings()
     office: str = ""  # the exporting office named in packages and receipts (issue 17)
+    # the account that ran sudo (SUDO_USER): the CLI acts as that person, not as root (issue 16)
+    sudo_user: str | None = None
 
     @property
     def store_dir(self) -> Path:
@@ -425,6 +427,7 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Set
         test_stop_at=_env(env, "EVIDOCK_TEST_STOP_AT"),
         trust=_trust(values["trust"], source),
         office=top["office"],
+        sudo_user=env.get("SUDO_USER") or None,
     )
 
 

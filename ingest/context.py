@@ -44,11 +44,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def os_actor() -> str:
+def os_user() -> str | None:
+    """The name of the account this process runs as, or None when it has none."""
     try:
-        return f"user:{getpass.getuser()}"
+        return getpass.getuser()
     except (KeyError, OSError):
-        return "user:unknown"
+        return None
+
+
+def os_actor() -> str:
+    return f"user:{os_user() or 'unknown'}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

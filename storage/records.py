@@ -16,6 +16,26 @@ class Officer:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Person:
+    """Someone who uses evidock (issue 16): a login name, roles, the OS account the CLI maps
+    to them. ``badge`` links an officer's person to the officer row of that badge."""
+
+    id: int
+    username: str
+    name: str
+    badge: str | None
+    unit: str
+    roles: frozenset[str]
+    os_user: str | None
+    disabled: bool
+
+    @property
+    def actor(self) -> str:
+        """The custody actor string of this person."""
+        return f"person:{self.username}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Device:
     id: int
     serial: str

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from ingest.cases.compliance import FUTURE
+from ingest.cases.levels import refresh_item
 from ingest.cases.offload import measure
 from ingest.cases.rules import (
     MANUAL,
@@ -89,7 +90,7 @@ def _link(
         txn, item.id, object_store=ctx.s3 is not None, shared=ctx.settings.store.shared,
         now=ctx.clock(),
     )  # fmt: skip
-    return LinkOps(txn).add_link(
+    link = LinkOps(txn).add_link(
         NewLink(
             case_id=case.id,
             item_id=item.id,
@@ -103,6 +104,8 @@ def _link(
             linked_seq=ev.seq,
         )
     )
+    refresh_item(txn, ctx, item.id, actor=actor, case=case.number)  # Art. 31: its new level
+    return link
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -195,7 +198,9 @@ def unlink_item(ctx: Context, *, number: str, item_id: int, reason: str, actor: 
             txn, item.id, object_store=ctx.s3 is not None, shared=ctx.settings.store.shared,
             now=ctx.clock(),
         )  # fmt: skip
-        return LinkOps(txn).retire_link(live.id, at=now, by=actor, reason=reason, seq=ev.seq)
+        gone = LinkOps(txn).retire_link(live.id, at=now, by=actor, reason=reason, seq=ev.seq)
+        refresh_item(txn, ctx, item.id, actor=actor, case=number)  # Art. 31: its new level
+        return gone
 
 
 def autolink_activities(

@@ -6,7 +6,7 @@ the Chinese name or the English name. Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ingest.errors import UsageError
@@ -82,19 +82,48 @@ PROCEDURES = _table(
     Term(code="general", zh="一般程序", en="general procedure"),
 )
 
-# Art. 31.
+# Art. 31, from the least to the most restricted: an item takes the strictest level of its
+# cases (``strictest``). Anything but "none" restricts its media, metadata and custody to the
+# custodians and the people on its case (ingest.access.roles). State secrets are refused.
 CONFIDENTIALITY = _table(
     Term(code="none", zh="无", en="none"),
-    Term(code="state-secret", zh="国家秘密", en="state secret"),
+    Term(code="work-secret", zh="工作秘密", en="work secret"),
     Term(code="commercial-secret", zh="商业秘密", en="commercial secret"),
+    Term(code="personal-information", zh="个人信息", en="personal information"),
     Term(code="personal-privacy", zh="个人隐私", en="personal privacy"),
 )
+STATE_SECRET = Term(code="state-secret", zh="国家秘密", en="state secret")
 
 STATUSES = _table(
     Term(code="open", zh="办理中", en="open"),
     Term(code="closed", zh="已结案", en="closed"),
     Term(code="archived", zh="已归档", en="archived"),
 )
+
+
+def confidentiality(text: str) -> Term:
+    """The level named by ``text``; a state secret is refused: it does not belong here."""
+    key = text.strip()
+    if key.lower() in (STATE_SECRET.code, STATE_SECRET.en) or key == STATE_SECRET.zh:
+        raise UsageError(
+            "国家秘密不得存入本系统 state secrets do not belong in this system",
+            hint="Keep state-secret material in the classified system that the secrecy rules "
+            "(保密工作规定) prescribe; evidock holds work secrets, commercial secrets, personal "
+            "information and personal privacy at most.",
+        )
+    return lookup(CONFIDENTIALITY, text, "confidentiality level")
+
+
+def rank(code: str) -> int:
+    """How restricted a stored level is; a level this release does not know (a case opened
+    as "state-secret" before it was refused) counts as the most restricted."""
+    order = list(CONFIDENTIALITY)
+    return order.index(code) if code in order else len(order)
+
+
+def strictest(codes: Iterable[str]) -> str:
+    """The most restricted of the levels; "none" for none at all."""
+    return max(codes, key=rank, default="none")
 
 
 def lookup(table: Mapping[str, Term], text: str, what: str) -> Term:

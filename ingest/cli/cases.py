@@ -23,10 +23,12 @@ from ingest.cases.vocab import (
     RECORD_TYPES,
     STAGES,
     STATUSES,
+    confidentiality,
     label,
     lookup,
 )
-from ingest.cli import links, overdue
+from ingest.cli import levels, links, overdue
+from ingest.cli.actor import acting
 from ingest.cli.common import examples, parse_time
 from ingest.cli.links import activity_json, case_json, case_number, link_json
 from ingest.config import Settings
@@ -75,7 +77,8 @@ def add_parsers(sub: Any) -> None:
     s.add_argument(
         "--confidentiality",
         default="none",
-        help="none, state-secret, commercial-secret, personal-privacy",
+        help="none, work-secret, commercial-secret, personal-information, personal-privacy "
+        "(Art. 31; state secrets are refused)",
     )
     s.add_argument("--title", default="", help="a short description")
     s.add_argument("--opened", metavar="TIME", help="when the case was opened (default: now)")
@@ -127,6 +130,7 @@ def add_parsers(sub: Any) -> None:
     s.set_defaults(func=cmd_case_archive)
 
     links.add_parsers(acts)
+    levels.add_parsers(acts)
     overdue.add_parsers(sub)
 
 
@@ -134,7 +138,7 @@ def cmd_case_open(args: argparse.Namespace, out: Output, settings: Settings) -> 
     number = check_case_number(args.number, settings.compliance.case_number_pattern)
     etype = lookup(ENFORCEMENT_TYPES, args.type, "type of enforcement")
     proc = lookup(PROCEDURES, args.procedure, "procedure")
-    conf = lookup(CONFIDENTIALITY, args.confidentiality, "confidentiality level")
+    conf = confidentiality(args.confidentiality)
     if proc.code == "general" and not (args.reviewer and args.approver):
         raise UsageError(
             "a case in general procedure needs a reviewer and an approver (Art. 32)",
@@ -148,6 +152,7 @@ def cmd_case_open(args: argparse.Namespace, out: Output, settings: Settings) -> 
     ctx = open_context(settings)
     try:
         opened = parse_time(args.opened, settings) if args.opened else ctx.clock()
+        actor, _ = acting(ctx)
         with ctx.catalog.write() as txn:
             case = CaseOps(txn).add_case(
                 NewCase(
@@ -160,7 +165,7 @@ def cmd_case_open(args: argparse.Namespace, out: Output, settings: Settings) -> 
                     approver=args.approver,
                     confidentiality=conf.code,
                     opened_at=opened,
-                    opened_by=os_actor(),
+                    opened_by=actor,
                 )
             )
             log_case(txn, ctx, case, "case_opened")

@@ -11,9 +11,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ingest.access.guard import check_item
+from ingest.access.roles import Action
+from ingest.cli.actor import acting, refused
 from ingest.cli.common import examples, problem_lines
 from ingest.config import Settings
-from ingest.context import LOG_ORIGIN, open_context, os_actor
+from ingest.context import LOG_ORIGIN, open_context
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from ingest.output import Output, for_terminal, item_json, path_text
 from verify.log.events import EventType
@@ -108,6 +111,11 @@ def cmd_custody(args: argparse.Namespace, out: Output, settings: Settings) -> in
         raise UsageError("--csv and --json exclude each other", hint="Choose one output format.")
     ctx = open_context(settings)
     try:
+        actor, person = acting(ctx)
+        with ctx.catalog.write() as txn:  # a refusal is recorded (access_denied) before it is told
+            decision = check_item(txn, ctx, person, Action.VIEW_ITEM, txn.item(args.item).id)
+        if not decision.allowed:
+            raise refused(decision, f"item #{args.item} 证据 #{args.item}")
         with ctx.catalog.read() as txn:
             item = txn.item(args.item)
             events = txn.log.events_for_item(item.id)
@@ -134,9 +142,17 @@ def cmd_custody(args: argparse.Namespace, out: Output, settings: Settings) -> in
             ctx.custody.append(
                 txn,
                 type=EventType.VIEWED,
-                actor=os_actor(),
+                actor=actor,
                 item=item.id,
-                data={"what": "custody report", "format": _format(out, args)},
+                data={
+                    "what": "custody report",
+                    "format": _format(out, args),
+                    **(
+                        {"person": person.username, "roles": sorted(person.roles)}
+                        if person is not None
+                        else {}
+                    ),
+                },
             )
     finally:
         ctx.close()

@@ -21,6 +21,7 @@ from ingest.cases.vocab import (
     label,
     lookup,
 )
+from ingest.cli.actor import acting
 from ingest.cli.common import examples, parse_time
 from ingest.config import Settings
 from ingest.context import open_context, os_actor
@@ -181,6 +182,7 @@ def cmd_link(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     stage = lookup(STAGES, args.stage, "stage")
     ctx = open_context(settings)
     try:
+        actor, _ = acting(ctx)
         result = link_items(
             ctx,
             number=case_number(args.number),
@@ -188,7 +190,7 @@ def cmd_link(args: argparse.Namespace, out: Output, settings: Settings) -> int:
             stage=stage.code,
             activity_id=args.activity,
             why=args.why,
-            actor=os_actor(),
+            actor=actor,
         )
     finally:
         ctx.close()
@@ -206,12 +208,13 @@ def cmd_link(args: argparse.Namespace, out: Output, settings: Settings) -> int:
 def cmd_unlink(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     ctx = open_context(settings)
     try:
+        actor, _ = acting(ctx)
         k = unlink_item(
             ctx,
             number=case_number(args.number),
             item_id=args.item,
             reason=args.reason,
-            actor=os_actor(),
+            actor=actor,
         )
     finally:
         ctx.close()
@@ -228,7 +231,8 @@ def _auto_lines(out: Output, made: list[AutoMatch]) -> None:
 def cmd_autolink(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     ctx = open_context(settings)
     try:
-        made = autolink_case(ctx, case_number(args.number), actor=os_actor())
+        actor, _ = acting(ctx)
+        made = autolink_case(ctx, case_number(args.number), actor=actor)
     finally:
         ctx.close()
     out.document(

@@ -23,6 +23,7 @@ from ingest.cli import (
     evidence,
     export,
     keys,
+    people,
     registry,
     witness,
     worker,
@@ -54,6 +55,7 @@ COMMAND_MODULES = (
     catalog,
     witness,
     keys,
+    people,
 )
 """In the order ``evidock --help`` lists their commands."""
 

@@ -13,6 +13,7 @@ from ingest.cases.offload import excuse, problems_text
 from ingest.cases.overdue import LateItem, OverdueReport, build_report
 from ingest.cases.rules import GAP_NO_VIDEO, GAP_PARTIAL, OFFICER_MISMATCH, Gap
 from ingest.cases.vocab import RECORD_TYPES, STAGES, label
+from ingest.cli.actor import acting
 from ingest.cli.common import examples, parse_time
 from ingest.config import Settings
 from ingest.context import open_context, os_actor
@@ -68,13 +69,14 @@ def cmd_excuse(args: argparse.Namespace, out: Output, settings: Settings) -> int
     returned = parse_time(args.returned_at, settings) if args.returned_at else None
     ctx = open_context(settings)
     try:
+        actor, _ = acting(ctx)
         result = excuse(
             ctx,
             item_ids=args.items,
             session_id=args.session,
             reason=args.reason,
             returned_at=returned,
-            actor=os_actor(),
+            actor=actor,
         )
     finally:
         ctx.close()

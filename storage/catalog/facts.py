@@ -32,6 +32,7 @@ from storage.catalog.models import (
     OffloadCheckRow,
     OffloadExcuseRow,
 )
+from storage.catalog.people import people_facts
 from storage.catalog.session import Transaction
 
 Value = str | None
@@ -43,6 +44,7 @@ LINK = "link"
 CASE = "case"
 DEVICE = "device"
 ACTIVITY = "activity"
+PERSON = "person"
 
 
 def text_time(t: datetime | str | None) -> Value:
@@ -93,6 +95,7 @@ def item_facts(row: ItemRow, badge: str | None) -> Facts:
             "time_source": row.time_source,
             "state": row.state,
             "durable_at": text_time(row.durable_at),
+            "confidentiality": row.confidentiality,
         },
     )
 
@@ -174,6 +177,7 @@ def case_facts(row: CaseRow, badges: Mapping[int, str]) -> Facts:
             "archive_due_at": text_time(row.archive_due_at),
             "archived_at": text_time(row.archived_at),
             "archived_by": row.archived_by,
+            "confidentiality": row.confidentiality,
         },
     )
 
@@ -290,6 +294,10 @@ class FactOps:
             )
         for row in self.s.scalars(select(DeviceRow).order_by(DeviceRow.id)):
             yield device_facts(row, spans.get(row.id, []))
+
+    def person_facts(self) -> Iterator[Facts]:
+        for username, fields in people_facts(self.txn):
+            yield Facts(kind=PERSON, key=username, item=None, fields=fields)
 
     def case_items(self, number: str) -> list[int]:
         """Items ever linked to the case."""

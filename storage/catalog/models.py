@@ -441,3 +441,31 @@ class ExportRow(Base):
     built_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     package_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     path: Mapped[str | None] = mapped_column(Text, nullable=True)
+# -- people and roles (issue 16) ---------------------------------------------------------------
+
+
+class PersonRow(Base):
+    """Someone who uses evidock; ``person_added`` and the role events are the proof."""
+
+    __tablename__ = "person"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    badge: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    unit: Mapped[str] = mapped_column(String(200), default="")
+    os_user: Mapped[str | None] = mapped_column(String(100), nullable=True, unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PersonRoleRow(Base):
+    """A role a person holds now (a revoked role's row is gone; its event stays)."""
+
+    __tablename__ = "person_role"
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+# The access log reads events by type, newest first.
+Index("ix_custody_event_type_seq", CustodyEventRow.type, CustodyEventRow.seq)

@@ -62,6 +62,7 @@ EXPECTED = {
     "devices.mounts.MountError": 2,
     "ingest.cases.agreement.CatalogDisagrees": 1,  # the catalog disagrees with its log
     "ingest.cases.archive.ArchiveRefused": 2,  # gaps or an incomplete file: say why, or fix
+    "ingest.cli.actor.AccessRefused": 2,  # a person's role or the level refuses it (issue 16)
 }
 
 

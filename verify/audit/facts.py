@@ -25,6 +25,7 @@ from storage.catalog.facts import (
     FLAG,
     ITEM,
     LINK,
+    PERSON,
     FactOps,
     Facts,
     Value,
@@ -41,10 +42,14 @@ from verify.problems import Problem, Problems
 
 CASE_EVENTS = frozenset({"case_opened", "case_closed", "case_archived", "activity_added"})
 DEVICE_EVENTS = frozenset({"device_registered", "device_assigned"})
+PERSON_EVENTS = frozenset({"person_added", "role_granted", "role_revoked", "person_disabled"})
+LEVEL_EVENT = EventType.CONFIDENTIALITY_CHANGED.value
 FACT_EVENTS = frozenset(
     {"acquired", "durable", "late_flagged", "excused", "linked", "unlinked", "facts_recorded"}
     | CASE_EVENTS
     | DEVICE_EVENTS
+    | PERSON_EVENTS
+    | {LEVEL_EVENT}
 )
 BASELINE = EventType.FACTS_RECORDED
 
@@ -96,6 +101,7 @@ class Projection:
     devices: dict[str, dict[str, Value]] = field(default_factory=dict)  # by serial
     activities: dict[int, dict[str, Value]] = field(default_factory=dict)  # by id
     starts: dict[str, dict[Value, Value]] = field(default_factory=dict)  # serial: start: badge
+    people: dict[str, dict[str, Value]] = field(default_factory=dict)  # by username
 
     def apply(self, ev: Event) -> None:
         if ev.type not in FACT_EVENTS:
@@ -109,9 +115,12 @@ class Projection:
         match ev.type:
             case "acquired" | "durable" if ev.item is not None:
                 names = ("officer", "recorded_start", "recorded_end", "time_source")
-                _take(self.items.setdefault(ev.item, {}), data,
+                facts = self.items.setdefault(ev.item, {})
+                _take(facts, data,
                       (*names, "state", "durable_at") if ev.type == "acquired"
                       else ("state", "durable_at"))  # fmt: skip
+                if ev.type == "acquired":
+                    facts["confidentiality"] = "none"  # until a case makes it more (issue 16)
             case "late_flagged" if ev.item is not None:
                 flag: dict[str, Value] = {"late_flag_seq": str(ev.seq)}
                 _take(flag, data, ("reference_end", "reference_source", "durable_at", "delay_s"))
@@ -154,6 +163,13 @@ class Projection:
                 self._case(ev, data)
             case "device_registered" | "device_assigned":
                 self._device(ev.type, data)
+            case "confidentiality_changed" if ev.item is not None:
+                self.items.setdefault(ev.item, {})["confidentiality"] = norm("to", data.get("to"))
+            case "confidentiality_changed":
+                level = norm("to", data.get("to"))
+                self.cases.setdefault(str(data.get("case")), {})["confidentiality"] = level
+            case "person_added" | "role_granted" | "role_revoked" | "person_disabled":
+                self._person(ev.type, data)
             case "facts_recorded":
                 self._baseline(ev, data)
             case _:
@@ -166,13 +182,28 @@ class Projection:
             case.update(status="open", opened_by=ev.actor, closed_at=None, closed_by=None,
                         archive_due_at=None, archived_at=None, archived_by=None)  # fmt: skip
             _take(case, data, ("enforcement_type", "procedure", "handler", "reviewer",
-                               "approver", "opened_at"))  # fmt: skip
+                               "approver", "opened_at", "confidentiality"))  # fmt: skip
         elif ev.type == "case_closed":
             case.update(status="closed", closed_by=ev.actor)
             _take(case, data, ("closed_at", "archive_due_at"))
         else:
             case.update(status="archived", archived_by=ev.actor)
             _take(case, data, ("archived_at",))
+
+    def _person(self, type: str, data: Mapping[str, Any]) -> None:
+        username = str(data.get("person"))
+        person = self.people.setdefault(username, {})
+        if type == "person_added":
+            person.clear()
+            _take(person, data, ("name", "badge", "unit", "os_user"))
+            person.update(roles="", disabled="no")
+        elif type == "person_disabled":
+            person["disabled"] = "yes"
+        elif "roles" in person:
+            roles = set(filter(None, (person["roles"] or "").split(",")))
+            role = str(data.get("role"))
+            roles = roles | {role} if type == "role_granted" else roles - {role}
+            person["roles"] = ",".join(sorted(roles))
 
     def _device(self, type: str, data: Mapping[str, Any]) -> None:
         serial = str(data.get("serial"))
@@ -254,6 +285,7 @@ _SUBJECT = {
     CASE: "case {key}",
     DEVICE: "device {key}",
     ACTIVITY: "activity {key}",
+    PERSON: "person {key}",
 }
 _MISMATCH = {
     ITEM: "item-fact-mismatch",
@@ -263,18 +295,21 @@ _MISMATCH = {
     CASE: "case-mismatch",
     DEVICE: "device-mismatch",
     ACTIVITY: "activity-mismatch",
+    PERSON: "person-mismatch",
 }
 _UNLOGGED = {
     FLAG: "offload-mismatch",
     EXCUSE: "excuse-unlogged",
     LINK: "link-unlogged",
     CASE: "case-unlogged",
+    PERSON: "person-unlogged",
 }
 _MISSING = {
     FLAG: "offload-mismatch",
     EXCUSE: "excuse-missing",
     LINK: "link-missing",
     CASE: "case-missing",
+    PERSON: "person-missing",
 }
 
 
@@ -302,13 +337,13 @@ class Scope:
 def _expected(p: Projection, kind: str) -> Mapping[Any, dict[str, Value]]:
     by_kind: dict[str, Mapping[Any, dict[str, Value]]] = {
         ITEM: p.items, FLAG: p.flags, EXCUSE: p.excuses, LINK: p.links, CASE: p.cases,
-        DEVICE: p.devices, ACTIVITY: p.activities,
+        DEVICE: p.devices, ACTIVITY: p.activities, PERSON: p.people,
     }  # fmt: skip
     return by_kind[kind]
 
 
 def _key(kind: str, key: str) -> Any:
-    return key if kind in (CASE, DEVICE) else int(key)
+    return key if kind in (CASE, DEVICE, PERSON) else int(key)
 
 
 def compare(
@@ -396,6 +431,7 @@ def catalog_facts(txn: Transaction, scope: Scope) -> Iterable[Facts]:
         yield from ops.case_facts()
         yield from ops.device_facts()
         yield from ops.activity_facts()
+        yield from ops.person_facts()
         return
     if items:
         yield from ops.item_facts(items)
@@ -415,7 +451,7 @@ def scoped_projection(txn: Transaction, scope: Scope) -> Projection:
         events.update((e.seq, e) for e in txn.log.events_for_item(item))
     for number in sorted(scope.cases or ()):
         needle = json.dumps(number, ensure_ascii=False)
-        for e in txn.log.events_typed(CASE_EVENTS | {BASELINE}, containing=needle):
+        for e in txn.log.events_typed(CASE_EVENTS | {BASELINE, LEVEL_EVENT}, containing=needle):
             data = json.loads(e.data)
             if not isinstance(data, dict):
                 continue

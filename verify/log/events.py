@@ -58,6 +58,18 @@ class EventType(enum.StrEnum):
     # issue 17: disclosure packages (Art. 30), requested, approved, then built (EXPORTED)
     EXPORT_REQUESTED = "export_requested"
     EXPORT_APPROVED = "export_approved"
+    # issue 16: people, roles, confidentiality and every access
+    PERSON_ADDED = "person_added"
+    ROLE_GRANTED = "role_granted"
+    ROLE_REVOKED = "role_revoked"
+    PERSON_DISABLED = "person_disabled"
+    CONFIDENTIALITY_CHANGED = "confidentiality_changed"  # of an item or a case (Art. 31)
+    STREAMED = "streamed"
+    DOWNLOADED = "downloaded"
+    ACCESS_DENIED = "access_denied"
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    SESSION_REVOKED = "session_revoked"
 
 
 EVENT_TYPES = frozenset(EventType)

@@ -1,0 +1,54 @@
+"""``evidock case confidentiality NUMBER LEVEL --reason``: a case's Art. 31 level, and with it
+the level of every item linked to it (``ingest.cases.levels``), each change a custody event."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ingest.cases.levels import set_case_level
+from ingest.cases.vocab import CONFIDENTIALITY, confidentiality, label
+from ingest.cli.actor import acting
+from ingest.cli.common import examples
+from ingest.config import Settings
+from ingest.context import open_context
+from ingest.errors import EXIT_OK, UsageError
+from ingest.output import Output
+
+LEVELS = ", ".join(CONFIDENTIALITY)
+
+
+def add_parsers(acts: Any) -> None:
+    """Register ``case confidentiality`` on the ``case`` subparsers."""
+    s = acts.add_parser(
+        "confidentiality",
+        help="change a case's confidentiality level (Art. 31); its items follow",
+        epilog=examples(
+            "evidock case confidentiality 凤里执罚〔2026〕12号 personal-privacy "
+            "--reason '涉及未成年人 a minor is recorded'"
+        ),
+    )
+    s.add_argument("number")
+    s.add_argument("level", help=LEVELS)
+    s.add_argument("--reason", required=True, help="why (a custody event)")
+    s.set_defaults(func=cmd_case_confidentiality)
+
+
+def cmd_case_confidentiality(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    level = confidentiality(args.level)
+    if not args.reason.strip():
+        raise UsageError("a level change needs a reason", hint="Say why: --reason TEXT")
+    ctx = open_context(settings)
+    try:
+        actor, _ = acting(ctx)
+        with ctx.catalog.write() as txn:
+            items = set_case_level(txn, ctx, args.number, level.code, actor=actor,
+                                   reason=args.reason)  # fmt: skip
+    finally:
+        ctx.close()
+    out.document({"case": args.number, "confidentiality": level.code, "items_changed": items})
+    out.line(
+        f"case {args.number}: 密级 confidentiality {label(CONFIDENTIALITY, level.code)}; "
+        f"{len(items)} item(s) changed level"
+    )
+    return EXIT_OK
