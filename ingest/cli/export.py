@@ -7,13 +7,19 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ingest.access.people import cli_actor
+from ingest.cli.actor import acting
 from ingest.cli.common import examples, problem_lines
 from ingest.cli.links import case_number
 from ingest.config import Settings
 from ingest.context import open_context
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
-from ingest.export.requests import PURPOSES, approve_export, request_export
+from ingest.export.requests import (
+    PURPOSES,
+    ApprovalDenied,
+    approve_export,
+    record_denied,
+    request_export,
+)
 from ingest.export.run import build_export
 from ingest.output import Output
 from storage.catalog.exports import Export, ExportOps
@@ -95,8 +101,8 @@ def export_json(e: Export) -> dict[str, Any]:
 def cmd_request(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     ctx = open_context(settings)
     try:
+        actor, _ = acting(ctx)
         with ctx.catalog.write() as txn:
-            actor, _ = cli_actor(txn, settings)
             export = request_export(
                 txn, ctx, case=case_number(args.case) if args.case else None, items=args.item,
                 recipient=args.recipient, purpose=args.purpose, originals=args.originals,
@@ -117,9 +123,14 @@ def cmd_request(args: argparse.Namespace, out: Output, settings: Settings) -> in
 def cmd_approve(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     ctx = open_context(settings)
     try:
-        with ctx.catalog.write() as txn:
-            actor, person = cli_actor(txn, settings)
-            export = approve_export(txn, ctx, args.export_id, actor=actor, person=person)
+        actor, person = acting(ctx)
+        try:
+            with ctx.catalog.write() as txn:
+                export = approve_export(txn, ctx, args.export_id, actor=actor, person=person)
+        except ApprovalDenied as e:
+            with ctx.catalog.write() as txn:
+                record_denied(txn, ctx, args.export_id, actor=actor, person=person, why=str(e))
+            raise
     finally:
         ctx.close()
     out.document(export_json(export))
@@ -139,8 +150,7 @@ def cmd_build(args: argparse.Namespace, out: Output, settings: Settings) -> int:
         )
     ctx = open_context(settings)
     try:
-        with ctx.catalog.read() as txn:
-            actor, _ = cli_actor(txn, settings)
+        actor, _ = acting(ctx)
         override = reason if args.override_fixity else None
         export, built = build_export(
             ctx, args.export_id, args.out, actor=actor, override_reason=override

@@ -28,6 +28,12 @@ class ExportRefused(UsageError):
     code = "export-refused"
 
 
+class ApprovalDenied(ExportRefused):
+    """The person may not approve exports (recorded as ``access_denied``)."""
+
+    code = "access-refused"
+
+
 def default_contents(purpose: str) -> tuple[bool, bool]:
     """(originals, view copies) when the request names neither: courts and reviewing bodies
     get the originals, parties who view or copy get view copies (Art. 30)."""
@@ -104,7 +110,7 @@ def approve_export(
 def check_approver(person: Person | None, actor: str) -> None:
     """Refuse anyone who is not a known, enabled person with an approving role (pure)."""
     if person is None:
-        raise ExportRefused(
+        raise ApprovalDenied(
             f"{actor} 不是登记在册的人员，不能批准导出 / {actor} is not a registered person and "
             "cannot approve an export",
             hint="An admin registers you and grants a role: evidock person add ...; "
@@ -112,12 +118,32 @@ def check_approver(person: Person | None, actor: str) -> None:
         )
     if person.disabled or not (person.roles & APPROVING_ROLES):
         held = ", ".join(sorted(person.roles)) or "无 none"
-        raise ExportRefused(
+        raise ApprovalDenied(
             f"{person.name}（{person.username}）没有审批人或证据保管员角色，不能批准导出 / "
             f"{person.username} holds neither the approver nor the custodian role "
             f"(roles: {held}{', disabled' if person.disabled else ''})",
             hint="Ask an approver or the evidence custodian (证据保管员) to approve it.",
         )
+
+
+def record_denied(
+    txn: Transaction,
+    ctx: Context,
+    export_id: int,
+    *,
+    actor: str,
+    person: Person | None,
+    why: str,
+) -> None:
+    """``access_denied``: someone without the role tried to approve an export (Art. 29)."""
+    ctx.custody.append(
+        txn,
+        type=EventType.ACCESS_DENIED,
+        actor=actor,
+        data={"person": None if person is None else person.username,
+              "roles": [] if person is None else sorted(person.roles),
+              "action": "approve-export", "export": export_id, "why": why},
+    )  # fmt: skip
 
 
 def export_data(export: Export) -> dict[str, Any]:

@@ -346,3 +346,43 @@ def test_export_request_prints_the_export_id_and_records_the_request(
     data = json.loads(ev.data)
     assert data == {"export": 1, "case": None, "items": [1, 2], "recipient": "当事人 张三",
                     "purpose": "查阅", "originals": False, "copies": True}  # fmt: skip
+
+
+def test_approval_through_the_cli_needs_a_person_with_the_role(
+    docked: Context, tmp_path: Path, camera: Path
+) -> None:
+    """The OS user (SUDO_USER) maps to a person: an officer is refused (exit 2, an
+    access_denied event), an approver approves, then the package is built and named."""
+    from ingest.access import people
+    from ingest.access.roles import Role
+    from ingest.config import parse
+
+    with docked.catalog.write() as txn:
+        for user, role in (("wang", Role.OFFICER), ("li", Role.APPROVER)):
+            p = people.add(txn, docked, username=user, name=user, badge=None, unit="u",
+                           os_user=user, password=None, actor="user:admin")  # fmt: skip
+            people.grant(txn, docked, p, role, actor="user:admin")
+
+    def as_user(user: str) -> Settings:
+        env = {"EVIDOCK_HOME": str(docked.settings.data_dir), "SUDO_USER": user,
+               "EVIDOCK_CATALOG_URL": docked.settings.catalog_url,
+               "EVIDOCK_DOCK_NAME": docked.settings.dock.name}  # fmt: skip
+        return parse({}, env=env, source="tests")
+
+    code, text = _cli(as_user("wang"), "export", "request", "--item", "1", "--for", "某区法院",
+                      "--purpose", "诉讼")  # fmt: skip
+    assert code == 0
+    with pytest.raises(ExportRefused, match="approver"):
+        _cli(as_user("wang"), "export", "approve", "1")
+    with docked.catalog.read() as txn:
+        [denied] = txn.log.events_of_type(EventType.ACCESS_DENIED.value)
+    assert denied.actor == "person:wang" and json.loads(denied.data)["action"] == "approve-export"
+    assert _cli(as_user("li"), "export", "approve", "1")[0] == 0
+    out = tmp_path / "p.zip"
+    code, text = _cli(as_user("li"), "export", "build", "1", "--out", str(out))
+    sha = hashlib.sha256(out.read_bytes()).hexdigest()
+    assert code == 0 and text.splitlines()[0] == str(out) and sha in text
+    with docked.catalog.read() as txn:
+        [approved_ev] = txn.log.events_of_type(EventType.EXPORT_APPROVED.value)
+        [exported] = txn.log.events_of_type(EventType.EXPORTED.value)
+    assert approved_ev.actor == "person:li" and exported.actor == "person:li"
