@@ -441,6 +441,8 @@ class ExportRow(Base):
     built_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     package_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     path: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 # -- people and roles (issue 16) ---------------------------------------------------------------
 
 
