@@ -140,6 +140,9 @@ HINTS = {
     "case-mismatch": _FACT_HINT,
     "case-unlogged": _UNLOGGED_HINT,
     "case-missing": _FACT_HINT,
+    "export-mismatch": _FACT_HINT,
+    "export-unlogged": _UNLOGGED_HINT,
+    "export-missing": _FACT_HINT,
     "s3-checkpoint-missing": (
         "A checkpoint published to the bucket is gone: the bucket was changed outside evidock."
     ),

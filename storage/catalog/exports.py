@@ -101,6 +101,21 @@ class ExportOps:
         return row
 
 
+def export_fields(e: Export) -> dict[str, str | None]:
+    """An export as its custody events record it, in the text form facts are compared in."""
+    return {
+        "case": e.case_number,
+        "items": ",".join(str(i) for i in e.items),
+        "recipient": e.recipient,
+        "purpose": e.purpose,
+        "originals": str(e.originals),  # as the facts' text_value spells a boolean
+        "copies": str(e.copies),
+        "requested_by": e.requested_by,
+        "approved_by": e.approved_by,
+        "package_sha256": e.package_sha256,
+    }
+
+
 def _export(row: ExportRow) -> Export:
     return Export(
         id=row.id,

@@ -21,6 +21,7 @@ from sqlalchemy.orm import aliased
 
 from storage.catalog.caserecords import Activity
 from storage.catalog.cases import CaseOps
+from storage.catalog.exports import ExportOps, export_fields
 from storage.catalog.models import (
     CaseLinkRow,
     CaseRow,
@@ -45,6 +46,7 @@ CASE = "case"
 DEVICE = "device"
 ACTIVITY = "activity"
 PERSON = "person"
+EXPORT = "export"  # issue 17: disclosure packages
 
 
 def text_time(t: datetime | str | None) -> Value:
@@ -294,6 +296,10 @@ class FactOps:
             )
         for row in self.s.scalars(select(DeviceRow).order_by(DeviceRow.id)):
             yield device_facts(row, spans.get(row.id, []))
+
+    def export_facts(self) -> Iterator[Facts]:
+        for e in ExportOps(self.txn).all():
+            yield Facts(kind=EXPORT, key=str(e.id), item=None, fields=export_fields(e))
 
     def person_facts(self) -> Iterator[Facts]:
         for username, fields in people_facts(self.txn):

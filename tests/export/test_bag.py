@@ -386,3 +386,23 @@ def test_approval_through_the_cli_needs_a_person_with_the_role(
         [approved_ev] = txn.log.events_of_type(EventType.EXPORT_APPROVED.value)
         [exported] = txn.log.events_of_type(EventType.EXPORTED.value)
     assert approved_ev.actor == "person:li" and exported.actor == "person:li"
+
+
+def test_verify_rebuilds_the_export_row_from_its_events(bag: Path, docked: Context) -> None:
+    """An export row edited outside evidock (another recipient) is an export-mismatch."""
+    import sqlite3
+
+    from ingest.context import LOG_ORIGIN
+    from verify.audit.run import run_audit
+
+    def audit_codes() -> set[str]:
+        audit = run_audit(docked.catalog, docked.store, dock=docked.dock.name,
+                          local_key=docked.key, origin=LOG_ORIGIN, quick=True)  # fmt: skip
+        return {p.code for p in audit.problems}
+
+    assert audit_codes() == set()
+    db = sqlite3.connect(docked.settings.data_dir.parent / "catalog.db")
+    with db:
+        db.execute("UPDATE export SET recipient = '别人' WHERE id = 1")
+    db.close()
+    assert audit_codes() == {"export-mismatch"}

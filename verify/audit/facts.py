@@ -22,6 +22,7 @@ from storage.catalog.facts import (
     CASE,
     DEVICE,
     EXCUSE,
+    EXPORT,
     FLAG,
     ITEM,
     LINK,
@@ -44,12 +45,14 @@ CASE_EVENTS = frozenset({"case_opened", "case_closed", "case_archived", "activit
 DEVICE_EVENTS = frozenset({"device_registered", "device_assigned"})
 PERSON_EVENTS = frozenset({"person_added", "role_granted", "role_revoked", "person_disabled"})
 LEVEL_EVENT = EventType.CONFIDENTIALITY_CHANGED.value
+EXPORT_EVENTS = frozenset({"export_requested", "export_approved", "exported"})
 FACT_EVENTS = frozenset(
     {"acquired", "durable", "late_flagged", "excused", "linked", "unlinked", "facts_recorded"}
     | CASE_EVENTS
     | DEVICE_EVENTS
     | PERSON_EVENTS
     | {LEVEL_EVENT}
+    | EXPORT_EVENTS
 )
 BASELINE = EventType.FACTS_RECORDED
 
@@ -102,6 +105,7 @@ class Projection:
     activities: dict[int, dict[str, Value]] = field(default_factory=dict)  # by id
     starts: dict[str, dict[Value, Value]] = field(default_factory=dict)  # serial: start: badge
     people: dict[str, dict[str, Value]] = field(default_factory=dict)  # by username
+    exports: dict[int, dict[str, Value]] = field(default_factory=dict)  # by export id
 
     def apply(self, ev: Event) -> None:
         if ev.type not in FACT_EVENTS:
@@ -170,6 +174,8 @@ class Projection:
                 self.cases.setdefault(str(data.get("case")), {})["confidentiality"] = level
             case "person_added" | "role_granted" | "role_revoked" | "person_disabled":
                 self._person(ev.type, data)
+            case "export_requested" | "export_approved" | "exported":
+                self._export(ev, data)
             case "facts_recorded":
                 self._baseline(ev, data)
             case _:
@@ -189,6 +195,19 @@ class Projection:
         else:
             case.update(status="archived", archived_by=ev.actor)
             _take(case, data, ("archived_at",))
+
+    def _export(self, ev: Event, data: Mapping[str, Any]) -> None:
+        """Issue 17: an export's request, approval and package."""
+        export = self.exports.setdefault(int(data.get("export") or 0), {})
+        if ev.type == "export_requested":
+            export.update(requested_by=ev.actor, approved_by=None, package_sha256=None)
+            _take(export, data, ("case", "recipient", "purpose", "originals", "copies"))
+            if isinstance(data.get("items"), list):
+                export["items"] = ",".join(str(i) for i in data["items"])
+        elif ev.type == "export_approved":
+            export["approved_by"] = ev.actor
+        else:
+            _take(export, data, ("package_sha256",))
 
     def _person(self, type: str, data: Mapping[str, Any]) -> None:
         username = str(data.get("person"))
@@ -286,6 +305,7 @@ _SUBJECT = {
     DEVICE: "device {key}",
     ACTIVITY: "activity {key}",
     PERSON: "person {key}",
+    EXPORT: "export #{key}",
 }
 _MISMATCH = {
     ITEM: "item-fact-mismatch",
@@ -296,6 +316,7 @@ _MISMATCH = {
     DEVICE: "device-mismatch",
     ACTIVITY: "activity-mismatch",
     PERSON: "person-mismatch",
+    EXPORT: "export-mismatch",
 }
 _UNLOGGED = {
     FLAG: "offload-mismatch",
@@ -303,6 +324,7 @@ _UNLOGGED = {
     LINK: "link-unlogged",
     CASE: "case-unlogged",
     PERSON: "person-unlogged",
+    EXPORT: "export-unlogged",
 }
 _MISSING = {
     FLAG: "offload-mismatch",
@@ -310,6 +332,7 @@ _MISSING = {
     LINK: "link-missing",
     CASE: "case-missing",
     PERSON: "person-missing",
+    EXPORT: "export-missing",
 }
 
 
@@ -337,13 +360,13 @@ class Scope:
 def _expected(p: Projection, kind: str) -> Mapping[Any, dict[str, Value]]:
     by_kind: dict[str, Mapping[Any, dict[str, Value]]] = {
         ITEM: p.items, FLAG: p.flags, EXCUSE: p.excuses, LINK: p.links, CASE: p.cases,
-        DEVICE: p.devices, ACTIVITY: p.activities, PERSON: p.people,
+        DEVICE: p.devices, ACTIVITY: p.activities, PERSON: p.people, EXPORT: p.exports,
     }  # fmt: skip
     return by_kind[kind]
 
 
 def _key(kind: str, key: str) -> Any:
-    return key if kind in (CASE, DEVICE, PERSON) else int(key)
+    return key if kind in (CASE, DEVICE, PERSON) else int(key)  # EXPORT: its id
 
 
 def compare(
@@ -432,6 +455,7 @@ def catalog_facts(txn: Transaction, scope: Scope) -> Iterable[Facts]:
         yield from ops.device_facts()
         yield from ops.activity_facts()
         yield from ops.person_facts()
+        yield from ops.export_facts()
         return
     if items:
         yield from ops.item_facts(items)
