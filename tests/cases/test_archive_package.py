@@ -3,6 +3,7 @@ write-once in the store, records its sha256, and an archived case is exported fr
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -11,8 +12,10 @@ import zipfile
 from pathlib import Path
 
 from ingest.context import Context
+from ingest.export.archive import build_archive
 from ingest.export.requests import approve_export, request_export
 from ingest.export.run import build_export
+from storage.blobs.s3store import S3Store
 from storage.records import Person
 from tests.cases.conftest import Clip
 from tests.cases.test_archive import _inspection_a_third_covered
@@ -80,3 +83,17 @@ def test_an_archived_case_is_exported_from_its_bag_alone(
     with ctx.catalog.read() as txn:
         [ev] = txn.log.events_of_type("exported")
     assert json.loads(ev.data)["originals_from"].startswith("archive package ")
+
+
+def test_with_s3_the_archive_package_is_kept_under_object_lock(
+    ctx: Context, cli: Cli, clips: dict[str, Clip], tmp_path: Path, s3: S3Store
+) -> None:
+    """archives/sha256/<sha256> in the bucket, COMPLIANCE retention, the same bytes."""
+    _inspection_a_third_covered(ctx, cli, clips["old"], tmp_path)
+    drain(ctx)
+    built = build_archive(dataclasses.replace(ctx, s3=s3), CASE, actor="user:test")
+    key = s3.archive_key(built.sha256)
+    assert built.event_data()["s3_key"] == key
+    found = s3.head(key)
+    assert found is not None and found.lock_mode == "COMPLIANCE"
+    assert s3.rehash(key, found.version_id) == (built.sha256, built.path.stat().st_size)
