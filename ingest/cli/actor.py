@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import sys
 
+from ingest.access.guard import check_case, record_access
 from ingest.access.people import cli_actor
-from ingest.access.roles import Decision
+from ingest.access.roles import Action, Decision
 from ingest.context import Context
 from ingest.errors import UsageError
 from ingest.output import for_terminal
+from storage.catalog.cases import CaseOps
 from storage.records import Person
+from verify.log.events import EventType
 
 
 class AccessRefused(UsageError):
@@ -40,3 +43,17 @@ def acting(ctx: Context) -> tuple[str, Person | None]:
 
 def refused(d: Decision, what: str) -> AccessRefused:
     return AccessRefused(f"{what}: {d.why}", hint=f"请联系 ask: {d.ask}")
+
+
+def read_case(ctx: Context, number: str) -> None:
+    """A person reads a case: refused (``access_denied``, then the error) or recorded
+    (``viewed``; reads within a minute share one event)."""
+    actor, person = acting(ctx)
+    with ctx.catalog.write() as txn:
+        CaseOps(txn).case(number)  # an unknown case is NotFound, not a refusal
+        d = check_case(txn, ctx, person, Action.VIEW_CASE, number)
+        if d.allowed:
+            record_access(txn, ctx, person, EventType.VIEWED, case=number, now=ctx.clock(),
+                          detail={"what": "case"}, actor=actor)  # fmt: skip
+    if not d.allowed:
+        raise refused(d, f"case {number} 案件")

@@ -28,7 +28,7 @@ from ingest.cases.vocab import (
     lookup,
 )
 from ingest.cli import levels, links, overdue
-from ingest.cli.actor import acting
+from ingest.cli.actor import acting, read_case
 from ingest.cli.common import examples, parse_time
 from ingest.cli.links import activity_json, case_json, case_number, link_json
 from ingest.config import Settings
@@ -324,6 +324,7 @@ def _archive_check(
 def cmd_case_show(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     ctx = open_context(settings)
     try:
+        read_case(ctx, case_number(args.number))  # issue 16: refused or recorded
         with ctx.catalog.read() as txn:
             ops = CaseOps(txn)
             case = ops.case(case_number(args.number))

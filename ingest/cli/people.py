@@ -43,7 +43,14 @@ def add_parsers(sub: Any) -> None:
         ),
     )
     acts = person.add_subparsers(dest="action", required=True)
-    s = acts.add_parser("add", help="add a person (a custody event)")
+    s = acts.add_parser(
+        "add",
+        help="add a person (a custody event)",
+        epilog=examples(
+            "evidock person add zhang.wei --name 张伟 --badge J1 --unit 一中队 --role officer",
+            "evidock person add li.na --name 李娜 --os-user lina --role custodian --password-stdin",
+        ),
+    )
     s.add_argument("username", help="login name, e.g. zhang.wei")
     s.add_argument("--name", required=True, help="full name, e.g. 张伟")
     s.add_argument("--badge", help="officer badge (a registered officer)")
@@ -55,20 +62,38 @@ def add_parsers(sub: Any) -> None:
     )
     s.set_defaults(func=cmd_person_add)
 
-    s = acts.add_parser("list", help="people, their roles and OS accounts")
+    s = acts.add_parser(
+        "list",
+        help="people, their roles and OS accounts",
+        epilog=examples("evidock person list", "evidock person list --json"),
+    )
     s.set_defaults(func=cmd_person_list)
 
     for name, what in (("grant", "give a role"), ("revoke", "take a role away")):
-        s = acts.add_parser(name, help=f"{what} (a custody event)")
+        s = acts.add_parser(
+            name,
+            help=f"{what} (a custody event)",
+            epilog=examples(f"evidock person {name} zhang.wei reviewer"),
+        )
         s.add_argument("username")
         s.add_argument("role", help=ROLES)
         s.set_defaults(func=cmd_person_role, grant=name == "grant")
 
-    s = acts.add_parser("disable", help="disable a person (a custody event); roles stay on record")
+    s = acts.add_parser(
+        "disable",
+        help="disable a person (a custody event); roles stay on record",
+        epilog=examples("evidock person disable zhang.wei"),
+    )
     s.add_argument("username")
     s.set_defaults(func=cmd_person_disable)
 
-    s = acts.add_parser("passwd", help="set a person's password (for the console)")
+    s = acts.add_parser(
+        "passwd",
+        help="set a person's password (for the console)",
+        epilog=examples(
+            "evidock person passwd li.na", "evidock person passwd li.na --password-stdin"
+        ),
+    )
     s.add_argument("username")
     s.add_argument("--password-stdin", action="store_true", help="read it from stdin")
     s.set_defaults(func=cmd_person_passwd)

@@ -148,3 +148,26 @@ def test_custody_report_checks_access_and_records_the_view(
     assert rc == 2 and "审计员" in err
     rc, _, err = evidock("access-log", as_user="root")
     assert rc == 0 and "maps to no person" in err
+
+
+def test_case_show_of_a_restricted_case_is_checked_and_recorded(ctx: Context, evidock: Cli) -> None:
+    """case show of a personal-privacy case: refused to an officer not on it (access_denied),
+    shown to its handler (viewed; a second look within a minute shares that event)."""
+    number = "凤里执罚〔2026〕3号"
+    with ctx.catalog.write() as txn:
+        for badge in ("J1", "J2"):
+            txn.add_officer(badge=badge, name=badge, unit="", certificate_no="", now=ctx.clock())
+    for user, badge in (("officer1", "J1"), ("handler", "J2")):
+        assert evidock("person", "add", user, "--name", user, "--badge", badge, "--os-user",
+                       user, "--role", "officer")[0] == 0  # fmt: skip
+    assert evidock("case", "open", number, "--type", "penalty", "--procedure", "simple",
+                   "--handler", "J2", "--confidentiality", "personal-privacy")[0] == 0  # fmt: skip
+    rc, _, err = evidock("case", "show", number, as_user="officer1")
+    assert rc == 2 and "access-refused" in err and "handler of its case" in err
+    for _ in range(2):
+        rc, out, err = evidock("case", "show", number, as_user="handler")
+        assert rc == 0 and number in out, err
+    assert [(t, a, d.get("case")) for t, a, d in _events(ctx, "viewed", "access_denied")] == [
+        ("access_denied", "person:officer1", number),
+        ("viewed", "person:handler", number),
+    ]

@@ -225,7 +225,9 @@ def test_the_parser_tree_has_every_command_of_the_readme() -> None:
             "case show", "case close", "case archive", "case link", "case unlink",
             "case autolink", "case activity add", "excuse", "overdue", "worker", "jobs",
             "catalog migrate-to", "witness init", "witness serve",
-            "witness submit", "key rotate"} == names  # fmt: skip
+            "witness submit", "key rotate", "person add", "person list", "person grant",
+            "person revoke", "person disable", "person passwd", "access-log",
+            "case confidentiality"} == names  # fmt: skip
 
 
 @pytest.mark.parametrize(("path", "parser"), PARSERS, ids=_name)
