@@ -40,7 +40,15 @@ def add_parsers(sub: Any) -> None:
         ),
     )
     ops = s.add_subparsers(dest="export_command", required=True)
-    r = ops.add_parser("request", help="ask for a package for a recipient and a purpose")
+    r = ops.add_parser(
+        "request",
+        help="ask for a package for a recipient and a purpose; prints the export id",
+        epilog=examples(
+            'evidock export request --case 2026-001 --for "当事人 张三" --purpose 查阅',
+            'evidock export request --item 12 --item 13 --for "某区人民法院" --purpose 诉讼 '
+            "--originals --copies",
+        ),
+    )
     r.add_argument("--case", metavar="N", help="every item linked to the case")
     r.add_argument("--item", metavar="ID", type=int, action="append", default=[])
     r.add_argument("--for", dest="recipient", required=True, metavar="WHO",
@@ -49,10 +57,21 @@ def add_parsers(sub: Any) -> None:
     r.add_argument("--originals", action="store_true", help="the untouched originals")
     r.add_argument("--copies", action="store_true", help="view copies with burned-in text")
     r.set_defaults(func=cmd_request)
-    a = ops.add_parser("approve", help="approve a request (approver or custodian role)")
+    a = ops.add_parser(
+        "approve",
+        help="approve a request (approver or custodian role)",
+        epilog=examples("evidock export approve 4"),
+    )
     a.add_argument("export_id", type=int, metavar="ID")
     a.set_defaults(func=cmd_approve)
-    b = ops.add_parser("build", help="build the package of an approved request")
+    b = ops.add_parser(
+        "build",
+        help="build the package of an approved request",
+        epilog=examples(
+            "evidock export build 4 --out /media/usb/export-4.zip",
+            "evidock export build 4 --out ./export-4 --override-fixity --reason '法院调取'",
+        ),
+    )
     b.add_argument("export_id", type=int, metavar="ID")
     b.add_argument("--out", required=True, type=Path, metavar="DIR|FILE.zip")
     b.add_argument(
@@ -62,7 +81,9 @@ def add_parsers(sub: Any) -> None:
     )
     b.add_argument("--reason", help="why (recorded in the custody event)")
     b.set_defaults(func=cmd_build)
-    ls = ops.add_parser("list", help="every export and its state")
+    ls = ops.add_parser(
+        "list", help="every export and its state", epilog=examples("evidock export list")
+    )
     ls.set_defaults(func=cmd_list)
 
     v = sub.add_parser(

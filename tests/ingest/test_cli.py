@@ -227,7 +227,8 @@ def test_the_parser_tree_has_every_command_of_the_readme() -> None:
             "catalog migrate-to", "witness init", "witness serve",
             "witness submit", "key rotate", "person add", "person list", "person grant",
             "person revoke", "person disable", "person passwd", "access-log",
-            "case confidentiality"} == names  # fmt: skip
+            "case confidentiality", "export request", "export approve", "export build",
+            "export list", "verify-export"} == names  # fmt: skip
 
 
 @pytest.mark.parametrize(("path", "parser"), PARSERS, ids=_name)
