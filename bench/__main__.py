@@ -20,7 +20,7 @@ from typing import Any
 
 from bench.common import Options, fs_type, pick_base
 
-PARTS = ("ingest", "photos", "log", "verify", "overdue", "proxy", "appends")
+PARTS = ("ingest", "photos", "log", "verify", "overdue", "proxy", "appends", "export")
 
 
 def _runner(part: str) -> Callable[[Options], dict[str, Any]]:
@@ -44,6 +44,10 @@ def _runner(part: str) -> Callable[[Options], dict[str, Any]]:
         from bench import proxy
 
         return proxy.run
+    if part == "export":  # issue 17: packages against cp + sha256sum
+        from bench import export
+
+        return export.run
     if part == "appends":  # issue 9: concurrent writers on PostgreSQL
         from bench import appends
 
@@ -59,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         "parts",
         nargs="*",
         metavar="PART",
-        help="ingest, photos, log, verify, overdue, proxy, appends (default: all)",
+        help="ingest, photos, log, verify, overdue, proxy, appends, export (default: all)",
     )
     ap.add_argument("--quick", action="store_true", help="sizes ~10x smaller, a smoke run")
     ap.add_argument(

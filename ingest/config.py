@@ -184,6 +184,7 @@ class Settings:
     test_stop_at: str | None = None
     trust: TrustSettings = TrustSettings()
     console: ConsoleSettings = ConsoleSettings()
+    office: str = ""  # the exporting office named in packages and receipts (issue 17)
     # the account that ran sudo (SUDO_USER): the CLI acts as that person, not as root (issue 16)
     sudo_user: str | None = None
 
@@ -309,6 +310,7 @@ SCHEMA: dict[str, dict[str, ck.Key]] = {
         "device_clock_zone": ck.text(None, check=_zone_rule),
         "offload_deadline_hours": ck.number(24.0, positive=True),
         "archive_deadline_days": ck.whole(30, 1),
+        "office": ck.text(""),
     },
     "store": {
         "system_of_record": ck.texts(("local",), choices=("local", "s3")),
@@ -456,6 +458,7 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Set
         test_stop_at=_env(env, "EVIDOCK_TEST_STOP_AT"),
         trust=_trust(values["trust"], source),
         console=_console(values["console"], source),
+        office=top["office"],
         sudo_user=env.get("SUDO_USER") or None,
     )
 

@@ -8,12 +8,16 @@ command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need+=(ffmpeg)
 command -v exiftool >/dev/null || need+=(libimage-exiftool-perl)
 command -v openssl >/dev/null || need+=(openssl)
 command -v setpriv >/dev/null || need+=(util-linux)  # media tools die with their parent
+# view copies and receipts (issue 17): the CJK font, and pango for the PDF renderer
+[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need+=(fonts-noto-cjk)
+ls /usr/lib/*/libpangoft2-1.0.so.0 >/dev/null 2>&1 || need+=(libpango-1.0-0 libpangoft2-1.0-0)
 if [ "$mode" = test ] || [ "$mode" = bench ]; then
   ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
   command -v runuser >/dev/null || need+=(util-linux)
   command -v promtool >/dev/null || need+=(prometheus)
   command -v amtool >/dev/null || need+=(prometheus-alertmanager)  # checks monitoring/alertmanager.yml
   command -v chromium >/dev/null || need+=(chromium)  # the console's browser tests (Playwright)
+  command -v pdftotext >/dev/null && command -v pdffonts >/dev/null || need+=(poppler-utils)
 fi
 if [ "$mode" = deb ] || [ "$mode" = test ]; then  # make deb, and the test that builds it
   command -v dpkg-buildpackage >/dev/null || need+=(dpkg-dev)

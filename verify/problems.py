@@ -149,6 +149,9 @@ HINTS = {
     "decision-mismatch": _FACT_HINT,
     "decision-unlogged": _UNLOGGED_HINT,
     "decision-missing": _FACT_HINT,
+    "export-mismatch": _FACT_HINT,
+    "export-unlogged": _UNLOGGED_HINT,
+    "export-missing": _FACT_HINT,
     "s3-checkpoint-missing": (
         "A checkpoint published to the bucket is gone: the bucket was changed outside evidock."
     ),

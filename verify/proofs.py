@@ -149,28 +149,10 @@ def prove_item(
     witness_keys: Sequence[CosignerKey] = (),
 ) -> CustodyProof:
     """Proofs for every event of ``item``, checked before they are handed out."""
-    try:
-        note = open_note(checkpoint.note, [parse_verifier_key(verifier_key)])
-        cp = parse_checkpoint(note.body)
-    except NoteError as e:
-        raise CustodyProofError(f"checkpoint {checkpoint.id} does not verify: {e}") from e
-    read = txn.log.read_node
-    if cp.origin != origin or cp.size != checkpoint.size or root(cp.size, read) != cp.root:
-        raise CustodyProofError(
-            f"the stored custody log does not match its signed checkpoint of size {cp.size}"
-        )
-    proven = []
-    for ev in txn.log.events_for_item(item):
-        leaf = event_leaf(ev)
-        proof = inclusion_proof(ev.seq, cp.size, read)
-        if not verify_inclusion(leaf, ev.seq, cp.size, proof, cp.root):
-            raise CustodyProofError(
-                f"event #{ev.seq} of item #{item} is not in the signed tree of size {cp.size}"
-            )
-        proven.append(ProvenEvent(event=ev, leaf=leaf, proof=tuple(proof)))
+    cp = signed_tree(txn, checkpoint, verifier_key=verifier_key, origin=origin)
     return CustodyProof(
         item=item,
-        events=tuple(proven),
+        events=prove_events(txn, txn.log.events_for_item(item), cp),
         origin=cp.origin,
         size=cp.size,
         root=cp.root,
@@ -179,6 +161,42 @@ def prove_item(
         verifier_key=verifier_key,
         trust=trust_evidence(txn, checkpoint, witness_keys=witness_keys),
     )
+
+
+def signed_tree(
+    txn: Transaction, checkpoint: Checkpoint, *, verifier_key: str, origin: str
+) -> NoteCheckpoint:
+    """The tree ``checkpoint`` signs, after checking its signature and that the stored log
+    has that root at that size."""
+    try:
+        note = open_note(checkpoint.note, [parse_verifier_key(verifier_key)])
+        cp = parse_checkpoint(note.body)
+    except NoteError as e:
+        raise CustodyProofError(f"checkpoint {checkpoint.id} does not verify: {e}") from e
+    if (
+        cp.origin != origin
+        or cp.size != checkpoint.size
+        or root(cp.size, txn.log.read_node) != (cp.root)
+    ):
+        raise CustodyProofError(
+            f"the stored custody log does not match its signed checkpoint of size {cp.size}"
+        )
+    return cp
+
+
+def prove_events(
+    txn: Transaction, events: Sequence[Event], cp: NoteCheckpoint
+) -> tuple[ProvenEvent, ...]:
+    """Each event with its leaf and inclusion proof in the signed tree ``cp``, each proof
+    checked before it is handed out."""
+    proven = []
+    for ev in events:
+        leaf = event_leaf(ev)
+        proof = inclusion_proof(ev.seq, cp.size, txn.log.read_node)
+        if not verify_inclusion(leaf, ev.seq, cp.size, proof, cp.root):
+            raise CustodyProofError(f"event #{ev.seq} is not in the signed tree of size {cp.size}")
+        proven.append(ProvenEvent(event=ev, leaf=leaf, proof=tuple(proof)))
+    return tuple(proven)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,6 +6,7 @@ The catalog's rows are a projection of these events; ``verify`` compares the two
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -16,9 +17,13 @@ from storage.records import Device, Event, Officer
 from verify.log.events import EventType, data_time
 
 
-def log_case(txn: Transaction, ctx: Context, case: Case, type: str) -> Event:
+def log_case(
+    txn: Transaction, ctx: Context, case: Case, type: str, *, package: Mapping[str, Any] = {}
+) -> Event:
     """Append the ``case_opened`` / ``case_closed`` / ``case_archived`` event of ``case`` as the
-    catalog now holds it, in the transaction that changed the row."""
+    catalog now holds it, in the transaction that changed the row. ``package``: what the
+    archive package is (its sha256, where it is kept), added to ``case_archived``'s data
+    (issue 17; older events have only the case and the time)."""
     match type:
         case "case_opened":
             actor = case.opened_by
@@ -43,7 +48,7 @@ def log_case(txn: Transaction, ctx: Context, case: Case, type: str) -> Event:
             }
         case "case_archived":
             actor = case.archived_by or ""
-            data = {"case": case.number, "archived_at": data_time(case.archived_at)}
+            data = {"case": case.number, "archived_at": data_time(case.archived_at), **package}
         case _:
             raise ValueError(f"not a case event: {type!r}")
     return ctx.custody.append(txn, type=EventType(type), actor=actor, data=data)

@@ -36,6 +36,7 @@ from ingest.cli.links import activity_json, case_json, case_number, link_json
 from ingest.config import Settings
 from ingest.context import open_context, os_actor
 from ingest.errors import EXIT_OK, UsageError
+from ingest.export.archive import build_archive
 from ingest.jobs.proxies import proxy_states
 from ingest.output import Output, path_text
 from storage.catalog.caselinks import LinkOps
@@ -246,35 +247,53 @@ def cmd_case_archive(args: argparse.Namespace, out: Output, settings: Settings) 
     try:
         now = ctx.clock()
         at = parse_time(args.at, settings) if args.at else now
+        number = case_number(args.number)
+        with ctx.catalog.read() as txn:  # refused before anything is built
+            _archivable(txn, number, args, settings, at, now)
+        built = build_archive(ctx, number, actor=os_actor())  # issue 17: the case's package
         with ctx.catalog.write() as txn:
-            ops = CaseOps(txn)
-            number = case_number(args.number)
-            case = ops.case(number)
-            if case.status != CLOSED or case.closed_at is None:
-                raise UsageError(
-                    f"case {number} is {label(STATUSES, case.status)}; only closed cases are "
-                    "archived",
-                    hint=f"Close it first: evidock case close {number}",
-                )
-            if at > now or at < case.closed_at:
-                raise UsageError("the archive time must lie between closing and now")
-            gaps = _archive_check(txn, case.id, number, args, settings, at)
+            gaps = _archivable(txn, number, args, settings, at, now)
             if gaps:
                 ctx.custody.append(txn, type=EventType.GAPS_ACCEPTED, actor=os_actor(),
                                    data=accepted_json(number, gaps, args.reason, at))  # fmt: skip
+            ops = CaseOps(txn)
             case = ops.archive_case(number, at=at, by=os_actor())
-            log_case(txn, ctx, case, "case_archived")
+            log_case(txn, ctx, case, "case_archived", package=built.event_data())
             for link in LinkOps(txn).links(case.id, live_only=True):
                 ctx.queue_upload(txn, link.item_id)  # release the legal hold (issue 8)
     finally:
         ctx.close()
     late = case.archive_due_at is not None and at > case.archive_due_at
-    out.document(case_json(case))
+    out.document({**case_json(case), "package": built.event_data()})
     out.line(
         f"case {case.number} archived {out.when(at)}"
         + (f", after its deadline {out.when(case.archive_due_at)}" if late else "")
     )
+    out.line(
+        f"归档包 / archive package: {built.path} (sha256 {built.sha256}, {len(built.files)} "
+        f"files, {built.events} custody events), kept write-once"
+    )
     return EXIT_OK
+
+
+def _archivable(
+    txn: Transaction,
+    number: str,
+    args: argparse.Namespace,
+    settings: Settings,
+    at: datetime,
+    now: datetime,
+) -> list[Gap]:
+    """Refuse a case that may not be archived (yet); its accepted gaps otherwise."""
+    case = CaseOps(txn).case(number)
+    if case.status != CLOSED or case.closed_at is None:
+        raise UsageError(
+            f"case {number} is {label(STATUSES, case.status)}; only closed cases are archived",
+            hint=f"Close it first: evidock case close {number}",
+        )
+    if at > now or at < case.closed_at:
+        raise UsageError("the archive time must lie between closing and now")
+    return _archive_check(txn, case.id, number, args, settings, at)
 
 
 def _av_json(a: Activity, c: Coverage) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ import dataclasses
 import secrets
 import shutil
 import tempfile
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from ingest.cli.common import examples
 from ingest.config import Settings
 from ingest.context import LOG_ORIGIN, Context, open_context, os_actor
 from ingest.errors import EXIT_FAILURE, EXIT_OK
+from ingest.export.build import Spec, build_package
 from ingest.jobs.proxies import proxy_states
 from ingest.jobs.worker import WorkerPool
 from ingest.media.simcam import make_camera
@@ -27,6 +29,7 @@ from ingest.output import Output, path_text, shown_path
 from ingest.pipeline.run import FileResult, ingest_device
 from storage.catalog.caserecords import NewCase
 from storage.catalog.cases import CaseOps
+from storage.records import Item
 from verify.audit.run import run_audit
 
 SERIAL = "BWC-DEMO-0001"
@@ -195,10 +198,22 @@ def cmd_demo(args: argparse.Namespace, out: Output, settings: Settings) -> int:
         f"== done: first docking stored {s1['stored']} ({s1['flagged']} flagged, still kept), "
         f"second docking stored {s2['stored']}, {s2['already']} already there"
     )
+    bag = _export_bag(ctx, home, items)  # issue 17
+    out.line(f"== an evidence package of the first camera's recordings: {bag}")
+    out.line(f"   check it anywhere: python3 {bag}/verify_bag.py {bag}")
     out.line(f"   look around: EVIDOCK_HOME={home} evidock items")
     _console(ctx, out, home)  # issue 16: the last lines, the console's URL and a login
-    out.document(
-        {"home": str(home), "first": s1, "second": s2, "items": len(items), "log_size": log_size}
-    )
+    out.document({"home": str(home), "first": s1, "second": s2, "items": len(items),
+                  "log_size": log_size, "package": str(bag)})  # fmt: skip
     ctx.close()
     return EXIT_OK if first.ok and second.ok and third.ok and audit.ok else EXIT_FAILURE
+
+
+def _export_bag(ctx: Context, home: Path, items: Sequence[Item]) -> Path:
+    """The BagIt package of the first camera's items, originals only (issue 17)."""
+    mine = tuple(i.id for i in items if i.device_serial == SERIAL)
+    spec = Spec(package_id="evidock-demo", case_number=None, items=mine, originals=True,
+                copies=False, recipient="演示 demo", purpose="诉讼", requested_by=os_actor(),
+                approved_by=os_actor(), approved_at=ctx.clock())  # fmt: skip
+    out = home / f"export-{ctx.clock():%Y%m%dT%H%M%S}"
+    return build_package(ctx, spec, out, now=ctx.clock()).path

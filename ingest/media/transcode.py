@@ -19,6 +19,7 @@ import re
 import selectors
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,8 +28,9 @@ from typing import Any
 
 import ffmpeg
 
-from ingest.errors import IngestError
-from ingest.media.probe import TOOL_ENV, die_with_parent, input_options, require_tool
+from ingest.errors import IngestError, UsageError
+from ingest.media.kinds import AUDIO, PHOTO, VIDEO
+from ingest.media.probe import TOOL_ENV, die_with_parent, input_options, require_tool, sniff_file
 from ingest.media.sniff import Container
 
 logger = logging.getLogger(__name__)
@@ -164,6 +166,109 @@ def photo(source: Path, output: Path, *, container: Container, video: int) -> Co
         f="image2", update=1, frames=1, **{"c:v": "mjpeg", "q:v": 3},
     )  # fmt: skip
     return _compile(node, source, output)
+
+
+# View copies for a party (issue 17): the recipient, case, date and purpose drawn into every
+# frame, at the top and the bottom on a half-transparent box and once more, fainter, across the
+# middle, so that cropping a band away leaves the other two. The lines reach drawtext through a
+# file of ours with expansion off: a name holding quotes, colons, backslashes or %{...} is drawn
+# as it is and never read as filter syntax or an expression.
+VIEW_COPY_SUFFIX = {VIDEO: ".mp4", PHOTO: ".jpg", AUDIO: ".m4a"}
+BURN_FONT_SIZE = "max(12,min(h/26,w/34))"  # four lines fit a 1280x720 frame or a portrait one
+_BOX = {"box": 1, "boxcolor": "black@0.55", "boxborderw": 6, "fontcolor": "white"}
+_PLACES = (  # (x, y, style)
+    ("10", "10", _BOX),
+    ("10", "h-th-10", _BOX),
+    ("(w-tw)/2", "(h-th)/2", {"fontcolor": "white@0.4", "borderw": 1, "bordercolor": "black@0.4"}),
+)
+
+
+def view_copy_suffix(kind: str) -> str:
+    """The file suffix of a view copy of an item of media ``kind`` (ingest.media.kinds)."""
+    try:
+        return VIEW_COPY_SUFFIX[kind]
+    except KeyError:
+        raise UsageError(
+            f"{kind!r} 类的文件没有查看副本 / an item of kind {kind!r} has no view copy",
+            hint="只能导出原件 / Export its original instead (video, audio and photo items "
+            "have view copies).",
+        ) from None
+
+
+def _burned(stream: Node, *, textfile: Path, font: Path) -> Node:
+    for x, y, style in _PLACES:
+        stream = stream.filter(
+            "drawtext", fontfile=str(font), textfile=str(textfile), expansion="none",
+            fontsize=BURN_FONT_SIZE, line_spacing=4, x=x, y=y, **style,
+        )  # fmt: skip
+    return stream
+
+
+def burn_in(
+    source: Path, output: Path, *, container: Container, kind: str, textfile: Path,
+    comment: str, font: Path,
+) -> Command:  # fmt: skip
+    """The ffmpeg run that makes a view copy of ``source``: video -> H.264/AAC MP4 (at most
+    1280x720, the source's frame timing) and photo -> JPEG, both with ``textfile``'s lines drawn
+    in; audio -> AAC in M4A. Every kind carries ``comment`` in its metadata."""
+    i = _input(source, container)
+    meta = {"map_metadata": -1, "metadata": f"comment={comment}",
+            "metadata:g": f"title={comment.splitlines()[0] if comment else ''}"}  # fmt: skip
+    if kind == VIDEO:
+        video = _burned(_fit(i["v:0"], MAX_W, MAX_H), textfile=textfile, font=font)
+        node = ffmpeg.output(
+            video, i["a:0?"], f"file:{output}", f="mp4", movflags="+faststart", **meta,
+            **{"c:v": "libx264", "preset": "veryfast", "crf": 23, "pix_fmt": "yuv420p",
+               "fps_mode": "passthrough", "c:a": "aac", "b:a": "128k", "ac": 2},
+        )  # fmt: skip
+    elif kind == PHOTO:
+        picture = _burned(_fit(i["v:0"], MAX_W, MAX_W), textfile=textfile, font=font)
+        node = ffmpeg.output(picture, f"file:{output}", f="image2", update=1, frames=1,
+                             **{"c:v": "mjpeg", "q:v": 3})  # fmt: skip
+    elif kind == AUDIO:
+        node = ffmpeg.output(
+            i["a:0"], f"file:{output}", f="ipod", movflags="+faststart", **meta,
+            **{"c:a": "aac", "b:a": "128k", "ac": 2},
+        )  # fmt: skip
+    else:
+        view_copy_suffix(kind)  # raises
+        raise AssertionError(kind)
+    return _compile(node, source, output)
+
+
+def _one_line(text: str) -> str:
+    """A line as drawn: no line breaks or other control characters of its own."""
+    return "".join(" " if not c.isprintable() else c for c in text).strip()
+
+
+def burn_in_copy(
+    original: Path, dest: Path, *, lines: Sequence[str], kind: str, font: Path, timeout_s: float
+) -> None:
+    """Make ``dest``, a view copy of the stored ``original`` for a party, with ``lines``
+    (recipient, case, date, purpose) burned in (video, photo) or in its metadata (audio).
+
+    ``dest``'s suffix is ``view_copy_suffix(kind)``. ffmpeg writes a temporary file beside it,
+    renamed into place only when the run succeeded. Raises TranscodeError (ffmpeg's own
+    error line), ToolMissing, or UsageError for a kind that has no view copy or no lines."""
+    view_copy_suffix(kind)
+    text = "\n".join(line for line in map(_one_line, lines) if line)
+    if not text:
+        raise UsageError("查看副本须注明接收方等信息 / a view copy needs the lines it carries",
+                         hint="Give the recipient, case, date and purpose.")  # fmt: skip
+    container = sniff_file(original).container
+    if container is None:
+        raise TranscodeError("原件不是可读的媒体容器 / the original is no media container")
+    partial = dest.with_name(f".{dest.name}.partial")
+    with tempfile.TemporaryDirectory(prefix="evidock-burn-") as tmp:
+        textfile = Path(tmp) / "lines.txt"
+        textfile.write_text(text, encoding="utf-8")
+        cmd = burn_in(original, partial, container=container, kind=kind, textfile=textfile,
+                      comment=text, font=font)  # fmt: skip
+        try:
+            run(cmd, timeout_s=timeout_s, duration_s=None)
+            os.replace(partial, dest)
+        finally:
+            partial.unlink(missing_ok=True)
 
 
 @functools.lru_cache(maxsize=4)

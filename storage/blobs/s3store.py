@@ -156,6 +156,10 @@ class S3Store:
     def derived_key(self, sha256: str) -> str:
         return f"{self.config.prefix}derived/sha256/{check_hex(sha256)}"
 
+    def archive_key(self, sha256: str) -> str:
+        """A case's archive package (issue 17), named by the zip's own sha256."""
+        return f"{self.config.prefix}archives/sha256/{check_hex(sha256)}"
+
     def checkpoint_key(self, name: str) -> str:
         if not _NAME.fullmatch(name) or ".." in name:
             raise ValueError(f"not a checkpoint name: {name!r}")

@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 from storage.catalog.caserecords import Activity, Decision
 from storage.catalog.cases import CaseOps
 from storage.catalog.decisions import DecisionOps
+from storage.catalog.exports import ExportOps, export_fields
 from storage.catalog.models import (
     CaseLinkRow,
     CaseRow,
@@ -49,6 +50,7 @@ ACTIVITY = "activity"
 OFFICER = "officer"
 DECISION = "decision"
 PERSON = "person"
+EXPORT = "export"  # issue 17: disclosure packages
 
 
 def text_time(t: datetime | str | None) -> Value:
@@ -378,6 +380,10 @@ class FactOps:
             return
         for case_id in self.s.scalars(select(CaseRow.id).where(CaseRow.number == number)):
             yield from (decision_facts(d) for d in ops.decisions(case_id))
+
+    def export_facts(self) -> Iterator[Facts]:
+        for e in ExportOps(self.txn).all():
+            yield Facts(kind=EXPORT, key=str(e.id), item=None, fields=export_fields(e))
 
     def person_facts(self) -> Iterator[Facts]:
         for username, fields in people_facts(self.txn):

@@ -460,6 +460,27 @@ class FactsPendingRow(Base):
     since: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class ExportRow(Base):
+    """A disclosure package (Art. 30): requested, approved, built; a projection of the
+    ``export_requested`` / ``export_approved`` / ``exported`` custody events."""
+
+    __tablename__ = "export"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_number: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    items: Mapped[str] = mapped_column(Text)  # JSON array of item ids
+    recipient: Mapped[str] = mapped_column(Text)
+    purpose: Mapped[str] = mapped_column(String(16))
+    originals: Mapped[bool] = mapped_column(Boolean)
+    copies: Mapped[bool] = mapped_column(Boolean)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    approved_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    built_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    package_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    path: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 # -- people and roles (issue 16) ---------------------------------------------------------------
 
 

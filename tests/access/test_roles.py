@@ -22,7 +22,7 @@ run-verify         -       a         -        -        -          a       -
 view-access-log    -       a         -        -        -          a       -
 manage-people      -       -         -        -        -          -       a
 export             c       a         c        c        -          -       -
-approve-export     -       -         -        c        a          -       -
+approve-export     -       a         -        a        -          -       -
 decide-case        -       -         c        c        -          -       -
 """
 CONTENT = {"view-item", "stream", "download-original", "view-case", "export"}

@@ -229,7 +229,8 @@ def test_the_parser_tree_has_every_command_of_the_readme() -> None:
             "device return", "correct", "case stage", "case decide", "person add",
             "person list", "person grant",
             "person revoke", "person disable", "person passwd", "access-log",
-            "case confidentiality", "console"} == names  # fmt: skip
+            "case confidentiality", "export request", "export approve", "export build",
+            "export list", "verify-export", "console"} == names  # fmt: skip
 
 
 @pytest.mark.parametrize(("path", "parser"), PARSERS, ids=_name)

@@ -25,6 +25,7 @@ from storage.catalog.facts import (
     DECISION,
     DEVICE,
     EXCUSE,
+    EXPORT,
     FLAG,
     ITEM,
     LINK,
@@ -54,6 +55,7 @@ DEVICE_EVENTS = frozenset(
 )
 PERSON_EVENTS = frozenset({"person_added", "role_granted", "role_revoked", "person_disabled"})
 LEVEL_EVENT = EventType.CONFIDENTIALITY_CHANGED.value
+EXPORT_EVENTS = frozenset({"export_requested", "export_approved", "exported"})
 FACT_EVENTS = frozenset(
     {
         "acquired",
@@ -70,6 +72,7 @@ FACT_EVENTS = frozenset(
     | {"officer_registered"}
     | PERSON_EVENTS
     | {LEVEL_EVENT}
+    | EXPORT_EVENTS
 )
 BASELINE = EventType.FACTS_RECORDED
 
@@ -126,6 +129,7 @@ class Projection:
     officers: dict[str, dict[str, Value]] = field(default_factory=dict)  # by badge
     decisions: dict[int, dict[str, Value]] = field(default_factory=dict)  # by event seq
     people: dict[str, dict[str, Value]] = field(default_factory=dict)  # by username
+    exports: dict[int, dict[str, Value]] = field(default_factory=dict)  # by export id
 
     def apply(self, ev: Event) -> None:
         if ev.type not in FACT_EVENTS:
@@ -209,6 +213,8 @@ class Projection:
                 self.cases.setdefault(str(data.get("case")), {})["confidentiality"] = level
             case "person_added" | "role_granted" | "role_revoked" | "person_disabled":
                 self._person(ev.type, data)
+            case "export_requested" | "export_approved" | "exported":
+                self._export(ev, data)
             case "facts_recorded":
                 self._baseline(ev, data)
             case _:
@@ -231,6 +237,19 @@ class Projection:
         else:
             case.update(status="archived", archived_by=ev.actor)
             _take(case, data, ("archived_at",))
+
+    def _export(self, ev: Event, data: Mapping[str, Any]) -> None:
+        """Issue 17: an export's request, approval and package."""
+        export = self.exports.setdefault(int(data.get("export") or 0), {})
+        if ev.type == "export_requested":
+            export.update(requested_by=ev.actor, approved_by=None, package_sha256=None)
+            _take(export, data, ("case", "recipient", "purpose", "originals", "copies"))
+            if isinstance(data.get("items"), list):
+                export["items"] = ",".join(str(i) for i in data["items"])
+        elif ev.type == "export_approved":
+            export["approved_by"] = ev.actor
+        else:
+            _take(export, data, ("package_sha256",))
 
     def _person(self, type: str, data: Mapping[str, Any]) -> None:
         username = str(data.get("person"))
@@ -340,6 +359,7 @@ _SUBJECT = {
     OFFICER: "officer {key}",
     DECISION: "decision of event #{key}",
     PERSON: "person {key}",
+    EXPORT: "export #{key}",
 }
 _MISMATCH = {
     ITEM: "item-fact-mismatch",
@@ -352,6 +372,7 @@ _MISMATCH = {
     OFFICER: "officer-mismatch",
     DECISION: "decision-mismatch",
     PERSON: "person-mismatch",
+    EXPORT: "export-mismatch",
 }
 # a row no event records: forged, or written behind evidock's back (issue 14)
 _UNLOGGED = {
@@ -364,6 +385,7 @@ _UNLOGGED = {
     ACTIVITY: "activity-unlogged",
     DECISION: "decision-unlogged",
     PERSON: "person-unlogged",
+    EXPORT: "export-unlogged",
 }
 _MISSING = {
     FLAG: "offload-mismatch",
@@ -373,6 +395,7 @@ _MISSING = {
     ACTIVITY: "activity-missing",
     DECISION: "decision-missing",
     PERSON: "person-missing",
+    EXPORT: "export-missing",
 }
 
 
@@ -401,13 +424,13 @@ def _expected(p: Projection, kind: str) -> Mapping[Any, dict[str, Value]]:
     by_kind: dict[str, Mapping[Any, dict[str, Value]]] = {
         ITEM: p.items, FLAG: p.flags, EXCUSE: p.excuses, LINK: p.links, CASE: p.cases,
         DEVICE: p.devices, ACTIVITY: p.activities, OFFICER: p.officers, DECISION: p.decisions,
-        PERSON: p.people,
+        PERSON: p.people, EXPORT: p.exports,
     }  # fmt: skip
     return by_kind[kind]
 
 
 def _key(kind: str, key: str) -> Any:
-    return key if kind in (CASE, DEVICE, OFFICER, PERSON) else int(key)
+    return key if kind in (CASE, DEVICE, OFFICER, PERSON) else int(key)  # EXPORT: its id
 
 
 def compare(
@@ -498,6 +521,7 @@ def catalog_facts(txn: Transaction, scope: Scope) -> Iterable[Facts]:
         yield from ops.officer_facts()
         yield from ops.decision_facts()
         yield from ops.person_facts()
+        yield from ops.export_facts()
         return
     if items:
         yield from ops.item_facts(items)

@@ -59,6 +59,9 @@ class EventType(enum.StrEnum):
     DEVICE_STATUS_CHANGED = "device_status_changed"  # retired, lost, in repair, back (issue 20)
     CASE_DECISION = "case_decision"  # Art. 32: a proposal, review or approval by its person
     CASE_STAGE_CHANGED = "case_stage_changed"  # Art. 4: a case moved to another stage
+    # issue 17: disclosure packages (Art. 30), requested, approved, then built (EXPORTED)
+    EXPORT_REQUESTED = "export_requested"
+    EXPORT_APPROVED = "export_approved"
     # issue 16: people, roles, confidentiality and every access
     PERSON_ADDED = "person_added"
     ROLE_GRANTED = "role_granted"

@@ -1,0 +1,159 @@
+"""Export requests and their approval (Art. 30): who asks, for whom, why, and who approved.
+
+A request names a case (its live-linked items) or items, a recipient and a purpose; an
+approver or the evidence custodian approves it; only then can it be built. Each step is a
+custody event in the transaction that writes the export row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ingest.access.roles import Role
+from ingest.context import Context
+from ingest.errors import UsageError
+from storage.catalog.caselinks import LinkOps
+from storage.catalog.cases import CaseOps
+from storage.catalog.exports import Export, ExportOps
+from storage.catalog.session import Transaction
+from storage.records import Person
+from verify.log.events import EventType
+
+PURPOSES = ("查阅", "复制", "诉讼", "复议")  # view, copy, litigation, administrative review
+APPROVING_ROLES = frozenset({Role.APPROVER.value, Role.CUSTODIAN.value})
+
+
+class ExportRefused(UsageError):
+    code = "export-refused"
+
+
+class ApprovalDenied(ExportRefused):
+    """The person may not approve exports (recorded as ``access_denied``)."""
+
+    code = "access-refused"
+
+
+def default_contents(purpose: str) -> tuple[bool, bool]:
+    """(originals, view copies) when the request names neither: courts and reviewing bodies
+    get the originals, parties who view or copy get view copies (Art. 30)."""
+    return (True, False) if purpose in ("诉讼", "复议") else (False, True)
+
+
+def request_export(
+    txn: Transaction,
+    ctx: Context,
+    *,
+    case: str | None,
+    items: Sequence[int],
+    recipient: str,
+    purpose: str,
+    originals: bool,
+    copies: bool,
+    actor: str,
+) -> Export:
+    """A new request (``export_requested``); refuses what could not be built."""
+    if purpose not in PURPOSES:
+        raise UsageError(
+            f"用途 {purpose!r} 不在 {'、'.join(PURPOSES)} 之中 / unknown purpose {purpose!r}",
+            hint="--purpose 查阅 (view), 复制 (copy), 诉讼 (litigation) or 复议 (review)",
+        )
+    if not recipient.strip():
+        raise UsageError("请写明接收人 / name the recipient", hint='--for "当事人 张三"')
+    if (case is None) == (not items):
+        raise UsageError(
+            "请给出 --case 或 --item 之一 / give a case or items, not both",
+            hint="evidock export request --case N ... or --item ID --item ID ...",
+        )
+    if not originals and not copies:
+        originals, copies = default_contents(purpose)
+    if case is not None:
+        found = CaseOps(txn).case(case)
+        ids = sorted({k.item_id for k in LinkOps(txn).links(found.id, live_only=True)})
+        if not ids:
+            raise UsageError(
+                f"案件 {case} 没有关联的音视频 / case {case} has no linked items",
+                hint=f"Link recordings first: evidock case link {case} ITEM ...",
+            )
+    else:
+        ids = sorted(set(items))
+        for i in ids:
+            txn.item(i)  # NotFound names the item
+    now = ctx.clock()
+    export = ExportOps(txn).add(case_number=case, items=ids, recipient=recipient.strip(),
+                                purpose=purpose, originals=originals, copies=copies,
+                                requested_by=actor, now=now)  # fmt: skip
+    ctx.custody.append(txn, type=EventType.EXPORT_REQUESTED, actor=actor,
+                       data=export_data(export))  # fmt: skip
+    return export
+
+
+def approve_export(
+    txn: Transaction, ctx: Context, export_id: int, *, actor: str, person: Person | None
+) -> Export:
+    """``export_approved`` by a person holding the approver or custodian role."""
+    check_approver(person, actor)
+    ops = ExportOps(txn)
+    export = ops.get(export_id)
+    if export.approved_at is not None:
+        raise ExportRefused(
+            f"导出 #{export.id} 已由 {export.approved_by} 批准 / export #{export.id} is already "
+            f"approved by {export.approved_by}",
+            hint=f"Build it: evidock export build {export.id} --out DIR",
+        )
+    export = ops.approve(export_id, by=actor, now=ctx.clock())
+    ctx.custody.append(txn, type=EventType.EXPORT_APPROVED, actor=actor,
+                       data=export_data(export))  # fmt: skip
+    return export
+
+
+def check_approver(person: Person | None, actor: str) -> None:
+    """Refuse anyone who is not a known, enabled person with an approving role (pure)."""
+    if person is None:
+        raise ApprovalDenied(
+            f"{actor} 不是登记在册的人员，不能批准导出 / {actor} is not a registered person and "
+            "cannot approve an export",
+            hint="An admin registers you and grants a role: evidock person add ...; "
+            "evidock person grant USER approver",
+        )
+    if person.disabled or not (person.roles & APPROVING_ROLES):
+        held = ", ".join(sorted(person.roles)) or "无 none"
+        raise ApprovalDenied(
+            f"{person.name}（{person.username}）没有审批人或证据保管员角色，不能批准导出 / "
+            f"{person.username} holds neither the approver nor the custodian role "
+            f"(roles: {held}{', disabled' if person.disabled else ''})",
+            hint="Ask an approver or the evidence custodian (证据保管员) to approve it.",
+        )
+
+
+def record_denied(
+    txn: Transaction,
+    ctx: Context,
+    export_id: int,
+    *,
+    actor: str,
+    person: Person | None,
+    why: str,
+) -> None:
+    """``access_denied``: someone without the role tried to approve an export (Art. 29)."""
+    ctx.custody.append(
+        txn,
+        type=EventType.ACCESS_DENIED,
+        actor=actor,
+        data={"person": None if person is None else person.username,
+              "roles": [] if person is None else sorted(person.roles),
+              "action": "approve-export", "export": export_id, "why": why},
+    )  # fmt: skip
+
+
+def export_data(export: Export) -> dict[str, Any]:
+    """What the request and approval events record of an export."""
+    return {
+        "export": export.id,
+        "case": export.case_number,
+        "items": list(export.items),
+        "recipient": export.recipient,
+        "purpose": export.purpose,
+        "originals": export.originals,
+        "copies": export.copies,
+    }
