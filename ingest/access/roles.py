@@ -142,9 +142,10 @@ ASK_CUSTODIAN = "证据保管员 evidence custodian"
 ASK_CONTENT = "证据保管员或案件承办人 the evidence custodian or the handler of its case"
 ASK_ADMIN = "系统管理员 system administrator"
 ASK_APPROVER = "案件批准人或执法监督人员 the case's approver or a supervisor"
+ASK_EXPORT_APPROVER = "批准人或证据保管员 an approver or the evidence custodian"
 _ASK: Mapping[Action, str] = {
     Action.MANAGE_PEOPLE: ASK_ADMIN,
-    Action.APPROVE_EXPORT: ASK_APPROVER,
+    Action.APPROVE_EXPORT: ASK_EXPORT_APPROVER,
     Action.DECIDE_CASE: ASK_APPROVER,
 }
 
