@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ingest.cases.overdue import build_report
-from ingest.cli.common import examples, problem_lines
+from ingest.cli.common import examples, open_dock, problem_lines
 from ingest.cli.witness import witness_policy
 from ingest.config import Settings
-from ingest.context import LOG_ORIGIN, Context, object_store, open_catalog, open_context, os_actor
+from ingest.context import LOG_ORIGIN, Context, object_store, open_catalog, os_actor
 from ingest.errors import EXIT_FAILURE, EXIT_OK
 from ingest.metrics.audit import check_textfile_path, write_verify_textfile  # issue 7
 from ingest.output import Output
@@ -101,7 +101,7 @@ def cmd_audit(args: argparse.Namespace, out: Output, settings: Settings) -> int:
         check_textfile_path(args.metrics_textfile)
     started = time.monotonic()
     report, recorded, cp_size = verify_run(settings, item=None, quick=False)
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         # the overdue scan appends late_flagged events only to a log that verified
         overdue = build_report(ctx, actor=os_actor(), measure_first=report.log_intact)
@@ -189,7 +189,7 @@ def _verify_context(settings: Settings) -> tuple[Context | None, Catalog, DockKe
     if name in registered and there and (key is None or registered[name] != key.public):
         return None, catalog, key
     catalog.close()
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     return ctx, ctx.catalog, ctx.key
 
 

@@ -27,10 +27,10 @@ from ingest.cases.vocab import (
     lookup,
 )
 from ingest.cli import links, overdue
-from ingest.cli.common import examples, parse_time
+from ingest.cli.common import examples, open_dock, parse_time
 from ingest.cli.links import activity_json, case_json, case_number, link_json
 from ingest.config import Settings
-from ingest.context import open_context, os_actor
+from ingest.context import os_actor
 from ingest.errors import EXIT_OK, UsageError
 from ingest.jobs.proxies import proxy_states
 from ingest.output import Output, path_text
@@ -144,7 +144,7 @@ def cmd_case_open(args: argparse.Namespace, out: Output, settings: Settings) -> 
             "the handler cannot also review or approve the case (Art. 32)",
             hint="Name another officer for --reviewer / --approver.",
         )
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         opened = parse_time(args.opened, settings) if args.opened else ctx.clock()
         with ctx.catalog.write() as txn:
@@ -172,7 +172,7 @@ def cmd_case_open(args: argparse.Namespace, out: Output, settings: Settings) -> 
 
 def cmd_case_list(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     status = lookup(STATUSES, args.status, "case status").code if args.status else None
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         with ctx.catalog.read() as txn:
             cases = CaseOps(txn).cases(status)
@@ -203,7 +203,7 @@ def cmd_case_close(args: argparse.Namespace, out: Output, settings: Settings) ->
     )
     if days <= 0:
         raise UsageError("--archive-within takes a positive number of days")
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         now = ctx.clock()
         at = parse_time(args.at, settings) if args.at else now
@@ -233,7 +233,7 @@ def cmd_case_close(args: argparse.Namespace, out: Output, settings: Settings) ->
 
 
 def cmd_case_archive(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         now = ctx.clock()
         at = parse_time(args.at, settings) if args.at else now
@@ -298,7 +298,7 @@ def _archive_check(
 
 
 def cmd_case_show(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         with ctx.catalog.read() as txn:
             ops = CaseOps(txn)

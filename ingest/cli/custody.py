@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ingest.cli.common import examples, problem_lines
+from ingest.cli.common import examples, open_dock, problem_lines
 from ingest.config import Settings
-from ingest.context import LOG_ORIGIN, open_context, os_actor
+from ingest.context import LOG_ORIGIN, os_actor
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from ingest.output import Output, for_terminal, item_json, path_text
 from verify.log.events import EventType
@@ -106,7 +106,7 @@ def add_parsers(sub: Any) -> None:
 def cmd_custody(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     if args.csv and out.json_mode:
         raise UsageError("--csv and --json exclude each other", hint="Choose one output format.")
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         with ctx.catalog.read() as txn:
             item = txn.item(args.item)
@@ -333,7 +333,7 @@ def _trust_line(out: Output, check: ReportCheck) -> str:
 
 
 def cmd_checkpoint(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         size, taken = ctx.checkpoint()
     finally:

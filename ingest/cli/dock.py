@@ -10,9 +10,8 @@ from types import FrameType
 from typing import Any
 
 from devices.profiles import load_profiles
-from ingest.cli.common import examples
+from ingest.cli.common import examples, open_dock
 from ingest.config import Settings
-from ingest.context import open_context
 from ingest.dock.daemon import DockDaemon
 from ingest.dock.notify import Notifier
 from ingest.dock.status import read_status
@@ -60,7 +59,7 @@ def add_parsers(sub: Any) -> None:
 
 def cmd_dock(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     # the first node of a fleet up creates the schema of the empty PostgreSQL catalog
-    ctx = open_context(settings, create_schema=True)
+    ctx = open_dock(settings, create_schema=True)
     try:  # issue 8: a bucket without the Object Lock asked for, or refused credentials: stop
         check_object_store(ctx, refuse_unreachable=False)
     except StorageError:
@@ -110,7 +109,7 @@ def cmd_status(args: argparse.Namespace, out: Output, settings: Settings) -> int
     sessions: list[DockSession] = []
     catalog_error: str | None = None
     try:  # the daemon's own view is worth showing while the catalog is away
-        ctx = open_context(settings)
+        ctx = open_dock(settings)
         try:
             with ctx.catalog.read() as txn:
                 sessions = txn.recent_sessions(dock=settings.dock.name, limit=10)

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from devices.walk import display_path
-from ingest.cli.common import examples
+from ingest.cli.common import examples, open_dock
 from ingest.config import Settings
-from ingest.context import open_context, os_actor
+from ingest.context import os_actor
 from ingest.errors import EXIT_FAILURE, EXIT_OK
 from ingest.jobs.proxies import ProxyState, proxy_states  # issue 5
 from ingest.output import Output, item_json, path_text, shown_path
@@ -43,7 +43,7 @@ def add_parsers(sub: Any) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
 
     def show(r: FileResult) -> None:
         ident = f"#{r.item}" if r.item is not None else "-"
@@ -118,7 +118,7 @@ def serial_lines(out: Output, report: IngestReport) -> None:
 
 
 def cmd_items(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         with ctx.catalog.read() as txn:
             items = txn.items(device=args.device, officer=args.officer)

@@ -21,9 +21,9 @@ from ingest.cases.vocab import (
     label,
     lookup,
 )
-from ingest.cli.common import examples, parse_time
+from ingest.cli.common import examples, open_dock, parse_time
 from ingest.config import Settings
-from ingest.context import open_context, os_actor
+from ingest.context import os_actor
 from ingest.errors import EXIT_OK, UsageError
 from ingest.output import Output
 from storage.catalog.caserecords import Activity, Case, Link, NewActivity
@@ -179,7 +179,7 @@ def link_json(k: Link) -> dict[str, Any]:
 
 def cmd_link(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     stage = lookup(STAGES, args.stage, "stage")
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         result = link_items(
             ctx,
@@ -204,7 +204,7 @@ def cmd_link(args: argparse.Namespace, out: Output, settings: Settings) -> int:
 
 
 def cmd_unlink(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         k = unlink_item(
             ctx,
@@ -226,7 +226,7 @@ def _auto_lines(out: Output, made: list[AutoMatch]) -> None:
 
 
 def cmd_autolink(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         made = autolink_case(ctx, case_number(args.number), actor=os_actor())
     finally:
@@ -245,7 +245,7 @@ def cmd_activity_add(args: argparse.Namespace, out: Output, settings: Settings) 
     start, end = parse_time(args.start, settings), parse_time(args.end, settings)
     if end < start:
         raise UsageError("the activity ends before it starts", hint="Check --from and --to.")
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         with ctx.catalog.write() as txn:
             ops = CaseOps(txn)
