@@ -28,6 +28,7 @@ from ingest.cases.vocab import (
 )
 from ingest.cli import links, overdue
 from ingest.cli.common import examples, open_dock, parse_time
+from ingest.cli.evidence import FIXITY_STATE, fixity_line
 from ingest.cli.links import activity_json, case_json, case_number, link_json
 from ingest.config import Settings
 from ingest.context import os_actor
@@ -37,6 +38,7 @@ from ingest.output import Output, path_text
 from storage.catalog.caselinks import LinkOps
 from storage.catalog.caserecords import NewCase
 from storage.catalog.cases import CLOSED, OPEN, CaseOps
+from storage.catalog.fixity import fixity_failed_items
 from storage.catalog.session import Transaction
 from verify.log.events import EventType
 
@@ -309,6 +311,7 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: Settings) -> 
             names = {
                 i.id: path_text(i.original_path) for i in txn.items(ids=[k.item_id for k in filed])
             }
+            failing = fixity_failed_items(txn, list(names))  # issue 18
     finally:
         ctx.close()
     out.document(
@@ -318,7 +321,10 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: Settings) -> 
                 {**activity_json(a), "coverage": _av_json(a.record_type, cover[a.id])}
                 for a in activities
             ],
-            "links": [link_json(k) for k in filed],
+            "links": [
+                {**link_json(k), "fixity": "failed" if k.item_id in failing else None}
+                for k in filed
+            ],
         }
     )
     out.line(
@@ -358,10 +364,13 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: Settings) -> 
             out.line(f"  {term.label}")
         for k in rows:
             act = f" activity {k.activity_id}" if k.activity_id else ""
+            bad = f"  [{FIXITY_STATE}]" if k.item_id in failing else ""
             out.line(
                 f"    #{k.item_id} {names.get(k.item_id, '?')}{' video' if k.is_video else ''}"
-                f"{act}  by {k.how} ({k.linked_by}, {out.when(k.linked_at)}): {k.why}"
+                f"{act}  by {k.how} ({k.linked_by}, {out.when(k.linked_at)}): {k.why}{bad}"
             )
+    if failing:
+        out.line(fixity_line(sorted(failing)))
     gone = [k for k in filed if not k.live]
     if gone:
         out.line(f"unlinked ({len(gone)})")

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from ingest.cli.common import examples, open_dock, problem_lines
+from ingest.cli.evidence import fixity_line
 from ingest.config import Settings
 from ingest.context import LOG_ORIGIN, os_actor
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from ingest.output import Output, for_terminal, item_json, path_text
+from storage.catalog.fixity import failed_items
 from verify.log.events import EventType
 from verify.log.events import parse_time as parse_event_time
 from verify.log.note import NoteError, parse_verifier_key
@@ -140,7 +142,12 @@ def cmd_custody(args: argparse.Namespace, out: Output, settings: Settings) -> in
             )
     finally:
         ctx.close()
-    doc = {"format": REPORT_FORMAT, "item": item_json(item), **proof.to_json()}
+    failing = item.id in failed_items(events)  # issue 18: its last fixity check failed
+    doc = {
+        "format": REPORT_FORMAT,
+        "item": item_json(item, fixity_failed=failing),
+        **proof.to_json(),
+    }
     for e, p in zip(doc["events"], proof.events, strict=True):
         e["time_local"] = out.when(parse_event_time(p.event.time))
     doc["warning"] = KEY_WARNING
@@ -150,6 +157,8 @@ def cmd_custody(args: argparse.Namespace, out: Output, settings: Settings) -> in
         return EXIT_OK
     out.line(f"custody of item #{item.id}  sha256 {item.sha256}  {item.size} bytes")
     out.line(f"from {item.device_serial}:{path_text(item.original_path)}")
+    if failing:
+        out.line(fixity_line([item.id]))
     for p in proof.events:
         e = p.event
         out.line(

@@ -14,6 +14,7 @@ from ingest.errors import EXIT_FAILURE, EXIT_OK
 from ingest.jobs.proxies import ProxyState, proxy_states  # issue 5
 from ingest.output import Output, item_json, path_text, shown_path
 from ingest.pipeline.run import FAILED, FileResult, IngestReport, ingest_device
+from storage.catalog.fixity import FLAG_FIXITY_FAILED, fixity_failed_items
 
 _MARK = {"stored": "stored ", "already": "already", "failed": "FAILED ", "not_acquired": "skipped"}
 
@@ -123,14 +124,19 @@ def cmd_items(args: argparse.Namespace, out: Output, settings: Settings) -> int:
         with ctx.catalog.read() as txn:
             items = txn.items(device=args.device, officer=args.officer)
             proxies = proxy_states(txn, [i.id for i in items])  # issue 5
+            ids = [i.id for i in items]
+            failing = fixity_failed_items(txn, ids if len(ids) <= 500 else None)  # issue 18
     finally:
         ctx.close()
     out.document(
         [
-            item_json(i, p.derived, proxy_state=p.state, proxy_note=p.note)
+            item_json(
+                i, p.derived, proxy_state=p.state, proxy_note=p.note,
+                fixity_failed=i.id in failing,
+            )
             for i, p in ((i, proxies[i.id]) for i in items)
         ]
-    )
+    )  # fmt: skip
     headers = ["ID", "SHA256", "SIZE", "DEVICE", "OFFICER", "RECORDED", "STATE", "FLAGS"]
     out.table(
         [*headers, "PROXY", "PATH"],
@@ -142,8 +148,9 @@ def cmd_items(args: argparse.Namespace, out: Output, settings: Settings) -> int:
                 i.device_serial,
                 i.officer_badge or "-",
                 out.when(i.facts.recorded_start),
-                i.state,
-                ",".join(i.facts.flags) or "-",
+                FIXITY_STATE if i.id in failing else i.state,
+                ",".join((*i.facts.flags, *((FLAG_FIXITY_FAILED,) if i.id in failing else ())))
+                or "-",
                 _proxy_cell(proxies[i.id]),
                 path_text(i.original_path),
             ]
@@ -153,7 +160,21 @@ def cmd_items(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     for i in items:  # issue 5: why an item has no proxy
         if proxies[i.id].note:
             out.line(f"#{i.id} {proxies[i.id].note}")
+    if failing:
+        out.line(fixity_line(sorted(failing)))
     return EXIT_OK
+
+
+FIXITY_STATE = "fixity failed"  # what listings show for an item whose stored copy failed
+
+
+def fixity_line(ids: list[int]) -> str:
+    """The warning under a listing with items whose stored bytes failed fixity (issue 18)."""
+    listed = ", ".join(f"#{i}" for i in ids)
+    return (
+        f"固定性校验失败 fixity failed: {listed} — a stored copy did not match its hash at the "
+        "last check (evidock verify --item ID names it); linking needs --override-fixity --reason"
+    )
 
 
 def _proxy_cell(p: ProxyState) -> str:

@@ -56,6 +56,12 @@ def add_parsers(acts: Any) -> None:
     )
     s.add_argument("--activity", type=int, metavar="A", help="the activity the items record")
     s.add_argument("--why", default="linked by hand", help="why they belong to the case")
+    s.add_argument(
+        "--override-fixity",
+        action="store_true",
+        help="link items whose stored bytes failed their last fixity check (needs --reason)",
+    )
+    s.add_argument("--reason", help="why a failed fixity check is overridden (recorded)")
     s.set_defaults(func=cmd_link)
 
     s = acts.add_parser(
@@ -179,6 +185,13 @@ def link_json(k: Link) -> dict[str, Any]:
 
 def cmd_link(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     stage = lookup(STAGES, args.stage, "stage")
+    if args.override_fixity and not args.reason:
+        raise UsageError(
+            "--override-fixity needs --reason: why link bytes that failed their fixity check",
+            hint="Add --reason TEXT; it is recorded in the 'linked' event.",
+        )
+    if args.reason and not args.override_fixity:
+        raise UsageError("--reason goes with --override-fixity", hint="Use --why to say why.")
     ctx = open_dock(settings)
     try:
         result = link_items(
@@ -189,6 +202,7 @@ def cmd_link(args: argparse.Namespace, out: Output, settings: Settings) -> int:
             activity_id=args.activity,
             why=args.why,
             actor=os_actor(),
+            override_fixity=args.reason if args.override_fixity else None,
         )
     finally:
         ctx.close()
