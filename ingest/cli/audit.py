@@ -148,6 +148,8 @@ def verify_run(
             catalog,
             LocalStore(settings.store_dir),
             dock=settings.dock.name,
+            # a fleet whose docks keep their own stores: this one checks what it holds
+            node=None if catalog.is_sqlite or settings.store.shared else settings.dock.name,
             local_key=key,
             origin=LOG_ORIGIN,
             item=item,
@@ -209,6 +211,12 @@ def verify_lines(out: Output, report: AuditReport, recorded: int, cp_size: int |
         f"{c.checkpoint_rows} checkpoint rows, {c.checkpoint_files} checkpoint files, "
         f"{c.items} items, {c.objects} stored objects ({rehash})"
     )
+    for e in report.elsewhere:  # issue 18: not missing, only in another dock's store
+        proxies = f" and {e.derived} proxies" if e.derived else ""
+        out.line(
+            f"由 {e.dock} 保管，请在该处核验 held by dock {e.dock}: {e.objects} stored objects"
+            f"{proxies} are in its own store; verify them there (evidock verify on {e.dock})"
+        )
     if c.s3_objects:
         how = (
             f"{c.s3_rehashed} originals downloaded and re-hashed"
