@@ -13,7 +13,7 @@ from ingest.context import os_actor
 from ingest.errors import EXIT_FAILURE, EXIT_OK
 from ingest.jobs.proxies import ProxyState, proxy_states  # issue 5
 from ingest.output import Output, item_json, path_text, shown_path
-from ingest.pipeline.run import FAILED, FileResult, IngestReport, ingest_device
+from ingest.pipeline.run import FileResult, IngestReport, ingest_device
 from storage.catalog.fixity import FLAG_FIXITY_FAILED, fixity_failed_items
 
 _MARK = {"stored": "stored ", "already": "already", "failed": "FAILED ", "not_acquired": "skipped"}
@@ -85,6 +85,8 @@ def cmd_ingest(args: argparse.Namespace, out: Output, settings: Settings) -> int
                 for f in report.files
             ],
             "summary": summary,
+            "outcome": report.outcome,
+            "refused": report.refused_reason,  # why nothing was taken (issue 18: no space)
             "checkpoint_size": report.checkpoint_size,
             "serial_source": report.serial_source,
             "serial_mismatch": [
@@ -99,9 +101,11 @@ def cmd_ingest(args: argparse.Namespace, out: Output, settings: Settings) -> int
         f"{summary['not_acquired']} not acquired, {summary['flagged']} flagged"
     )
     serial_lines(out, report)
+    if report.refused_reason:  # nothing was taken: the device is as it was
+        out.line(f"docking refused: {report.refused_reason}")
     if summary["failed"]:
         out.line("Failed files stay on the device; see the reasons above and dock it again.")
-    return EXIT_FAILURE if report.count(FAILED) else EXIT_OK
+    return EXIT_OK if report.ok else EXIT_FAILURE
 
 
 def serial_lines(out: Output, report: IngestReport) -> None:
