@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import signal
 import time
-from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -21,7 +20,6 @@ from ingest.errors import EXIT_OK, UsageError
 from ingest.jobs.uploads import check_object_store
 from ingest.metrics.catalog import CatalogGauges  # metrics (issue 7)
 from ingest.metrics.prometheus import DockMetrics, serve
-from ingest.metrics.space import space_families
 from ingest.output import Output
 from storage.catalog.fixity import fixity_failed_items
 from storage.errors import CatalogUnavailable, StorageError
@@ -72,7 +70,6 @@ def cmd_dock(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     profiles = load_profiles([settings.dock.profiles_dir])
     metrics = DockMetrics(ctx.dock.name)
     metrics.add_families(CatalogGauges(ctx).families)  # metrics (issue 7): catalog gauges
-    metrics.add_families(partial(space_families, settings))  # issue 18: free space
     address = args.metrics_address or settings.dock.metrics_address
     served = None
     if address and address != "off":

@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from devices.errors import DeviceError
@@ -53,6 +54,7 @@ from ingest.jobs.worker import WorkerPool  # issue 5: embedded job workers
 from ingest.metrics.catalog import session_delays  # metrics (issue 7)
 from ingest.metrics.metered_store import metered  # metrics (issue 7)
 from ingest.metrics.prometheus import ACTIVE_BAY_STATES, DockMetrics
+from ingest.metrics.space import space_families
 from ingest.outage import CatalogOutage
 from ingest.pipeline.results import FileOutcome, FileResult, IngestReport, SessionOutcome
 from ingest.pipeline.run import ingest_device
@@ -211,6 +213,7 @@ class DockDaemon:
         if self.workers is not None:
             metrics.add_families(self.workers.families)
         metrics.watch_bays(self._bay_states)  # metrics (issue 7): bay states at scrape time
+        metrics.add_families(partial(space_families, s))  # issue 18: free space, at scrape time
 
     def _watch_source(
         self, roots: Sequence[Path], on_change: Callable[[Path], None]
