@@ -13,7 +13,7 @@ lasted, at most 30 s) until the catalog answers. Files already filed in the stor
 again by their hash; the cut session is closed as interrupted (and its items measured) before
 the device is taken again.
 
-A watch folder whose last docking completed is not docked again for removals alone (issue
+A watch folder whose last docking went to its end is not docked again for removals alone (issue
 18): the wipe after offload deletes what it stored, and those deletions, seen by inotify, are
 no new evidence. A folder is docked again only when a file in it is new or changed (path,
 size, mtime, inode) since that docking started; the dock's next start docks every folder.
@@ -201,7 +201,7 @@ class DockDaemon:
         # devices whose docking the catalog cut short: key -> (when to offer again, kind)
         self.outage = CatalogOutage(f"dock {ctx.dock.name}")
         self.retries: dict[str, tuple[float, str]] = {}
-        # watch folders whose last docking completed: what was there when it started
+        # watch folders whose last docking went to its end: what was there when it started
         self.complete: dict[str, TreeMark] = {}
         # issue 5: job workers in this daemon ([worker] embedded, the default), so a single
         # dock needs nothing else; they run below the bays' priority and stop with it
@@ -439,7 +439,9 @@ class DockDaemon:
         )
         with self._limit(folder):
             report = self._ingest(bay, folder, profile, reported_serial=folder.name, wipe=wipe)
-        if report.outcome == SessionOutcome.COMPLETE:
+        # taken as far as it can be (files that failed say why; the wipe may have run): only
+        # a new or changed file docks it again. A cut or refused docking is offered again.
+        if report.outcome in (SessionOutcome.COMPLETE, SessionOutcome.INCOMPLETE):
             with self.lock:
                 self.complete[key] = now
 
