@@ -63,6 +63,8 @@ class DockSettings:
     max_entries: int = 200_000  # entries listed on one device
     max_watched_folders: int = 1024  # folders of one watch-folder device watched for changes
     space_margin_mib: int = 256  # kept free on the store: a file that would eat it is not copied
+    # issue 18: EvidockStoreNearlyFull fires below this much free space: one full camera
+    alert_free_gib: int = 64
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -348,6 +350,7 @@ SCHEMA: dict[str, dict[str, ck.Key]] = {
         "max_entries": ck.whole(_DOCK.max_entries, 1, 10_000_000),
         "max_watched_folders": ck.whole(_DOCK.max_watched_folders, 1, 100_000),
         "space_margin_mib": ck.whole(_DOCK.space_margin_mib, 0, 1 << 20),
+        "alert_free_gib": ck.whole(_DOCK.alert_free_gib, 0, 1 << 20),
     },
     "probe": {
         "exiftool": ck.text(_PROBE.exiftool, check=_command_rule),

@@ -60,6 +60,12 @@ class ToolMissing(IngestError):
     hint = "Install it: apt-get install ffmpeg libimage-exiftool-perl (or run 'make demo')."
 
 
+class FixityRefused(UsageError):
+    """An item whose stored bytes failed their last fixity check, used without an override."""
+
+    code = "fixity-failed"
+
+
 class DataDirError(IngestError):
     """The data directory is not one this command may use: nothing was created or changed."""
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from storage.catalog.fixity import FLAG_FIXITY_FAILED
 from storage.records import Item
 from verify.log.events import data_time
 
@@ -125,8 +126,10 @@ def item_json(
     *,
     proxy_state: str | None = None,
     proxy_note: str | None = None,
+    fixity_failed: bool = False,
 ) -> dict[str, Any]:
     f = item.facts
+    flags = [*f.flags, FLAG_FIXITY_FAILED] if fixity_failed else list(f.flags)
     return {
         "id": item.id,
         "sha256": item.sha256,
@@ -153,7 +156,9 @@ def item_json(
         "acquired_at": data_time(item.acquired_at),
         "durable_at": data_time(item.durable_at),
         "confidentiality": item.confidentiality,
-        "flags": list(f.flags),
+        "flags": flags,
+        # issue 18: a stored copy failed its last fixity check (storage.catalog.fixity)
+        "fixity": "failed" if fixity_failed else None,
         "probe_errors": list(f.probe_errors),
         "derived": [{"kind": k, "sha256": s} for k, s in derived],
         # issue 5: the proxy job's state, and "no proxy: <reason>" once it failed for good

@@ -68,6 +68,17 @@ class DockSession:
     started_at: datetime
     ended_at: datetime | None
     outcome: str | None
+    owner: SessionOwner | None = None  # the process running it (None: recorded before 0013)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionOwner:
+    """The process that runs a dock session: its host, pid and a mark of when it started
+    (boot id and start time), so that a pid reused by another process is not taken for it."""
+
+    host: str
+    pid: int
+    start: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

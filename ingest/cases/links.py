@@ -24,10 +24,11 @@ from ingest.cases.rules import (
 )
 from ingest.cases.vocab import STAGES
 from ingest.context import Context, os_actor
-from ingest.errors import UsageError
+from ingest.errors import FixityRefused, UsageError
 from storage.catalog.caselinks import LinkOps
 from storage.catalog.caserecords import Activity, Case, Link, NewLink, OffloadCheck
 from storage.catalog.cases import ARCHIVED, CaseOps
+from storage.catalog.fixity import fixity_failed_items
 from storage.catalog.objects import queue_upload
 from storage.catalog.offload import OffloadOps
 from storage.catalog.session import Transaction
@@ -67,8 +68,10 @@ def _link(
     how: str,
     why: str,
     actor: str,
+    fixity_override: str | None = None,
 ) -> Link:
     record_type = activity.record_type if activity is not None else None
+    extra = {} if fixity_override is None else {"fixity_override": fixity_override}
     now = ctx.clock()
     ev = ctx.custody.append(
         txn,
@@ -84,6 +87,7 @@ def _link(
             "why": why,
             "sha256": item.sha256,
             "linked_at": data_time(now),
+            **extra,  # issue 18: linked although its stored bytes failed fixity, and why
         },
     )
     queue_upload(  # a legal hold on its S3 copy while the case is open
@@ -123,10 +127,28 @@ def link_items(
     activity_id: int | None,
     why: str,
     actor: str,
+    override_fixity: str | None = None,
 ) -> LinkOutcome:
+    """Link items to a case by hand. An item whose stored bytes failed their last fixity
+    check (``storage.catalog.fixity``) is refused unless ``override_fixity`` gives the
+    reason, which its ``linked`` event records."""
+    if override_fixity is not None and not override_fixity.strip():
+        raise UsageError(
+            "overriding a failed fixity check needs a reason",
+            hint="Say why: --override-fixity --reason 'the copy on the S3 replica verifies'",
+        )
     linked: list[Link] = []
     already: list[int] = []
     with ctx.catalog.write() as txn:
+        failing = fixity_failed_items(txn, list(item_ids))
+        if failing and override_fixity is None:
+            listed = ", ".join(f"#{i}" for i in sorted(failing))
+            raise FixityRefused(
+                f"固定性校验失败，不能关联案件 / fixity failed: the stored bytes of item(s) "
+                f"{listed} no longer matched their hash at the last check; nothing was linked",
+                hint="See which copy failed: evidock verify --item ID. To link anyway, say why "
+                "(recorded in the 'linked' event): --override-fixity --reason TEXT",
+            )
         ops = CaseOps(txn)
         case = ops.case(number)
         _writable(case)
@@ -158,6 +180,7 @@ def link_items(
                     how=MANUAL,
                     why=why,
                     actor=actor,
+                    fixity_override=override_fixity if item.id in failing else None,
                 )
             )
     return LinkOutcome(linked=tuple(linked), already=tuple(already))
@@ -234,6 +257,8 @@ def autolink_activities(
         untrusted = {i.id for i in pool if FUTURE in i.facts.flags}
         untrusted |= {i for i, c in measured.items() if c.clock_problems}
         excluded = links.ever_linked(case.id, [i.id for i in pool])
+        # issue 18: failed fixity is linked only by hand, with a recorded reason
+        excluded |= fixity_failed_items(txn, [i.id for i in pool])
         excluded |= {item for c, item in done if c == case.id}
         by_id = {i.id: i for i in pool}
         for m in auto_matches(activity, pool, rules, untrusted=untrusted, excluded=excluded):

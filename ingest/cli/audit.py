@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ingest.cases.overdue import build_report
-from ingest.cli.common import examples, problem_lines
+from ingest.cli.common import examples, open_dock, problem_lines
 from ingest.cli.witness import witness_policy
 from ingest.config import Settings
-from ingest.context import LOG_ORIGIN, Context, object_store, open_catalog, open_context, os_actor
+from ingest.context import LOG_ORIGIN, Context, object_store, open_catalog, os_actor
 from ingest.errors import EXIT_FAILURE, EXIT_OK
 from ingest.metrics.audit import check_textfile_path, write_verify_textfile  # issue 7
 from ingest.output import Output
@@ -101,7 +101,7 @@ def cmd_audit(args: argparse.Namespace, out: Output, settings: Settings) -> int:
         check_textfile_path(args.metrics_textfile)
     started = time.monotonic()
     report, recorded, cp_size = verify_run(settings, item=None, quick=False)
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         # the overdue scan appends late_flagged events only to a log that verified
         overdue = build_report(ctx, actor=os_actor(), measure_first=report.log_intact)
@@ -148,6 +148,8 @@ def verify_run(
             catalog,
             LocalStore(settings.store_dir),
             dock=settings.dock.name,
+            # a fleet whose docks keep their own stores: this one checks what it holds
+            node=None if catalog.is_sqlite or settings.store.shared else settings.dock.name,
             local_key=key,
             origin=LOG_ORIGIN,
             item=item,
@@ -189,7 +191,7 @@ def _verify_context(settings: Settings) -> tuple[Context | None, Catalog, DockKe
     if name in registered and there and (key is None or registered[name] != key.public):
         return None, catalog, key
     catalog.close()
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     return ctx, ctx.catalog, ctx.key
 
 
@@ -209,6 +211,12 @@ def verify_lines(out: Output, report: AuditReport, recorded: int, cp_size: int |
         f"{c.checkpoint_rows} checkpoint rows, {c.checkpoint_files} checkpoint files, "
         f"{c.items} items, {c.objects} stored objects ({rehash})"
     )
+    for e in report.elsewhere:  # issue 18: not missing, only in another dock's store
+        proxies = f" and {e.derived} proxies" if e.derived else ""
+        out.line(
+            f"由 {e.dock} 保管，请在该处核验 held by dock {e.dock}: {e.objects} stored objects"
+            f"{proxies} are in its own store; verify them there (evidock verify on {e.dock})"
+        )
     if c.s3_objects:
         how = (
             f"{c.s3_rehashed} originals downloaded and re-hashed"

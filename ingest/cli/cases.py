@@ -31,10 +31,11 @@ from ingest.cases.vocab import (
 )
 from ingest.cli import decisions, levels, links, overdue
 from ingest.cli.actor import acting, read_case
-from ingest.cli.common import examples, parse_time
+from ingest.cli.common import examples, open_dock, parse_time
+from ingest.cli.evidence import FIXITY_STATE, fixity_line
 from ingest.cli.links import activity_json, case_json, case_number, link_json
 from ingest.config import Settings
-from ingest.context import open_context, os_actor
+from ingest.context import os_actor
 from ingest.errors import EXIT_OK, UsageError
 from ingest.export.archive import build_archive
 from ingest.jobs.proxies import proxy_states
@@ -43,6 +44,7 @@ from storage.catalog.caselinks import LinkOps
 from storage.catalog.caserecords import Activity, NewCase
 from storage.catalog.cases import CLOSED, OPEN, CaseOps
 from storage.catalog.decisions import DecisionOps
+from storage.catalog.fixity import fixity_failed_items
 from storage.catalog.session import Transaction
 from verify.log.events import EventType
 
@@ -153,7 +155,7 @@ def cmd_case_open(args: argparse.Namespace, out: Output, settings: Settings) -> 
             "the handler cannot also review or approve the case (Art. 32)",
             hint="Name another officer for --reviewer / --approver.",
         )
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         opened = parse_time(args.opened, settings) if args.opened else ctx.clock()
         actor, _ = acting(ctx)
@@ -182,7 +184,7 @@ def cmd_case_open(args: argparse.Namespace, out: Output, settings: Settings) -> 
 
 def cmd_case_list(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     status = lookup(STATUSES, args.status, "case status").code if args.status else None
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         with ctx.catalog.read() as txn:
             cases = CaseOps(txn).cases(status)
@@ -213,7 +215,7 @@ def cmd_case_close(args: argparse.Namespace, out: Output, settings: Settings) ->
     )
     if days <= 0:
         raise UsageError("--archive-within takes a positive number of days")
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         now = ctx.clock()
         at = parse_time(args.at, settings) if args.at else now
@@ -243,7 +245,7 @@ def cmd_case_close(args: argparse.Namespace, out: Output, settings: Settings) ->
 
 
 def cmd_case_archive(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         now = ctx.clock()
         at = parse_time(args.at, settings) if args.at else now
@@ -325,7 +327,7 @@ def _archive_check(
 
 
 def cmd_case_show(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         read_case(ctx, case_number(args.number))  # issue 16: refused or recorded
         with ctx.catalog.read() as txn:
@@ -338,6 +340,7 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: Settings) -> 
             names = {
                 i.id: path_text(i.original_path) for i in txn.items(ids=[k.item_id for k in filed])
             }
+            failing = fixity_failed_items(txn, list(names))  # issue 18
     finally:
         ctx.close()
     out.document(
@@ -346,7 +349,10 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: Settings) -> 
             "activities": [
                 {**activity_json(a), "coverage": _av_json(a, cover[a.id])} for a in activities
             ],
-            "links": [link_json(k) for k in filed],
+            "links": [
+                {**link_json(k), "fixity": "failed" if k.item_id in failing else None}
+                for k in filed
+            ],
             "decisions": [decisions.decision_json(d) for d in chain],
         }
     )
@@ -389,10 +395,13 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: Settings) -> 
             out.line(f"  {term.label}")
         for k in rows:
             act = f" activity {k.activity_id}" if k.activity_id else ""
+            bad = f"  [{FIXITY_STATE}]" if k.item_id in failing else ""
             out.line(
                 f"    #{k.item_id} {names.get(k.item_id, '?')}{' video' if k.is_video else ''}"
-                f"{act}  by {k.how} ({k.linked_by}, {out.when(k.linked_at)}): {k.why}"
+                f"{act}  by {k.how} ({k.linked_by}, {out.when(k.linked_at)}): {k.why}{bad}"
             )
+    if failing:
+        out.line(fixity_line(sorted(failing)))
     gone = [k for k in filed if not k.live]
     if gone:
         out.line(f"unlinked ({len(gone)})")

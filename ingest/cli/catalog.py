@@ -31,9 +31,9 @@ from typing import Any
 
 from ingest.cli import catalog_upgrade
 from ingest.cli.catalog_compare import Side, audit, differences, side
-from ingest.cli.common import examples, problem_lines
+from ingest.cli.common import examples, open_dock, problem_lines
 from ingest.config import Settings
-from ingest.context import open_context, os_actor
+from ingest.context import os_actor
 from ingest.dock.status import read_status
 from ingest.errors import EXIT_FAILURE, EXIT_OK, IngestError, UsageError
 from ingest.output import Output
@@ -264,7 +264,7 @@ def _record(
     moved = dataclasses.replace(settings, catalog_url=target_url)
     seq: int | None = None
     try:
-        ctx = open_context(moved)
+        ctx = open_dock(moved)
         try:
             with ctx.catalog.write() as txn:
                 seq = ctx.custody.append(

@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ingest.config import Settings
+from ingest.context import Context, open_context
 from ingest.errors import UsageError
 from ingest.output import Output
+from ingest.pipeline.docking import close_killed_sessions
 from verify.problems import Problem
 
 Handler = Callable[[argparse.Namespace, Output, Settings], int]
@@ -82,3 +84,15 @@ def problem_lines(out: Output, problems: Sequence[Problem], *, with_item: bool =
         out.line(f"PROBLEM [{p.code}] {where}{p.subject}")
         out.line(f"    expected: {p.expected}")
         out.line(f"    found:    {p.found}")
+
+
+def open_dock(settings: Settings, **kwargs: Any) -> Context:
+    """``open_context`` for a command, which also closes this dock's sessions whose process
+    was killed, as 'interrupted' (issue 18): every start of the dock tidies after a crash."""
+    ctx = open_context(settings, **kwargs)
+    try:
+        close_killed_sessions(ctx)
+    except BaseException:
+        ctx.close()
+        raise
+    return ctx

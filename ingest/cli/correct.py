@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ingest.cli.common import examples
+from ingest.cli.common import examples, open_dock
 from ingest.config import Settings
-from ingest.context import open_context, os_actor
+from ingest.context import os_actor
 from ingest.errors import EXIT_OK, UsageError
 from ingest.output import Output
 from verify.log.events import EventType
@@ -39,7 +39,7 @@ def add_parsers(sub: Any) -> None:
 def cmd_correct(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     if not args.reason.strip():
         raise UsageError("原因不能为空 / the reason is empty", hint="Say why in --reason.")
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         with ctx.catalog.write() as txn:
             was = txn.item(args.item).officer_badge

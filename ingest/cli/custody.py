@@ -14,11 +14,13 @@ from typing import Any
 from ingest.access.guard import check_item
 from ingest.access.roles import Action
 from ingest.cli.actor import acting, refused
-from ingest.cli.common import examples, problem_lines
+from ingest.cli.common import examples, open_dock, problem_lines
+from ingest.cli.evidence import fixity_line
 from ingest.config import Settings
-from ingest.context import LOG_ORIGIN, open_context
+from ingest.context import LOG_ORIGIN
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from ingest.output import Output, for_terminal, item_json, path_text
+from storage.catalog.fixity import failed_items
 from verify.log.events import EventType
 from verify.log.events import parse_time as parse_event_time
 from verify.log.note import NoteError, parse_verifier_key
@@ -109,7 +111,7 @@ def add_parsers(sub: Any) -> None:
 def cmd_custody(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     if args.csv and out.json_mode:
         raise UsageError("--csv and --json exclude each other", hint="Choose one output format.")
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         actor, person = acting(ctx)
         with ctx.catalog.write() as txn:  # a refusal is recorded (access_denied) before it is told
@@ -156,7 +158,12 @@ def cmd_custody(args: argparse.Namespace, out: Output, settings: Settings) -> in
             )
     finally:
         ctx.close()
-    doc = {"format": REPORT_FORMAT, "item": item_json(item), **proof.to_json()}
+    failing = item.id in failed_items(events)  # issue 18: its last fixity check failed
+    doc = {
+        "format": REPORT_FORMAT,
+        "item": item_json(item, fixity_failed=failing),
+        **proof.to_json(),
+    }
     for e, p in zip(doc["events"], proof.events, strict=True):
         e["time_local"] = out.when(parse_event_time(p.event.time))
     doc["warning"] = KEY_WARNING
@@ -166,6 +173,8 @@ def cmd_custody(args: argparse.Namespace, out: Output, settings: Settings) -> in
         return EXIT_OK
     out.line(f"custody of item #{item.id}  sha256 {item.sha256}  {item.size} bytes")
     out.line(f"from {item.device_serial}:{path_text(item.original_path)}")
+    if failing:
+        out.line(fixity_line([item.id]))
     for p in proof.events:
         e = p.event
         out.line(
@@ -349,7 +358,7 @@ def _trust_line(out: Output, check: ReportCheck) -> str:
 
 
 def cmd_checkpoint(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         size, taken = ctx.checkpoint()
     finally:

@@ -14,10 +14,10 @@ from typing import Any
 from ingest.cases.decisions import Step, chain_state, record_decision
 from ingest.cases.stages import change_stage
 from ingest.cases.vocab import DECISION_STEPS, OUTCOMES, STAGES, label, lookup
-from ingest.cli.common import examples, parse_time
+from ingest.cli.common import examples, open_dock, parse_time
 from ingest.cli.links import case_json, case_number
 from ingest.config import Settings
-from ingest.context import open_context, os_actor
+from ingest.context import os_actor
 from ingest.errors import EXIT_OK
 from ingest.output import Output
 from storage.catalog.caserecords import Decision
@@ -95,7 +95,7 @@ def decision_lines(out: Output, chain: Sequence[Decision]) -> None:
 def cmd_case_decide(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     step = Step(step=args.step, outcome=args.outcome, officer=args.officer,
                 opinion=args.opinion, reasons=args.reasons)  # fmt: skip
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         with ctx.catalog.write() as txn:
             case = CaseOps(txn).case(case_number(args.number))
@@ -111,7 +111,7 @@ def cmd_case_decide(args: argparse.Namespace, out: Output, settings: Settings) -
 
 def cmd_case_stage(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     to = lookup(STAGES, args.stage, "stage")
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         at = parse_time(args.at, settings) if args.at else ctx.clock()
         with ctx.catalog.write() as txn:

@@ -12,9 +12,9 @@ from typing import Any
 
 from ingest.cases.lifecycle import log_device_status
 from ingest.cases.vocab import DEVICE_STATUSES, label
-from ingest.cli.common import examples, parse_time
+from ingest.cli.common import examples, open_dock, parse_time
 from ingest.config import Settings
-from ingest.context import open_context, os_actor
+from ingest.context import os_actor
 from ingest.errors import EXIT_OK, UsageError
 from ingest.output import Output
 from storage.catalog.caserecords import IN_SERVICE, LOST, REPAIR, RETIRED
@@ -49,7 +49,7 @@ def cmd_device_status(args: argparse.Namespace, out: Output, settings: Settings)
     if not args.reason.strip():
         raise UsageError("原因不能为空 / the reason is empty", hint="Say why in --reason.")
     given = parse_time(args.at, settings) if args.at else None
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         at = given if given is not None else ctx.clock()
         with ctx.catalog.write() as txn:

@@ -10,9 +10,9 @@ from types import FrameType
 from typing import Any
 
 from devices.profiles import load_profiles
-from ingest.cli.common import examples
+from ingest.cli.common import examples, open_dock
+from ingest.cli.evidence import fixity_line
 from ingest.config import Settings
-from ingest.context import open_context
 from ingest.dock.daemon import DockDaemon
 from ingest.dock.notify import Notifier
 from ingest.dock.status import read_status
@@ -21,6 +21,7 @@ from ingest.jobs.uploads import check_object_store
 from ingest.metrics.catalog import CatalogGauges  # metrics (issue 7)
 from ingest.metrics.prometheus import DockMetrics, serve
 from ingest.output import Output
+from storage.catalog.fixity import fixity_failed_items
 from storage.errors import CatalogUnavailable, StorageError
 from storage.records import DockSession
 
@@ -60,7 +61,7 @@ def add_parsers(sub: Any) -> None:
 
 def cmd_dock(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     # the first node of a fleet up creates the schema of the empty PostgreSQL catalog
-    ctx = open_context(settings, create_schema=True)
+    ctx = open_dock(settings, create_schema=True)
     try:  # issue 8: a bucket without the Object Lock asked for, or refused credentials: stop
         check_object_store(ctx, refuse_unreachable=False)
     except StorageError:
@@ -108,12 +109,14 @@ def cmd_dock(args: argparse.Namespace, out: Output, settings: Settings) -> int:
 def cmd_status(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     status = read_status(settings.data_dir / "run" / f"dock-{settings.dock.name}.json")
     sessions: list[DockSession] = []
+    failing: list[int] = []
     catalog_error: str | None = None
     try:  # the daemon's own view is worth showing while the catalog is away
-        ctx = open_context(settings)
+        ctx = open_dock(settings)
         try:
             with ctx.catalog.read() as txn:
                 sessions = txn.recent_sessions(dock=settings.dock.name, limit=10)
+                failing = sorted(fixity_failed_items(txn))  # issue 18
         finally:
             ctx.close()
     except CatalogUnavailable as e:
@@ -123,6 +126,7 @@ def cmd_status(args: argparse.Namespace, out: Output, settings: Settings) -> int
             "dock": settings.dock.name,
             "daemon": status,
             "catalog": {"up": catalog_error is None, "error": catalog_error},
+            "fixity_failed": failing,
             "sessions": [
                 {
                     "id": s.id,
@@ -165,4 +169,6 @@ def cmd_status(args: argparse.Namespace, out: Output, settings: Settings) -> int
             for s in sessions
         ],
     )
+    if failing:
+        out.line(fixity_line(failing))
     return EXIT_OK

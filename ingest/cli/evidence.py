@@ -9,14 +9,15 @@ from typing import Any
 
 from devices.profiles import DeviceProfile, load_profiles, match_medium
 from devices.walk import display_path
-from ingest.cli.common import examples
+from ingest.cli.common import examples, open_dock
 from ingest.config import Settings
-from ingest.context import open_context, os_actor
+from ingest.context import os_actor
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from ingest.jobs.proxies import ProxyState, proxy_states  # issue 5
 from ingest.output import Output, item_json, path_text, shown_path
 from ingest.pipeline.identity import medium_paths
-from ingest.pipeline.run import FAILED, FileResult, IngestReport, ingest_device
+from ingest.pipeline.run import FileResult, IngestReport, ingest_device
+from storage.catalog.fixity import FLAG_FIXITY_FAILED, fixity_failed_items
 
 _MARK = {"stored": "stored ", "already": "already", "failed": "FAILED ", "not_acquired": "skipped"}
 
@@ -91,7 +92,7 @@ def one_shot_profile(
 
 def cmd_ingest(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     profile, why = one_shot_profile(args, settings)
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     if why:
         out.line(why)
 
@@ -135,6 +136,8 @@ def cmd_ingest(args: argparse.Namespace, out: Output, settings: Settings) -> int
                 for f in report.files
             ],
             "summary": summary,
+            "outcome": report.outcome,
+            "refused": report.refused_reason,  # why nothing was taken (issue 18: no space)
             "checkpoint_size": report.checkpoint_size,
             "serial_source": report.serial_source,
             "profile": report.profile,
@@ -152,9 +155,11 @@ def cmd_ingest(args: argparse.Namespace, out: Output, settings: Settings) -> int
         f"{summary['not_acquired']} not acquired, {summary['flagged']} flagged"
     )
     serial_lines(out, report)
+    if report.refused_reason:  # nothing was taken: the device is as it was
+        out.line(f"docking refused: {report.refused_reason}")
     if summary["failed"]:
         out.line("Failed files stay on the device; see the reasons above and dock it again.")
-    return EXIT_FAILURE if report.count(FAILED) else EXIT_OK
+    return EXIT_OK if report.ok else EXIT_FAILURE
 
 
 def serial_lines(out: Output, report: IngestReport) -> None:
@@ -172,19 +177,24 @@ def serial_lines(out: Output, report: IngestReport) -> None:
 
 
 def cmd_items(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         with ctx.catalog.read() as txn:
             items = txn.items(device=args.device, officer=args.officer)
             proxies = proxy_states(txn, [i.id for i in items])  # issue 5
+            ids = [i.id for i in items]
+            failing = fixity_failed_items(txn, ids if len(ids) <= 500 else None)  # issue 18
     finally:
         ctx.close()
     out.document(
         [
-            item_json(i, p.derived, proxy_state=p.state, proxy_note=p.note)
+            item_json(
+                i, p.derived, proxy_state=p.state, proxy_note=p.note,
+                fixity_failed=i.id in failing,
+            )
             for i, p in ((i, proxies[i.id]) for i in items)
         ]
-    )
+    )  # fmt: skip
     headers = ["ID", "SHA256", "SIZE", "DEVICE", "OFFICER", "RECORDED", "STATE", "FLAGS"]
     out.table(
         [*headers, "PROXY", "PATH"],
@@ -196,8 +206,9 @@ def cmd_items(args: argparse.Namespace, out: Output, settings: Settings) -> int:
                 i.device_serial,
                 i.officer_badge or "-",
                 out.when(i.facts.recorded_start),
-                i.state,
-                ",".join(i.facts.flags) or "-",
+                FIXITY_STATE if i.id in failing else i.state,
+                ",".join((*i.facts.flags, *((FLAG_FIXITY_FAILED,) if i.id in failing else ())))
+                or "-",
                 _proxy_cell(proxies[i.id]),
                 path_text(i.original_path),
             ]
@@ -207,7 +218,21 @@ def cmd_items(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     for i in items:  # issue 5: why an item has no proxy
         if proxies[i.id].note:
             out.line(f"#{i.id} {proxies[i.id].note}")
+    if failing:
+        out.line(fixity_line(sorted(failing)))
     return EXIT_OK
+
+
+FIXITY_STATE = "fixity failed"  # what listings show for an item whose stored copy failed
+
+
+def fixity_line(ids: list[int]) -> str:
+    """The warning under a listing with items whose stored bytes failed fixity (issue 18)."""
+    listed = ", ".join(f"#{i}" for i in ids)
+    return (
+        f"固定性校验失败 fixity failed: {listed} — a stored copy did not match its hash at the "
+        "last check (evidock verify --item ID names it); linking needs --override-fixity --reason"
+    )
 
 
 def _proxy_cell(p: ProxyState) -> str:

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from ingest.cli.actor import acting
-from ingest.cli.common import examples, problem_lines
+from ingest.cli.common import examples, open_dock, problem_lines
 from ingest.cli.links import case_number
 from ingest.config import Settings
-from ingest.context import open_context
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from ingest.export.requests import (
     PURPOSES,
@@ -120,7 +119,7 @@ def export_json(e: Export) -> dict[str, Any]:
 
 
 def cmd_request(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         actor, _ = acting(ctx)
         with ctx.catalog.write() as txn:
@@ -142,7 +141,7 @@ def cmd_request(args: argparse.Namespace, out: Output, settings: Settings) -> in
 
 
 def cmd_approve(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         actor, person = acting(ctx)
         try:
@@ -169,7 +168,7 @@ def cmd_build(args: argparse.Namespace, out: Output, settings: Settings) -> int:
             "--override-fixity 需要 --reason / --override-fixity needs --reason",
             hint="Say why items whose fixity check failed must go out anyway.",
         )
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         actor, _ = acting(ctx)
         override = reason if args.override_fixity else None
@@ -190,7 +189,7 @@ def cmd_build(args: argparse.Namespace, out: Output, settings: Settings) -> int:
 
 
 def cmd_list(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         with ctx.catalog.read() as txn:
             exports = ExportOps(txn).all()

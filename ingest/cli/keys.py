@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ingest.cli.common import examples
+from ingest.cli.common import examples, open_dock
 from ingest.config import Settings
-from ingest.context import LOG_ORIGIN, Context, open_context, os_actor
+from ingest.context import LOG_ORIGIN, Context, os_actor
 from ingest.errors import EXIT_OK
 from ingest.output import Output
 from storage.errors import AlreadyExists
@@ -37,20 +37,20 @@ def add_parsers(sub: Any) -> None:
 def cmd_rotate(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     keys_dir, name = settings.keys_dir, settings.dock.name
     try:
-        ctx = open_context(settings)
+        ctx = open_dock(settings)
     except AlreadyExists:
         if not next_key_path(keys_dir, name).exists():
             raise
         # a rotation cut short after the catalog registered the new key: finish it
         install_next_key(keys_dir, name, load(key_path(keys_dir, name), name))
-        ctx = open_context(settings)
+        ctx = open_dock(settings)
         old_verifier = None
     else:
         try:
             old_verifier = _rotate(ctx)
         finally:
             ctx.close()
-        ctx = open_context(settings)
+        ctx = open_dock(settings)
     try:
         size, _ = ctx.checkpoint()  # the first checkpoint by the new key
         new_verifier = ctx.key.verifier

@@ -9,9 +9,8 @@ from typing import Any
 from ingest.cases.levels import set_case_level
 from ingest.cases.vocab import CONFIDENTIALITY, confidentiality, label
 from ingest.cli.actor import acting
-from ingest.cli.common import examples
+from ingest.cli.common import examples, open_dock
 from ingest.config import Settings
-from ingest.context import open_context
 from ingest.errors import EXIT_OK, UsageError
 from ingest.output import Output
 
@@ -38,7 +37,7 @@ def cmd_case_confidentiality(args: argparse.Namespace, out: Output, settings: Se
     level = confidentiality(args.level)
     if not args.reason.strip():
         raise UsageError("a level change needs a reason", hint="Say why: --reason TEXT")
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         actor, _ = acting(ctx)
         with ctx.catalog.write() as txn:

@@ -24,9 +24,9 @@ from ingest.cases.vocab import (
     requires_av,
 )
 from ingest.cli.actor import acting
-from ingest.cli.common import examples, parse_time
+from ingest.cli.common import examples, open_dock, parse_time
 from ingest.config import Settings
-from ingest.context import open_context, os_actor
+from ingest.context import os_actor
 from ingest.errors import EXIT_OK, UsageError
 from ingest.output import Output
 from storage.catalog.caserecords import Activity, Case, Link, NewActivity
@@ -59,6 +59,12 @@ def add_parsers(acts: Any) -> None:
     )
     s.add_argument("--activity", type=int, metavar="A", help="the activity the items record")
     s.add_argument("--why", default="linked by hand", help="why they belong to the case")
+    s.add_argument(
+        "--override-fixity",
+        action="store_true",
+        help="link items whose stored bytes failed their last fixity check (needs --reason)",
+    )
+    s.add_argument("--reason", help="why a failed fixity check is overridden (recorded)")
     s.set_defaults(func=cmd_link)
 
     s = acts.add_parser(
@@ -188,7 +194,14 @@ def link_json(k: Link) -> dict[str, Any]:
 
 def cmd_link(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     stage = lookup(STAGES, args.stage, "stage")
-    ctx = open_context(settings)
+    if args.override_fixity and not args.reason:
+        raise UsageError(
+            "--override-fixity needs --reason: why link bytes that failed their fixity check",
+            hint="Add --reason TEXT; it is recorded in the 'linked' event.",
+        )
+    if args.reason and not args.override_fixity:
+        raise UsageError("--reason goes with --override-fixity", hint="Use --why to say why.")
+    ctx = open_dock(settings)
     try:
         actor, _ = acting(ctx)
         result = link_items(
@@ -199,6 +212,7 @@ def cmd_link(args: argparse.Namespace, out: Output, settings: Settings) -> int:
             activity_id=args.activity,
             why=args.why,
             actor=actor,
+            override_fixity=args.reason if args.override_fixity else None,
         )
     finally:
         ctx.close()
@@ -214,7 +228,7 @@ def cmd_link(args: argparse.Namespace, out: Output, settings: Settings) -> int:
 
 
 def cmd_unlink(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         actor, _ = acting(ctx)
         k = unlink_item(
@@ -237,7 +251,7 @@ def _auto_lines(out: Output, made: list[AutoMatch]) -> None:
 
 
 def cmd_autolink(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         actor, _ = acting(ctx)
         made = autolink_case(ctx, case_number(args.number), actor=actor)
@@ -257,7 +271,7 @@ def cmd_activity_add(args: argparse.Namespace, out: Output, settings: Settings) 
     start, end = parse_time(args.start, settings), parse_time(args.end, settings)
     if end < start:
         raise UsageError("the activity ends before it starts", hint="Check --from and --to.")
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         with ctx.catalog.write() as txn:
             ops = CaseOps(txn)

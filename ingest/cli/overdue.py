@@ -14,9 +14,9 @@ from ingest.cases.overdue import LateItem, OverdueReport, build_report
 from ingest.cases.rules import GAP_NO_VIDEO, GAP_PARTIAL, OFFICER_MISMATCH, Gap
 from ingest.cases.vocab import RECORD_TYPES, STAGES, label
 from ingest.cli.actor import acting
-from ingest.cli.common import examples, parse_time
+from ingest.cli.common import examples, open_dock, parse_time
 from ingest.config import Settings
-from ingest.context import open_context, os_actor
+from ingest.context import os_actor
 from ingest.errors import EXIT_OK, EXIT_OVERDUE, UsageError
 from ingest.output import Output
 from storage.catalog.caserecords import CheckedItem, Excuse
@@ -67,7 +67,7 @@ def cmd_excuse(args: argparse.Namespace, out: Output, settings: Settings) -> int
             hint="evidock excuse ITEM... --reason TEXT  or  evidock excuse --session ID ...",
         )
     returned = parse_time(args.returned_at, settings) if args.returned_at else None
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         actor, _ = acting(ctx)
         result = excuse(
@@ -98,7 +98,7 @@ def cmd_excuse(args: argparse.Namespace, out: Output, settings: Settings) -> int
 
 def cmd_overdue(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     at = parse_time(args.at, settings) if args.at else None
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         report = build_report(ctx, at=at, actor=os_actor())
         if args.fail_on_overdue:  # never from a catalog that disagrees with its log (issue 14)

@@ -18,9 +18,9 @@ from ingest.access import people
 from ingest.access.passwords import hash_password
 from ingest.access.roles import ROLE_NAMES, Action, Level, Relation, Role, decide
 from ingest.cli.actor import acting, refused
-from ingest.cli.common import examples, parse_time
+from ingest.cli.common import examples, open_dock, parse_time
 from ingest.config import Settings
-from ingest.context import Context, open_context
+from ingest.context import Context
 from ingest.errors import EXIT_OK, UsageError
 from ingest.output import Output
 from storage.catalog import people as rows
@@ -158,7 +158,7 @@ def _password(stdin: bool) -> str:
 
 
 def _managing(settings: Settings) -> tuple[Context, str]:
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         actor, me = acting(ctx)
         _may(me, Action.MANAGE_PEOPLE, "managing people 管理人员")
@@ -188,7 +188,7 @@ def cmd_person_add(args: argparse.Namespace, out: Output, settings: Settings) ->
 
 
 def cmd_person_list(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         with ctx.catalog.read() as txn:
             everyone = rows.list_people(txn)
@@ -257,7 +257,7 @@ def cmd_access_log(args: argparse.Namespace, out: Output, settings: Settings) ->
         raise UsageError("--csv and --json exclude each other", hint="Choose one output format.")
     if not 0 < args.limit <= rows.MAX_PAGE or args.offset < 0:
         raise UsageError(f"--limit takes 1 to {rows.MAX_PAGE}, --offset 0 or more")
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         _, me = acting(ctx)
         _may(me, Action.VIEW_ACCESS_LOG, "the access log 访问日志")

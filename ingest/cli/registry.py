@@ -9,9 +9,9 @@ from typing import Any
 from ingest.cases.lifecycle import log_assignment, log_device, log_officer  # issue 14
 from ingest.cases.vocab import DEVICE_STATUSES, label
 from ingest.cli import devicelife
-from ingest.cli.common import examples, parse_time
+from ingest.cli.common import examples, open_dock, parse_time
 from ingest.config import Settings
-from ingest.context import open_context, os_actor
+from ingest.context import os_actor
 from ingest.errors import EXIT_OK
 from ingest.output import Output
 from storage.catalog.caserecords import IN_SERVICE
@@ -95,7 +95,7 @@ def add_parsers(sub: Any) -> None:
 
 
 def cmd_init(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    ctx = open_context(settings, create=True)  # the one command that makes a data dir
+    ctx = open_dock(settings, create=True)  # the one command that makes a data dir
     ctx.close()
     out.document(
         {
@@ -115,7 +115,7 @@ def cmd_init(args: argparse.Namespace, out: Output, settings: Settings) -> int:
 
 def cmd_device_add(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     since = parse_time(args.in_service_since, settings) if args.in_service_since else None
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         with ctx.catalog.write() as txn:
             now = ctx.clock()
@@ -153,7 +153,7 @@ def cmd_device_add(args: argparse.Namespace, out: Output, settings: Settings) ->
 
 
 def cmd_device_list(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         with ctx.catalog.read() as txn:
             devices = txn.devices()
@@ -200,7 +200,7 @@ def cmd_device_list(args: argparse.Namespace, out: Output, settings: Settings) -
 
 def cmd_device_assign(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     given = parse_time(args.start, settings) if args.start else None
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         start = given if given is not None else ctx.clock()
         with ctx.catalog.write() as txn:
@@ -227,7 +227,7 @@ def cmd_device_assign(args: argparse.Namespace, out: Output, settings: Settings)
 
 
 def cmd_officer_add(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         with ctx.catalog.write() as txn:
             o = txn.add_officer(
@@ -246,7 +246,7 @@ def cmd_officer_add(args: argparse.Namespace, out: Output, settings: Settings) -
 
 
 def cmd_officer_list(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         with ctx.catalog.read() as txn:
             officers = txn.officers()

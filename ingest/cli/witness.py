@@ -16,9 +16,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from ingest.cli.common import examples
+from ingest.cli.common import examples, open_dock
 from ingest.config import Settings
-from ingest.context import open_context
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from ingest.output import Output
 from verify.audit.witnesses import WitnessPolicy
@@ -143,7 +142,7 @@ def cmd_serve(args: argparse.Namespace, out: Output, settings: Settings) -> int:
 
 
 def cmd_submit(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     try:
         if not ctx.settings.trust.witnesses:
             raise UsageError(

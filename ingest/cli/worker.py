@@ -8,9 +8,8 @@ from datetime import datetime
 from types import FrameType
 from typing import Any
 
-from ingest.cli.common import examples
+from ingest.cli.common import examples, open_dock
 from ingest.config import Settings
-from ingest.context import open_context
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from ingest.jobs.uploads import check_object_store
 from ingest.jobs.worker import HANDLERS, RESULTS, WorkerPool
@@ -74,7 +73,7 @@ def cmd_worker(args: argparse.Namespace, out: Output, settings: Settings) -> int
     if args.concurrency is not None and not 1 <= args.concurrency <= 64:
         raise UsageError("--concurrency must be between 1 and 64")
     # the first node of a fleet up creates the schema of the empty PostgreSQL catalog
-    ctx = open_context(settings, create_schema=True)
+    ctx = open_dock(settings, create_schema=True)
     served: Served | None = None
     try:
         check_object_store(ctx, refuse_unreachable=False)
@@ -145,7 +144,7 @@ def _waiting_json(j: Job) -> dict[str, object]:
 def cmd_jobs(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     if args.kind is not None and not args.retry_failed:
         raise UsageError("--kind goes with --retry-failed", hint="evidock jobs --retry-failed")
-    ctx = open_context(settings)
+    ctx = open_dock(settings)
     retried: list[Job] = []
     try:
         if args.retry_failed:

@@ -13,6 +13,11 @@ lasted, at most 30 s) until the catalog answers. Files already filed in the stor
 again by their hash; the cut session is closed as interrupted (and its items measured) before
 the device is taken again.
 
+A watch folder whose last docking went to its end is not docked again for removals alone (issue
+18): the wipe after offload deletes what it stored, and those deletions, seen by inotify, are
+no new evidence. A folder is docked again only when a file in it is new or changed (path,
+size, mtime, inode) since that docking started; the dock's next start docks every folder.
+
 Every thread the dock needs must be alive (issue 23): a thread of the process that dies on an
 exception (a watcher, a bay, a job worker; reported through ``threading.excepthook`` while the
 dock runs) or a watch source that stopped is logged, WATCHDOG is no longer sent to systemd,
@@ -31,12 +36,14 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from devices.errors import DeviceError
 from devices.mounts import Mounter
 from devices.profiles import DeviceProfile, UsbProps, match_medium, usb_candidates
 from devices.udev import UdevEvent, UdevSource, is_usb_filesystem
+from devices.walk import Listing
 from devices.watch import Settler, WatchSource, device_folders
 from ingest.cases.links import after_ingest
 from ingest.context import Context
@@ -47,8 +54,9 @@ from ingest.jobs.worker import WorkerPool  # issue 5: embedded job workers
 from ingest.metrics.catalog import session_delays  # metrics (issue 7)
 from ingest.metrics.metered_store import metered  # metrics (issue 7)
 from ingest.metrics.prometheus import ACTIVE_BAY_STATES, DockMetrics
+from ingest.metrics.space import space_families
 from ingest.outage import CatalogOutage
-from ingest.pipeline.identity import medium_paths
+from ingest.pipeline.identity import medium_listing
 from ingest.pipeline.results import FileOutcome, FileResult, IngestReport, SessionOutcome
 from ingest.pipeline.run import ingest_device
 from storage.errors import CatalogUnavailable, StorageError
@@ -120,6 +128,22 @@ def judge_health(
     return Health(ping=True)
 
 
+TreeMark = frozenset[tuple[bytes, int, int, int, int] | tuple[bytes, str]]
+
+
+def tree_mark(listing: Listing) -> TreeMark:
+    """What a device folder holds, for telling a change apart from removals: each file by
+    path, size, mtime and inode, each anomaly (a link, a special file) by path and kind."""
+    files = ((f.path, f.size, f.mtime_ns, f.dev, f.ino) for f in listing.files)
+    return frozenset([*files, *((a.path, a.kind) for a in listing.anomalies)])
+
+
+def only_removed(before: TreeMark, now: TreeMark) -> bool:
+    """Pure: nothing in ``now`` is new or changed since ``before`` (files were only removed,
+    as a wipe after offload does), so docking the folder again would take nothing new."""
+    return now <= before
+
+
 @dataclass(slots=True)
 class _Bay:
     source: str
@@ -131,6 +155,7 @@ class _Bay:
     current: str | None = None
     since: float = field(default_factory=time.time)
     last_progress: float = field(default_factory=time.monotonic)
+    previous: tuple[str, int] = ("waiting", 0)  # state and files done before it was queued
 
 
 class DockDaemon:
@@ -177,6 +202,8 @@ class DockDaemon:
         # devices whose docking the catalog cut short: key -> (when to offer again, kind)
         self.outage = CatalogOutage(f"dock {ctx.dock.name}")
         self.retries: dict[str, tuple[float, str]] = {}
+        # watch folders whose last docking went to its end: what was there when it started
+        self.complete: dict[str, TreeMark] = {}
         # issue 5: job workers in this daemon ([worker] embedded, the default), so a single
         # dock needs nothing else; they run below the bays' priority and stop with it
         self.workers = workers
@@ -187,6 +214,7 @@ class DockDaemon:
         if self.workers is not None:
             metrics.add_families(self.workers.families)
         metrics.watch_bays(self._bay_states)  # metrics (issue 7): bay states at scrape time
+        metrics.add_families(partial(space_families, s))  # issue 18: free space, at scrape time
 
     def _watch_source(
         self, roots: Sequence[Path], on_change: Callable[[Path], None]
@@ -326,6 +354,7 @@ class DockDaemon:
                 self.again.add(key)
                 return
             bay = self.bays.get(key) or _Bay(source=key, kind=kind)
+            bay.previous = (bay.state, bay.done)
             bay.state, bay.since, bay.done = "queued", time.time(), 0
             self.bays[key] = bay
             job = self.pool.submit(self._job, key, kind)
@@ -391,17 +420,40 @@ class DockDaemon:
             return self.disk_limits[dev]
 
     def _folder_job(self, bay: _Bay, folder: Path) -> None:
-        profile = match_medium(self.profiles, self._paths(folder))
+        key = str(folder)
+        listing = self._listing(folder)
+        now = tree_mark(listing)
+        with self.lock:
+            before = self.complete.pop(key, None)
+        if before is not None and only_removed(before, now):
+            # its own wipe, or files taken away: nothing new to take (issue 18). Docking again
+            # would find no media left, match no profile and take what the last docking left
+            # on the device as 'not a media file'.
+            bay.state, bay.done = bay.previous
+            with self.lock:
+                self.complete[key] = before
+            logger.info("folder changed by removals only, not docked again source=%s", key)
+            return
+        profile = match_medium(self.profiles, [f.display for f in listing.files])
         wipe = self.ctx.settings.dock.wipe_after_offload and bool(
             profile and profile.wipe_after_offload
         )
         with self._limit(folder):
-            self._ingest(bay, folder, profile, reported_serial=folder.name, wipe=wipe)
+            report = self._ingest(bay, folder, profile, reported_serial=folder.name, wipe=wipe)
+        # taken as far as it can be (files that failed say why; the wipe may have run): only
+        # a new or changed file docks it again. A cut or refused docking is offered again.
+        if report.outcome in (SessionOutcome.COMPLETE, SessionOutcome.INCOMPLETE):
+            with self.lock:
+                self.complete[key] = now
+
+    def _listing(self, root: Path) -> Listing:
+        """The files of a device (walked within the same bounds as a docking)."""
+        d = self.ctx.settings.dock
+        return medium_listing(root, max_depth=d.max_depth, max_entries=d.max_entries)
 
     def _paths(self, root: Path) -> list[str]:
-        """The files of a device, for profile matching (walked within the same bounds)."""
-        d = self.ctx.settings.dock
-        return medium_paths(root, max_depth=d.max_depth, max_entries=d.max_entries)
+        """The files of a device, for profile matching."""
+        return [f.display for f in self._listing(root).files]
 
     def _usb_job(self, bay: _Bay, props: UsbProps) -> None:
         bay.state = "mounting"

@@ -12,10 +12,12 @@ from typing import Any
 
 from devices.profiles import DeviceProfile
 from devices.walk import FileEntry, display_path
-from ingest.context import Context
+from ingest.cases.links import after_ingest
+from ingest.context import Context, os_actor
+from ingest.liveness import gone, this_process
 from ingest.output import exact_name
 from ingest.pipeline import space
-from ingest.pipeline.results import FAILED, NOT_ACQUIRED, FileResult
+from ingest.pipeline.results import FAILED, NOT_ACQUIRED, OUTCOME_INTERRUPTED, FileResult
 from storage.catalog.session import Transaction
 from storage.errors import AlreadyExists
 from storage.records import Device
@@ -62,8 +64,9 @@ def open_docking(
             )
         officer = txn.officer(badge) if badge is not None else None
         session = txn.open_session(
-            dock_id=ctx.dock.id, device_id=device.id, source=str(root), now=now
-        )
+            dock_id=ctx.dock.id, device_id=device.id, source=str(root), now=now,
+            owner=this_process(),  # a later start closes it if this process is killed
+        )  # fmt: skip
         txn.mark_docked(device.id, now)
         ctx.custody.append(
             txn,
@@ -148,3 +151,23 @@ def failed(ctx: Context, docking: Docking, entry: FileEntry, err: Exception) -> 
     log_not_acquired(ctx, docking, path=entry.display, kind="error", code=code, reason=str(err))
     return FileResult(path=entry.display, result=FAILED, reason=reason, code=code,
                       raw_path=entry.path)  # fmt: skip
+
+
+def close_killed_sessions(ctx: Context, *, host: str | None = None) -> list[int]:
+    """Close the sessions of this dock whose process is gone (killed: SIGKILL, power loss) as
+    'interrupted', each with the 24-hour measurement and case links of its items that a live
+    session gets when it ends. Sessions of a live process, of another host, or recorded before
+    sessions named their process are left as they are. Returns the ids closed."""
+    with ctx.catalog.read() as txn:
+        killed = [
+            s.id
+            for s in txn.open_sessions(ctx.dock.id)
+            if s.owner is not None and gone(s.owner, host=host)
+        ]
+    for session in killed:
+        after_ingest(ctx, session, actor=os_actor(), close_as=OUTCOME_INTERRUPTED)
+        logger.warning(
+            "closed a session whose process is gone session=%d outcome=%s",
+            session, OUTCOME_INTERRUPTED,
+        )  # fmt: skip
+    return killed

@@ -14,13 +14,20 @@ from devices.profiles import DeviceProfile, clean_serial, serial_from_filenames,
 from devices.walk import Listing, open_file, open_root, walk
 
 
-def medium_paths(root: Path, *, max_depth: int, max_entries: int) -> list[str]:
-    """The files of a medium, for profile matching (walked within the docking's bounds)."""
+def medium_listing(root: Path, *, max_depth: int, max_entries: int) -> Listing:
+    """The files of a medium (walked within the docking's bounds)."""
     fd = open_root(root)
     try:
-        return [f.display for f in walk(fd, max_depth=max_depth, max_entries=max_entries).files]
+        return walk(fd, max_depth=max_depth, max_entries=max_entries)
     finally:
         os.close(fd)
+
+
+def medium_paths(root: Path, *, max_depth: int, max_entries: int) -> list[str]:
+    """The files of a medium, for profile matching."""
+    return [
+        f.display for f in medium_listing(root, max_depth=max_depth, max_entries=max_entries).files
+    ]
 
 
 def folder_serial(root: Path) -> str:

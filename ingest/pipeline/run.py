@@ -1,7 +1,8 @@
 """Ingest of one docked device (or a folder playing one), end to end: the per-device flow.
 
 Before anything is copied, the files not yet in the catalog are counted against the store's
-free space (ingest.pipeline.space): one that does not fit stays on the device with the reason. For
+free space (ingest.pipeline.space): when they do not all fit, the docking is refused and the
+device left untouched, with the reason. For
 every other file whose bytes are not in the catalog (pipeline.known: the same device, path and
 SHA-256): acquire (one read, hash, staging, read-back), probe the staging copy (never the
 device; an empty file is not probed), file it in the content-addressed store, then in ONE
@@ -175,19 +176,17 @@ def ingest_device(
         refusal = _refusal(docking, profile)
         if refusal is not None:
             return _refuse(run, listing, refusal, serial_source, on_file)
+        media, other = _split(listing.files, profile)
+        short = _space_refusal(run, media)  # issue 18: the whole device fits, or none of it
+        if short is not None:
+            return _refuse(run, listing, short, serial_source, on_file, kind=space.NO_SPACE)
         ctx.store.clean_stale_staging()
         for anomaly in listing.anomalies:
             left = left_on_device(ctx, docking, anomaly.path, anomaly.kind, anomaly.reason)
             _emit(run, left, on_file)
-        media, other = _split(listing.files, profile)
         for entry in other:
             reason = f"not a media file for profile {profile.name if profile else '-'}"
             _emit(run, left_on_device(ctx, docking, entry.path, "not-media", reason), on_file)
-        too_big = _space_plan(run, media)
-        for entry in media:
-            if entry.path in too_big:
-                _emit(run, no_space(ctx, docking, entry, too_big[entry.path]), on_file)
-        media = [entry for entry in media if entry.path not in too_big]
         with contextlib.ExitStack() as stack:
             if probe is None:
                 probe = stack.enter_context(
@@ -277,9 +276,13 @@ def _refuse(
     reason: str,
     serial_source: str,
     on_file: Callable[[FileResult], None] | None,
+    *,
+    kind: str = "refused",
 ) -> IngestReport:
+    """The whole docking refused before anything is copied: every file stays, one
+    'acquisition_failed' event says why (``kind``: "refused", or "no-space")."""
     log_not_acquired(
-        run.ctx, run.docking, kind="refused", reason=reason, files_left_on_device=len(listing.files)
+        run.ctx, run.docking, kind=kind, reason=reason, files_left_on_device=len(listing.files)
     )
     for entry in listing.files:
         result = FileResult(path=entry.display, result=NOT_ACQUIRED, reason=reason,
@@ -303,19 +306,19 @@ def _emit(run: _Run, result: FileResult, on_file: Callable[[FileResult], None] |
         on_file(result)
 
 
-def _space_plan(run: _Run, media: list[FileEntry]) -> dict[bytes, str]:
-    """The files that would not fit on the store, counting every file that has no item of its
-    size at its path (those that have one are hashed, and copied only if other bytes: each
-    copy checks the space again)."""
+def _space_refusal(run: _Run, media: list[FileEntry]) -> str | None:
+    """Why the device is refused for want of room (None: it fits), counting every file that
+    has no item of its size at its path (those that have one are hashed, and copied only if
+    other bytes: each copy checks the space again)."""
     with run.ctx.catalog.read() as txn:
         to_copy = [
-            (e.path, e.size)
+            (e.display, e.size)
             for e in media
             if all(i.size != e.size for i in txn.items_at_path(run.docking.device.id, e.path))
         ]
     if not to_copy:
-        return {}
-    return space.plan(to_copy, _free(run), run.margin)
+        return None
+    return space.device_refusal(to_copy, _free(run), run.margin)
 
 
 def _free(run: _Run) -> int:

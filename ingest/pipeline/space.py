@@ -1,10 +1,17 @@
-"""Room on the evidence store, decided before anything is copied (issue 23).
+"""Room on the evidence store, decided before anything is copied (issues 23 and 18).
 
 A docking adds up the apparent sizes (``st_size``) of the files it is going to copy: a sparse
-file costs its full size, because its staging copy holds every byte of it. A file that would
-not fit in the free space less a margin (kept for the catalog, the custody log and other
-writers) is not started: it stays on the device with the reason, and nothing of it is written.
-Each copy checks the free space again just before it starts.
+file costs its full size, because its staging copy holds every byte of it. When they do not
+all fit in the free space less a margin (kept for the catalog, the custody log and other
+writers), the docking is refused up front (issue 18): the device is left untouched, the
+session is closed 'refused' and its 'acquisition_failed' event (kind ``no-space``) and the
+dock's bay say how much is needed and how much is free. A device is taken whole or not at
+all, so a nearly full store is not filled to its margin with whichever files came first,
+leaving the rest of that camera and every later one to fail; the free-space alert
+(monitoring/alerts.yml, EvidockStoreNearlyFull) warns before it comes to that.
+
+Each copy still checks the free space again just before it starts (another bay may have used
+it meanwhile): a file that no longer fits stays on the device with the reason.
 """
 
 from __future__ import annotations
@@ -19,16 +26,19 @@ def fits(size: int, free: int, margin: int) -> bool:
     return size + margin <= free
 
 
-def plan(sizes: Sequence[tuple[bytes, int]], free: int, margin: int) -> dict[bytes, str]:
-    """Pure: which files do not fit, in listing order, with the reason for each; the ones that
-    fit are counted against the free space as they would be copied."""
-    refused: dict[bytes, str] = {}
-    for path, size in sizes:
-        if fits(size, free, margin):
-            free -= size
-        else:
-            refused[path] = reason(size, free, margin)
-    return refused
+def device_refusal(sizes: Sequence[tuple[str, int]], free: int, margin: int) -> str | None:
+    """Pure: why a docking that copies these files (display path, size) is refused up front,
+    or None when they all fit."""
+    needed = sum(size for _, size in sizes)
+    if fits(needed, free, margin):
+        return None
+    name, largest = max(sizes, key=lambda s: s[1])
+    return (
+        f"证据存储空间不足，设备未动 / not enough free space on the evidence store for this "
+        f"device: its {len(sizes)} file(s) to copy need {needed} bytes (the largest, {name}, "
+        f"{largest} bytes) and {margin} bytes are kept free, {max(free, 0)} bytes are free; "
+        "nothing was copied, the device is untouched: make room on the store, then dock it again"
+    )
 
 
 def reason(size: int, free: int, margin: int) -> str:

@@ -160,6 +160,17 @@ class LogRows:
             after = rows[-1].seq
 
     @_flushed
+    def item_events_typed(
+        self, types: Collection[str], item_ids: Collection[int] | None = None
+    ) -> list[r.Event]:
+        """Events of the given types about the given items (None: about any item), in
+        sequence order."""
+        q = select(CustodyEventRow).where(CustodyEventRow.type.in_(list(types)))
+        if item_ids is not None:
+            q = q.where(CustodyEventRow.item_id.in_(list(item_ids)))
+        return [_event(e) for e in self.s.scalars(q.order_by(CustodyEventRow.seq))]
+
+    @_flushed
     def events_of_type(self, type: str) -> list[r.Event]:
         """Every event of one type, in sequence order (few: key rotations)."""
         q = select(CustodyEventRow).where(CustodyEventRow.type == type)

@@ -126,6 +126,11 @@ class DockSessionRow(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # issue 18: the process that runs the session (None: written before 0013), so that the next
+    # start of its dock closes a session whose process is gone as 'interrupted'
+    owner_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    owner_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    owner_start: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
 
 class ItemRow(Base):

@@ -98,6 +98,16 @@ class ObjectOps:
         )
         return str(self.s.scalar(q))
 
+    def item_nodes(self) -> dict[int, str]:
+        """Every item with the dock whose session took it in (whose local store holds it
+        where each dock keeps its own store)."""
+        q = (
+            select(ItemRow.id, DockRow.name)
+            .join(DockSessionRow, DockSessionRow.id == ItemRow.session_id)
+            .join(DockRow, DockRow.id == DockSessionRow.dock_id)
+        )
+        return {item_id: name for item_id, name in self.s.execute(q)}
+
     def items_with(self, sha256: str) -> list[int]:
         return list(self.s.scalars(select(ItemRow.id).where(ItemRow.sha256 == sha256)))
 

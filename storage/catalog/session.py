@@ -368,11 +368,32 @@ class Transaction:
     def docks(self) -> list[r.Dock]:
         return [_dock(d) for d in self.s.scalars(select(DockRow).order_by(DockRow.name))]
 
-    def open_session(self, *, dock_id: int, device_id: int, source: str, now: datetime) -> int:
+    def open_session(
+        self,
+        *,
+        dock_id: int,
+        device_id: int,
+        source: str,
+        now: datetime,
+        owner: r.SessionOwner | None = None,
+    ) -> int:
         row = DockSessionRow(dock_id=dock_id, device_id=device_id, source=source, started_at=now)
+        if owner is not None:
+            row.owner_host, row.owner_pid, row.owner_start = owner.host, owner.pid, owner.start
         self.s.add(row)
         self.s.flush()
         return row.id
+
+    def open_sessions(self, dock_id: int) -> list[r.DockSession]:
+        """The sessions of this dock not closed yet, oldest first."""
+        q = (
+            select(DockSessionRow, DockRow.name, DeviceRow.serial)
+            .join(DockRow, DockRow.id == DockSessionRow.dock_id)
+            .join(DeviceRow, DeviceRow.id == DockSessionRow.device_id)
+            .where(DockSessionRow.dock_id == dock_id, DockSessionRow.ended_at.is_(None))
+            .order_by(DockSessionRow.id)
+        )
+        return [_session(row, dock_name, serial) for row, dock_name, serial in self.s.execute(q)]
 
     def close_session(self, session_id: int, *, outcome: str, now: datetime) -> None:
         row = self.s.get(DockSessionRow, session_id)
@@ -392,18 +413,7 @@ class Transaction:
         )
         if dock is not None:
             q = q.where(DockRow.name == dock)
-        return [
-            r.DockSession(
-                id=row.id,
-                dock_name=dock_name,
-                device_serial=serial,
-                source=row.source,
-                started_at=row.started_at,
-                ended_at=row.ended_at,
-                outcome=row.outcome,
-            )
-            for row, dock_name, serial in self.s.execute(q)
-        ]
+        return [_session(row, dock_name, serial) for row, dock_name, serial in self.s.execute(q)]
 
     # -- items ------------------------------------------------------------------------------
     def items_at_path(self, device_id: int, original_path: bytes) -> list[r.Item]:
@@ -649,4 +659,20 @@ def _object(row: StoredObjectRow) -> r.StoredObject:
         retention_until=row.retention_until,
         legal_hold=row.legal_hold,
         released_at=row.released_at,
+    )
+
+
+def _session(row: DockSessionRow, dock_name: str, serial: str) -> r.DockSession:
+    owner = None
+    if row.owner_host is not None and row.owner_pid is not None:
+        owner = r.SessionOwner(host=row.owner_host, pid=row.owner_pid, start=row.owner_start or "")
+    return r.DockSession(
+        id=row.id,
+        dock_name=dock_name,
+        device_serial=serial,
+        source=row.source,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        outcome=row.outcome,
+        owner=owner,
     )

@@ -502,3 +502,57 @@ def test_daemon_with_device_folders_1200_levels_deep_keeps_ingesting_and_pinging
         ("HOSTILE-1", chain_path(9).decode(), "too-deep"),
         ("HOSTILE-2", chain_path(9).decode(), "too-deep"),
     }
+
+
+def test_the_wipe_after_offload_does_not_dock_the_folder_again(
+    ctx: Context, tmp_path: Path, media: dict[str, Path]
+) -> None:
+    """Real inotify: a recorder's WAV is stored and wiped, its notes.txt stays as 'not a media
+    file'. The wipe's deletions are not a new docking: a recorder docked afterwards is taken,
+    and the first one still has its one session, notes.txt was never stored."""
+    watch = tmp_path / "watch"
+    watch.mkdir()
+    profiles = [
+        dataclasses.replace(p, wipe_after_offload=True)
+        for p in load_profiles()
+        if p.name == "audio-recorder"
+    ]
+    settings = dataclasses.replace(
+        ctx.settings,
+        dock=dataclasses.replace(
+            ctx.settings.dock, wipe_after_offload=True, settle_seconds=0.3, parallel_devices=1
+        ),
+        worker=dataclasses.replace(ctx.settings.worker, embedded=False),
+    )
+    daemon = DockDaemon(
+        dataclasses.replace(ctx, settings=settings), profiles=profiles, watch_roots=[watch],
+        metrics=DockMetrics("dock-test"), notifier=Notifier(None), use_udev=False,
+    )  # fmt: skip
+    t = threading.Thread(target=daemon.run)
+    t.start()
+
+    def recorder(name: str) -> Path:
+        staged = tmp_path / name
+        staged.mkdir()
+        shutil.copy2(media["wav"], staged / "REC_20261201_080000.WAV")
+        (staged / "notes.txt").write_text("battery low\n")
+        return Path(shutil.move(str(staged), watch / name))
+
+    def sessions(serial: str) -> list[str | None]:
+        with ctx.catalog.read() as txn:
+            return [s.outcome for s in txn.recent_sessions() if s.device_serial == serial]
+
+    try:
+        first = recorder("REC-W1")
+        assert wait_until(lambda: sessions("REC-W1") == ["complete"], 60)
+        assert not (first / "REC_20261201_080000.WAV").exists(), "the WAV was not wiped"
+        recorder("REC-W2")  # one bay: docked after anything the wipe would have started
+        assert wait_until(lambda: sessions("REC-W2") == ["complete"], 60)
+    finally:
+        daemon.request_stop()
+        t.join(timeout=60)
+    assert sessions("REC-W1") == ["complete"], "the wipe docked the folder again"
+    assert (first / "notes.txt").exists()
+    with ctx.catalog.read() as txn:
+        names = sorted(i.original_path for i in txn.items())
+    assert names == [b"REC_20261201_080000.WAV", b"REC_20261201_080000.WAV"]

@@ -27,6 +27,7 @@ EXPECTED = {
     "ingest.errors.NoCatalog": 2,
     "ingest.errors.StoreMissing": 2,
     "ingest.errors.DockKeyMissing": 2,
+    "ingest.errors.FixityRefused": 2,  # failed fixity used without a recorded override
     "ingest.pipeline.acquire.SourceChanged": 1,
     "ingest.pipeline.acquire.ReadError": 1,
     "ingest.pipeline.acquire.ReadBackMismatch": 1,

@@ -341,32 +341,44 @@ def test_the_same_bytes_redocked_from_a_new_file_are_already_and_add_no_item_eve
     assert [t for t, _, _ in _events(ctx)[len(before) :]] == ["device_docked"]
 
 
-def test_a_file_bigger_than_the_free_space_is_refused_up_front_and_the_rest_is_stored(
+BIG = 64 << 20  # a sparse file's apparent size
+
+
+def test_a_device_whose_files_do_not_all_fit_is_refused_up_front_and_left_untouched(
     ctx: Context, camera: Path
 ) -> None:
-    """A sparse 1 GiB file on a store with less room is not started: it stays on the device
-    with the reason (before any copy), while the files that fit are stored."""
+    """A sparse 64 MiB file on a store with room for everything else: the docking is refused
+    before any copy (issue 18: whole or nothing), every file stays as it was, the session is
+    closed 'refused' and one 'acquisition_failed' event (no-space) says what is needed."""
     sparse = camera / "DCIM" / "100MEDIA" / "HUGE.MP4"
     with open(sparse, "wb") as f:
-        f.truncate(1 << 30)
-    room = sum(p.stat().st_size for p in camera.rglob("*") if p != sparse) + (1 << 20)
+        f.truncate(BIG)
+    before = {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in camera.rglob("*")}
+    rest = sum(p.stat().st_size for p in camera.rglob("*") if p.is_file() and p != sparse)
+    room = rest + (1 << 20)
     seen: list[FileResult] = []
     report = _ingest(ctx, camera, free_bytes=lambda: room, space_margin=0, on_file=seen.append)
-    assert seen[0].path == "DCIM/100MEDIA/HUGE.MP4"  # refused before anything was copied
-    assert (seen[0].result, seen[0].code) == (FAILED, "no-space")
-    left = room - sum(p.stat().st_size for p in (camera / "AUDIO").iterdir())  # listed first
-    assert seen[0].reason == (
-        f"not enough free space on the evidence store: it needs {1 << 30} bytes and 0 bytes "
-        f"are kept free, {left} bytes are left; it stays on the device: make room on the "
-        "store, then dock it again (no-space)"
+    assert report.outcome == "refused" and report.count(STORED) == 0
+    assert {f.result for f in seen} == {NOT_ACQUIRED} and len(seen) == 5
+    assert report.refused_reason == (
+        "证据存储空间不足，设备未动 / not enough free space on the evidence store for this "
+        f"device: its 5 file(s) to copy need {rest + (BIG)} bytes (the largest, "
+        f"DCIM/100MEDIA/HUGE.MP4, {BIG} bytes) and 0 bytes are kept free, {room} bytes are "
+        "free; nothing was copied, the device is untouched: make room on the store, then dock "
+        "it again"
     )
-    assert report.count(STORED) == 4 and report.outcome == "incomplete"
-    assert sparse.stat().st_size == 1 << 30
+    assert {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in camera.rglob("*")} == before
     with ctx.catalog.read() as txn:
-        assert b"DCIM/100MEDIA/HUGE.MP4" not in {i.original_path for i in txn.items()}
+        assert txn.items() == []
+        [session] = txn.recent_sessions()
+    assert session.outcome == "refused"
     failed = [d for t, _, d in _events(ctx) if t == "acquisition_failed"]
-    assert [(d["path"], d["kind"]) for d in failed] == [("DCIM/100MEDIA/HUGE.MP4", "no-space")]
+    assert [(d["kind"], d["reason"], d["files_left_on_device"]) for d in failed] == [
+        ("no-space", report.refused_reason, 5)
+    ]
     assert not list(ctx.store.staging_dir.iterdir())
+    fits = _ingest(ctx, camera, free_bytes=lambda: rest + 2 * BIG, space_margin=0)
+    assert fits.count(STORED) == 5 and fits.outcome == "complete"  # room made: all taken
 
 
 def test_a_file_is_not_started_when_the_store_filled_up_meanwhile(

@@ -20,10 +20,13 @@ def check_derived(
     *,
     quick: bool,
     only_item: int | None = None,
+    skip_items: frozenset[int] = frozenset(),
 ) -> tuple[int, int]:
-    """Returns (derivatives checked, derivatives re-hashed)."""
+    """Returns (derivatives checked, derivatives re-hashed). The derivatives of
+    ``skip_items`` are held by another node's store (``verify.audit.holders``): not checked."""
     ops = DerivedOps(txn)
     rows = ops.for_items([only_item]).get(only_item, []) if only_item is not None else ops.all()
+    rows = [d for d in rows if d.item_id not in skip_items]
     store = LocalStore(store_root / "derived")
     events: dict[int, set[tuple[str, str]]] = {}
     rehashed = 0

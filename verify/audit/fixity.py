@@ -153,8 +153,10 @@ def check_objects(
     whole_store: bool,
     progress: Progress | None = None,
     workers: int = 2,
+    elsewhere: frozenset[str] = frozenset(),
 ) -> list[Fixity]:
     """Objects against items and against their bytes (not re-hashed when ``quick``).
+    ``elsewhere``: hashes whose local copy another node's store holds (not re-hashed here).
 
     Returns the re-hashed objects; stray files in the store are returned by ``strays``.
     """
@@ -164,7 +166,9 @@ def check_objects(
     local = [
         o
         for o in objects
-        if o.backend == store.backend and (o.released_at is None or o.sha256 not in in_s3)
+        if o.backend == store.backend
+        and (o.released_at is None or o.sha256 not in in_s3)
+        and o.sha256 not in elsewhere
     ]
     if whole_store:
         for o in objects:

@@ -26,6 +26,7 @@ from storage.catalog.session import Catalog, Transaction
 from verify.audit.derived_check import check_derived
 from verify.audit.facts import Projection, Scope, catalog_facts, check_scope, compare
 from verify.audit.fixity import Fixity, Progress, check_items, check_objects, strays
+from verify.audit.holders import Elsewhere, Holding, split
 from verify.audit.replay import Parallel, cores, replay_log
 from verify.audit.s3check import check_s3
 from verify.audit.signed_heads import (
@@ -79,6 +80,7 @@ class AuditReport:
     problems: tuple[Problem, ...]
     checked: Checked
     fixity: tuple[Fixity, ...]
+    elsewhere: tuple[Elsewhere, ...] = ()  # objects other docks' stores hold: verify there
 
     @property
     def ok(self) -> bool:
@@ -94,6 +96,7 @@ class AuditReport:
             "ok": self.ok,
             "problems": [p.to_json() for p in self.problems],
             "checked": dataclasses.asdict(self.checked),
+            "elsewhere": [dataclasses.asdict(e) for e in self.elsewhere],
         }
 
 
@@ -116,10 +119,15 @@ def run_audit(
     witnesses: WitnessPolicy | None = None,
     now: datetime | None = None,
     replay_workers: int | None = None,
+    node: str | None = None,
 ) -> AuditReport:
     """Check everything (or one item's records, with the whole log); see the module doc.
     ``witnesses``: the [trust] policy that checkpoints carry witness cosignatures.
-    ``replay_workers``: processes that replay a large log (default: one per usable core)."""
+    ``replay_workers``: processes that replay a large log (default: one per usable core).
+    ``node``: this dock's name where each dock keeps its own local store (a fleet with
+    ``[store] shared = false``): only the local objects of its dockings are checked here, the
+    others are listed as held by their dock (``verify.audit.holders``); None: the local store
+    holds every local object."""
     problems = Problems()
     folder = store.root / "checkpoints"
     with catalog.read() as txn:
@@ -167,9 +175,15 @@ def run_audit(
                                  last_event_time=lambda size: _event_time(txn, size))  # fmt: skip
         index = check_items(txn, problems, only=item)
         objects = txn.stored_objects(None if item is None else next(iter(index.by_sha)))
+        holding = Holding(away_shas=frozenset(), away_items=frozenset(), elsewhere=())
+        if node is not None:  # issue 18: a fleet whose docks keep their own stores
+            holding = split(objects, ObjectOps(txn).item_nodes(), index.by_sha,
+                            [d.item_id for d in DerivedOps(txn).all()], node=node,
+                            backend=store.backend)  # fmt: skip
         derived, derived_rehashed = check_derived(
-            txn, store.root, problems, quick=quick, only_item=item
-        )
+            txn, store.root, problems, quick=quick, only_item=item,
+            skip_items=holding.away_items,
+        )  # fmt: skip
         if s3 is not None and item is not None:  # its proxies' S3 copies too
             derived_shas = [d.sha256 for d in DerivedOps(txn).for_items([item]).get(item, [])]
             objects = objects + ObjectOps(txn).objects("s3", derived_shas)
@@ -183,6 +197,7 @@ def run_audit(
         whole_store=item is None,
         progress=progress,
         workers=workers,
+        elsewhere=holding.away_shas,
     )
     s3_fixity = []
     if s3 is not None:
@@ -212,6 +227,7 @@ def run_audit(
             case=case,
         ),
         fixity=tuple(fixity),
+        elsewhere=holding.elsewhere,
     )
 
 
