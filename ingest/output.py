@@ -7,6 +7,7 @@ override that reverses one). JSON keeps every string exactly; ``json`` escapes w
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import sys
@@ -114,10 +115,27 @@ class Output:
         if self.json_mode:
             return
         cells = [[for_terminal(str(c)) for c in r] for r in rows]
-        widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-        self.line("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+        widths = [max([width(h)] + [width(r[i]) for r in cells]) for i, h in enumerate(headers)]
+        self.line("  ".join(pad(h, w) for h, w in zip(headers, widths, strict=True)).rstrip())
         for r in cells:  # escaped above, before measuring
-            self._print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+            self._print("  ".join(pad(c, w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+    def csv(self, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+        """The rows as CSV (RFC 4180) on stdout, the table's cells as they are: for a
+        spreadsheet, not a terminal."""
+        writer = csv.writer(self.stream, lineterminator="\n")
+        writer.writerow(headers)
+        writer.writerows([["" if c is None else str(c) for c in r] for r in rows])
+
+
+def width(text: str) -> int:
+    """Columns ``text`` takes on a terminal: CJK characters are two wide (issue 20: Chinese
+    names broke the alignment of tables)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def pad(text: str, columns: int) -> str:
+    return text + " " * max(0, columns - width(text))
 
 
 def item_json(

@@ -9,7 +9,7 @@ from typing import Any
 
 from devices.profiles import DeviceProfile, load_profiles, match_medium
 from devices.walk import display_path
-from ingest.cli.common import examples, open_dock
+from ingest.cli.common import examples, open_dock, parse_time
 from ingest.config import Settings
 from ingest.context import os_actor
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
@@ -18,6 +18,17 @@ from ingest.output import Output, item_json, path_text, shown_path
 from ingest.pipeline.identity import medium_paths
 from ingest.pipeline.run import FileResult, IngestReport, ingest_device
 from storage.catalog.fixity import FLAG_FIXITY_FAILED, fixity_failed_items
+from storage.catalog.search import (
+    CLOCK,
+    DAMAGED,
+    FIXITY,
+    LATE,
+    MAX_PAGE,
+    UNLINKED,
+    ItemPage,
+    ItemQuery,
+    search_items,
+)
 
 _MARK = {"stored": "stored ", "already": "already", "failed": "FAILED ", "not_acquired": "skipped"}
 
@@ -45,10 +56,28 @@ def add_parsers(sub: Any) -> None:
     s = sub.add_parser(
         "items",
         help="list evidence items",
-        epilog=examples("evidock items --device BWC-7", "evidock items --officer J1 --json"),
+        epilog=examples(
+            "evidock items --device BWC-7",
+            "evidock items --officer J1 --json",
+            "evidock items --officer J0001 --from 2026-11-01 --flag late",
+            "evidock items --case 2026-0001 --csv",
+        ),
     )
     s.add_argument("--device", metavar="SERIAL")
     s.add_argument("--officer", metavar="BADGE")
+    s.add_argument("--case", metavar="NUMBER", help="linked to this case")
+    s.add_argument("--from", dest="since", metavar="TIME", help="recorded at or after")
+    s.add_argument("--to", dest="until", metavar="TIME", help="recorded before")
+    s.add_argument(
+        "--flag",
+        action="append",
+        default=[],
+        choices=sorted(_FLAGS),
+        help="only items with this flag (repeatable: all must hold)",
+    )
+    s.add_argument("--limit", type=int, help=f"a page of at most this many (max {MAX_PAGE})")
+    s.add_argument("--offset", type=int, default=0, help="skip this many (the next page)")
+    s.add_argument("--csv", action="store_true", help="CSV on stdout, for a spreadsheet")
     s.set_defaults(func=cmd_items)
 
 
@@ -176,27 +205,55 @@ def serial_lines(out: Output, report: IngestReport) -> None:
     out.line("Check which camera recorded them before linking them to a case.")
 
 
+# the shell's flag names -> the search's (storage.catalog.search)
+_FLAGS = {"late": LATE, "damaged": DAMAGED, "clock": CLOCK, "fixity-failed": FIXITY,
+          "unlinked": UNLINKED}  # fmt: skip
+
+
+def _searching(args: argparse.Namespace) -> bool:
+    return bool(args.case or args.since or args.until or args.flag or args.limit or args.offset)
+
+
 def cmd_items(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    """Every item (by device or officer), or a page of a search (issue 20: case, time range,
+    flags), newest recording first."""
+    since = parse_time(args.since, settings) if args.since else None
+    until = parse_time(args.until, settings) if args.until else None
+    page: ItemPage | None = None
     ctx = open_dock(settings)
     try:
         with ctx.catalog.read() as txn:
-            items = txn.items(device=args.device, officer=args.officer)
+            if _searching(args):
+                query = ItemQuery(case=args.case, officer=args.officer, device=args.device,
+                                  since=since, until=until,
+                                  flags=frozenset(_FLAGS[f] for f in args.flag),
+                                  limit=args.limit or 50, offset=max(0, args.offset))  # fmt: skip
+                page = search_items(txn, query)
+                order = [h.id for h in page.hits]
+                found = {i.id: i for i in txn.items(ids=order)}
+                items = [found[i] for i in order]
+            else:
+                items = txn.items(device=args.device, officer=args.officer)
             proxies = proxy_states(txn, [i.id for i in items])  # issue 5
             ids = [i.id for i in items]
             failing = fixity_failed_items(txn, ids if len(ids) <= 500 else None)  # issue 18
     finally:
         ctx.close()
-    out.document(
-        [
-            item_json(
-                i, p.derived, proxy_state=p.state, proxy_note=p.note,
-                fixity_failed=i.id in failing,
-            )
-            for i, p in ((i, proxies[i.id]) for i in items)
-        ]
-    )  # fmt: skip
+    docs = [
+        item_json(
+            i, p.derived, proxy_state=p.state, proxy_note=p.note,
+            fixity_failed=i.id in failing,
+        )
+        for i, p in ((i, proxies[i.id]) for i in items)
+    ]  # fmt: skip
+    if page is None:
+        out.document(docs)
+    else:
+        out.document({"items": docs, "offset": page.offset, "limit": page.limit,
+                      "more": page.more})  # fmt: skip
     headers = ["ID", "SHA256", "SIZE", "DEVICE", "OFFICER", "RECORDED", "STATE", "FLAGS"]
-    out.table(
+    show = out.csv if args.csv and not out.json_mode else out.table
+    show(
         [*headers, "PROXY", "PATH"],
         [
             [
@@ -215,6 +272,12 @@ def cmd_items(args: argparse.Namespace, out: Output, settings: Settings) -> int:
             for i in items
         ],
     )
+    if args.csv:
+        return EXIT_OK
+    if page is not None:
+        shown = f"{page.offset + 1}-{page.offset + len(items)}" if items else "0"
+        more = f"; next page: --offset {page.offset + page.limit}" if page.more else ""
+        out.line(f"第 {shown} 条 items {shown}{more}")
     for i in items:  # issue 5: why an item has no proxy
         if proxies[i.id].note:
             out.line(f"#{i.id} {proxies[i.id].note}")

@@ -25,8 +25,8 @@ from storage.catalog.models import (
 )
 from storage.catalog.session import Transaction
 
-LATE, DAMAGED, CLOCK, FIXITY = "late", "damaged", "clock", "fixity"
-SEARCH_FLAGS = (LATE, DAMAGED, CLOCK, FIXITY)
+LATE, DAMAGED, CLOCK, FIXITY, UNLINKED = "late", "damaged", "clock", "fixity", "unlinked"
+SEARCH_FLAGS = (LATE, DAMAGED, CLOCK, FIXITY)  # the console's; the CLI adds UNLINKED
 DAMAGE_FLAGS = ("media_damaged", "media_unreadable")
 MAX_PAGE = 200
 
@@ -105,6 +105,9 @@ def search_items(txn: Transaction, q: ItemQuery) -> ItemPage:
                 CustodyEventRow.item_id == ItemRow.id, CustodyEventRow.type == "fixity_failed"
             )
         )
+    if UNLINKED in q.flags:  # in no case (issue 20): what still needs filing
+        live = select(CaseLinkRow.item_id).where(CaseLinkRow.retired == 0)
+        stmt = stmt.where(ItemRow.id.not_in(live))
     stmt = stmt.order_by(ItemRow.recorded_start.desc(), ItemRow.id.desc())
     rows = list(txn.s.execute(stmt.limit(limit + 1).offset(max(0, q.offset))))
     hits = tuple(
