@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -49,8 +50,12 @@ def add_parsers(sub: Any) -> None:
             "evidock overdue",
             "evidock overdue --at 2026-11-30T00:00 --json",
             "evidock overdue --fail-on-overdue   # exit 3 when anything is overdue",
+            "evidock overdue --details           # every clock problem, one per line",
+            "evidock overdue --csv > overdue.csv",
         ),
     )
+    s.add_argument("--details", action="store_true", help="list every clock problem")
+    s.add_argument("--csv", action="store_true", help="one finding per row, for a spreadsheet")
     s.add_argument("--at", metavar="TIME", help="evaluate as of this time (default: now)")
     s.add_argument(
         "--fail-on-overdue",
@@ -106,7 +111,10 @@ def cmd_overdue(args: argparse.Namespace, out: Output, settings: Settings) -> in
     finally:
         ctx.close()
     out.document(report_json(report))
-    _print(report, out)
+    if args.csv and not out.json_mode:
+        out.csv(CSV_HEADERS, csv_rows(report))
+    else:
+        _print(report, out, details=args.details)
     return EXIT_OVERDUE if args.fail_on_overdue and report.overdue_count else EXIT_OK
 
 
@@ -236,26 +244,26 @@ def _age(at: datetime, since: datetime | None) -> int | None:
 # -- people ----------------------------------------------------------------------------------
 
 
-def _print(r: OverdueReport, out: Output) -> None:
+def _print(r: OverdueReport, out: Output, *, details: bool = False) -> None:
+    """The report as a person reads it: what needs doing first (late and unexcused, then not
+    yet durable, undocked and lost devices, archive deadlines, A/V gaps), then what is settled
+    (excused), then clock problems summarised per device (``details``: one per line)."""
     h = r.deadline.total_seconds() / 3600
     out.line(
-        f"evidock overdue as of {out.when(r.at)}  (offload deadline {h:g} h, archive "
-        f"{r.archive_days} days)"
+        f"逾期报告 evidock overdue as of {out.when(r.at)}  (上传期限 offload deadline {h:g} h, "
+        f"归档期限 archive {r.archive_days} days)"
     )
-    _late_section(out, "Late offloads, not excused", r.late)
-    _late_section(out, "Late offloads, excused", r.late_excused)
-    _late_section(out, "Not yet durable past the deadline", r.pending)
-    _late_section(out, "Not yet durable past the deadline, excused", r.pending_excused)
+    _late_section(out, "一、逾期上传，未说明 Late offloads, not excused", r.late)
+    _late_section(out, "二、超过期限仍未存妥 Not yet durable past the deadline", r.pending)
     if r.spool.count:
         age = _age(r.at, r.spool.oldest_start) or 0
-        out.line()
         out.line(
-            f"Waiting in the local spool for the system of record: {r.spool.count} item(s), "
-            f"the oldest clock running for {age // 3600} h {age % 3600 // 60} min "
-            "(see 'evidock jobs' for the uploads)"
+            f"  本地缓存等待上传 waiting in the local spool: {r.spool.count} item(s), the oldest "
+            f"clock running for {age // 3600} h {age % 3600 // 60} min (see 'evidock jobs')"
         )
     out.line()
-    out.line(f"Devices in service not docked for {h:g} h ({len(r.devices)})")
+    out.line(f"三、超过 {h:g} 小时未对接的设备 Devices in service not docked for {h:g} h "
+             f"({len(r.devices)})")  # fmt: skip
     for d in r.devices:
         last = out.when(d.device.last_docked_at) if d.device.last_docked_at else "never"
         out.line(
@@ -264,8 +272,7 @@ def _print(r: OverdueReport, out: Output) -> None:
             f"{format_span(d.undocked_for)} undocked"
         )
     if r.lost:
-        out.line()
-        out.line(f"遗失设备 Devices reported lost ({len(r.lost)}): recordings made since their "
+        out.line(f"  遗失设备 Devices reported lost ({len(r.lost)}): recordings made since their "
                  "last docking may never be offloaded")  # fmt: skip
         for lost in r.lost:
             last = out.when(lost.last_docked_at) if lost.last_docked_at else "never"
@@ -274,20 +281,47 @@ def _print(r: OverdueReport, out: Output) -> None:
                 f"{out.when(lost.lost_at)} ({lost.reason}); last docked {last}"
             )
     out.line()
-    out.line(f"Closed cases past the archive deadline ({len(r.archives)})")
+    out.line(f"四、逾期未归档的案件 Closed cases past the archive deadline ({len(r.archives)})")
     for c in r.archives:
         out.line(
             f"  {c.number}  closed {out.when(c.closed_at)}, archive by "
             f"{out.when(c.archive_due_at)}, handler {c.handler}"
         )
-    _gap_section(out, "Compliance gaps: A/V required, window not covered by linked video", r.gaps)
+    _gap_section(out, "五、音像记录缺口 A/V gaps: required, window not covered by linked video",
+                 r.gaps)  # fmt: skip
     _gap_section(out, "A/V not suitable, reason recorded (Art. 16)", r.gaps_exempt)
     _gap_section(out, "Advice: officers' devices recorded nothing in the window", r.advisories)
+    _late_section(out, "已说明的逾期 Late offloads, excused", r.late_excused)
+    _late_section(out, "已说明的未存妥 Not yet durable past the deadline, excused",
+                  r.pending_excused)  # fmt: skip
+    _clock_section(out, r, details=details)
+    out.line()
+    out.line(f"{r.overdue_count} 项逾期未说明 overdue and not excused")
+
+
+def _clock_section(out: Output, r: OverdueReport, *, details: bool) -> None:
+    """Clock problems per device with a count (a camera with a wrong clock makes one line,
+    not one per recording); ``details``: every item."""
+    if not r.clock_problems:
+        return
+    by_device = Counter(ci.device_serial for ci in r.clock_problems)
+    kinds: dict[str, Counter[str]] = {}
+    for ci in r.clock_problems:
+        for problem in ci.check.clock_problems if ci.check else ():
+            kinds.setdefault(ci.device_serial, Counter())[problem] += 1
     out.line()
     out.line(
-        f"Clock problems ({len(r.clock_problems)}): camera times not trusted; lateness "
-        "is measured from the earliest plausible time"
+        f"时钟问题 Clock problems: {len(r.clock_problems)} recording(s) on {len(by_device)} "
+        "device(s); their camera times are not trusted, lateness is measured from the earliest "
+        "plausible time" + ("" if details else " (--details lists each)")
     )
+    for serial, n in sorted(by_device.items()):
+        what = ", ".join(
+            f"{problems_text((k,))} ×{c}" for k, c in sorted(kinds.get(serial, {}).items())
+        )
+        out.line(f"  {serial}: {n} recording(s){': ' + what if what else ''}")
+    if not details:
+        return
     for ci in r.clock_problems:
         chk = ci.check
         src = SOURCE_TEXT.get(chk.reference_source, "") if chk else ""
@@ -296,8 +330,43 @@ def _print(r: OverdueReport, out: Output) -> None:
             f"{problems_text(chk.clock_problems) if chk else ''}; recorded end "
             f"{out.when(ci.recorded_end)}; measured from {src}"
         )
-    out.line()
-    out.line(f"{r.overdue_count} overdue and not excused")
+
+
+CSV_HEADERS = ["section", "subject", "device", "officer", "since", "due", "delay_s", "detail"]
+
+
+def csv_rows(r: OverdueReport) -> list[list[object]]:
+    """One finding per row, in the order of the report (``overdue --csv``)."""
+    rows: list[list[object]] = []
+    for section, late in (("late", r.late), ("pending", r.pending),
+                          ("late-excused", r.late_excused),
+                          ("pending-excused", r.pending_excused)):  # fmt: skip
+        for x in late:
+            i, j = x.item, x.judgement
+            rows.append([section, f"item {i.item_id}", i.device_serial, i.officer_badge,
+                         data_time(i.recorded_end), data_time(j.due_at),
+                         round(j.delay.total_seconds()) if j.delay else None,
+                         j.excused_by.reason if j.excused_by else i.path])  # fmt: skip
+    for d in r.devices:
+        rows.append(["undocked", f"device {d.device.serial}", d.device.serial,
+                     d.device.officer_badge, data_time(d.device.last_docked_at), None,
+                     round(d.undocked_for.total_seconds()), "not docked"])  # fmt: skip
+    for lost in r.lost:
+        rows.append(["lost", f"device {lost.serial}", lost.serial, lost.officer_badge,
+                     data_time(lost.lost_at), None, None, lost.reason])  # fmt: skip
+    for c in r.archives:
+        rows.append(["archive", f"case {c.number}", None, c.handler, data_time(c.closed_at),
+                     data_time(c.archive_due_at), None, "archive overdue"])  # fmt: skip
+    for g in r.gaps:
+        a = g.activity
+        rows.append(["av-gap", f"case {a.case_number} activity {a.id}", None,
+                     ",".join(a.officers), data_time(a.start_at), data_time(a.end_at), None,
+                     f"{a.record_type} {g.article}"])  # fmt: skip
+    for ci in r.clock_problems:
+        rows.append(["clock", f"item {ci.item_id}", ci.device_serial, ci.officer_badge,
+                     data_time(ci.recorded_end), None, None,
+                     problems_text(ci.check.clock_problems) if ci.check else ""])  # fmt: skip
+    return rows
 
 
 def _late_section(out: Output, title: str, rows: tuple[LateItem, ...]) -> None:
