@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import io
 from collections import Counter
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from ingest.cases.agreement import require_agreement
@@ -19,6 +21,7 @@ from ingest.cli.common import examples, open_dock, parse_time
 from ingest.config import Settings
 from ingest.context import os_actor
 from ingest.errors import EXIT_OK, EXIT_OVERDUE, UsageError
+from ingest.export.pdf import render_report
 from ingest.output import Output
 from storage.catalog.caserecords import CheckedItem, Excuse
 from verify.log.events import data_time
@@ -56,6 +59,7 @@ def add_parsers(sub: Any) -> None:
     )
     s.add_argument("--details", action="store_true", help="list every clock problem")
     s.add_argument("--csv", action="store_true", help="one finding per row, for a spreadsheet")
+    s.add_argument("--pdf", type=Path, metavar="FILE", help="also write the report as a PDF")
     s.add_argument("--at", metavar="TIME", help="evaluate as of this time (default: now)")
     s.add_argument(
         "--fail-on-overdue",
@@ -110,6 +114,8 @@ def cmd_overdue(args: argparse.Namespace, out: Output, settings: Settings) -> in
             require_agreement(ctx, report)
     finally:
         ctx.close()
+    if args.pdf is not None:
+        _pdf(args, settings, report)
     out.document(report_json(report))
     if args.csv and not out.json_mode:
         out.csv(CSV_HEADERS, csv_rows(report))
@@ -297,6 +303,28 @@ def _print(r: OverdueReport, out: Output, *, details: bool = False) -> None:
     _clock_section(out, r, details=details)
     out.line()
     out.line(f"{r.overdue_count} 项逾期未说明 overdue and not excused")
+
+
+def _pdf(args: argparse.Namespace, settings: Settings, report: OverdueReport) -> None:
+    """The report as a printable PDF: the office, the time, and the signed checkpoint it was
+    made at (taken now), so a printed copy can be matched with the custody log."""
+    text = io.StringIO()
+    _print(report, Output(json_mode=False, zone=settings.zone, stream=text), details=args.details)
+    ctx = open_dock(settings)
+    try:
+        size, _ = ctx.checkpoint()
+        dock = ctx.dock.name
+    finally:
+        ctx.close()
+    when = report.at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+    facts = [
+        ("执法机关", "Office", settings.office or "-"),
+        ("报告时间", "As of", when),
+        ("对接站", "Dock", dock),
+        ("签名检查点", "Signed checkpoint", f"size {size}"),
+    ]
+    render_report(("执法记录逾期报告", "Overdue report"), facts, text.getvalue().splitlines(),
+                  f"{settings.office} · {when} · checkpoint {size}", args.pdf)  # fmt: skip
 
 
 def _clock_section(out: Output, r: OverdueReport, *, details: bool) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import weasyprint
 
 from ingest.export.fonts import cjk_font
-from ingest.export.receipt import IndexRow, Receipt, av_index_html, receipt_html
+from ingest.export.receipt import IndexRow, Receipt, av_index_html, receipt_html, report_html
 from storage.blobs.durable import atomic_write
 
 
@@ -35,3 +35,14 @@ def render_receipt(receipt: Receipt, dest: Path) -> None:
 def render_av_index_pdf(case_number: str, rows: Sequence[IndexRow], dest: Path) -> None:
     """The case file's A/V index as a PDF table (A4 landscape)."""
     render_pdf(av_index_html(case_number, rows), dest)
+
+
+def render_report(
+    title: tuple[str, str],
+    facts: Sequence[tuple[str, str, str]],
+    lines: Sequence[str],
+    footer: str,
+    dest: Path,
+) -> None:
+    """A text report as a printable PDF (``overdue --pdf``)."""
+    render_pdf(report_html(title, facts, lines, footer), dest)

@@ -224,3 +224,20 @@ def av_index_html(case_number: str, rows: Sequence[IndexRow]) -> str:
         f"<thead><tr>{head}</tr></thead><tbody>{body_rows}</tbody></table>"
     )
     return _page("音视频资料索引 A/V index", f"{case_number}", body, landscape=True)
+
+
+def report_html(
+    title: tuple[str, str],
+    facts: Sequence[tuple[str, str, str]],
+    lines: Sequence[str],
+    footer: str,
+) -> str:
+    """A text report (``overdue --pdf``, issue 20) as a printable page: a title, a table of
+    facts (office, time, checkpoint) and the report's lines as they read in the terminal."""
+    rows = "".join(f"<tr><th>{_label(zh, en)}</th><td>{escape(v)}</td></tr>" for zh, en, v in facts)
+    text = "".join(
+        f'<p style="margin:0;white-space:pre-wrap;font-size:8pt">{escape(line) or "&#160;"}</p>'
+        for line in lines
+    )
+    body = f'<h1>{_label(*title)}</h1><table class="facts">{rows}</table><h2></h2>{text}'
+    return _page(f"{title[0]} {title[1]}", footer, body)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import subprocess
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -46,3 +47,19 @@ def test_report_order_clock_summary_details_and_csv(
     assert ("late", f"item {late}") in [(r["section"], r["subject"]) for r in rows]
     assert sum(1 for r in rows if r["section"] == "clock") == 3
     assert all(r["device"] == "BWC-1" for r in rows if r["section"] in ("late", "clock"))
+
+
+def test_the_pdf_report_renders_the_chinese_text_and_names_its_checkpoint(
+    ctx: Context, cli: Cli, clips: dict[str, Clip], tmp_path: Path
+) -> None:
+    register(ctx, badge="J1", serial="BWC-1", since=timedelta(days=5))
+    dock(ctx, lay_out(tmp_path / "c1", ("a.mp4", clips["old"])), "BWC-1")
+    pdf = tmp_path / "overdue.pdf"
+    code, _ = cli("overdue", "--pdf", str(pdf))
+    assert code == 0 and pdf.read_bytes().startswith(b"%PDF")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout  # fmt: skip
+    assert "逾期上传" in text and "BWC-1" in text and "Signed checkpoint" in text
+    with ctx.catalog.read() as txn:
+        head = txn.log.head().size
+    assert f"size {head}" in text  # the checkpoint taken for the report covers the log
