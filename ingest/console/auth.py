@@ -14,7 +14,7 @@ from typing import Any
 
 import pyotp
 
-from ingest.access.passwords import verify_password
+from ingest.access.passwords import DUMMY_HASH, verify_password
 from ingest.console.security import LOCKOUT_WINDOW, locked_until, new_token, token_id
 from ingest.context import Context
 from ingest.metrics.prometheus import ConsoleMetrics
@@ -108,7 +108,11 @@ class Auth:
         self, txn: Transaction, person: Person | None, password: str, code: str
     ) -> str | None:
         stored = people.password_hash(txn, person.id) if person is not None else None
-        if person is None or stored is None or not verify_password(password, stored):
+        if person is None or stored is None:
+            # an unknown name costs one scrypt like a known one: the time tells nothing
+            verify_password(password, DUMMY_HASH)
+            return BAD_PASSWORD
+        if not verify_password(password, stored):
             return BAD_PASSWORD
         if person.disabled:
             return DISABLED

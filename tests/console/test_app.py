@@ -14,6 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from ingest.access.passwords import DUMMY_HASH, N, P, R, verify_password
+from ingest.console import auth as auth_module
 from ingest.console.app import SESSION_COOKIE, create_app
 from ingest.console.auth import totp_code
 from ingest.console.security import CSP, locked_until
@@ -141,6 +143,35 @@ def test_five_failures_lock_the_name_even_for_the_right_password(
     assert reasons.count("password") == 5 and reasons.count("locked") == 1
     samples = parse_exposition(exposition(metrics.registry))
     assert samples[("evidock_console_logins_total", (("outcome", "locked"),))] >= 1
+
+
+def test_an_unknown_name_costs_one_scrypt_like_a_known_one(
+    app: Flask, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The response time does not tell whether a name exists: an unknown name is verified
+    against the dummy hash (same scrypt cost), a known one against its own; one each."""
+    checked: list[str] = []
+
+    def counting(password: str, stored: str) -> bool:
+        checked.append(stored)
+        return verify_password(password, stored)  # the real scrypt, counted
+
+    monkeypatch.setattr(auth_module, "verify_password", counting)
+    c = app.test_client()
+    token = CSRF.search(c.get("/login").get_data(as_text=True))
+    assert token is not None
+    for name in ("nobody.here", "li.na"):
+        r = c.post("/login", data={"username": name, "password": "wrong-password",
+                                   "csrf_token": token.group(1)})  # fmt: skip
+        assert r.status_code == 401
+    with world.ctx.catalog.read() as txn:
+        li = people.person_by_username(txn, "li.na")
+        assert li is not None
+        li_hash = people.password_hash(txn, li.id)
+    assert checked == [DUMMY_HASH, li_hash]
+    assert DUMMY_HASH.split("$")[1:4] == [str(x) for x in (N, R, P)]
+    assert li_hash is not None and li_hash.split("$")[1:4] == DUMMY_HASH.split("$")[1:4]
+    assert not verify_password("", DUMMY_HASH) and not verify_password("x", DUMMY_HASH)
 
 
 def test_lockout_rule_counts_five_failures_within_the_window() -> None:
