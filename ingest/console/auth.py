@@ -194,9 +194,15 @@ def totp_ok(secret: str, code: str, *, at: datetime) -> bool:
     return code.isdigit() and pyotp.TOTP(secret).verify(code, for_time=at, valid_window=1)
 
 
-def enrol_totp(ctx: Context, person: Person) -> str:
-    """Give ``person`` a new TOTP secret (replacing any); returns its otpauth URI."""
+def enrol_totp(ctx: Context, person: Person, *, actor: str) -> str:
+    """Give ``person`` a new TOTP secret (replacing any) with its ``second_factor_changed``
+    event naming ``actor`` (never the secret); returns the otpauth URI."""
     secret = new_totp_secret()
     with ctx.catalog.write() as txn:
-        ConsoleOps(txn).set_totp_secret(person.id, secret, now=ctx.clock())
+        ops = ConsoleOps(txn)
+        change = "replaced" if ops.totp_secret(person.id) is not None else "enrolled"
+        ops.set_totp_secret(person.id, secret, now=ctx.clock())
+        ctx.custody.append(txn, type=EventType.SECOND_FACTOR_CHANGED, actor=actor,
+                           data={"person": person.username, "factor": "totp",
+                                 "change": change})  # fmt: skip
     return totp_uri(secret, person.username)
