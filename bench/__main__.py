@@ -1,6 +1,6 @@
-"""``python -m bench [ingest] [photos] [log] [verify] [overdue] [proxy] [--quick] [--dir DIR]
-[--size N ...]``; all parts by default. ``appends``: custody-log appends with 1, 2, 4 writers
-on PostgreSQL.
+"""``python -m bench [ingest] [photos] [log] [verify] [overdue] [proxy] [search] [--quick]
+[--dir DIR] [--size N ...]``; all parts by default. ``appends``: custody-log appends with 1,
+2, 4 writers on PostgreSQL. ``search``: the console's item search (issue 16).
 
 Prints readable tables and ends with one JSON summary line.
 """
@@ -20,7 +20,7 @@ from typing import Any
 
 from bench.common import Options, fs_type, pick_base
 
-PARTS = ("ingest", "photos", "log", "verify", "overdue", "proxy", "appends", "export")
+PARTS = ("ingest", "photos", "log", "verify", "overdue", "proxy", "appends", "export", "search")
 
 
 def _runner(part: str) -> Callable[[Options], dict[str, Any]]:
@@ -48,6 +48,10 @@ def _runner(part: str) -> Callable[[Options], dict[str, Any]]:
         from bench import export
 
         return export.run
+    if part == "search":  # issue 16: the console's item search at 1M items
+        from bench import search
+
+        return search.run
     if part == "appends":  # issue 9: concurrent writers on PostgreSQL
         from bench import appends
 
@@ -63,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         "parts",
         nargs="*",
         metavar="PART",
-        help="ingest, photos, log, verify, overdue, proxy, appends, export (default: all)",
+        help="ingest, photos, log, verify, overdue, proxy, appends, export, search (default: all)",
     )
     ap.add_argument("--quick", action="store_true", help="sizes ~10x smaller, a smoke run")
     ap.add_argument(
@@ -75,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="N",
-        help="run the verify/overdue parts at this size (repeatable), e.g. --size 1000000",
+        help="run the verify/overdue/search parts at this size (repeatable), e.g. --size 1000000",
     )
     args = ap.parse_args(argv)
     unknown = [p for p in args.parts if p not in PARTS]

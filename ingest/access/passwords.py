@@ -30,6 +30,15 @@ def hash_password(password: str) -> str:
     return f"scrypt${N}${R}${P}${b64(salt).decode()}${b64(key).decode()}"
 
 
+# What a login under a name nobody has (or a person without a password) is checked against:
+# the same cost as a real hash, so the response time does not tell whether a name exists. Its
+# salt and key are zeros: a real derivation never gives that key (it would take a preimage).
+DUMMY_HASH = (
+    f"scrypt${N}${R}${P}${base64.b64encode(bytes(SALT_BYTES)).decode()}"
+    f"${base64.b64encode(bytes(KEY_BYTES)).decode()}"
+)
+
+
 def verify_password(password: str, stored: str) -> bool:
     """True when ``password`` matches ``stored``; a malformed hash never matches."""
     parts = stored.split("$")

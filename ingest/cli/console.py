@@ -2,7 +2,8 @@
 
 It serves the pages of ``ingest.console`` with cheroot: HTTPS with [console] tls_cert/tls_key,
 else HTTP on localhost behind a reverse proxy (README). ``--totp-enrol USER`` gives a person a
-TOTP secret and prints its otpauth URI, once, instead of serving."""
+TOTP secret (a ``second_factor_changed`` event naming who ran it) and prints its otpauth URI,
+once, instead of serving."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import threading
 from types import FrameType
 from typing import Any
 
+from ingest.cli.actor import acting
 from ingest.cli.common import examples
 from ingest.config import Settings
 from ingest.console.app import create_app
@@ -88,7 +90,8 @@ def _enrol(ctx: Any, username: str, out: Output) -> int:
         person = people.person_by_username(txn, username)
     if person is None:
         raise UsageError(f"no person {username!r} 无此人员", hint="List them: evidock person list")
-    uri = enrol_totp(ctx, person)
+    actor, _ = acting(ctx)
+    uri = enrol_totp(ctx, person, actor=actor)
     out.line(f"TOTP enrolled for {username}; add this to the authenticator app (shown once):")
     out.line(uri)
     out.document({"person": username, "otpauth": uri})

@@ -14,7 +14,7 @@ from typing import Any
 
 import pyotp
 
-from ingest.access.passwords import verify_password
+from ingest.access.passwords import DUMMY_HASH, verify_password
 from ingest.console.security import LOCKOUT_WINDOW, locked_until, new_token, token_id
 from ingest.context import Context
 from ingest.metrics.prometheus import ConsoleMetrics
@@ -108,7 +108,11 @@ class Auth:
         self, txn: Transaction, person: Person | None, password: str, code: str
     ) -> str | None:
         stored = people.password_hash(txn, person.id) if person is not None else None
-        if person is None or stored is None or not verify_password(password, stored):
+        if person is None or stored is None:
+            # an unknown name costs one scrypt like a known one: the time tells nothing
+            verify_password(password, DUMMY_HASH)
+            return BAD_PASSWORD
+        if not verify_password(password, stored):
             return BAD_PASSWORD
         if person.disabled:
             return DISABLED
@@ -190,9 +194,15 @@ def totp_ok(secret: str, code: str, *, at: datetime) -> bool:
     return code.isdigit() and pyotp.TOTP(secret).verify(code, for_time=at, valid_window=1)
 
 
-def enrol_totp(ctx: Context, person: Person) -> str:
-    """Give ``person`` a new TOTP secret (replacing any); returns its otpauth URI."""
+def enrol_totp(ctx: Context, person: Person, *, actor: str) -> str:
+    """Give ``person`` a new TOTP secret (replacing any) with its ``second_factor_changed``
+    event naming ``actor`` (never the secret); returns the otpauth URI."""
     secret = new_totp_secret()
     with ctx.catalog.write() as txn:
-        ConsoleOps(txn).set_totp_secret(person.id, secret, now=ctx.clock())
+        ops = ConsoleOps(txn)
+        change = "replaced" if ops.totp_secret(person.id) is not None else "enrolled"
+        ops.set_totp_secret(person.id, secret, now=ctx.clock())
+        ctx.custody.append(txn, type=EventType.SECOND_FACTOR_CHANGED, actor=actor,
+                           data={"person": person.username, "factor": "totp",
+                                 "change": change})  # fmt: skip
     return totp_uri(secret, person.username)

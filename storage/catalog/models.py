@@ -559,3 +559,6 @@ class ConsoleTotpRow(Base):
 
 # The console's item search filters by device and time.
 Index("ix_item_device_recorded", ItemRow.device_id, ItemRow.recorded_start)
+# ... and by flags: the late items, the items with any flag (most have none) (0015)
+Index("ix_offload_check_late_flag_seq", OffloadCheckRow.late_flag_seq)
+Index("ix_item_flags", ItemRow.flags)

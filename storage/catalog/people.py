@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select
 
 from storage.catalog.logrows import _EVENT_COLUMNS, _event_from_columns
-from storage.catalog.models import CustodyEventRow, PersonRoleRow, PersonRow
+from storage.catalog.models import ConsoleTotpRow, CustodyEventRow, PersonRoleRow, PersonRow
 from storage.catalog.session import Transaction
 from storage.errors import AlreadyExists, NotFound
 from storage.records import Event, Person
@@ -167,8 +167,13 @@ def last_access(
 
 
 def people_facts(txn: Transaction) -> list[tuple[str, dict[str, str | None]]]:
-    """Each person's facts as comparable text (username, fields), for ``verify``."""
-    return [(p.username, person_fields(p)) for p in list_people(txn)]
+    """Each person's facts as comparable text (username, fields), for ``verify``; the second
+    factor is "totp" with a TOTP secret, else "none" (the secret itself is never compared)."""
+    totp = set(txn.s.scalars(select(ConsoleTotpRow.person_id)))
+    return [
+        (p.username, {**person_fields(p), "second_factor": "totp" if p.id in totp else "none"})
+        for p in list_people(txn)
+    ]
 
 
 def person_fields(p: Person) -> dict[str, str | None]:

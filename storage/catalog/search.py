@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import aliased
 
 from storage.catalog.models import (
     CaseLinkRow,
@@ -71,45 +72,18 @@ class ItemPage:
 
 def search_items(txn: Transaction, q: ItemQuery) -> ItemPage:
     limit = max(1, min(q.limit, MAX_PAGE))
+    order = (ItemRow.recorded_start.desc(), ItemRow.id.desc())
+    page = _matching_ids(q).order_by(*order).limit(limit + 1).offset(max(0, q.offset))
+    page = page.correlate(None)  # its own evidence_item, not the outer one
     stmt = (
         select(ItemRow, DeviceRow.serial, OfficerRow.badge, OffloadCheckRow)
         .join(DeviceRow, DeviceRow.id == ItemRow.device_id)
         .outerjoin(OfficerRow, OfficerRow.id == ItemRow.officer_id)
         .outerjoin(OffloadCheckRow, OffloadCheckRow.item_id == ItemRow.id)
+        .where(ItemRow.id.in_(page))
+        .order_by(*order)
     )
-    if q.case is not None:
-        linked = (
-            select(CaseLinkRow.item_id)
-            .join(CaseRow, CaseRow.id == CaseLinkRow.case_id)
-            .where(CaseRow.number == q.case, CaseLinkRow.retired == 0)
-        )
-        stmt = stmt.where(ItemRow.id.in_(linked))
-    if q.officer is not None:
-        stmt = stmt.where(OfficerRow.badge == q.officer)
-    if q.device is not None:
-        stmt = stmt.where(DeviceRow.serial == q.device)
-    if q.since is not None:
-        stmt = stmt.where(ItemRow.recorded_start >= q.since)
-    if q.until is not None:
-        stmt = stmt.where(ItemRow.recorded_start < q.until)
-    if LATE in q.flags:
-        stmt = stmt.where(OffloadCheckRow.late_flag_seq.is_not(None))
-    if CLOCK in q.flags:
-        stmt = stmt.where(and_(OffloadCheckRow.clock_problem.is_not(None),
-                               OffloadCheckRow.clock_problem != ""))  # fmt: skip
-    if DAMAGED in q.flags:
-        stmt = stmt.where(or_(*(ItemRow.flags.contains(f) for f in DAMAGE_FLAGS)))
-    if FIXITY in q.flags:
-        stmt = stmt.where(
-            exists().where(
-                CustodyEventRow.item_id == ItemRow.id, CustodyEventRow.type == "fixity_failed"
-            )
-        )
-    if UNLINKED in q.flags:  # in no case (issue 20): what still needs filing
-        live = select(CaseLinkRow.item_id).where(CaseLinkRow.retired == 0)
-        stmt = stmt.where(ItemRow.id.not_in(live))
-    stmt = stmt.order_by(ItemRow.recorded_start.desc(), ItemRow.id.desc())
-    rows = list(txn.s.execute(stmt.limit(limit + 1).offset(max(0, q.offset))))
+    rows = list(txn.s.execute(stmt))
     hits = tuple(
         ItemHit(
             id=item.id, sha256=item.sha256, size=item.size, device_serial=serial,
@@ -124,6 +98,50 @@ def search_items(txn: Transaction, q: ItemQuery) -> ItemPage:
         for item, serial, badge, chk in rows[:limit]
     )  # fmt: skip
     return ItemPage(hits=hits, offset=max(0, q.offset), limit=limit, more=len(rows) > limit)
+
+
+def _matching_ids(q: ItemQuery) -> Select[int]:
+    """The ids of the matching items, every filter on an index: the page is cut from these
+    (only index entries are skipped for a deep page) before whole rows are read. A flag is a
+    small set of item ids (``offload_check`` by ``late_flag_seq`` or ``clock_problem``, the
+    items with any flag by ``flags``, the ``fixity_failed`` events by type), never a scan."""
+    stmt = select(ItemRow.id)
+    if q.case is not None:
+        linked = (
+            select(CaseLinkRow.item_id)
+            .join(CaseRow, CaseRow.id == CaseLinkRow.case_id)
+            .where(CaseRow.number == q.case, CaseLinkRow.retired == 0)
+        )
+        stmt = stmt.where(ItemRow.id.in_(linked))
+    if q.officer is not None:  # badges and serials are unique: one id each
+        officer = select(OfficerRow.id).where(OfficerRow.badge == q.officer)
+        stmt = stmt.where(ItemRow.officer_id == officer.scalar_subquery())
+    if q.device is not None:
+        device = select(DeviceRow.id).where(DeviceRow.serial == q.device)
+        stmt = stmt.where(ItemRow.device_id == device.scalar_subquery())
+    if q.since is not None:
+        stmt = stmt.where(ItemRow.recorded_start >= q.since)
+    if q.until is not None:
+        stmt = stmt.where(ItemRow.recorded_start < q.until)
+    if LATE in q.flags:
+        late = select(OffloadCheckRow.item_id).where(OffloadCheckRow.late_flag_seq.is_not(None))
+        stmt = stmt.where(ItemRow.id.in_(late))
+    if CLOCK in q.flags:  # '' sorts first: "> ''" is "not empty" as an index range
+        clock = select(OffloadCheckRow.item_id).where(OffloadCheckRow.clock_problem > "")
+        stmt = stmt.where(ItemRow.id.in_(clock))
+    if DAMAGED in q.flags:  # most items have no flag: the range skips them in the index
+        flagged = aliased(ItemRow)
+        damaged = select(flagged.id).where(
+            flagged.flags > "", or_(*(flagged.flags.contains(f) for f in DAMAGE_FLAGS))
+        )
+        stmt = stmt.where(ItemRow.id.in_(damaged))
+    if FIXITY in q.flags:
+        failed = select(CustodyEventRow.item_id).where(CustodyEventRow.type == "fixity_failed")
+        stmt = stmt.where(ItemRow.id.in_(failed))
+    if UNLINKED in q.flags:  # in no case (issue 20): what still needs filing
+        live = select(CaseLinkRow.item_id).where(CaseLinkRow.retired == 0)
+        stmt = stmt.where(ItemRow.id.not_in(live))
+    return stmt
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,7 +8,9 @@ import json
 from collections.abc import Callable
 
 import pytest
+from sqlalchemy import text
 
+from ingest.cli.audit import verify_run
 from ingest.cli.main import main
 from ingest.config import Settings
 from ingest.context import Context
@@ -85,6 +87,37 @@ def test_mapped_admin_acts_as_person_and_others_are_refused(ctx: Context, evidoc
     rc, out, _ = evidock("person", "list", "--json")
     listed = {p["username"]: p for p in json.loads(out)}
     assert listed["li.na"]["disabled"] and listed["li.na"]["roles"] == ["custodian"]
+
+
+def test_totp_enrolment_is_an_event_and_verify_compares_it(ctx: Context, evidock: Cli) -> None:
+    """``evidock console --totp-enrol`` changes a second factor: ``second_factor_changed``
+    names who ran it (enrolled, then replaced), never the secret; verify stays clean, and a
+    secret removed behind the log's back is a person-mismatch."""
+    assert evidock("person", "add", "chief", "--name", "王强", "--os-user", "wq",
+                   "--role", "admin")[0] == 0  # fmt: skip
+    assert evidock("person", "add", "li.na", "--name", "李娜")[0] == 0
+    for _ in range(2):
+        rc, out, err = evidock("console", "--totp-enrol", "li.na", as_user="wq")
+        assert (rc, err) == (0, ""), err
+    secret = out.split("secret=")[1].split("&")[0]
+    assert _events(ctx, "second_factor_changed") == [
+        ("second_factor_changed", "person:chief",
+         {"person": "li.na", "factor": "totp", "change": "enrolled"}),
+        ("second_factor_changed", "person:chief",
+         {"person": "li.na", "factor": "totp", "change": "replaced"}),
+    ]  # fmt: skip
+    assert secret not in json.dumps(_events(ctx, "second_factor_changed"))
+    assert _problems(ctx) == []
+    rc, _, err = evidock("console", "--totp-enrol", "nobody")
+    assert rc == 2 and "nobody" in err
+    with ctx.catalog.engine.begin() as conn:
+        conn.execute(text("DELETE FROM console_totp"))
+    assert ("person-mismatch", "person li.na, field second_factor") in _problems(ctx)
+
+
+def _problems(ctx: Context) -> list[tuple[str, str]]:
+    report, _, _ = verify_run(ctx.settings, quick=True, item=None)
+    return [(p.code, p.subject) for p in report.problems]
 
 
 def test_bad_role_and_short_password_are_usage_errors(ctx: Context, evidock: Cli) -> None:

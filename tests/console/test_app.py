@@ -14,12 +14,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from ingest.access.passwords import DUMMY_HASH, N, P, R, verify_password
+from ingest.console import auth as auth_module
 from ingest.console.app import SESSION_COOKIE, create_app
-from ingest.console.auth import totp_code
+from ingest.console.auth import enrol_totp, totp_code
 from ingest.console.security import CSP, locked_until
 from ingest.metrics.prometheus import ConsoleMetrics, exposition, parse_exposition
 from storage.catalog import people
-from storage.catalog.console import ConsoleOps
 from storage.catalog.search import ItemQuery, search_items
 from tests.console.conftest import OPEN_CASE, PASSWORD, RESTRICTED_CASE, World
 
@@ -143,6 +144,35 @@ def test_five_failures_lock_the_name_even_for_the_right_password(
     assert samples[("evidock_console_logins_total", (("outcome", "locked"),))] >= 1
 
 
+def test_an_unknown_name_costs_one_scrypt_like_a_known_one(
+    app: Flask, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The response time does not tell whether a name exists: an unknown name is verified
+    against the dummy hash (same scrypt cost), a known one against its own; one each."""
+    checked: list[str] = []
+
+    def counting(password: str, stored: str) -> bool:
+        checked.append(stored)
+        return verify_password(password, stored)  # the real scrypt, counted
+
+    monkeypatch.setattr(auth_module, "verify_password", counting)
+    c = app.test_client()
+    token = CSRF.search(c.get("/login").get_data(as_text=True))
+    assert token is not None
+    for name in ("nobody.here", "li.na"):
+        r = c.post("/login", data={"username": name, "password": "wrong-password",
+                                   "csrf_token": token.group(1)})  # fmt: skip
+        assert r.status_code == 401
+    with world.ctx.catalog.read() as txn:
+        li = people.person_by_username(txn, "li.na")
+        assert li is not None
+        li_hash = people.password_hash(txn, li.id)
+    assert checked == [DUMMY_HASH, li_hash]
+    assert DUMMY_HASH.split("$")[1:4] == [str(x) for x in (N, R, P)]
+    assert li_hash is not None and li_hash.split("$")[1:4] == DUMMY_HASH.split("$")[1:4]
+    assert not verify_password("", DUMMY_HASH) and not verify_password("x", DUMMY_HASH)
+
+
 def test_lockout_rule_counts_five_failures_within_the_window() -> None:
     """Pure rule: 5 in 15 min lock for 15 min from the fifth; spread out, they do not."""
     t0 = datetime(2026, 12, 1, 8, tzinfo=UTC)
@@ -155,17 +185,20 @@ def test_lockout_rule_counts_five_failures_within_the_window() -> None:
 
 def test_totp_is_required_once_enrolled(app: Flask, world: World) -> None:
     """A person with a TOTP secret needs the current code besides the password."""
-    with world.ctx.catalog.write() as txn:
+    with world.ctx.catalog.read() as txn:
         sun = people.person_by_username(txn, "sun.li")
         assert sun is not None
-        ConsoleOps(txn).set_totp_secret(sun.id, "JBSWY3DPEHPK3PXP", now=world.ctx.clock())
+    uri = enrol_totp(world.ctx, sun, actor="person:zhao.min")
+    secret = uri.split("secret=")[1].split("&")[0]
+    [changed] = events(world, "second_factor_changed")
+    assert changed["actor"] == "person:zhao.min" and changed["person"] == "sun.li"
     c = app.test_client()
     token = CSRF.search(c.get("/login").get_data(as_text=True))
     assert token is not None
     r = c.post("/login", data={"username": "sun.li", "password": PASSWORD["sun.li"],
                                "code": "000000", "csrf_token": token.group(1)})  # fmt: skip
     assert r.status_code == 401
-    login(app, "sun.li", code=totp_code("JBSWY3DPEHPK3PXP", datetime.now(UTC)))
+    login(app, "sun.li", code=totp_code(secret, datetime.now(UTC)))
 
 
 def test_officer_is_refused_another_officers_restricted_item_and_it_is_recorded(

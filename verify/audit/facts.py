@@ -53,7 +53,9 @@ CASE_EVENTS = frozenset(
 DEVICE_EVENTS = frozenset(
     {"device_registered", "device_assigned", "device_docked", "device_status_changed"}
 )
-PERSON_EVENTS = frozenset({"person_added", "role_granted", "role_revoked", "person_disabled"})
+PERSON_EVENTS = frozenset(
+    {"person_added", "role_granted", "role_revoked", "person_disabled", "second_factor_changed"}
+)
 LEVEL_EVENT = EventType.CONFIDENTIALITY_CHANGED.value
 EXPORT_EVENTS = frozenset({"export_requested", "export_approved", "exported"})
 FACT_EVENTS = frozenset(
@@ -211,7 +213,7 @@ class Projection:
             case "confidentiality_changed":
                 level = norm("to", data.get("to"))
                 self.cases.setdefault(str(data.get("case")), {})["confidentiality"] = level
-            case "person_added" | "role_granted" | "role_revoked" | "person_disabled":
+            case t if t in PERSON_EVENTS:
                 self._person(ev.type, data)
             case "export_requested" | "export_approved" | "exported":
                 self._export(ev, data)
@@ -257,9 +259,11 @@ class Projection:
         if type == "person_added":
             person.clear()
             _take(person, data, ("name", "badge", "unit", "os_user"))
-            person.update(roles="", disabled="no")
+            person.update(roles="", disabled="no", second_factor="none")
         elif type == "person_disabled":
             person["disabled"] = "yes"
+        elif type == "second_factor_changed":
+            person["second_factor"] = norm("factor", data.get("factor"))
         elif "roles" in person:
             roles = set(filter(None, (person["roles"] or "").split(",")))
             role = str(data.get("role"))

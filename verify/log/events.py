@@ -74,6 +74,7 @@ class EventType(enum.StrEnum):
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
     SESSION_REVOKED = "session_revoked"
+    SECOND_FACTOR_CHANGED = "second_factor_changed"  # a person's TOTP enrolled or replaced
 
 
 EVENT_TYPES = frozenset(EventType)
