@@ -21,6 +21,10 @@ EXPECTED = {
     "ingest.errors.IngestError": 1,
     "ingest.errors.ConfigError": 2,
     "ingest.errors.UsageError": 2,
+    "ingest.export.build.PackageIntegrityError": 1,  # a stored original is not what was logged
+    "ingest.export.build.PackageRefused": 2,
+    "ingest.export.requests.ApprovalDenied": 2,
+    "ingest.export.requests.ExportRefused": 2,
     "ingest.cases.compliance.CaseNumberInvalid": 2,
     "ingest.errors.ToolMissing": 2,
     "ingest.errors.DataDirError": 2,
@@ -41,6 +45,7 @@ EXPECTED = {
     # storage
     "storage.errors.StorageError": 2,
     "storage.errors.CatalogUnavailable": 4,
+    "storage.errors.CatalogTooNew": 2,  # a catalog of a newer release: never downgraded
     "storage.errors.NotFound": 2,
     "storage.errors.AlreadyExists": 2,
     "storage.errors.StoreIntegrityError": 1,
