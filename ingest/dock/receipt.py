@@ -24,6 +24,7 @@ from ingest.context import Context
 from ingest.pipeline.results import FileOutcome, IngestReport
 from storage.catalog.jobs import JobKind, JobOps
 from storage.catalog.offload import OffloadOps
+from storage.catalog.session import Transaction
 from storage.errors import StorageError
 from storage.records import MediaFacts
 
@@ -45,6 +46,12 @@ class LateItem:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Officer:
+    badge: str
+    name: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LeftGroup:
     """Files left on the device for one reason."""
 
@@ -58,8 +65,7 @@ class BayReceipt:
     dock: str
     session: int
     device: str
-    officer: str | None  # badge
-    officer_name: str | None
+    officers: tuple[Officer, ...]  # whose recordings these are (the items' attribution)
     outcome: str
     refused_reason: str | None
     docked_at: datetime
@@ -95,10 +101,15 @@ def make_receipt(
     late: Mapping[int, float],
     durations: Mapping[int, float | None],
     proxies_pending: int,
-    officer_name: str | None = None,
+    officers: Mapping[str, str | None] | None = None,
 ) -> BayReceipt:
     """Pure: the receipt of one docking. ``late``: delay in seconds of each item of the
-    session flagged late; ``durations``: recorded seconds of items (None: unknown)."""
+    session flagged late; ``durations``: recorded seconds of items (None: unknown);
+    ``officers``: badge -> name of the officers the items are attributed to (the docking's
+    own officer, given with ``--officer``, is one of them)."""
+    who = dict(officers or {})
+    if report.officer is not None:
+        who.setdefault(report.officer, None)
     stored = [f for f in report.files if f.result == FileOutcome.STORED]
     groups: dict[str, list[str]] = {}
     for f in report.files:
@@ -111,8 +122,7 @@ def make_receipt(
         dock=dock,
         session=report.session,
         device=report.device,
-        officer=report.officer,
-        officer_name=officer_name,
+        officers=tuple(Officer(badge=b, name=n) for b, n in sorted(who.items())),
         outcome=str(report.outcome),
         refused_reason=report.refused_reason,
         docked_at=docked_at,
@@ -159,11 +169,12 @@ class Line:
 
 def receipt_pairs(r: BayReceipt, zone: ZoneInfo) -> list[Line]:
     """The receipt's lines, Chinese first (the kiosk shows the two languages apart)."""
-    who = " ".join(x for x in (r.officer, r.officer_name) if x) or "未登记 / not registered"
+    named = [" ".join(x for x in (o.badge, o.name) if x) for o in r.officers]
+    who_zh, who_en = ("、".join(named), ", ".join(named)) if named else ("未知", "unknown")
     outcome_zh, outcome_en = OUTCOMES.get(r.outcome, (r.outcome, r.outcome))
     docked, finished = _when(r.docked_at, zone), _when(r.finished_at, zone)
     lines = [
-        Line(zh=f"设备 {r.device} · 民警 {who}", en=f"camera {r.device} · officer {who}"),
+        Line(zh=f"设备 {r.device} · 民警 {who_zh}", en=f"camera {r.device} · officer {who_en}"),
         Line(
             zh=f"停靠 {docked}，结束 {finished}（{outcome_zh}）",
             en=f"docked {docked}, finished {finished} ({outcome_en})",
@@ -278,8 +289,7 @@ def receipt_json(r: BayReceipt) -> dict[str, Any]:
         "dock": r.dock,
         "session": r.session,
         "device": r.device,
-        "officer": r.officer,
-        "officer_name": r.officer_name,
+        "officers": [{"badge": o.badge, "name": o.name} for o in r.officers],
         "outcome": r.outcome,
         "refused_reason": r.refused_reason,
         "docked_at": r.docked_at.isoformat(),
@@ -302,8 +312,9 @@ def receipt_from_json(d: Mapping[str, Any]) -> BayReceipt:
         dock=str(d["dock"]),
         session=int(d["session"]),
         device=str(d["device"]),
-        officer=d.get("officer"),
-        officer_name=d.get("officer_name"),
+        officers=tuple(
+            Officer(badge=str(o["badge"]), name=o.get("name")) for o in d.get("officers", [])
+        ),
         outcome=str(d["outcome"]),
         refused_reason=d.get("refused_reason"),
         docked_at=datetime.fromisoformat(d["docked_at"]),
@@ -345,12 +356,10 @@ def read_receipt(
         items = txn.items(ids=ids) if ids else []
         durations = {i.id: _duration(i.facts) for i in items}
         pending = len(JobOps(txn).unfinished_for(ids, kind=JobKind.TRANSCODE)) if ids else 0
-        name = None
+        badges = {i.officer_badge for i in items if i.officer_badge is not None}
         if report.officer is not None:
-            try:
-                name = txn.officer(report.officer).name
-            except StorageError:
-                name = None
+            badges.add(report.officer)
+        officers = {b: _name(txn, b) for b in badges}
     return make_receipt(
         report,
         bay=bay,
@@ -361,8 +370,15 @@ def read_receipt(
         late=late,
         durations=durations,
         proxies_pending=pending,
-        officer_name=name,
+        officers=officers,
     )
+
+
+def _name(txn: Transaction, badge: str) -> str | None:
+    try:
+        return txn.officer(badge).name
+    except StorageError:  # not registered (NotFound): the badge alone
+        return None
 
 
 def _duration(facts: MediaFacts) -> float | None:

@@ -51,7 +51,7 @@ def _receipt(**late: float) -> BayReceipt:
         late={int(k.removeprefix("i")): v for k, v in late.items()},
         durations={1: 1800.0, 2: 3600.0, 3: 1800.0, 4: None, 9: 600.0},
         proxies_pending=2,
-        officer_name="王伟",
+        officers={"J0042": "王伟"},
     )
 
 
@@ -136,6 +136,7 @@ def test_kiosk_page_escapes_device_names_and_refreshes_without_script() -> None:
     assert "<script" not in html and "<img" not in html and "<video" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;\\u202egnp.MP4" in html
     assert '<meta http-equiv="refresh" content="10">' in html
+    assert "民警 未知" in html and "officer unknown" in html
     page = kiosk_pages(lambda: [r], dock="dock-01", zone=ZONE)
     found = page("/kiosk/BWC-0042")
     assert found is not None and found.status == 200
