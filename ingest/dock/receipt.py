@@ -181,7 +181,9 @@ def receipt_pairs(r: BayReceipt, zone: ZoneInfo) -> list[Line]:
         ),
     ]
     if r.refused_reason:
-        lines.append(Line(zh="拒绝接收", en=f"refused: {r.refused_reason}", alert=True))
+        lines.append(
+            Line(zh=f"拒绝接收：{r.refused_reason}", en=f"refused: {r.refused_reason}", alert=True)
+        )
     zh_span, en_span = _span(r.recorded_s)
     unknown = (
         (f"，{r.unknown_duration} 个时长未知", f", {r.unknown_duration} of unknown length")
