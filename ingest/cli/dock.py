@@ -14,8 +14,10 @@ from ingest.cli.common import examples, open_dock
 from ingest.cli.evidence import fixity_line
 from ingest.config import Settings
 from ingest.dock.daemon import DockDaemon
+from ingest.dock.kiosk import kiosk_pages
 from ingest.dock.notify import Notifier
-from ingest.dock.status import read_status
+from ingest.dock.receipt import receipt_lines
+from ingest.dock.status import read_status, status_receipt
 from ingest.errors import EXIT_OK, UsageError
 from ingest.jobs.uploads import check_object_store
 from ingest.metrics.catalog import CatalogGauges  # metrics (issue 7)
@@ -70,17 +72,6 @@ def cmd_dock(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     profiles = load_profiles([settings.dock.profiles_dir])
     metrics = DockMetrics(ctx.dock.name)
     metrics.add_families(CatalogGauges(ctx).families)  # metrics (issue 7): catalog gauges
-    address = args.metrics_address or settings.dock.metrics_address
-    served = None
-    if address and address != "off":
-        try:
-            served = serve(address, metrics.registry)
-        except (OSError, ValueError) as e:
-            ctx.close()
-            raise UsageError(
-                f"cannot serve metrics at {address}: {e}",
-                hint="Choose a free HOST:PORT with --metrics-address, or 'off'.",
-            ) from e
     notifier = Notifier(settings.notify_socket)
     daemon = DockDaemon(
         ctx,
@@ -90,6 +81,20 @@ def cmd_dock(args: argparse.Namespace, out: Output, settings: Settings) -> int:
         notifier=notifier,
         use_udev=settings.dock.udev and not args.no_udev,
     )
+    address = args.metrics_address or settings.dock.metrics_address
+    served = None
+    if address and address != "off":
+        # issue 20: the same endpoint serves the bays' receipts to the kiosk screen
+        pages = kiosk_pages(daemon.receipts, dock=ctx.dock.name, zone=settings.zone)
+        try:
+            served = serve(address, metrics.registry, pages=pages)
+        except (OSError, ValueError) as e:
+            notifier.close()
+            ctx.close()
+            raise UsageError(
+                f"cannot serve metrics at {address}: {e}",
+                hint="Choose a free HOST:PORT with --metrics-address, or 'off'.",
+            ) from e
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         daemon.request_stop()
@@ -151,6 +156,11 @@ def cmd_status(args: argparse.Namespace, out: Output, settings: Settings) -> int
                 f"  {bay.get('device') or Path(bay['source']).name:<20} {bay['state']}"
                 f"  ({bay['files_done']} files)"
             )
+            receipt = status_receipt(bay)
+            if receipt is not None:  # issue 20: the bay's last docking, as the kiosk shows it
+                out.line(f"    回执 / receipt (session {receipt.session}):")
+                for line in receipt_lines(receipt, settings.zone):
+                    out.line(f"      {line}")
     if catalog_error is not None:
         waits = "; the daemon waits for it" if status and status.get("running") else ""
         out.line(f"catalog: UNAVAILABLE ({catalog_error.splitlines()[0]}){waits}")

@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 
@@ -48,6 +49,7 @@ from devices.watch import Settler, WatchSource, device_folders
 from ingest.cases.links import after_ingest
 from ingest.context import Context
 from ingest.dock.notify import Notifier
+from ingest.dock.receipt import BayReceipt, bay_name, read_receipt, receipt_lines
 from ingest.dock.status import BayView, write_status
 from ingest.errors import EXIT_FAILURE, EXIT_OK, IngestError
 from ingest.jobs.worker import WorkerPool  # issue 5: embedded job workers
@@ -156,6 +158,7 @@ class _Bay:
     since: float = field(default_factory=time.time)
     last_progress: float = field(default_factory=time.monotonic)
     previous: tuple[str, int] = ("waiting", 0)  # state and files done before it was queued
+    receipt: BayReceipt | None = None  # of its last docking that went to its end (issue 20)
 
 
 class DockDaemon:
@@ -482,6 +485,7 @@ class DockDaemon:
         """Ingest one device. USB media are mounted read-only, so they are never wiped here;
         wiping applies to watch folders whose profile and configuration both allow it."""
         bay.state, bay.profile = "ingesting", profile.name if profile else None
+        docked_at = self.ctx.clock()
         self.metrics.bays.labels(self.metrics.dock).inc()
         bay.last_progress = time.monotonic()
 
@@ -534,7 +538,33 @@ class DockDaemon:
             "dock session ended session=%s device=%s outcome=%s stored=%d failed=%d",
             report.session, report.device, report.outcome, s["stored"], s["failed"],
         )  # fmt: skip
+        self._receipt(bay, report, docked_at)
         return report
+
+    def _receipt(self, bay: _Bay, report: IngestReport, docked_at: datetime) -> None:
+        """The bay's receipt (issue 20): to the journal, the status file and the kiosk."""
+        try:
+            receipt = read_receipt(
+                self.ctx, report, bay=bay_name(bay.source, bay.kind), docked_at=docked_at
+            )
+        except StorageError as e:  # the docking is done; only its receipt is missing
+            logger.warning(
+                "no receipt for the docking session=%s device=%s code=%s error=%s",
+                report.session, report.device, e.code, e,
+            )  # fmt: skip
+            return
+        with self.lock:
+            bay.receipt = receipt
+        for line in receipt_lines(receipt, self.ctx.settings.zone):
+            logger.info(
+                "receipt session=%s device=%s bay=%s: %s",
+                report.session, report.device, receipt.bay, line,
+            )  # fmt: skip
+
+    def receipts(self) -> list[BayReceipt]:
+        """The receipt of each bay's last docking (the kiosk reads them, from its thread)."""
+        with self.lock:
+            return [b.receipt for b in self.bays.values() if b.receipt is not None]
 
     def _close_cut_sessions(self, root: Path) -> None:
         """Sessions of this dock on this source still open were cut short (by the catalog going
@@ -596,8 +626,9 @@ class DockDaemon:
                 files_done=b.done,
                 current=b.current,
                 since=b.since,
+                receipt=b.receipt,
             )
-            for b in self.bays.values()
+            for b in list(self.bays.values())
         ]
         write_status(self.status_path, dock=self.ctx.dock.name, bays=views)
         self.notifier.send(STATUS=self._summary())

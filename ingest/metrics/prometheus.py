@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import logging
 import platform
+import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
-from wsgiref.simple_server import WSGIServer
+from socketserver import ThreadingMixIn
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import (
     CollectorRegistry,
@@ -28,6 +32,7 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
     generate_latest,
+    make_wsgi_app,
     start_http_server,
     write_to_textfile,
 )
@@ -36,6 +41,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ingest.pipeline.results import FileOutcome, SessionOutcome
 from ingest.version import commit, release
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse
+    from wsgiref.types import WSGIApplication as WSGIApp
 
 logger = logging.getLogger(__name__)
 
@@ -225,12 +234,68 @@ class ConsoleMetrics:
 # -- the endpoint ----------------------------------------------------------------------------
 
 
-def serve(address: str, registry: CollectorRegistry) -> Served:
-    """Start the metrics endpoint at HOST:PORT; returns a handle with ``shutdown()``."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Page:
+    """An HTML page the endpoint serves beside /metrics (the dock's kiosk, issue 20)."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+    content_type: str = "text/html; charset=utf-8"
+
+
+Pages = Callable[[str], Page | None]  # a request path -> its page, or None: the metrics
+
+
+def serve(address: str, registry: CollectorRegistry, *, pages: Pages | None = None) -> Served:
+    """Start the metrics endpoint at HOST:PORT; returns a handle with ``shutdown()``.
+    ``pages`` answers the paths it knows (GET only) before the metrics do."""
     host, _, port = address.rpartition(":")
-    server, thread = start_http_server(int(port), addr=host or "127.0.0.1", registry=registry)
+    addr = host.strip("[]") or "127.0.0.1"
+    if pages is None:
+        server, thread = start_http_server(int(port), addr=addr, registry=registry)
+    else:
+        server, thread = _start(addr, int(port), _with_pages(make_wsgi_app(registry), pages))
     logger.info("metrics endpoint address=%s", address)
     return Served(server, thread)
+
+
+def _with_pages(metrics: WSGIApp, pages: Pages) -> WSGIApp:
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        page = pages(path)
+        if page is None:
+            return metrics(environ, start_response)
+        if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
+            page = Page(status=405, body=b"GET only\n", content_type="text/plain; charset=utf-8",
+                        headers=(("Allow", "GET, HEAD"),))  # fmt: skip
+        status = f"{page.status} {HTTPStatus(page.status).phrase}"
+        start_response(
+            status,
+            [("Content-Type", page.content_type), ("Content-Length", str(len(page.body))),
+             *page.headers],
+        )  # fmt: skip
+        return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else page.body]
+
+    return app
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # requests are not evidence: no line per scrape or page view
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def _start(addr: str, port: int, app: WSGIApp) -> tuple[WSGIServer, threading.Thread]:
+    family = socket.getaddrinfo(addr, port, type=socket.SOCK_STREAM)[0][0]
+    server_class = type("_FamilyServer", (_Server,), {"address_family": family})
+    server: WSGIServer = make_server(addr, port, app, server_class, handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="evidock-metrics", daemon=True)
+    thread.start()
+    return server, thread
 
 
 class Served:

@@ -3,11 +3,6 @@ docking its counters and the catalog gauges say what happened, and no label says
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -18,6 +13,7 @@ from ingest.context import open_context
 from ingest.metrics.prometheus import parse_exposition
 from tests.cases.conftest import Clip
 from tests.conftest import make_settings
+from tests.monitoring.dockproc import start_dock
 from tests.monitoring.scenario import (
     DOCKED,
     PENDING_FOR,
@@ -30,12 +26,6 @@ from tests.monitoring.scenario import (
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 DOCK = "dock-e2e"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _scrape(port: int) -> str | None:
@@ -76,28 +66,13 @@ def test_dock_endpoint_shows_the_docking_and_the_catalog_after_an_ingest(
         scenario = populate(ctx)
     finally:
         ctx.close()
-    config = tmp_path / "evidock.toml"
-    config.write_text("[dock]\nsettle_seconds = 0.3\n")
-    watch = tmp_path / "watch"
-    watch.mkdir()
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVIDOCK_", "NOTIFY_"))}
-    env |= {
-        "EVIDOCK_HOME": str(home),
-        "EVIDOCK_CATALOG_URL": catalog_url,
-        "EVIDOCK_DOCK_NAME": DOCK,
-        "EVIDOCK_CONFIG": str(config),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli.main", "dock", "--watch", str(watch), "--no-udev",
-         "--metrics-address", f"127.0.0.1:{port}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    dock = start_dock(tmp_path, home, catalog_url, DOCK)
+    port = dock.port
     try:
         _, before = _until(port, lambda s: _v(s, "evidock_catalog_up") == 1.0)
         assert _v(before, "evidock_files_ingested_total", dock=DOCK, result="stored") == 0
         started = time.time()
-        place(camera(tmp_path / "cam", clips), watch)
+        place(camera(tmp_path / "cam", clips), dock.watch)
 
         def docked(s: Samples) -> bool:
             return (
@@ -107,15 +82,10 @@ def test_dock_endpoint_shows_the_docking_and_the_catalog_after_an_ingest(
             )
 
         text, s = _until(port, docked)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
+        dock.stop()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        assert proc.stderr is not None
-        err = proc.stderr.read().decode()
-        proc.stderr.close()
+        dock.reap()
+    err = dock.log
     assert "Traceback" not in err, err
     scraped = time.time()
 
