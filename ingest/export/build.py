@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Sequence
@@ -36,12 +37,13 @@ from ingest.media.kinds import media_kind
 from ingest.media.transcode import burn_in_copy, view_copy_suffix
 from storage.blobs.localstore import LocalStore
 from storage.catalog.derived import DerivedOps
+from storage.catalog.fixity import fixity_failed_items
 from storage.catalog.session import Transaction
 from storage.records import Event, Item
 from verify.errors import VerifyError
 from verify.log.events import EventType, data_time
 from verify.package import verify_bag
-from verify.package.bag import BagWriter, Entry
+from verify.package.bag import BagWriter, Entry, partial_of, publish
 from verify.package.custody import custody_files
 from verify.package.readme import verify_md
 from verify.package.verify_bag import FILES
@@ -53,7 +55,6 @@ VIEW_COPY = "view-copy"
 PROXY = "proxy"  # the review proxy's kind in derived_media (ingest.jobs.proxies.PROXY)
 CASE_EVENT_TYPES = ("case_opened", "case_closed", "case_archived", "activity_added",
                     "gaps_accepted")  # fmt: skip
-FIXITY_TYPES = ("fixity_checked", "fixity_failed")
 _EXT = re.compile(r"\.([A-Za-z0-9]{1,8})$")
 
 
@@ -101,6 +102,7 @@ class Built:
     overridden: tuple[int, ...] = ()  # items whose last fixity check failed
     copies: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     stored: dict[str, Any] = field(default_factory=dict)  # where an archive is kept
+    staged: Path | None = None  # not published yet: the package is here until publish_package
 
     def event_data(self) -> dict[str, Any]:
         """What ``exported`` / ``case_archived`` record of the package."""
@@ -127,23 +129,17 @@ def original_suffix(item: Item) -> str:
     return f".{m.group(1).lower()}" if m else ".bin"
 
 
-def fixity_refusals(events: Sequence[Event]) -> list[int]:
-    """Items whose latest fixity event is ``fixity_failed`` (pure)."""
-    last: dict[int, str] = {}
-    for ev in sorted(events, key=lambda e: e.seq):
-        if ev.type in FIXITY_TYPES and ev.item is not None:
-            last[ev.item] = ev.type
-    return sorted(i for i, t in last.items() if t == "fixity_failed")
-
-
 def copy_lines(spec: Spec, day: str) -> list[str]:
     """What is burned into a view copy: recipient, case, date, purpose (pure)."""
     case = f"案件 {spec.case_number}" if spec.case_number else spec.package_id
     return [spec.recipient, case, day, f"仅供{spec.purpose}"]
 
 
-def build_package(ctx: Context, spec: Spec, out: Path, *, now: datetime) -> Built:
-    """Write the bag of ``spec`` to ``out`` (a new folder, or ``*.zip``)."""
+def build_package(
+    ctx: Context, spec: Spec, out: Path, *, now: datetime, publish: bool = True
+) -> Built:
+    """Write the bag of ``spec`` to ``out`` (a new folder, or ``*.zip``). Without ``publish``
+    it is left staged (``Built.staged``) for ``publish_package`` once it is recorded."""
     if out.exists():
         raise PackageRefused(
             f"{out} 已存在 / {out} exists already",
@@ -154,9 +150,8 @@ def build_package(ctx: Context, spec: Spec, out: Path, *, now: datetime) -> Buil
                              hint="Create the folder first.")  # fmt: skip
     with ctx.catalog.read() as txn:
         items = txn.items(ids=list(spec.items))
-        item_events = {i.id: txn.log.events_for_item(i.id) for i in items}
+        failed = sorted(fixity_failed_items(txn, list(spec.items)))  # issue 18's one rule
         proxies = DerivedOps(txn).for_items(list(spec.items)) if spec.proxies else {}
-    failed = fixity_refusals([e for evs in item_events.values() for e in evs])
     if failed and not spec.override_fixity:
         raise PackageRefused(
             "以下项目最近一次完整性检查失败，不能导出 / the last fixity check failed for item(s) "
@@ -164,9 +159,16 @@ def build_package(ctx: Context, spec: Spec, out: Path, *, now: datetime) -> Buil
             hint="Restore them from a replica first, or build with --override-fixity "
             "--reason 'why' (recorded in the custody event).",
         )
+    stale = partial_of(out)
+    if stale.exists():  # a build killed before it was recorded: never disclosed, not evidence
+        logger.warning("removing an unrecorded package left by a killed build path=%s", stale)
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        else:
+            stale.unlink()
     writer = BagWriter(out)
     try:
-        built = _write(ctx, spec, writer, items, proxies, now=now)
+        built = _write(ctx, spec, writer, items, proxies, now=now, publish=publish)
     except BaseException:
         writer.abort()
         raise
@@ -181,6 +183,7 @@ def _write(
     proxies: dict[int, list[Any]],
     *,
     now: datetime,
+    publish: bool,
 ) -> Built:
     store = ctx.store
     files: list[ReceiptFile] = []
@@ -272,7 +275,9 @@ def _write(
         ("Custody-Events", str(len(proven))),
         ("Verifier-Key", ctx.key.verifier),
     ]
-    sha = writer.finish(info, bagging_date=now.astimezone(ctx.settings.zone).date())
+    sha = writer.finish(
+        info, bagging_date=now.astimezone(ctx.settings.zone).date(), publish=publish
+    )
     logger.info("package built id=%s sha256=%s files=%d events=%d", spec.package_id, sha,
                 len(files), len(proven))  # fmt: skip
     return Built(
@@ -283,7 +288,14 @@ def _write(
         files=tuple(files),
         events=len(proven),
         copies=tuple({k: v for k, v in c.items() if k != "entry"} for c in copies),
+        staged=None if publish else writer.partial,
     )
+
+
+def publish_package(built: Built) -> None:
+    """Put a staged package under its name (after its ``exported`` events are committed)."""
+    if built.staged is not None:
+        publish(built.staged, built.path)
 
 
 def ctx_time(t: datetime | None) -> str:

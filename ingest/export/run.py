@@ -7,10 +7,11 @@ from pathlib import Path
 
 from ingest.context import Context
 from ingest.export.archive import archived_bag, check_archive
-from ingest.export.build import Built, PackageRefused, Spec, build_package
+from ingest.export.build import Built, PackageRefused, Spec, build_package, publish_package
 from ingest.export.requests import export_data
 from storage.catalog.exports import Export, ExportOps
 from verify.log.events import EventType
+from verify.package.bag import partial_of, publish
 
 
 def build_export(
@@ -25,6 +26,7 @@ def build_export(
             f"{export.id}",
         )
     if export.built_at is not None:
+        _publish_recorded(export)
         raise PackageRefused(
             f"导出 #{export.id} 已于 {export.built_at.isoformat()} 生成（sha256 "
             f"{export.package_sha256}）/ export #{export.id} was built already",
@@ -53,7 +55,8 @@ def build_export(
         originals_from=bag,
     )
     now = ctx.clock()
-    built = build_package(ctx, spec, out.absolute(), now=now)
+    # recorded, then published: a package nobody recorded is never where anyone finds it
+    built = build_package(ctx, spec, out.absolute(), now=now, publish=False)
     data = {**export_data(export), **built.event_data()}
     if bag is not None:
         data["originals_from"] = f"archive package {bag.name}"
@@ -64,4 +67,16 @@ def build_export(
                                       now=now)  # fmt: skip
         for item in export.items:
             ctx.custody.append(txn, type=EventType.EXPORTED, actor=actor, item=item, data=data)
+    publish_package(built)
     return export, built
+
+
+def _publish_recorded(export: Export) -> None:
+    """A build killed between its record and its publication left the recorded package
+    staged: put it under the recorded name now (the refusal then says where it is)."""
+    if export.path is None:
+        return
+    final = Path(export.path)
+    staged = partial_of(final)
+    if staged.exists() and not final.exists():
+        publish(staged, final)

@@ -406,3 +406,24 @@ def test_verify_rebuilds_the_export_row_from_its_events(bag: Path, docked: Conte
         db.execute("UPDATE export SET recipient = '别人' WHERE id = 1")
     db.close()
     assert audit_codes() == {"export-mismatch"}
+
+
+def test_a_package_is_recorded_before_it_is_published_and_a_kill_leaves_nothing_unrecorded(
+    docked: Context, tmp_path: Path
+) -> None:
+    """The states a SIGKILL leaves on either side of the ``exported`` commit: before it, a
+    staged package nobody recorded (removed by the next build, which then succeeds); after
+    it, the recorded package still staged (put in place by the next attempt, which says it
+    was built already)."""
+    export = approved(docked)
+    out = tmp_path / "export.zip"
+    staged = tmp_path / ".export.zip.partial"
+    staged.write_bytes(b"half a package from a killed build")
+    _, built = build_export(docked, export.id, out, actor="person:li.approver")
+    assert not staged.exists() and check_bag(out, docked.key.verifier)[0] == []
+
+    out.rename(staged)  # killed after the commit, before the rename
+    with pytest.raises(PackageRefused, match="built already"):
+        build_export(docked, export.id, out, actor="person:li.approver")
+    assert not staged.exists()
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == built.sha256

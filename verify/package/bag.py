@@ -108,7 +108,7 @@ class BagWriter:
         self.payload: list[Entry] = []
         self.tags: list[Entry] = []
         self._buf = bytearray(CHUNK)
-        self.partial = out.with_name(f".{out.name}.partial")
+        self.partial = partial_of(out)
         if self.is_zip:
             self._raw: BinaryIO = self.partial.open("xb")
             self._hashing = _HashingFile(self._raw)
@@ -159,8 +159,12 @@ class BagWriter:
         target.parent.mkdir(parents=True, exist_ok=True)
         return target.open("xb")
 
-    def finish(self, info: Sequence[tuple[str, str]], *, bagging_date: date) -> str:
-        """The bag's tag files, then the package in place; returns the package's sha256."""
+    def finish(
+        self, info: Sequence[tuple[str, str]], *, bagging_date: date, publish: bool = True
+    ) -> str:
+        """The bag's tag files, then (``publish``) the package in place; returns the package's
+        sha256. Without ``publish`` it stays at ``partial`` until ``publish()``: a disclosure
+        is recorded before it is where anyone finds it."""
         fields = [
             *info,
             ("Bagging-Date", bagging_date.isoformat()),
@@ -181,8 +185,12 @@ class BagWriter:
             sha = self._hashing.digest.hexdigest()
         else:
             sha = hashlib.sha256(tagmanifest).hexdigest()
-        os.rename(self.partial, self.out)
+        if publish:
+            self.publish()
         return sha
+
+    def publish(self) -> None:
+        publish(self.partial, self.out)
 
     def abort(self) -> None:
         """Remove what was written (the package was refused or failed half-way)."""
@@ -191,3 +199,13 @@ class BagWriter:
             self.partial.unlink(missing_ok=True)
         else:
             shutil.rmtree(self.partial, ignore_errors=True)
+
+
+def partial_of(out: Path) -> Path:
+    """Where the package for ``out`` is written before it is published."""
+    return out.with_name(f".{out.name}.partial")
+
+
+def publish(partial: Path, out: Path) -> None:
+    """The finished package under its name (``out`` never existed: nothing is replaced)."""
+    os.rename(partial, out)
