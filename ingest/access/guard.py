@@ -77,7 +77,7 @@ def check_item(
     level = item_level(txn, item_id)
     d = _decide(person, action, level, lambda: relation_to_item(txn, person, item_id))
     if not d.allowed:
-        _denied(txn, ctx, person, action, d, level, item_id=item_id, case=None)
+        deny(txn, ctx, person, action, d, level, item_id=item_id)
     return d
 
 
@@ -89,7 +89,7 @@ def check_case(
     level = case_level(txn, case_number)
     d = _decide(person, action, level, lambda: relation_to_case(txn, person, case_number))
     if not d.allowed:
-        _denied(txn, ctx, person, action, d, level, item_id=None, case=case_number)
+        deny(txn, ctx, person, action, d, level, case=case_number)
     return d
 
 
@@ -99,7 +99,7 @@ def _decide(person: Person, action: Action, level: Level, relation: Any) -> Deci
     return decide(person.roles, action, level, relation())
 
 
-def _denied(
+def deny(
     txn: Transaction,
     ctx: Context,
     person: Person,
@@ -107,9 +107,12 @@ def _denied(
     d: Decision,
     level: Level,
     *,
-    item_id: int | None,
-    case: str | None,
+    item_id: int | None = None,
+    case: str | None = None,
+    what: str | None = None,
 ) -> Event:
+    """The ``access_denied`` event of a refusal: who, with which roles, tried what and why not
+    (``what``: a page that is no item's or case's, such as a report or a log)."""
     data: dict[str, Any] = {
         "person": person.username,
         "roles": sorted(person.roles),
@@ -119,6 +122,8 @@ def _denied(
     }
     if case is not None:
         data["case"] = case
+    if what is not None:
+        data["what"] = what
     return ctx.custody.append(
         txn, type=EventType.ACCESS_DENIED, actor=person.actor, item=item_id, data=data
     )

@@ -112,10 +112,12 @@ def cmd_overdue(args: argparse.Namespace, out: Output, settings: Settings) -> in
         report = build_report(ctx, at=at, actor=os_actor())
         if args.fail_on_overdue:  # never from a catalog that disagrees with its log (issue 14)
             require_agreement(ctx, report)
+        signed = ctx.checkpoint()[0] if args.pdf is not None else 0  # what a print names
+        dock = ctx.dock.name
     finally:
         ctx.close()
     if args.pdf is not None:
-        _pdf(args, settings, report)
+        _pdf(args, settings, report, checkpoint=signed, dock=dock)
     out.document(report_json(report))
     if args.csv and not out.json_mode:
         out.csv(CSV_HEADERS, csv_rows(report))
@@ -305,26 +307,28 @@ def _print(r: OverdueReport, out: Output, *, details: bool = False) -> None:
     out.line(f"{r.overdue_count} 项逾期未说明 overdue and not excused")
 
 
-def _pdf(args: argparse.Namespace, settings: Settings, report: OverdueReport) -> None:
+def _pdf(
+    args: argparse.Namespace,
+    settings: Settings,
+    report: OverdueReport,
+    *,
+    checkpoint: int,
+    dock: str,
+) -> None:
     """The report as a printable PDF: the office, the time, and the signed checkpoint it was
-    made at (taken now), so a printed copy can be matched with the custody log."""
+    made at, so a printed copy can be matched with the custody log."""
     text = io.StringIO()
-    _print(report, Output(json_mode=False, zone=settings.zone, stream=text), details=args.details)
-    ctx = open_dock(settings)
-    try:
-        size, _ = ctx.checkpoint()
-        dock = ctx.dock.name
-    finally:
-        ctx.close()
-    when = report.at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+    lines = Output(json_mode=False, zone=settings.zone, stream=text)
+    _print(report, lines, details=args.details)
+    when = lines.when(report.at)
     facts = [
         ("执法机关", "Office", settings.office or "-"),
         ("报告时间", "As of", when),
         ("对接站", "Dock", dock),
-        ("签名检查点", "Signed checkpoint", f"size {size}"),
+        ("签名检查点", "Signed checkpoint", f"size {checkpoint}"),
     ]
     render_report(("执法记录逾期报告", "Overdue report"), facts, text.getvalue().splitlines(),
-                  f"{settings.office} · {when} · checkpoint {size}", args.pdf)  # fmt: skip
+                  f"{settings.office} · {when} · checkpoint {checkpoint}", args.pdf)  # fmt: skip
 
 
 def _clock_section(out: Output, r: OverdueReport, *, details: bool) -> None:

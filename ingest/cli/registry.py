@@ -15,6 +15,7 @@ from ingest.context import os_actor
 from ingest.errors import EXIT_OK
 from ingest.output import Output
 from storage.catalog.caserecords import IN_SERVICE
+from storage.catalog.offload import OffloadOps
 
 
 def add_parsers(sub: Any) -> None:
@@ -157,13 +158,13 @@ def cmd_device_list(args: argparse.Namespace, out: Output, settings: Settings) -
     try:
         with ctx.catalog.read() as txn:
             devices = txn.devices()
-            status = {d.serial: txn.device_statuses(d.serial) for d in devices}  # issue 20
+            status = OffloadOps(txn).statuses_at([d.id for d in devices], at=ctx.clock())
     finally:
         ctx.close()
+    by_serial = {d.serial: d.id for d in devices}
 
-    def now(serial: str) -> str:
-        history = status[serial]
-        return history[-1].status if history else IN_SERVICE
+    def now(serial: str) -> str:  # issue 20: no status row is in service
+        return status.get(by_serial[serial], IN_SERVICE)
 
     out.document(
         [

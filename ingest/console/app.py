@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as BaseResponse
 
+from ingest.access.guard import deny
 from ingest.access.roles import Action, Decision, Level, Relation, decide
 from ingest.config import ConsoleSettings
 from ingest.console.auth import Auth, Client, Signed
@@ -29,7 +30,6 @@ from ingest.console.text import LANG_COOKIE, Table, pick_lang, translator
 from ingest.context import Context
 from ingest.metrics.prometheus import ConsoleMetrics
 from storage.records import Person
-from verify.log.events import EventType
 
 SESSION_COOKIE = "evidock_session"
 LOGIN_CSRF_COOKIE = "evidock_login_csrf"
@@ -199,11 +199,7 @@ def require(action: Action, table: Table, *, what: str) -> tuple[str, int] | Non
         return None
     c = console()
     with c.ctx.catalog.write() as txn:
-        c.ctx.custody.append(
-            txn, type=EventType.ACCESS_DENIED, actor=me.actor,
-            data={"person": me.username, "roles": sorted(me.roles), "action": action.value,
-                  "level": Level.NONE.value, "why": d.why, "what": what},
-        )  # fmt: skip
+        deny(txn, c.ctx, me, action, d, Level.NONE, what=what)
     return refused(d, table, what=what)
 
 

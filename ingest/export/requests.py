@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ingest.access.roles import Role
+from ingest.access.roles import Action, Level, Relation, decide
 from ingest.context import Context
 from ingest.errors import UsageError
 from storage.catalog.caselinks import LinkOps
@@ -21,7 +21,6 @@ from storage.records import Person
 from verify.log.events import EventType
 
 PURPOSES = ("查阅", "复制", "诉讼", "复议")  # view, copy, litigation, administrative review
-APPROVING_ROLES = frozenset({Role.APPROVER.value, Role.CUSTODIAN.value})
 
 
 class ExportRefused(UsageError):
@@ -116,7 +115,8 @@ def check_approver(person: Person | None, actor: str) -> None:
             hint="An admin registers you and grants a role: evidock person add ...; "
             "evidock person grant USER approver",
         )
-    if person.disabled or not (person.roles & APPROVING_ROLES):
+    allowed = decide(person.roles, Action.APPROVE_EXPORT, Level.NONE, Relation.NONE).allowed
+    if person.disabled or not allowed:  # the one rule table (ingest.access.roles)
         held = ", ".join(sorted(person.roles)) or "无 none"
         raise ApprovalDenied(
             f"{person.name}（{person.username}）没有审批人或证据保管员角色，不能批准导出 / "

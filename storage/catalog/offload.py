@@ -244,7 +244,7 @@ class OffloadOps:
         for row in self.s.execute(q):  # overlapping spans: the latest assignment holds it
             if row[0] not in latest or row[3] > latest[row[0]][3]:
                 latest[row[0]] = row
-        out_of_service = self._statuses(list(latest), at=at)
+        out_of_service = self.statuses_at(list(latest), at=at)
         rows = sorted(
             (r for r in latest.values() if out_of_service.get(r[0], IN_SERVICE) == IN_SERVICE),
             key=lambda r: r[1],
@@ -267,7 +267,7 @@ class OffloadOps:
             for dev_id, serial, badge, start in rows
         ]
 
-    def _statuses(self, device_ids: Sequence[int], *, at: datetime) -> dict[int, str]:
+    def statuses_at(self, device_ids: Sequence[int], *, at: datetime) -> dict[int, str]:
         """Each device's status at ``at`` (absent: never changed, in service)."""
         status: dict[int, tuple[datetime, int, str]] = {}
         for part in chunked(list(device_ids)):
@@ -284,7 +284,7 @@ class OffloadOps:
         """Devices lost at ``at``: their holder then and their last docking before the loss."""
         lost = select(DeviceStatusRow.device_id).where(DeviceStatusRow.status == LOST)
         ids = list(self.s.scalars(lost.distinct()))
-        now = self._statuses(ids, at=at)
+        now = self.statuses_at(ids, at=at)
         out = []
         for dev_id in sorted(d for d, st in now.items() if st == LOST):
             row = self.s.scalars(
