@@ -277,7 +277,7 @@ def cmd_items(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     if page is not None:
         shown = f"{page.offset + 1}-{page.offset + len(items)}" if items else "0"
         more = f"; next page: --offset {page.offset + page.limit}" if page.more else ""
-        out.line(f"第 {shown} 条 items {shown}{more}")
+        out.line(f"第 {shown} 条 / items {shown}{more}")
     for i in items:  # issue 5: why an item has no proxy
         if proxies[i.id].note:
             out.line(f"#{i.id} {proxies[i.id].note}")
