@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_HOME ?= $(CURDIR)/demo-home
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint bench venv clean deb
+.PHONY: demo test lint bench venv clean deb locale
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -17,13 +17,31 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	@touch $@
 
-venv: $(STAMP)
+# The message catalog (i18n/__init__.py): Chinese compiled from its .po for every target;
+# 'make locale' re-extracts the English source messages and updates the .po for translation.
+LOCALE := i18n/locale
+PO := $(LOCALE)/zh_CN/LC_MESSAGES/evidock.po
+MO := $(PO:.po=.mo)
+SOURCES := ingest storage verify devices i18n
 
-demo: $(STAMP)
+$(MO): $(PO) $(STAMP)
+	$(BIN)/pybabel -q compile -D evidock -d $(LOCALE)
+
+locale: $(STAMP)
+	mkdir -p build
+	$(BIN)/pybabel -q extract -F babel.cfg -k n_:1,2 --no-location --sort-output \
+	  -o build/evidock.pot $(SOURCES)
+	$(BIN)/pybabel -q update -D evidock -d $(LOCALE) -i build/evidock.pot --no-fuzzy-matching \
+	  --ignore-obsolete
+	$(BIN)/pybabel -q compile -D evidock -d $(LOCALE)
+
+venv: $(STAMP) $(MO)
+
+demo: $(STAMP) $(MO)
 	@scripts/system-deps.sh demo
 	$(BIN)/evidock demo --home $(DEMO_HOME)
 
-test: $(STAMP)
+test: $(STAMP) $(MO)
 	@scripts/system-deps.sh test
 	promtool check rules monitoring/alerts.yml
 	promtool test rules monitoring/alerts.test.yml
@@ -35,13 +53,13 @@ test: $(STAMP)
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup -m 'not deb'
 	$(BIN)/pytest -q -n 0 -m deb tests/packaging
 
-lint: $(STAMP)
+lint: $(STAMP) $(MO)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: $(STAMP)
+bench: $(STAMP) $(MO)
 	@scripts/system-deps.sh bench
 	$(BIN)/python -m bench
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from i18n import _, choose
 from ingest import configkeys as ck
 from ingest.errors import ConfigError
 from storage.blobs.s3config import ADDRESSING_STYLES, CHECKSUM_BEHAVIOURS, LOCK_MODES, MIB, S3Config
@@ -227,6 +228,19 @@ def load(config_path: Path | None = None, *, environ: Mapping[str, str] | None =
     return parse(raw, env=env, source=str(path) if path else "defaults")
 
 
+def reader_language(requested: str | None, *, environ: Mapping[str, str] | None = None) -> str:
+    """The language of what this command says: ``--lang``, else ``EVIDOCK_LANG``, else the
+    locale (``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``), else Chinese."""
+    env = os.environ if environ is None else environ
+    try:
+        return choose(requested, env)
+    except ValueError as e:
+        raise ConfigError(
+            _("unknown language {value!r}").format(value=requested or env.get("EVIDOCK_LANG")),
+            hint=_("Use --lang zh or --lang en (or EVIDOCK_LANG=zh|en)."),
+        ) from e
+
+
 # -- the rules of single values (each says what is wrong after the value) --------------------
 def _zone_rule(value: str) -> str | None:
     try:
@@ -418,6 +432,7 @@ ENVIRONMENT = (
     "EVIDOCK_HOME",
     "EVIDOCK_CATALOG_URL",
     "EVIDOCK_DOCK_NAME",
+    "EVIDOCK_LANG",  # zh or en: the language of what people read (issue 20; i18n.choose)
     "EVIDOCK_TEST_STOP_AT",  # the crash tests' hook: see Settings.test_stop_at
 )
 

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import i18n
+from i18n import N_, _
 from ingest.config import Settings
 from ingest.context import Context, open_context
 from ingest.errors import UsageError
@@ -25,7 +27,8 @@ Handler = Callable[[argparse.Namespace, Output, Settings], int]
 """A subcommand: the parsed arguments, where its output goes, the checked settings; returns
 the exit code of a result (failures are raised, and ``main`` maps them)."""
 
-JSON_HELP = "print one JSON document on stdout"
+JSON_HELP = N_("print one JSON document on stdout")
+LANG_HELP = N_("language of what is printed: zh (default) or en; also EVIDOCK_LANG or LANG")
 
 
 if TYPE_CHECKING:
@@ -51,10 +54,18 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self.register("action", "parsers", _SubParsers)
         # after a subcommand too; SUPPRESS leaves the top parser's --json (default False) as it is
-        self.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=JSON_HELP)
+        self.add_argument(
+            "--json", action="store_true", default=argparse.SUPPRESS, help=_(JSON_HELP)
+        )
+        # read before parsing (ingest.cli.main.requested_language); accepted after any command
+        self.add_argument(
+            "--lang", choices=sorted(i18n.LANGUAGES), default=argparse.SUPPRESS, help=_(LANG_HELP)
+        )
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}", hint=f"Run '{self.prog} --help'.")
+        raise UsageError(
+            f"{self.prog}: {message}", hint=_("Run '{command} --help'.").format(command=self.prog)
+        )
 
 
 def examples(*lines: str) -> str:

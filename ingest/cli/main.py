@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import i18n
+from i18n import _
 from ingest.cli import (
     audit,
     cases,
@@ -31,12 +33,14 @@ from ingest.cli import (
     worker,
 )
 from ingest.cli.common import Handler, Parser
-from ingest.config import load
+from ingest.config import load, reader_language
 from ingest.errors import (
     EXIT_FAILURE,
     EXIT_MEANINGS,
     EXIT_USAGE,
     FAILURES,
+    ConfigError,
+    Failure,
     UsageError,
     exit_code_for,
 )
@@ -97,11 +101,47 @@ def _configure_logging(verbose: int, daemon: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    try:
+        lang = reader_language(requested_language(arguments))
+    except ConfigError as e:
+        _failure(e)
+        return EXIT_USAGE
+    previous = i18n.activate(lang)  # before the parser: its help is read too
+    try:
+        return _run(arguments)
+    finally:
+        i18n.activate(previous)
+
+
+def requested_language(argv: Sequence[str]) -> str | None:
+    """The ``--lang`` of a command line, wherever it stands (the parser checks it again)."""
+    found: str | None = None
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--lang" and i + 1 < len(argv):
+            found = argv[i + 1]
+        elif arg.startswith("--lang="):
+            found = arg.removeprefix("--lang=")
+    return found
+
+
+def _failure(e: Failure) -> None:
+    """An error as a person reads it: what happened, its code, and what to do."""
+    message = for_terminal(f"{e} [{e.code}]")
+    print(_("evidock: {message}").format(message=message), file=sys.stderr)
+    print(_("hint: {hint}").format(hint=for_terminal(_(e.hint))), file=sys.stderr)
+
+
+def _run(argv: Sequence[str]) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except UsageError as e:
-        print(f"evidock: {for_terminal(str(e))}\nhint: {for_terminal(e.hint)}", file=sys.stderr)
+        message = for_terminal(str(e))
+        print(_("evidock: {message}").format(message=message), file=sys.stderr)
+        print(_("hint: {hint}").format(hint=for_terminal(_(e.hint))), file=sys.stderr)
         return EXIT_USAGE
     _configure_logging(args.verbose, getattr(args, "daemon", False))
     func: Handler = args.func
@@ -111,8 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = Output(json_mode=args.json, zone=settings.zone)
         return func(args, out, settings)
     except FAILURES as e:
-        print(f"evidock: {for_terminal(f'{e} [{e.code}]')}\nhint: {for_terminal(e.hint)}",
-              file=sys.stderr)  # fmt: skip
+        _failure(e)
         return exit_code_for(e)
     except BrokenPipeError:
         # the reader went away (evidock items | head): not an error of ours
@@ -121,14 +160,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as e:  # the user gets a message, the log the traceback
         logger.debug("internal error", exc_info=True)
+        detail = for_terminal(f"{type(e).__name__}: {e}")
+        print(_("evidock: internal error: {detail}").format(detail=detail), file=sys.stderr)
         print(
-            f"evidock: internal error: {type(e).__name__}: {for_terminal(str(e))}\n"
-            "hint: nothing half-recorded; run again with -vv and report the log lines",
+            _("hint: nothing half-recorded; run again with -vv and report the log lines"),
             file=sys.stderr,
         )
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        print("evidock: interrupted; nothing half-recorded, run the command again", file=sys.stderr)
+        print(
+            _("evidock: interrupted; nothing half-recorded, run the command again"),
+            file=sys.stderr,
+        )
         return 130
     finally:
         os.umask(umask)
