@@ -28,6 +28,7 @@ if [ "$mode" = deb ] || [ "$mode" = test ]; then  # make deb, and the test that 
   dpkg -s python3.11-venv >/dev/null 2>&1 || need+=(python3.11-venv)
   dpkg -s python3-dev >/dev/null 2>&1 || need+=(python3-dev)
   command -v fakeroot >/dev/null || need+=(fakeroot)
+  command -v pybabel >/dev/null || need+=(python3-babel)  # debian/rules compiles the catalog
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

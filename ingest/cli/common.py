@@ -31,6 +31,29 @@ JSON_HELP = N_("print one JSON document on stdout")
 LANG_HELP = N_("language of what is printed: zh (default) or en; also EVIDOCK_LANG or LANG")
 
 
+# argparse's own words (usage:, options, its refusals) through our catalog: argparse looks them
+# up with the gettext functions it imported at its import, which point at ours from here on
+ARGPARSE_WORDS = (
+    N_("usage: "),
+    N_("options"),
+    N_("positional arguments"),
+    N_("show this help message and exit"),
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("unrecognized arguments: %s"),
+    N_("the following arguments are required: %s"),
+    N_("one of the arguments %s is required"),
+    N_("not allowed with argument %s"),
+    N_("expected one argument"),
+    N_("expected at most one argument"),
+    N_("expected at least one argument"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+    N_("invalid %(type)s value: %(value)r"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("ignored explicit argument %r"),
+)
+vars(argparse).update(_=_, ngettext=i18n.n_)
+
+
 if TYPE_CHECKING:
     _SubParsersBase = argparse._SubParsersAction[argparse.ArgumentParser]
 else:  # not subscriptable at run time
@@ -70,7 +93,7 @@ class Parser(argparse.ArgumentParser):
 
 def examples(*lines: str) -> str:
     """The epilog of a subcommand: command lines a reader can copy."""
-    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+    return _("examples:") + "\n" + "\n".join(f"  {line}" for line in lines)
 
 
 def parse_time(text: str, settings: Settings) -> datetime:

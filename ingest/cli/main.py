@@ -32,7 +32,7 @@ from ingest.cli import (
     witness,
     worker,
 )
-from ingest.cli.common import Handler, Parser
+from ingest.cli.common import Handler, Parser, examples
 from ingest.config import load, reader_language
 from ingest.errors import (
     EXIT_FAILURE,
@@ -74,14 +74,26 @@ def build_parser() -> argparse.ArgumentParser:
     codes = "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_MEANINGS.items())
     p = Parser(
         prog="evidock",
-        description="Evidence-media ingestion: verified acquisition, custody log, compliance.",
-        epilog="examples:\n  evidock init\n  evidock ingest /media/BWC-7 --device BWC-7\n"
-        f"  evidock items --json\n  evidock COMMAND --help\n\nexit codes:\n{codes}",
+        description=_("Evidence-media ingestion: verified acquisition, custody log, compliance."),
+        epilog=examples(
+            "evidock init",
+            "evidock ingest /media/BWC-7 --device BWC-7",
+            "evidock items --json",
+            "evidock --lang en COMMAND --help",
+        )
+        + "\n\n"
+        + _("exit codes:")
+        + f"\n{codes}",
     )
-    p.add_argument("--version", action="version", version=f"evidock {describe()}")
-    p.add_argument("--config", type=Path, help="configuration file (TOML)")
+    p.add_argument(
+        "--version",
+        action="version",
+        version=f"evidock {describe()}",
+        help=_("show program's version number and exit"),
+    )
+    p.add_argument("--config", type=Path, help=_("configuration file (TOML)"))
     p.set_defaults(json=False)  # --json comes with every Parser, before or after a subcommand
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more log lines on stderr")
+    p.add_argument("-v", "--verbose", action="count", default=0, help=_("more log lines on stderr"))
     sub = p.add_subparsers(dest="command", required=True)
     for module in COMMAND_MODULES:
         module.add_parsers(sub)
@@ -139,8 +151,10 @@ def _run(argv: Sequence[str]) -> int:
     try:
         args = parser.parse_args(argv)
     except UsageError as e:
-        message = for_terminal(str(e))
-        print(_("evidock: {message}").format(message=message), file=sys.stderr)
+        message = for_terminal(str(e))  # the parser's refusals name the command already
+        if not message.startswith("evidock"):
+            message = _("evidock: {message}").format(message=message)
+        print(message, file=sys.stderr)
         print(_("hint: {hint}").format(hint=for_terminal(_(e.hint))), file=sys.stderr)
         return EXIT_USAGE
     _configure_logging(args.verbose, getattr(args, "daemon", False))

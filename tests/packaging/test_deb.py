@@ -26,8 +26,10 @@ UNITS = ["evidock-dock.service", "evidock-worker@.service", "evidock-audit.servi
 pytestmark = [pytest.mark.slow, pytest.mark.deb, pytest.mark.timeout(1800)]
 
 
-def _sh(*cmd: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+def _sh(
+    *cmd: str, timeout: float = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"} if env is None else env
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
                           check=False)  # fmt: skip
 
@@ -72,6 +74,9 @@ def test_installed_package_runs_keeps_its_units_valid_and_purge_keeps_the_eviden
     version = _sh("/usr/bin/evidock", "--version")
     assert version.returncode == 0 and version.stdout.startswith("evidock 0."), version
     assert "commit" in version.stdout  # make deb records the git commit
+    # the compiled catalog is in the package: an office's dock speaks Chinese by default
+    chinese = _sh("/usr/bin/evidock", "--help", env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+    assert chinese.returncode == 0 and "在标准输出打印一个 JSON 文档" in chinese.stdout, chinese
     assert stat.S_IMODE(DATA.stat().st_mode) == 0o750 and DATA.owner() == "evidock"
 
     init = _sh("runuser", "-u", "evidock", "--", "/usr/bin/evidock", "init")
