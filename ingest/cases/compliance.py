@@ -42,6 +42,7 @@ SRC_FILE = "file-mtime"
 SRC_PREVIOUS_DOCK = "previous-docking"
 SRC_IN_SERVICE = "in-service-since"
 SRC_UNKNOWN = UNKNOWN_SOURCE
+SRC_CORRECTED = "corrected"  # a custodian measured the camera's clock (evidock correct)
 
 CLOCK_PROBLEM_TEXT = {
     FUTURE: "camera clock in the future",
@@ -52,6 +53,7 @@ CLOCK_PROBLEM_TEXT = {
 }
 SOURCE_TEXT = {
     SRC_RECORDED: "the recorded end",
+    SRC_CORRECTED: "the recorded end, corrected for the camera's clock",
     SRC_FILE: "the file's modification time",
     SRC_PREVIOUS_DOCK: "the device's previous docking (earliest possible recording time)",
     SRC_IN_SERVICE: "the device's documented start of service (earliest possible recording time)",
@@ -108,10 +110,13 @@ def clock_problems(inp: OffloadInput, rules: ClockRules) -> tuple[str, ...]:
     since = inp.in_service_since if inp.device_registered else None
     if since is not None and end < since - rules.tolerance:
         found.append(BEFORE_SERVICE)
-    if inp.time_source != SRC_FILE and abs(end - inp.file_mtime) > rules.skew:
+    # the file's time comes from the same camera clock: a corrected time is not doubted by it
+    # (a correction still cannot put a recording in the future or before service)
+    compared = inp.time_source not in (SRC_FILE, SRC_CORRECTED)
+    if compared and abs(end - inp.file_mtime) > rules.skew:
         found.append(FAR_FROM_FILE)
     if (
-        inp.time_source != SRC_FILE
+        compared
         and inp.session_offset_s is not None
         and inp.session_items >= 3
         and abs((end - inp.file_mtime).total_seconds() - inp.session_offset_s)
@@ -127,7 +132,8 @@ def offload_reference(inp: OffloadInput, rules: ClockRules) -> Reference:
     problems = clock_problems(inp, rules)
     if not problems:
         assert inp.recorded_end is not None
-        return Reference(end=inp.recorded_end, source=SRC_RECORDED, problems=())
+        source = SRC_CORRECTED if inp.time_source == SRC_CORRECTED else SRC_RECORDED
+        return Reference(end=inp.recorded_end, source=source, problems=())
     since = inp.in_service_since if inp.device_registered else None
 
     def plausible(t: datetime | None) -> bool:

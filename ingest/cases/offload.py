@@ -23,7 +23,7 @@ from ingest.cases.compliance import (
 from ingest.config import Settings
 from ingest.context import Context
 from ingest.errors import UsageError
-from storage.catalog.caserecords import Excuse, OffloadCheck
+from storage.catalog.caserecords import Excuse, OffloadCheck, OffloadInput
 from storage.catalog.offload import OffloadOps
 from storage.catalog.session import Transaction
 from verify.log.events import EventType, data_time
@@ -59,33 +59,77 @@ def measure(
         old = before.get(inp.item_id)
         check = offload_check(inp, rules, now=now, late_flag_seq=old.late_flag_seq if old else None)
         if check.late_flag_seq is None and is_late(check, limit):
-            ev = ctx.custody.append(
-                txn,
-                type=EventType.LATE_FLAGGED,
-                actor=actor,
-                item=inp.item_id,
-                data={
-                    "device": inp.device_serial,
-                    "officer": inp.officer_badge,
-                    "session": inp.session_id,
-                    "deadline_hours": ctx.settings.offload_deadline_hours,
-                    "delay_s": None if check.delay_s is None else round(check.delay_s, 3),
-                    "reference_end": data_time(check.reference_end),
-                    "reference_source": check.reference_source,
-                    "durable_at": data_time(check.durable_at),
-                    "clock_problems": list(check.clock_problems),
-                },
-            )
-            check = dataclasses.replace(check, late_flag_seq=ev.seq)
-            logger.info(
-                "late offload item=%d device=%s delay=%s",
-                inp.item_id,
-                inp.device_serial,
-                format_span(None if check.delay_s is None else timedelta(seconds=check.delay_s)),
-            )
+            check = _flag(txn, ctx, inp, check, actor=actor)
         ops.put_check(check)
         out[inp.item_id] = check
     return out
+
+
+def _flag(
+    txn: Transaction,
+    ctx: Context,
+    inp: OffloadInput,
+    check: OffloadCheck,
+    *,
+    actor: str,
+    correction: int | None = None,
+) -> OffloadCheck:
+    """The ``late_flagged`` event of a late measurement; ``correction``: the event that
+    changed the item's times, when it is measured again because of one."""
+    data: dict[str, object] = {
+        "device": inp.device_serial,
+        "officer": inp.officer_badge,
+        "session": inp.session_id,
+        "deadline_hours": ctx.settings.offload_deadline_hours,
+        "delay_s": None if check.delay_s is None else round(check.delay_s, 3),
+        "reference_end": data_time(check.reference_end),
+        "reference_source": check.reference_source,
+        "durable_at": data_time(check.durable_at),
+        "clock_problems": list(check.clock_problems),
+    }
+    if correction is not None:
+        data["correction"] = correction
+    ev = ctx.custody.append(
+        txn, type=EventType.LATE_FLAGGED, actor=actor, item=inp.item_id, data=data
+    )
+    logger.info(
+        "late offload item=%d device=%s delay=%s",
+        inp.item_id,
+        inp.device_serial,
+        format_span(None if check.delay_s is None else timedelta(seconds=check.delay_s)),
+    )
+    return dataclasses.replace(check, late_flag_seq=ev.seq)
+
+
+def remeasure(
+    txn: Transaction, ctx: Context, item_id: int, *, actor: str, correction: int
+) -> tuple[OffloadCheck, OffloadCheck | None]:
+    """Measure an item again after ``correction`` changed its recording times: a late
+    result is flagged anew (the flag carries the new delay), an item flagged before and on
+    time now gets a ``late_cleared`` event. Returns the new check and the one it replaces."""
+    txn.log.lock_head()
+    ops = OffloadOps(txn)
+    old = ops.checks([item_id]).get(item_id)
+    [inp] = ops.inputs([item_id])
+    check = offload_check(inp, clock_rules(ctx.settings), now=ctx.clock(), late_flag_seq=None)
+    if is_late(check, deadline(ctx.settings)):
+        check = _flag(txn, ctx, inp, check, actor=actor, correction=correction)
+    elif old is not None and old.late_flag_seq is not None:
+        ctx.custody.append(
+            txn,
+            type=EventType.LATE_CLEARED,
+            actor=actor,
+            item=item_id,
+            data={
+                "correction": correction,
+                "flag": old.late_flag_seq,
+                "delay_s": None if check.delay_s is None else round(check.delay_s, 3),
+                "reference_end": data_time(check.reference_end),
+                "reference_source": check.reference_source,
+            },
+        )
+    ops.put_check(check)
+    return check, old
 
 
 def refresh(ctx: Context, *, actor: str, item_ids: Sequence[int] | None = None) -> int:

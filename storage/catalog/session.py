@@ -481,6 +481,22 @@ class Transaction:
         row.officer_id = off.id
         self.s.flush()
 
+    def set_item_times(
+        self,
+        item_id: int,
+        *,
+        recorded_start: datetime | None,
+        recorded_end: datetime | None,
+        time_source: str,
+    ) -> None:
+        """The recording times of an item set right: a clock correction (issue 20)."""
+        row = self.s.get(ItemRow, item_id)
+        if row is None:
+            raise NotFound(f"no evidence item {item_id}")
+        row.recorded_start, row.recorded_end = recorded_start, recorded_end
+        row.time_source = time_source
+        self.s.flush()
+
     def items(
         self,
         *,

@@ -63,6 +63,7 @@ FACT_EVENTS = frozenset(
         "acquired",
         "durable",
         "late_flagged",
+        "late_cleared",
         "excused",
         "linked",
         "unlinked",
@@ -151,12 +152,15 @@ class Projection:
                       else ("state", "durable_at"))  # fmt: skip
                 if ev.type == "acquired":
                     facts["confidentiality"] = "none"  # until a case makes it more (issue 16)
-            case "metadata_corrected" if ev.item is not None:  # issue 20: the new value
-                _take(self.items.setdefault(ev.item, {}), data, ("officer",))
+            case "metadata_corrected" if ev.item is not None:  # issue 20: the new values
+                names = ("officer", "recorded_start", "recorded_end", "time_source")
+                _take(self.items.setdefault(ev.item, {}), data, names)
             case "late_flagged" if ev.item is not None:
                 flag: dict[str, Value] = {"late_flag_seq": str(ev.seq)}
                 _take(flag, data, ("reference_end", "reference_source", "durable_at", "delay_s"))
                 self.flags[ev.item] = flag
+            case "late_cleared" if ev.item is not None:  # remeasured on time after a correction
+                self.flags.pop(ev.item, None)
             case "excused" if ev.item is not None:
                 excuse: dict[str, Value] = {"item": str(ev.item), "granted_by": ev.actor}
                 _take(excuse, data, ("reason", "returned_at", "granted_at"))

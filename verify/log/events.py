@@ -28,6 +28,7 @@ class EventType(enum.StrEnum):
     UNLINKED = "unlinked"
     METADATA_CORRECTED = "metadata_corrected"
     LATE_FLAGGED = "late_flagged"
+    LATE_CLEARED = "late_cleared"  # a correction of the recording time made it on time (issue 20)
     EXCUSED = "excused"
     VIEWED = "viewed"
     EXPORTED = "exported"
