@@ -14,7 +14,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from ingest.access.roles import Action, Decision, Level, Relation, decide, level_of, strictest
+from i18n import N_
+from ingest.access.roles import (
+    ASK_ADMIN,
+    Action,
+    Decision,
+    Level,
+    Relation,
+    Text,
+    decide,
+    level_of,
+    strictest,
+)
 from ingest.context import Context
 from storage.catalog import confidentiality as rows
 from storage.catalog.cases import CaseOps
@@ -27,14 +38,10 @@ COALESCE = timedelta(seconds=60)
 ACCESS_KINDS = frozenset({EventType.VIEWED, EventType.STREAMED, EventType.DOWNLOADED})
 HOST = Decision(
     allowed=True,
-    why="主机账户，未对应人员：由主机文件权限决定 / a host account mapped to no person: the "
-    "host's file permissions decide",
-    ask="",
+    reason=Text(N_("a host account mapped to no person: the host's file permissions decide")),
 )
 DISABLED = Decision(
-    allowed=False,
-    why="账户已停用 / this account is disabled",
-    ask="系统管理员 system administrator",
+    allowed=False, reason=Text(N_("this account is disabled")), asking=Text(ASK_ADMIN)
 )
 
 
@@ -118,7 +125,7 @@ def deny(
         "roles": sorted(person.roles),
         "action": action.value,
         "level": level.value,
-        "why": d.why,
+        "why": d.recorded(),  # English, whatever the reader read
     }
     if case is not None:
         data["case"] = case

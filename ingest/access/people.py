@@ -7,6 +7,7 @@ and the person; ``verify`` rebuilds the people and their roles from them and com
 
 from __future__ import annotations
 
+from i18n import _
 from ingest.access.passwords import hash_password
 from ingest.access.roles import Role
 from ingest.config import Settings
@@ -56,9 +57,10 @@ def add(
 def grant(txn: Transaction, ctx: Context, person: Person, role: Role, *, actor: str) -> None:
     if role in person.roles:
         raise UsageError(
-            f"{person.username} 已有角色 already holds the role {role}",
-            hint=f"See: evidock person list. Revoke with: evidock person revoke "
-            f"{person.username} {role}",
+            _("{person} already holds the role {role}").format(person=person.username, role=role),
+            hint=_(
+                "See: evidock person list. Revoke with: evidock person revoke {person} {role}"
+            ).format(person=person.username, role=role),
         )
     _disabled_refused(person)
     rows.set_role(txn, person.id, role.value, True)
@@ -69,8 +71,8 @@ def grant(txn: Transaction, ctx: Context, person: Person, role: Role, *, actor: 
 def revoke(txn: Transaction, ctx: Context, person: Person, role: Role, *, actor: str) -> None:
     if role not in person.roles:
         raise UsageError(
-            f"{person.username} 没有该角色 does not hold the role {role}",
-            hint="See who holds what: evidock person list",
+            _("{person} does not hold the role {role}").format(person=person.username, role=role),
+            hint=_("See who holds what: evidock person list"),
         )
     rows.set_role(txn, person.id, role.value, False)
     ctx.custody.append(txn, type=EventType.ROLE_REVOKED, actor=actor,
@@ -88,8 +90,8 @@ def disable(txn: Transaction, ctx: Context, person: Person, *, actor: str) -> No
 def _disabled_refused(person: Person) -> None:
     if person.disabled:
         raise UsageError(
-            f"{person.username} 已停用 is disabled",
-            hint="A disabled person stays disabled; add a new person if they come back.",
+            _("{person} is disabled").format(person=person.username),
+            hint=_("A disabled person stays disabled; add a new person if they come back."),
         )
 
 

@@ -4,8 +4,9 @@
 roles may take an action, and in which relation to the item or case. A person holding several
 roles may do what any of them allows. Restricted content (any level but ``none``) is then
 narrowed further: its media, metadata and custody go only to custodians and to the people on
-its case (handler, reviewer, approver). Every refusal says why (Chinese first, English) and who
-to ask.
+its case (handler, reviewer, approver). Every refusal says why and who to ask: in the
+reader's language (``Decision.why``, ``Decision.ask``), and in English, the source, as the
+custody log keeps it (``Decision.recorded``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
+import i18n
+from i18n import N_, _
 from ingest.cases import vocab
 
 
@@ -57,11 +61,59 @@ class Relation(StrEnum):
     NONE = "none"
 
 
-@dataclass(frozen=True)
+class Words(Protocol):
+    """Something to say, put into words only when it is said: in the reader's language."""
+
+    def said(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A message marked with ``N_`` and its named values (words themselves), translated when
+    said: a decision is made once and read in Chinese on the page, in English in the log."""
+
+    message: str
+    values: tuple[tuple[str, Words], ...] = ()
+
+    def said(self) -> str:
+        text = _(self.message)
+        return text.format(**{k: v.said() for k, v in self.values}) if self.values else text
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """Words said one after another (``a, b`` in English, ``a、b`` in Chinese)."""
+
+    items: tuple[Words, ...]
+
+    def said(self) -> str:
+        return _(LIST_SEPARATOR).join(w.said() for w in self.items)
+
+
+LIST_SEPARATOR = N_(", ")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Decision:
     allowed: bool
-    why: str  # Chinese / English
-    ask: str  # who to ask when refused ("" when allowed)
+    reason: Words
+    asking: Words | None = None  # who to ask when refused (None when allowed)
+
+    @property
+    def why(self) -> str:
+        """Why, in the reader's language."""
+        return self.reason.said()
+
+    @property
+    def ask(self) -> str:
+        """Who to ask, in the reader's language ("" when allowed)."""
+        return "" if self.asking is None else self.asking.said()
+
+    def recorded(self) -> str:
+        """Why, as the custody log keeps it: in English, the source language, whoever read
+        the refusal in which language."""
+        with i18n.speaking(i18n.SOURCE):
+            return self.reason.said()
 
 
 def level_of(code: str | None) -> Level:
@@ -112,37 +164,64 @@ ROLE_NAMES: Mapping[Role, tuple[str, str]] = {
     Role.CUSTODIAN: ("证据保管员", "custodians"),
     Role.REVIEWER: ("审核人", "reviewers"),
     Role.APPROVER: ("批准人", "approvers"),
-    Role.SUPERVISOR: ("执法监督人员", "supervisors"),
+    Role.SUPERVISOR: ("主管", "supervisors"),
     Role.AUDITOR: ("审计员", "auditors"),
     Role.ADMIN: ("系统管理员", "administrators"),
 }
-ACTION_NAMES: Mapping[Action, tuple[str, str]] = {
-    Action.VIEW_ITEM: ("查看证据信息和保管记录", "viewing an item and its custody"),
-    Action.STREAM: ("播放证据音视频", "playing an item's media"),
-    Action.DOWNLOAD_ORIGINAL: ("下载原始文件", "downloading an original"),
-    Action.VIEW_CASE: ("查看案件", "viewing a case"),
-    Action.VIEW_COMPLIANCE: ("查看合规报告", "viewing compliance reports"),
-    Action.RUN_VERIFY: ("运行完整性校验", "running verification"),
-    Action.VIEW_ACCESS_LOG: ("查看访问日志", "viewing the access log"),
-    Action.MANAGE_PEOPLE: ("管理人员和角色", "managing people and roles"),
-    Action.EXPORT: ("导出证据", "exporting evidence"),
-    Action.APPROVE_EXPORT: ("批准导出", "approving an export"),
-    Action.DECIDE_CASE: ("审核、批准案件", "reviewing or approving a case"),
-}
-_QUALIFIER: Mapping[frozenset[Relation], tuple[str, str]] = {
-    ANY: ("", ""),
-    ON_CASE: ("（限所办案件）", " (of their cases)"),
-    OWN_OR_CASE: ("（限本人录像或所办案件）", " (own recordings or their cases)"),
-}
-LEVEL_NAMES: Mapping[Level, tuple[str, str]] = {
-    Level(t.code): (t.zh, t.en) for t in vocab.CONFIDENTIALITY.values()
-}
+"""(Chinese, English) as ``evidock person list`` prints them (ingest.cli.people), until it says
+``role_name``: what the console and the refusals say goes through the catalog below."""
 
-ASK_CUSTODIAN = "证据保管员 evidence custodian"
-ASK_CONTENT = "证据保管员或案件承办人 the evidence custodian or the handler of its case"
-ASK_ADMIN = "系统管理员 system administrator"
-ASK_APPROVER = "案件批准人或执法监督人员 the case's approver or a supervisor"
-ASK_EXPORT_APPROVER = "批准人或证据保管员 an approver or the evidence custodian"
+ROLE_LABELS: Mapping[Role, str] = {
+    Role.OFFICER: N_("officer"),
+    Role.CUSTODIAN: N_("evidence custodian"),
+    Role.REVIEWER: N_("reviewer"),
+    Role.APPROVER: N_("approver"),
+    Role.SUPERVISOR: N_("supervisor"),
+    Role.AUDITOR: N_("auditor"),
+    Role.ADMIN: N_("system administrator"),
+}
+"""One person's role, as a person reads it (``role_name``)."""
+_HOLDERS: Mapping[Role, str] = {
+    Role.OFFICER: N_("officers"),
+    Role.CUSTODIAN: N_("custodians"),
+    Role.REVIEWER: N_("reviewers"),
+    Role.APPROVER: N_("approvers"),
+    Role.SUPERVISOR: N_("supervisors"),
+    Role.AUDITOR: N_("auditors"),
+    Role.ADMIN: N_("administrators"),
+}
+ACTION_NAMES: Mapping[Action, str] = {
+    Action.VIEW_ITEM: N_("viewing an item and its custody"),
+    Action.STREAM: N_("playing an item's media"),
+    Action.DOWNLOAD_ORIGINAL: N_("downloading an original"),
+    Action.VIEW_CASE: N_("viewing a case"),
+    Action.VIEW_COMPLIANCE: N_("viewing compliance reports"),
+    Action.RUN_VERIFY: N_("running verification"),
+    Action.VIEW_ACCESS_LOG: N_("viewing the access log"),
+    Action.MANAGE_PEOPLE: N_("managing people and roles"),
+    Action.EXPORT: N_("exporting evidence"),
+    Action.APPROVE_EXPORT: N_("approving an export"),
+    Action.DECIDE_CASE: N_("reviewing or approving a case"),
+}
+_QUALIFIER: Mapping[frozenset[Relation], str | None] = {
+    ANY: None,
+    ON_CASE: N_("{roles} (of their cases)"),
+    OWN_OR_CASE: N_("{roles} (own recordings or their cases)"),
+}
+LEVEL_NAMES: Mapping[Level, str] = {
+    Level.NONE: N_("none"),
+    Level.WORK_SECRET: N_("work secret"),
+    Level.COMMERCIAL_SECRET: N_("commercial secret"),
+    Level.PERSONAL_INFORMATION: N_("personal information"),
+    Level.PERSONAL_PRIVACY: N_("personal privacy"),
+}
+"""The Art. 31 levels as a refusal names them (the words of ``vocab.CONFIDENTIALITY``)."""
+
+ASK_CUSTODIAN = N_("the evidence custodian")
+ASK_CONTENT = N_("the evidence custodian or the handler of its case")
+ASK_ADMIN = N_("the system administrator")
+ASK_APPROVER = N_("the case's approver or a supervisor")
+ASK_EXPORT_APPROVER = N_("an approver or the evidence custodian")
 _ASK: Mapping[Action, str] = {
     Action.MANAGE_PEOPLE: ASK_ADMIN,
     Action.APPROVE_EXPORT: ASK_EXPORT_APPROVER,
@@ -153,19 +232,23 @@ _ASK: Mapping[Action, str] = {
 _ROLE_VALUES = frozenset(r.value for r in Role)
 
 
-def _who(action: Action) -> tuple[str, str]:
-    zh, en = [], []
+def role_name(role: str) -> str:
+    """A role as the reader reads it; a name that is no role (yet) as it is."""
+    return _(ROLE_LABELS[Role(role)]) if role in _ROLE_VALUES else role
+
+
+def _who(action: Action) -> Listed:
+    said: list[Words] = []
     for role, relations in RULES[action].items():
-        rz, re_ = ROLE_NAMES[role]
-        qz, qe = _QUALIFIER[relations]
-        zh.append(rz + qz)
-        en.append(re_ + qe)
-    return "、".join(zh), ", ".join(en)
+        holders = Text(_HOLDERS[role])
+        qualified = _QUALIFIER[relations]
+        said.append(holders if qualified is None else Text(qualified, (("roles", holders),)))
+    return Listed(tuple(said))
 
 
-def _refuse(why: str, action: Action) -> Decision:
+def _refuse(why: Words, action: Action) -> Decision:
     ask = ASK_CONTENT if action in CONTENT else _ASK.get(action, ASK_CUSTODIAN)
-    return Decision(allowed=False, why=why, ask=ask)
+    return Decision(allowed=False, reason=why, asking=Text(ask))
 
 
 def decide(roles: frozenset[str], action: Action, level: Level, relation: Relation) -> Decision:
@@ -174,21 +257,21 @@ def decide(roles: frozenset[str], action: Action, level: Level, relation: Relati
     held = {Role(r) for r in roles if r in _ROLE_VALUES}
     rules = RULES[action]
     granted = [r for r, relations in rules.items() if r in held and relation in relations]
-    az, ae = ACTION_NAMES[action]
+    doing = Text(ACTION_NAMES[action])
     if not granted:
         if held == {Role.ADMIN} and action in CONTENT:
-            why = ("系统管理员不接触证据内容（职责分离）"
-                   " / administrators see no evidence content (separation of duties)")  # fmt: skip
-            return _refuse(why, action)
-        wz, we = _who(action)
-        return _refuse(f"{az}仅限{wz} / {ae} is for {we}", action)
+            why = N_("administrators see no evidence content (separation of duties)")
+            return _refuse(Text(why), action)
+        return _refuse(
+            Text(N_("{action} is for {roles}"), (("action", doing), ("roles", _who(action)))),
+            action,
+        )
     restricted = action in CONTENT and level != Level.NONE
     if restricted and Role.CUSTODIAN not in held and relation != Relation.ON_CASE:
-        lz, le = LEVEL_NAMES[level]
-        why = (
-            f"该内容密级为{lz}，仅限证据保管员和案件承办人、审核人、批准人 / this is {le}: "
-            "only custodians and the handler, reviewer and approver of its case"
+        why = N_(
+            "this is {level}: only custodians and the handler, reviewer and approver of its case"
         )
-        return _refuse(why, action)
-    rz, re_ = ROLE_NAMES[granted[0]]
-    return Decision(allowed=True, why=f"{rz}可{az} / {re_} may do {ae}", ask="")
+        return _refuse(Text(why, (("level", Text(LEVEL_NAMES[level])),)), action)
+    may = Text(N_("{roles} may do {action}"), (("roles", Text(_HOLDERS[granted[0]])),
+                                               ("action", doing)))  # fmt: skip
+    return Decision(allowed=True, reason=may)

@@ -9,5 +9,7 @@ refusal is a custody event (``ingest.access.guard``).
 
 Flask, Werkzeug and Jinja2 are imported only in this package (``app`` and the page modules),
 pyotp only in ``auth``, cheroot only in ``server``. Pure parts: ``security`` (tokens, CSP,
-lockout), ``text`` (zh/en), ``timeline`` (proofs). It may import everything below it in ingest.
+lockout), ``text`` (the language of a request: Chinese unless the reader asks for English;
+the words themselves are in the templates and the gettext catalog), ``timeline`` (proofs).
+It may import everything below it in ingest.
 """

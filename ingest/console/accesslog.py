@@ -11,9 +11,9 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, request
 
+from i18n import N_
 from ingest.access.roles import Action
 from ingest.console.app import console, int_arg, page, require
-from ingest.console.text import Table
 from storage.catalog.people import access_events
 from storage.records import Event
 
@@ -22,27 +22,6 @@ CSV_MAX = 100_000
 CSV_CHUNK = 1000
 CSV_COLUMNS = ("seq", "time", "type", "actor", "person", "roles", "item", "case", "action",
                "what", "detail")  # fmt: skip
-
-TEXT: Table = {
-    "heading": ("访问日志", "Access log"),
-    "person": ("人员（用户名）", "Person (user name)"),
-    "item": ("证据编号", "Item ID"),
-    "case": ("案件编号", "Case number"),
-    "since": ("起始日期", "From"),
-    "until": ("截止日期", "Until"),
-    "submit": ("筛选", "Filter"),
-    "csv": ("导出 CSV", "Export CSV"),
-    "col.seq": ("序号", "Seq"),
-    "col.time": ("时间", "Time"),
-    "col.type": ("类型", "Type"),
-    "col.actor": ("人员", "Person"),
-    "col.roles": ("角色", "Roles"),
-    "col.item": ("证据", "Item"),
-    "col.case": ("案件", "Case"),
-    "col.detail": ("详情", "Detail"),
-    "empty": ("没有记录。", "Nothing recorded."),
-    "bad_date": ("日期格式应为 2026-12-01。", "Write dates like 2026-12-01."),
-}  # fmt: skip
 
 bp = Blueprint("accesslog", __name__)
 
@@ -76,7 +55,7 @@ def _filters() -> tuple[dict[str, Any], dict[str, str], bool]:
 
 @bp.route("/access")
 def log() -> tuple[str, int]:
-    no = require(Action.VIEW_ACCESS_LOG, TEXT, what="access log")
+    no = require(Action.VIEW_ACCESS_LOG, what=N_("access log"))
     if no is not None:
         return no
     filters, form, bad = _filters()
@@ -85,13 +64,13 @@ def log() -> tuple[str, int]:
         found = access_events(txn, **filters, limit=PAGE + 1, offset=offset)
     rows = [(e, _data(e)) for e in found[:PAGE]]
     query = [(k, v) for k, v in request.args.items(multi=True) if k != "offset"]
-    return page("access.html", TEXT, rows=rows, form=form, bad=bad, offset=offset,
+    return page("access.html", rows=rows, form=form, bad=bad, offset=offset,
                 page_size=PAGE, more=len(found) > PAGE, query=query)  # fmt: skip
 
 
 @bp.route("/access.csv")
 def export() -> Response | tuple[str, int]:
-    no = require(Action.VIEW_ACCESS_LOG, TEXT, what="access log CSV")
+    no = require(Action.VIEW_ACCESS_LOG, what=N_("access log CSV"))
     if no is not None:
         return no
     filters, _, _ = _filters()

@@ -3,30 +3,46 @@
 Every request but the login page and the static files needs a live session (else: to the
 login page); every POST carries the session's CSRF token (else: 403); every response carries
 the strict CSP and its companions (``security.HEADERS``) and evidence pages are never cached.
-The page modules (``login``, ``search``, ``item``, ``case``, ``reports``, ``accesslog``,
-``admin``) register their routes on this app through ``Pages``.
+Each request is in its reader's language (``text.request_language``): the whole of it, error
+pages included, runs inside ``i18n.speaking``, so readers served at the same time in different
+languages never see each other's; the templates say their words with ``_()`` and
+``{% trans %}`` (Jinja's i18n extension on the catalog). The page modules (``login``,
+``search``, ``item``, ``case``, ``reports``, ``accesslog``, ``admin``) register their routes on
+this app.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from flask import Flask, Response, abort, g, redirect, render_template, request, url_for
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, g, redirect, render_template, request, url_for
+from werkzeug.exceptions import Forbidden, HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response as BaseResponse
 
+import i18n
+from i18n import _
 from ingest.access.guard import deny
-from ingest.access.roles import Action, Decision, Level, Relation, decide
+from ingest.access.roles import (
+    LIST_SEPARATOR,
+    Action,
+    Decision,
+    Level,
+    Relation,
+    decide,
+    role_name,
+)
+from ingest.cases import vocab
 from ingest.config import ConsoleSettings
 from ingest.console.auth import Auth, Client, Signed
 from ingest.console.security import HEADERS, HSTS, same_secret
-from ingest.console.text import LANG_COOKIE, Table, pick_lang, translator
+from ingest.console.text import HTML_LANG, LANG_COOKIE, SWITCH, asked, request_language, term
 from ingest.context import Context
 from ingest.metrics.prometheus import ConsoleMetrics
 from storage.records import Person
@@ -36,6 +52,10 @@ LOGIN_CSRF_COOKIE = "evidock_login_csrf"
 CSRF_FIELD = "csrf_token"
 PUBLIC = frozenset({"login.login", "static"})
 HERE = Path(__file__).parent
+
+
+class CsrfRefused(Forbidden):
+    """A POST without its form's token: forged, or the form expired (403)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,9 +97,18 @@ def create_app(
     )
     if conf.behind_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
+    app.wsgi_app = _Speaking(app.wsgi_app)  # type: ignore[method-assign]
     app.before_request(_before)
     app.after_request(_after)
-    app.jinja_env.filters["when"] = _when
+    # _() and {% trans %} in the templates: the catalog, in the language of the request
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=i18n._, ngettext=i18n.n_, newstyle=True
+    )
+    app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["term"] = term
+    app.jinja_env.globals["vocab"] = vocab  # the words of the regulation, for ``term``
+    app.context_processor(_frame)
     app.register_error_handler(HTTPException, _error)
     for module in (login, search, item, case, reports, accesslog, admin):
         module.register(app)
@@ -93,8 +122,23 @@ def console() -> Console:
     return found
 
 
+class _Speaking:
+    """WSGI middleware: the whole request (view, redirects, error pages) in its reader's
+    language, in this thread only."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        r = Request(environ)
+        lang = request_language(r.args.get("lang"), r.cookies.get(LANG_COOKIE),
+                                r.headers.get("Accept-Language"))  # fmt: skip
+        with i18n.speaking(lang):
+            body: Iterable[bytes] = self.app(environ, start_response)
+            return body
+
+
 def _before() -> BaseResponse | None:
-    g.lang = pick_lang(request.args.get("lang"), request.cookies.get(LANG_COOKIE))
     if request.endpoint in PUBLIC:
         return None
     signed = console().auth.current(request.cookies.get(SESSION_COOKIE))
@@ -106,7 +150,7 @@ def _before() -> BaseResponse | None:
     if request.method == "POST" and not same_secret(
         request.form.get(CSRF_FIELD), signed.session.csrf
     ):
-        abort(403, description="csrf")
+        raise CsrfRefused()
     return None
 
 
@@ -117,26 +161,20 @@ def _after(response: Response) -> Response:
         response.headers["Strict-Transport-Security"] = HSTS
     if request.endpoint != "static":
         response.headers["Cache-Control"] = "no-store"
-    chosen = request.args.get("lang")
-    if chosen and chosen == g.get("lang"):
+        response.vary.update(("Accept-Language", "Cookie"))  # what chose the page's language
+    chosen = asked(request.args.get("lang"), None)
+    if chosen is not None:  # the reader chose: remembered for the next pages
         response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86400, httponly=True,
                             samesite="Strict", secure=console().secure_cookies)  # fmt: skip
     return response
 
 
-ERRORS: Table = {
-    "error.403": ("禁止访问", "Forbidden"),
-    "error.404": ("未找到", "Not found"),
-    "error.other": ("请求无法完成", "The request could not be served"),
-}
-
-
 def _error(e: HTTPException) -> tuple[str, int]:
     code = e.code or 500
-    return page("error.html", ERRORS, code, code=code, csrf_failed=e.description == "csrf")
+    return page("error.html", code, code=code, csrf_failed=isinstance(e, CsrfRefused))
 
 
-def _when(t: datetime | str | None) -> str:
+def when(t: datetime | str | None) -> str:
     if t is None:
         return "-"
     if isinstance(t, str):
@@ -160,39 +198,48 @@ def client() -> Client:
     return Client(remote=request.remote_addr or "", agent=request.headers.get("User-Agent", ""))
 
 
-def page(template: str, table: Table, status: int = 200, **values: Any) -> tuple[str, int]:
-    """Render a page in the request's language with the shared frame's values."""
-    lang = g.get("lang", "zh")
+def page(template: str, status: int = 200, **values: Any) -> tuple[str, int]:
+    """Render a page (in the request's language: see ``_frame``)."""
+    return render_template(template, **values), status
+
+
+def _frame() -> dict[str, Any]:
+    """What every page's frame shows: its language and the switch, who is signed in, the
+    session's CSRF token."""
+    lang = i18n.current()
     s = g.get("signed")
-    body = render_template(
-        template,
-        t=translator(lang, table),
-        lang=lang,
-        other_lang="en" if lang == "zh" else "zh",
-        me=s.person if s is not None else None,
-        csrf=s.session.csrf if s is not None else "",
-        csrf_field=CSRF_FIELD,
-        lang_url=_with_lang("en" if lang == "zh" else "zh"),
-        **values,
-    )
-    return body, status
+    return {
+        "lang": lang,
+        "html_lang": HTML_LANG[lang],
+        "switch": [(code, name, _with_lang(code)) for code, name in SWITCH],
+        "me": s.person if s is not None else None,
+        "role_names": _role_names,
+        "csrf": s.session.csrf if s is not None else "",
+        "csrf_field": CSRF_FIELD,
+    }
+
+
+def _role_names(roles: Iterable[str]) -> str:
+    return _(LIST_SEPARATOR).join(role_name(r) for r in sorted(roles)) or "-"
 
 
 def _with_lang(lang: str) -> str:
+    """This page in ``lang``: the same path and query, with ``?lang=``."""
     args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
     return f"{request.path}?{urlencode([*args, ('lang', lang)])}"
 
 
-def refused(decision: Decision, table: Table, *, what: str) -> tuple[str, int]:
+def refused(decision: Decision, *, what: str) -> tuple[str, int]:
     """The page of a refusal (the ``access_denied`` event is already appended): that the
-    thing exists, why not, and who to ask."""
+    thing exists (``what``, as the reader reads it), why not, and who to ask."""
     console().metrics.refused()
-    return page("refused.html", table, 403, decision=decision, what=what)
+    return page("refused.html", 403, decision=decision, what=what)
 
 
-def require(action: Action, table: Table, *, what: str) -> tuple[str, int] | None:
+def require(action: Action, *, what: str) -> tuple[str, int] | None:
     """A page that is no item's or case's (reports, logs, sessions): allowed by the role
-    alone, else refused and recorded as ``access_denied``. None when allowed."""
+    alone, else refused and recorded as ``access_denied``. None when allowed. ``what`` is
+    marked with ``N_``: the event records it, the page says it in the reader's language."""
     me = person()
     d = decide(me.roles, action, Level.NONE, Relation.NONE)
     if d.allowed:
@@ -200,7 +247,7 @@ def require(action: Action, table: Table, *, what: str) -> tuple[str, int] | Non
     c = console()
     with c.ctx.catalog.write() as txn:
         deny(txn, c.ctx, me, action, d, Level.NONE, what=what)
-    return refused(d, table, what=what)
+    return refused(d, what=_(what))
 
 
 def safe_next(target: str | None) -> str:

@@ -17,10 +17,10 @@ from typing import Any
 from flask import Blueprint, Flask, abort, request, send_file
 from werkzeug.wrappers import Response as BaseResponse
 
+from i18n import N_, _
 from ingest.access.guard import check_item, item_level, record_access, relation_to_item
 from ingest.access.roles import Action, decide
 from ingest.console.app import console, page, person, refused
-from ingest.console.text import Table
 from ingest.console.timeline import item_timeline
 from ingest.jobs.proxies import POSTER, PROXY, SHEET, WAVEFORM, derived_store
 from ingest.media.kinds import AUDIO, PHOTO, VIDEO, media_kind
@@ -28,48 +28,6 @@ from storage.catalog.derived import DerivedOps
 from storage.errors import NotFound
 from storage.records import DerivedMedia
 from verify.log.events import EventType
-
-TEXT: Table = {
-    "heading": ("证据", "Evidence item"),
-    "metadata": ("元数据", "Metadata"),
-    "sha256": ("SHA-256", "SHA-256"),
-    "size": ("大小（字节）", "Size (bytes)"),
-    "device": ("设备", "Device"),
-    "officer": ("执法人员", "Officer"),
-    "path": ("原始路径", "Original path"),
-    "recorded": ("录制时间", "Recorded"),
-    "time_source": ("时间来源", "Time source"),
-    "durable": ("可靠存储时间", "Durable at"),
-    "state": ("状态", "State"),
-    "confidentiality": ("密级", "Confidentiality"),
-    "codec": ("编码", "Codecs"),
-    "flags": ("标记", "Flags"),
-    "gps": ("位置", "GPS"),
-    "player": ("播放（审阅副本）", "Playback (review proxy)"),
-    "no_proxy": ("尚无审阅副本。", "No review proxy yet."),
-    "no_media_role": ("您的角色不可播放媒体。", "Your role may not play media."),
-    "poster": ("封面", "Poster"),
-    "sheet": ("缩略图页", "Contact sheet"),
-    "waveform": ("波形", "Waveform"),
-    "download": ("下载原始文件（记入日志）", "Download the original (logged)"),
-    "derivation": ("派生链", "Derivation chain"),
-    "original": ("原始文件", "Original"),
-    "timeline": ("保管记录", "Custody timeline"),
-    "col.seq": ("序号", "Seq"),
-    "col.time": ("时间", "Time"),
-    "col.type": ("事件", "Event"),
-    "col.actor": ("操作者", "Actor"),
-    "col.proof": ("包含证明", "Inclusion proof"),
-    "col.detail": ("详情", "Detail"),
-    "proof.proven": ("已验证", "verified"),
-    "proof.pending": ("待下一签名检查点", "awaiting the next signed checkpoint"),
-    "proof.failed": ("验证失败", "FAILED"),
-    "checkpoint": ("签名检查点大小", "Signed checkpoint of size"),
-    "no_checkpoint": ("尚无签名检查点。", "No signed checkpoint yet."),
-    "item_missing": ("没有此证据。", "No such item."),
-    "not_local": ("此文件不在本机存储中（仅在对象存储中）。",
-                  "This file is not in the local store (only in the object store)."),
-}  # fmt: skip
 
 MIME = {
     (PROXY, VIDEO): "video/mp4",
@@ -80,6 +38,12 @@ MIME = {
     (WAVEFORM, None): "image/png",
 }
 KINDS = (PROXY, POSTER, SHEET, WAVEFORM)
+KIND_NAMES = {
+    PROXY: N_("review copy"),
+    POSTER: N_("poster"),
+    SHEET: N_("contact sheet"),
+    WAVEFORM: N_("waveform"),
+}
 
 bp = Blueprint("item", __name__)
 
@@ -95,13 +59,13 @@ def show(item_id: int) -> tuple[str, int]:
         try:
             txn.item(item_id)
         except NotFound:
-            return page("error.html", TEXT, 404, code=404, csrf_failed=False)
+            return page("error.html", 404, code=404, csrf_failed=False)
         d = check_item(txn, c.ctx, me, Action.VIEW_ITEM, item_id)
         if d.allowed:
             record_access(txn, c.ctx, me, EventType.VIEWED, item_id=item_id,
                           detail={"what": "item page"}, now=c.clock())  # fmt: skip
     if not d.allowed:
-        return refused(d, TEXT, what=f"#{item_id}")
+        return refused(d, what=_("item #{item}").format(item=item_id))
     with c.ctx.catalog.read() as txn:
         item = txn.item(item_id)
         derived = _latest(DerivedOps(txn).for_items([item_id]).get(item_id, []))
@@ -110,7 +74,8 @@ def show(item_id: int) -> tuple[str, int]:
         stream = decide(me.roles, Action.STREAM, level, relation_to_item(txn, me, item_id))
         download = decide(me.roles, Action.DOWNLOAD_ORIGINAL, level,
                           relation_to_item(txn, me, item_id))  # fmt: skip
-    return page("item.html", TEXT, item=item, kind=media_kind(item.facts), derived=derived,
+    return page("item.html", item=item, kind=media_kind(item.facts), derived=derived,
+                kind_names=KIND_NAMES,
                 chain=_chain(derived), timeline=timeline, stream=stream.allowed,
                 download=download.allowed, level=level.value)  # fmt: skip
 
@@ -131,7 +96,9 @@ def media(item_id: int, kind: str) -> BaseResponse | tuple[str, int]:
             record_access(txn, c.ctx, me, EventType.STREAMED, item_id=item_id,
                           detail={"kind": kind, "sha256": found.sha256}, now=c.clock())  # fmt: skip
     if not d.allowed:
-        return refused(d, TEXT, what=f"#{item_id} {kind}")
+        return refused(
+            d, what=_("item #{item}: {kind}").format(item=item_id, kind=_(KIND_NAMES[kind]))
+        )
     path = derived_store(c.ctx).path_for(found.sha256)
     mime = MIME.get((kind, media_kind(item.facts) if kind == PROXY else None))
     return _send(path, mime or "application/octet-stream", etag=found.sha256)
@@ -148,7 +115,7 @@ def original(item_id: int) -> BaseResponse | tuple[str, int]:
             record_access(txn, c.ctx, me, EventType.DOWNLOADED, item_id=item_id,
                           detail=detail, now=c.clock())  # fmt: skip
     if not d.allowed:
-        return refused(d, TEXT, what=f"#{item_id} original")
+        return refused(d, what=_("item #{item}: the original").format(item=item_id))
     name = Path(item.original_path_display).name or f"item-{item_id}"
     return _send(c.ctx.store.path_for(item.sha256), item.facts.mime_type or
                  "application/octet-stream", etag=item.sha256, download=name)  # fmt: skip

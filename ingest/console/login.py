@@ -5,38 +5,30 @@ value in an HttpOnly, SameSite=Strict cookie that the form must repeat."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, g, make_response, redirect, request, url_for
+from flask import Blueprint, Flask, make_response, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from i18n import N_, _
 from ingest.console.app import (
     CSRF_FIELD,
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
+    CsrfRefused,
     client,
     console,
     page,
     safe_next,
     signed,
+    when,
 )
-from ingest.console.auth import BAD_CODE, DISABLED, LOCKED
+from ingest.console.auth import BAD_CODE, BAD_PASSWORD, DISABLED, LOCKED
 from ingest.console.security import new_token, same_secret
-from ingest.console.text import Table
 
-TEXT: Table = {
-    "heading": ("登录", "Sign in"),
-    "username": ("用户名", "User name"),
-    "password": ("密码", "Password"),
-    "code": ("动态验证码（如已启用）", "One-time code (if enrolled)"),
-    "submit": ("登录", "Sign in"),
-    "failed.password": ("用户名或密码错误。", "Wrong user name or password."),
-    "failed.totp": ("动态验证码错误。", "Wrong one-time code."),
-    "failed.disabled": ("账户已停用，请联系系统管理员。",
-                        "This account is disabled: ask the system administrator."),
-    "failed.locked": ("连续失败次数过多，账户已锁定至",
-                      "Too many failures: this name is locked until"),
-    "note": ("每次登录及失败都记入保管日志。",
-             "Every login and every failure is recorded in the custody log."),
-}  # fmt: skip
+FAILURES = {
+    BAD_PASSWORD: N_("Wrong user name or password."),
+    BAD_CODE: N_("Wrong one-time code."),
+    DISABLED: N_("This account is disabled: ask the system administrator."),
+}
 
 bp = Blueprint("login", __name__)
 
@@ -52,14 +44,14 @@ def login() -> BaseResponse | tuple[str, int]:
         # kept while the browser has one: a second GET (a favicon sent here) must not change
         # the token of a form already shown
         token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_token()
-        body, status = page("login.html", TEXT, next=request.args.get("next", ""),
-                            login_csrf=token, failure=None, until=None)  # fmt: skip
+        body, status = page("login.html", next=request.args.get("next", ""), login_csrf=token,
+                            failure=None)  # fmt: skip
         first: BaseResponse = make_response(body, status)
         first.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict",
                          secure=c.secure_cookies, path="/login")  # fmt: skip
         return first
     if not same_secret(request.form.get(CSRF_FIELD), request.cookies.get(LOGIN_CSRF_COOKIE)):
-        abort(403, description="csrf")
+        raise CsrfRefused()
     result = c.auth.login(
         request.form.get("username", ""),
         request.form.get("password", ""),
@@ -67,11 +59,16 @@ def login() -> BaseResponse | tuple[str, int]:
         client(),
     )
     if result.token is None:
-        key = {LOCKED: "failed.locked", BAD_CODE: "failed.totp", DISABLED: "failed.disabled"}
-        return page("login.html", TEXT, 401, next=request.form.get("next", ""),
+        if result.failure == LOCKED:
+            failure = _("Too many failures: this name is locked until {time}.").format(
+                time=when(result.locked_until)
+            )
+        else:
+            message = FAILURES.get(result.failure or "", FAILURES[BAD_PASSWORD])
+            failure = _(message)
+        return page("login.html", 401, next=request.form.get("next", ""),
                     login_csrf=request.cookies.get(LOGIN_CSRF_COOKIE, ""),
-                    failure=key.get(result.failure or "", "failed.password"),
-                    until=result.locked_until)  # fmt: skip
+                    failure=failure)  # fmt: skip
     response = redirect(safe_next(request.form.get("next")), code=303)
     response.set_cookie(SESSION_COOKIE, result.token, httponly=True, samesite="Strict",
                         secure=c.secure_cookies, path="/")  # fmt: skip
@@ -83,6 +80,6 @@ def login() -> BaseResponse | tuple[str, int]:
 def logout() -> BaseResponse:
     s = signed()
     console().auth.revoke(s.session.id, by=s.person, reason="signed-out")
-    response = redirect(url_for("login.login", lang=g.lang), code=303)
+    response = redirect(url_for("login.login"), code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -7,37 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, Flask, request
 
+from i18n import _
 from ingest.access.guard import item_level, relation_to_item
 from ingest.access.roles import Action, decide
 from ingest.console.app import console, int_arg, page, person
-from ingest.console.text import Table
 from storage.catalog.search import SEARCH_FLAGS, ItemQuery, search_items
 
 PAGE = 25
-
-TEXT: Table = {
-    "heading": ("检索证据", "Search evidence"),
-    "case": ("案件编号", "Case number"),
-    "officer": ("执法人员（警号）", "Officer (badge)"),
-    "device": ("设备编号", "Device serial"),
-    "since": ("录制起始日期", "Recorded from"),
-    "until": ("录制截止日期", "Recorded until"),
-    "flags": ("标记", "Flags"),
-    "flag.late": ("逾期上传", "late"),
-    "flag.damaged": ("文件损坏", "damaged"),
-    "flag.clock": ("时钟问题", "clock problem"),
-    "flag.fixity": ("完整性校验失败", "fixity failed"),
-    "submit": ("检索", "Search"),
-    "col.id": ("编号", "ID"),
-    "col.recorded": ("录制时间", "Recorded"),
-    "col.device": ("设备", "Device"),
-    "col.officer": ("执法人员", "Officer"),
-    "col.file": ("文件", "File"),
-    "col.flags": ("标记", "Flags"),
-    "empty": ("没有符合条件的证据。", "No item matches."),
-    "bad_date": ("日期格式应为 2026-12-01。", "Write dates like 2026-12-01."),
-    "open_case": ("打开案件页", "Open the case page"),
-}  # fmt: skip
 
 bp = Blueprint("search", __name__)
 
@@ -63,7 +39,7 @@ def search() -> tuple[str, int]:
         since = _day(form["since"]) if form["since"] else None
         until = _day(form["until"]) + timedelta(days=1) if form["until"] else None
     except ValueError:
-        problem = "bad_date"
+        problem = _("Write dates like 2026-12-01.")
     offset = int_arg("offset")
     asked = any(form.values()) or bool(flags) or "all" in a
     rows: list[tuple[object, bool]] = []
@@ -80,7 +56,7 @@ def search() -> tuple[str, int]:
                 d = decide(me.roles, Action.VIEW_ITEM, level, relation_to_item(txn, me, hit.id))
                 rows.append((hit, d.allowed))
         more = found.more
-    return page("search.html", TEXT, form=form, flags=flags, all_flags=SEARCH_FLAGS,
+    return page("search.html", form=form, flags=flags, all_flags=SEARCH_FLAGS,
                 rows=rows, asked=asked, problem=problem, offset=offset, page_size=PAGE,
                 more=more, query=_query_without_offset())  # fmt: skip
 

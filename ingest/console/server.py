@@ -15,6 +15,7 @@ from typing import Any
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 from cheroot.wsgi import Server
 
+from i18n import _
 from ingest.errors import UsageError
 
 logger = logging.getLogger(__name__)
@@ -36,16 +37,22 @@ class ConsoleServer:
         if tls_cert is not None and tls_key is not None:
             for p in (tls_cert, tls_key):
                 if not p.is_file():
-                    raise UsageError(f"[console] TLS file {p} does not exist",
-                                     hint="Give the PEM certificate chain and its key, readable "
-                                     "by the evidock user, or leave both out.")  # fmt: skip
+                    raise UsageError(
+                        _("[console] TLS file {path} does not exist").format(path=p),
+                        hint=_("Give the PEM certificate chain and its key, readable by the "
+                               "evidock user, or leave both out."),
+                    )  # fmt: skip
             self.server.ssl_adapter = BuiltinSSLAdapter(str(tls_cert), str(tls_key))
         self.tls = self.server.ssl_adapter is not None
         try:
             self.server.prepare()
         except OSError as e:
-            raise UsageError(f"the console cannot listen on {host}:{port}: {e.strerror or e}",
-                             hint="Choose another --port or stop what uses it.") from e  # fmt: skip
+            raise UsageError(
+                _("the console cannot listen on {host}:{port}: {reason}").format(
+                    host=host, port=port, reason=e.strerror or e
+                ),
+                hint=_("Choose another --port or stop what uses it."),
+            ) from e
         self._thread: threading.Thread | None = None
 
     @property

@@ -1,64 +1,40 @@
-"""Chinese first, English one click away: the language of a request and the strings every
-page shares. Each page module keeps its own strings in one table, ``{key: (zh, en)}``."""
+"""The language of a request (issue 20): Chinese unless the reader asks for English.
+
+A reader asks with ``?lang=zh|en`` (the switch on every page), which a cookie remembers; else
+the browser's Accept-Language decides (``i18n.choose``), else Chinese. The process's own
+language is not the reader's: the console serves several readers at once, each request in its
+own (``i18n.speaking``). Pure: the words themselves are in the templates and the catalog.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import i18n
+from ingest.cases.vocab import Term
 
-LANGS = ("zh", "en")
-DEFAULT_LANG = "zh"
 LANG_COOKIE = "evidock_lang"
-
-Table = Mapping[str, tuple[str, str]]
-Translate = Callable[[str], str]
-
-COMMON: Table = {
-    "title": ("证据管理控制台", "Evidence console"),
-    "nav.search": ("检索", "Search"),
-    "nav.cases": ("案件", "Cases"),
-    "nav.overdue": ("逾期", "Overdue"),
-    "nav.verify": ("校验", "Verify"),
-    "nav.access": ("访问日志", "Access log"),
-    "nav.sessions": ("会话", "Sessions"),
-    "nav.logout": ("退出", "Sign out"),
-    "lang.other": ("English", "中文"),
-    "signed_in_as": ("当前用户", "Signed in as"),
-    "roles": ("角色", "Roles"),
-    "restricted": ("受限", "Restricted"),
-    "restricted.exists": ("此项存在，但您的角色无权查看其内容。",
-                          "This exists, but your role may not see what it holds."),
-    "restricted.ask": ("请联系", "Ask"),
-    "refused": ("访问被拒绝", "Access refused"),
-    "refused.logged": ("此次拒绝已记入保管日志。", "This refusal is recorded in the custody log."),
-    "not_found": ("未找到", "Not found"),
-    "bad_request": ("请求无效", "Bad request"),
-    "csrf": ("表单已过期或被伪造，请重新打开页面后再提交。",
-             "The form expired or was forged: open the page again and resubmit."),
-    "prev": ("上一页", "Previous"),
-    "next": ("下一页", "Next"),
-    "none": ("无", "none"),
-    "yes": ("是", "yes"),
-    "no": ("否", "no"),
-}  # fmt: skip
+HTML_LANG = {"zh": "zh-CN", "en": "en"}
+"""The ``<html lang>`` of each language."""
+SWITCH = (("zh", "中文"), ("en", "English"))
+"""The languages of the switch, each in its own words (so it never needs translating)."""
 
 
-def pick_lang(query: str | None, cookie: str | None) -> str:
-    """?lang= wins, then the cookie, then Chinese."""
+def asked(query: str | None, cookie: str | None) -> str | None:
+    """The language the reader chose: ``?lang=`` now, else the one the cookie remembers;
+    None when neither names one we have (the browser's then decides)."""
     for choice in (query, cookie):
-        if choice in LANGS:
+        if choice in i18n.LANGUAGES:
             return choice
-    return DEFAULT_LANG
+    return None
 
 
-def translator(lang: str, *tables: Table) -> Translate:
-    """``t(key)`` in ``lang`` from the page's tables, then the shared one; an unknown key
-    shows itself (a missing string is visible, never a crash)."""
-    index = 0 if lang == "zh" else 1
+def request_language(query: str | None, cookie: str | None, accept: str | None) -> str:
+    """The language of one request. The host's environment is no reader's: it is not read."""
+    return i18n.choose(asked(query, cookie), {}, accept=accept)
 
-    def t(key: str) -> str:
-        for table in (*tables, COMMON):
-            if key in table:
-                return table[key][index]
-        return key
 
-    return t
+def term(t: Term | None, code: str | None = None) -> str:
+    """A word of the regulation (``ingest.cases.vocab``) in the request's language, or the
+    stored code when the vocabulary does not know it."""
+    if t is None:
+        return code or "-"
+    return t.zh if i18n.current() == "zh" else t.en

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from i18n import _
 from ingest.context import LOG_ORIGIN, Context
 from storage.catalog.session import Transaction
 from storage.records import Event
@@ -33,7 +34,7 @@ class Timeline:
     entries: tuple[Entry, ...]
     checkpoint_size: int | None  # None: no checkpoint of this dock yet
     checkpoint_time: str | None
-    problem: str | None  # the checkpoint itself does not verify
+    problem: str | None  # the checkpoint itself does not verify (in the reader's language)
 
     @property
     def ok(self) -> bool:
@@ -52,9 +53,10 @@ def item_timeline(txn: Transaction, ctx: Context, item_id: int) -> Timeline:
         note = open_note(cp.note, [parse_verifier_key(ctx.key.verifier)])
         head = parse_checkpoint(note.body)
     except NoteError as e:
-        return _broken(events, cp.size, when, f"checkpoint {cp.id} does not verify: {e}")
+        problem = _("checkpoint {id} does not verify: {error}").format(id=cp.id, error=e)
+        return _broken(events, cp.size, when, problem)
     if head.origin != LOG_ORIGIN or head.size != cp.size or root(head.size, read) != head.root:
-        return _broken(events, cp.size, when, "the stored log does not match its checkpoint")
+        return _broken(events, cp.size, when, _("the stored log does not match its checkpoint"))
     entries = []
     for ev in events:
         if ev.seq >= head.size:

@@ -78,7 +78,14 @@ def test_mapped_admin_acts_as_person_and_others_are_refused(ctx: Context, evidoc
     assert (rc, err) == (0, "")
     assert evidock("person", "grant", "li.na", "custodian", as_user="wq")[0] == 0
     rc, _, err = evidock("person", "revoke", "chief", "admin", as_user="lina")
-    assert rc == 2 and "access-refused" in err and "系统管理员" in err
+    assert rc == 2 and "access-refused" in err and "the system administrator" in err
+    rc, _, err = evidock("--lang", "zh", "person", "revoke", "chief", "admin", as_user="lina")
+    assert rc == 2 and "access-refused" in err
+    assert (
+        "管理人员和角色仅限系统管理员" in err
+        and "系统管理员" in err
+        and "administrators" not in err
+    )
     assert evidock("person", "disable", "li.na", as_user="wq")[0] == 0
     assert [(t, a) for t, a, _ in _events(ctx, "role_granted", "person_disabled")][-2:] == [
         ("role_granted", "person:chief"),
@@ -164,7 +171,7 @@ def test_custody_report_checks_access_and_records_the_view(
     assert evidock("case", "confidentiality", office.case, "personal-privacy",
                    "--reason", "minor")[0] == 0  # fmt: skip
     rc, _, err = evidock("custody", str(a), as_user="officer1")
-    assert rc == 2 and "access-refused" in err and "证据保管员" in err
+    assert rc == 2 and "access-refused" in err and "the evidence custodian" in err
     rc, _, err = evidock("custody", str(a), "--json", as_user="keeper")
     assert rc == 0, err
     rc, out, err = evidock("access-log", "--item", str(a), "--json", as_user="checker")
@@ -178,7 +185,7 @@ def test_custody_report_checks_access_and_records_the_view(
     assert header[:4] == ["seq", "time", "type", "actor"]
     assert row[2:4] == ["access_denied", "person:officer1"]
     rc, _, err = evidock("access-log", as_user="officer1")
-    assert rc == 2 and "审计员" in err
+    assert rc == 2 and "auditors" in err
     rc, _, err = evidock("access-log", as_user="root")
     assert rc == 0 and "maps to no person" in err
 

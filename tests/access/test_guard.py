@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import i18n
 from ingest.access.guard import (
     check_case,
     check_item,
@@ -62,7 +63,7 @@ def test_restricted_item_is_refused_to_its_officer_and_the_refusal_is_an_event(
     with ctx.catalog.write() as txn:
         assert item_level(txn, a) == Level.PERSONAL_PRIVACY
         d = check_item(txn, ctx, office.person(ctx, "officer1"), Action.STREAM, a)
-        assert not d.allowed and "个人隐私" in d.why and "custodian" in d.ask
+        assert not d.allowed and "personal privacy" in d.why and "custodian" in d.ask
         for who in ("keeper", "handler"):
             assert check_item(txn, ctx, office.person(ctx, who), Action.STREAM, a).allowed
     [denied] = _access(ctx, item_id=a)
@@ -70,6 +71,24 @@ def test_restricted_item_is_refused_to_its_officer_and_the_refusal_is_an_event(
     data = json.loads(denied.data)
     assert (data["action"], data["level"], data["roles"]) == ("stream", "personal-privacy",
                                                               ["officer"])  # fmt: skip
+
+
+def test_a_refusal_read_in_chinese_is_recorded_in_english(ctx: Context, office: Office) -> None:
+    """The officer reads why in Chinese (the office's language); the access_denied event keeps
+    the English, whatever language the reader had: the log is read by programs and auditors."""
+    a, _ = office.items
+    _link(ctx, office, a)
+    _restrict(ctx, office)
+    with i18n.speaking("zh"), ctx.catalog.write() as txn:
+        d = check_item(txn, ctx, office.person(ctx, "officer1"), Action.VIEW_ITEM, a)
+        why, ask = d.why, d.ask
+    assert why == "该内容密级为个人隐私，仅限证据保管员及其案件的承办人、审核人、批准人"
+    assert ask == "证据保管员或案件承办人"
+    [denied] = _access(ctx, item_id=a)
+    assert json.loads(denied.data)["why"] == (
+        "this is personal privacy: only custodians and the handler, reviewer and approver of "
+        "its case"
+    )
 
 
 def test_unrestricted_own_recording_is_allowed_to_its_officer(ctx: Context, office: Office) -> None:

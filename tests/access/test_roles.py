@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+import i18n
 from ingest.access.roles import Action, Level, Relation, Role, decide, level_of, strictest
 
 # Who may do what at level "none": a = in any relation, c = on the case only, oc = own
@@ -67,15 +68,24 @@ def test_the_table_names_every_role_and_action() -> None:
     ids=lambda v: str(v),
 )
 def test_decision_of_one_role(role: Role, level: Level, relation: Relation, action: Action) -> None:
-    """Each single role, at each level and relation, gets the table's answer; a refusal says
-    why in Chinese and English and who to ask."""
+    """Each single role, at each level and relation, gets the table's answer; it says why (and
+    when refused, who to ask) in the reader's one language, and in English for the log."""
     d = decide(frozenset({role.value}), action, level, relation)
     assert d.allowed is expected(role, action, level, relation)
-    assert CJK.search(d.why) and LATIN.search(d.why), d.why
+    said = {}
+    for lang in ("zh", "en"):
+        with i18n.speaking(lang):
+            said[lang] = (d.why, d.ask)
+    (zh_why, zh_ask), (en_why, en_ask) = said["zh"], said["en"]
+    assert CJK.search(zh_why) and not LATIN.search(zh_why), zh_why
+    assert LATIN.search(en_why) and not CJK.search(en_why), en_why
+    with i18n.speaking("zh"):
+        assert d.recorded() == en_why
     if d.allowed:
-        assert d.ask == ""
+        assert zh_ask == en_ask == ""
     else:
-        assert CJK.search(d.ask) and LATIN.search(d.ask), d.ask
+        assert CJK.search(zh_ask) and not LATIN.search(zh_ask), zh_ask
+        assert LATIN.search(en_ask) and not CJK.search(en_ask), en_ask
 
 
 def test_roles_add_up() -> None:
@@ -89,15 +99,20 @@ def test_admin_is_told_about_separation_of_duties() -> None:
     """An administrator is refused evidence content, and told it is separation of duties."""
     d = decide(frozenset({"admin"}), Action.VIEW_ITEM, Level.NONE, Relation.NONE)
     assert not d.allowed
-    assert "职责分离" in d.why and "separation of duties" in d.why
+    with i18n.speaking("zh"):
+        assert d.why == "系统管理员不接触证据内容（职责分离）"
+    with i18n.speaking("en"):
+        assert d.why == "administrators see no evidence content (separation of duties)"
 
 
 def test_restricted_refusal_names_the_level_and_who_to_ask() -> None:
     """An officer's own recording in a personal-privacy case is refused unless on the case."""
     d = decide(frozenset({"officer"}), Action.STREAM, Level.PERSONAL_PRIVACY, Relation.OWN)
     assert not d.allowed
-    assert "个人隐私" in d.why and "personal privacy" in d.why
-    assert "证据保管员" in d.ask and "custodian" in d.ask
+    with i18n.speaking("zh"):
+        assert "密级为个人隐私" in d.why and d.ask == "证据保管员或案件承办人"
+    with i18n.speaking("en"):
+        assert "this is personal privacy" in d.why and "custodian" in d.ask
 
 
 def test_no_roles_and_unknown_roles_are_refused() -> None:

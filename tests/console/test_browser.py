@@ -146,3 +146,30 @@ def test_a_forged_csrf_token_and_a_missing_session_are_refused(
     page.goto(f"{base_url}/items/{world.open_item}")
     assert page.url.startswith(f"{base_url}/login")
     assert page.locator("#login").is_visible()
+
+
+def test_the_language_switch_on_every_page(browser: Browser, base_url: str) -> None:
+    """A browser set to Chinese gets Chinese pages (<html lang="zh-CN">); 中文 | English is on
+    each, and a click on English turns this page and the next ones (after sign-in) English,
+    until 中文 is clicked."""
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{base_url}/login")
+    assert page.get_attribute("html", "lang") == "zh-CN"
+    assert page.inner_text("h1") == "登录" and page.inner_text("#lang") == "中文 | English"
+    page.click("#lang-en")
+    assert page.get_attribute("html", "lang") == "en" and page.inner_text("h1") == "Sign in"
+    page.fill("#username", "wang.fang")
+    page.fill("#password", PASSWORD["wang.fang"])
+    page.click("#login")
+    page.wait_for_selector("#me")
+    assert page.inner_text("h1") == "Search evidence" and "Signed in as" in page.inner_text("#me")
+    page.goto(f"{base_url}/cases")
+    assert page.get_attribute("html", "lang") == "en" and page.inner_text("h1") == "Cases"
+    assert page.inner_text("#lang") == "中文 | English"
+    page.click("#lang-zh")
+    assert page.get_attribute("html", "lang") == "zh-CN" and page.inner_text("h1") == "案件"
+    page.goto(f"{base_url}/verify")
+    assert page.inner_text("h1") == "校验" and "当前用户" in page.inner_text("#me")
+    context.close()
