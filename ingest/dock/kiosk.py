@@ -46,12 +46,11 @@ def _h(text: str) -> str:
 
 
 def page_language(request: PageRequest) -> str:
-    """The language a kiosk request reads: ``?lang=`` (one we have), else the browser's
-    Accept-Language, else Chinese; never the dock process's own language or locale."""
-    asked = parse_qs(request.query).get("lang", [""])[-1]
-    return i18n.choose(
-        asked if asked in i18n.LANGUAGES else None, {}, accept=request.accept_language
-    )
+    """The language a kiosk request reads: ``?lang=`` (``zh``, ``en``, ``zh-CN``...; one we
+    lack is not asked), else the browser's Accept-Language, else Chinese; never the dock
+    process's own language or locale."""
+    asked = i18n.from_locale(parse_qs(request.query).get("lang", [""])[-1])
+    return i18n.choose(asked, {}, accept=request.accept_language)
 
 
 def render(receipts: Sequence[BayReceipt], *, dock: str, zone: ZoneInfo, title: str) -> str:

@@ -182,6 +182,7 @@ def test_the_kiosk_speaks_chinese_unless_the_request_asks_for_english() -> None:
         _kiosk(r, "lang=en"),
         _kiosk(r, accept="en-GB,zh;q=0.5"),
         _kiosk(r, "lang=fr", accept="en"),
+        _kiosk(r, "lang=en-US"),
     ):
         assert '<html lang="en">' in en and "receipts of dock dock-01" in en
         assert "1 recording offloaded after the 24-hour deadline" in en
