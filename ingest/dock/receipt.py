@@ -178,7 +178,7 @@ def receipt_parts(r: BayReceipt, zone: ZoneInfo) -> list[Line]:
     ]
     if r.refused_reason:
         lines.append(
-            Line(text=_("refused: {reason}").format(reason=_(r.refused_reason)), alert=True)
+            Line(text=_("refused: {reason}").format(reason=_known(r.refused_reason)), alert=True)
         )
     span = _span(r.recorded_s)
     if r.unknown_duration:
@@ -212,7 +212,7 @@ def receipt_parts(r: BayReceipt, zone: ZoneInfo) -> list[Line]:
                     "{n} file left on the device: {reason}",
                     "{n} files left on the device: {reason}",
                     n,
-                ).format(n=n, reason=_(g.reason)),
+                ).format(n=n, reason=_known(g.reason)),
                 alert=True,
             )
         )
@@ -268,6 +268,12 @@ def receipt_lines(r: BayReceipt, zone: ZoneInfo | None = None) -> list[str]:
     """The receipt as text lines in the reader's language (details indented)."""
     z = zone or ZoneInfo("Asia/Shanghai")
     return [("  " * line.level) + line.text for line in receipt_parts(r, z)]
+
+
+def _known(reason: str) -> str:
+    """A reason in the reader's language when it is one of ours (marked with ``N_``); the
+    pipeline's own words as they are (``_("")`` would be the catalog's header)."""
+    return _(reason) if reason else reason
 
 
 def _paths(paths: Sequence[str]) -> list[Line]:
