@@ -40,6 +40,7 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
+import i18n
 from devices.errors import DeviceError
 from devices.mounts import Mounter
 from devices.profiles import DeviceProfile, UsbProps, match_medium, usb_candidates
@@ -532,7 +533,9 @@ class DockDaemon:
             if f.result == FileOutcome.FAILED and f.code == CatalogUnavailable.code
         ]
         if cut:  # the catalog failed under a file, then came back: take the device again
-            raise CatalogUnavailable(f"{len(cut)} file(s) failed on the catalog: {cut[0].reason}")
+            raise CatalogUnavailable(  # untranslated: for the log; the bay waits and retries
+                f"{len(cut)} file(s) failed on the catalog: {cut[0].reason}"
+            )
         self.outage.ok(started)
         logger.info(
             "dock session ended session=%s device=%s outcome=%s stored=%d failed=%d",
@@ -555,7 +558,9 @@ class DockDaemon:
             return
         with self.lock:
             bay.receipt = receipt
-        for line in receipt_lines(receipt, self.ctx.settings.zone):
+        with i18n.speaking(i18n.SOURCE):  # the journal reads English; people read the receipt
+            lines = receipt_lines(receipt, self.ctx.settings.zone)  # in their own language
+        for line in lines:
             logger.info(
                 "receipt session=%s device=%s bay=%s: %s",
                 report.session, report.device, receipt.bay, line,

@@ -3,9 +3,10 @@ was late, and what is still to come, for the officer who docked it.
 
 ``make_receipt`` is pure: it turns the docking's ``IngestReport`` and what the catalog measured
 after it (late items with their delays, recorded durations, proxy jobs still queued) into a
-frozen ``BayReceipt``. ``receipt_lines`` says it in Chinese with the English beside it; the
-dock logs those lines (the journal), keeps the receipt in its status file (``evidock status``)
-and shows it on the kiosk page (``ingest.dock.kiosk``). ``read_receipt`` is the thin adapter
+frozen ``BayReceipt``. ``receipt_lines`` says it in the reader's language (``i18n``): the dock
+logs those lines in English (the journal), keeps the receipt in its status file as data
+(``evidock status`` says it in its reader's language) and shows it on the kiosk page
+(``ingest.dock.kiosk``, in the language each request asks for). ``read_receipt`` is the thin adapter
 that asks the catalog for those measurements.
 
 Paths and reasons are kept as the pipeline reported them (a device's names are untrusted):
@@ -20,6 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import i18n
+from i18n import N_, _, n_
 from ingest.context import Context
 from ingest.pipeline.results import FileOutcome, IngestReport
 from storage.catalog.jobs import JobKind, JobOps
@@ -29,12 +32,13 @@ from storage.errors import StorageError
 from storage.records import MediaFacts
 
 LEFT = (FileOutcome.FAILED, FileOutcome.NOT_ACQUIRED, FileOutcome.ABANDONED)
-OUTCOMES = {  # a session's outcome, as a person reads it
-    "complete": ("全部完成", "complete"),
-    "incomplete": ("未全部完成", "incomplete"),
-    "interrupted": ("中断", "interrupted"),
-    "refused": ("拒绝接收", "refused"),
+OUTCOMES = {  # a session's outcome, as a person reads it (translated where it is shown)
+    "complete": N_("docked {docked}, finished {finished} (complete)"),
+    "incomplete": N_("docked {docked}, finished {finished} (incomplete)"),
+    "interrupted": N_("docked {docked}, finished {finished} (interrupted)"),
+    "refused": N_("docked {docked}, finished {finished} (refused)"),
 }
+_LIST_SEP = {"zh": "、"}  # between the officers' names; ", " in English
 SHOWN_PATHS = 10  # paths listed under each group of a receipt; the rest are counted
 
 
@@ -143,9 +147,10 @@ def make_receipt(
 def _reason(result: FileOutcome, reason: str | None) -> str:
     if reason:
         return reason
+    # English in the receipt (its status-file form); translated where it is shown
     if result == FileOutcome.ABANDONED:
-        return "the dock stopped during the copy; taken at the next docking"
-    return "no reason recorded"
+        return N_("the dock stopped during the copy; taken at the next docking")
+    return N_("no reason recorded")
 
 
 # -- what a person reads -----------------------------------------------------------------------
@@ -153,62 +158,61 @@ def _reason(result: FileOutcome, reason: str | None) -> str:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Line:
-    """One line of a receipt: Chinese, then English (``en`` empty: a detail, such as a path,
-    that reads the same in both). ``level``: 0 a statement, 1 a detail under it. ``alert``:
-    something the officer or the custodian must act on."""
+    """One line of a receipt, in the reader's language. ``level``: 0 a statement, 1 a detail
+    under it. ``alert``: something the officer or the custodian must act on."""
 
-    zh: str
-    en: str = ""
+    text: str
     level: int = 0
     alert: bool = False
 
-    @property
-    def text(self) -> str:
-        return f"{self.zh} / {self.en}" if self.en else self.zh
 
-
-def receipt_pairs(r: BayReceipt, zone: ZoneInfo) -> list[Line]:
-    """The receipt's lines, Chinese first (the kiosk shows the two languages apart)."""
+def receipt_parts(r: BayReceipt, zone: ZoneInfo) -> list[Line]:
+    """The receipt's lines in the reader's language (``i18n.current()``), for the kiosk."""
     named = [" ".join(x for x in (o.badge, o.name) if x) for o in r.officers]
-    who_zh, who_en = ("、".join(named), ", ".join(named)) if named else ("未知", "unknown")
-    outcome_zh, outcome_en = OUTCOMES.get(r.outcome, (r.outcome, r.outcome))
+    who = _LIST_SEP.get(i18n.current(), ", ").join(named) if named else _("unknown")
     docked, finished = _when(r.docked_at, zone), _when(r.finished_at, zone)
+    ended = OUTCOMES.get(r.outcome, N_("docked {docked}, finished {finished} ({outcome})"))
     lines = [
-        Line(zh=f"设备 {r.device} · 民警 {who_zh}", en=f"camera {r.device} · officer {who_en}"),
-        Line(
-            zh=f"停靠 {docked}，结束 {finished}（{outcome_zh}）",
-            en=f"docked {docked}, finished {finished} ({outcome_en})",
-        ),
+        Line(text=_("camera {device} · officer {officers}").format(device=r.device, officers=who)),
+        Line(text=_(ended).format(docked=docked, finished=finished, outcome=r.outcome)),
     ]
     if r.refused_reason:
         lines.append(
-            Line(zh=f"拒绝接收：{r.refused_reason}", en=f"refused: {r.refused_reason}", alert=True)
+            Line(text=_("refused: {reason}").format(reason=_known(r.refused_reason)), alert=True)
         )
-    zh_span, en_span = _span(r.recorded_s)
-    unknown = (
-        (f"，{r.unknown_duration} 个时长未知", f", {r.unknown_duration} of unknown length")
-        if r.unknown_duration
-        else ("", "")
-    )
-    lines.append(
-        Line(
-            zh=f"{r.stored} 个文件已上传，录像共 {zh_span}{unknown[0]}",
-            en=f"{_n(r.stored, 'file')} taken off, {en_span} of recordings{unknown[1]}",
-        )
-    )
+    span = _span(r.recorded_s)
+    if r.unknown_duration:
+        taken = n_(
+            "{n} file taken off, {span} of recordings, {unknown} of unknown length",
+            "{n} files taken off, {span} of recordings, {unknown} of unknown length",
+            r.stored,
+        ).format(n=r.stored, span=span, unknown=r.unknown_duration)
+    else:
+        taken = n_(
+            "{n} file taken off, {span} of recordings",
+            "{n} files taken off, {span} of recordings",
+            r.stored,
+        ).format(n=r.stored, span=span)
+    lines.append(Line(text=taken))
     if r.already:
         lines.append(
             Line(
-                zh=f"{r.already} 个文件此前已上传",
-                en=f"{_n(r.already, 'file')} already taken off before",
+                text=n_(
+                    "{n} file already taken off before",
+                    "{n} files already taken off before",
+                    r.already,
+                ).format(n=r.already)
             )
         )
     for g in r.left:
         n = len(g.paths)
         lines.append(
             Line(
-                zh=f"{n} 个文件留在设备上：{g.reason}",
-                en=f"{_n(n, 'file')} left on the device: {g.reason}",
+                text=n_(
+                    "{n} file left on the device: {reason}",
+                    "{n} files left on the device: {reason}",
+                    n,
+                ).format(n=n, reason=_known(g.reason)),
                 alert=True,
             )
         )
@@ -218,64 +222,82 @@ def receipt_pairs(r: BayReceipt, zone: ZoneInfo) -> list[Line]:
         n = len(r.late)
         lines.append(
             Line(
-                zh=f"{n} 段录像超过{hours}小时未上传",
-                en=f"{_n(n, 'recording')} offloaded after the {hours}-hour deadline",
+                text=n_(
+                    "{n} recording offloaded after the {hours}-hour deadline",
+                    "{n} recordings offloaded after the {hours}-hour deadline",
+                    n,
+                ).format(n=n, hours=hours),
                 alert=True,
             )
         )
         for item in r.late[:SHOWN_PATHS]:
-            zh_d, en_d = _span(item.delay_s)
             lines.append(
                 Line(
-                    zh=f"{item.path}：录像结束 {zh_d} 后上传",
-                    en=f"{item.path}: offloaded {en_d} after the recording ended",
+                    text=_("{path}: offloaded {delay} after the recording ended").format(
+                        path=item.path, delay=_span(item.delay_s)
+                    ),
                     level=1,
                 )
             )
         if n > SHOWN_PATHS:
             more = n - SHOWN_PATHS
-            lines.append(Line(zh=f"……另有 {more} 段", en=f"... and {more} more", level=1))
+            lines.append(
+                Line(
+                    text=n_(
+                        "... and {n} more recording", "... and {n} more recordings", more
+                    ).format(n=more),
+                    level=1,
+                )
+            )
     elif r.stored:
         lines.append(
-            Line(zh=f"没有超过{hours}小时的录像", en=f"nothing past the {hours}-hour deadline")
+            Line(text=_("nothing offloaded after the {hours}-hour deadline").format(hours=hours))
         )
     if r.proxies_pending:
         lines.append(
             Line(
-                zh=f"{r.proxies_pending} 个预览视频待生成",
-                en=f"{_n(r.proxies_pending, 'review proxy', 'review proxies')} pending",
+                text=n_(
+                    "{n} review proxy pending", "{n} review proxies pending", r.proxies_pending
+                ).format(n=r.proxies_pending)
             )
         )
     return lines
 
 
 def receipt_lines(r: BayReceipt, zone: ZoneInfo | None = None) -> list[str]:
-    """The receipt as text lines, each Chinese / English (details indented)."""
+    """The receipt as text lines in the reader's language (details indented)."""
     z = zone or ZoneInfo("Asia/Shanghai")
-    return [("  " * line.level) + line.text for line in receipt_pairs(r, z)]
+    return [("  " * line.level) + line.text for line in receipt_parts(r, z)]
+
+
+def _known(reason: str) -> str:
+    """A reason in the reader's language when it is one of ours (marked with ``N_``); the
+    pipeline's own words as they are (``_("")`` would be the catalog's header)."""
+    return _(reason) if reason else reason
 
 
 def _paths(paths: Sequence[str]) -> list[Line]:
-    shown = [Line(zh=p, level=1) for p in paths[:SHOWN_PATHS]]
+    shown = [Line(text=p, level=1) for p in paths[:SHOWN_PATHS]]
     if len(paths) > SHOWN_PATHS:
         more = len(paths) - SHOWN_PATHS
-        shown.append(Line(zh=f"……另有 {more} 个", en=f"... and {more} more", level=1))
+        shown.append(
+            Line(
+                text=n_("... and {n} more file", "... and {n} more files", more).format(n=more),
+                level=1,
+            )
+        )
     return shown
 
 
-def _n(count: int, one: str, many: str | None = None) -> str:
-    return f"{count} {one if count == 1 else (many or one + 's')}"
-
-
-def _span(seconds: float) -> tuple[str, str]:
-    """A duration in Chinese and English: seconds below a minute, else hours and minutes."""
+def _span(seconds: float) -> str:
+    """A duration: seconds below a minute, else hours and minutes."""
     s = round(seconds)
     if s < 60:
-        return f"{s} 秒", f"{s} s"
+        return _("{seconds} s").format(seconds=s)
     h, m = divmod(s // 60, 60)
     if h == 0:
-        return f"{m} 分钟", f"{m} min"
-    return f"{h} 小时 {m} 分", f"{h} h {m} min"
+        return _("{minutes} min").format(minutes=m)
+    return _("{hours} h {minutes} min").format(hours=h, minutes=m)
 
 
 def _when(t: datetime, zone: ZoneInfo) -> str:

@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from i18n import N_, _
 from ingest.context import Context
 from ingest.export.build import Built, PackageIntegrityError, Spec, build_package, file_name
 from ingest.export.build import original_suffix as suffix_of
@@ -28,7 +29,7 @@ from storage.catalog.caselinks import LinkOps
 from storage.catalog.cases import CaseOps
 from storage.catalog.session import Transaction
 
-ARCHIVE_RECIPIENT = "本机关档案 / the office's archive"
+ARCHIVE_RECIPIENT = N_("the office's archive")  # translated when the package is built
 ARCHIVE_PURPOSE = "归档"  # Art. 27
 
 
@@ -70,7 +71,7 @@ def build_archive(ctx: Context, number: str, *, actor: str) -> Built:
         ids, rows = index_rows(txn, number)
     now = ctx.clock()
     spec = Spec(package_id=f"evidock-archive-{number}", case_number=number, items=ids,
-                originals=True, copies=False, proxies=True, recipient=ARCHIVE_RECIPIENT,
+                originals=True, copies=False, proxies=True, recipient=_(ARCHIVE_RECIPIENT),
                 purpose=ARCHIVE_PURPOSE, requested_by=actor, approved_by=actor, approved_at=now,
                 index=rows)  # fmt: skip
     folder = archives_dir(ctx)
@@ -112,8 +113,10 @@ def archived_bag(ctx: Context, txn: Transaction, number: str) -> tuple[Path, str
 
 def check_archive(path: Path, sha256: str) -> None:
     """The archive's bytes are still those ``case_archived`` recorded."""
-    got, _ = sha256_path(path)
+    got, _size = sha256_path(path)
     if got != sha256:
         raise PackageIntegrityError(
-            f"archive package {path.name}: sha256 {got}, its case_archived event names {sha256}"
+            _(
+                "archive package {name}: sha256 {found}, its case_archived event names {sha256}"
+            ).format(name=path.name, found=got, sha256=sha256)
         )

@@ -28,11 +28,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from i18n import N_, _, n_
 from ingest.context import LOG_ORIGIN, Context
 from ingest.errors import UsageError
 from ingest.export.fonts import cjk_font
 from ingest.export.pdf import render_av_index_pdf, render_receipt
-from ingest.export.receipt import IndexRow, Receipt, ReceiptFile, write_av_index_csv
+from ingest.export.receipt import (
+    IndexRow,
+    Receipt,
+    ReceiptFile,
+    purpose_label,
+    write_av_index_csv,
+)
 from ingest.media.kinds import media_kind
 from ingest.media.transcode import burn_in_copy, view_copy_suffix
 from storage.blobs.localstore import LocalStore
@@ -64,7 +71,7 @@ class PackageRefused(UsageError):
 
 class PackageIntegrityError(VerifyError):
     code = "package-integrity"
-    hint = (
+    hint = N_(
         "An original no longer matches its hash in the store: nothing was exported. Run "
         "'evidock verify' and hand the report to the evidence custodian."
     )
@@ -130,9 +137,11 @@ def original_suffix(item: Item) -> str:
 
 
 def copy_lines(spec: Spec, day: str) -> list[str]:
-    """What is burned into a view copy: recipient, case, date, purpose (pure)."""
-    case = f"案件 {spec.case_number}" if spec.case_number else spec.package_id
-    return [spec.recipient, case, day, f"仅供{spec.purpose}"]
+    """What is burned into a view copy: recipient, case, date, purpose; in the language of
+    whoever builds it, like the package's receipt (pure but for that)."""
+    case = _("case {case}").format(case=spec.case_number) if spec.case_number else spec.package_id
+    return [spec.recipient, case, day, _("for {purpose} only").format(
+        purpose=purpose_label(spec.purpose))]  # fmt: skip
 
 
 def build_package(
@@ -142,22 +151,29 @@ def build_package(
     it is left staged (``Built.staged``) for ``publish_package`` once it is recorded."""
     if out.exists():
         raise PackageRefused(
-            f"{out} 已存在 / {out} exists already",
-            hint="Give a new folder or a new .zip name: a package is never written over another.",
+            _("{path} exists already").format(path=out),
+            hint=_(
+                "Give a new folder or a new .zip name: a package is never written over another."
+            ),
         )
     if not out.parent.is_dir():
-        raise PackageRefused(f"{out.parent} 不存在 / no folder {out.parent}",
-                             hint="Create the folder first.")  # fmt: skip
+        raise PackageRefused(_("no folder {path}").format(path=out.parent),
+                             hint=_("Create the folder first."))  # fmt: skip
     with ctx.catalog.read() as txn:
         items = txn.items(ids=list(spec.items))
         failed = sorted(fixity_failed_items(txn, list(spec.items)))  # issue 18's one rule
         proxies = DerivedOps(txn).for_items(list(spec.items)) if spec.proxies else {}
     if failed and not spec.override_fixity:
         raise PackageRefused(
-            "以下项目最近一次完整性检查失败，不能导出 / the last fixity check failed for item(s) "
-            + ", ".join(f"#{i}" for i in failed),
-            hint="Restore them from a replica first, or build with --override-fixity "
-            "--reason 'why' (recorded in the custody event).",
+            n_(
+                "the last fixity check failed for item {items}: it cannot be exported",
+                "the last fixity check failed for items {items}: they cannot be exported",
+                len(failed),
+            ).format(items=", ".join(f"#{i}" for i in failed)),
+            hint=_(
+                "Restore them from a replica first, or build with --override-fixity "
+                "--reason 'why' (recorded in the custody event)."
+            ),
         )
     stale = partial_of(out)
     if stale.exists():  # a build killed before it was recorded: never disclosed, not evidence
@@ -237,7 +253,11 @@ def _write(
         last = max((e.seq for e in events), default=0)
         cp_row = covering_checkpoint(txn.log.checkpoints(), dock=ctx.dock.name, last_seq=last)
         if cp_row is None:
-            raise PackageIntegrityError(f"no checkpoint of dock {ctx.dock.name} covers #{last}")
+            raise PackageIntegrityError(
+                _("no checkpoint of dock {dock} covers event #{seq}").format(
+                    dock=ctx.dock.name, seq=last
+                )
+            )
         cp = signed_tree(txn, cp_row, verifier_key=ctx.key.verifier, origin=LOG_ORIGIN)
         proven = prove_events(txn, events, cp)
         witness_keys = tuple(w.key for w in ctx.settings.trust.witnesses)
@@ -263,7 +283,10 @@ def _write(
     info = [
         ("Source-Organization", office),
         ("External-Identifier", spec.package_id),
-        ("External-Description", f"evidock evidence package: {spec.purpose} / 证据包"),
+        (
+            "External-Description",
+            _("evidock evidence package: {purpose}").format(purpose=purpose_label(spec.purpose)),
+        ),
         ("Case-Number", spec.case_number or "-"),
         ("Recipient", spec.recipient),
         ("Purpose", spec.purpose),
@@ -324,25 +347,39 @@ def _original(
                 entry = writer.add_stream(name, f)  # type: ignore[arg-type]
         except KeyError as e:
             raise PackageRefused(
-                f"归档包中没有项目 #{item.id} 的原始文件 / the archive package lacks the "
-                f"original of item #{item.id}",
-                hint="It was linked after the archive; request it with --item from the store.",
+                _("the archive package lacks the original of item #{item}").format(item=item.id),
+                hint=_("It was linked after the archive; request it with --item from the store."),
             ) from e
     else:
         path = store.path_for(item.sha256)
         if not path.is_file():
             raise PackageRefused(
-                f"项目 #{item.id} 的原始文件不在本地存储中 / the original of item #{item.id} "
-                "is not in the local store (released to S3?)",
-                hint="Build the package on a dock whose local store holds it.",
+                _(
+                    "the original of item #{item} is not in the local store (released to S3?)"
+                ).format(item=item.id),
+                hint=_("Build the package on a dock whose local store holds it."),
             )
         with path.open("rb", buffering=0) as f:
             entry = writer.add_stream(name, f)
     if entry.sha256 != item.sha256 or entry.size != item.size:
+        if archive is not None:
+            found = _(
+                "item #{item}: the archive holds sha256 {found} ({found_size} bytes), its "
+                "custody events name {sha256} ({size} bytes)"
+            )
+        else:
+            found = _(
+                "item #{item}: the store holds sha256 {found} ({found_size} bytes), its "
+                "custody events name {sha256} ({size} bytes)"
+            )
         raise PackageIntegrityError(
-            f"item #{item.id}: the {'archive' if archive else 'store'} holds sha256 "
-            f"{entry.sha256} ({entry.size} bytes), its custody events name {item.sha256} "
-            f"({item.size} bytes)"
+            found.format(
+                item=item.id,
+                found=entry.sha256,
+                found_size=entry.size,
+                sha256=item.sha256,
+                size=item.size,
+            )
         )
     return entry
 
@@ -360,9 +397,11 @@ def _view_copies(
             kind = media_kind(item.facts)
             if kind is None:
                 raise PackageRefused(
-                    f"项目 #{item.id} 不是音视频或照片，无法制作查看副本 / item #{item.id} is not "
-                    "audio, video or a photo: no view copy can be made of it",
-                    hint="Request the originals for it (--originals).",
+                    _(
+                        "item #{item} is not audio, video or a photo: no view copy can be made "
+                        "of it"
+                    ).format(item=item.id),
+                    hint=_("Request the originals for it (--originals)."),
                 )
             suffix = view_copy_suffix(kind)
             dest = Path(tmp) / f"{item.id}{suffix}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from i18n import _
 from ingest.errors import UsageError
 
 PACKAGE = "fonts-noto-cjk"
@@ -29,8 +30,10 @@ def cjk_font(*, candidates: Sequence[Path] = DEBIAN_FONTS) -> Path:
         if path.is_file():
             return path
     raise UsageError(
-        f"找不到中文字体 {PACKAGE}（查看副本与回执需要它） / "
-        f"the CJK font ({PACKAGE}) is not installed: view copies and receipts are drawn with it",
-        hint=f"以 root 安装 / install it as root: apt-get install {PACKAGE} "
-        "(or run scripts/system-deps.sh demo)",
+        _(
+            "the CJK font ({package}) is not installed: view copies and receipts are drawn with it"
+        ).format(package=PACKAGE),
+        hint=_(
+            "install it as root: apt-get install {package} (or run scripts/system-deps.sh demo)"
+        ).format(package=PACKAGE),
     )

@@ -1,10 +1,10 @@
 """Adapter for WeasyPrint: the only module that imports ``weasyprint``.
 
-The receipt and the A/V index are HTML built in ``ingest.export.receipt``; WeasyPrint lays them
-out with pango and embeds a subset of Debian's Noto Sans CJK (CFF outlines, which it embeds as
-they are), so the Chinese shows as text, not boxes, and stays searchable. No document fetches
-anything: the HTML has no links, images or remote styles, and its URL fetcher allows no
-protocol at all.
+The receipt and the A/V index are HTML built in ``ingest.export.receipt`` (in the reader's
+language, ``i18n.current()``); WeasyPrint lays them out with pango and embeds a subset of
+Debian's Noto Sans CJK (CFF outlines, which it embeds as they are), so the Chinese shows as
+text, not boxes, and stays searchable. No document fetches anything: the HTML has no links,
+images or remote styles, and its URL fetcher allows no protocol at all.
 """
 
 from __future__ import annotations
@@ -15,7 +15,14 @@ from pathlib import Path
 import weasyprint
 
 from ingest.export.fonts import cjk_font
-from ingest.export.receipt import IndexRow, Receipt, av_index_html, receipt_html, report_html
+from ingest.export.receipt import (
+    IndexRow,
+    Label,
+    Receipt,
+    av_index_html,
+    receipt_html,
+    report_html,
+)
 from storage.blobs.durable import atomic_write
 
 
@@ -28,7 +35,7 @@ def render_pdf(html: str, dest: Path) -> None:
 
 
 def render_receipt(receipt: Receipt, dest: Path) -> None:
-    """receipt.pdf: Chinese with English beside; every file with its sha256; signature lines."""
+    """receipt.pdf in the reader's language; every file with its sha256; signature lines."""
     render_pdf(receipt_html(receipt), dest)
 
 
@@ -38,8 +45,8 @@ def render_av_index_pdf(case_number: str, rows: Sequence[IndexRow], dest: Path) 
 
 
 def render_report(
-    title: tuple[str, str],
-    facts: Sequence[tuple[str, str, str]],
+    title: Label,
+    facts: Sequence[tuple[str, str] | tuple[str, str, str]],
     lines: Sequence[str],
     footer: str,
     dest: Path,

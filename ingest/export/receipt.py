@@ -1,9 +1,11 @@
 """What a package's receipt and a case's A/V index say: frozen records, the CSV and the HTML.
 
 Pure but for ``write_av_index_csv``: the documents are built here as HTML text (every value
-escaped), and ``ingest.export.pdf`` turns them into PDF. Every heading is Chinese with the
-English beside it. A SHA-256 is printed in two halves of 32 hex digits, one above the other, in
-a monospaced face, so that a person compares it with ``sha256sum`` half by half.
+escaped), and ``ingest.export.pdf`` turns them into PDF. A document is in the reader's language
+(``i18n.current()``: Chinese by default, English with --lang en), its ``lang`` attribute too;
+the CSV headers stay as they are (programs read them). A SHA-256 is printed in two halves of
+32 hex digits, one above the other, in a monospaced face, so that a person compares it with
+``sha256sum`` half by half.
 """
 
 from __future__ import annotations
@@ -14,17 +16,27 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
+from string import Formatter
 
+import i18n
+from i18n import N_, _, n_
 from ingest.cases.vocab import RECORD_TYPES, STAGES, Term
 from storage.blobs.durable import atomic_write
 
-PURPOSES = {  # Art. 30: why a party or a body receives the recordings
-    "查阅": "inspection",
-    "复制": "copying",
-    "诉讼": "litigation",
-    "复议": "administrative review",
+PURPOSES = {  # Art. 30 (and 27): why a party or a body receives the recordings, by code
+    "查阅": N_("inspection"),
+    "复制": N_("copying"),
+    "诉讼": N_("litigation"),
+    "复议": N_("administrative review"),
+    "归档": N_("archiving"),
 }
-ROLES = {"original": "原件 original", "view-copy": "查看副本 view copy"}
+ROLES = {"original": N_("original"), "view-copy": N_("view copy"), "proxy": N_("review proxy")}
+HTML_LANG = {"zh": "zh-CN", "en": "en"}  # a document's lang attribute, by i18n language
+
+
+def purpose_label(code: str) -> str:
+    """A purpose code (``查阅``) as the reader says it; an unknown code as it is."""
+    return _(PURPOSES[code]) if code in PURPOSES else code
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,12 +106,10 @@ def write_av_index_csv(rows: Sequence[IndexRow], dest: Path) -> None:
 
 STYLE = """
 @page { size: A4; margin: 16mm 14mm 18mm 14mm;
-  @bottom-center { content: "%(footer)s  第 " counter(page) " / " counter(pages) " 页  page "
-    counter(page) " of " counter(pages); font-size: 7.5pt; color: #555; } }
+  @bottom-center { content: %(footer)s; font-size: 7.5pt; color: #555; } }
 html, body { font-family: "Noto Sans CJK SC", sans-serif; font-size: 9pt; line-height: 1.35; }
 @page { font-family: "Noto Sans CJK SC", sans-serif; }
 h1 { font-size: 15pt; margin: 0 0 2mm 0; } h2 { font-size: 11pt; margin: 5mm 0 2mm 0; }
-.en { color: #444; font-weight: normal; }
 table { border-collapse: collapse; width: 100%%; table-layout: fixed; }
 th, td { border: 0.4pt solid #888; padding: 1mm 1.4mm; vertical-align: top; text-align: left;
   overflow-wrap: anywhere; }
@@ -111,25 +121,36 @@ thead { display: table-header-group; } tr { break-inside: avoid; }
 .sign td { border: none; padding: 5mm 1mm 1mm 0; }
 .line { border-bottom: 0.6pt solid #000; width: 62%%; }
 """
+_COUNTERS = {"page": "counter(page)", "pages": "counter(pages)"}
 
 
 def _page(title: str, footer: str, body: str, *, landscape: bool = False) -> str:
-    style = STYLE % {"footer": _css_string(footer)}
+    """A whole document in the reader's language: ``lang`` set, the page numbers said in it."""
+    style = STYLE % {"footer": _footer_content(footer)}
     if landscape:
         style = style.replace("size: A4;", "size: A4 landscape;")
-    return (f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
+    lang = HTML_LANG.get(i18n.current(), "en")
+    return (f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
             f"<title>{escape(title)}</title><style>{style}</style></head>"
             f"<body>{body}</body></html>")  # fmt: skip
+
+
+def _footer_content(footer: str) -> str:
+    """The CSS ``content`` of the page footer: ``footer``, then 'page N of M' as the reader
+    says it, the numbers being CSS counters."""
+    parts = [f'"{_css_string(footer)}  "']
+    for text, field, _spec, _conv in Formatter().parse(_("page {page} of {pages}")):
+        if text:
+            parts.append(f'"{_css_string(text)}"')
+        if field is not None:
+            parts.append(_COUNTERS.get(field, '""'))
+    return " ".join(parts)
 
 
 def _css_string(text: str) -> str:
     """``text`` for inside a CSS string: anything but letters, digits and a few marks escaped
     (a quote, a backslash or '</style>' in an office name ends nothing)."""
     return "".join(c if c.isalnum() or c in " ·-_.:/" else f"\\{ord(c):x} " for c in text)
-
-
-def _label(zh: str, en: str) -> str:
-    return f'{escape(zh)} <span class="en">{escape(en)}</span>'
 
 
 def _columns(*percent: int) -> str:
@@ -144,55 +165,74 @@ def _size(n: int) -> str:
     return f"{n:,}"
 
 
+def _heads(labels: Sequence[str]) -> str:
+    """Table headers; each label translated (a label without words, like SHA-256, as it is)."""
+    return "".join(f"<th>{escape(_(label))}</th>" for label in labels)
+
+
+# the receipt's table heads and signature lines, translated where they are shown
+RECEIPT_COLUMNS = (N_("No."), N_("item"), N_("path"), N_("role"), N_("size (bytes)"),
+                   N_("recording start"), "SHA-256")  # fmt: skip
+SIGN_LINES = (N_("Received by"), N_("ID document number"), N_("Signature"), N_("Date"),
+              N_("Handed over by"))  # fmt: skip
+INDEX_COLUMNS = (N_("item"), N_("stage"), N_("record type"), N_("start"), N_("end"),
+                 N_("officer"), N_("file"), "SHA-256")  # fmt: skip
+
+
 def receipt_html(r: Receipt) -> str:
     """The receipt of one package: what went to whom and why, each file, and the lines the
-    recipient signs."""
+    recipient signs; in the reader's language."""
     total = sum(f.size for f in r.files)
+    n = len(r.files)
     facts = [
-        ("包编号", "Package", r.package_id),
-        ("案件编号", "Case number", r.case_number or "（无）none"),
-        ("接收方", "Recipient", r.recipient),
-        ("用途", "Purpose", f"{r.purpose} {PURPOSES.get(r.purpose, '')}".strip()),
-        ("申请人", "Requested by", r.requested_by),
-        ("批准人", "Approved by", r.approved_by),
-        ("批准时间", "Approved at", r.approved_at),
-        ("导出时间", "Exported at", r.exported_at),
-        ("导出单位", "Exporting office", r.office),
-        ("文件", "Files", f"{len(r.files)} 个 files, {_size(total)} 字节 bytes"),
-        ("监管链检查点", "Custody checkpoint", f"{r.checkpoint_size} 条事件 events"),
-    ]
-    rows = "".join(f"<tr><th>{_label(zh, en)}</th><td>{escape(v)}</td></tr>" for zh, en, v in facts)
+        (_("Package"), r.package_id),
+        (_("Case number"), r.case_number or _("(none)")),
+        (_("Recipient"), r.recipient),
+        (_("Purpose"), purpose_label(r.purpose)),
+        (_("Requested by"), r.requested_by),
+        (_("Approved by"), r.approved_by),
+        (_("Approved at"), r.approved_at),
+        (_("Exported at"), r.exported_at),
+        (_("Exporting office"), r.office),
+        (_("Files"), n_("{n} file, {bytes} bytes", "{n} files, {bytes} bytes", n).format(
+            n=n, bytes=_size(total))),
+        (_("Custody checkpoint"), n_("{n} custody event", "{n} custody events",
+                                     r.checkpoint_size).format(n=r.checkpoint_size)),
+    ]  # fmt: skip
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts)
     files = "".join(
-        f'<tr><td class="num">{n}</td><td class="num">{f.item_id}</td>'
-        f"<td>{escape(f.path)}</td><td>{escape(ROLES.get(f.role, f.role))}</td>"
-        f'<td class="num">{_size(f.size)}</td><td>{escape(f.recorded_start or "")}</td>'
+        f'<tr><td class="num">{i}</td><td class="num">{f.item_id}</td>'
+        f"<td>{escape(f.path)}</td><td>{escape(_(ROLES[f.role]) if f.role in ROLES else f.role)}"
+        f'</td><td class="num">{_size(f.size)}</td><td>{escape(f.recorded_start or "")}</td>'
         f"<td>{_hash(f.sha256)}</td></tr>"
-        for n, f in enumerate(r.files, 1)
+        for i, f in enumerate(r.files, 1)
     )
-    head = "".join(
-        f"<th>{_label(zh, en)}</th>"
-        for zh, en in (("序号", "#"), ("条目", "item"), ("路径", "path"), ("类别", "role"),
-                       ("大小（字节）", "size (bytes)"), ("录制开始", "recorded"),
-                       ("SHA-256", ""))
-    )  # fmt: skip
+    signed = [_("{label}:").format(label=_(label)) for label in SIGN_LINES]
     sign = "".join(
-        f'<tr><td style="width:38%">{_label(zh, en)}：</td><td class="line">&nbsp;</td></tr>'
-        for zh, en in (("签收人", "Received by"), ("证件号码", "ID document number"),
-                       ("签名", "Signature"), ("日期", "Date"), ("移交人", "Handed over by"))
-    )  # fmt: skip
+        f'<tr><td style="width:38%">{escape(s)}</td><td class="line">&nbsp;</td></tr>'
+        for s in signed
+    )
+    check = _(
+        "Check each file with sha256sum; the values are those of the package manifest-sha256.txt."
+    )
+    received = n_(
+        "I have received the {n} file listed above.", "I have received the {n} files listed above.",
+        n,
+    ).format(n=n)  # fmt: skip
+    heading = _("Receipt for disclosed audio-visual evidence")
+    disclosed, acknowledged = _("Files disclosed"), _("Acknowledgement of receipt")
     body = (
-        f"<h1>{_label('音视频证据移交回执', 'Receipt for disclosed audio-visual evidence')}</h1>"
+        f"<h1>{escape(heading)}</h1>"
         f'<table class="facts">{rows}</table>'
-        f"<h2>{_label('移交文件清单', 'Files disclosed')}</h2>"
-        f"<p>{_label('每个文件可用 sha256sum 核对，与包内 manifest-sha256.txt 相同。', 'Check each file with sha256sum; the values are those of the package manifest-sha256.txt.')}</p>"  # noqa: E501
+        f"<h2>{escape(disclosed)}</h2>"
+        f"<p>{escape(check)}</p>"
         f"<table>{_columns(4, 6, 27, 9, 11, 14, 29)}"
-        f"<thead><tr>{head}</tr></thead><tbody>{files}</tbody></table>"
-        f"<h2>{_label('接收方确认', 'Acknowledgement of receipt')}</h2>"
-        f"<p>本人已收到上列文件共 {len(r.files)} 个。"
-        f'<span class="en">I have received the {len(r.files)} files listed above.</span></p>'
+        f"<thead><tr>{_heads(RECEIPT_COLUMNS)}</tr></thead><tbody>{files}</tbody></table>"
+        f"<h2>{escape(acknowledged)}</h2>"
+        f"<p>{escape(received)}</p>"
         f'<table class="sign">{sign}</table>'
     )
-    return _page("移交回执 Receipt", f"{r.package_id} · {r.office}", body)
+    return _page(_("Receipt"), f"{r.package_id} · {r.office}", body)
 
 
 def _term(code: str, table: Mapping[str, Term]) -> str:
@@ -202,13 +242,7 @@ def _term(code: str, table: Mapping[str, Term]) -> str:
 
 def av_index_html(case_number: str, rows: Sequence[IndexRow]) -> str:
     """The case file's A/V index as a table: each recording with its stage, record type,
-    times, officer, file and sha256."""
-    head = "".join(
-        f"<th>{_label(zh, en)}</th>"
-        for zh, en in (("条目", "item"), ("阶段", "stage"), ("记录类型", "record type"),
-                       ("开始", "start"), ("结束", "end"), ("执法人员", "officer"),
-                       ("文件", "file"), ("SHA-256", ""))
-    )  # fmt: skip
+    times, officer, file and sha256; in the reader's language."""
     body_rows = "".join(
         f'<tr><td class="num">{r.item_id}</td><td>{escape(_term(r.stage, STAGES))}</td>'
         f"<td>{escape(_term(r.record_type, RECORD_TYPES))}</td>"
@@ -217,27 +251,42 @@ def av_index_html(case_number: str, rows: Sequence[IndexRow]) -> str:
         f"<td>{_hash(r.sha256)}</td></tr>"
         for r in rows
     )
-    title = _label(f"案卷音视频资料索引 {case_number}", f"A/V index of case {case_number}")
+    title = _("A/V index of case {case}").format(case=case_number)
+    count = n_("{n} linked recording", "{n} linked recordings", len(rows)).format(n=len(rows))
     body = (
-        f"<h1>{title}</h1><p>{len(rows)} 条 recordings</p>"
+        f"<h1>{escape(title)}</h1><p>{escape(count)}</p>"
         f"<table>{_columns(5, 9, 10, 11, 11, 10, 24, 20)}"
-        f"<thead><tr>{head}</tr></thead><tbody>{body_rows}</tbody></table>"
+        f"<thead><tr>{_heads(INDEX_COLUMNS)}</tr></thead><tbody>{body_rows}</tbody></table>"
     )
-    return _page("音视频资料索引 A/V index", f"{case_number}", body, landscape=True)
+    return _page(_("A/V index"), f"{case_number}", body, landscape=True)
+
+
+Label = str | tuple[str, str]  # a translated label, or (Chinese, English) from an older caller
+
+
+def _one(label: Label) -> str:
+    """A label in the reader's language: as it is, or the half of a (Chinese, English) pair."""
+    if isinstance(label, str):
+        return label
+    zh, en = label
+    return zh if i18n.current() == "zh" else en
 
 
 def report_html(
-    title: tuple[str, str],
-    facts: Sequence[tuple[str, str, str]],
+    title: Label,
+    facts: Sequence[tuple[str, str] | tuple[str, str, str]],
     lines: Sequence[str],
     footer: str,
 ) -> str:
     """A text report (``overdue --pdf``, issue 20) as a printable page: a title, a table of
-    facts (office, time, checkpoint) and the report's lines as they read in the terminal."""
-    rows = "".join(f"<tr><th>{_label(zh, en)}</th><td>{escape(v)}</td></tr>" for zh, en, v in facts)
+    facts (office, time, checkpoint) and the report's lines as they read in the terminal.
+    Titles and labels come translated; a (Chinese, English) pair is read in one language."""
+    shown = [(_one(f[0]) if len(f) == 2 else _one((f[0], f[1])), f[-1]) for f in facts]
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in shown)
     text = "".join(
         f'<p style="margin:0;white-space:pre-wrap;font-size:8pt">{escape(line) or "&#160;"}</p>'
         for line in lines
     )
-    body = f'<h1>{_label(*title)}</h1><table class="facts">{rows}</table><h2></h2>{text}'
-    return _page(f"{title[0]} {title[1]}", footer, body)
+    heading = _one(title)
+    body = f'<h1>{escape(heading)}</h1><table class="facts">{rows}</table><h2></h2>{text}'
+    return _page(heading, footer, body)

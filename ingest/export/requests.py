@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import i18n
+from i18n import _
 from ingest.access.roles import Action, Level, Relation, decide
 from ingest.context import Context
 from ingest.errors import UsageError
@@ -28,9 +30,16 @@ class ExportRefused(UsageError):
 
 
 class ApprovalDenied(ExportRefused):
-    """The person may not approve exports (recorded as ``access_denied``)."""
+    """The person may not approve exports (recorded as ``access_denied``). ``recorded``: why,
+    in English, for the custody event (the message is in the reader's language)."""
 
     code = "access-refused"
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, recorded: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.recorded = message if recorded is None else recorded
 
 
 def default_contents(purpose: str) -> tuple[bool, bool]:
@@ -54,15 +63,17 @@ def request_export(
     """A new request (``export_requested``); refuses what could not be built."""
     if purpose not in PURPOSES:
         raise UsageError(
-            f"用途 {purpose!r} 不在 {'、'.join(PURPOSES)} 之中 / unknown purpose {purpose!r}",
-            hint="--purpose 查阅 (view), 复制 (copy), 诉讼 (litigation) or 复议 (review)",
+            _("unknown purpose {purpose!r}: one of {known}").format(
+                purpose=purpose, known=", ".join(PURPOSES)
+            ),
+            hint=_("--purpose 查阅 (view), 复制 (copy), 诉讼 (litigation) or 复议 (review)"),
         )
     if not recipient.strip():
-        raise UsageError("请写明接收人 / name the recipient", hint='--for "当事人 张三"')
+        raise UsageError(_("name the recipient"), hint=_('--for "party Zhang San"'))
     if (case is None) == (not items):
         raise UsageError(
-            "请给出 --case 或 --item 之一 / give a case or items, not both",
-            hint="evidock export request --case N ... or --item ID --item ID ...",
+            _("give a case or items, not both"),
+            hint=_("evidock export request --case N ... or --item ID --item ID ..."),
         )
     if not originals and not copies:
         originals, copies = default_contents(purpose)
@@ -71,8 +82,10 @@ def request_export(
         ids = sorted({k.item_id for k in LinkOps(txn).links(found.id, live_only=True)})
         if not ids:
             raise UsageError(
-                f"案件 {case} 没有关联的音视频 / case {case} has no linked items",
-                hint=f"Link recordings first: evidock case link {case} ITEM ...",
+                _("case {case} has no linked items").format(case=case),
+                hint=_("Link recordings first: evidock case link {case} ITEM ...").format(
+                    case=case
+                ),
             )
     else:
         ids = sorted(set(items))
@@ -96,9 +109,10 @@ def approve_export(
     export = ops.get(export_id)
     if export.approved_at is not None:
         raise ExportRefused(
-            f"导出 #{export.id} 已由 {export.approved_by} 批准 / export #{export.id} is already "
-            f"approved by {export.approved_by}",
-            hint=f"Build it: evidock export build {export.id} --out DIR",
+            _("export #{export} is already approved by {approver}").format(
+                export=export.id, approver=export.approved_by
+            ),
+            hint=_("Build it: evidock export build {export} --out DIR").format(export=export.id),
         )
     export = ops.approve(export_id, by=actor, now=ctx.clock())
     ctx.custody.append(txn, type=EventType.EXPORT_APPROVED, actor=actor,
@@ -109,21 +123,43 @@ def approve_export(
 def check_approver(person: Person | None, actor: str) -> None:
     """Refuse anyone who is not a known, enabled person with an approving role (pure)."""
     if person is None:
+        with i18n.speaking(i18n.SOURCE):
+            recorded = _not_registered(actor)
         raise ApprovalDenied(
-            f"{actor} 不是登记在册的人员，不能批准导出 / {actor} is not a registered person and "
-            "cannot approve an export",
-            hint="An admin registers you and grants a role: evidock person add ...; "
-            "evidock person grant USER approver",
+            _not_registered(actor),
+            hint=_(
+                "An admin registers you and grants a role: evidock person add ...; "
+                "evidock person grant USER approver"
+            ),
+            recorded=recorded,
         )
     allowed = decide(person.roles, Action.APPROVE_EXPORT, Level.NONE, Relation.NONE).allowed
     if person.disabled or not allowed:  # the one rule table (ingest.access.roles)
-        held = ", ".join(sorted(person.roles)) or "无 none"
+        with i18n.speaking(i18n.SOURCE):
+            recorded = _no_role(person)
         raise ApprovalDenied(
-            f"{person.name}（{person.username}）没有审批人或证据保管员角色，不能批准导出 / "
-            f"{person.username} holds neither the approver nor the custodian role "
-            f"(roles: {held}{', disabled' if person.disabled else ''})",
-            hint="Ask an approver or the evidence custodian (证据保管员) to approve it.",
+            _no_role(person),
+            hint=_("Ask an approver or the evidence custodian to approve it."),
+            recorded=recorded,
         )
+
+
+def _not_registered(actor: str) -> str:
+    return _("{actor} is not a registered person and cannot approve an export").format(actor=actor)
+
+
+def _no_role(person: Person) -> str:
+    held = ", ".join(sorted(person.roles)) or _("none")
+    if person.disabled:
+        why = _(
+            "{name} ({username}) holds neither the approver nor the custodian role "
+            "(roles: {roles}; disabled)"
+        )
+    else:
+        why = _(
+            "{name} ({username}) holds neither the approver nor the custodian role (roles: {roles})"
+        )
+    return why.format(name=person.name, username=person.username, roles=held)
 
 
 def record_denied(
@@ -135,7 +171,8 @@ def record_denied(
     person: Person | None,
     why: str,
 ) -> None:
-    """``access_denied``: someone without the role tried to approve an export (Art. 29)."""
+    """``access_denied``: someone without the role tried to approve an export (Art. 29).
+    ``why`` is recorded as it is: give ``ApprovalDenied.recorded`` (English), not its message."""
     ctx.custody.append(
         txn,
         type=EventType.ACCESS_DENIED,

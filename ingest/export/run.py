@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from i18n import _
 from ingest.context import Context
 from ingest.export.archive import archived_bag, check_archive
 from ingest.export.build import Built, PackageRefused, Spec, build_package, publish_package
@@ -21,16 +22,18 @@ def build_export(
         export = ExportOps(txn).get(export_id)
     if export.approved_at is None or export.approved_by is None:
         raise PackageRefused(
-            f"导出 #{export.id} 尚未批准 / export #{export.id} is not approved yet",
-            hint=f"An approver or the evidence custodian approves it: evidock export approve "
-            f"{export.id}",
+            _("export #{export} is not approved yet").format(export=export.id),
+            hint=_(
+                "An approver or the evidence custodian approves it: evidock export approve {export}"
+            ).format(export=export.id),
         )
     if export.built_at is not None:
         _publish_recorded(export)
         raise PackageRefused(
-            f"导出 #{export.id} 已于 {export.built_at.isoformat()} 生成（sha256 "
-            f"{export.package_sha256}）/ export #{export.id} was built already",
-            hint="A package is built once; request a new export for another copy.",
+            _("export #{export} was built already, at {built} (sha256 {sha256})").format(
+                export=export.id, built=export.built_at.isoformat(), sha256=export.package_sha256
+            ),
+            hint=_("A package is built once; request a new export for another copy."),
         )
     bag = None
     if export.case_number is not None and export.originals:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from i18n import N_, _
 from ingest.config import WorkerSettings
 from ingest.context import Context
 from ingest.errors import IngestError
@@ -63,7 +64,7 @@ def proxy_states(txn: Transaction, item_ids: Sequence[int]) -> dict[int, ProxySt
         found[i] = ProxyState(
             derived=tuple((d.kind, d.sha256) for d in derived.get(i, [])),
             state=job.state if job else None,
-            note=f"no proxy: {job.last_error}" if failed and job else None,
+            note=_("no proxy: {error}").format(error=job.last_error) if failed and job else None,
         )
     return found
 
@@ -74,12 +75,12 @@ def derived_store(ctx: Context) -> LocalStore:
 
 class ProxyError(IngestError):
     code = "proxy-incomplete"
-    hint = "The original is untouched; no proxy is recorded for it."
+    hint = N_("The original is untouched; no proxy is recorded for it.")
 
 
 class NotMediaContainer(IngestError):
     code = "not-media-container"
-    hint = (
+    hint = N_(
         "The original is stored as evidence and flagged; ffmpeg is never given a file that is "
         "no media container (it could read other files through it), so it has no proxy."
     )
@@ -109,17 +110,19 @@ class Work:
 def make_proxies(ctx: Context, work: Work) -> list[Made]:
     """Make, check, file and record every derivative of the job's item; see the module doc."""
     if work.job.item_id is None:
-        raise ProxyError("a transcode job without an item")
+        raise ProxyError(_("a transcode job without an item"))
     with ctx.catalog.read() as txn:
         item = txn.item(work.job.item_id)
     source = ctx.store.path_for(item.sha256)
-    found, _ = sha256_path(source)
+    found, _size = sha256_path(source)
     if found != item.sha256:
         raise StoreIntegrityError(
-            f"stored original of item #{item.id} does not match its hash: expected "
-            f"{item.sha256}, found {found}; no proxy is made from it"
+            _(
+                "stored original of item #{item} does not match its hash: expected "
+                "{expected}, found {found}; no proxy is made from it"
+            ).format(item=item.id, expected=item.sha256, found=found)
         )
-    container, src = _probe(ctx, source, "the stored original")
+    container, src = _probe(ctx, source, _("the stored original"))
     store = derived_store(ctx)
     store.prepare()
     plans = _plan(item, src, container, work.settings)
@@ -133,16 +136,21 @@ def make_proxies(ctx: Context, work: Work) -> list[Made]:
                 nice=work.settings.nice, should_stop=work.should_stop,
                 on_progress=_share(work.progress, n, len(plans)),
             )  # fmt: skip
-            _, out = _probe(ctx, staging.path, f"the {kind} ffmpeg made", made_by_us=True)
+            made_by = _("the {kind} ffmpeg made").format(kind=kind)
+            _ignored, out = _probe(ctx, staging.path, made_by, made_by_us=True)
             problems = incomplete(check, src, out)
             if problems:
-                raise ProxyError(f"{kind} refused as incomplete: {'; '.join(problems)}")
+                raise ProxyError(
+                    _("{kind} refused as incomplete: {problems}").format(
+                        kind=kind, problems="; ".join(problems)
+                    )
+                )
             sha, size = sha256_path(staging.path)
             m = Made(kind=kind, format=fmt, sha256=sha, size=size, command=cmd, checked=out)
             made.append((m, staging))
         for m, staging in made:
             store.file(staging, m.sha256, m.size)
-    results = [m for m, _ in made]
+    results = [m for m, _staged in made]
     _record(ctx, work, item, src, results, store)
     return results
 
@@ -160,15 +168,27 @@ def _probe(
     sniffed = sniff_file(path)
     if sniffed.container is None:
         if made_by_us:
-            raise ProxyError(f"{what} is {sniffed.describe()}: not a playable file")
-        raise NotMediaContainer(f"{what} is {sniffed.describe()}; no proxy is made of it")
+            raise ProxyError(
+                _("{what} is {found}: not a playable file").format(
+                    what=what, found=sniffed.describe()
+                )
+            )
+        raise NotMediaContainer(
+            _("{what} is {found}; no proxy is made of it").format(
+                what=what, found=sniffed.describe()
+            )
+        )
     out = ffprobe(path, container=sniffed.container, executable=ctx.settings.probe.ffprobe,
                   timeout_s=ctx.settings.probe.timeout_s)  # fmt: skip
     if out.data is None or not out.data.get("streams"):
-        why = tc.tidy(out.error or "no streams found")
+        why = tc.tidy(out.error or _("no streams found"))
         if made_by_us:  # ffmpeg exited 0 and wrote nothing playable
-            raise ProxyError(f"{what} is empty ({why}): nothing of the source could be decoded")
-        raise tc.TranscodeError(f"ffprobe cannot read {what}: {why}")
+            raise ProxyError(
+                _("{what} is empty ({why}): nothing of the source could be decoded").format(
+                    what=what, why=why
+                )
+            )
+        raise tc.TranscodeError(_("ffprobe cannot read {what}: {why}").format(what=what, why=why))
     return sniffed.container, summarize(out.data)
 
 
@@ -205,7 +225,9 @@ def _plan(item: Item, src: Streams, c: Container, s: WorkerSettings) -> list[Pla
             (WAVEFORM, "png", IMAGE,
              lambda i, o: tc.waveform(i, o, container=c, audio=audio)),
         ]  # fmt: skip
-    raise ProxyError(f"no video or audio stream to make a proxy of ({src.describe()})")
+    raise ProxyError(
+        _("no video or audio stream to make a proxy of ({found})").format(found=src.describe())
+    )
 
 
 def _record(

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from i18n import _
 from ingest.cases.offload import measure
 from ingest.context import Context
 from ingest.errors import IngestError
@@ -113,10 +114,12 @@ def sync_to_s3(ctx: Context, work: Work) -> None:
         if (want.role, want.sha256) in have:
             continue
         if work.should_stop():
-            raise TranscodeStopped("stopped before an upload")
+            raise TranscodeStopped("stopped before an upload")  # untranslated: worker's signal
         if want.role == ORIGINAL and local is not None and local.released_at is not None:
             raise S3IntegrityError(
-                f"item #{item_id}: the local copy was released but S3 has no original recorded"
+                _(
+                    "item #{item}: the local copy was released but S3 has no original recorded"
+                ).format(item=item_id)
             )
         key = s3.original_key(want.sha256) if want.role == ORIGINAL else s3.derived_key(want.sha256)
         try:
@@ -264,11 +267,15 @@ def release_local(ctx: Context, work: Work, s3: S3Store, sha256: str) -> bool:
         return False
     found, size = s3.rehash(remote.key, remote.version_id)
     if (found, size) != (sha256, remote.size):
-        raise S3IntegrityError(
-            f"S3 object {remote.key} (version {remote.version_id}) does not hold the item's "
-            f"bytes: expected sha256 {sha256}, {remote.size} bytes; found {found}, {size} bytes; "
-            "the local copy is kept"
+        message = _(
+            "S3 object {key} (version {version}) does not hold the item's bytes: expected "
+            "sha256 {expected}, {expected_size} bytes; found {found}, {size} bytes; the "
+            "local copy is kept"
         )
+        raise S3IntegrityError(
+            message.format(key=remote.key, version=remote.version_id, expected=sha256,
+                           expected_size=remote.size, found=found, size=size)
+        )  # fmt: skip
     now = ctx.clock()
     with ctx.catalog.write() as txn:
         txn.log.lock_head()  # ingest records items under this lock: none can slip in now
@@ -337,8 +344,8 @@ def publish_checkpoints(ctx: Context, work: Work, s3: S3Store) -> int:
 def _s3(ctx: Context) -> S3Store:
     if ctx.s3 is None:
         raise IngestError(
-            "an upload job, but this node has no [s3] configured",
-            hint="Give every worker that runs 'upload' jobs the same [s3] section.",
+            _("an upload job, but this node has no [s3] configured"),
+            hint=_("Give every worker that runs 'upload' jobs the same [s3] section."),
         )
     return ctx.s3
 

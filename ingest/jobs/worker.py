@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from i18n import _
 from ingest.config import WorkerSettings
 from ingest.context import Context
 from ingest.errors import IngestError
@@ -90,8 +91,8 @@ class WorkerPool:
         unknown = [k for k in kinds if k not in handlers]
         if unknown:
             raise IngestError(
-                f"no worker for job kind(s) {', '.join(unknown)}",
-                hint=f"Known kinds: {', '.join(sorted(handlers))}.",
+                _("no worker for job kind(s) {kinds}").format(kinds=", ".join(unknown)),
+                hint=_("Known kinds: {kinds}.").format(kinds=", ".join(sorted(handlers))),
             )
         self.ctx = ctx
         self.kinds = tuple(kinds)
@@ -164,9 +165,11 @@ class WorkerPool:
         ended = [((k, r), float(self.ended[(k, r)])) for k in self.kinds for r in RESULTS]
         return [
             Family(name="evidock_worker_jobs_ended", labels=("kind", "result"),
+                   # untranslated: Prometheus HELP, read by monitoring in English
                    help="Job runs this process ended, by kind and result (a count since start)",
                    samples=tuple(ended)),
             Family(name="evidock_worker_busy_seconds", labels=("kind",),
+                   # untranslated: Prometheus HELP, read by monitoring in English
                    help="Seconds this process spent on jobs, by kind (a count since start)",
                    samples=tuple(((k,), self.busy_seconds.get(k, 0.0)) for k in self.kinds)),
             Family.single("evidock_worker_jobs_in_hand", "Jobs being worked on now",
@@ -265,7 +268,8 @@ class WorkerPool:
             result = self._failed(hand, f"{e} [{e.code}]", transient=isinstance(e, S3Unavailable))
         except Exception as e:
             logger.exception("job crashed job=%s", job.id)
-            result = self._failed(hand, f"internal error: {type(e).__name__}: {e}")
+            detail = f"{type(e).__name__}: {e}"
+            result = self._failed(hand, _("internal error: {detail}").format(detail=detail))
         finally:
             self._hands.pop(job.id, None)
             self.wake()

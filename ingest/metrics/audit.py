@@ -13,6 +13,7 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
+from i18n import _
 from ingest.errors import UsageError
 from ingest.metrics.prometheus import Family, read_textfile, write_textfile
 from verify.audit.run import AuditReport
@@ -43,15 +44,19 @@ def check_textfile_path(path: Path) -> None:
     """Refuse, before any work, a path node_exporter would never read or we cannot write."""
     if path.suffix != ".prom":
         raise UsageError(
-            f"{path} does not end in .prom",
-            hint="node_exporter's textfile collector reads only *.prom files: name it "
-            "like /var/lib/prometheus/node-exporter/evidock.prom",
+            _("{path} does not end in .prom").format(path=path),
+            hint=_(
+                "node_exporter's textfile collector reads only *.prom files: name it "
+                "like /var/lib/prometheus/node-exporter/evidock.prom"
+            ),
         )
     if not path.parent.is_dir():
         raise UsageError(
-            f"the folder of {path} does not exist",
-            hint="Give the textfile collector's folder (node_exporter "
-            "--collector.textfile.directory).",
+            _("the folder of {path} does not exist").format(path=path),
+            hint=_(
+                "Give the textfile collector's folder (node_exporter "
+                "--collector.textfile.directory)."
+            ),
         )
 
 
@@ -97,6 +102,7 @@ def verify_families(
         ),
         Family(
             name="evidock_verify_problems",
+            # untranslated: Prometheus HELP, read by monitoring in English
             help="Problems the last evidock verify found, by code",
             labels=("code",),
             samples=tuple(((code,), float(n)) for code, n in sorted(problems.items())),
@@ -115,6 +121,8 @@ def write_verify_textfile(
         write_textfile(path, families)
     except OSError as e:
         raise UsageError(
-            f"cannot write the metrics textfile {path}: {e.strerror}",
-            hint="Check that the user running evidock may write in that folder.",
+            _("cannot write the metrics textfile {path}: {error}").format(
+                path=path, error=e.strerror
+            ),
+            hint=_("Check that the user running evidock may write in that folder."),
         ) from e

@@ -136,6 +136,7 @@ def catalog_families(txn: Transaction, ctx: Context, *, at: datetime) -> list[Fa
         ),
         Family(
             name="evidock_device_undocked_seconds",
+            # untranslated: Prometheus HELP, read by monitoring in English
             help="Seconds since a device in service was last docked (or assigned, if later)",
             labels=("device",),
             samples=tuple(
@@ -144,6 +145,7 @@ def catalog_families(txn: Transaction, ctx: Context, *, at: datetime) -> list[Fa
         ),
         Family(
             name="evidock_device_lost_seconds",
+            # untranslated: Prometheus HELP, read by monitoring in English
             help="Seconds since a device was reported lost (issue 20): what it recorded after "
             "its last docking may never be offloaded",
             labels=("device",),
@@ -186,6 +188,7 @@ def catalog_families(txn: Transaction, ctx: Context, *, at: datetime) -> list[Fa
         _jobs("evidock_jobs_failed", "Jobs given up after their last attempt", jobs, FAILED),
         Family(
             name="evidock_job_queue_oldest_seconds",
+            # untranslated: Prometheus HELP, read by monitoring in English
             help="Seconds the oldest queued job has been due, by kind",
             labels=("kind",),
             samples=tuple(

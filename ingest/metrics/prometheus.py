@@ -196,6 +196,7 @@ class DockMetrics:
         return [
             Family(
                 name="evidock_bays",
+                # untranslated: Prometheus HELP, read by monitoring in English
                 help="Bays of the dock by state (a bay keeps its last outcome until it docks)",
                 labels=("dock", "state"),
                 samples=tuple(((self.dock, s), float(n)) for s, n in counts.items()),
@@ -244,7 +245,17 @@ class Page:
     content_type: str = "text/html; charset=utf-8"
 
 
-Pages = Callable[[str], Page | None]  # a request path -> its page, or None: the metrics
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PageRequest:
+    """What a page is asked with: its path, its query string (``lang=en``) and the browser's
+    Accept-Language (a page may answer in the reader's language, issue 20)."""
+
+    path: str
+    query: str = ""
+    accept_language: str | None = None
+
+
+Pages = Callable[[PageRequest], Page | None]  # a request -> its page, or None: the metrics
 
 
 def serve(address: str, registry: CollectorRegistry, *, pages: Pages | None = None) -> Served:
@@ -262,8 +273,12 @@ def serve(address: str, registry: CollectorRegistry, *, pages: Pages | None = No
 
 def _with_pages(metrics: WSGIApp, pages: Pages) -> WSGIApp:
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "/")
-        page = pages(path)
+        request = PageRequest(
+            path=environ.get("PATH_INFO", "/"),
+            query=environ.get("QUERY_STRING", ""),
+            accept_language=environ.get("HTTP_ACCEPT_LANGUAGE"),
+        )
+        page = pages(request)
         if page is None:
             return metrics(environ, start_response)
         if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):

@@ -35,18 +35,21 @@ def witness_families(txn: Transaction, trust: TrustSettings, *, at: datetime) ->
         ),
         Family(
             name="evidock_witness_refusals",
+            # untranslated: Prometheus HELP, read by monitoring in English
             help="Checkpoints a witness refused as a fork or rollback of the custody log",
             labels=("witness",),
             samples=tuple(((n,), float(refusals.get(n, 0))) for n in names),
         ),
         Family(
             name="evidock_witness_pending_checkpoints",
+            # untranslated: Prometheus HELP, read by monitoring in English
             help="Checkpoints not yet cosigned by a witness (down, or refused)",
             labels=("witness",),
             samples=tuple(((n,), float(ops.pending_count(n))) for n in names),
         ),
         Family(
             name="evidock_witness_cosigned_age_seconds",
+            # untranslated: Prometheus HELP, read by monitoring in English
             help="Seconds since the newest checkpoint a witness cosigned was signed",
             labels=("witness",),
             samples=tuple(ages),

@@ -1,4 +1,5 @@
-"""receipt.pdf and the A/V index (issue 17): real WeasyPrint, read back with poppler."""
+"""receipt.pdf and the A/V index (issue 17): real WeasyPrint, read back with poppler; in the
+reader's language (issue 20): Chinese as the office reads it, English when asked."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import i18n
 from ingest.export.pdf import render_av_index_pdf, render_pdf, render_receipt
 from ingest.export.receipt import (
     INDEX_HEADER,
@@ -59,16 +61,20 @@ def pdf_fonts(path: Path) -> list[list[str]]:
 
 
 def test_a_receipt_of_200_files_shows_the_chinese_and_every_sha256(tmp_path: Path) -> None:
-    """pdftotext finds the headings, the recipient, the case, the acknowledgement lines and
-    both halves of every file's sha256; only the CJK fonts are used, all embedded."""
+    """Rendered in Chinese, pdftotext finds the Chinese headings, the recipient, the case, the
+    acknowledgement lines, the page footer and both halves of every file's sha256, and no
+    English beside them; only the CJK fonts are used, all embedded."""
     dest = tmp_path / "receipt.pdf"
     r = receipt(200)
-    render_receipt(r, dest)
+    with i18n.speaking("zh"):
+        render_receipt(r, dest)
     text = pdf_text(dest)
-    for expected in ("移交回执", "Receipt", RECIPIENT, CASE, "诉讼 litigation", "审批人 李四",
-                     "签收人", "Received by", "日期", "Date", "签名", "Signature",
-                     "朝阳分局执法办案中心", "4321", "本人已收到上列文件共 200 个"):  # fmt: skip
+    for expected in ("音视频证据移交回执", RECIPIENT, CASE, "用途", "诉讼", "审批人 李四",
+                     "签收人", "日期", "签名", "原件", "查看副本", "朝阳分局执法办案中心",
+                     "4321 条保管事件", "本人已收到上列文件共 200 个", "第 1 页，共"):  # fmt: skip
         assert expected in text, expected
+    for english in ("Receipt", "Received by", "Signature", "litigation", "view copy", "page 1"):
+        assert english not in text, english
     missing = [f.sha256 for f in r.files if f.sha256[:32] not in text or f.sha256[32:] not in text]
     assert missing == []
     assert "FILE0199" in text and "10,000,199" in text
@@ -77,16 +83,39 @@ def test_a_receipt_of_200_files_shows_the_chinese_and_every_sha256(tmp_path: Pat
     assert all(row[-5] == "yes" for row in fonts), fonts  # the 'emb' column
 
 
+def test_a_receipt_asked_in_english_reads_in_english(tmp_path: Path) -> None:
+    """With English asked (the suite's language) the same receipt has English headings,
+    purpose, roles and acknowledgement; names and the case stay as they were written."""
+    dest = tmp_path / "receipt.pdf"
+    render_receipt(receipt(3), dest)
+    text = " ".join(pdf_text(dest).split())  # a narrow column wraps "view copy"
+    for expected in ("Receipt for disclosed audio-visual evidence", "litigation", "Received by",
+                     "original", "view copy", RECIPIENT, CASE, "4321 custody events",
+                     "I have received the 3 files listed above.", "page 1 of 1"):  # fmt: skip
+        assert expected in text, expected
+    assert "移交回执" not in text and "签收人" not in text
+    assert '<html lang="en">' in receipt_html(receipt(1))
+    with i18n.speaking("zh"):
+        assert '<html lang="zh-CN">' in receipt_html(receipt(1))
+
+
 def test_the_av_index_pdf_lists_each_recording_with_its_terms(tmp_path: Path) -> None:
-    """Stage and record type codes are shown in Chinese and English; every sha256 is there."""
+    """Stage and record type codes are shown by their names; every sha256 is there."""
     rows = [IndexRow(item_id=n, stage="investigation", record_type="hearing",
                      start="2026-12-06T09:00:00+08:00", end=None, officer="警号 012345 赵六",
                      sha256=sha(n), file=f"data/originals/FILE{n}.MP4")
             for n in range(12)]  # fmt: skip
     dest = tmp_path / "av-index.pdf"
-    render_av_index_pdf(CASE, rows, dest)
+    with i18n.speaking("zh"):
+        render_av_index_pdf(CASE, rows, dest)
     text = pdf_text(dest)
-    assert "音视频资料索引" in text and CASE in text and "调查取证" in text and "听证" in text
+    assert (
+        "音视频资料索引" in text
+        and "12 段关联录像" in text
+        and CASE in text
+        and "调查取证" in text
+        and "听证" in text
+    )
     assert all(sha(n)[:32] in text and sha(n)[32:] in text for n in range(12))
     assert all(row[-5] == "yes" for row in pdf_fonts(dest))
 

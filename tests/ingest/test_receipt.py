@@ -1,11 +1,13 @@
 """The bay's receipt (issue 20), as a pure function of a docking's report and what the catalog
-measured after it; its text lines, its status-file form and the kiosk page made of it."""
+measured after it; its text lines (English, the suite's language, and Chinese), its status-file
+form and the kiosk page made of it, in the language each request asks for."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import i18n
 from ingest.dock.kiosk import kiosk_pages, render
 from ingest.dock.receipt import (
     BayReceipt,
@@ -15,6 +17,7 @@ from ingest.dock.receipt import (
     receipt_json,
     receipt_lines,
 )
+from ingest.metrics.prometheus import PageRequest
 from ingest.pipeline.results import FileOutcome, FileResult, IngestReport, SessionOutcome
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -56,25 +59,42 @@ def _receipt(**late: float) -> BayReceipt:
 
 
 def test_late_items_are_counted_and_said_plainly_with_their_delay() -> None:
-    """Three late clips: '3 段录像超过24小时未上传 / 3 recordings offloaded after the 24-hour
-    deadline', then each path with its delay after the recording ended."""
+    """Three late clips: '3 recordings offloaded after the 24-hour deadline', then each path
+    with its delay after the recording ended; one late clip is said in the singular."""
     r = _receipt(i1=30 * 3600 + 12 * 60, i2=25 * 3600, i3=86400 + 59)
     lines = receipt_lines(r, ZONE)
-    assert "3 段录像超过24小时未上传 / 3 recordings offloaded after the 24-hour deadline" in lines
-    assert (
-        "  DCIM/A.MP4：录像结束 30 小时 12 分 后上传 / "
-        "DCIM/A.MP4: offloaded 30 h 12 min after the recording ended"
-    ) in lines
+    assert "3 recordings offloaded after the 24-hour deadline" in lines
+    assert "  DCIM/A.MP4: offloaded 30 h 12 min after the recording ended" in lines
     assert [x.item for x in r.late] == [1, 2, 3]
     one = receipt_lines(_receipt(i4=90000.0), ZONE)
-    assert "1 段录像超过24小时未上传 / 1 recording offloaded after the 24-hour deadline" in one
+    assert "1 recording offloaded after the 24-hour deadline" in one
+
+
+def test_the_receipt_reads_in_chinese_alone_when_chinese_is_asked() -> None:
+    """In Chinese the late line is '3 段录像超过24小时未上传', each delay and every other line
+    Chinese too, with no English beside it (one language, not two)."""
+    r = _receipt(i1=30 * 3600 + 12 * 60, i2=25 * 3600, i3=86400 + 59)
+    with i18n.speaking("zh"):
+        lines = receipt_lines(r, ZONE)
+    assert "3 段录像超过24小时未上传" in lines
+    assert "  DCIM/A.MP4：录像结束 30 小时 12 分 后上传" in lines
+    assert lines[0] == "设备 BWC-0042 · 执法人员 J0042 王伟"
+    assert lines[1] == "接入采集 2026-12-06 17:00，结束 2026-12-06 17:04（未全部完成）"
+    assert "4 个文件已上传，录像共 2 小时 0 分，1 个时长未知" in lines
+    assert "1 个文件此前已上传" in lines and "2 个查看副本待生成" in lines
+    assert "2 个文件留在设备上：read error on the device" in lines
+    english = ("offloaded", "taken off", "left on the device", "pending", "camera", "docked")
+    assert not any(" / " in x or any(w in x for w in english) for x in lines), lines
+    assert receipt_lines(r, ZONE)[0].startswith("camera BWC-0042")  # English again outside
 
 
 def test_nothing_late_is_said_too() -> None:
     """A docking without late items says that nothing passed the deadline."""
     lines = receipt_lines(_receipt(), ZONE)
-    assert "没有超过24小时的录像 / nothing past the 24-hour deadline" in lines
+    assert "nothing offloaded after the 24-hour deadline" in lines
     assert not any("recordings offloaded after" in x for x in lines)
+    with i18n.speaking("zh"):
+        assert "没有录像超过24小时未上传" in receipt_lines(_receipt(), ZONE)
 
 
 def test_files_left_on_the_device_are_grouped_by_reason_with_their_paths() -> None:
@@ -82,13 +102,9 @@ def test_files_left_on_the_device_are_grouped_by_reason_with_their_paths() -> No
     r = _receipt()
     assert r.left_count == 3
     lines = receipt_lines(r, ZONE)
-    i = lines.index("2 个文件留在设备上：read error on the device / "
-                    "2 files left on the device: read error on the device")  # fmt: skip
+    i = lines.index("2 files left on the device: read error on the device")
     assert lines[i + 1 : i + 3] == ["  DCIM/X.MP4", "  DCIM/Y.MP4"]
-    assert (
-        "1 个文件留在设备上：not a media file / 1 file left on the device: not a media file"
-        in lines
-    )
+    assert "1 file left on the device: not a media file" in lines
 
 
 def test_hours_taken_off_sum_the_known_durations_of_the_stored_files_only() -> None:
@@ -98,14 +114,11 @@ def test_hours_taken_off_sum_the_known_durations_of_the_stored_files_only() -> N
     assert r.stored == 4 and r.already == 1
     assert r.recorded_s == 7200.0 and r.unknown_duration == 1
     lines = receipt_lines(r, ZONE)
-    assert (
-        "4 个文件已上传，录像共 2 小时 0 分，1 个时长未知 / "
-        "4 files taken off, 2 h 0 min of recordings, 1 of unknown length"
-    ) in lines
-    assert "1 个文件此前已上传 / 1 file already taken off before" in lines
-    assert "2 个预览视频待生成 / 2 review proxies pending" in lines
-    assert lines[0] == "设备 BWC-0042 · 民警 J0042 王伟 / camera BWC-0042 · officer J0042 王伟"
-    assert lines[1].startswith("停靠 2026-12-06 17:00，结束 2026-12-06 17:04（未全部完成）")
+    assert "4 files taken off, 2 h 0 min of recordings, 1 of unknown length" in lines
+    assert "1 file already taken off before" in lines
+    assert "2 review proxies pending" in lines
+    assert lines[0] == "camera BWC-0042 · officer J0042 王伟"
+    assert lines[1] == "docked 2026-12-06 17:00, finished 2026-12-06 17:04 (incomplete)"
 
 
 def test_the_status_file_form_reads_back_the_same_receipt() -> None:
@@ -136,13 +149,44 @@ def test_kiosk_page_escapes_device_names_and_refreshes_without_script() -> None:
     assert "<script" not in html and "<img" not in html and "<video" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;\\u202egnp.MP4" in html
     assert '<meta http-equiv="refresh" content="10">' in html
-    assert "民警 未知" in html and "officer unknown" in html
+    assert "officer unknown" in html and '<html lang="en">' in html
     page = kiosk_pages(lambda: [r], dock="dock-01", zone=ZONE)
-    found = page("/kiosk/BWC-0042")
+    found = page(PageRequest(path="/kiosk/BWC-0042"))
     assert found is not None and found.status == 200
     assert ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'") in (
         found.headers
     )
-    missing = page("/kiosk/BWC-9999")
+    missing = page(PageRequest(path="/kiosk/BWC-9999"))
     assert missing is not None and missing.status == 404
-    assert page("/metrics") is None
+    assert page(PageRequest(path="/metrics")) is None
+
+
+def _kiosk(r: BayReceipt, query: str = "", accept: str | None = None) -> str:
+    page = kiosk_pages(lambda: [r], dock="dock-01", zone=ZONE)
+    found = page(PageRequest(path="/kiosk", query=query, accept_language=accept))
+    assert found is not None and found.status == 200
+    return found.body.decode("utf-8")
+
+
+def test_the_kiosk_speaks_chinese_unless_the_request_asks_for_english() -> None:
+    """Whatever the dock's own language (English in the suite): no ask, or a browser asking for
+    a language we lack, gives the Chinese page; ?lang=en or an English browser the English one;
+    ?lang= wins over Accept-Language; each page links to the other language."""
+    r = _receipt(i1=90000.0)
+    assert i18n.current() == "en"
+    for zh in (_kiosk(r), _kiosk(r, accept="de-DE"), _kiosk(r, "lang=zh", accept="en-US")):
+        assert '<html lang="zh-CN">' in zh and "采集站 dock-01 上传回执" in zh
+        assert "1 段录像超过24小时未上传" in zh and "执法人员 J0042 王伟" in zh
+        assert "offloaded" not in zh and 'href="?lang=en"' in zh
+    for en in (
+        _kiosk(r, "lang=en"),
+        _kiosk(r, accept="en-GB,zh;q=0.5"),
+        _kiosk(r, "lang=fr", accept="en"),
+        _kiosk(r, "lang=en-US"),
+    ):
+        assert '<html lang="en">' in en and "receipts of dock dock-01" in en
+        assert "1 recording offloaded after the 24-hour deadline" in en
+        assert "段录像" not in en and 'href="?lang=zh"' in en
+    assert i18n.current() == "en"  # the request's language ended with it
+    missing = kiosk_pages(lambda: [r], dock="d", zone=ZONE)(PageRequest(path="/kiosk/X"))
+    assert missing is not None and "没有这个采集位：X" in missing.body.decode("utf-8")

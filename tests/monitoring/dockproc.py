@@ -41,8 +41,11 @@ class DockProc:
         self.proc.stderr.close()
 
 
-def start_dock(tmp_path: Path, home: Path, catalog_url: str, dock: str) -> DockProc:
-    """A dock on ``home`` watching ``tmp_path/watch``, folders settling after 0.3 s."""
+def start_dock(
+    tmp_path: Path, home: Path, catalog_url: str, dock: str, *, lang: str = "en"
+) -> DockProc:
+    """A dock on ``home`` watching ``tmp_path/watch``, folders settling after 0.3 s, speaking
+    ``lang`` (its EVIDOCK_LANG; a real dock under systemd speaks Chinese, the default)."""
     config = tmp_path / "evidock.toml"
     config.write_text("[dock]\nsettle_seconds = 0.3\n")
     watch = tmp_path / "watch"
@@ -54,6 +57,7 @@ def start_dock(tmp_path: Path, home: Path, catalog_url: str, dock: str) -> DockP
         "EVIDOCK_CATALOG_URL": catalog_url,
         "EVIDOCK_DOCK_NAME": dock,
         "EVIDOCK_CONFIG": str(config),
+        "EVIDOCK_LANG": lang,
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "ingest.cli.main", "dock", "--watch", str(watch), "--no-udev",

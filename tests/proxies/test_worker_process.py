@@ -24,8 +24,9 @@ FAST = "[worker]\nretry_seconds = 0.05\npoll_seconds = 0.2\nlease_seconds = 2\n"
 
 
 def _env(home: Path, url: str, config: str) -> dict[str, str]:
-    """A dock made by 'evidock init'."""
-    return init(child_env(home, url, dock="dock-w", config=config))
+    """A dock made by 'evidock init', speaking English like the suite (child_env drops every
+    EVIDOCK_ setting, the language too: a worker would record its job errors in Chinese)."""
+    return init(child_env(home, url, dock="dock-w", config=config, EVIDOCK_LANG="en"))
 
 
 def _cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
