@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from i18n import _
 from storage.blobs.durable import READ_ONLY, atomic_write
 from storage.catalog.session import Transaction
 from storage.records import Dock
@@ -62,9 +63,11 @@ def take_checkpoint(
     if path.exists():
         if path.read_text(encoding="utf-8") != note:
             raise VerifyError(
-                f"checkpoint file {path.name} already signs another tree of size {head.size}: "
-                "the custody log in the catalog was rewritten or restored",
-                hint="Stop ingesting and run 'evidock verify'; do not delete checkpoint files.",
+                _(
+                    "checkpoint file {name} already signs another tree of size {size}: the "
+                    "custody log in the catalog was rewritten or restored"
+                ).format(name=path.name, size=head.size),
+                hint=_("Stop ingesting and run 'evidock verify'; do not delete checkpoint files."),
             )
     else:
         atomic_write(path, note.encode("utf-8"), mode=READ_ONLY, exclusive=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from i18n import N_
+
 
 class VerifyError(Exception):
     code = "verify-error"
-    hint = "Run 'evidock verify' and hand the report to the evidence custodian."
+    hint = N_("Run 'evidock verify' and hand the report to the evidence custodian.")
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -15,4 +17,4 @@ class VerifyError(Exception):
 
 class SigningKeyError(VerifyError):
     code = "bad-signing-key"
-    hint = "Restore the dock's key file from its backup, or give this dock a new name."
+    hint = N_("Restore the dock's key file from its backup, or give this dock a new name.")

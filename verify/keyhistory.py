@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from i18n import _
 from storage.records import Event
 from verify.keys import DockKey
 from verify.log import signing
@@ -78,7 +79,7 @@ def key_histories(
         try:
             old, new = _rotation(ev, origin)
         except _Invalid as e:
-            problems.add(_problem(ev, "old and new keys that both signed the rotation", str(e)))
+            problems.add(_problem(ev, _("old and new keys that both signed the rotation"), str(e)))
             continue
         steps.setdefault(new.name, []).append((ev.seq, old, new))
     histories: dict[str, KeyHistory] = {}
@@ -90,9 +91,18 @@ def key_histories(
             problems.add(
                 Problem(
                     code="key-rotation-invalid",
-                    subject=f"key rotations of {name} (last: event #{seq})",
-                    expected="a chain of rotations, each from the previous new key, ending at "
-                    "the key trusted now" + (f" ({_text(now)})" if now else ""),
+                    subject=_("key rotations of {name} (last: event #{seq})").format(
+                        name=name, seq=seq
+                    ),
+                    expected=_(
+                        "a chain of rotations, each from the previous new key, ending at the "
+                        "key trusted now ({key})"
+                    ).format(key=_text(now))
+                    if now
+                    else _(
+                        "a chain of rotations, each from the previous new key, ending at the "
+                        "key trusted now"
+                    ),
                     found=" -> ".join([_text(chain[0][1]), *(_text(c[2]) for c in chain)]),
                     seq=seq,
                 )
@@ -134,9 +144,10 @@ def check_key_periods(
                     Problem(
                         code="checkpoint-wrong-key",
                         subject=note.source,
-                        expected=f"a signature by {_text(right)}, the key of {name} at size "
-                        f"{note.size}",
-                        found="a signature by another (earlier or later) key of that dock",
+                        expected=_("a signature by {key}, the key of {name} at size {size}").format(
+                            key=_text(right), name=name, size=note.size
+                        ),
+                        found=_("a signature by another (earlier or later) key of that dock"),
                     )
                 )
 
@@ -148,18 +159,24 @@ def _rotation(ev: Event, origin: str) -> tuple[VerifierKey, VerifierKey]:
         old, new = parse_verifier_key(old_text), parse_verifier_key(new_text)
         sigs = base64.b64decode(data["old_signature"]), base64.b64decode(data["new_signature"])
     except (ValueError, KeyError, TypeError, binascii.Error, NoteError) as e:
-        raise _Invalid(f"not a key rotation's data: {e}") from e
+        raise _Invalid(_("not a key rotation's data: {error}").format(error=e)) from e
     if old.name != new.name or old.public == new.public:
-        raise _Invalid(f"from {old_text} to {new_text}: not a new key of the same name")
+        raise _Invalid(
+            _("from {old} to {new}: not a new key of the same name").format(
+                old=old_text, new=new_text
+            )
+        )
     statement = rotation_statement(origin, old_text, new_text)
-    for which, key, sig in (("old", old, sigs[0]), ("new", new, sigs[1])):
-        if not signing.verify_signature(key.public, statement, sig):
-            raise _Invalid(f"the {which} key's signature does not verify")
+    if not signing.verify_signature(old.public, statement, sigs[0]):
+        raise _Invalid(_("the old key's signature does not verify"))
+    if not signing.verify_signature(new.public, statement, sigs[1]):
+        raise _Invalid(_("the new key's signature does not verify"))
     return old, new
 
 
 def _problem(ev: Event, expected: str, found: str) -> Problem:
-    return Problem(code="key-rotation-invalid", subject=f"event #{ev.seq} (key_rotated)",
+    return Problem(code="key-rotation-invalid",
+                   subject=_("event #{seq} ({type})").format(seq=ev.seq, type=ev.type),
                    expected=expected, found=found, seq=ev.seq, last_seq=ev.seq)  # fmt: skip
 
 

@@ -8,6 +8,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from i18n import _
 from storage.blobs.durable import atomic_write
 from verify.errors import SigningKeyError
 from verify.log import signing
@@ -97,17 +98,25 @@ def load(path: Path, name: str) -> DockKey:
     st = path.stat()
     if stat.S_IMODE(st.st_mode) & 0o077:
         raise SigningKeyError(
-            f"signing key {path} is readable by others (mode {stat.S_IMODE(st.st_mode):o})",
+            _("signing key {path} is readable by others (mode {mode:o})").format(
+                path=path, mode=stat.S_IMODE(st.st_mode)
+            ),
         )
     text = path.read_text(encoding="ascii").strip()
     parts = text.split("+", 4)  # base64 may itself contain "+"
     if len(parts) != 5 or not text.startswith(_PREFIX) or parts[2] != name:
-        raise SigningKeyError(f"signing key {path} is not a private key for dock {name!r}")
+        raise SigningKeyError(
+            _("signing key {path} is not a private key for dock {name!r}").format(
+                path=path, name=name
+            )
+        )
     raw = base64.b64decode(parts[4], validate=True)
     if raw[:1] != ALG_ED25519 or len(raw) != 1 + signing.SEED_SIZE:
-        raise SigningKeyError(f"signing key {path} is not an Ed25519 key")
+        raise SigningKeyError(_("signing key {path} is not an Ed25519 key").format(path=path))
     seed = raw[1:]
     pub = signing.public_key(seed)
     if key_id(name, pub).hex() != parts[3]:
-        raise SigningKeyError(f"signing key {path}: key id does not match the key")
+        raise SigningKeyError(
+            _("signing key {path}: key id does not match the key").format(path=path)
+        )
     return DockKey(name=name, seed=seed, public=pub)

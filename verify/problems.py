@@ -4,12 +4,19 @@ Audits collect every problem before failing once (bagit style). Consecutive even
 same problem (an inserted event shifts every later one) are summarised as one run, and no
 code lists more than ``limit_per_code`` problems: the rest are counted, not listed, so a
 badly damaged catalog still gives a readable report.
+
+The code is for programs and never translated; ``subject``, ``expected`` and ``found`` are
+for the custodian, written in the reader's language when the problem is found (issue 20),
+and ``hint`` is translated when it is read. Hashes, sizes and names inside them stay as they
+are.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Any
+
+from i18n import N_, _, n_
 
 # Problems that mean the custody log or its signed checkpoints cannot be trusted: nothing is
 # appended to such a log, and no checkpoint is signed over it.
@@ -46,85 +53,92 @@ LOG_CODES = frozenset(
     }
 )
 
-_LOG_HINT = (
+_LOG_HINT = N_(
     "The custody log in the catalog was altered, or restored from an older copy. Do not "
     "ingest or repair anything: keep the catalog, the store and its checkpoints/ folder as "
     "they are and hand this report to the evidence custodian."
 )
-_OBJECT_HINT = (
+_OBJECT_HINT = N_(
     "Do not repair or replace the object: report the item to the evidence custodian, who "
     "restores it from a replica and records why."
 )
-_FACT_HINT = (
+_FACT_HINT = N_(
     "A fact in the catalog differs from what its custody events recorded: the row was edited "
     "outside evidock. Reports made from it (overdue, case show) cannot be trusted; trust the "
     "custody log and hand this report to the evidence custodian."
 )
-_UNLOGGED_HINT = (
+_UNLOGGED_HINT = N_(
     "A row in the catalog that no custody event records: it was written outside evidock. Do "
     "not rely on it; hand this report to the evidence custodian."
 )
+_DEFAULT_HINT = N_("Hand this report to the evidence custodian.")
 HINTS = {
     "object-missing": _OBJECT_HINT,
     "object-corrupt": _OBJECT_HINT,
     "object-size-mismatch": _OBJECT_HINT,
-    "object-unreadable": "Check the permissions and the disk of the store, then run verify again.",
-    "object-not-in-catalog": (
+    "object-unreadable": N_(
+        "Check the permissions and the disk of the store, then run verify again."
+    ),
+    "object-not-in-catalog": N_(
         "Bytes in the store that the catalog does not know: the catalog was restored from an "
         "older copy, or an ingest stopped between filing and recording (docking the device "
         "again records it). Keep the object and hand this report to the custodian."
     ),
-    "object-without-item": "The catalog lost or changed this object's item: see the item problems.",
-    "item-object-missing": "The catalog has no stored copy of this item's hash: see its events.",
-    "item-event-missing": "The item's record in the catalog lacks custody events: report it.",
-    "item-event-mismatch": (
+    "object-without-item": N_(
+        "The catalog lost or changed this object's item: see the item problems."
+    ),
+    "item-object-missing": N_(
+        "The catalog has no stored copy of this item's hash: see its events."
+    ),
+    "item-event-missing": N_("The item's record in the catalog lacks custody events: report it."),
+    "item-event-mismatch": N_(
         "The item's hash or size in the catalog differs from what its custody events recorded: "
         "the catalog row was edited. Trust the custody log; report it."
     ),
-    "event-item-unknown": "An item row the custody log refers to is gone from the catalog.",
-    "derived-without-event": (
+    "event-item-unknown": N_("An item row the custody log refers to is gone from the catalog."),
+    "derived-without-event": N_(
         "A proxy in the catalog has no 'transcoded' event from this item's original: it cannot "
         "be shown as derived from it. Do not use it; make it again with evidock worker."
     ),
-    "derived-object-missing": "A proxy's file is gone from store/derived: make it again.",
-    "derived-object-corrupt": "A proxy's bytes changed since it was made: do not use it.",
-    "s3-unreachable": (
+    "derived-object-missing": N_("A proxy's file is gone from store/derived: make it again."),
+    "derived-object-corrupt": N_("A proxy's bytes changed since it was made: do not use it."),
+    "s3-unreachable": N_(
         "The object store could not be checked: check the endpoint and credentials, then run "
         "verify again. Nothing about the objects is known from this run."
     ),
     "s3-object-missing": _OBJECT_HINT,
     "s3-object-changed": _OBJECT_HINT,
     "s3-object-corrupt": _OBJECT_HINT,
-    "s3-lock-missing": (
+    "s3-lock-missing": N_(
         "The object is not under the Object Lock retention it was written with: someone with "
         "bucket rights changed it. Report it; do not delete or overwrite anything."
     ),
-    "s3-legal-hold-mismatch": (
+    "s3-legal-hold-mismatch": N_(
         "The legal hold in the bucket differs from the catalog's: an upload job may be pending "
         "(see 'evidock jobs'); otherwise it was changed outside evidock. Report it."
     ),
-    "s3-item-missing": (
+    "s3-item-missing": N_(
         "An item counted as offloaded to S3 has no S3 copy in the catalog: report it."
     ),
-    "witness-missing": (
+    "witness-missing": N_(
         "A checkpoint older than [trust] witness_grace_seconds lacks the cosignatures of "
         "[trust] witness_quorum pinned witnesses: check that the witnesses are reachable (the "
         "next checkpoint or audit submits what is pending); if a witness refused, see "
         "witness-fork. A catalog restored from an older copy shows this too."
     ),
-    "witness-bad-signature": (
+    "witness-bad-signature": N_(
         "A stored cosignature does not verify with the pinned witness key: the checkpoint or "
         "the cosignature was altered, or the pinned key is wrong. Report it."
     ),
-    "timestamp-missing": (
+    "timestamp-missing": N_(
         "A checkpoint older than the grace period has no RFC 3161 token: check [trust] tsa_url "
         "and that the TSA answers (the next checkpoint or audit asks for what is pending)."
     ),
-    "timestamp-invalid": (
+    "timestamp-invalid": N_(
         "A stored token does not verify over its checkpoint with the pinned TSA chain: the "
         "checkpoint or the token was altered, or the pinned chain is wrong. Report it."
     ),
-    "timestamp-out-of-order": (
+    "timestamp-out-of-order": N_(
         "A token is earlier than events it covers or than the token of an older checkpoint: "
         "the log or its checkpoints were rewritten after the fact, or the TSA's clock is "
         "wrong. Report it."
@@ -152,7 +166,7 @@ HINTS = {
     "export-mismatch": _FACT_HINT,
     "export-unlogged": _UNLOGGED_HINT,
     "export-missing": _FACT_HINT,
-    "s3-checkpoint-missing": (
+    "s3-checkpoint-missing": N_(
         "A checkpoint published to the bucket is gone: the bucket was changed outside evidock."
     ),
 }
@@ -173,13 +187,17 @@ class Problem:
 
     @property
     def hint(self) -> str:
+        """What to do, in the reader's language (the table holds the English)."""
         if self.code in LOG_CODES:
-            return _LOG_HINT
-        return HINTS.get(self.code, "Hand this report to the evidence custodian.")
+            return _(_LOG_HINT)
+        hint = HINTS.get(self.code, _DEFAULT_HINT)
+        return _(hint)
 
     @property
     def message(self) -> str:
-        return f"{self.subject}: expected {self.expected}, found {self.found}"
+        return _("{subject}: expected {expected}, found {found}").format(
+            subject=self.subject, expected=self.expected, found=self.found
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -221,7 +239,8 @@ class Problems:
     ) -> None:
         """A problem of event ``seq``; it extends a run of the same code ending at ``seq - 1``.
 
-        ``what`` completes the subject: "event #12 <what>" or "events #12..#40, each <what>".
+        ``what`` completes the subject: "event #12 <what>" or "events #12..#40, each <what>";
+        the caller gives it in the reader's language (``_()``), as ``expected`` and ``found``.
         """
         at = self._open_runs.get(code)
         if at is not None:
@@ -229,8 +248,11 @@ class Problems:
             if run.last_seq == seq - 1 and run.seq is not None:
                 self._listed[at] = replace(
                     run,
-                    subject=f"events #{run.seq}..#{seq}, each {what} ({run.count + 1} "
-                    "events; expected/found are those of the first)",
+                    # a run has two events or more: no singular
+                    subject=_(
+                        "events #{first}..#{last}, each {what} ({n} events; expected/found "
+                        "are those of the first)"
+                    ).format(first=run.seq, last=seq, what=what, n=run.count + 1),
                     item=run.item if run.item == item else None,
                     last_seq=seq,
                     count=run.count + 1,
@@ -239,7 +261,7 @@ class Problems:
         self.add(
             Problem(
                 code=code,
-                subject=f"event #{seq} {what}",
+                subject=_("event #{seq} {what}").format(seq=seq, what=what),
                 expected=expected,
                 found=found,
                 item=item,
@@ -257,7 +279,11 @@ class Problems:
         tail = [
             Problem(
                 code=code,
-                subject=f"{n} further problem(s) of this kind, counted but not listed",
+                subject=n_(
+                    "{n} further problem of this kind, counted but not listed",
+                    "{n} further problems of this kind, counted but not listed",
+                    n,
+                ).format(n=n),
                 expected="-",
                 found="-",
                 count=n,

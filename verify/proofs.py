@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from i18n import N_, _, n_
 from storage.catalog.cosignatures import CosignatureOps
 from storage.catalog.session import Transaction
 from storage.records import Checkpoint, Event
@@ -57,7 +58,7 @@ _HASH_EVENTS = ("acquired", "verified", "stored")
 
 class CustodyProofError(VerifyError):
     code = "custody-proof-failed"
-    hint = "The catalog does not prove this item's custody: run 'evidock verify' and report it."
+    hint = N_("The catalog does not prove this item's custody: run 'evidock verify' and report it.")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -172,14 +173,18 @@ def signed_tree(
         note = open_note(checkpoint.note, [parse_verifier_key(verifier_key)])
         cp = parse_checkpoint(note.body)
     except NoteError as e:
-        raise CustodyProofError(f"checkpoint {checkpoint.id} does not verify: {e}") from e
+        raise CustodyProofError(
+            _("checkpoint {id} does not verify: {error}").format(id=checkpoint.id, error=e)
+        ) from e
     if (
         cp.origin != origin
         or cp.size != checkpoint.size
         or root(cp.size, txn.log.read_node) != (cp.root)
     ):
         raise CustodyProofError(
-            f"the stored custody log does not match its signed checkpoint of size {cp.size}"
+            _("the stored custody log does not match its signed checkpoint of size {size}").format(
+                size=cp.size
+            )
         )
     return cp
 
@@ -194,7 +199,11 @@ def prove_events(
         leaf = event_leaf(ev)
         proof = inclusion_proof(ev.seq, cp.size, txn.log.read_node)
         if not verify_inclusion(leaf, ev.seq, cp.size, proof, cp.root):
-            raise CustodyProofError(f"event #{ev.seq} is not in the signed tree of size {cp.size}")
+            raise CustodyProofError(
+                _("event #{seq} is not in the signed tree of size {size}").format(
+                    seq=ev.seq, size=cp.size
+                )
+            )
         proven.append(ProvenEvent(event=ev, leaf=leaf, proof=tuple(proof)))
     return tuple(proven)
 
@@ -255,7 +264,7 @@ def check_report(
         head = _header(doc, trusted_key)
     except _Malformed as e:
         problems.append(
-            Problem(code="report-malformed", subject="the report", expected=str(e), found="-")
+            Problem(code="report-malformed", subject=_("the report"), expected=str(e), found="-")
         )
         return ReportCheck(
             problems=tuple(problems),
@@ -276,8 +285,8 @@ def check_report(
             problems.append(
                 Problem(
                     code="report-malformed",
-                    subject=f"event {n + 1} of the report",
-                    expected="the eight event fields in sequence order, a leaf and a proof",
+                    subject=_("event {n} of the report").format(n=n + 1),
+                    expected=_("the eight event fields in sequence order, a leaf and a proof"),
                     found=str(e),
                 )
             )
@@ -290,9 +299,9 @@ def check_report(
         problems.append(
             Problem(
                 code="item-event-missing",
-                subject="the report's events",
-                expected="an 'acquired' event",
-                found="none",
+                subject=_("the report's events"),
+                expected=_("an 'acquired' event"),
+                found=_("none"),
             )
         )
     cosigned, from_report = _witnesses(head, witness_keys, witness_quorum, problems)
@@ -312,24 +321,28 @@ def check_report(
 
 
 def _header(doc: object, trusted_key: str | None) -> _Header:
-    report = _mapping(doc, "the report")
+    report = _mapping(doc, N_("the report as a JSON object"))
     if report.get("format") != REPORT_FORMAT:
-        raise _Malformed(f"format {REPORT_FORMAT!r}, found {report.get('format')!r}")
-    item = _mapping(report.get("item"), "item")
-    cp = _mapping(report.get("checkpoint"), "checkpoint")
+        raise _Malformed(
+            _("format {expected!r}, found {found!r}").format(
+                expected=REPORT_FORMAT, found=report.get("format")
+            )
+        )
+    item = _mapping(report.get("item"), N_("'item' as a JSON object"))
+    cp = _mapping(report.get("checkpoint"), N_("'checkpoint' as a JSON object"))
     events = report.get("events")
     note = cp.get("note")
     key = trusted_key if trusted_key is not None else cp.get("verifier_key")
     if not isinstance(events, list) or not isinstance(note, str) or not isinstance(key, str):
-        raise _Malformed("a list of events, a checkpoint note and a verifier key")
+        raise _Malformed(_("a list of events, a checkpoint note and a verifier key"))
     item_id = item.get("id")
     cosignatures = cp.get("cosignatures", [])
     witness_keys = cp.get("witness_keys", [])
     timestamp = cp.get("timestamp")
     if not _strings(cosignatures) or not _strings(witness_keys):
-        raise _Malformed("the checkpoint's cosignatures and witness keys as lists of strings")
+        raise _Malformed(_("the checkpoint's cosignatures and witness keys as lists of strings"))
     if timestamp is not None and not isinstance(timestamp, str):
-        raise _Malformed("the checkpoint's timestamp as base64 text or null")
+        raise _Malformed(_("the checkpoint's timestamp as base64 text or null"))
     return _Header(
         item=item_id if isinstance(item_id, int) else None,
         sha256=item.get("sha256"),
@@ -362,7 +375,7 @@ def _witnesses(
                 problems.append(
                     Problem(
                         code="report-malformed",
-                        subject="the report's witness keys",
+                        subject=_("the report's witness keys"),
                         expected="name+keyid+key",
                         found=str(e),
                     )
@@ -379,8 +392,8 @@ def _witnesses(
             problems.append(
                 Problem(
                     code="witness-bad-signature",
-                    subject="a cosignature line",
-                    expected="a C2SP cosignature/v1 line",
+                    subject=_("a cosignature line"),
+                    expected=_("a C2SP cosignature/v1 line"),
                     found=repr(line.strip()[:80]),
                 )
             )
@@ -391,13 +404,16 @@ def _witnesses(
         try:
             verify_cosignature(body, line, key)
         except CosignatureError as e:
-            whose = "the report's" if key.name in from_report else "the given"
+            expected = (
+                _("a cosignature of this checkpoint that verifies with the report's key {key}")
+                if key.name in from_report
+                else _("a cosignature of this checkpoint that verifies with the given key {key}")
+            )
             problems.append(
                 Problem(
                     code="witness-bad-signature",
-                    subject=f"the cosignature of witness {claim[0]}",
-                    expected=f"a cosignature of this checkpoint that verifies "
-                    f"with {whose} key {key.vkey}",
+                    subject=_("the cosignature of witness {name}").format(name=claim[0]),
+                    expected=expected.format(key=key.vkey),
                     found=str(e),
                 )
             )
@@ -407,10 +423,13 @@ def _witnesses(
         problems.append(
             Problem(
                 code="witness-missing",
-                subject="the checkpoint",
-                expected=f"cosignatures of at least {quorum} witness(es) "
-                f"({', '.join(sorted(keys)) or 'no witness key given'})",
-                found=f"{len(valid)} ({', '.join(sorted(valid)) or 'none'})",
+                subject=_("the checkpoint"),
+                expected=n_(
+                    "cosignatures of at least {n} witness ({keys})",
+                    "cosignatures of at least {n} witnesses ({keys})",
+                    quorum,
+                ).format(n=quorum, keys=", ".join(sorted(keys)) or _("no witness key given")),
+                found=f"{len(valid)} ({', '.join(sorted(valid)) or _('none')})",
             )
         )
     return tuple(sorted(valid)), tuple(n for n in from_report if n in valid)
@@ -420,15 +439,15 @@ def _timestamp(
     head: _Header, tsa: TsaChain | None, last_time: str | None, problems: list[Problem]
 ) -> datetime | None:
     """The token's time if it names this note (and, given the chain, the TSA signed it)."""
-    subject = "the checkpoint's RFC 3161 token"
+    subject = _("the checkpoint's RFC 3161 token")
     if head.timestamp is None:
         if tsa is not None:
             problems.append(
                 Problem(
                     code="timestamp-missing",
                     subject=subject,
-                    expected="a token over the note (a TSA chain was given)",
-                    found="none",
+                    expected=_("a token over the note (a TSA chain was given)"),
+                    found=_("none"),
                 )
             )
         return None
@@ -437,7 +456,11 @@ def _timestamp(
         der = base64.b64decode(head.timestamp, validate=True)
         token = check(der, data, tsa) if tsa is not None else read_unchained(der, data)
     except (binascii.Error, TimestampError) as e:
-        expected = "a token over this note" + (" signed by the given TSA" if tsa else "")
+        expected = (
+            _("a token over this note signed by the given TSA")
+            if tsa
+            else _("a token over this note")
+        )
         problems.append(
             Problem(code="timestamp-invalid", subject=subject, expected=expected, found=str(e))
         )
@@ -451,7 +474,9 @@ def _timestamp(
             Problem(
                 code="timestamp-out-of-order",
                 subject=subject,
-                expected=f"a time no earlier than the report's last event ({last_time})",
+                expected=_("a time no earlier than the report's last event ({time})").format(
+                    time=last_time
+                ),
                 found=token.gen_time.isoformat(),
             )
         )
@@ -470,8 +495,8 @@ def _signed_tree(head: _Header, origin: str, problems: list[Problem]) -> NoteChe
         problems.append(
             Problem(
                 code=code,
-                subject="the checkpoint note",
-                expected=f"a note signed by {head.key}",
+                subject=_("the checkpoint note"),
+                expected=_("a note signed by {key}").format(key=head.key),
                 found=str(e),
             )
         )
@@ -481,8 +506,10 @@ def _signed_tree(head: _Header, origin: str, problems: list[Problem]) -> NoteChe
         problems.append(
             Problem(
                 code="checkpoint-mismatch",
-                subject="the checkpoint",
-                expected=f"origin {origin!r} and the size and root of the signed note",
+                subject=_("the checkpoint"),
+                expected=_("origin {origin!r} and the size and root of the signed note").format(
+                    origin=origin
+                ),
                 found=str(stated),
             )
         )
@@ -491,11 +518,11 @@ def _signed_tree(head: _Header, origin: str, problems: list[Problem]) -> NoteChe
 
 def _event(raw: object, last: int) -> tuple[dict[str, Any], bytes, list[bytes]]:
     """One event of the report: its eight fields, its recomputed leaf, its proof."""
-    ev = _mapping(raw, "an event")
+    ev = _mapping(raw, N_("an event as a JSON object"))
     obj = {k: ev[k] for k in EVENT_FIELDS}
     seq = obj["seq"]
     if not isinstance(seq, int) or isinstance(seq, bool) or seq <= last:
-        raise _Malformed(f"seq {seq!r} after {last}: not increasing")
+        raise _Malformed(_("seq {seq!r} after {last}: not increasing").format(seq=seq, last=last))
     return obj, leaf_hash(canonical_object(obj)), [bytes.fromhex(h) for h in ev["proof"]]
 
 
@@ -510,31 +537,48 @@ def _event_problems(
     seq = obj["seq"]
     found: list[tuple[str, str, str]] = []
     if stated_leaf != leaf.hex():
-        found.append(("event-leaf-mismatch", f"leaf {stated_leaf}", f"leaf {leaf.hex()}"))
+        found.append(
+            (
+                "event-leaf-mismatch",
+                _("leaf {leaf}").format(leaf=stated_leaf),
+                _("leaf {leaf}").format(leaf=leaf.hex()),
+            )
+        )
     if obj["item"] != head.item:
-        found.append(("event-wrong-item", f"item {head.item}", f"item {obj['item']}"))
+        found.append(
+            (
+                "event-wrong-item",
+                _("item {item}").format(item=head.item),
+                _("item {item}").format(item=obj["item"]),
+            )
+        )
     if tree is not None and not verify_inclusion(leaf, seq, tree.size, proof, tree.root):
         found.append(
             (
                 "inclusion-proof-invalid",
-                f"a proof that it is leaf {seq} of the signed tree of size {tree.size}",
-                "a proof that does not verify",
+                _("a proof that it is leaf {seq} of the signed tree of size {size}").format(
+                    seq=seq, size=tree.size
+                ),
+                _("a proof that does not verify"),
             )
         )
     data = obj["data"]
     if obj["type"] in _HASH_EVENTS:
         got = (data.get("sha256"), data.get("size")) if isinstance(data, dict) else None
         if got != (head.sha256, head.size):
-            expected = f"sha256 {head.sha256}, {head.size} bytes (the report's item)"
+            expected = _("sha256 {sha256}, {size} bytes (the report's item)").format(
+                sha256=head.sha256, size=head.size
+            )
             found.append(("item-event-mismatch", expected, f"{got}"))
-    subject = f"event #{seq} ({obj['type']})"
+    subject = _("event #{seq} ({type})").format(seq=seq, type=obj["type"])
     return [
         Problem(code=c, subject=subject, expected=e, found=f, seq=seq, last_seq=seq)
         for c, e, f in found
     ]
 
 
-def _mapping(value: object, what: str) -> Mapping[str, Any]:
+def _mapping(value: object, expected: str) -> Mapping[str, Any]:
+    """``value`` as a JSON object; else ``expected`` (marked with ``N_``) is the problem."""
     if not isinstance(value, dict):
-        raise _Malformed(f"{what} as a JSON object")
+        raise _Malformed(_(expected))
     return value

@@ -24,7 +24,8 @@ def _copy(tmp_path: Path) -> Path:
 
 def _evidock(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EVIDOCK_", "NOTIFY_"))}
-    env.update(EVIDOCK_HOME=str(home), EVIDOCK_DOCK_NAME="fixture-dock")
+    # the suite reads English (tests/conftest.py): the child is told so again
+    env.update(EVIDOCK_HOME=str(home), EVIDOCK_DOCK_NAME="fixture-dock", EVIDOCK_LANG="en")
     return subprocess.run(
         [sys.executable, "-m", "ingest.cli.main", "--json", *args],
         env=env,

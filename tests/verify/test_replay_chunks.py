@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+import i18n
 from ingest.context import Context
 from tests.verify.tamper import Sql, events, write_event
 from verify.audit.replay import Parallel, Replay, replay_log
@@ -109,3 +110,14 @@ def test_workers_that_cannot_start_leave_the_replay_to_this_process(long_log: Co
     broken = Parallel(catalog_url="sqlite:////nonexistent-evidock/catalog.db", workers=2,
                       chunk_log2=3, min_events=0)  # fmt: skip
     assert _replay(long_log, broken) == _replay(long_log, None)
+
+
+def test_workers_report_in_the_readers_language(long_log: Context, sql: Sql) -> None:
+    """A spawned worker starts in English: it is given the reader's language, so a run of
+    problems over chunk edges reads as one Chinese run, as the replay in one process gives it."""
+    TAMPERING["run of deleted events over a chunk edge"](long_log, sql)
+    with i18n.speaking("zh"):
+        problems = _assert_same(long_log)
+    (run,) = [p for p in problems if p.code == "event-missing"]
+    assert run.subject.startswith("事件 #21..#34 均在日志中缺失（共 14 个事件")
+    assert run.expected == "序号为 21 的事件"

@@ -11,7 +11,9 @@ most two chunks per worker in flight (flat memory) and folds each chunk's perfec
 into its running root.
 
 Workers read in their own transactions. The log is append-only: the events and nodes below
-the head that the main transaction read are the same rows in any later snapshot.
+the head that the main transaction read are the same rows in any later snapshot. A worker
+speaks the main process's language (a spawned process starts in English): the problems it
+sends back are read by the same custodian.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import Collection, Iterator, Mapping
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
+import i18n
 from storage.catalog.session import Catalog, Transaction
 from storage.records import Event
 from verify.audit.logpass import LogPass, chain_broken, completed_ranges
@@ -161,8 +164,9 @@ class ChunkPass(LogPass):
 _catalog: Catalog | None = None
 
 
-def _open_catalog(url: str) -> None:
+def _start_worker(url: str, lang: str) -> None:
     global _catalog
+    i18n.activate(lang)
     _catalog = Catalog(url)
 
 
@@ -245,8 +249,9 @@ def replay_in_workers(main: LogPass, size: int, parallel: Parallel, *, batch: in
 
     spawn = multiprocessing.get_context("spawn")  # no fork of a process holding connections
     try:
-        with ProcessPoolExecutor(parallel.workers, mp_context=spawn, initializer=_open_catalog,
-                                 initargs=(parallel.catalog_url,)) as pool:  # fmt: skip
+        given = (parallel.catalog_url, i18n.current())  # a spawned worker starts in English
+        with ProcessPoolExecutor(parallel.workers, mp_context=spawn, initializer=_start_worker,
+                                 initargs=given) as pool:  # fmt: skip
             todo = jobs()
             pending: deque[Future[ChunkResult]] = deque()
 

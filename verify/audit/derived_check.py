@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from i18n import _
 from storage.blobs.localstore import LocalStore
 from storage.catalog.derived import DerivedOps
 from storage.catalog.session import Transaction
@@ -41,14 +42,18 @@ def check_derived(
                 )
             }
         item = txn.item(d.item_id)
-        subject = f"{d.kind} {d.sha256[:12]} of item #{d.item_id}"
+        subject = _("{kind} {sha256} of item #{item}").format(
+            kind=d.kind, sha256=d.sha256[:12], item=d.item_id
+        )
         if (item.sha256, d.sha256) not in events[d.item_id]:
             problems.add(
                 Problem(
                     code="derived-without-event",
                     subject=subject,
-                    expected=f"a 'transcoded' event from source {item.sha256} to {d.sha256}",
-                    found="none in the custody log",
+                    expected=_("a 'transcoded' event from source {source} to {derived}").format(
+                        source=item.sha256, derived=d.sha256
+                    ),
+                    found=_("none in the custody log"),
                     item=d.item_id,
                 )
             )
@@ -58,8 +63,8 @@ def check_derived(
                 Problem(
                     code="derived-object-missing",
                     subject=subject,
-                    expected=f"the derivative at {path}",
-                    found="no file",
+                    expected=_("the derivative at {path}").format(path=path),
+                    found=_("no file"),
                     item=d.item_id,
                 )
             )
@@ -73,8 +78,10 @@ def check_derived(
                 Problem(
                     code="derived-object-corrupt",
                     subject=subject,
-                    expected=f"sha256 {d.sha256}, {d.size} bytes",
-                    found=f"sha256 {sha}, {size} bytes",
+                    expected=_("sha256 {sha256}, {size} bytes").format(
+                        sha256=d.sha256, size=d.size
+                    ),
+                    found=_("sha256 {sha256}, {size} bytes").format(sha256=sha, size=size),
                     item=d.item_id,
                 )
             )

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from i18n import N_, _
 from storage.catalog.facts import (
     ACTIVITY,
     CASE,
@@ -356,18 +357,18 @@ def baseline_events(ops: FactOps) -> list[tuple[int | None, dict[str, Any]]]:
 
 # -- the comparison ---------------------------------------------------------------------------
 
-_SUBJECT = {
-    ITEM: "item #{key}",
-    FLAG: "offload check of item #{key}",
-    EXCUSE: "excuse of event #{key}",
-    LINK: "case link of event #{key}",
-    CASE: "case {key}",
-    DEVICE: "device {key}",
-    ACTIVITY: "activity {key}",
-    OFFICER: "officer {key}",
-    DECISION: "decision of event #{key}",
-    PERSON: "person {key}",
-    EXPORT: "export #{key}",
+_SUBJECT = {  # shown through _() when a problem is made
+    ITEM: N_("item #{key}"),
+    FLAG: N_("offload check of item #{key}"),
+    EXCUSE: N_("excuse of event #{key}"),
+    LINK: N_("case link of event #{key}"),
+    CASE: N_("case {key}"),
+    DEVICE: N_("device {key}"),
+    ACTIVITY: N_("activity {key}"),
+    OFFICER: N_("officer {key}"),
+    DECISION: N_("decision of event #{key}"),
+    PERSON: N_("person {key}"),
+    EXPORT: N_("export #{key}"),
 }
 _MISMATCH = {
     ITEM: "item-fact-mismatch",
@@ -407,8 +408,13 @@ _MISSING = {
 }
 
 
+def _subject(kind: str, key: object) -> str:
+    """What a fact is about (made only for a problem: ``compare`` reads many rows)."""
+    return _(_SUBJECT[kind]).format(key=key)
+
+
 def _shown(v: Value) -> str:
-    return "nothing" if v is None else repr(v)
+    return _("nothing") if v is None else repr(v)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -456,7 +462,6 @@ def compare(
         count += 1
         key = _key(f.kind, f.key)
         seen[f.kind].add(key)
-        subject = _SUBJECT[f.kind].format(key=f.key)
         expected = _expected(projection, f.kind).get(key)
         if expected is None:
             if f.kind == FLAG and f.fields.get("late_flag_seq") is None:
@@ -465,8 +470,10 @@ def compare(
                 problems.add(
                     Problem(
                         code=_UNLOGGED[f.kind],
-                        subject=f"{subject}: no custody event records it",
-                        expected="no such row (the log has none)",
+                        subject=_("{subject}: no custody event records it").format(
+                            subject=_subject(f.kind, f.key)
+                        ),
+                        expected=_("no such row (the log has none)"),
                         found=", ".join(
                             f"{k}={_shown(v)}" for k, v in f.fields.items() if v is not None
                         ),
@@ -482,9 +489,11 @@ def compare(
                 problems.add(
                     Problem(
                         code=_MISMATCH[f.kind],
-                        subject=f"{subject}, field {name}",
-                        expected=f"{_shown(want)} (custody log)",
-                        found=f"{_shown(got)} (catalog)",
+                        subject=_("{subject}, field {field}").format(
+                            subject=_subject(f.kind, f.key), field=name
+                        ),
+                        expected=_("{value} (custody log)").format(value=_shown(want)),
+                        found=_("{value} (catalog)").format(value=_shown(got)),
                         item=f.item,
                     )
                 )
@@ -500,11 +509,13 @@ def compare(
             problems.add(
                 Problem(
                     code=code,
-                    subject=f"{_SUBJECT[kind].format(key=key)}: its row is gone from the catalog",
+                    subject=_("{subject}: its row is gone from the catalog").format(
+                        subject=_subject(kind, key)
+                    ),
                     expected=", ".join(
                         f"{k}={_shown(v)}" for k, v in fields.items() if v is not None
                     ),
-                    found="no row",
+                    found=_("no row"),
                     item=item,
                 )
             )

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from i18n import _, n_
 from storage.blobs.localstore import LocalStore
 from storage.catalog.session import Transaction
 from storage.records import Event, ItemDigest, StoredObject
@@ -93,10 +94,13 @@ def check_items(
             problems.add(
                 Problem(
                     code="event-item-unknown",
-                    subject=f"events {', '.join(f'#{e.seq}' for e in events[:10])} "
-                    f"name item #{item_id}",
-                    expected=f"item #{item_id} in the catalog",
-                    found="no such item",
+                    subject=n_(
+                        "event {events} names item #{item}",
+                        "events {events} name item #{item}",
+                        len(events[:10]),
+                    ).format(events=", ".join(f"#{e.seq}" for e in events[:10]), item=item_id),
+                    expected=_("item #{item} in the catalog").format(item=item_id),
+                    found=_("no such item"),
                     item=item_id,
                     seq=events[0].seq,
                 )
@@ -115,9 +119,11 @@ def _check_item(item: ItemDigest, events: Sequence[Event], problems: Problems) -
             problems.add(
                 Problem(
                     code="item-event-missing",
-                    subject=f"item #{item.id} (state {item.state})",
-                    expected=f"a custody event of type '{typ}'",
-                    found="none",
+                    subject=_("item #{item} (state {state})").format(
+                        item=item.id, state=item.state
+                    ),
+                    expected=_("a custody event of type '{type}'").format(type=typ),
+                    found=_("none"),
                     item=item.id,
                 )
             )
@@ -133,9 +139,15 @@ def _check_item(item: ItemDigest, events: Sequence[Event], problems: Problems) -
             problems.add(
                 Problem(
                     code="item-event-mismatch",
-                    subject=f"item #{item.id} against its '{e.type}' event #{e.seq}",
-                    expected=f"sha256 {recorded[0]}, {recorded[1]} bytes (recorded in the log)",
-                    found=f"sha256 {item.sha256}, {item.size} bytes (in the catalog)",
+                    subject=_("item #{item} against its '{type}' event #{seq}").format(
+                        item=item.id, type=e.type, seq=e.seq
+                    ),
+                    expected=_("sha256 {sha256}, {size} bytes (recorded in the log)").format(
+                        sha256=recorded[0], size=recorded[1]
+                    ),
+                    found=_("sha256 {sha256}, {size} bytes (in the catalog)").format(
+                        sha256=item.sha256, size=item.size
+                    ),
                     item=item.id,
                     seq=e.seq,
                     last_seq=e.seq,
@@ -176,9 +188,9 @@ def check_objects(
                 problems.add(
                     Problem(
                         code="object-without-item",
-                        subject=f"stored object {o.backend}:{o.key}",
-                        expected=f"an item with sha256 {o.sha256}",
-                        found="no item",
+                        subject=_("stored object {key}").format(key=f"{o.backend}:{o.key}"),
+                        expected=_("an item with sha256 {sha256}").format(sha256=o.sha256),
+                        found=_("no item"),
                     )
                 )
     having = {o.sha256 for o in objects}
@@ -188,9 +200,9 @@ def check_objects(
                 problems.add(
                     Problem(
                         code="item-object-missing",
-                        subject=f"item #{item_id}",
-                        expected=f"a stored object with sha256 {sha}",
-                        found="none in the catalog",
+                        subject=_("item #{item}").format(item=item_id),
+                        expected=_("a stored object with sha256 {sha256}").format(sha256=sha),
+                        found=_("none in the catalog"),
                         item=item_id,
                     )
                 )
@@ -246,8 +258,8 @@ def _judge(
     problems: Problems,
 ) -> Fixity:
     items = tuple(index.by_sha.get(o.sha256, ()))
-    subject = f"stored object {o.key}" + (f" of item(s) {_ids(items)}" if items else "")
-    expected = f"sha256 {o.sha256}, {o.size} bytes"
+    subject = _object(o, items)
+    expected = _("sha256 {sha256}, {size} bytes").format(sha256=o.sha256, size=o.size)
     first = items[0] if items else None
     if isinstance(found, OSError):
         missing = isinstance(found, FileNotFoundError)
@@ -255,8 +267,10 @@ def _judge(
             Problem(
                 code="object-missing" if missing else "object-unreadable",
                 subject=subject,
-                expected=f"{expected} at {store.path_for(o.sha256)}",
-                found="no file" if missing else f"{type(found).__name__}: {found.strerror}",
+                expected=_("{expected} at {path}").format(
+                    expected=expected, path=store.path_for(o.sha256)
+                ),
+                found=_("no file") if missing else f"{type(found).__name__}: {found.strerror}",
                 item=first,
             )
         )
@@ -268,7 +282,7 @@ def _judge(
                 code="object-corrupt" if sha != o.sha256 else "object-size-mismatch",
                 subject=subject,
                 expected=expected,
-                found=f"sha256 {sha}, {size} bytes",
+                found=_("sha256 {sha256}, {size} bytes").format(sha256=sha, size=size),
                 item=first,
             )
         )
@@ -285,9 +299,13 @@ def _stat_only(o: StoredObject, store: LocalStore, index: ItemIndex, problems: P
         problems.add(
             Problem(
                 code="object-missing" if size is None else "object-size-mismatch",
-                subject=f"stored object {o.key}" + (f" of item(s) {_ids(items)}" if items else ""),
-                expected=f"{o.size} bytes at {store.path_for(o.sha256)}",
-                found="no file" if size is None else f"{size} bytes",
+                subject=_object(o, items),
+                expected=n_("{n} byte at {path}", "{n} bytes at {path}", o.size).format(
+                    n=o.size, path=store.path_for(o.sha256)
+                ),
+                found=_("no file")
+                if size is None
+                else n_("{n} byte", "{n} bytes", size).format(n=size),
                 item=items[0] if items else None,
             )
         )
@@ -305,5 +323,10 @@ def _fixity(o: StoredObject, sha: str | None, size: int | None, items: tuple[int
     )
 
 
-def _ids(items: Sequence[int]) -> str:
-    return ", ".join(f"#{i}" for i in items)
+def _object(o: StoredObject, items: Sequence[int]) -> str:
+    """The subject of a problem of a stored object: its key and its items."""
+    if not items:
+        return _("stored object {key}").format(key=o.key)
+    return n_(
+        "stored object {key} of item {items}", "stored object {key} of items {items}", len(items)
+    ).format(key=o.key, items=", ".join(f"#{i}" for i in items))

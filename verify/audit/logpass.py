@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable, Collection, Mapping
 from typing import Protocol
 
+from i18n import _
 from storage.catalog.logrows import GENESIS
 from storage.catalog.session import Transaction
 from storage.records import Event
@@ -66,8 +67,8 @@ def _exact_leaf(ev: Event, problems: Sink) -> bytes | None:
         problems.add_event(
             "event-not-canonical",
             ev.seq,
-            what="cannot be serialised canonically",
-            expected="an RFC 8785 serialisable event",
+            what=_("cannot be serialised canonically"),
+            expected=_("an RFC 8785 serialisable event"),
             found=f"{type(e).__name__}: {e}",
             item=ev.item,
         )
@@ -77,9 +78,9 @@ def _exact_leaf(ev: Event, problems: Sink) -> bytes | None:
 def chain_broken(ev: Event, prev_hex: str) -> Problem:
     return Problem(
         code="chain-broken",
-        subject=f"event #{ev.seq} does not chain to the event before it",
-        expected=f"prev {prev_hex}",
-        found=f"prev {ev.prev}",
+        subject=_("event #{seq} does not chain to the event before it").format(seq=ev.seq),
+        expected=_("prev {hash}").format(hash=prev_hex),
+        found=_("prev {hash}").format(hash=ev.prev),
         item=ev.item,
         seq=ev.seq,
         last_seq=ev.seq,
@@ -144,9 +145,9 @@ class LogPass:
                 self.problems.add_event(
                     "event-missing",
                     pos,
-                    what="is missing from the log",
-                    expected=f"an event with seq {pos}",
-                    found="no event",
+                    what=_("is missing from the log"),
+                    expected=_("an event with seq {seq}").format(seq=pos),
+                    found=_("no event"),
                     item=None,
                 )
                 continue
@@ -160,9 +161,13 @@ class LogPass:
                 self.problems.add_event(
                     "event-leaf-mismatch",
                     ev.seq,
-                    what="differs from the event that was appended",
-                    expected=f"leaf hash {stored_leaf.hex()} (stored at append)",
-                    found=f"leaf hash {leaf.hex()} ({ev.type}, item {ev.item})",
+                    what=_("differs from the event that was appended"),
+                    expected=_("leaf hash {hash} (stored at append)").format(
+                        hash=stored_leaf.hex()
+                    ),
+                    found=_("leaf hash {hash} ({type}, item {item})").format(
+                        hash=leaf.hex(), type=ev.type, item=ev.item
+                    ),
                     item=ev.item,
                 )
         if self.prev_seq == ev.seq - 1:
@@ -193,7 +198,7 @@ class LogPass:
         """Check the stored nodes that leaf ``pos`` completes; returns the stored leaf."""
         leaf = stored[0].get(pos)
         if leaf is None:
-            self._node_problem("log-node-missing", 0, pos, "a stored leaf hash", "none")
+            self._node_problem("log-node-missing", 0, pos, _("a stored leaf hash"), _("none"))
         self.climb(0, pos, leaf, stored)
         return leaf
 
@@ -208,13 +213,15 @@ class LogPass:
             level, idx = level + 1, idx >> 1
             parent = stored[level].get(idx)
             if parent is None:
-                self._node_problem("log-node-missing", level, idx, "a stored node", "none")
+                self._node_problem("log-node-missing", level, idx, _("a stored node"), _("none"))
             elif left is not None and current is not None and node_hash(left, current) != parent:
                 self._node_problem(
                     "log-node-mismatch",
                     level,
                     idx,
-                    f"{node_hash(left, current).hex()} (hash of its stored children)",
+                    _("{hash} (hash of its stored children)").format(
+                        hash=node_hash(left, current).hex()
+                    ),
                     parent.hex(),
                 )
             current = parent
@@ -227,7 +234,9 @@ class LogPass:
         self.problems.add(
             Problem(
                 code=code,
-                subject=f"stored tree node (level {level}, index {idx})",
+                subject=_("stored tree node (level {level}, index {index})").format(
+                    level=level, index=idx
+                ),
                 expected=expected,
                 found=found,
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
+from i18n import _, n_
 from storage.catalog.session import Transaction
 from storage.records import Event
 from verify.audit.chunks import Parallel, cores, replay_in_workers
@@ -51,9 +52,11 @@ def replay_log(
         problems.add(
             Problem(
                 code="event-outside-log",
-                subject=f"event #{ev.seq} ({ev.type}) lies outside the log",
-                expected=f"seq between 0 and {head.size - 1} (the log head)",
-                found=f"seq {ev.seq}",
+                subject=_("event #{seq} ({type}) lies outside the log").format(
+                    seq=ev.seq, type=ev.type
+                ),
+                expected=_("seq between 0 and {last} (the log head)").format(last=head.size - 1),
+                found=_("seq {seq}").format(seq=ev.seq),
                 item=ev.item,
                 seq=ev.seq,
                 last_seq=ev.seq,
@@ -63,8 +66,10 @@ def replay_log(
         problems.add(
             Problem(
                 code="log-head-mismatch",
-                subject="the log head's last leaf",
-                expected=f"{p.last_hex} (leaf of event #{head.size - 1})",
+                subject=_("the log head's last leaf"),
+                expected=_("{hash} (leaf of event #{seq})").format(
+                    hash=p.last_hex, seq=head.size - 1
+                ),
                 found=head.last_leaf,
             )
         )
@@ -75,8 +80,12 @@ def replay_log(
             problems.add(
                 Problem(
                     code="log-root-mismatch",
-                    subject=f"root of the stored tree at the head (size {head.size})",
-                    expected=f"{p.stream.root().hex()} (recomputed from the events)",
+                    subject=_("root of the stored tree at the head (size {size})").format(
+                        size=head.size
+                    ),
+                    expected=_("{hash} (recomputed from the events)").format(
+                        hash=p.stream.root().hex()
+                    ),
                     found=stored_root.hex(),
                 )
             )
@@ -90,8 +99,12 @@ def _check_beyond_head(txn: Transaction, problems: Problems, size: int) -> None:
             problems.add(
                 Problem(
                     code="log-node-beyond-head",
-                    subject=f"stored tree nodes at level {level}",
-                    expected=f"{expected} node(s) for a log of {size} events",
-                    found=f"{count} (nodes of events that are no longer in the log)",
+                    subject=_("stored tree nodes at level {level}").format(level=level),
+                    expected=n_(
+                        "{n} node for a log of {size} events",
+                        "{n} nodes for a log of {size} events",
+                        expected,
+                    ).format(n=expected, size=size),
+                    found=_("{n} (nodes of events that are no longer in the log)").format(n=count),
                 )
             )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from i18n import _
 from storage.blobs.localstore import LocalStore
 from storage.catalog.cosignatures import CosignatureOps
 from storage.catalog.derived import DerivedOps
@@ -249,9 +250,13 @@ def _recheck_fresh(
                     Problem(
                         code="checkpoint-beyond-log",
                         subject=h.source,
-                        expected=f"a log of at least {h.size} events (it was signed at that size)",
-                        found=f"a log of {head.size} events: the log lost its tail or the "
-                        "catalog was replaced by an older copy",
+                        expected=_(
+                            "a log of at least {size} events (it was signed at that size)"
+                        ).format(size=h.size),
+                        found=_(
+                            "a log of {size} events: the log lost its tail or the catalog was "
+                            "replaced by an older copy"
+                        ).format(size=head.size),
                     )
                 )
             elif (stored := _stored_root(txn, h.size)) is not None and stored != h.root:
@@ -259,8 +264,10 @@ def _recheck_fresh(
                     Problem(
                         code="checkpoint-root-mismatch",
                         subject=h.source,
-                        expected=f"root {h.root.hex()} at size {h.size} (signed)",
-                        found=f"root {stored.hex()} (stored tree)",
+                        expected=_("root {hash} at size {size} (signed)").format(
+                            hash=h.root.hex(), size=h.size
+                        ),
+                        found=_("root {hash} (stored tree)").format(hash=stored.hex()),
                     )
                 )
         rows = {(cp.dock_name, cp.size) for cp in txn.log.checkpoints()}
@@ -270,8 +277,10 @@ def _recheck_fresh(
                     Problem(
                         code="checkpoint-row-missing",
                         subject=h.source,
-                        expected=f"a checkpoint row of dock {h.dock} at size {h.size}",
-                        found="none in the catalog",
+                        expected=_("a checkpoint row of dock {dock} at size {size}").format(
+                            dock=h.dock, size=h.size
+                        ),
+                        found=_("none in the catalog"),
                     )
                 )
         for sha in stray:
@@ -279,9 +288,9 @@ def _recheck_fresh(
                 problems.add(
                     Problem(
                         code="object-not-in-catalog",
-                        subject=f"file {sha} in the store",
-                        expected="a stored-object row for it in the catalog",
-                        found="none: the catalog does not know these bytes",
+                        subject=_("file {sha256} in the store").format(sha256=sha),
+                        expected=_("a stored-object row for it in the catalog"),
+                        found=_("none: the catalog does not know these bytes"),
                     )
                 )
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from i18n import _, n_
 from storage.blobs.s3objects import S3Object, checksum_matches
 from storage.catalog.objects import ORIGINAL, CheckpointNote
 from storage.errors import S3IntegrityError, StorageError
@@ -50,9 +51,11 @@ def check_s3(
                     problems.add(
                         Problem(
                             code="s3-item-missing",
-                            subject=f"item #{item_id} (stored, S3 is the system of record)",
-                            expected=f"an S3 object with sha256 {sha}",
-                            found="none in the catalog",
+                            subject=_("item #{item} (stored, S3 is the system of record)").format(
+                                item=item_id
+                            ),
+                            expected=_("an S3 object with sha256 {sha256}").format(sha256=sha),
+                            found=_("none in the catalog"),
                             item=item_id,
                         )
                     )
@@ -63,7 +66,9 @@ def check_s3(
             try:
                 fixity = _check_object(o, s3, items, problems, full=full)
             except S3IntegrityError as e:  # a finding about this object; the others go on
-                problems.add(_problem(o, items, "s3-object-changed", "its recorded bytes", str(e)))
+                problems.add(
+                    _problem(o, items, "s3-object-changed", _("its recorded bytes"), str(e))
+                )
                 fixity = None
             if fixity is not None:
                 results.append(fixity)
@@ -74,8 +79,8 @@ def check_s3(
         problems.add(
             Problem(
                 code="s3-unreachable",
-                subject=f"bucket {s3.config.bucket}",
-                expected="an object store that answers and lets this node read its objects",
+                subject=_("bucket {bucket}").format(bucket=s3.config.bucket),
+                expected=_("an object store that answers and lets this node read its objects"),
                 found=f"{e} [{e.code}]",
             )
         )
@@ -96,8 +101,10 @@ def _check_object(
         sha, size = s3.rehash(o.key, o.version_id)
         if (sha, size) != (o.sha256, o.size):
             problems.add(_problem(o, items, "s3-object-corrupt",
-                                  f"sha256 {o.sha256}, {o.size} bytes",
-                                  f"sha256 {sha}, {size} bytes (downloaded)"))  # fmt: skip
+                                  _("sha256 {sha256}, {size} bytes").format(sha256=o.sha256,
+                                                                            size=o.size),
+                                  _("sha256 {sha256}, {size} bytes (downloaded)").format(
+                                      sha256=sha, size=size)))  # fmt: skip
     if o.role != ORIGINAL:
         return None
     return Fixity(sha256=o.sha256, size=o.size, backend=S3, key=o.key, found_sha256=sha,
@@ -106,21 +113,25 @@ def _check_object(
 
 def _check_checkpoint(cp: CheckpointNote, s3: S3Store, problems: Problems) -> None:
     key = s3.checkpoint_key(cp.name)
+    gone = False
     try:
         body = s3.read_bytes(key)
     except S3IntegrityError as e:
         body, why = None, str(e)
     else:
-        why = "no such object" if body is None else f"{len(body)} other bytes"
+        gone = body is None
+        why = (
+            _("no such object")
+            if body is None
+            else n_("{n} other byte", "{n} other bytes", len(body)).format(n=len(body))
+        )
     if body == cp.note.encode("utf-8"):
         return
     problems.add(
         Problem(
-            code="s3-checkpoint-missing"
-            if body is None and why == "no such object"
-            else "s3-checkpoint-mismatch",
-            subject=f"checkpoint {cp.name} in the bucket ({key})",
-            expected="the signed note in the catalog, byte for byte",
+            code="s3-checkpoint-missing" if gone else "s3-checkpoint-mismatch",
+            subject=_("checkpoint {name} in the bucket ({key})").format(name=cp.name, key=key),
+            expected=_("the signed note in the catalog, byte for byte"),
             found=why,
         )
     )
@@ -136,7 +147,8 @@ def _judge(
     if found is None:
         problems.add(
             _problem(o, items, "s3-object-missing",
-                     f"version {o.version_id} of {o.key}", "no such object or version")
+                     _("version {version} of {key}").format(version=o.version_id, key=o.key),
+                     _("no such object or version"))
         )  # fmt: skip
         return
     expected = (o.size, o.checksum, o.sha256, o.version_id)
@@ -146,7 +158,7 @@ def _judge(
     seen = (
         found.size,
         o.checksum if same_checksum else found.checksum_sha256,
-        found.sha256 if found.sha256 is not None else "(no x-amz-meta-sha256)",
+        found.sha256 if found.sha256 is not None else _("(no x-amz-meta-sha256)"),
         found.version_id if o.version_id is not None else None,
     )
     if seen != expected:
@@ -163,24 +175,34 @@ def _judge(
         if found.lock_mode != want_mode or not until_ok:
             problems.add(
                 _problem(o, items, "s3-lock-missing",
-                         f"Object Lock {want_mode} until {_when(o.retention_until)} or later",
-                         f"{found.lock_mode or 'no lock'} until {_when(found.retain_until)}")
+                         _("Object Lock {mode} until {until} or later").format(
+                             mode=want_mode, until=_when(o.retention_until)),
+                         _("{mode} until {until}").format(
+                             mode=found.lock_mode or _("no lock"),
+                             until=_when(found.retain_until)))
             )  # fmt: skip
     if o.role == ORIGINAL and found.legal_hold is not None and found.legal_hold != o.legal_hold:
         problems.add(
             _problem(o, items, "s3-legal-hold-mismatch",
-                     f"legal hold {'ON' if o.legal_hold else 'OFF'} (catalog)",
-                     f"legal hold {'ON' if found.legal_hold else 'OFF'} (bucket)")
+                     _("legal hold ON (catalog)") if o.legal_hold
+                     else _("legal hold OFF (catalog)"),
+                     _("legal hold ON (bucket)") if found.legal_hold
+                     else _("legal hold OFF (bucket)"))
         )  # fmt: skip
 
 
 def _problem(
     o: StoredObject, items: tuple[int, ...], code: str, expected: str, found: str
 ) -> Problem:
-    of = f" of item(s) {', '.join(f'#{i}' for i in items)}" if items else f" ({o.role})"
+    if items:
+        subject = n_(
+            "S3 object {key} of item {items}", "S3 object {key} of items {items}", len(items)
+        ).format(key=o.key, items=", ".join(f"#{i}" for i in items))
+    else:
+        subject = _("S3 object {key} ({role})").format(key=o.key, role=o.role)
     return Problem(
         code=code,
-        subject=f"S3 object {o.key}{of}",
+        subject=subject,
         expected=expected,
         found=found,
         item=items[0] if items else None,
@@ -188,7 +210,9 @@ def _problem(
 
 
 def _describe(size: int, checksum: str | None, sha: str | None, version: str | None) -> str:
-    return f"{size} bytes, checksum {checksum}, sha256 {sha}, version {version}"
+    return _("{size} bytes, checksum {checksum}, sha256 {sha256}, version {version}").format(
+        size=size, checksum=checksum, sha256=sha, version=version
+    )
 
 
 def _when(t: datetime | None) -> str:

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from i18n import _
 from storage.records import Checkpoint as CheckpointRow
 from storage.records import Dock
 from verify.keyhistory import SignedText
@@ -69,8 +70,8 @@ def signed_texts(
     """Every checkpoint note with the size it states (unverified: for the key-period check)."""
     out = []
     for source, text in itertools.chain(
-        ((f"checkpoint row {r.id} (dock {r.dock_name}, size {r.size})", r.note) for r in rows),
-        ((f"checkpoint file {f.name}", f.text) for f in files),
+        ((_row_source(r), r.note) for r in rows),
+        ((_file_source(f), f.text) for f in files),
     ):
         try:
             size = parse_checkpoint(text[: text.rfind("\n\n") + 1]).size
@@ -98,9 +99,9 @@ def trusted_keys(
         problems.add(
             Problem(
                 code="dock-key-missing",
-                subject=f"signing key of this dock ({local_name})",
-                expected="the key file in keys/",
-                found="no readable key file",
+                subject=_("signing key of this dock ({dock})").format(dock=local_name),
+                expected=_("the key file in keys/"),
+                found=_("no readable key file"),
             )
         )
     else:
@@ -109,8 +110,10 @@ def trusted_keys(
             problems.add(
                 Problem(
                     code="dock-key-mismatch",
-                    subject=f"signing key file of this dock ({local_name})",
-                    expected=f"{pub[local_key.name].public.hex()} (the published verifier key)",
+                    subject=_("signing key file of this dock ({dock})").format(dock=local_name),
+                    expected=_("{key} (the published verifier key)").format(
+                        key=pub[local_key.name].public.hex()
+                    ),
                     found=local_key.public.hex(),
                 )
             )
@@ -120,8 +123,12 @@ def trusted_keys(
                 problems.add(
                     Problem(
                         code="dock-key-mismatch",
-                        subject=f"public key of dock {dock.name} in the catalog",
-                        expected=f"{local_key.public.hex()} (the dock's key file)",
+                        subject=_("public key of dock {dock} in the catalog").format(
+                            dock=dock.name
+                        ),
+                        expected=_("{key} (the dock's key file)").format(
+                            key=local_key.public.hex()
+                        ),
                         found=dock.public_key.hex(),
                     )
                 )
@@ -133,8 +140,12 @@ def trusted_keys(
                 problems.add(
                     Problem(
                         code="dock-key-mismatch",
-                        subject=f"public key of dock {dock.name} in the catalog",
-                        expected=f"{known.public.hex()} (the published verifier key)",
+                        subject=_("public key of dock {dock} in the catalog").format(
+                            dock=dock.name
+                        ),
+                        expected=_("{key} (the published verifier key)").format(
+                            key=known.public.hex()
+                        ),
                         found=dock.public_key.hex(),
                     )
                 )
@@ -145,12 +156,22 @@ def trusted_keys(
             problems.add(
                 Problem(
                     code="dock-key-invalid",
-                    subject=f"public key of dock {dock.name} in the catalog",
-                    expected="an Ed25519 note key",
+                    subject=_("public key of dock {dock} in the catalog").format(dock=dock.name),
+                    expected=_("an Ed25519 note key"),
                     found=str(e),
                 )
             )
     return keys
+
+
+def _row_source(row: CheckpointRow) -> str:
+    return _("checkpoint row {id} (dock {dock}, size {size})").format(
+        id=row.id, dock=row.dock_name, size=row.size
+    )
+
+
+def _file_source(f: CheckpointFile) -> str:
+    return _("checkpoint file {name}").format(name=f.name)
 
 
 def _verifier(name: str, public: bytes) -> VerifierKey:
@@ -168,7 +189,7 @@ def open_heads(
     """Every checkpoint whose signature and form hold; each other one is a problem."""
     heads: list[SignedHead] = []
     for row in rows:
-        source = f"checkpoint row {row.id} (dock {row.dock_name}, size {row.size})"
+        source = _row_source(row)
         head = _open(source, row.note, keys, origin, problems, is_file=False)
         if head is None:
             continue
@@ -178,13 +199,15 @@ def open_heads(
                 Problem(
                     code="checkpoint-row-mismatch",
                     subject=source,
-                    expected=f"dock, size and root of its signed note: {found}",
+                    expected=_("dock, size and root of its signed note: {found}").format(
+                        found=found
+                    ),
                     found=str((row.dock_name, row.size, row.root)),
                 )
             )
         heads.append(head)
     for f in files:
-        source = f"checkpoint file {f.name}"
+        source = _file_source(f)
         head = _open(source, f.text, keys, origin, problems, is_file=True)
         if head is None:
             continue
@@ -194,7 +217,9 @@ def open_heads(
                 Problem(
                     code="checkpoint-file-misnamed",
                     subject=source,
-                    expected=f"the name {head.size:012d}.{head.dock}.note (its signed content)",
+                    expected=_("the name {name} (its signed content)").format(
+                        name=f"{head.size:012d}.{head.dock}.note"
+                    ),
                     found=f.name,
                 )
             )
@@ -218,16 +243,17 @@ def _open(
         note = open_note(text, keys)
         cp = parse_checkpoint(note.body)
     except ForgedSignatureError as e:
-        problem("checkpoint-bad-signature", "a valid signature by a dock key", str(e))
+        problem("checkpoint-bad-signature", _("a valid signature by a dock key"), str(e))
         return None
     except UntrustedNoteError as e:
-        problem("checkpoint-unknown-key", "a signature by a known dock key", str(e))
+        problem("checkpoint-unknown-key", _("a signature by a known dock key"), str(e))
         return None
     except NoteError as e:
-        problem("checkpoint-malformed", "a signed tlog checkpoint", str(e))
+        problem("checkpoint-malformed", _("a signed tlog checkpoint"), str(e))
         return None
     if cp.origin != origin:
-        problem("checkpoint-wrong-origin", f"origin {origin!r}", repr(cp.origin))
+        problem("checkpoint-wrong-origin", _("origin {origin!r}").format(origin=origin),
+                repr(cp.origin))  # fmt: skip
         return None
     return SignedHead(
         source=source, dock=note.signers[0], size=cp.size, root=cp.root, is_file=is_file
@@ -249,16 +275,22 @@ def check_heads(
     for h in within:
         recomputed = roots.get(h.size)
         if recomputed is None:
-            found = f"fewer than {h.size} events in the catalog: no tree of that size"
+            found = _("fewer than {size} events in the catalog: no tree of that size").format(
+                size=h.size
+            )
         elif recomputed != h.root:
-            found = f"root {recomputed.hex()} (recomputed from the events in the catalog)"
+            found = _("root {hash} (recomputed from the events in the catalog)").format(
+                hash=recomputed.hex()
+            )
         else:
             continue
         problems.add(
             Problem(
                 code="checkpoint-root-mismatch",
                 subject=h.source,
-                expected=f"root {h.root.hex()} at size {h.size} (signed)",
+                expected=_("root {hash} at size {size} (signed)").format(
+                    hash=h.root.hex(), size=h.size
+                ),
                 found=found,
             )
         )
@@ -281,10 +313,12 @@ def _check_consistency(heads: Sequence[SignedHead], read: NodeReader, problems: 
             problems.add(
                 Problem(
                     code="checkpoint-inconsistent",
-                    subject=f"{new.source} after {old.source}",
-                    expected=f"a tree of size {new.size} that extends the signed tree of size "
-                    f"{old.size} (RFC 9162 consistency proof)",
-                    found="no valid consistency proof from the stored tree",
+                    subject=_("{new} after {old}").format(new=new.source, old=old.source),
+                    expected=_(
+                        "a tree of size {new} that extends the signed tree of size {old} (RFC "
+                        "9162 consistency proof)"
+                    ).format(new=new.size, old=old.size),
+                    found=_("no valid consistency proof from the stored tree"),
                 )
             )
 
@@ -301,8 +335,10 @@ def match_rows_and_files(
                 Problem(
                     code="checkpoint-file-missing",
                     subject=h.source,
-                    expected=f"its write-once copy {h.size:012d}.{h.dock}.note in checkpoints/",
-                    found="no such file",
+                    expected=_("its write-once copy {name} in checkpoints/").format(
+                        name=f"{h.size:012d}.{h.dock}.note"
+                    ),
+                    found=_("no such file"),
                 )
             )
     return [h for h in heads if h.is_file and h.size <= log_size and (h.dock, h.size) not in rows]

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from i18n import _, n_
 from storage.catalog.cosignatures import CosignatureRecord, RefusalRecord, TimestampRecord
 from storage.records import Checkpoint
 from verify.problems import Problem, Problems
@@ -49,9 +50,13 @@ def check_witnesses(
         problems.add(
             Problem(
                 code="witness-fork",
-                subject=f"checkpoint at size {f.size}, witness {f.witness}",
-                expected="a checkpoint the witness can cosign (consistent with what it saw)",
-                found=f"refused at {f.refused_at.isoformat()}: {f.detail}",
+                subject=_("checkpoint at size {size}, witness {witness}").format(
+                    size=f.size, witness=f.witness
+                ),
+                expected=_("a checkpoint the witness can cosign (consistent with what it saw)"),
+                found=_("refused at {time}: {detail}").format(
+                    time=f.refused_at.isoformat(), detail=f.detail
+                ),
             )
         )
     keys = {k.name: k for k in policy.keys}
@@ -69,8 +74,10 @@ def check_witnesses(
             problems.add(
                 Problem(
                     code="witness-bad-signature",
-                    subject=f"checkpoint at size {cp.size} ({cp.dock_name}), witness {c.witness}",
-                    expected="a cosignature that verifies with the pinned witness key",
+                    subject=_("checkpoint at size {size} ({dock}), witness {witness}").format(
+                        size=cp.size, dock=cp.dock_name, witness=c.witness
+                    ),
+                    expected=_("a cosignature that verifies with the pinned witness key"),
                     found=str(e),
                 )
             )
@@ -86,10 +93,13 @@ def check_witnesses(
             problems.add(
                 Problem(
                     code="witness-missing",
-                    subject=f"checkpoint at size {cp.size} ({cp.dock_name})",
-                    expected=f"cosignatures of at least {policy.quorum} pinned witnesses "
-                    f"within {policy.grace.total_seconds():.0f} s",
-                    found=f"{len(valid)} ({', '.join(sorted(valid)) or 'none'})",
+                    subject=_checkpoint(cp),
+                    expected=n_(
+                        "cosignatures of at least {n} pinned witness within {seconds} s",
+                        "cosignatures of at least {n} pinned witnesses within {seconds} s",
+                        policy.quorum,
+                    ).format(n=policy.quorum, seconds=f"{policy.grace.total_seconds():.0f}"),
+                    found=f"{len(valid)} ({', '.join(sorted(valid)) or _('none')})",
                 )
             )
     return valid_total
@@ -109,31 +119,36 @@ def check_timestamps(
     by_id = {t.checkpoint_id: t for t in tokens}
     latest: tuple[int, datetime] | None = None  # (size, time) of the last valid token so far
     for cp in checkpoints:  # in size order
-        subject = f"checkpoint at size {cp.size} ({cp.dock_name})"
+        subject = _checkpoint(cp)
         token = by_id.get(cp.id)
         if token is None:
             if cp.created_at <= at - grace:
                 problems.add(Problem(code="timestamp-missing", subject=subject,
-                                     expected="an RFC 3161 token from the configured TSA",
-                                     found="none"))  # fmt: skip
+                                     expected=_("an RFC 3161 token from the configured TSA"),
+                                     found=_("none")))  # fmt: skip
             continue
         try:
             stamp = check(token.token, cp.note.encode("utf-8"), chain)
         except TimestampError as e:
             problems.add(Problem(code="timestamp-invalid", subject=subject,
-                                 expected="a token over this note that verifies with the "
-                                 "pinned TSA chain", found=str(e)))  # fmt: skip
+                                 expected=_("a token over this note that verifies with the "
+                                            "pinned TSA chain"), found=str(e)))  # fmt: skip
             continue
         when = stamp.gen_time
         covered = last_event_time(cp.size)
         if covered is not None and stamp.latest < covered:
             problems.add(Problem(code="timestamp-out-of-order", subject=subject,
-                                 expected=f"a time no earlier than its last event "
-                                 f"({covered.isoformat()})",
+                                 expected=_("a time no earlier than its last event ({time})")
+                                 .format(time=covered.isoformat()),
                                  found=f"{when.isoformat()}"))  # fmt: skip
         if latest is not None and latest[0] < cp.size and stamp.latest < latest[1]:
             problems.add(Problem(code="timestamp-out-of-order", subject=subject,
-                                 expected=f"a time no earlier than the token of size "
-                                 f"{latest[0]} ({latest[1].isoformat()})",
+                                 expected=_("a time no earlier than the token of size {size} "
+                                            "({time})").format(size=latest[0],
+                                                               time=latest[1].isoformat()),
                                  found=f"{when.isoformat()}"))  # fmt: skip
         latest = (cp.size, when) if latest is None or when >= latest[1] else latest
+
+
+def _checkpoint(cp: Checkpoint) -> str:
+    return _("checkpoint at size {size} ({dock})").format(size=cp.size, dock=cp.dock_name)

@@ -45,6 +45,7 @@ def dumps(obj: Any, number: Number) -> bytes:
     try:
         return _value(obj, number).encode("utf-8")
     except UnicodeEncodeError as e:  # a lone surrogate: rfc8785 raises its own error for it
+        # untranslated: a signal to the caller (rfc8785 then), never shown
         raise Unsupported("not UTF-8") from e
 
 
@@ -57,6 +58,7 @@ def _value(v: Any, number: Number) -> str:
     if t is int:
         if -INT_MAX <= v <= INT_MAX:
             return int.__repr__(v)
+        # untranslated: a signal to the caller (rfc8785 then), never shown
         raise Unsupported("integer beyond the I-JSON range")
     if v is None:
         return "null"
@@ -93,6 +95,7 @@ def _subclass(v: Any, number: Number) -> str:
         return _value(list(v), number)
     if isinstance(v, dict):
         return _object(dict(v), number)
+    # untranslated: a signal to the caller (rfc8785 then), never shown
     raise Unsupported(f"type {type(v).__name__}")
 
 
@@ -100,6 +103,7 @@ def _object(d: dict[Any, Any], number: Number) -> str:
     try:
         names = "".join(d)
     except TypeError as e:
+        # untranslated: a signal to the caller (rfc8785 then), never shown
         raise Unsupported("object keys must be strings") from e
     # Names are unique, so values are never compared. UTF-16 code-unit order differs from
     # code-point order only above U+FFFF, never for ASCII.
@@ -111,4 +115,5 @@ def _utf16(member: tuple[str, Any]) -> bytes:
     try:
         return member[0].encode("utf-16-be")
     except UnicodeEncodeError as e:
+        # untranslated: a signal to the caller (rfc8785 then), never shown
         raise Unsupported("not UTF-16") from e

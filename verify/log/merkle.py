@@ -6,7 +6,8 @@ node exists it never changes, so a store only ever appends nodes (``nodes_to_add
 every root, inclusion proof and consistency proof for any past tree size is computed
 from O(log n) of them.
 
-Everything here is pure and uses only ``hashlib``. Generators (``root``,
+Everything here is pure and uses only ``hashlib`` (and ``i18n`` for the messages of its
+errors, which never enter a hash). Generators (``root``,
 ``inclusion_proof``, ``consistency_proof``) raise ``MerkleRangeError`` for arguments
 outside the tree; verifiers (``verify_inclusion``, ``verify_consistency``) never raise
 on a malformed proof, they return ``False``.
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+
+from i18n import N_, _
 
 __all__ = [
     "EMPTY_ROOT",
@@ -54,7 +57,7 @@ class MerkleError(ValueError):
     """Base of Merkle failures: ``code`` is stable kebab-case, ``hint`` says what to do."""
 
     code = "merkle-error"
-    hint = "Check the tree sizes and indices passed to the Merkle functions."
+    hint = N_("Check the tree sizes and indices passed to the Merkle functions.")
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -66,14 +69,14 @@ class MerkleRangeError(MerkleError):
     """An index, size or range lies outside the tree it refers to."""
 
     code = "merkle-range"
-    hint = "Ask only for leaves and sizes the log has reached (0 <= index < size)."
+    hint = N_("Ask only for leaves and sizes the log has reached (0 <= index < size).")
 
 
 class MissingNodeError(MerkleError, LookupError):
     """A node store was asked for a node it does not hold."""
 
     code = "merkle-missing-node"
-    hint = "The node store is behind the requested tree size, or the request is out of range."
+    hint = N_("The node store is behind the requested tree size, or the request is out of range.")
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -100,7 +103,7 @@ def nodes_to_add(size: int, leaf: bytes, read: NodeReader) -> list[tuple[int, in
     one, so appends cost amortised O(1) and at worst O(log n).
     """
     if size < 0:
-        raise MerkleRangeError(f"tree size must be >= 0, got {size}")
+        raise MerkleRangeError(_("tree size must be >= 0, got {size}").format(size=size))
     added = [(0, size, leaf)]
     level, index, current = 0, size, leaf
     while index & 1:
@@ -123,12 +126,16 @@ def subtree_hash(start: int, end: int, read: NodeReader) -> bytes:
         return EMPTY_ROOT
     width = end - start
     if start < 0 or width <= 0:
-        raise MerkleRangeError(f"leaf range [{start}, {end}) is empty or negative")
+        raise MerkleRangeError(
+            _("leaf range [{start}, {end}) is empty or negative").format(start=start, end=end)
+        )
     span = 1 << (width - 1).bit_length()
     if start % span:
         raise MerkleRangeError(
-            f"leaf range [{start}, {end}) is not an RFC 6962 subtree: start must be a "
-            f"multiple of {span}"
+            _(
+                "leaf range [{start}, {end}) is not an RFC 6962 subtree: start must be a "
+                "multiple of {span}"
+            ).format(start=start, end=end, span=span)
         )
     parts: list[bytes] = []
     position = start
@@ -145,7 +152,7 @@ def subtree_hash(start: int, end: int, read: NodeReader) -> bytes:
 def root(size: int, read: NodeReader) -> bytes:
     """MTH of the first ``size`` leaves (``EMPTY_ROOT`` for 0), in O(log n) reads."""
     if size < 0:
-        raise MerkleRangeError(f"tree size must be >= 0, got {size}")
+        raise MerkleRangeError(_("tree size must be >= 0, got {size}").format(size=size))
     return subtree_hash(0, size, read)
 
 
@@ -153,7 +160,10 @@ def inclusion_proof(index: int, size: int, read: NodeReader) -> list[bytes]:
     """RFC 6962 PATH(index, D[size]) (RFC 9162 2.1.3.1), leaf-side sibling first."""
     if size <= 0 or not 0 <= index < size:
         raise MerkleRangeError(
-            f"no inclusion proof for leaf {index} in a tree of size {size}: need 0 <= index < size"
+            _(
+                "no inclusion proof for leaf {index} in a tree of size {size}: need "
+                "0 <= index < size"
+            ).format(index=index, size=size)
         )
     siblings: list[bytes] = []
     low, high = 0, size
@@ -177,8 +187,9 @@ def consistency_proof(old_size: int, new_size: int, read: NodeReader) -> list[by
     """
     if not 0 <= old_size <= new_size:
         raise MerkleRangeError(
-            f"no consistency proof from size {old_size} to size {new_size}: "
-            "need 0 <= old_size <= new_size"
+            _(
+                "no consistency proof from size {old} to size {new}: need 0 <= old_size <= new_size"
+            ).format(old=old_size, new=new_size)
         )
     if old_size in (0, new_size):
         return []
@@ -321,7 +332,9 @@ class MemoryTree:
         if 0 <= level < len(self._levels) and 0 <= index < len(self._levels[level]):
             return self._levels[level][index]
         raise MissingNodeError(
-            f"node ({level}, {index}) does not exist in a tree of size {self.size}"
+            _("node ({level}, {index}) does not exist in a tree of size {size}").format(
+                level=level, index=index, size=self.size
+            )
         )
 
     def root(self, size: int | None = None) -> bytes:
@@ -342,7 +355,11 @@ class MemoryTree:
 
     def _check_size(self, size: int) -> int:
         if size > self.size:
-            raise MerkleRangeError(f"tree size {size} exceeds the {self.size} leaves stored")
+            raise MerkleRangeError(
+                _("tree size {size} exceeds the {stored} leaves stored").format(
+                    size=size, stored=self.size
+                )
+            )
         return size
 
 
@@ -389,7 +406,9 @@ class StreamingRoot:
         for level, node in subtrees:
             if self._size & ((1 << level) - 1):
                 raise MerkleRangeError(
-                    f"a subtree of 2**{level} leaves cannot follow {self._size} leaves"
+                    _("a subtree of 2**{level} leaves cannot follow {size} leaves").format(
+                        level=level, size=self._size
+                    )
                 )
             current, carry = node, self._size >> level
             while carry & 1:

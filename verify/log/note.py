@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from i18n import N_, _, n_
 from verify.log.signing import PUBLIC_KEY_SIZE, public_key, sign, verify_signature
 
 __all__ = [
@@ -62,7 +63,7 @@ class NoteError(ValueError):
     """Base of note and checkpoint failures: stable kebab-case ``code``, operator ``hint``."""
 
     code = "note-error"
-    hint = "Check the note text and the configured verifier keys."
+    hint = N_("Check the note text and the configured verifier keys.")
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -74,21 +75,21 @@ class MalformedNoteError(NoteError):
     """The text is not a well-formed signed note."""
 
     code = "note-malformed"
-    hint = "The note was truncated or altered in transit; fetch it again from its source."
+    hint = N_("The note was truncated or altered in transit; fetch it again from its source.")
 
 
 class InvalidKeyError(NoteError):
     """A key name, verifier key string or trusted-key list is unusable."""
 
     code = "note-invalid-key"
-    hint = "Copy the verifier key again from the log operator, exactly as published."
+    hint = N_("Copy the verifier key again from the log operator, exactly as published.")
 
 
 class ForgedSignatureError(NoteError):
     """A signature claims a trusted key (name and key id match) but does not verify."""
 
     code = "note-forged-signature"
-    hint = (
+    hint = N_(
         "Treat the note as tampered with: do not use it, keep a copy as evidence "
         "and report it to the custodian of the log."
     )
@@ -98,14 +99,14 @@ class UntrustedNoteError(NoteError):
     """The note parsed, but no signature is by a trusted key."""
 
     code = "note-untrusted"
-    hint = "Add the signer's verifier key to the trusted keys only if you trust that signer."
+    hint = N_("Add the signer's verifier key to the trusted keys only if you trust that signer.")
 
 
 class CheckpointError(NoteError):
     """The text is not a well-formed c2sp.org/tlog-checkpoint body."""
 
     code = "checkpoint-malformed"
-    hint = "The checkpoint was truncated or altered; fetch it again from the log."
+    hint = N_("The checkpoint was truncated or altered; fetch it again from the log.")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,14 +121,17 @@ class VerifierKey:
         _check_name(self.name)
         if len(self.public) != PUBLIC_KEY_SIZE:
             raise InvalidKeyError(
-                f"Ed25519 public key for {self.name!r} must be {PUBLIC_KEY_SIZE} bytes, "
-                f"got {len(self.public)}"
+                _("Ed25519 public key for {name!r} must be {size} bytes, got {got}").format(
+                    name=self.name, size=PUBLIC_KEY_SIZE, got=len(self.public)
+                )
             )
         expected = key_id(self.name, self.public)
         if self.key_id != expected:
             raise InvalidKeyError(
-                f"key id {self.key_id.hex()} does not belong to key {self.name!r}: "
-                f"its public key gives {expected.hex()}"
+                _(
+                    "key id {key_id} does not belong to key {name!r}: its public key gives "
+                    "{expected}"
+                ).format(key_id=self.key_id.hex(), name=self.name, expected=expected.hex())
             )
 
 
@@ -158,13 +162,17 @@ class Checkpoint:
     extensions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        _check_checkpoint_line("origin", self.origin)
+        _check_checkpoint_line(0, self.origin)
         if isinstance(self.size, bool) or not 0 <= self.size <= MAX_TREE_SIZE:
-            raise CheckpointError(f"tree size must be between 0 and 2^64-1, got {self.size!r}")
+            raise CheckpointError(
+                _("tree size must be between 0 and 2^64-1, got {size!r}").format(size=self.size)
+            )
         if len(self.root) != 32:
-            raise CheckpointError(f"root hash must be 32 bytes, got {len(self.root)}")
+            raise CheckpointError(
+                _("root hash must be 32 bytes, got {got}").format(got=len(self.root))
+            )
         for number, extension in enumerate(self.extensions, start=1):
-            _check_checkpoint_line(f"extension line {number}", extension)
+            _check_checkpoint_line(number, extension)
 
 
 def key_id(name: str, public: bytes) -> bytes:
@@ -185,20 +193,30 @@ def parse_verifier_key(text: str) -> VerifierKey:
     parts = text.split("+", 2)  # base64 key data may itself contain '+'
     if len(parts) != 3:
         raise InvalidKeyError(
-            f"verifier key {text!r} must have three '+'-separated parts "
-            f"(name+keyid+key), found {len(parts)}"
+            _(
+                "verifier key {text!r} must have three '+'-separated parts (name+keyid+key), "
+                "found {n}"
+            ).format(text=text, n=len(parts))
         )
     name, hex_id, encoded = parts
     _check_name(name)
     if not _HEX_KEY_ID.fullmatch(hex_id):
-        raise InvalidKeyError(f"key id {hex_id!r} of verifier key {name!r} is not 8 hex digits")
+        raise InvalidKeyError(
+            _("key id {key_id!r} of verifier key {name!r} is not 8 hex digits").format(
+                key_id=hex_id, name=name
+            )
+        )
     raw = _b64decode(encoded)
     if raw is None or len(raw) == 0:
-        raise InvalidKeyError(f"key data of verifier key {name!r} is not valid base64")
+        raise InvalidKeyError(
+            _("key data of verifier key {name!r} is not valid base64").format(name=name)
+        )
     if raw[0] != ED25519_ALGORITHM:
         raise InvalidKeyError(
-            f"verifier key {name!r} uses signature type 0x{raw[0]:02x}; "
-            f"only Ed25519 (0x{ED25519_ALGORITHM:02x}) is supported"
+            _(
+                "verifier key {name!r} uses signature type 0x{type:02x}; only Ed25519 "
+                "(0x{ed25519:02x}) is supported"
+            ).format(name=name, type=raw[0], ed25519=ED25519_ALGORITHM)
         )
     return VerifierKey(name=name, key_id=bytes.fromhex(hex_id), public=raw[1:])
 
@@ -211,7 +229,7 @@ def sign_note(body: str, name: str, seed: bytes) -> str:
     """
     _check_name(name)
     if not body.endswith("\n"):
-        raise MalformedNoteError("note text must end with a newline")
+        raise MalformedNoteError(_("note text must end with a newline"))
     _check_note_characters(body)
     message = body.encode("utf-8")
     signature = key_id(name, public_key(seed)) + sign(seed, message)
@@ -232,17 +250,19 @@ def open_note(text: str, keys: Sequence[VerifierKey]) -> SignedNote:
     split = text.rfind("\n\n")
     if split < 0:
         raise MalformedNoteError(
-            "no blank line separates the note text from its signatures: the note is unsigned"
+            _("no blank line separates the note text from its signatures: the note is unsigned")
         )
     body, block = text[: split + 1], text[split + 2 :]
     if not block:
-        raise MalformedNoteError("the note has no signature lines after its last blank line")
+        raise MalformedNoteError(_("the note has no signature lines after its last blank line"))
     if not block.endswith("\n"):
-        raise MalformedNoteError("the last signature line does not end with a newline")
+        raise MalformedNoteError(_("the last signature line does not end with a newline"))
     lines = block[:-1].split("\n")
     if len(lines) > MAX_SIGNATURES:
         raise MalformedNoteError(
-            f"the note has {len(lines)} signature lines, more than the {MAX_SIGNATURES} accepted"
+            _("the note has {n} signature lines, more than the {max} accepted").format(
+                n=len(lines), max=MAX_SIGNATURES
+            )
         )
     message = body.encode("utf-8")
     signers: list[str] = []
@@ -258,17 +278,20 @@ def open_note(text: str, keys: Sequence[VerifierKey]) -> SignedNote:
                 signers.append(claimed.name)
         else:
             raise ForgedSignatureError(
-                f"forged signature: line {number} claims the trusted key "
-                f"{claimed.name}+{claimed.key_id.hex()}, but the signature does not verify "
-                "over this note text; the text was altered after signing or the "
-                "signature was forged"
+                _(
+                    "forged signature: line {number} claims the trusted key {key}, but the "
+                    "signature does not verify over this note text; the text was altered "
+                    "after signing or the signature was forged"
+                ).format(number=number, key=f"{claimed.name}+{claimed.key_id.hex()}")
             )
     if not signers:
         found = ", ".join(f"{s.name}+{s.key_id.hex()}" for s in unknown)
-        known = ", ".join(sorted(f"{n}+{i.hex()}" for n, i in trusted)) or "none"
+        known = ", ".join(sorted(f"{n}+{i.hex()}" for n, i in trusted)) or _("none")
         raise UntrustedNoteError(
-            f"no signature on the note is by a trusted key: signed by {found}; "
-            f"trusted keys: {known}"
+            _(
+                "no signature on the note is by a trusted key: signed by {found}; trusted "
+                "keys: {known}"
+            ).format(found=found, known=known)
         )
     return SignedNote(body=body, signers=tuple(signers), unknown=tuple(unknown))
 
@@ -287,57 +310,82 @@ def format_checkpoint(checkpoint: Checkpoint) -> str:
 def parse_checkpoint(body: str) -> Checkpoint:
     """Parse a checkpoint note text strictly; ``CheckpointError`` says what is wrong."""
     if not body.endswith("\n"):
-        raise CheckpointError("checkpoint text must end with a newline")
+        raise CheckpointError(_("checkpoint text must end with a newline"))
     lines = body[:-1].split("\n")
     if len(lines) < 3:
         raise CheckpointError(
-            f"checkpoint has {len(lines)} line(s); it needs an origin, a tree size and a root hash"
+            n_(
+                "checkpoint has {n} line; it needs an origin, a tree size and a root hash",
+                "checkpoint has {n} lines; it needs an origin, a tree size and a root hash",
+                len(lines),
+            ).format(n=len(lines))
         )
     for number, line in enumerate(lines, start=1):
         if not line:
-            raise CheckpointError(f"checkpoint line {number} is empty")
+            raise CheckpointError(_("checkpoint line {number} is empty").format(number=number))
     origin, size_text, root_text, *extensions = lines
     if not _DECIMAL.fullmatch(size_text):
         raise CheckpointError(
-            f"tree size {size_text!r} is not a canonical decimal number "
-            "(digits only, no sign, no leading zeros)"
+            _(
+                "tree size {size!r} is not a canonical decimal number (digits only, no sign, "
+                "no leading zeros)"
+            ).format(size=size_text)
         )
     size = int(size_text)
     if size > MAX_TREE_SIZE:
-        raise CheckpointError(f"tree size {size_text} exceeds 2^64-1")
+        raise CheckpointError(_("tree size {size} exceeds 2^64-1").format(size=size_text))
     root = _b64decode(root_text)
     if root is None:
-        raise CheckpointError(f"root hash {root_text!r} is not canonical base64")
+        raise CheckpointError(
+            _("root hash {root!r} is not canonical base64").format(root=root_text)
+        )
     if len(root) != 32:
-        raise CheckpointError(f"root hash decodes to {len(root)} bytes, expected 32")
+        raise CheckpointError(_("root hash decodes to {n} bytes, expected 32").format(n=len(root)))
     return Checkpoint(origin=origin, size=size, root=root, extensions=tuple(extensions))
 
 
 def _check_name(name: str) -> None:
     if not name:
-        raise InvalidKeyError("key name is empty")
+        raise InvalidKeyError(_("key name is empty"))
     if "+" in name:
-        raise InvalidKeyError(f"key name {name!r} contains '+'")
+        raise InvalidKeyError(_("key name {name!r} contains '+'").format(name=name))
     if any(ch.isspace() or ch < " " for ch in name):
-        raise InvalidKeyError(f"key name {name!r} contains whitespace or a control character")
+        raise InvalidKeyError(
+            _("key name {name!r} contains whitespace or a control character").format(name=name)
+        )
 
 
 def _check_note_characters(text: str) -> None:
     for position, ch in enumerate(text):
         if ch < " " and ch != "\n":
             raise MalformedNoteError(
-                f"control character U+{ord(ch):04X} at offset {position}: notes may only "
-                "contain newlines as control characters"
+                _(
+                    "control character U+{code:04X} at offset {position}: notes may only "
+                    "contain newlines as control characters"
+                ).format(code=ord(ch), position=position)
             )
         if "\ud800" <= ch <= "\udfff":
-            raise MalformedNoteError(f"unpaired surrogate at offset {position}: not UTF-8")
+            raise MalformedNoteError(
+                _("unpaired surrogate at offset {position}: not UTF-8").format(position=position)
+            )
 
 
-def _check_checkpoint_line(what: str, value: str) -> None:
+def _check_checkpoint_line(extension: int, value: str) -> None:
+    """The origin (``extension`` 0) or extension line ``extension`` of a checkpoint."""
     if not value:
-        raise CheckpointError(f"checkpoint {what} is empty")
+        raise CheckpointError(
+            _("checkpoint extension line {number} is empty").format(number=extension)
+            if extension
+            else _("checkpoint origin is empty")
+        )
     if any(ch < " " for ch in value):
-        raise CheckpointError(f"checkpoint {what} {value!r} contains a control character")
+        raise CheckpointError(
+            _("checkpoint extension line {number} {value!r} contains a control character").format(
+                number=extension, value=value
+            )
+            if extension
+            else _("checkpoint origin {value!r} contains a control character").format(value=value)
+        )
 
 
 def _b64decode(text: str) -> bytes | None:
@@ -356,19 +404,27 @@ def _b64decode(text: str) -> bytes | None:
 def _parse_signature_line(number: int, line: str) -> tuple[NoteSignature, bytes]:
     if not line.startswith(_SIGNATURE_PREFIX):
         raise MalformedNoteError(
-            f"signature line {number} does not start with an em dash and a space: {line!r}"
+            _(
+                "signature line {number} does not start with an em dash and a space: {line!r}"
+            ).format(number=number, line=line)
         )
     name, separator, encoded = line[len(_SIGNATURE_PREFIX) :].partition(" ")
     if not separator or not encoded:
-        raise MalformedNoteError(f"signature line {number} has no signature after the name")
+        raise MalformedNoteError(
+            _("signature line {number} has no signature after the name").format(number=number)
+        )
     try:
         _check_name(name)
     except InvalidKeyError as error:
-        raise MalformedNoteError(f"signature line {number}: {error}") from error
+        raise MalformedNoteError(
+            _("signature line {number}: {error}").format(number=number, error=error)
+        ) from error
     raw = _b64decode(encoded)
     if raw is None or len(raw) <= _KEY_ID_SIZE:
         raise MalformedNoteError(
-            f"signature line {number} by {name!r} is not base64 of a key id and a signature"
+            _(
+                "signature line {number} by {name!r} is not base64 of a key id and a signature"
+            ).format(number=number, name=name)
         )
     claimed = NoteSignature(name=name, key_id=raw[:_KEY_ID_SIZE])
     return claimed, raw[_KEY_ID_SIZE:]
@@ -380,7 +436,9 @@ def _trusted_table(keys: Sequence[VerifierKey]) -> dict[tuple[str, bytes], bytes
         slot = (key.name, key.key_id)
         if table.setdefault(slot, key.public) != key.public:
             raise InvalidKeyError(
-                f"two different trusted keys share name and key id {key.name}+"
-                f"{key.key_id.hex()}; signatures by either cannot be told apart"
+                _(
+                    "two different trusted keys share name and key id {key}; signatures by "
+                    "either cannot be told apart"
+                ).format(key=f"{key.name}+{key.key_id.hex()}")
             )
     return table

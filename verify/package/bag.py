@@ -24,6 +24,7 @@ from datetime import date
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from i18n import _
 from verify.package.verify_bag import BAGIT_TXT
 
 CHUNK = 1 << 20
@@ -71,7 +72,7 @@ def _escape(path: str) -> str:
 def _checked(path: str) -> str:
     p = PurePosixPath(path)
     if p.is_absolute() or not p.parts or any(part in ("", ".", "..") for part in p.parts):
-        raise BagPathError(f"not a relative path inside the bag: {path!r}")
+        raise BagPathError(_("not a relative path inside the bag: {path!r}").format(path=path))
     return p.as_posix()
 
 

@@ -22,6 +22,8 @@ from rfc3161_client import (
     decode_timestamp_response,
 )
 
+from i18n import N_, _
+
 _SHA256 = x509.ObjectIdentifier("2.16.840.1.101.3.4.2.1")
 
 
@@ -29,7 +31,7 @@ class TimestampError(ValueError):
     """A token that is not one, or does not verify: ``code`` says which."""
 
     code = "timestamp-invalid"
-    hint = (
+    hint = N_(
         "Keep the token as evidence; check that [trust] tsa_certificates is the chain the "
         "TSA published."
     )
@@ -62,10 +64,10 @@ def load_chain(pem: bytes) -> TsaChain:
     try:
         certs = x509.load_pem_x509_certificates(pem)
     except ValueError as e:
-        raise TimestampError(f"not PEM certificates: {e}") from e
+        raise TimestampError(_("not PEM certificates: {error}").format(error=e)) from e
     if len(certs) < 2:
         raise TimestampError(
-            "the TSA chain needs the TSA's certificate first and its root certificate last"
+            _("the TSA chain needs the TSA's certificate first and its root certificate last")
         )
     return TsaChain(pem)
 
@@ -95,7 +97,9 @@ def check(response: bytes, data: bytes, chain: TsaChain, *, nonce: int | None = 
         decoded = decode_timestamp_response(response)
         builder.build().verify_message(decoded, data)
     except (VerificationError, ValueError) as e:
-        raise TimestampError(f"the timestamp token does not verify: {e}") from e
+        raise TimestampError(
+            _("the timestamp token does not verify: {error}").format(error=e)
+        ) from e
     info = decoded.tst_info
     return Token(der=response, gen_time=info.gen_time, serial=info.serial_number,
                  slack=timedelta(seconds=1) + _accuracy(decoded))  # fmt: skip
@@ -114,11 +118,13 @@ def read_unchained(response: bytes, data: bytes) -> Token:
         algorithm, digest = imprint.hash_algorithm, imprint.message
         info = decoded.tst_info
     except ValueError as e:
-        raise TimestampError(f"not an RFC 3161 time-stamp response: {e}") from e
+        raise TimestampError(
+            _("not an RFC 3161 time-stamp response: {error}").format(error=e)
+        ) from e
     if not granted:
-        raise TimestampError("the time-stamp response is not a granted token")
+        raise TimestampError(_("the time-stamp response is not a granted token"))
     if algorithm != _SHA256 or digest != hashlib.sha256(data).digest():
-        raise TimestampError("the token's messageImprint is not the SHA-256 of this note")
+        raise TimestampError(_("the token's messageImprint is not the SHA-256 of this note"))
     return Token(der=response, gen_time=info.gen_time, serial=info.serial_number,
                  slack=timedelta(seconds=1) + _accuracy(decoded))  # fmt: skip
 

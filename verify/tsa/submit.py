@@ -62,6 +62,7 @@ def timestamp_pending(
         answer = post(url, query)
         try:
             if answer is None:
+                # untranslated: for the log line below only
                 raise TimestampError("no answer")
             token = check(answer, data, chain, nonce=nonce)
         except TimestampError as e:

@@ -16,6 +16,7 @@ import re
 import struct
 from dataclasses import dataclass
 
+from i18n import N_, _
 from verify.log.note import InvalidKeyError, NoteError
 from verify.log.signing import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, public_key, sign, verify_signature
 
@@ -32,7 +33,7 @@ class CosignatureError(NoteError):
     """A cosignature line that does not verify, or is not one."""
 
     code = "witness-bad-signature"
-    hint = (
+    hint = N_(
         "Keep the line as evidence; check that the witness key in [trust] witnesses is the "
         "one its operator published."
     )
@@ -48,11 +49,19 @@ class CosignerKey:
 
     def __post_init__(self) -> None:
         if not self.name or "+" in self.name or any(c.isspace() for c in self.name):
-            raise InvalidKeyError(f"witness key name {self.name!r} is empty or has '+' or spaces")
+            raise InvalidKeyError(
+                _("witness key name {name!r} is empty or has '+' or spaces").format(name=self.name)
+            )
         if len(self.public) != PUBLIC_KEY_SIZE:
-            raise InvalidKeyError(f"witness key {self.name!r} is not a 32-byte Ed25519 key")
+            raise InvalidKeyError(
+                _("witness key {name!r} is not a 32-byte Ed25519 key").format(name=self.name)
+            )
         if self.key_id != cosigner_key_id(self.name, self.public):
-            raise InvalidKeyError(f"key id {self.key_id.hex()} does not belong to {self.name!r}")
+            raise InvalidKeyError(
+                _("key id {key_id} does not belong to {name!r}").format(
+                    key_id=self.key_id.hex(), name=self.name
+                )
+            )
 
     @property
     def vkey(self) -> str:
@@ -84,12 +93,16 @@ def parse_cosigner_key(text: str) -> CosignerKey:
     """Parse a vkey ``name+keyid+base64(0x04 || key)``; ``InvalidKeyError`` says what is wrong."""
     parts = text.split("+", 2)
     if len(parts) != 3 or not _HEX_ID.fullmatch(parts[1]):
-        raise InvalidKeyError(f"witness key {text!r} is not name+keyid+key (8 hex digits of id)")
+        raise InvalidKeyError(
+            _("witness key {text!r} is not name+keyid+key (8 hex digits of id)").format(text=text)
+        )
     raw = _b64(parts[2])
     if raw is None or len(raw) != 1 + PUBLIC_KEY_SIZE or raw[0] != COSIGNATURE_ALGORITHM:
         raise InvalidKeyError(
-            f"witness key {parts[0]!r} is not base64 of 0x04 and a 32-byte Ed25519 key "
-            "(a cosignature/v1 key)"
+            _(
+                "witness key {name!r} is not base64 of 0x04 and a 32-byte Ed25519 key (a "
+                "cosignature/v1 key)"
+            ).format(name=parts[0])
         )
     return CosignerKey(name=parts[0], key_id=bytes.fromhex(parts[1]), public=raw[1:])
 
@@ -118,20 +131,25 @@ def verify_cosignature(body: str, line: str, key: CosignerKey) -> Cosignature:
     """Check one cosignature line by ``key`` over note body ``body``; raise if it fails."""
     parsed = _split(line)
     if parsed is None:
-        raise CosignatureError(f"not a cosignature/v1 line: {line.strip()!r}")
+        raise CosignatureError(_("not a cosignature/v1 line: {line!r}").format(line=line.strip()))
     name, blob = parsed
     if name != key.name or blob[:4] != key.key_id:
         raise CosignatureError(
-            f"cosignature by {name}+{blob[:4].hex()} is not by the pinned key "
-            f"{key.name}+{key.key_id.hex()}"
+            _("cosignature by {signer} is not by the pinned key {key}").format(
+                signer=f"{name}+{blob[:4].hex()}", key=f"{key.name}+{key.key_id.hex()}"
+            )
         )
     (timestamp,) = struct.unpack(">Q", blob[4:12])
     if timestamp > MAX_TIMESTAMP:
-        raise CosignatureError(f"cosignature by {name} has a time beyond 2^63-1")
+        raise CosignatureError(
+            _("cosignature by {name} has a time beyond 2^63-1").format(name=name)
+        )
     if not verify_signature(key.public, signed_message(body, timestamp), blob[12:]):
         raise CosignatureError(
-            f"cosignature by {name} does not verify over this checkpoint: the checkpoint "
-            "or the line was altered, or the line was forged"
+            _(
+                "cosignature by {name} does not verify over this checkpoint: the checkpoint "
+                "or the line was altered, or the line was forged"
+            ).format(name=name)
         )
     return Cosignature(witness=name, timestamp=timestamp, line=line.rstrip("\n") + "\n")
 

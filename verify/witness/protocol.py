@@ -3,7 +3,8 @@
 Pure: the HTTP adapter (``verify.witness.server``) reads the body, calls ``decide`` under
 its lock with the latest checkpoint it keeps for the origin, stores ``Answer.keep`` durably
 and only then sends the answer. The client side (``format_request``, ``parse_size``) is here
-too, so both ends read and write the same bytes.
+too, so both ends read and write the same bytes. The bodies of answers are the protocol's
+text for the submitting program and its log: English, never translated (issue 20).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from i18n import _
 from storage.blobs.durable import atomic_write, makedirs_durable
 from verify.log.note import NoteError, VerifierKey, parse_checkpoint, parse_verifier_key
 from verify.log.signing import SEED_SIZE, generate_private_key
@@ -44,8 +45,10 @@ def init_state(folder: Path, name: str) -> tuple[CosignerKey, bool]:
         found, seed = load_key(folder)
         if found != name:
             raise WitnessStateError(
-                f"{folder} already holds the key of witness {found!r}, not {name!r}",
-                hint="Use another --state directory, or the name the witness already has.",
+                _("{folder} already holds the key of witness {found!r}, not {name!r}").format(
+                    folder=folder, found=found, name=name
+                ),
+                hint=_("Use another --state directory, or the name the witness already has."),
             )
         return cosigner_key(found, seed), False
     seed = generate_private_key()
@@ -62,16 +65,22 @@ def init_state(folder: Path, name: str) -> tuple[CosignerKey, bool]:
 
 def load_key(folder: Path) -> tuple[str, bytes]:
     path = folder / "witness.key"
-    fix = f"Run 'evidock witness init --state {folder} --name NAME' once on this host."
+    fix = _("Run '{command}' once on this host.").format(
+        command=f"evidock witness init --state {folder} --name NAME"
+    )
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
         text = path.read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError) as e:
-        raise WitnessStateError(f"cannot read the witness key {path}: {e}", hint=fix) from e
+        raise WitnessStateError(
+            _("cannot read the witness key {path}: {error}").format(path=path, error=e), hint=fix
+        ) from e
     if mode & 0o077:
         raise WitnessStateError(
-            f"witness key {path} is readable by others (mode {mode:o})",
-            hint=f"chmod 600 {path}",
+            _("witness key {path} is readable by others (mode {mode:o})").format(
+                path=path, mode=mode
+            ),
+            hint=_("Run '{command}'.").format(command=f"chmod 600 {path}"),
         )
     parts = text.split("+", 4)
     try:
@@ -79,10 +88,12 @@ def load_key(folder: Path) -> tuple[str, bytes]:
     except binascii.Error:
         raw = b""
     if not text.startswith(_PREFIX) or len(raw) != 1 + SEED_SIZE or raw[0] != 0x04:
-        raise WitnessStateError(f"{path} is not a witness key", hint=fix)
+        raise WitnessStateError(_("{path} is not a witness key").format(path=path), hint=fix)
     name, seed = parts[2], raw[1:]
     if cosigner_key(name, seed).key_id.hex() != parts[3]:
-        raise WitnessStateError(f"{path}: the key id does not match the key", hint=fix)
+        raise WitnessStateError(
+            _("{path}: the key id does not match the key").format(path=path), hint=fix
+        )
     return name, seed
 
 
@@ -97,8 +108,10 @@ def load_logs(folder: Path) -> dict[str, list[VerifierKey]]:
         return {o: [parse_verifier_key(k) for k in keys] for o, keys in logs.items()}
     except (OSError, tomllib.TOMLDecodeError, NoteError, TypeError, AttributeError) as e:
         raise WitnessStateError(
-            f"{path} is not a witness settings file: {e}",
-            hint='Write [logs] "ORIGIN" = ["dock-01+1a2b3c4d+AQ..."], one line per log.',
+            _("{path} is not a witness settings file: {error}").format(path=path, error=e),
+            hint=_("Write {example}, one line per log.").format(
+                example='[logs] "ORIGIN" = ["dock-01+1a2b3c4d+AQ..."]'
+            ),
         ) from e
 
 
@@ -107,13 +120,17 @@ def parse_log_flag(text: str) -> tuple[str, VerifierKey]:
     origin, sep, vkey = text.rpartition("=")
     if not sep or not origin:
         raise WitnessStateError(
-            f"--log {text!r} is not ORIGIN=VKEY",
-            hint="Write e.g. --log evidock/custody-log=dock-01+1a2b3c4d+AQ...",
+            _("--log {text!r} is not ORIGIN=VKEY").format(text=text),
+            hint=_("Write e.g. {example}").format(
+                example="--log evidock/custody-log=dock-01+1a2b3c4d+AQ..."
+            ),
         )
     try:
         return origin, parse_verifier_key(vkey)
     except NoteError as e:
-        raise WitnessStateError(f"--log {text!r}: {e}", hint=e.hint) from e
+        raise WitnessStateError(
+            _("--log {text!r}: {error}").format(text=text, error=e), hint=_(e.hint)
+        ) from e
 
 
 def latest_file(folder: Path, origin: str) -> Path:
