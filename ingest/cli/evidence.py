@@ -9,12 +9,13 @@ from typing import Any
 
 from devices.profiles import DeviceProfile, load_profiles, match_medium
 from devices.walk import display_path
+from i18n import N_, _, n_
 from ingest.cli.common import examples, open_dock, parse_time
 from ingest.config import Settings
 from ingest.context import os_actor
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from ingest.jobs.proxies import ProxyState, proxy_states  # issue 5
-from ingest.output import Output, item_json, path_text, shown_path
+from ingest.output import Output, item_json, pad, path_text, shown_path
 from ingest.pipeline.identity import medium_paths
 from ingest.pipeline.run import FileResult, IngestReport, ingest_device
 from storage.catalog.fixity import FLAG_FIXITY_FAILED, fixity_failed_items
@@ -30,32 +31,40 @@ from storage.catalog.search import (
     search_items,
 )
 
-_MARK = {"stored": "stored ", "already": "already", "failed": "FAILED ", "not_acquired": "skipped"}
+# what became of each file of a one-shot ingest, as its line starts (shown with _())
+_MARK = {
+    "stored": N_("stored"),
+    "already": N_("already"),
+    "failed": N_("FAILED"),
+    "not_acquired": N_("skipped"),
+}
 
 
 def add_parsers(sub: Any) -> None:
     s = sub.add_parser(
         "ingest",
-        help="one-shot ingest of a mounted device or folder",
+        help=_("one-shot ingest of a mounted device or folder"),
         epilog=examples(
             "evidock ingest /media/BWC-7 --device BWC-7 --officer J1",
             "evidock ingest ./camera-copy --json",
         ),
     )
     s.add_argument("path", type=Path)
-    s.add_argument("--device", metavar="SERIAL", help="serial of the device (registered or not)")
-    s.add_argument("--officer", metavar="BADGE", help="officer the recordings belong to")
+    s.add_argument("--device", metavar="SERIAL", help=_("serial of the device (registered or not)"))
+    s.add_argument("--officer", metavar="BADGE", help=_("officer the recordings belong to"))
     s.add_argument(
         "--profile",
         metavar="NAME",
-        help="device profile to read it with (default: the one whose marker files are there, "
-        "as the dock does, when --device is not given; 'none' for no profile)",
+        help=_(
+            "device profile to read it with (default: the one whose marker files are there, "
+            "as the dock does, when --device is not given; 'none' for no profile)"
+        ),
     )
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser(
         "items",
-        help="list evidence items",
+        help=_("list evidence items"),
         epilog=examples(
             "evidock items --device BWC-7",
             "evidock items --officer J1 --json",
@@ -65,19 +74,21 @@ def add_parsers(sub: Any) -> None:
     )
     s.add_argument("--device", metavar="SERIAL")
     s.add_argument("--officer", metavar="BADGE")
-    s.add_argument("--case", metavar="NUMBER", help="linked to this case")
-    s.add_argument("--from", dest="since", metavar="TIME", help="recorded at or after")
-    s.add_argument("--to", dest="until", metavar="TIME", help="recorded before")
+    s.add_argument("--case", metavar="NUMBER", help=_("linked to this case"))
+    s.add_argument("--from", dest="since", metavar="TIME", help=_("recorded at or after"))
+    s.add_argument("--to", dest="until", metavar="TIME", help=_("recorded before"))
     s.add_argument(
         "--flag",
         action="append",
         default=[],
         choices=sorted(_FLAGS),
-        help="only items with this flag (repeatable: all must hold)",
+        help=_("only items with this flag (repeatable: all must hold)"),
     )
-    s.add_argument("--limit", type=int, help=f"a page of at most this many (max {MAX_PAGE})")
-    s.add_argument("--offset", type=int, default=0, help="skip this many (the next page)")
-    s.add_argument("--csv", action="store_true", help="CSV on stdout, for a spreadsheet")
+    s.add_argument(
+        "--limit", type=int, help=_("a page of at most this many (max {n})").format(n=MAX_PAGE)
+    )
+    s.add_argument("--offset", type=int, default=0, help=_("skip this many (the next page)"))
+    s.add_argument("--csv", action="store_true", help=_("CSV on stdout, for a spreadsheet"))
     s.set_defaults(func=cmd_items)
 
 
@@ -98,25 +109,23 @@ def one_shot_profile(
         if chosen is None:
             names = ", ".join(p.name for p in profiles)
             raise UsageError(
-                f"没有名为 {args.profile!r} 的设备档案 / no device profile is named "
-                f"{args.profile!r}",
-                hint=f"可用 / available: {names}, none",
+                _("no device profile is named {name!r}").format(name=args.profile),
+                hint=_("available: {names}, none").format(names=names),
             )
-        how = "按 --profile 指定 / as --profile says"
+        how = _("as --profile says")
     else:
         d = settings.dock
         paths = medium_paths(args.path, max_depth=d.max_depth, max_entries=d.max_entries)
         chosen = match_medium(profiles, paths)
         if chosen is None:
-            return None, (
-                "设备档案：无匹配，序列号取自路径 / device profile: none matched, the serial "
-                "comes from the path (give --device SERIAL to name it)"
+            return None, _(
+                "device profile: none matched, the serial comes from the path "
+                "(give --device SERIAL to name it)"
             )
-        how = "其标志文件在介质上 / its marker files are on the medium"
+        how = _("its marker files are on the medium")
     sources = tuple(s for s in chosen.serial_sources if s != "folder")
-    return replace(
-        chosen, serial_sources=sources
-    ), f"设备档案 device profile: {chosen.name} ({how})"
+    why = _("device profile: {name} ({how})").format(name=chosen.name, how=how)
+    return replace(chosen, serial_sources=sources), why
 
 
 def cmd_ingest(args: argparse.Namespace, out: Output, settings: Settings) -> int:
@@ -131,7 +140,8 @@ def cmd_ingest(args: argparse.Namespace, out: Output, settings: Settings) -> int
         extra = f"  [{', '.join(r.flags)}]" if r.flags else ""
         why = f"  ({r.reason})" if r.reason and r.result != "stored" else ""
         path = shown_path(r.raw_path, r.path)
-        out.line(f"{_MARK.get(r.result, r.result)}  {ident:>6}  {sha}  {path}{extra}{why}")
+        mark = _(_MARK[r.result]) if r.result in _MARK else r.result
+        out.line(f"{pad(mark, 7)}  {ident:>6}  {sha}  {path}{extra}{why}")
 
     try:
         report = ingest_device(
@@ -177,17 +187,26 @@ def cmd_ingest(args: argparse.Namespace, out: Output, settings: Settings) -> int
         }
     )
     if report.serial_source not in (None, "given"):
-        out.line(f"序列号来源 serial from: {report.serial_source}")
+        out.line(_("serial from: {source}").format(source=report.serial_source))
     out.line(
-        f"session {report.session}, device {report.device}: {summary['stored']} stored, "
-        f"{summary['already']} already in the catalog, {summary['failed']} failed, "
-        f"{summary['not_acquired']} not acquired, {summary['flagged']} flagged"
+        _(
+            "session {session}, device {device}: {stored} stored, {already} already in the "
+            "catalog, {failed} failed, {not_acquired} not acquired, {flagged} flagged"
+        ).format(
+            session=report.session,
+            device=report.device,
+            stored=summary["stored"],
+            already=summary["already"],
+            failed=summary["failed"],
+            not_acquired=summary["not_acquired"],
+            flagged=summary["flagged"],
+        )
     )
     serial_lines(out, report)
     if report.refused_reason:  # nothing was taken: the device is as it was
-        out.line(f"docking refused: {report.refused_reason}")
+        out.line(_("docking refused: {reason}").format(reason=report.refused_reason))
     if summary["failed"]:
-        out.line("Failed files stay on the device; see the reasons above and dock it again.")
+        out.line(_("Failed files stay on the device; see the reasons above and dock it again."))
     return EXIT_OK if report.ok else EXIT_FAILURE
 
 
@@ -195,14 +214,19 @@ def serial_lines(out: Output, report: IngestReport) -> None:
     """Files whose names claim another device's serial (issue 23): kept under this device."""
     if not report.serial_claims:
         return
+    n = len(report.serial_claims)
     out.line(
-        f"WARNING: {len(report.serial_claims)} file(s) named for another device; they came "
-        f"off this medium and are filed under {report.device} ({report.serial_source}), "
-        "flagged serial_mismatch:"
+        n_(
+            "WARNING: {n} file named for another device; it came off this medium and is filed "
+            "under {device} ({source}), flagged serial_mismatch:",
+            "WARNING: {n} files named for another device; they came off this medium and are "
+            "filed under {device} ({source}), flagged serial_mismatch:",
+            n,
+        ).format(n=n, device=report.device, source=report.serial_source)
     )
     for p, claim in report.serial_claims:
-        out.line(f"  {path_text(p)}  names {claim}")
-    out.line("Check which camera recorded them before linking them to a case.")
+        out.line("  " + _("{path}  names {serial}").format(path=path_text(p), serial=claim))
+    out.line(_("Check which camera recorded them before linking them to a case."))
 
 
 # the shell's flag names -> the search's (storage.catalog.search)
@@ -251,10 +275,10 @@ def cmd_items(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     else:
         out.document({"items": docs, "offset": page.offset, "limit": page.limit,
                       "more": page.more})  # fmt: skip
-    headers = ["ID", "SHA256", "SIZE", "DEVICE", "OFFICER", "RECORDED", "STATE", "FLAGS"]
-    show = out.csv if args.csv and not out.json_mode else out.table
+    as_csv = args.csv and not out.json_mode
+    show = out.csv if as_csv else out.table
     show(
-        [*headers, "PROXY", "PATH"],
+        list(COLUMNS) if as_csv else [_(c) for c in COLUMNS],
         [
             [
                 i.id,
@@ -263,10 +287,10 @@ def cmd_items(args: argparse.Namespace, out: Output, settings: Settings) -> int:
                 i.device_serial,
                 i.officer_badge or "-",
                 out.when(i.facts.recorded_start),
-                FIXITY_STATE if i.id in failing else i.state,
+                (FIXITY_STATE if as_csv else _(FIXITY_STATE)) if i.id in failing else i.state,
                 ",".join((*i.facts.flags, *((FLAG_FIXITY_FAILED,) if i.id in failing else ())))
                 or "-",
-                _proxy_cell(proxies[i.id]),
+                _proxy_cell(proxies[i.id], csv=as_csv),
                 path_text(i.original_path),
             ]
             for i in items
@@ -276,8 +300,14 @@ def cmd_items(args: argparse.Namespace, out: Output, settings: Settings) -> int:
         return EXIT_OK
     if page is not None:
         shown = f"{page.offset + 1}-{page.offset + len(items)}" if items else "0"
-        more = f"; next page: --offset {page.offset + page.limit}" if page.more else ""
-        out.line(f"第 {shown} 条 / items {shown}{more}")
+        if page.more:
+            out.line(
+                _("items {shown}; next page: --offset {offset}").format(
+                    shown=shown, offset=page.offset + page.limit
+                )
+            )
+        else:
+            out.line(_("items {shown}").format(shown=shown))
     for i in items:  # issue 5: why an item has no proxy
         if proxies[i.id].note:
             out.line(f"#{i.id} {proxies[i.id].note}")
@@ -286,20 +316,27 @@ def cmd_items(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     return EXIT_OK
 
 
-FIXITY_STATE = "fixity failed"  # what listings show for an item whose stored copy failed
+COLUMNS = (N_("ID"), N_("SHA256"), N_("SIZE"), N_("DEVICE"), N_("OFFICER"), N_("RECORDED"),
+           N_("STATE"), N_("FLAGS"), N_("PROXY"), N_("PATH"))  # fmt: skip
+"""The columns of 'evidock items': translated in the table, English in ``--csv`` (the header
+row a spreadsheet or a program reads the same in every language)."""
+FIXITY_STATE = N_("fixity failed")
+"""What listings show (through ``_()``) for an item whose stored copy failed fixity."""
 
 
 def fixity_line(ids: list[int]) -> str:
     """The warning under a listing with items whose stored bytes failed fixity (issue 18)."""
     listed = ", ".join(f"#{i}" for i in ids)
-    return (
-        f"固定性校验失败 fixity failed: {listed} — a stored copy did not match its hash at the "
-        "last check (evidock verify --item ID names it); linking needs --override-fixity --reason"
-    )
+    return _(
+        "fixity failed: {items} — a stored copy did not match its hash at the last check "
+        "(evidock verify --item ID names it); linking needs --override-fixity --reason"
+    ).format(items=listed)
 
 
-def _proxy_cell(p: ProxyState) -> str:
-    """The PROXY column of 'evidock items' (issue 5)."""
+def _proxy_cell(p: ProxyState, *, csv: bool = False) -> str:
+    """The PROXY column of 'evidock items' (issue 5): the kinds of review copy, or why none."""
     if p.derived:
-        return ",".join(k for k, _ in p.derived)
-    return {None: "-", "failed": "NO PROXY"}.get(p.state, p.state or "-")
+        return ",".join(kind for kind, _path in p.derived)
+    if p.state == "failed":
+        return "NO PROXY" if csv else _("NO PROXY")
+    return p.state or "-"

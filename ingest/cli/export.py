@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from i18n import _, n_
 from ingest.cli.actor import acting
 from ingest.cli.common import examples, open_dock, problem_lines
 from ingest.cli.links import case_number
@@ -30,7 +31,7 @@ from verify.problems import Problem
 def add_parsers(sub: Any) -> None:
     s = sub.add_parser(
         "export",
-        help="disclosure packages: request, approve, build (Art. 30) / 证据导出",
+        help=_("disclosure packages: request, approve, build (Art. 30)"),
         epilog=examples(
             'evidock export request --case 2026-001 --for "当事人 张三" --purpose 查阅',
             'evidock export request --item 12 --item 13 --for "某区人民法院" --purpose 诉讼',
@@ -41,31 +42,31 @@ def add_parsers(sub: Any) -> None:
     ops = s.add_subparsers(dest="export_command", required=True)
     r = ops.add_parser(
         "request",
-        help="ask for a package for a recipient and a purpose; prints the export id",
+        help=_("ask for a package for a recipient and a purpose; prints the export id"),
         epilog=examples(
             'evidock export request --case 2026-001 --for "当事人 张三" --purpose 查阅',
             'evidock export request --item 12 --item 13 --for "某区人民法院" --purpose 诉讼 '
             "--originals --copies",
         ),
     )
-    r.add_argument("--case", metavar="N", help="every item linked to the case")
+    r.add_argument("--case", metavar="N", help=_("every item linked to the case"))
     r.add_argument("--item", metavar="ID", type=int, action="append", default=[])
     r.add_argument("--for", dest="recipient", required=True, metavar="WHO",
-                   help='the recipient, e.g. "当事人 张三"')  # fmt: skip
+                   help=_('the recipient, e.g. "当事人 张三"'))  # fmt: skip
     r.add_argument("--purpose", required=True, choices=PURPOSES)
-    r.add_argument("--originals", action="store_true", help="the untouched originals")
-    r.add_argument("--copies", action="store_true", help="view copies with burned-in text")
+    r.add_argument("--originals", action="store_true", help=_("the untouched originals"))
+    r.add_argument("--copies", action="store_true", help=_("view copies with burned-in text"))
     r.set_defaults(func=cmd_request)
     a = ops.add_parser(
         "approve",
-        help="approve a request (approver or custodian role)",
+        help=_("approve a request (approver or custodian role)"),
         epilog=examples("evidock export approve 4"),
     )
     a.add_argument("export_id", type=int, metavar="ID")
     a.set_defaults(func=cmd_approve)
     b = ops.add_parser(
         "build",
-        help="build the package of an approved request",
+        help=_("build the package of an approved request"),
         epilog=examples(
             "evidock export build 4 --out /media/usb/export-4.zip",
             "evidock export build 4 --out ./export-4 --override-fixity --reason '法院调取'",
@@ -76,25 +77,25 @@ def add_parsers(sub: Any) -> None:
     b.add_argument(
         "--override-fixity",
         action="store_true",
-        help="include items whose last fixity check failed (needs --reason)",
+        help=_("include items whose last fixity check failed (needs --reason)"),
     )
-    b.add_argument("--reason", help="why (recorded in the custody event)")
+    b.add_argument("--reason", help=_("why (recorded in the custody event)"))
     b.set_defaults(func=cmd_build)
     ls = ops.add_parser(
-        "list", help="every export and its state", epilog=examples("evidock export list")
+        "list", help=_("every export and its state"), epilog=examples("evidock export list")
     )
     ls.set_defaults(func=cmd_list)
 
     v = sub.add_parser(
         "verify-export",
-        help="check a package offline (the same checks as its verify_bag.py) / 核验证据包",
+        help=_("check a package offline (the same checks as its verify_bag.py)"),
         epilog=examples(
             "evidock verify-export export-4.zip --key 'dock-01+1a2b3c4d+AbCd...'",
             "evidock verify-export ./export-4 --json",
         ),
     )
-    v.add_argument("bag", type=Path, metavar="BAG", help="the package folder or .zip")
-    v.add_argument("--key", metavar="KEY", help="the dock's verifier key, or a file holding it")
+    v.add_argument("bag", type=Path, metavar="BAG", help=_("the package folder or .zip"))
+    v.add_argument("--key", metavar="KEY", help=_("the dock's verifier key, or a file holding it"))
     v.set_defaults(func=cmd_verify_export)
 
 
@@ -121,7 +122,7 @@ def export_json(e: Export) -> dict[str, Any]:
 def cmd_request(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     ctx = open_dock(settings)
     try:
-        actor, _ = acting(ctx)
+        actor = acting(ctx)[0]
         with ctx.catalog.write() as txn:
             export = request_export(
                 txn, ctx, case=case_number(args.case) if args.case else None, items=args.item,
@@ -133,9 +134,11 @@ def cmd_request(args: argparse.Namespace, out: Output, settings: Settings) -> in
     out.document(export_json(export))
     out.line(f"{export.id}")
     out.line(
-        f"导出申请 #{export.id} 已登记，共 {len(export.items)} 个项目，待审批 / export request "
-        f"#{export.id} recorded ({len(export.items)} items); next: evidock export approve "
-        f"{export.id}"
+        n_(
+            "export request #{id} recorded ({n} item); next: evidock export approve {id}",
+            "export request #{id} recorded ({n} items); next: evidock export approve {id}",
+            len(export.items),
+        ).format(id=export.id, n=len(export.items))
     )
     return EXIT_OK
 
@@ -155,8 +158,9 @@ def cmd_approve(args: argparse.Namespace, out: Output, settings: Settings) -> in
         ctx.close()
     out.document(export_json(export))
     out.line(
-        f"导出 #{export.id} 已由 {actor} 批准 / export #{export.id} approved by {actor}; next: "
-        f"evidock export build {export.id} --out DIR|FILE.zip"
+        _(
+            "export #{id} approved by {actor}; next: evidock export build {id} --out DIR|FILE.zip"
+        ).format(id=export.id, actor=actor)
     )
     return EXIT_OK
 
@@ -165,12 +169,12 @@ def cmd_build(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     reason = (args.reason or "").strip() or None
     if args.override_fixity and reason is None:
         raise UsageError(
-            "--override-fixity 需要 --reason / --override-fixity needs --reason",
-            hint="Say why items whose fixity check failed must go out anyway.",
+            _("--override-fixity needs --reason"),
+            hint=_("Say why items whose fixity check failed must go out anyway."),
         )
     ctx = open_dock(settings)
     try:
-        actor, _ = acting(ctx)
+        actor = acting(ctx)[0]
         override = reason if args.override_fixity else None
         export, built = build_export(
             ctx, args.export_id, args.out, actor=actor, override_reason=override
@@ -178,13 +182,12 @@ def cmd_build(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     finally:
         ctx.close()
     out.document({**export_json(export), **built.event_data()})
-    of = "the zip file" if built.is_zip else "its tagmanifest-sha256.txt"
+    of = _("the zip file") if built.is_zip else _("its tagmanifest-sha256.txt")
     out.line(f"{built.path}")
-    out.line(
-        f"证据包已生成：{len(built.files)} 个文件，{built.events} 条保管事件 / package built: "
-        f"{len(built.files)} files, {built.events} custody events"
-    )
-    out.line(f"package sha256 ({of}): {built.sha256}")
+    files = n_("{n} file", "{n} files", len(built.files)).format(n=len(built.files))
+    events = n_("{n} custody event", "{n} custody events", built.events).format(n=built.events)
+    out.line(_("package built: {files}, {events}").format(files=files, events=events))
+    out.line(_("package sha256 ({of}): {sha256}").format(of=of, sha256=built.sha256))
     return EXIT_OK
 
 
@@ -197,7 +200,8 @@ def cmd_list(args: argparse.Namespace, out: Output, settings: Settings) -> int:
         ctx.close()
     out.document([export_json(e) for e in exports])
     out.table(
-        ["id", "status", "case", "items", "for", "purpose", "approved by", "sha256"],
+        [_("id"), _("status"), _("case"), _("items"), _("for"), _("purpose"), _("approved by"),
+         _("sha256")],
         [
             [e.id, e.status, e.case_number or "-", len(e.items), e.recipient, e.purpose,
              e.approved_by or "-", (e.package_sha256 or "-")[:16]]
@@ -210,7 +214,10 @@ def cmd_list(args: argparse.Namespace, out: Output, settings: Settings) -> int:
 def cmd_verify_export(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     key = _key(args.key)
     if not args.bag.exists():
-        raise UsageError(f"{args.bag} 不存在 / no such package", hint="Give the folder or .zip.")
+        raise UsageError(
+            _("{bag}: no such package").format(bag=args.bag),
+            hint=_("Give the folder or .zip."),
+        )
     findings, counts = check_bag(args.bag, key)
     problems = [
         Problem(code=f.code, subject=f.subject, expected=f.expected, found=f.found)
@@ -220,15 +227,30 @@ def cmd_verify_export(args: argparse.Namespace, out: Output, settings: Settings)
                   "problems": [p.to_json() for p in problems]})  # fmt: skip
     problem_lines(out, problems, with_item=False)
     if problems:
-        out.line(f"verify-export: 未通过 FAILED, {len(problems)} problem(s)")
+        out.line(
+            n_(
+                "verify-export: FAILED, {n} problem",
+                "verify-export: FAILED, {n} problems",
+                len(problems),
+            ).format(n=len(problems))
+        )
         return EXIT_FAILURE
+    files = n_("{n} file", "{n} files", counts["files"]).format(n=counts["files"])
+    events = n_("{n} custody event", "{n} custody events", counts["events"]).format(
+        n=counts["events"]
+    )
     out.line(
-        f"verify-export: 通过 OK, {counts['files']} files, {counts['events']} custody events "
-        f"in the log signed at size {counts['tree_size']}"
+        _("verify-export: OK, {files}, {events} in the log signed at size {size}").format(
+            files=files, events=events, size=counts["tree_size"]
+        )
     )
     if key is None:
-        out.line("注意 / note: checked with the key inside the package; give --key to compare "
-                 "it with the office's published key")  # fmt: skip
+        out.line(
+            _(
+                "note: checked with the key inside the package; give --key to compare it with "
+                "the office's published key"
+            )
+        )
     return EXIT_OK
 
 
@@ -242,6 +264,7 @@ def _key(text: str | None) -> str | None:
         parse_verifier_key(text)
     except NoteError as e:
         raise UsageError(
-            f"--key: {e}", hint="Give the verifier key as the office publishes it."
+            _("--key: {error}").format(error=e),
+            hint=_("Give the verifier key as the office publishes it."),
         ) from e
     return text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from i18n import _, n_
 from ingest.cli.common import examples, open_dock
 from ingest.config import Settings
 from ingest.context import LOG_ORIGIN, Context, os_actor
@@ -19,16 +20,20 @@ from verify.log.events import EventType
 def add_parsers(sub: Any) -> None:
     k = sub.add_parser(
         "key",
-        help="this dock's signing key over time",
+        help=_("this dock's signing key over time"),
         epilog=examples("evidock key rotate"),
     ).add_subparsers(dest="key_command", required=True)
     s = k.add_parser(
         "rotate",
-        help="replace this dock's signing key: a checkpoint by the old key, a key_rotated "
-        "event signed by both, a checkpoint by the new key",
-        description="Stop this dock's daemon first (it holds the old key). The old key file "
-        "is kept as keys/<dock>.<keyid>.retired.key for the office to destroy or archive; "
-        "publish the new verifier key and update [verify] trusted_keys on the audit nodes.",
+        help=_(
+            "replace this dock's signing key: a checkpoint by the old key, a key_rotated "
+            "event signed by both, a checkpoint by the new key"
+        ),
+        description=_(
+            "Stop this dock's daemon first (it holds the old key). The old key file is kept as "
+            "keys/<dock>.<keyid>.retired.key for the office to destroy or archive; publish the "
+            "new verifier key and update [verify] trusted_keys on the audit nodes."
+        ),
         epilog=examples("evidock key rotate", "evidock key rotate --json"),
     )
     s.set_defaults(func=cmd_rotate)
@@ -52,16 +57,21 @@ def cmd_rotate(args: argparse.Namespace, out: Output, settings: Settings) -> int
             ctx.close()
         ctx = open_dock(settings)
     try:
-        size, _ = ctx.checkpoint()  # the first checkpoint by the new key
+        size = ctx.checkpoint()[0]  # the first checkpoint by the new key
         new_verifier = ctx.key.verifier
     finally:
         ctx.close()
     out.document({"old_key": old_verifier, "new_key": new_verifier, "checkpoint_size": size})
-    out.line(f"dock {name}: signing key rotated; new verifier key:")
+    out.line(_("dock {name}: signing key rotated; new verifier key:").format(name=name))
     out.line(f"  {new_verifier}")
     out.line(
-        f"checkpoint of {size} events signed with it. Publish the new key (and update [verify] "
-        "trusted_keys on the audit nodes); destroy or archive the retired key file in keys/."
+        n_(
+            "checkpoint of {n} event signed with it. Publish the new key (and update [verify] "
+            "trusted_keys on the audit nodes); destroy or archive the retired key file in keys/.",
+            "checkpoint of {n} events signed with it. Publish the new key (and update [verify] "
+            "trusted_keys on the audit nodes); destroy or archive the retired key file in keys/.",
+            size,
+        ).format(n=size)
     )
     return EXIT_OK
 

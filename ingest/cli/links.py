@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from i18n import _, n_
 from ingest.cases.compliance import normalise_case_number
 from ingest.cases.lifecycle import log_activity
 from ingest.cases.links import (
@@ -44,7 +45,7 @@ def add_parsers(acts: Any) -> None:
     """Register ``link``, ``unlink``, ``autolink`` and ``activity`` under ``evidock case``."""
     s = acts.add_parser(
         "link",
-        help="file items to a stage of the case (by hand)",
+        help=_("file items to a stage of the case (by hand)"),
         epilog=examples(
             f"evidock case link {_N} 12 13 --stage 调查取证",
             f"evidock case link {_N} 14 --stage investigation --activity 3 --why 'the hearing'",
@@ -55,21 +56,22 @@ def add_parsers(acts: Any) -> None:
     s.add_argument(
         "--stage",
         required=True,
-        help="initiation, investigation, decision, execution or archiving (or the Chinese name)",
+        help=_("initiation, investigation, decision, execution or archiving (or the Chinese name)"),
     )
-    s.add_argument("--activity", type=int, metavar="A", help="the activity the items record")
-    s.add_argument("--why", default="linked by hand", help="why they belong to the case")
+    s.add_argument("--activity", type=int, metavar="A", help=_("the activity the items record"))
+    # the default 'why' goes into the 'linked' custody event as it is: not translated
+    s.add_argument("--why", default="linked by hand", help=_("why they belong to the case"))
     s.add_argument(
         "--override-fixity",
         action="store_true",
-        help="link items whose stored bytes failed their last fixity check (needs --reason)",
+        help=_("link items whose stored bytes failed their last fixity check (needs --reason)"),
     )
-    s.add_argument("--reason", help="why a failed fixity check is overridden (recorded)")
+    s.add_argument("--reason", help=_("why a failed fixity check is overridden (recorded)"))
     s.set_defaults(func=cmd_link)
 
     s = acts.add_parser(
         "unlink",
-        help="take an item out of the case, saying why",
+        help=_("take an item out of the case, saying why"),
         epilog=examples(f'evidock case unlink {_N} 13 --reason "filed to the wrong case"'),
     )
     s.add_argument("number")
@@ -79,7 +81,7 @@ def add_parsers(acts: Any) -> None:
 
     s = acts.add_parser(
         "autolink",
-        help="run the automatic linking rules for the case again",
+        help=_("run the automatic linking rules for the case again"),
         epilog=examples(f"evidock case autolink {_N}", f"evidock case autolink {_N} --json"),
     )
     s.add_argument("number")
@@ -87,13 +89,13 @@ def add_parsers(acts: Any) -> None:
 
     act = acts.add_parser(
         "activity",
-        help="activities of a case (inspections, hearings, ...)",
+        help=_("activities of a case (inspections, hearings, ...)"),
         epilog=examples(_ACTIVITY),
     )
     sub = act.add_subparsers(dest="activity_action", required=True)
     s = sub.add_parser(
         "add",
-        help="record an activity; matching recordings are linked",
+        help=_("record an activity; matching recordings are linked"),
         epilog=examples(
             _ACTIVITY,
             f"evidock case activity add {_N} --type hearing --officer J1 --officer J2 "
@@ -104,16 +106,18 @@ def add_parsers(acts: Any) -> None:
     s.add_argument(
         "--type",
         required=True,
-        help="record type: on-site-inspection, sampling, "
-        "hearing, inquiry, compulsory-measure, lien-service, ... (or Chinese)",
+        help=_(
+            "record type: on-site-inspection, sampling, hearing, inquiry, compulsory-measure, "
+            "lien-service, ... (or Chinese)"
+        ),
     )
-    s.add_argument("--stage", help="default: the usual stage of the record type")
+    s.add_argument("--stage", help=_("default: the usual stage of the record type"))
     s.add_argument(
         "--officer",
         action="append",
         required=True,
         metavar="BADGE",
-        help="an officer taking part (repeat for each)",
+        help=_("an officer taking part (repeat for each)"),
     )
     s.add_argument("--from", dest="start", required=True, metavar="TIME")
     s.add_argument("--to", dest="end", required=True, metavar="TIME")
@@ -122,12 +126,12 @@ def add_parsers(acts: Any) -> None:
         "--no-av-reason",
         default="",
         metavar="TEXT",
-        help="why audio/video recording was not suitable (Art. 16)",
+        help=_("why audio/video recording was not suitable (Art. 16)"),
     )
     s.add_argument(
         "--disputed",
         action="store_true",
-        help="容易引起行政争议 likely to cause an administrative dispute: A/V required (Art. 21)",
+        help=_("likely to cause an administrative dispute: A/V required (Art. 21)"),
     )
     s.add_argument("--note", default="")
     s.set_defaults(func=cmd_activity_add)
@@ -193,17 +197,17 @@ def link_json(k: Link) -> dict[str, Any]:
 
 
 def cmd_link(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    stage = lookup(STAGES, args.stage, "stage")
+    stage = lookup(STAGES, args.stage, _("stage"))
     if args.override_fixity and not args.reason:
         raise UsageError(
-            "--override-fixity needs --reason: why link bytes that failed their fixity check",
-            hint="Add --reason TEXT; it is recorded in the 'linked' event.",
+            _("--override-fixity needs --reason: why link bytes that failed their fixity check"),
+            hint=_("Add --reason TEXT; it is recorded in the 'linked' event."),
         )
     if args.reason and not args.override_fixity:
-        raise UsageError("--reason goes with --override-fixity", hint="Use --why to say why.")
+        raise UsageError(_("--reason goes with --override-fixity"), hint=_("Use --why to say why."))
     ctx = open_dock(settings)
     try:
-        actor, _ = acting(ctx)
+        actor = acting(ctx)[0]
         result = link_items(
             ctx,
             number=case_number(args.number),
@@ -218,19 +222,24 @@ def cmd_link(args: argparse.Namespace, out: Output, settings: Settings) -> int:
         ctx.close()
     out.document({"linked": [link_json(k) for k in result.linked], "already": result.already})
     for k in result.linked:
-        out.line(
-            f"linked   #{k.item_id} to {args.number}, {stage.label}"
-            + (f", activity {k.activity_id}" if k.activity_id else "")
+        line = (
+            _("linked   #{item} to {case}, {stage}, activity {activity}")
+            if k.activity_id
+            else _("linked   #{item} to {case}, {stage}")
         )
+        out.line(
+            line.format(item=k.item_id, case=args.number, stage=stage.label,
+                        activity=k.activity_id)
+        )  # fmt: skip
     for i in result.already:
-        out.line(f"already  #{i} is linked to {args.number}")
+        out.line(_("already  #{item} is linked to {case}").format(item=i, case=args.number))
     return EXIT_OK
 
 
 def cmd_unlink(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     ctx = open_dock(settings)
     try:
-        actor, _ = acting(ctx)
+        actor = acting(ctx)[0]
         k = unlink_item(
             ctx,
             number=case_number(args.number),
@@ -241,43 +250,62 @@ def cmd_unlink(args: argparse.Namespace, out: Output, settings: Settings) -> int
     finally:
         ctx.close()
     out.document(link_json(k))
-    out.line(f"unlinked #{k.item_id} from {args.number} ({label(STAGES, k.stage)}): {args.reason}")
+    out.line(
+        _("unlinked #{item} from {case} ({stage}): {reason}").format(
+            item=k.item_id, case=args.number, stage=label(STAGES, k.stage), reason=args.reason
+        )
+    )
     return EXIT_OK
 
 
 def _auto_lines(out: Output, made: list[AutoMatch]) -> None:
     for m in made:
-        out.line(f"  linked #{m.item_id} to activity {m.activity_id} by {m.rule}: {m.why}")
+        out.line(
+            "  "
+            + _("linked #{item} to activity {activity} by {rule}: {why}").format(
+                item=m.item_id, activity=m.activity_id, rule=m.rule, why=m.why
+            )
+        )
 
 
 def cmd_autolink(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     ctx = open_dock(settings)
     try:
-        actor, _ = acting(ctx)
+        actor = acting(ctx)[0]
         made = autolink_case(ctx, case_number(args.number), actor=actor)
     finally:
         ctx.close()
     out.document(
         [{"item": m.item_id, "activity": m.activity_id, "rule": m.rule, "why": m.why} for m in made]
     )
-    out.line(f"{len(made)} item(s) linked to {args.number} by the rules")
+    out.line(
+        n_(
+            "{n} item linked to {case} by the rules",
+            "{n} items linked to {case} by the rules",
+            len(made),
+        ).format(n=len(made), case=args.number)
+    )
     _auto_lines(out, made)
     return EXIT_OK
 
 
 def cmd_activity_add(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    rtype = lookup(RECORD_TYPES, args.type, "record type")
-    stage = lookup(STAGES, args.stage or rtype.stage, "stage")
+    rtype = lookup(RECORD_TYPES, args.type, _("record type"))
+    stage = lookup(STAGES, args.stage or rtype.stage, _("stage"))
     start, end = parse_time(args.start, settings), parse_time(args.end, settings)
     if end < start:
-        raise UsageError("the activity ends before it starts", hint="Check --from and --to.")
+        raise UsageError(_("the activity ends before it starts"), hint=_("Check --from and --to."))
     ctx = open_dock(settings)
     try:
         with ctx.catalog.write() as txn:
             ops = CaseOps(txn)
             case = ops.case(case_number(args.number))
             if case.status == ARCHIVED:
-                raise UsageError(f"case {case.number} is archived; it takes no new activities")
+                raise UsageError(
+                    _("case {case} is archived; it takes no new activities").format(
+                        case=case.number
+                    )
+                )
             activity = ops.add_activity(
                 case.id,
                 NewActivity(
@@ -307,10 +335,16 @@ def cmd_activity_add(args: argparse.Namespace, out: Output, settings: Settings) 
         }
     )
     article = av_article(rtype.code, disputed=args.disputed)
-    av = f" [A/V required, {article}]" if article else ""
+    av = " [" + _("A/V required, {article}").format(article=article) + "]" if article else ""
     out.line(
-        f"activity {activity.id} of {case.number}: {stage.label} / {rtype.label}{av}, "
-        f"{out.when(start)} - {out.when(end)}; {len(made)} recording(s) linked"
-    )
+        n_(
+            "activity {activity} of {case}: {stage} / {type}{av}, {start} - {end}; "
+            "{n} recording linked",
+            "activity {activity} of {case}: {stage} / {type}{av}, {start} - {end}; "
+            "{n} recordings linked",
+            len(made),
+        ).format(activity=activity.id, case=case.number, stage=stage.label, type=rtype.label,
+                 av=av, start=out.when(start), end=out.when(end), n=len(made))
+    )  # fmt: skip
     _auto_lines(out, made)
     return EXIT_OK

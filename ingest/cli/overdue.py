@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from i18n import _, n_
 from ingest.cases.agreement import require_agreement
 from ingest.cases.compliance import SOURCE_TEXT, format_span
 from ingest.cases.coverage import coverage_json, coverage_text
@@ -30,41 +31,41 @@ from verify.log.events import data_time
 def add_parsers(sub: Any) -> None:
     s = sub.add_parser(
         "excuse",
-        help="excuse a late offload (field work, or another reason)",
+        help=_("excuse a late offload (field work, or another reason)"),
         epilog=examples(
             "evidock excuse 12 13 --reason 'two days of field work' --returned-at 2026-11-27T18:00",
             "evidock excuse --session 7 --reason 'dock out of order'",
         ),
     )
     s.add_argument("items", nargs="*", type=int, metavar="ITEM")
-    s.add_argument("--session", type=int, metavar="ID", help="every late item of a docking")
-    s.add_argument("--reason", required=True, help="why the recording came in late")
+    s.add_argument("--session", type=int, metavar="ID", help=_("every late item of a docking"))
+    s.add_argument("--reason", required=True, help=_("why the recording came in late"))
     s.add_argument(
         "--returned-at",
         metavar="TIME",
-        help="when the officer came back; the 24 h then run from there (Art. 28)",
+        help=_("when the officer came back; the 24 h then run from there (Art. 28)"),
     )
     s.set_defaults(func=cmd_excuse)
 
     s = sub.add_parser(
         "overdue",
-        help="late offloads, undocked devices, archives, A/V gaps",
+        help=_("late offloads, undocked devices, archives, A/V gaps"),
         epilog=examples(
             "evidock overdue",
             "evidock overdue --at 2026-11-30T00:00 --json",
-            "evidock overdue --fail-on-overdue   # exit 3 when anything is overdue",
-            "evidock overdue --details           # every clock problem, one per line",
+            "evidock overdue --fail-on-overdue   # " + _("exit 3 when anything is overdue"),
+            "evidock overdue --details           # " + _("every clock problem, one per line"),
             "evidock overdue --csv > overdue.csv",
         ),
     )
-    s.add_argument("--details", action="store_true", help="list every clock problem")
-    s.add_argument("--csv", action="store_true", help="one finding per row, for a spreadsheet")
-    s.add_argument("--pdf", type=Path, metavar="FILE", help="also write the report as a PDF")
-    s.add_argument("--at", metavar="TIME", help="evaluate as of this time (default: now)")
+    s.add_argument("--details", action="store_true", help=_("list every clock problem"))
+    s.add_argument("--csv", action="store_true", help=_("one finding per row, for a spreadsheet"))
+    s.add_argument("--pdf", type=Path, metavar="FILE", help=_("also write the report as a PDF"))
+    s.add_argument("--at", metavar="TIME", help=_("evaluate as of this time (default: now)"))
     s.add_argument(
         "--fail-on-overdue",
         action="store_true",
-        help="exit 3 when anything is overdue and not excused",
+        help=_("exit 3 when anything is overdue and not excused"),
     )
     s.set_defaults(func=cmd_overdue)
 
@@ -72,13 +73,13 @@ def add_parsers(sub: Any) -> None:
 def cmd_excuse(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     if bool(args.items) == (args.session is not None):
         raise UsageError(
-            "name the late items, or one dock session with --session, not both",
-            hint="evidock excuse ITEM... --reason TEXT  or  evidock excuse --session ID ...",
+            _("name the late items, or one dock session with --session, not both"),
+            hint=_("evidock excuse ITEM... --reason TEXT  or  evidock excuse --session ID ..."),
         )
     returned = parse_time(args.returned_at, settings) if args.returned_at else None
     ctx = open_dock(settings)
     try:
-        actor, _ = acting(ctx)
+        actor = acting(ctx)[0]
         result = excuse(
             ctx,
             item_ids=args.items,
@@ -96,12 +97,14 @@ def cmd_excuse(args: argparse.Namespace, out: Output, settings: Settings) -> int
         }
     )
     for e in result.granted:
-        out.line(
-            f"excused  #{e.item_id}: {e.reason}"
-            + (f" (returned {out.when(e.returned_at)})" if e.returned_at else "")
+        line = (
+            _("excused  #{item}: {reason} (returned {returned})")
+            if e.returned_at
+            else _("excused  #{item}: {reason}")
         )
+        out.line(line.format(item=e.item_id, reason=e.reason, returned=out.when(e.returned_at)))
     for i, why in result.refused:
-        out.line(f"not excused #{i}: {why}")
+        out.line(_("not excused #{item}: {why}").format(item=i, why=why))
     return EXIT_OK
 
 
@@ -256,55 +259,77 @@ def _print(r: OverdueReport, out: Output, *, details: bool = False) -> None:
     """The report as a person reads it: what needs doing first (late and unexcused, then not
     yet durable, undocked and lost devices, archive deadlines, A/V gaps), then what is settled
     (excused), then clock problems summarised per device (``details``: one per line)."""
-    h = r.deadline.total_seconds() / 3600
+    h = f"{r.deadline.total_seconds() / 3600:g}"
     out.line(
-        f"逾期报告 evidock overdue as of {out.when(r.at)}  (上传期限 offload deadline {h:g} h, "
-        f"归档期限 archive {r.archive_days} days)"
+        _("evidock overdue as of {at}  (offload deadline {hours} h, archive {days} days)").format(
+            at=out.when(r.at), hours=h, days=r.archive_days
+        )
     )
-    _late_section(out, "一、逾期上传，未说明 Late offloads, not excused", r.late)
-    _late_section(out, "二、超过期限仍未存妥 Not yet durable past the deadline", r.pending)
+    _late_section(out, _("Late offloads, not excused"), r.late)
+    _late_section(out, _("Not yet durable past the deadline"), r.pending)
     if r.spool.count:
         age = _age(r.at, r.spool.oldest_start) or 0
         out.line(
-            f"  本地缓存等待上传 waiting in the local spool: {r.spool.count} item(s), the oldest "
-            f"clock running for {age // 3600} h {age % 3600 // 60} min (see 'evidock jobs')"
+            "  "
+            + n_(
+                "waiting in the local spool: {n} item, the oldest clock running for {hours} h "
+                "{minutes} min (see 'evidock jobs')",
+                "waiting in the local spool: {n} items, the oldest clock running for {hours} h "
+                "{minutes} min (see 'evidock jobs')",
+                r.spool.count,
+            ).format(n=r.spool.count, hours=age // 3600, minutes=age % 3600 // 60)
         )
     out.line()
-    out.line(f"三、超过 {h:g} 小时未对接的设备 Devices in service not docked for {h:g} h "
-             f"({len(r.devices)})")  # fmt: skip
+    out.line(
+        _("Devices in service not docked for {hours} h ({n})").format(hours=h, n=len(r.devices))
+    )
     for d in r.devices:
-        last = out.when(d.device.last_docked_at) if d.device.last_docked_at else "never"
+        last = out.when(d.device.last_docked_at) if d.device.last_docked_at else _("never")
         out.line(
-            f"  {d.device.serial}  held by {d.device.officer_badge} since "
-            f"{out.when(d.device.assigned_at)}; last docked {last}; "
-            f"{format_span(d.undocked_for)} undocked"
-        )
+            "  "
+            + _(
+                "{serial}  held by {officer} since {since}; last docked {last}; {span} undocked"
+            ).format(serial=d.device.serial, officer=d.device.officer_badge,
+                     since=out.when(d.device.assigned_at), last=last,
+                     span=format_span(d.undocked_for))
+        )  # fmt: skip
     if r.lost:
-        out.line(f"  遗失设备 Devices reported lost ({len(r.lost)}): recordings made since their "
-                 "last docking may never be offloaded")  # fmt: skip
+        out.line(
+            "  "
+            + _(
+                "Devices reported lost ({n}): recordings made since their last docking may "
+                "never be offloaded"
+            ).format(n=len(r.lost))
+        )
         for lost in r.lost:
-            last = out.when(lost.last_docked_at) if lost.last_docked_at else "never"
+            last = out.when(lost.last_docked_at) if lost.last_docked_at else _("never")
             out.line(
-                f"  {lost.serial}  held by {lost.officer_badge or '-'}; lost "
-                f"{out.when(lost.lost_at)} ({lost.reason}); last docked {last}"
-            )
+                "  "
+                + _("{serial}  held by {officer}; lost {at} ({reason}); last docked {last}").format(
+                    serial=lost.serial, officer=lost.officer_badge or "-",
+                    at=out.when(lost.lost_at), reason=lost.reason, last=last,
+                )
+            )  # fmt: skip
     out.line()
-    out.line(f"四、逾期未归档的案件 Closed cases past the archive deadline ({len(r.archives)})")
+    out.line(_("Closed cases past the archive deadline ({n})").format(n=len(r.archives)))
     for c in r.archives:
         out.line(
-            f"  {c.number}  closed {out.when(c.closed_at)}, archive by "
-            f"{out.when(c.archive_due_at)}, handler {c.handler}"
-        )
-    _gap_section(out, "五、音像记录缺口 A/V gaps: required, window not covered by linked video",
-                 r.gaps)  # fmt: skip
-    _gap_section(out, "A/V not suitable, reason recorded (Art. 16)", r.gaps_exempt)
-    _gap_section(out, "Advice: officers' devices recorded nothing in the window", r.advisories)
-    _late_section(out, "已说明的逾期 Late offloads, excused", r.late_excused)
-    _late_section(out, "已说明的未存妥 Not yet durable past the deadline, excused",
-                  r.pending_excused)  # fmt: skip
+            "  "
+            + _("{case}  closed {closed}, archive by {due}, handler {handler}").format(
+                case=c.number, closed=out.when(c.closed_at), due=out.when(c.archive_due_at),
+                handler=c.handler,
+            )
+        )  # fmt: skip
+    _gap_section(out, _("A/V gaps: required, window not covered by linked video"), r.gaps,
+                 when_empty=True)  # fmt: skip
+    _gap_section(out, _("A/V not suitable, reason recorded (Art. 16)"), r.gaps_exempt)
+    _gap_section(out, _("Advice: officers' devices recorded nothing in the window"), r.advisories)
+    _late_section(out, _("Late offloads, excused"), r.late_excused, when_empty=False)
+    _late_section(out, _("Not yet durable past the deadline, excused"), r.pending_excused,
+                  when_empty=False)  # fmt: skip
     _clock_section(out, r, details=details)
     out.line()
-    out.line(f"{r.overdue_count} 项逾期未说明 overdue and not excused")
+    out.line(_("{n} overdue and not excused").format(n=r.overdue_count))
 
 
 def _pdf(
@@ -321,14 +346,18 @@ def _pdf(
     lines = Output(json_mode=False, zone=settings.zone, stream=text)
     _print(report, lines, details=args.details)
     when = lines.when(report.at)
+    # one language, the reader's: the second (English) half of each pair is left empty
     facts = [
-        ("执法机关", "Office", settings.office or "-"),
-        ("报告时间", "As of", when),
-        ("对接站", "Dock", dock),
-        ("签名检查点", "Signed checkpoint", f"size {checkpoint}"),
+        (_("Office"), "", settings.office or "-"),
+        (_("As of"), "", when),
+        (_("Dock"), "", dock),
+        (_("Signed checkpoint"), "", _("size {size}").format(size=checkpoint)),
     ]
-    render_report(("执法记录逾期报告", "Overdue report"), facts, text.getvalue().splitlines(),
-                  f"{settings.office} · {when} · checkpoint {checkpoint}", args.pdf)  # fmt: skip
+    footer = _("{office} · {at} · checkpoint {size}").format(
+        office=settings.office, at=when, size=checkpoint
+    )
+    render_report((_("Overdue report"), ""), facts, text.getvalue().splitlines(), footer,
+                  args.pdf)  # fmt: skip
 
 
 def _clock_section(out: Output, r: OverdueReport, *, details: bool) -> None:
@@ -341,27 +370,37 @@ def _clock_section(out: Output, r: OverdueReport, *, details: bool) -> None:
     for ci in r.clock_problems:
         for problem in ci.check.clock_problems if ci.check else ():
             kinds.setdefault(ci.device_serial, Counter())[problem] += 1
-    out.line()
-    out.line(
-        f"时钟问题 Clock problems: {len(r.clock_problems)} recording(s) on {len(by_device)} "
-        "device(s); their camera times are not trusted, lateness is measured from the earliest "
-        "plausible time" + ("" if details else " (--details lists each)")
+    n, devices = len(r.clock_problems), len(by_device)
+    summary = _(
+        "Clock problems: {recordings} on {devices}; their camera times are not trusted, "
+        "lateness is measured from the earliest plausible time"
+    ).format(
+        recordings=n_("{n} recording", "{n} recordings", n).format(n=n),
+        devices=n_("{n} device", "{n} devices", devices).format(n=devices),
     )
-    for serial, n in sorted(by_device.items()):
+    out.line()
+    out.line(summary if details else summary + " " + _("(--details lists each)"))
+    for serial, count in sorted(by_device.items()):
         what = ", ".join(
             f"{problems_text((k,))} ×{c}" for k, c in sorted(kinds.get(serial, {}).items())
         )
-        out.line(f"  {serial}: {n} recording(s){': ' + what if what else ''}")
+        shown = n_("{serial}: {n} recording", "{serial}: {n} recordings", count).format(
+            serial=serial, n=count
+        )
+        out.line(f"  {shown}: {what}" if what else f"  {shown}")
     if not details:
         return
     for ci in r.clock_problems:
         chk = ci.check
-        src = SOURCE_TEXT.get(chk.reference_source, "") if chk else ""
         out.line(
-            f"  #{ci.item_id} {ci.device_serial} {ci.path}: "
-            f"{problems_text(chk.clock_problems) if chk else ''}; recorded end "
-            f"{out.when(ci.recorded_end)}; measured from {src}"
-        )
+            "  "
+            + _(
+                "#{item} {device} {path}: {problems}; recorded end {end}; measured from {source}"
+            ).format(item=ci.item_id, device=ci.device_serial, path=ci.path,
+                     problems=problems_text(chk.clock_problems) if chk else "",
+                     end=out.when(ci.recorded_end),
+                     source=_source(chk.reference_source) if chk else "")
+        )  # fmt: skip
 
 
 CSV_HEADERS = ["section", "subject", "device", "officer", "since", "due", "delay_s", "detail"]
@@ -401,53 +440,93 @@ def csv_rows(r: OverdueReport) -> list[list[object]]:
     return rows
 
 
-def _late_section(out: Output, title: str, rows: tuple[LateItem, ...]) -> None:
-    if not rows and "excused" in title and "not" not in title:
+def _source(code: str) -> str:
+    """What lateness is measured from (``SOURCE_TEXT``), in the reader's language."""
+    text = SOURCE_TEXT.get(code, "")
+    return _(text) if text else ""  # _("") would be the catalog's header
+
+
+def _late_section(
+    out: Output, title: str, rows: tuple[LateItem, ...], *, when_empty: bool = True
+) -> None:
+    """A section of late items; one that is settled (``when_empty`` False) only when it has
+    some."""
+    if not rows and not when_empty:
         return
     out.line()
-    out.line(f"{title} ({len(rows)})")
+    out.line(_("{title} ({n})").format(title=title, n=len(rows)))
     for x in rows:
         i, j = x.item, x.judgement
-        basis = SOURCE_TEXT.get(i.check.reference_source, "") if i.check else "acquisition"
+        basis = _source(i.check.reference_source) if i.check else _("acquisition")
         out.line(
-            f"  #{i.item_id} {i.device_serial} {i.officer_badge or '-'} {i.path}: "
-            f"delay {format_span(j.delay)} (due {out.when(j.due_at)}, durable "
-            f"{out.when(i.durable_at)}), measured from {basis}"
-        )
+            "  "
+            + _(
+                "#{item} {device} {officer} {path}: delay {delay} (due {due}, durable "
+                "{durable}), measured from {basis}"
+            ).format(item=i.item_id, device=i.device_serial, officer=i.officer_badge or "-",
+                     path=i.path, delay=format_span(j.delay), due=out.when(j.due_at),
+                     durable=out.when(i.durable_at), basis=basis)
+        )  # fmt: skip
         if OFFICER_MISMATCH in i.flags:
             out.line(
-                "      its file name names another officer than the device's holder: settle it"
+                "      "
+                + _("its file name names another officer than the device's holder: settle it")
             )
         if j.excused_by is not None:
             e = j.excused_by
-            back = f", returned {out.when(e.returned_at)}" if e.returned_at else ""
-            out.line(f"      excused by {e.granted_by} {out.when(e.granted_at)}: {e.reason}{back}")
+            excused = (
+                _("excused by {by} {at}: {reason}, returned {returned}")
+                if e.returned_at
+                else _("excused by {by} {at}: {reason}")
+            )
+            out.line(
+                "      "
+                + excused.format(by=e.granted_by, at=out.when(e.granted_at), reason=e.reason,
+                                 returned=out.when(e.returned_at))
+            )  # fmt: skip
         for e in j.not_covering:
             out.line(
-                f"      excuse of {out.when(e.granted_at)} does not cover it: returned "
-                f"{out.when(e.returned_at)}, durable more than the deadline later"
+                "      "
+                + _(
+                    "excuse of {at} does not cover it: returned {returned}, durable more than "
+                    "the deadline later"
+                ).format(at=out.when(e.granted_at), returned=out.when(e.returned_at))
             )
 
 
-def _gap_section(out: Output, title: str, gaps: tuple[Gap, ...]) -> None:
-    if not gaps and "gaps" not in title:
+def _gap_section(
+    out: Output, title: str, gaps: tuple[Gap, ...], *, when_empty: bool = False
+) -> None:
+    """A section of activities and their A/V; the gaps themselves even when there are none."""
+    if not gaps and not when_empty:
         return
     out.line()
-    out.line(f"{title} ({len(gaps)})")
+    out.line(_("{title} ({n})").format(title=title, n=len(gaps)))
     for g in gaps:
         a = g.activity
         what = (
-            f"window not covered by linked video; {g.recorded} recording(s) by its officers "
-            "in the window: "
-            f"evidock case link '{a.case_number}' ITEM --stage {a.stage} --activity {a.id}"
+            n_(
+                "window not covered by linked video; {n} recording by its officers in the "
+                "window: evidock case link '{case}' ITEM --stage {stage} --activity {activity}",
+                "window not covered by linked video; {n} recordings by its officers in the "
+                "window: evidock case link '{case}' ITEM --stage {stage} --activity {activity}",
+                g.recorded,
+            ).format(n=g.recorded, case=a.case_number, stage=a.stage, activity=a.id)
             if g.kind in (GAP_NO_VIDEO, GAP_PARTIAL)
-            else "the officers' devices recorded nothing"
+            else _("the officers' devices recorded nothing")
         )
         out.line(
-            f"  {a.case_number} activity {a.id}: {label(STAGES, a.stage)} / "
-            f"{label(RECORD_TYPES, a.record_type)} {g.article}, {out.when(a.start_at)} - "
-            f"{out.when(a.end_at)}, officers {', '.join(a.officers)}"
-        )
-        out.line(f"      {what}" + (f"; reason: {g.exempt_reason}" if g.exempt_reason else ""))
+            "  "
+            + _(
+                "{case} activity {activity}: {stage} / {type} {article}, {start} - {end}, "
+                "officers {officers}"
+            ).format(case=a.case_number, activity=a.id, stage=label(STAGES, a.stage),
+                     type=label(RECORD_TYPES, a.record_type), article=g.article,
+                     start=out.when(a.start_at), end=out.when(a.end_at),
+                     officers=", ".join(a.officers))
+        )  # fmt: skip
+        if g.exempt_reason:
+            what = _("{what}; reason: {reason}").format(what=what, reason=g.exempt_reason)
+        out.line(f"      {what}")
         if g.coverage is not None:
             out.line(f"      {coverage_text(g.coverage, out.when)}")

@@ -14,9 +14,10 @@ import json
 import sys
 from typing import Any
 
+from i18n import N_, _
 from ingest.access import people
 from ingest.access.passwords import hash_password
-from ingest.access.roles import ROLE_NAMES, Action, Level, Relation, Role, decide
+from ingest.access.roles import Action, Level, Relation, Role, decide
 from ingest.cli.actor import acting, refused
 from ingest.cli.common import examples, open_dock, parse_time
 from ingest.config import Settings
@@ -29,12 +30,23 @@ from storage.records import Event, Person
 from verify.log.events import parse_time as parse_event_time
 
 ROLES = ", ".join(r.value for r in Role)
+ROLE_LABELS = {
+    Role.OFFICER: N_("officer"),
+    Role.CUSTODIAN: N_("custodian"),
+    Role.REVIEWER: N_("reviewer"),
+    Role.APPROVER: N_("approver"),
+    Role.SUPERVISOR: N_("supervisor"),
+    Role.AUDITOR: N_("auditor"),
+    Role.ADMIN: N_("admin"),
+}
+"""A role as the person list names it: its name in the reader's language, and the code that
+``grant`` takes when the two differ (English reads the code alone)."""
 
 
 def add_parsers(sub: Any) -> None:
     person = sub.add_parser(
         "person",
-        help="people who use evidock and their roles (custodian, reviewer, ...)",
+        help=_("people who use evidock and their roles (custodian, reviewer, ...)"),
         epilog=examples(
             "evidock person add zhang.wei --name 张伟 --badge J1 --role officer",
             "evidock person add li.na --name 李娜 --os-user lina --role custodian",
@@ -45,34 +57,44 @@ def add_parsers(sub: Any) -> None:
     acts = person.add_subparsers(dest="action", required=True)
     s = acts.add_parser(
         "add",
-        help="add a person (a custody event)",
+        help=_("add a person (a custody event)"),
         epilog=examples(
             "evidock person add zhang.wei --name 张伟 --badge J1 --unit 一中队 --role officer",
             "evidock person add li.na --name 李娜 --os-user lina --role custodian --password-stdin",
         ),
     )
-    s.add_argument("username", help="login name, e.g. zhang.wei")
-    s.add_argument("--name", required=True, help="full name, e.g. 张伟")
-    s.add_argument("--badge", help="officer badge (a registered officer)")
-    s.add_argument("--unit", default="", help="unit, e.g. 一中队")
-    s.add_argument("--os-user", help="the OS account the CLI maps to this person")
-    s.add_argument("--role", action="append", default=[], help=f"a role to grant: {ROLES}")
+    s.add_argument("username", help=_("login name, e.g. zhang.wei"))
+    s.add_argument("--name", required=True, help=_("full name, e.g. 张伟"))
+    s.add_argument("--badge", help=_("officer badge (a registered officer)"))
+    s.add_argument("--unit", default="", help=_("unit, e.g. 一中队"))
+    s.add_argument("--os-user", help=_("the OS account the CLI maps to this person"))
     s.add_argument(
-        "--password-stdin", action="store_true", help="read a password from the first line of stdin"
+        "--role",
+        action="append",
+        default=[],
+        help=_("a role to grant: {roles}").format(roles=ROLES),
+    )
+    s.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help=_("read a password from the first line of stdin"),
     )
     s.set_defaults(func=cmd_person_add)
 
     s = acts.add_parser(
         "list",
-        help="people, their roles and OS accounts",
+        help=_("people, their roles and OS accounts"),
         epilog=examples("evidock person list", "evidock person list --json"),
     )
     s.set_defaults(func=cmd_person_list)
 
-    for name, what in (("grant", "give a role"), ("revoke", "take a role away")):
+    for name, what in (
+        ("grant", _("give a role (a custody event)")),
+        ("revoke", _("take a role away (a custody event)")),
+    ):
         s = acts.add_parser(
             name,
-            help=f"{what} (a custody event)",
+            help=what,
             epilog=examples(f"evidock person {name} zhang.wei reviewer"),
         )
         s.add_argument("username")
@@ -81,7 +103,7 @@ def add_parsers(sub: Any) -> None:
 
     s = acts.add_parser(
         "disable",
-        help="disable a person (a custody event); roles stay on record",
+        help=_("disable a person (a custody event); roles stay on record"),
         epilog=examples("evidock person disable zhang.wei"),
     )
     s.add_argument("username")
@@ -89,32 +111,32 @@ def add_parsers(sub: Any) -> None:
 
     s = acts.add_parser(
         "passwd",
-        help="set a person's password (for the console)",
+        help=_("set a person's password (for the console)"),
         epilog=examples(
             "evidock person passwd li.na", "evidock person passwd li.na --password-stdin"
         ),
     )
     s.add_argument("username")
-    s.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    s.add_argument("--password-stdin", action="store_true", help=_("read it from stdin"))
     s.set_defaults(func=cmd_person_passwd)
 
     s = sub.add_parser(
         "access-log",
-        help="who saw what and when: views, plays, downloads, refusals, logins",
+        help=_("who saw what and when: views, plays, downloads, refusals, logins"),
         epilog=examples(
             "evidock access-log",
             "evidock access-log --person zhang.wei --csv > access.csv",
             "evidock access-log --item 12",
         ),
     )
-    s.add_argument("--person", help="a username (or an actor such as user:root)")
-    s.add_argument("--item", type=int, help="an item id")
-    s.add_argument("--case", help="a case number")
+    s.add_argument("--person", help=_("a username (or an actor such as user:root)"))
+    s.add_argument("--item", type=int, help=_("an item id"))
+    s.add_argument("--case", help=_("a case number"))
     s.add_argument("--since", metavar="TIME")
     s.add_argument("--until", metavar="TIME")
     s.add_argument("--limit", type=int, default=100)
     s.add_argument("--offset", type=int, default=0)
-    s.add_argument("--csv", action="store_true", help="CSV on stdout")
+    s.add_argument("--csv", action="store_true", help=_("CSV on stdout"))
     s.set_defaults(func=cmd_access_log)
 
 
@@ -122,13 +144,19 @@ def _role(text: str) -> Role:
     try:
         return Role(text.strip().lower())
     except ValueError:
-        raise UsageError(f"{text!r} is not a role 不是角色", hint=f"Roles: {ROLES}.") from None
+        raise UsageError(
+            _("{text!r} is not a role").format(text=text),
+            hint=_("Roles: {roles}.").format(roles=ROLES),
+        ) from None
 
 
 def _person(txn: Transaction, username: str) -> Person:
     p = rows.person_by_username(txn, username)
     if p is None:
-        raise UsageError(f"no person {username!r} 无此人员", hint="List: evidock person list")
+        raise UsageError(
+            _("no person {username!r}").format(username=username),
+            hint=_("List: evidock person list"),
+        )
     return p
 
 
@@ -145,14 +173,14 @@ def _password(stdin: bool) -> str:
     if stdin:
         text = sys.stdin.readline().rstrip("\r\n")
     elif sys.stdin.isatty():
-        text = getpass.getpass("密码 password: ")
-        if getpass.getpass("再输一次 again: ") != text:
-            raise UsageError("the two passwords differ 两次密码不一致")
+        text = getpass.getpass(_("password: "))
+        if getpass.getpass(_("again: ")) != text:
+            raise UsageError(_("the two passwords differ"))
     else:
-        raise UsageError("no password given", hint="Pipe it in with --password-stdin.")
+        raise UsageError(_("no password given"), hint=_("Pipe it in with --password-stdin."))
     if len(text) < 8:
         raise UsageError(
-            "a password needs at least 8 characters 密码至少 8 个字符", hint="Choose a longer one."
+            _("a password needs at least 8 characters"), hint=_("Choose a longer one.")
         )
     return text
 
@@ -161,7 +189,7 @@ def _managing(settings: Settings) -> tuple[Context, str]:
     ctx = open_dock(settings)
     try:
         actor, me = acting(ctx)
-        _may(me, Action.MANAGE_PEOPLE, "managing people 管理人员")
+        _may(me, Action.MANAGE_PEOPLE, _("managing people"))
     except BaseException:
         ctx.close()
         raise
@@ -183,7 +211,11 @@ def cmd_person_add(args: argparse.Namespace, out: Output, settings: Settings) ->
     finally:
         ctx.close()
     out.document(person_json(p))
-    out.line(f"已添加 added {p.username} ({p.name}); roles: {_roles_text(p)}")
+    out.line(
+        _("added {username} ({name}); roles: {roles}").format(
+            username=p.username, name=p.name, roles=_roles_text(p)
+        )
+    )
     return EXIT_OK
 
 
@@ -196,10 +228,10 @@ def cmd_person_list(args: argparse.Namespace, out: Output, settings: Settings) -
         ctx.close()
     out.document([person_json(p) for p in everyone])
     out.table(
-        ["USERNAME", "NAME", "BADGE", "UNIT", "OS USER", "ROLES", "STATE"],
+        [_("USERNAME"), _("NAME"), _("BADGE"), _("UNIT"), _("OS USER"), _("ROLES"), _("STATE")],
         [
             [p.username, p.name, p.badge or "-", p.unit or "-", p.os_user or "-",
-             _roles_text(p), "停用 disabled" if p.disabled else "active"]
+             _roles_text(p), _("disabled") if p.disabled else _("active")]
             for p in everyone
         ],
     )  # fmt: skip
@@ -218,8 +250,12 @@ def cmd_person_role(args: argparse.Namespace, out: Output, settings: Settings) -
     finally:
         ctx.close()
     out.document(person_json(p))
-    done = "已授予 granted" if args.grant else "已撤销 revoked"
-    out.line(f"{done} {role.value} {p.username}; roles now: {_roles_text(p)}")
+    done = (
+        _("granted {role} to {username}; roles now: {roles}")
+        if args.grant
+        else _("revoked {role} from {username}; roles now: {roles}")
+    )
+    out.line(done.format(role=role.value, username=p.username, roles=_roles_text(p)))
     return EXIT_OK
 
 
@@ -232,13 +268,13 @@ def cmd_person_disable(args: argparse.Namespace, out: Output, settings: Settings
     finally:
         ctx.close()
     out.document(person_json(p))
-    out.line(f"已停用 disabled {p.username}")
+    out.line(_("disabled {username}").format(username=p.username))
     return EXIT_OK
 
 
 def cmd_person_passwd(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     password = _password(args.password_stdin)
-    ctx, _ = _managing(settings)
+    ctx = _managing(settings)[0]
     try:
         with ctx.catalog.write() as txn:
             p = _person(txn, args.username)
@@ -246,7 +282,7 @@ def cmd_person_passwd(args: argparse.Namespace, out: Output, settings: Settings)
     finally:
         ctx.close()
     out.document({"person": p.username, "password": "set"})
-    out.line(f"已设置密码 password set for {p.username}")
+    out.line(_("password set for {username}").format(username=p.username))
     return EXIT_OK
 
 
@@ -254,13 +290,17 @@ def cmd_access_log(args: argparse.Namespace, out: Output, settings: Settings) ->
     since = parse_time(args.since, settings) if args.since else None
     until = parse_time(args.until, settings) if args.until else None
     if args.csv and out.json_mode:
-        raise UsageError("--csv and --json exclude each other", hint="Choose one output format.")
+        raise UsageError(
+            _("--csv and --json exclude each other"), hint=_("Choose one output format.")
+        )
     if not 0 < args.limit <= rows.MAX_PAGE or args.offset < 0:
-        raise UsageError(f"--limit takes 1 to {rows.MAX_PAGE}, --offset 0 or more")
+        raise UsageError(
+            _("--limit takes 1 to {max}, --offset 0 or more").format(max=rows.MAX_PAGE)
+        )
     ctx = open_dock(settings)
     try:
-        _, me = acting(ctx)
-        _may(me, Action.VIEW_ACCESS_LOG, "the access log 访问日志")
+        me = acting(ctx)[1]
+        _may(me, Action.VIEW_ACCESS_LOG, _("the access log"))
         with ctx.catalog.read() as txn:
             events = rows.access_events(txn, person=args.person, item_id=args.item,
                                         case=args.case, since=since, until=until,
@@ -277,7 +317,7 @@ def cmd_access_log(args: argparse.Namespace, out: Output, settings: Settings) ->
                         d.get("action") or "", e.data])  # fmt: skip
         return EXIT_OK
     out.table(
-        ["SEQ", "WHEN", "TYPE", "WHO", "ITEM", "CASE", "WHAT"],
+        [_("SEQ"), _("WHEN"), _("TYPE"), _("WHO"), _("ITEM"), _("CASE"), _("WHAT")],
         [
             [e.seq, out.when(parse_event_time(e.time)), e.type, e.actor, e.item or "-",
              d.get("case") or "-", d.get("action") or d.get("what") or "-"]
@@ -288,8 +328,13 @@ def cmd_access_log(args: argparse.Namespace, out: Output, settings: Settings) ->
 
 
 def _roles_text(p: Person) -> str:
-    names = [f"{ROLE_NAMES[Role(r)][0]} {r}" for r in sorted(p.roles) if r in set(Role)]
+    names = [_role_text(Role(r)) for r in sorted(p.roles) if r in set(Role)]
     return ", ".join(names) or "-"
+
+
+def _role_text(role: Role) -> str:
+    shown = _(ROLE_LABELS[role])
+    return role.value if shown == role.value else f"{shown} {role.value}"
 
 
 def person_json(p: Person) -> dict[str, Any]:

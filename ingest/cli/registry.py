@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from i18n import _
 from ingest.cases.lifecycle import log_assignment, log_device, log_officer  # issue 14
 from ingest.cases.vocab import DEVICE_STATUSES, label
 from ingest.cli import devicelife
@@ -13,7 +14,7 @@ from ingest.cli.common import examples, open_dock, parse_time
 from ingest.config import Settings
 from ingest.context import os_actor
 from ingest.errors import EXIT_OK
-from ingest.output import Output
+from ingest.output import Output, pad, width
 from storage.catalog.caserecords import IN_SERVICE
 from storage.catalog.offload import OffloadOps
 
@@ -21,43 +22,47 @@ from storage.catalog.offload import OffloadOps
 def add_parsers(sub: Any) -> None:
     s = sub.add_parser(
         "init",
-        help="create the data dir, catalog and signing key (idempotent)",
-        description="The one command that makes a data directory: its catalog (migrated to the "
-        "newest schema), its store and this dock's signing key. Run it again at any time: it "
-        "changes nothing that is there and prints the verifier key to publish.",
+        help=_("create the data dir, catalog and signing key (idempotent)"),
+        description=_(
+            "The one command that makes a data directory: its catalog (migrated to the newest "
+            "schema), its store and this dock's signing key. Run it again at any time: it "
+            "changes nothing that is there and prints the verifier key to publish."
+        ),
         epilog=examples("EVIDOCK_HOME=/srv/evidock evidock init", "evidock init --json"),
     )
     s.set_defaults(func=cmd_init)
 
     dev = sub.add_parser(
         "device",
-        help="register and list devices",
+        help=_("register and list devices"),
         epilog=examples("evidock device add BWC-7 --officer J1", "evidock device list"),
     ).add_subparsers(dest="action", required=True)
     s = dev.add_parser(
         "add",
-        help="register a device by its serial",
+        help=_("register a device by its serial"),
         epilog=examples(
             "evidock device add BWC-7",
             "evidock device add REC-2 --kind audio-recorder --vendor Acme --officer J1",
         ),
     )
     s.add_argument("serial")
-    s.add_argument("--kind", default="body-camera", help="body-camera, audio-recorder, camera, ...")
+    s.add_argument(
+        "--kind", default="body-camera", help=_("body-camera, audio-recorder, camera, ...")
+    )
     s.add_argument("--vendor", default="")
     s.add_argument("--model", default="")
-    s.add_argument("--officer", metavar="BADGE", help="assign it to this officer from now on")
-    s.add_argument("--in-service-since", metavar="TIME", help="documented start of service")
+    s.add_argument("--officer", metavar="BADGE", help=_("assign it to this officer from now on"))
+    s.add_argument("--in-service-since", metavar="TIME", help=_("documented start of service"))
     s.set_defaults(func=cmd_device_add)
     s = dev.add_parser(
         "list",
-        help="list devices",
+        help=_("list devices"),
         epilog=examples("evidock device list", "evidock device list --json"),
     )
     s.set_defaults(func=cmd_device_list)
     s = dev.add_parser(
         "assign",
-        help="hand a device to an officer (history is kept)",
+        help=_("hand a device to an officer (history is kept)"),
         epilog=examples(
             "evidock device assign BWC-7 J2",
             "evidock device assign BWC-7 J2 --from 2026-11-26T08:00",
@@ -65,19 +70,19 @@ def add_parsers(sub: Any) -> None:
     )
     s.add_argument("serial")
     s.add_argument("badge")
-    s.add_argument("--from", dest="start", metavar="TIME", help="ISO time (default: now)")
-    s.add_argument("--reason", help="why an earlier custody is recorded only now")
+    s.add_argument("--from", dest="start", metavar="TIME", help=_("ISO time (default: now)"))
+    s.add_argument("--reason", help=_("why an earlier custody is recorded only now"))
     s.set_defaults(func=cmd_device_assign)
     devicelife.add_parsers(dev)  # retire, lost, repair, return (issue 20)
 
     off = sub.add_parser(
         "officer",
-        help="register and list officers",
+        help=_("register and list officers"),
         epilog=examples('evidock officer add J1 --name "Zhang San"', "evidock officer list"),
     ).add_subparsers(dest="action", required=True)
     s = off.add_parser(
         "add",
-        help="register an officer",
+        help=_("register an officer"),
         epilog=examples(
             'evidock officer add J1 --name "Zhang San" --unit "Team 1" --certificate 21010000001'
         ),
@@ -85,11 +90,11 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("badge")
     s.add_argument("--name", required=True)
     s.add_argument("--unit", default="")
-    s.add_argument("--certificate", default="", help="enforcement certificate number")
+    s.add_argument("--certificate", default="", help=_("enforcement certificate number"))
     s.set_defaults(func=cmd_officer_add)
     s = off.add_parser(
         "list",
-        help="list officers",
+        help=_("list officers"),
         epilog=examples("evidock officer list", "evidock officer list --json"),
     )
     s.set_defaults(func=cmd_officer_list)
@@ -107,10 +112,16 @@ def cmd_init(args: argparse.Namespace, out: Output, settings: Settings) -> int:
             "verifier_key": ctx.key.verifier,
         }
     )
-    out.line(f"data dir     {settings.data_dir}")
-    out.line(f"catalog      {settings.catalog_url}")
-    out.line(f"dock         {ctx.dock.name}")
-    out.line(f"signing key  {'created' if ctx.key_created else 'present'}: {ctx.key.verifier}")
+    key = _("created: {key}") if ctx.key_created else _("present: {key}")
+    facts = [
+        (_("data dir"), str(settings.data_dir)),
+        (_("catalog"), settings.catalog_url),
+        (_("dock"), ctx.dock.name),
+        (_("signing key"), key.format(key=ctx.key.verifier)),
+    ]
+    wide = max(width(name) for name, _value in facts) + 2
+    for name, value in facts:
+        out.line(f"{pad(name, wide)}{value}")
     return EXIT_OK
 
 
@@ -147,9 +158,12 @@ def cmd_device_add(args: argparse.Namespace, out: Output, settings: Settings) ->
     finally:
         ctx.close()
     out.document({"serial": dev.serial, "officer": args.officer})
-    out.line(
-        f"device {dev.serial} registered" + (f", held by {args.officer}" if args.officer else "")
+    done = (
+        _("device {serial} registered, held by {officer}")
+        if args.officer
+        else _("device {serial} registered")
     )
+    out.line(done.format(serial=dev.serial, officer=args.officer))
     return EXIT_OK
 
 
@@ -182,13 +196,21 @@ def cmd_device_list(args: argparse.Namespace, out: Output, settings: Settings) -
         ]
     )
     out.table(
-        ["SERIAL", "KIND", "MODEL", "REGISTERED", "STATUS", "OFFICER", "LAST DOCKED"],
+        [
+            _("SERIAL"),
+            _("KIND"),
+            _("MODEL"),
+            _("REGISTERED"),
+            _("STATUS"),
+            _("OFFICER"),
+            _("LAST DOCKED"),
+        ],
         [
             [
                 d.serial,
                 d.kind,
                 d.model or "-",
-                "yes" if d.registered else "NO",
+                _("yes") if d.registered else _("NO"),
                 label(DEVICE_STATUSES, now(d.serial)),
                 d.officer_badge or "-",
                 out.when(d.last_docked_at),
@@ -222,8 +244,15 @@ def cmd_device_assign(args: argparse.Namespace, out: Output, settings: Settings)
             "until": None if until is None else until.isoformat(),
         }
     )
-    upto = f" until {out.when(until)} (recorded later: {args.reason})" if until else ""
-    out.line(f"device {args.serial} held by {args.badge} from {out.when(start)}{upto}")
+    held = (
+        _("device {serial} held by {badge} from {start} until {until} (recorded later: {reason})")
+        if until
+        else _("device {serial} held by {badge} from {start}")
+    )
+    out.line(
+        held.format(serial=args.serial, badge=args.badge, start=out.when(start),
+                    until=out.when(until), reason=args.reason)
+    )  # fmt: skip
     return EXIT_OK
 
 
@@ -242,7 +271,7 @@ def cmd_officer_add(args: argparse.Namespace, out: Output, settings: Settings) -
     finally:
         ctx.close()
     out.document({"badge": o.badge, "name": o.name})
-    out.line(f"officer {o.badge} ({o.name}) registered")
+    out.line(_("officer {badge} ({name}) registered").format(badge=o.badge, name=o.name))
     return EXIT_OK
 
 
@@ -260,7 +289,7 @@ def cmd_officer_list(args: argparse.Namespace, out: Output, settings: Settings) 
         ]
     )
     out.table(
-        ["BADGE", "NAME", "UNIT", "CERTIFICATE"],
+        [_("BADGE"), _("NAME"), _("UNIT"), _("CERTIFICATE")],
         [[o.badge, o.name, o.unit or "-", o.certificate_no or "-"] for o in officers],
     )
     return EXIT_OK

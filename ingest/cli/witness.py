@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from i18n import _
 from ingest.cli.common import examples, open_dock
 from ingest.config import Settings
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
@@ -37,7 +38,7 @@ logger = logging.getLogger(__name__)
 def add_parsers(sub: Any) -> None:
     w = sub.add_parser(
         "witness",
-        help="witness of custody logs (C2SP tlog-witness) on another host, and submissions",
+        help=_("witness of custody logs (C2SP tlog-witness) on another host, and submissions"),
         epilog=examples(
             "evidock witness init --state /var/lib/evidock-witness --name legal.example/w1",
             "evidock witness serve --state /var/lib/evidock-witness --listen 0.0.0.0:7380",
@@ -45,17 +46,17 @@ def add_parsers(sub: Any) -> None:
     ).add_subparsers(dest="witness_command", required=True)
     s = w.add_parser(
         "init",
-        help="make the witness's state directory and key; print its key",
+        help=_("make the witness's state directory and key; print its key"),
         epilog=examples(
             "evidock witness init --state /var/lib/evidock-witness --name legal.example/w1"
         ),
     )
     s.add_argument("--state", type=Path, required=True, metavar="DIR")
-    s.add_argument("--name", required=True, help="witness name, e.g. legal.example.gov/w1")
+    s.add_argument("--name", required=True, help=_("witness name, e.g. legal.example.gov/w1"))
     s.set_defaults(func=cmd_init)
     s = w.add_parser(
         "serve",
-        help="answer add-checkpoint requests until SIGTERM",
+        help=_("answer add-checkpoint requests until SIGTERM"),
         epilog=examples(
             "evidock witness serve --state /var/lib/evidock-witness --listen 0.0.0.0:7380 "
             "--log evidock/custody-log=dock-01+1a2b3c4d+AQ...",
@@ -64,12 +65,12 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("--state", type=Path, required=True, metavar="DIR")
     s.add_argument("--listen", default="127.0.0.1:7380", metavar="HOST:PORT")
     s.add_argument("--log", action="append", default=[], metavar="ORIGIN=VKEY",
-                   help="a log it witnesses and a key that signs it (repeatable; also "
-                        "[logs] in DIR/witness.toml)")  # fmt: skip
+                   help=_("a log it witnesses and a key that signs it (repeatable; also "
+                          "[logs] in DIR/witness.toml)"))  # fmt: skip
     s.set_defaults(func=cmd_serve, daemon=True)  # logs INFO by default (the journal)
     s = w.add_parser(
         "submit",
-        help="send pending checkpoints to the [trust] witnesses now",
+        help=_("send pending checkpoints to the [trust] witnesses now"),
         epilog=examples("evidock witness submit", "evidock witness submit --json"),
     )
     s.set_defaults(func=cmd_submit)
@@ -92,12 +93,21 @@ def cmd_init(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     try:
         key, created = init_state(args.state, args.name)
     except (WitnessStateError, ValueError) as e:
-        raise UsageError(f"witness init: {e}", hint=getattr(e, "hint", None)) from e
+        raise UsageError(
+            _("witness init: {error}").format(error=e), hint=getattr(e, "hint", None)
+        ) from e
     if out.json_mode:
         out.document({"name": key.name, "verifier_key": key.vkey, "created": created})
     else:
-        out.line(f"witness {key.name} {'created' if created else 'already there'} in {args.state}")
-        out.line(f"verifier key (pin it in the docks' [trust] witnesses): {key.vkey}")
+        done = (
+            _("witness {name} created in {state}")
+            if created
+            else _("witness {name} already there in {state}")
+        )
+        out.line(done.format(name=key.name, state=args.state))
+        out.line(
+            _("verifier key (pin it in the docks' [trust] witnesses): {key}").format(key=key.vkey)
+        )
     return EXIT_OK
 
 
@@ -109,14 +119,17 @@ def cmd_serve(args: argparse.Namespace, out: Output, settings: Settings) -> int:
             origin, key = parse_log_flag(text)
             logs.setdefault(origin, []).append(key)
     except WitnessStateError as e:
-        raise UsageError(f"witness serve: {e}", hint=e.hint) from e
+        raise UsageError(_("witness serve: {error}").format(error=e), hint=e.hint) from e
     if not logs:
-        raise UsageError("witness serve: no log to witness",
-                         hint="Give --log ORIGIN=VKEY (the dock's key as 'evidock init' prints "
-                              "it), or list them under [logs] in witness.toml.")  # fmt: skip
-    host, _, port = args.listen.rpartition(":")
+        raise UsageError(_("witness serve: no log to witness"),
+                         hint=_("Give --log ORIGIN=VKEY (the dock's key as 'evidock init' prints "
+                                "it), or list them under [logs] in witness.toml."))  # fmt: skip
+    host, _colon, port = args.listen.rpartition(":")
     if not port.isdigit():
-        raise UsageError(f"--listen {args.listen!r} is not HOST:PORT", hint="e.g. 0.0.0.0:7380")
+        raise UsageError(
+            _("--listen {listen!r} is not HOST:PORT").format(listen=args.listen),
+            hint=_("e.g. 0.0.0.0:7380"),
+        )
     server = WitnessServer((host or "127.0.0.1", int(port)), state=args.state, name=name,
                            seed=seed, logs=logs)  # fmt: skip
     stop = threading.Event()
@@ -130,7 +143,11 @@ def cmd_serve(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     try:
         # the tests read this line to find the port
         host_shown = str(server.server_address[0])
-        out.line(f"witness {name} listening on {host_shown}:{server.server_port}")
+        out.line(
+            _("witness {name} listening on {address}").format(
+                name=name, address=f"{host_shown}:{server.server_port}"
+            )
+        )
         stop.wait()
     finally:
         server.shutdown()
@@ -146,8 +163,9 @@ def cmd_submit(args: argparse.Namespace, out: Output, settings: Settings) -> int
     try:
         if not ctx.settings.trust.witnesses:
             raise UsageError(
-                "no witness configured",
-                hint="List them in [trust] witnesses = [{url = ..., key = ...}].",
+                _("no witness configured"),
+                # the braces are TOML, not values: no .format on this one
+                hint=_("List them in [trust] witnesses = [{url = ..., key = ...}]."),
             )
         done = ctx.submit_to_witnesses()
     finally:
@@ -158,7 +176,15 @@ def cmd_submit(args: argparse.Namespace, out: Output, settings: Settings) -> int
                       "refused": [r.witness for r in done.refused],
                       "unreachable": list(done.unreachable)})  # fmt: skip
     else:
-        out.line(f"cosigned {done.cosigned}, pending {done.pending}")
+        out.line(
+            _("cosigned {cosigned}, pending {pending}").format(
+                cosigned=done.cosigned, pending=done.pending
+            )
+        )
         for r in done.refused:
-            out.line(f"REFUSED by {r.witness} at size {r.size}: {r.detail}")
+            out.line(
+                _("REFUSED by {witness} at size {size}: {detail}").format(
+                    witness=r.witness, size=r.size, detail=r.detail
+                )
+            )
     return EXIT_FAILURE if done.refused else EXIT_OK

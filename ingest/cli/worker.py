@@ -8,6 +8,7 @@ from datetime import datetime
 from types import FrameType
 from typing import Any
 
+from i18n import _, n_
 from ingest.cli.common import examples, open_dock
 from ingest.config import Settings
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
@@ -23,43 +24,48 @@ from storage.records import Job
 def add_parsers(sub: Any) -> None:
     s = sub.add_parser(
         "worker",
-        help="job workers: review proxies (transcode) from the queue, until SIGTERM",
-        description="Claims jobs from the catalog's queue under a lease and runs them below "
-        "acquisition's CPU and I/O priority. SIGTERM gives the jobs in hand back to the queue.",
+        help=_("job workers: review proxies (transcode) from the queue, until SIGTERM"),
+        description=_(
+            "Claims jobs from the catalog's queue under a lease and runs them below "
+            "acquisition's CPU and I/O priority. SIGTERM gives the jobs in hand back to the queue."
+        ),
         epilog=examples(
             "evidock worker",
             "evidock worker --drain --kinds transcode --concurrency 2",
         ),
     )
+    known = ", ".join(sorted(HANDLERS))
     s.add_argument("--kinds", metavar="KIND,...",
-                   help=f"job kinds to run (known: {', '.join(sorted(HANDLERS))}; default: "
-                        "transcode, and upload when [s3] is configured)")  # fmt: skip
-    s.add_argument("--concurrency", type=int, metavar="N", help="worker threads ([worker])")
+                   help=_("job kinds to run (known: {kinds}; default: transcode, and upload "
+                          "when [s3] is configured)").format(kinds=known))  # fmt: skip
+    s.add_argument("--concurrency", type=int, metavar="N", help=_("worker threads ([worker])"))
     s.add_argument(
         "--drain",
         action="store_true",
-        help="work until nothing more can be done now; exit 0 once no job is left, else 1 "
-        "naming what waits and why",
+        help=_(
+            "work until nothing more can be done now; exit 0 once no job is left, else 1 "
+            "naming what waits and why"
+        ),
     )
     s.add_argument("--metrics-address", metavar="HOST:PORT",
-                   help="Prometheus endpoint ('off' for none)")  # fmt: skip
+                   help=_("Prometheus endpoint ('off' for none)"))  # fmt: skip
     s.set_defaults(func=cmd_worker, daemon=True)  # logs INFO by default (the journal)
     s = sub.add_parser(
         "jobs",
-        help="the job queue: counts by state, and the jobs not done",
+        help=_("the job queue: counts by state, and the jobs not done"),
         epilog=examples(
             "evidock jobs",
             "evidock jobs --state failed --json",
             "evidock jobs --retry-failed --kind upload",
         ),
     )
-    s.add_argument("--state", choices=STATES, help="list jobs in this state")
+    s.add_argument("--state", choices=STATES, help=_("list jobs in this state"))
     s.add_argument(
         "--retry-failed",
         action="store_true",
-        help="queue the failed jobs again (after fixing their cause), attempts reset",
+        help=_("queue the failed jobs again (after fixing their cause), attempts reset"),
     )
-    s.add_argument("--kind", metavar="KIND", help="with --retry-failed: only jobs of this kind")
+    s.add_argument("--kind", metavar="KIND", help=_("with --retry-failed: only jobs of this kind"))
     s.set_defaults(func=cmd_jobs)
 
 
@@ -67,11 +73,11 @@ def cmd_worker(args: argparse.Namespace, out: Output, settings: Settings) -> int
     kinds = [k.strip() for k in (args.kinds or "").split(",") if k.strip()] or None
     if args.kinds is not None and (not kinds or any(k not in HANDLERS for k in kinds)):
         raise UsageError(
-            f"--kinds {args.kinds!r}: unknown job kind",
-            hint=f"Known kinds: {', '.join(sorted(HANDLERS))}.",
+            _("--kinds {kinds!r}: unknown job kind").format(kinds=args.kinds),
+            hint=_("Known kinds: {kinds}.").format(kinds=", ".join(sorted(HANDLERS))),
         )
     if args.concurrency is not None and not 1 <= args.concurrency <= 64:
-        raise UsageError("--concurrency must be between 1 and 64")
+        raise UsageError(_("--concurrency must be between 1 and 64"))
     # the first node of a fleet up creates the schema of the empty PostgreSQL catalog
     ctx = open_dock(settings, create_schema=True)
     served: Served | None = None
@@ -88,8 +94,10 @@ def cmd_worker(args: argparse.Namespace, out: Output, settings: Settings) -> int
                 served = serve(address, metrics.registry)
             except (OSError, ValueError) as e:
                 raise UsageError(
-                    f"cannot serve metrics at {address}: {e}",
-                    hint="Choose a free HOST:PORT with --metrics-address, or 'off'.",
+                    _("cannot serve metrics at {address}: {error}").format(
+                        address=address, error=e
+                    ),
+                    hint=_("Choose a free HOST:PORT with --metrics-address, or 'off'."),
                 ) from e
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -124,14 +132,21 @@ def cmd_worker(args: argparse.Namespace, out: Output, settings: Settings) -> int
         }
     )
     out.line(
-        f"worker {pool.name}: {ended['done']} done, {ended['retry']} to retry, "
-        f"{ended['failed']} failed for good, {ended['released']} given back; {left} left"
-    )
+        _(
+            "worker {name}: {done} done, {retry} to retry, {failed} failed for good, "
+            "{released} given back; {left} left"
+        ).format(name=pool.name, done=ended["done"], retry=ended["retry"],
+                 failed=ended["failed"], released=ended["released"], left=left)
+    )  # fmt: skip
     for j in waiting:  # a drain ends when the rest can only be done later: say what and why
-        why = j.last_error or ("in another worker's hands" if j.state == RUNNING else "queued")
+        why = j.last_error or (
+            _("in another worker's hands") if j.state == RUNNING else _("queued")
+        )
         out.line(
-            f"  waits: job {j.id} {j.kind} item {j.item_id or '-'}, next try "
-            f"{out.when(j.not_before)}: {why}"
+            "  "
+            + _("waits: job {job} {kind} item {item}, next try {at}: {why}").format(
+                job=j.id, kind=j.kind, item=j.item_id or "-", at=out.when(j.not_before), why=why
+            )
         )
     return EXIT_OK if not args.drain or left == 0 else EXIT_FAILURE
 
@@ -143,7 +158,10 @@ def _waiting_json(j: Job) -> dict[str, object]:
 
 def cmd_jobs(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     if args.kind is not None and not args.retry_failed:
-        raise UsageError("--kind goes with --retry-failed", hint="evidock jobs --retry-failed")
+        raise UsageError(
+            _("--kind goes with --retry-failed"),
+            hint="evidock jobs --retry-failed",  # untranslated: a command line to copy
+        )
     ctx = open_dock(settings)
     retried: list[Job] = []
     try:
@@ -180,12 +198,22 @@ def cmd_jobs(args: argparse.Namespace, out: Output, settings: Settings) -> int:
         }
     )
     if args.retry_failed:
-        out.line(f"queued again: {len(retried)} failed job(s)"
-                 + (f" ({', '.join(str(j.id) for j in retried)})" if retried else ""))  # fmt: skip
+        again = n_("queued again: {n} failed job", "queued again: {n} failed jobs",
+                   len(retried)).format(n=len(retried))  # fmt: skip
+        ids = ", ".join(str(j.id) for j in retried)
+        out.line(f"{again} ({ids})" if retried else again)
     summary = ", ".join(f"{k} {s}: {n}" for (k, s), n in sorted(counts.items()))
-    out.line(f"jobs: {summary or 'none'}")
+    out.line(_("jobs: {summary}").format(summary=summary or _("none")))
     out.table(
-        ["JOB", "KIND", "ITEM", "STATE", "TRIES", "NEXT/LEASE/ENDED", "LAST ERROR"],
+        [
+            _("JOB"),
+            _("KIND"),
+            _("ITEM"),
+            _("STATE"),
+            _("TRIES"),
+            _("NEXT/LEASE/ENDED"),
+            _("LAST ERROR"),
+        ],
         [
             [
                 j.id,

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import i18n
 from ingest.context import Context
 from tests.cases.conftest import Clip, dock, lay_out, register
 
@@ -29,12 +30,12 @@ def test_report_order_clock_summary_details_and_csv(
     assert code == 0
     lines = out.splitlines()
     first = next(i for i, ln in enumerate(lines) if "Late offloads, not excused" in ln)
-    clock = next(i for i, ln in enumerate(lines) if ln.startswith("时钟问题 Clock problems"))
+    clock = next(i for i, ln in enumerate(lines) if ln.startswith("Clock problems"))
     assert first < clock  # the late items come before the clock problems
     assert f"#{late} BWC-1" in lines[first + 1]
     # the two future clips, and the old one that disagrees with them (same docking)
-    assert "3 recording(s) on 1 device(s)" in lines[clock]
-    assert lines[clock + 1].startswith("  BWC-1: 3 recording(s)")
+    assert "3 recordings on 1 device" in lines[clock]
+    assert lines[clock + 1].startswith("  BWC-1: 3 recordings")
     assert "camera clock in the future ×2" in lines[clock + 1]
     assert not any("f1.mp4" in ln for ln in lines[clock:])  # summarised, not one per clip
 
@@ -55,11 +56,13 @@ def test_the_pdf_report_renders_the_chinese_text_and_names_its_checkpoint(
     register(ctx, badge="J1", serial="BWC-1", since=timedelta(days=5))
     dock(ctx, lay_out(tmp_path / "c1", ("a.mp4", clips["old"])), "BWC-1")
     pdf = tmp_path / "overdue.pdf"
-    code, _ = cli("overdue", "--pdf", str(pdf))
+    with i18n.speaking("zh"):  # the office reads it in Chinese
+        code, _ = cli("overdue", "--pdf", str(pdf))
     assert code == 0 and pdf.read_bytes().startswith(b"%PDF")
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
                           check=True).stdout  # fmt: skip
-    assert "逾期上传" in text and "BWC-1" in text and "Signed checkpoint" in text
+    assert "执法记录逾期报告" in text and "逾期上传" in text and "BWC-1" in text
+    assert "已签名检查点" in text and "Signed checkpoint" not in text  # one language
     with ctx.catalog.read() as txn:
         head = txn.log.head().size
-    assert f"size {head}" in text  # the checkpoint taken for the report covers the log
+    assert f"日志大小 {head}" in text  # the checkpoint taken for the report covers the log

@@ -23,7 +23,10 @@ from ingest.output import Output
 @pytest.fixture
 def bare(tmp_path: Path):
     """evidock in a data dir that does not exist yet (EVIDOCK_HOME=tmp/home)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDOCK_")}
+    # the suite's language (tests/conftest.py) stays: the assertions read English
+    env = {
+        k: v for k, v in os.environ.items() if k == "EVIDOCK_LANG" or not k.startswith("EVIDOCK_")
+    }
     env["EVIDOCK_HOME"] = str(tmp_path / "home")
     env["EVIDOCK_DOCK_NAME"] = "dock-cli"
 

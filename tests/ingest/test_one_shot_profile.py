@@ -21,7 +21,10 @@ GAT = "DCIM/100GAT/BWC0042_J0042_20261126083000_0001.MP4"
 
 @pytest.fixture
 def evidock(tmp_path: Path) -> Run:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDOCK_")}
+    # the suite's language (tests/conftest.py) stays: the assertions read English
+    env = {
+        k: v for k, v in os.environ.items() if k == "EVIDOCK_LANG" or not k.startswith("EVIDOCK_")
+    }
     env |= {"EVIDOCK_HOME": str(tmp_path / "home"), "EVIDOCK_DOCK_NAME": "dock-one-shot"}
 
     def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -51,7 +54,7 @@ def test_a_gat947_copy_is_filed_under_the_serial_its_names_carry(
     assert added.returncode == 0, added.stderr
     done = evidock("ingest", str(root))
     assert done.returncode == 0, done.stderr
-    assert "gat947-recorder" in done.stdout and "设备档案" in done.stdout
+    assert "device profile: gat947-recorder" in done.stdout
     assert "BWC0042" in done.stdout and "folder-" not in done.stdout
     doc = json.loads(evidock("--json", "items").stdout)
     assert [(i["device"], i["officer"]) for i in doc] == [("BWC0042", "J0042")]

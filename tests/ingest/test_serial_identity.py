@@ -131,7 +131,7 @@ def test_ingest_output_names_the_files_that_claim_another_device() -> None:
     buf = io.StringIO()
     serial_lines(Output(json_mode=False, zone=ZoneInfo("UTC"), stream=buf), report)
     assert buf.getvalue().splitlines() == [
-        "WARNING: 2 file(s) named for another device; they came off this medium and are filed "
+        "WARNING: 2 files named for another device; they came off this medium and are filed "
         "under BWC0001 (folder), flagged serial_mismatch:",
         f"  {AAAB}  names AAAB",
         "  DCIM/x\\x1b[2J_J1_20261126083000.MP4  names X\\x1b",

@@ -21,8 +21,10 @@ from verify.witness.cosignature import parse_cosigner_key
 
 
 def evidock(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDOCK_")}
-    env["EVIDOCK_LANG"] = "en"  # the suite reads English (tests/conftest.py)
+    # the suite's language (tests/conftest.py) stays: the assertions read English
+    env = {
+        k: v for k, v in os.environ.items() if k == "EVIDOCK_LANG" or not k.startswith("EVIDOCK_")
+    }
     return subprocess.run([sys.executable, "-m", "ingest.cli.main", *args], env=env,
                           capture_output=True, text=True, timeout=60)  # fmt: skip
 
