@@ -67,6 +67,8 @@ def display_path(raw: bytes) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
+# The reasons of anomalies stay English: they are recorded in the custody log (not_acquired
+# events, ingest.pipeline.docking.left_on_device); whoever displays one may translate it.
 _KINDS = {
     stat.S_IFLNK: ("symlink", "symbolic link: not followed"),
     stat.S_IFIFO: ("fifo", "named pipe: not a recording"),

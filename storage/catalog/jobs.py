@@ -136,6 +136,7 @@ class JobOps:
             if row is None:
                 return None
             if row.state == RUNNING:  # its worker died or hung: the lease ran out
+                # last_error is stored in the catalog and stays English, as the journal does
                 expired = row.lease_expires.isoformat() if row.lease_expires else "?"
                 lost = f"the lease of {row.lease_owner} expired at {expired}"
                 if row.attempts >= max_attempts:
