@@ -17,6 +17,7 @@ from pathlib import Path
 
 from devices.errors import DeviceError
 from devices.profiles import UsbProps
+from i18n import N_, _
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ Runner = Callable[[Sequence[str]], None]
 
 class MountError(DeviceError):
     code = "mount-failed"
-    hint = "The device stays untouched; re-dock it, and check 'journalctl -u evidock-dock'."
+    hint = N_("The device stays untouched; re-dock it, and check 'journalctl -u evidock-dock'.")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,10 +69,16 @@ def plan_mount(props: UsbProps, mount_root: Path) -> MountPlan:
     """Where and how to mount; the folder name comes from the kernel's device name only."""
     fstype = props.fs_type
     if fstype not in ALLOWED_FS:
-        raise MountError(f"{props.devnode}: file system {fstype!r} is not one evidock mounts")
+        raise MountError(
+            _("{device}: file system {fstype} is not one evidock mounts").format(
+                device=props.devnode, fstype=repr(fstype)
+            )
+        )
     name = Path(props.devnode).name
     if not name or not name.replace("-", "").isalnum():
-        raise MountError(f"unexpected device node name {props.devnode!r}")
+        raise MountError(
+            _("unexpected device node name {device}").format(device=repr(props.devnode))
+        )
     return MountPlan(
         devnode=props.devnode,
         target=mount_root / name,
@@ -97,7 +104,11 @@ def _run(cmd: Sequence[str]) -> None:
         privileged(cmd, os.geteuid()), capture_output=True, text=True, timeout=60, check=False
     )
     if proc.returncode != 0:
-        raise MountError(f"{' '.join(cmd)} failed: {proc.stderr.strip() or proc.returncode}")
+        raise MountError(
+            _("{command} failed: {error}").format(
+                command=" ".join(cmd), error=proc.stderr.strip() or proc.returncode
+            )
+        )
 
 
 def existing_mount(devnode: str, mounts_text: str) -> Path | None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from devices.errors import DeviceError
+from i18n import N_, _
 
 BUILTIN_DIR = Path(__file__).with_name("profiles")
 SERIAL_SOURCES = ("udev", "file", "filename", "folder")
@@ -28,7 +29,9 @@ _SERIAL_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 
 class ProfileError(DeviceError):
     code = "bad-profile"
-    hint = "Fix the profile file named in the message (see devices/profiles/*.toml for examples)."
+    hint = N_(
+        "Fix the profile file named in the message (see devices/profiles/*.toml for examples)."
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -210,7 +213,9 @@ def parse_profile(text: str, *, source: str) -> DeviceProfile:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ProfileError(f"{source}: not valid TOML: {e}") from e
+        raise ProfileError(
+            _("{source}: not valid TOML: {error}").format(source=source, error=e)
+        ) from e
     match = _table(raw, "match", source)
     serial = _table(raw, "serial", source)
     media = _table(raw, "media", source)
@@ -218,16 +223,28 @@ def parse_profile(text: str, *, source: str) -> DeviceProfile:
     policy = _table(raw, "policy", source)
     name = raw.get("name")
     if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,62}", name):
-        raise ProfileError(f"{source}: name must be lowercase letters, digits, '.', '_' or '-'")
+        raise ProfileError(
+            _("{source}: name must be lowercase letters, digits, '.', '_' or '-'").format(
+                source=source
+            )
+        )
     sources = tuple(serial.get("sources", ["udev", "folder"]))
     bad = [s for s in sources if s not in SERIAL_SOURCES]
     if bad:
-        raise ProfileError(f"{source}: unknown serial source(s) {bad}; use {SERIAL_SOURCES}")
+        raise ProfileError(
+            _("{source}: unknown serial source(s) {bad}; use {known}").format(
+                source=source, bad=bad, known=SERIAL_SOURCES
+            )
+        )
     usb_ids = []
     for entry in match.get("usb_ids", []):
         m = re.fullmatch(r"([0-9a-fA-F]{4}):([0-9a-fA-F]{4}|\*)", str(entry))
         if not m:
-            raise ProfileError(f"{source}: usb_ids entry {entry!r} is not 'vvvv:pppp'")
+            raise ProfileError(
+                _("{source}: usb_ids entry {entry} is not 'vvvv:pppp'").format(
+                    source=source, entry=repr(entry)
+                )
+            )
         usb_ids.append((m.group(1).lower(), m.group(2).lower()))
     for key, value in (
         ("filename_pattern", serial.get("filename_pattern")),
@@ -239,7 +256,11 @@ def parse_profile(text: str, *, source: str) -> DeviceProfile:
             try:
                 re.compile(value)
             except re.error as e:
-                raise ProfileError(f"{source}: {key} is not a valid regular expression: {e}") from e
+                raise ProfileError(
+                    _("{source}: {key} is not a valid regular expression: {error}").format(
+                        source=source, key=key, error=e
+                    )
+                ) from e
     return DeviceProfile(
         name=name,
         kind=str(raw.get("kind", "camera")),
@@ -263,5 +284,5 @@ def parse_profile(text: str, *, source: str) -> DeviceProfile:
 def _table(raw: Mapping[str, Any], key: str, source: str) -> Mapping[str, Any]:
     v = raw.get(key, {})
     if not isinstance(v, dict):
-        raise ProfileError(f"{source}: [{key}] must be a table")
+        raise ProfileError(_("{source}: [{key}] must be a table").format(source=source, key=key))
     return v

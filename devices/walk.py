@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devices.errors import NotADeviceRoot, UnsafeEntry
+from i18n import _
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
@@ -66,6 +67,8 @@ def display_path(raw: bytes) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
+# The reasons of anomalies stay English: they are recorded in the custody log (not_acquired
+# events, ingest.pipeline.docking.left_on_device); whoever displays one may translate it.
 _KINDS = {
     stat.S_IFLNK: ("symlink", "symbolic link: not followed"),
     stat.S_IFIFO: ("fifo", "named pipe: not a recording"),
@@ -80,15 +83,21 @@ def open_root(root: Path) -> int:
     try:
         return os.open(root, _DIR_FLAGS)
     except FileNotFoundError as e:
-        raise NotADeviceRoot(f"{root} does not exist") from e
+        raise NotADeviceRoot(_("{path} does not exist").format(path=root)) from e
     except NotADirectoryError as e:
         if root.is_symlink():
-            raise NotADeviceRoot(f"{root} is a symbolic link; give the real mount point") from e
-        raise NotADeviceRoot(f"{root} is not a directory") from e
+            raise NotADeviceRoot(
+                _("{path} is a symbolic link; give the real mount point").format(path=root)
+            ) from e
+        raise NotADeviceRoot(_("{path} is not a directory").format(path=root)) from e
     except OSError as e:
         if e.errno == errno.ELOOP:
-            raise NotADeviceRoot(f"{root} is a symbolic link; give the real mount point") from e
-        raise NotADeviceRoot(f"cannot open {root}: {e.strerror}") from e
+            raise NotADeviceRoot(
+                _("{path} is a symbolic link; give the real mount point").format(path=root)
+            ) from e
+        raise NotADeviceRoot(
+            _("cannot open {path}: {error}").format(path=root, error=e.strerror)
+        ) from e
 
 
 def walk(root_fd: int, *, max_depth: int = MAX_DEPTH, max_entries: int = MAX_ENTRIES) -> Listing:
@@ -258,9 +267,13 @@ def open_file(root_fd: int, entry: FileEntry) -> int:
         try:
             file_fd = os.open(parts[-1], _FILE_FLAGS, dir_fd=folder)
         except OSError as e:
-            raise UnsafeEntry(f"{entry.display}: cannot open: {e.strerror}") from e
+            raise UnsafeEntry(
+                _("{path}: cannot open: {error}").format(path=entry.display, error=e.strerror)
+            ) from e
     except OSError as e:
-        raise UnsafeEntry(f"{entry.display}: folder changed: {e.strerror}") from e
+        raise UnsafeEntry(
+            _("{path}: folder changed: {error}").format(path=entry.display, error=e.strerror)
+        ) from e
     finally:
         if folder != root_fd:
             os.close(folder)
@@ -269,8 +282,8 @@ def open_file(root_fd: int, entry: FileEntry) -> int:
     if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != listed:
         os.close(file_fd)
         raise UnsafeEntry(
-            f"{entry.display}: replaced or changed since it was listed",
-            hint="It stays on the device; dock it again once it is no longer being written.",
+            _("{path}: replaced or changed since it was listed").format(path=entry.display),
+            hint=_("It stays on the device; dock it again once it is no longer being written."),
         )
     with contextlib.suppress(OSError):
         os.set_blocking(file_fd, True)

@@ -38,6 +38,7 @@ from watchdog.observers.inotify_c import (
 )
 
 from devices.errors import DeviceError
+from i18n import _
 
 logger = logging.getLogger(__name__)
 
@@ -130,8 +131,10 @@ class WatchSource:
                         self._watch(raw, device=None, depth=_ROOT, required=True)
                     except OSError as e:
                         raise DeviceError(
-                            f"cannot watch the watch folder {root}: {e.strerror}",
-                            hint="Give a folder the dock can read ([dock] watch or --watch).",
+                            _("cannot watch the watch folder {path}: {error}").format(
+                                path=root, error=e.strerror
+                            ),
+                            hint=_("Give a folder the dock can read ([dock] watch or --watch)."),
                         ) from e
                     for folder in _subfolders(raw, self._max_entries):
                         try:
@@ -269,7 +272,7 @@ class WatchSource:
         below = top + b"/"
         gone = [(p, wd) for p, wd in self._by_path.items() if p == top or p.startswith(below)]
         callbacks = []
-        for _, wd in gone:
+        for _path, wd in gone:
             watched = self._by_wd.pop(wd)
             self._unlist(watched, wd)
             callbacks.append((wd, watched.callback))

@@ -1,13 +1,21 @@
-"""Errors of the storage subsystem: each carries a stable code and a hint for the operator."""
+"""Errors of the storage subsystem: each carries a stable code and a hint for the operator.
+
+Messages and hints are English in the source and go through the catalog (issue 20): a class
+``hint`` is marked with ``N_`` (the CLI shows ``_(e.hint)`` in the reader's language), a
+message or ``hint=`` given where the error is raised is ``_()``-ed there. ``code`` stays as
+it is: programs and the journal read it.
+"""
 
 from __future__ import annotations
+
+from i18n import N_
 
 
 class StorageError(Exception):
     """Base of every storage failure: ``code`` is stable kebab-case, ``hint`` says what to do."""
 
     code = "storage-error"
-    hint = "Check the data directory and the catalog URL."
+    hint = N_("Check the data directory and the catalog URL.")
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -17,7 +25,7 @@ class StorageError(Exception):
 
 class CatalogUnavailable(StorageError):
     code = "catalog-unavailable"
-    hint = "Check catalog_url in the configuration and that the database server is running."
+    hint = N_("Check catalog_url in the configuration and that the database server is running.")
 
 
 class CatalogTooNew(StorageError):
@@ -25,39 +33,43 @@ class CatalogTooNew(StorageError):
     it. Opening it would be a downgrade, which evidock never does (exit 2)."""
 
     code = "catalog-too-new"
-    hint = (
-        "请安装写入该目录库的版本或更新版本 / Install the evidock release that wrote this "
-        "catalog, or a newer one: an older evidock never opens a newer catalog."
+    hint = N_(
+        "Install the evidock release that wrote this catalog, or a newer one: an older "
+        "evidock never opens a newer catalog."
     )
 
 
 class NotFound(StorageError):
     code = "not-found"
-    hint = "List what exists with 'evidock items', 'evidock device list' or 'evidock officer list'."
+    hint = N_(
+        "List what exists with 'evidock items', 'evidock device list' or 'evidock officer list'."
+    )
 
 
 class AlreadyExists(StorageError):
     code = "already-exists"
-    hint = "Use the existing record, or choose another identifier."
+    hint = N_("Use the existing record, or choose another identifier.")
 
 
 class StoreIntegrityError(StorageError):
     """Bytes in a blob store do not match the hash they are filed under."""
 
     code = "store-integrity"
-    hint = "Do not repair the object: run 'evidock verify' and report the item to the custodian."
+    hint = N_(
+        "Do not repair the object: run 'evidock verify' and report the item to the custodian."
+    )
 
 
 class StoreWriteError(StorageError):
     code = "store-write"
-    hint = "Check free space and permissions of the data directory; nothing was recorded."
+    hint = N_("Check free space and permissions of the data directory; nothing was recorded.")
 
 
 class S3Unavailable(StorageError):
     """The object store cannot be reached now (network, endpoint down, throttled)."""
 
     code = "s3-unavailable"
-    hint = (
+    hint = N_(
         "Items stay in the local spool and are uploaded when the object store is back; "
         "check the endpoint URL and the network."
     )
@@ -67,14 +79,14 @@ class S3ConfigError(StorageError):
     """The bucket or the credentials are not what the configuration asks for."""
 
     code = "s3-config"
-    hint = "Fix the [s3] section of the configuration or the bucket, then start again."
+    hint = N_("Fix the [s3] section of the configuration or the bucket, then start again.")
 
 
 class S3IntegrityError(StoreIntegrityError):
     """The object store reports bytes, a checksum, a version or a lock we did not send."""
 
     code = "s3-integrity"
-    hint = (
+    hint = N_(
         "The item stays pending and the upload is retried; if it persists, run "
         "'evidock verify --full' and report the object to the custodian."
     )

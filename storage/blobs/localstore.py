@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from i18n import _
 from storage.blobs.durable import READ_ONLY, fsync_dir, makedirs_durable
 from storage.blobs.hashing import sha256_path
 from storage.errors import StoreIntegrityError, StoreWriteError
@@ -67,7 +68,11 @@ class LocalStore:
         try:
             fd = os.open(new, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         except OSError as e:
-            raise StoreWriteError(f"cannot create a staging file in {self.staging_dir}: {e}") from e
+            raise StoreWriteError(
+                _("cannot create a staging file in {folder}: {error}").format(
+                    folder=self.staging_dir, error=e
+                )
+            ) from e
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             os.rename(new, path)
@@ -75,7 +80,11 @@ class LocalStore:
             os.close(fd)
             with contextlib.suppress(FileNotFoundError):
                 new.unlink()
-            raise StoreWriteError(f"cannot create a staging file in {self.staging_dir}: {e}") from e
+            raise StoreWriteError(
+                _("cannot create a staging file in {folder}: {error}").format(
+                    folder=self.staging_dir, error=e
+                )
+            ) from e
         try:
             yield Staging(path=path, fd=fd)
         finally:
@@ -143,8 +152,10 @@ class LocalStore:
             found, found_size = sha256_path(dest)
             if found != sha256 or found_size != size:
                 raise StoreIntegrityError(
-                    f"stored object {key} does not match its name: expected sha256 {sha256} "
-                    f"({size} bytes), found {found} ({found_size} bytes)"
+                    _(
+                        "stored object {key} does not match its name: expected sha256 {sha256} "
+                        "({size} bytes), found {found} ({found_size} bytes)"
+                    ).format(key=key, sha256=sha256, size=size, found=found, found_size=found_size)
                 )
             return Filed(key=key, size=size, existed=True)
         makedirs_durable(dest.parent)
@@ -155,7 +166,7 @@ class LocalStore:
         except FileExistsError:
             return self.file(staging, sha256, size)
         except OSError as e:
-            raise StoreWriteError(f"cannot file {key}: {e}") from e
+            raise StoreWriteError(_("cannot file {key}: {error}").format(key=key, error=e)) from e
         fsync_dir(dest.parent)
         return Filed(key=key, size=size, existed=False)
 

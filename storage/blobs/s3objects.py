@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from i18n import _
 from storage.blobs.s3config import MIB
 
 MAX_PARTS = 10_000  # S3: parts of one multipart upload
@@ -82,28 +83,32 @@ def upload_mismatches(sent: Sent, found: S3Object) -> list[str]:
     problems: list[str] = []
 
     def differ(what: str, expected: object, got: object) -> None:
-        problems.append(f"{what}: expected {expected}, found {got}")
+        problems.append(
+            _("{what}: expected {expected}, found {found}").format(
+                what=what, expected=expected, found=got
+            )
+        )
 
     if found.size != sent.size:
-        differ("size", sent.size, found.size)
+        differ(_("size"), sent.size, found.size)
     if found.checksum_sha256 is not None and not checksum_matches(
         sent.checksum, found.checksum_sha256
     ):
-        differ("SHA-256 checksum", sent.checksum, found.checksum_sha256)
+        differ(_("SHA-256 checksum"), sent.checksum, found.checksum_sha256)
     if found.sha256 != sent.sha256:
         differ("x-amz-meta-sha256", sent.sha256, found.sha256)
     if sent.version_id is not None and found.version_id != sent.version_id:
-        differ("version id", sent.version_id, found.version_id)
+        differ(_("version id"), sent.version_id, found.version_id)
     if sent.lock_mode is not None:
         if sent.version_id is None:
-            problems.append("version id: none returned, so the bucket cannot hold a lock")
+            problems.append(_("version id: none returned, so the bucket cannot hold a lock"))
         if found.lock_mode != sent.lock_mode:
-            differ("Object Lock mode", sent.lock_mode, found.lock_mode)
+            differ(_("Object Lock mode"), sent.lock_mode, found.lock_mode)
         got = found.retain_until.replace(microsecond=0) if found.retain_until else None
         if got != sent.retain_until:
             differ("retain-until", _iso(sent.retain_until), _iso(got))
     if sent.legal_hold and found.legal_hold is not True:
-        differ("legal hold", "ON", found.legal_hold)
+        differ(_("legal hold"), "ON", found.legal_hold)
     return problems
 
 

@@ -42,6 +42,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
+from i18n import N_, _
 from storage.blobs.hashing import CHUNK
 from storage.blobs.s3config import MIB, S3Config
 from storage.blobs.s3objects import (
@@ -79,19 +80,21 @@ _TRANSIENT = frozenset(
      "NoSuchUpload"}
 )  # fmt: skip
 _WHY = {
-    "InvalidAccessKeyId": "the server does not know this access key id",
-    "SignatureDoesNotMatch": "the secret key does not belong to the access key id",
-    "AccessDenied": "the credentials are not allowed to do this on the bucket",
-    "403": "the credentials were refused or are not allowed to do this on the bucket",
-    "ExpiredToken": "the session token has expired",
-    "NoSuchBucket": "the bucket does not exist",
-    "RequestTimeTooSkewed": "this host's clock is off; fix its time synchronisation (NTP)",
-    "PermanentRedirect": "the bucket is in another region; set [s3] region",
-    "301": "the bucket is in another region; set [s3] region",
-    "AuthorizationHeaderMalformed": "the bucket is in another region; set [s3] region",
-    "EntityTooSmall": "a part is below the server's minimum part size; raise [s3] part_size_mib",
+    "InvalidAccessKeyId": N_("the server does not know this access key id"),
+    "SignatureDoesNotMatch": N_("the secret key does not belong to the access key id"),
+    "AccessDenied": N_("the credentials are not allowed to do this on the bucket"),
+    "403": N_("the credentials were refused or are not allowed to do this on the bucket"),
+    "ExpiredToken": N_("the session token has expired"),
+    "NoSuchBucket": N_("the bucket does not exist"),
+    "RequestTimeTooSkewed": N_("this host's clock is off; fix its time synchronisation (NTP)"),
+    "PermanentRedirect": N_("the bucket is in another region; set [s3] region"),
+    "301": N_("the bucket is in another region; set [s3] region"),
+    "AuthorizationHeaderMalformed": N_("the bucket is in another region; set [s3] region"),
+    "EntityTooSmall": N_(
+        "a part is below the server's minimum part size; raise [s3] part_size_mib"
+    ),
 }
-_CREDENTIALS_HINT = (
+_CREDENTIALS_HINT = N_(
     "Credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID and "
     "AWS_SECRET_ACCESS_KEY, AWS_PROFILE with ~/.aws/credentials, or an instance role): "
     "fix them or the bucket policy, then start again."
@@ -99,15 +102,15 @@ _CREDENTIALS_HINT = (
 
 
 def _lock_hint(bucket: str) -> str:
-    return (
+    return _(
         "Object Lock is chosen when a bucket is made. New bucket: create it with Object Lock "
-        f"enabled, e.g. `aws s3api create-bucket --bucket {bucket} "
+        "enabled, e.g. `aws s3api create-bucket --bucket {bucket} "
         "--object-lock-enabled-for-bucket`. Existing bucket: enable versioning "
-        f"(`aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration "
-        f"Status=Enabled`), then `aws s3api put-object-lock-configuration --bucket {bucket} "
+        "(`aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration "
+        "Status=Enabled`), then `aws s3api put-object-lock-configuration --bucket {bucket} "
         "--object-lock-configuration ObjectLockEnabled=Enabled`. Or set [s3] "
         'object_lock_mode = "" to run without it (not for evidence of record).'
-    )
+    ).format(bucket=bucket)
 
 
 # -- the adapter ----------------------------------------------------------------------------
@@ -123,9 +126,13 @@ class S3Store:
         self.bucket = config.bucket
         self.where = config.endpoint_url or f"AWS ({config.region})"
         if not MIN_PART <= config.part_size <= MAX_PART:
-            raise S3ConfigError(f"[s3] part size {config.part_size} is outside 5 MiB..5 GiB")
+            raise S3ConfigError(
+                _("[s3] part size {size} is outside 5 MiB..5 GiB").format(size=config.part_size)
+            )
         if not 0 < config.multipart_threshold <= MAX_PART:
-            raise S3ConfigError(f"[s3] multipart threshold {config.multipart_threshold} > 5 GiB")
+            raise S3ConfigError(
+                _("[s3] multipart threshold {size} > 5 GiB").format(size=config.multipart_threshold)
+            )
         boto_config = Config(
             signature_version="s3v4",
             s3={"addressing_style": config.addressing_style},
@@ -143,7 +150,11 @@ class S3Store:
                 config=boto_config,
             )
         except (BotoCoreError, ValueError) as exc:
-            raise S3ConfigError(f"cannot set up an S3 client for {self.where}: {exc}") from exc
+            raise S3ConfigError(
+                _("cannot set up an S3 client for {server}: {error}").format(
+                    server=self.where, error=exc
+                )
+            ) from exc
 
     def close(self) -> None:
         """Close the client's connection pool."""
@@ -202,14 +213,26 @@ class S3Store:
         except BotoCoreError as exc:
             raise self._translate(exc, "get_object_lock_configuration", None) from exc
         missing = []
-        if versioning.get("Status") != "Enabled":
-            missing.append(f"versioning is {versioning.get('Status') or 'off'}")
+        status = versioning.get("Status")
+        if status != "Enabled":
+            missing.append(
+                _("versioning is {status}").format(status=status)
+                if status
+                else _("versioning is off")
+            )
         if enabled != "Enabled":
-            missing.append("Object Lock is not enabled")
+            missing.append(_("Object Lock is not enabled"))
         if missing:
             raise S3ConfigError(
-                f"bucket {self.bucket} at {self.where} cannot keep evidence under "
-                f"{self.config.object_lock_mode} retention: {', '.join(missing)}",
+                _(
+                    "bucket {bucket} at {server} cannot keep evidence under {mode} retention: "
+                    "{missing}"
+                ).format(
+                    bucket=self.bucket,
+                    server=self.where,
+                    mode=self.config.object_lock_mode,
+                    missing=", ".join(missing),
+                ),
                 hint=_lock_hint(self.bucket),
             )
 
@@ -256,7 +279,9 @@ class S3Store:
             "get_object", key, ChecksumMode="ENABLED", **self._params(key, version_id)
         )
         if resp is None:
-            raise S3IntegrityError(f"{self._name(key, version_id)} is missing from the bucket")
+            raise S3IntegrityError(
+                _("{object} is missing from the bucket").format(object=self._name(key, version_id))
+            )
         body = resp["Body"]
         h = hashlib.sha256()
         size = 0
@@ -286,8 +311,9 @@ class S3Store:
         try:
             if int(resp.get("ContentLength", 0)) > SMALL_MAX:
                 raise S3IntegrityError(
-                    f"{self._name(key, version_id)} holds {resp['ContentLength']} bytes, "
-                    "more than any checkpoint note"
+                    _("{object} holds {size} bytes, more than any checkpoint note").format(
+                        object=self._name(key, version_id), size=resp["ContentLength"]
+                    )
                 )
             data: bytes = body.read()
         except (ClientError, BotoCoreError) as exc:
@@ -386,8 +412,9 @@ class S3Store:
         self._call("put_object_legal_hold", key, LegalHold={"Status": status}, **params)
         if self._legal_hold(key, version_id) != on:
             raise S3IntegrityError(
-                f"{self._name(key, version_id)}: legal hold set {status} but the server "
-                f"reports it {'OFF' if on else 'ON'}"
+                _("{object}: legal hold set {status} but the server reports it {found}").format(
+                    object=self._name(key, version_id), status=status, found="OFF" if on else "ON"
+                )
             )
         logger.info("s3 legal hold key=%s version=%s hold=%s", key, version_id, status)
 
@@ -416,10 +443,19 @@ class S3Store:
         digest = hashlib.sha256(data)
         if len(data) != size or digest.hexdigest() != sha256:
             raise S3IntegrityError(
-                f"local copy {path} is not the evidence it should be (expected sha256 "
-                f"{sha256} and {size} bytes, found {digest.hexdigest()} and {len(data)} bytes); "
-                f"nothing was sent to s3://{self.bucket}/{key}",
-                hint="Run 'evidock verify' on the item: its local copy has changed.",
+                _(
+                    "local copy {path} is not the evidence it should be (expected sha256 "
+                    "{sha256} and {size} bytes, found {found} and {found_size} bytes); "
+                    "nothing was sent to {url}"
+                ).format(
+                    path=path,
+                    sha256=sha256,
+                    size=size,
+                    found=digest.hexdigest(),
+                    found_size=len(data),
+                    url=f"s3://{self.bucket}/{key}",
+                ),
+                hint=_("Run 'evidock verify' on the item: its local copy has changed."),
             )
         return self._put_object(key, data, digest.digest(), lock)
 
@@ -447,7 +483,9 @@ class S3Store:
         reported = resp.get("ChecksumSHA256")
         if reported is not None and reported != checksum:
             raise S3IntegrityError(
-                f"s3://{self.bucket}/{key}: PUT acknowledged SHA-256 {reported}, we sent {checksum}"
+                _("{url}: PUT acknowledged SHA-256 {reported}, we sent {sent}").format(
+                    url=f"s3://{self.bucket}/{key}", reported=reported, sent=checksum
+                )
             )
         return _Uploaded(checksum=checksum, version_id=resp.get("VersionId"))
 
@@ -468,10 +506,19 @@ class S3Store:
             parts, digests, full, total = self._send_parts(key, upload_id, path, size, part_size)
             if total != size or full != sha256:
                 raise S3IntegrityError(
-                    f"local copy {path} is not the evidence it should be (expected sha256 "
-                    f"{sha256} and {size} bytes, read {full} and {total} bytes); the upload "
-                    f"to s3://{self.bucket}/{key} was aborted",
-                    hint="Run 'evidock verify' on the item: its local copy has changed.",
+                    _(
+                        "local copy {path} is not the evidence it should be (expected sha256 "
+                        "{sha256} and {size} bytes, read {found} and {found_size} bytes); the "
+                        "upload to {url} was aborted"
+                    ).format(
+                        path=path,
+                        sha256=sha256,
+                        size=size,
+                        found=full,
+                        found_size=total,
+                        url=f"s3://{self.bucket}/{key}",
+                    ),
+                    hint=_("Run 'evidock verify' on the item: its local copy has changed."),
                 )
             resp = self.client.complete_multipart_upload(
                 UploadId=upload_id,
@@ -529,8 +576,15 @@ class S3Store:
                 reported = resp.get("ChecksumSHA256")
                 if reported is not None and reported != checksum:
                     raise S3IntegrityError(
-                        f"s3://{self.bucket}/{key} part {number}: server acknowledged "
-                        f"SHA-256 {reported}, we sent {checksum}; the upload was aborted"
+                        _(
+                            "{url} part {number}: server acknowledged SHA-256 {reported}, we "
+                            "sent {sent}; the upload was aborted"
+                        ).format(
+                            url=f"s3://{self.bucket}/{key}",
+                            number=number,
+                            reported=reported,
+                            sent=checksum,
+                        )
                     )
                 parts.append(
                     {"PartNumber": number, "ETag": resp["ETag"], "ChecksumSHA256": checksum}
@@ -556,8 +610,11 @@ class S3Store:
         problems = upload_mismatches(sent, found)
         if problems:
             raise S3IntegrityError(
-                f"{self._name(sent.key, sent.version_id)} at {self.where} is not what was "
-                f"uploaded: {'; '.join(problems)}"
+                _("{object} at {server} is not what was uploaded: {problems}").format(
+                    object=self._name(sent.key, sent.version_id),
+                    server=self.where,
+                    problems="; ".join(problems),
+                )
             )
         if found.checksum_sha256 is None:
             logger.warning(
@@ -605,9 +662,18 @@ class S3Store:
         name = self._name(found.key, found.version_id)
         if found.size != size or found.sha256 != sha256:
             raise S3IntegrityError(
-                f"{name} at {self.where} already holds other bytes (expected sha256 {sha256} "
-                f"and {size} bytes, found {found.sha256} and {found.size} bytes); it is not "
-                "overwritten"
+                _(
+                    "{object} at {server} already holds other bytes (expected sha256 {sha256} "
+                    "and {size} bytes, found {found} and {found_size} bytes); it is not "
+                    "overwritten"
+                ).format(
+                    object=name,
+                    server=self.where,
+                    sha256=sha256,
+                    size=size,
+                    found=found.sha256,
+                    found_size=found.size,
+                )
             )
         full = b64(bytes.fromhex(sha256))
         cs = found.checksum_sha256
@@ -619,8 +685,10 @@ class S3Store:
             ok = self.rehash(found.key, found.version_id) == (sha256, size)
         if not ok:
             raise S3IntegrityError(
-                f"{name} at {self.where} reports SHA-256 checksum {cs}, expected {full} for "
-                f"sha256 {sha256}; it is not overwritten"
+                _(
+                    "{object} at {server} reports SHA-256 checksum {found}, expected {expected} "
+                    "for sha256 {sha256}; it is not overwritten"
+                ).format(object=name, server=self.where, found=cs, expected=full, sha256=sha256)
             )
         if cs is None:
             logger.warning(
@@ -641,7 +709,9 @@ class S3Store:
         )
         found = self._apply_ignored_lock(ours, found)
         if lock_mode is not None and found.lock_mode is None:
-            raise S3IntegrityError(f"{name} at {self.where} has no Object Lock")
+            raise S3IntegrityError(
+                _("{object} at {server} has no Object Lock").format(object=name, server=self.where)
+            )
         logger.info(
             "s3 already stored key=%s version=%s sha256=%s", found.key, found.version_id, sha256
         )
@@ -664,9 +734,15 @@ class S3Store:
         if stored != data:
             got = hashlib.sha256(stored).hexdigest() if stored is not None else None
             raise S3IntegrityError(
-                f"{self._name(found.key, found.version_id)} at {self.where} already holds "
-                f"other bytes (expected sha256 {digest.hexdigest()}, found {got}); it is "
-                "written once and not overwritten"
+                _(
+                    "{object} at {server} already holds other bytes (expected sha256 "
+                    "{sha256}, found {found}); it is written once and not overwritten"
+                ).format(
+                    object=self._name(found.key, found.version_id),
+                    server=self.where,
+                    sha256=digest.hexdigest(),
+                    found=got,
+                )
             )
         lock_mode, retain_until = self._retention(now)
         ours = Sent(
@@ -685,8 +761,9 @@ class S3Store:
         found = self.head(key, version_id)
         if found is None:
             raise S3IntegrityError(
-                f"{self._name(key, version_id)} at {self.where} is missing right after the "
-                "server acknowledged it"
+                _("{object} at {server} is missing right after the server acknowledged it").format(
+                    object=self._name(key, version_id), server=self.where
+                )
             )
         return found
 
@@ -699,7 +776,9 @@ class S3Store:
 
     @staticmethod
     def _local_error(path: Path, exc: OSError) -> StoreIntegrityError:
-        return StoreIntegrityError(f"cannot read the local copy {path} for upload: {exc}")
+        return StoreIntegrityError(
+            _("cannot read the local copy {path} for upload: {error}").format(path=path, error=exc)
+        )
 
     # -- calls and errors --------------------------------------------------------------------
     def _params(self, key: str, version_id: str | None) -> dict[str, Any]:
@@ -709,8 +788,10 @@ class S3Store:
         return params
 
     def _name(self, key: str, version_id: str | None) -> str:
-        suffix = f" (version {version_id})" if version_id is not None else ""
-        return f"s3://{self.bucket}/{key}{suffix}"
+        url = f"s3://{self.bucket}/{key}"
+        if version_id is None:
+            return url
+        return _("{url} (version {version})").format(url=url, version=version_id)
 
     def _call(self, op: str, key: str | None, **params: Any) -> dict[str, Any]:
         try:
@@ -733,34 +814,52 @@ class S3Store:
 
     def _translate(self, exc: Exception, op: str, key: str | None) -> StorageError:
         """One boto/botocore exception as one of our three, naming bucket, key and server."""
-        what = f"s3://{self.bucket}/{key}" if key else f"bucket {self.bucket}"
-        head = f"S3 {op} on {what} at {self.where}"
+        if key:
+            what = f"s3://{self.bucket}/{key}"
+        else:
+            what = _("bucket {bucket}").format(bucket=self.bucket)
+        head = _("S3 {operation} on {target} at {server}").format(
+            operation=op, target=what, server=self.where
+        )
         if isinstance(exc, ClientError):
             code, status = _code(exc), _status(exc)
-            why = _WHY.get(code) or _message(exc) or code
-            msg = f"{head}: {why} ({code}, HTTP {status})"
+            why = _(_WHY[code]) if code in _WHY else _message(exc) or code
+            msg = _("{head}: {why} ({code}, HTTP {status})").format(
+                head=head, why=why, code=code, status=status
+            )
             if code in _INTEGRITY:
                 return S3IntegrityError(msg)
             if code in _TRANSIENT or status >= 500 or status in (408, 429):
                 return S3Unavailable(msg)
             if status == 403 or code in ("InvalidAccessKeyId", "SignatureDoesNotMatch"):
-                return S3ConfigError(msg, hint=_CREDENTIALS_HINT)
+                return S3ConfigError(msg, hint=_(_CREDENTIALS_HINT))
             if code == "NoSuchBucket" or (status == 404 and key is None):
                 return S3ConfigError(
-                    f"{head}: the bucket does not exist ({code}, HTTP {status})",
-                    hint="Create the bucket (with Object Lock for evidence) or fix [s3] bucket.",
+                    _("{head}: the bucket does not exist ({code}, HTTP {status})").format(
+                        head=head, code=code, status=status
+                    ),
+                    hint=_("Create the bucket (with Object Lock for evidence) or fix [s3] bucket."),
                 )
             if code in _MISSING or status == 404:
-                return S3IntegrityError(f"{head}: the object is missing ({code}, HTTP {status})")
+                return S3IntegrityError(
+                    _("{head}: the object is missing ({code}, HTTP {status})").format(
+                        head=head, code=code, status=status
+                    )
+                )
             return S3ConfigError(msg)
         if isinstance(exc, (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError,
                             ProfileNotFound)):  # fmt: skip
-            return S3ConfigError(f"{head}: no usable credentials: {exc}", hint=_CREDENTIALS_HINT)
+            return S3ConfigError(
+                _("{head}: no usable credentials: {error}").format(head=head, error=exc),
+                hint=_(_CREDENTIALS_HINT),
+            )
         if isinstance(exc, (ParamValidationError, InvalidConfigError)):
             return S3ConfigError(f"{head}: {exc}")
         if isinstance(exc, (FlexibleChecksumError, ChecksumError)):
             return S3IntegrityError(
-                f"{head}: the bytes received do not match the server's checksum: {exc}"
+                _("{head}: the bytes received do not match the server's checksum: {error}").format(
+                    head=head, error=exc
+                )
             )
         return S3Unavailable(f"{head}: {exc}")
 

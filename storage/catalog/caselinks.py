@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, or_, select
 
+from i18n import _
 from storage.catalog import caserecords as c
 from storage.catalog.cases import chunked
 from storage.catalog.models import CaseLinkRow, ItemRow
@@ -43,7 +44,9 @@ class LinkOps:
             linked_seq=new.linked_seq,
             retired=0,
         )
-        self.txn._add_unique(row, f"item {new.item_id} is already linked to this case")
+        self.txn._add_unique(
+            row, _("item {item} is already linked to this case").format(item=new.item_id)
+        )
         return self._links([row])[0]
 
     def live_link(self, case_id: int, item_id: int) -> c.Link | None:

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from sqlalchemy import or_, select
 
+from i18n import _
 from storage.catalog import caserecords as c
 from storage.catalog.models import (
     ActivityOfficerRow,
@@ -47,7 +48,8 @@ class CaseOps:
     def add_case(self, new: c.NewCase) -> c.Case:
         if self._case_row(new.number) is not None:
             raise AlreadyExists(
-                f"case {new.number!r} already exists", hint="Show it: evidock case show NUMBER"
+                _("case {number} already exists").format(number=repr(new.number)),
+                hint=_("Show it: evidock case show NUMBER"),
             )
         row = CaseRow(
             number=new.number,
@@ -63,7 +65,7 @@ class CaseOps:
             opened_at=new.opened_at,
             opened_by=new.opened_by,
         )
-        self.txn._add_unique(row, f"case {new.number!r} already exists")
+        self.txn._add_unique(row, _("case {number} already exists").format(number=repr(new.number)))
         return self._case(row)
 
     def case(self, number: str) -> c.Case:
@@ -129,7 +131,8 @@ class CaseOps:
         row = self.s.get(CaseActivityRow, activity_id)
         if row is None:
             raise NotFound(
-                f"no case activity {activity_id}", hint="List them: evidock case show NUMBER"
+                _("no case activity {activity}").format(activity=activity_id),
+                hint=_("List them: evidock case show NUMBER"),
             )
         return self._activities([row])[0]
 
@@ -177,8 +180,8 @@ class CaseOps:
         row = self._case_row(number)
         if row is None:
             raise NotFound(
-                f"no case {number!r}",
-                hint="List cases with 'evidock case list', or open it: evidock case open NUMBER",
+                _("no case {number}").format(number=repr(number)),
+                hint=_("List cases with 'evidock case list', or open it: evidock case open NUMBER"),
             )
         return row
 
@@ -233,8 +236,8 @@ class CaseOps:
                 case_number=numbers[r.case_id],
                 stage=r.stage,
                 record_type=r.record_type,
-                officers=tuple(b for _, b in officers.get(r.id, [])),
-                officer_ids=tuple(o for o, _ in officers.get(r.id, [])),
+                officers=tuple(b for _id, b in officers.get(r.id, [])),
+                officer_ids=tuple(o for o, _badge in officers.get(r.id, [])),
                 place=r.place,
                 start_at=r.start_at,
                 end_at=r.end_at,

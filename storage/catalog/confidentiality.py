@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from i18n import _
 from storage.catalog.models import CaseLinkRow, CaseRow, ItemRow, OfficerRow
 from storage.catalog.session import Transaction
 from storage.errors import NotFound
@@ -17,14 +18,18 @@ def item_level(txn: Transaction, item_id: int) -> str:
     """The level stored on the item row."""
     row = txn.s.get(ItemRow, item_id)
     if row is None:
-        raise NotFound(f"no item #{item_id}", hint="List items: evidock items")
+        raise NotFound(
+            _("no item #{item}").format(item=item_id), hint=_("List items: evidock items")
+        )
     return row.confidentiality
 
 
 def set_item_level(txn: Transaction, item_id: int, level: str) -> None:
     row = txn.s.get(ItemRow, item_id)
     if row is None:
-        raise NotFound(f"no item #{item_id}", hint="List items: evidock items")
+        raise NotFound(
+            _("no item #{item}").format(item=item_id), hint=_("List items: evidock items")
+        )
     row.confidentiality = level
     txn.s.flush()
 
@@ -32,7 +37,10 @@ def set_item_level(txn: Transaction, item_id: int, level: str) -> None:
 def set_case_level(txn: Transaction, number: str, level: str) -> None:
     row = txn.s.scalars(select(CaseRow).where(CaseRow.number == number)).first()
     if row is None:
-        raise NotFound(f"no case {number!r}", hint="List cases: evidock case list")
+        raise NotFound(
+            _("no case {number}").format(number=repr(number)),
+            hint=_("List cases: evidock case list"),
+        )
     row.confidentiality = level
     txn.s.flush()
 

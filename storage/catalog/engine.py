@@ -15,6 +15,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
+from i18n import _
 from storage.errors import CatalogTooNew, CatalogUnavailable
 
 logger = logging.getLogger(__name__)
@@ -43,12 +44,15 @@ def make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError as e:
-        raise CatalogUnavailable(f"catalog_url {url!r} is not a database URL") from e
+        raise CatalogUnavailable(
+            _("catalog_url {url} is not a database URL").format(url=repr(url))
+        ) from e
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database
         if db and db != ":memory:" and not Path(db).parent.is_dir():
             raise CatalogUnavailable(
-                f"the folder of the catalog {db} does not exist", hint="Run 'evidock init' first."
+                _("the folder of the catalog {path} does not exist").format(path=db),
+                hint=_("Run 'evidock init' first."),
             )
         # A kept pool: closing the last connection of a WAL database checkpoints and deletes
         # the WAL (with fsyncs) on every transaction.
@@ -81,7 +85,9 @@ def make_engine(url: str) -> Engine:
             connect_args=libpq,
         )
     raise CatalogUnavailable(
-        f"catalog_url uses {parsed.get_backend_name()!r}; evidock supports sqlite and postgresql"
+        _("catalog_url uses {backend}; evidock supports sqlite and postgresql").format(
+            backend=repr(parsed.get_backend_name())
+        )
     )
 
 
@@ -134,9 +140,10 @@ def refuse_unknown(revision: str | None) -> None:
     if revision is None or revision in known_revisions():
         return
     raise CatalogTooNew(
-        f"目录库的结构版本 {revision} 比本程序新（本程序最新 {head_revision()}），拒绝降级 / "
-        f"the catalog's schema revision {revision} is newer than this evidock {_release()} "
-        f"knows (newest known {head_revision()}): refusing to downgrade it"
+        _(
+            "the catalog's schema revision {revision} is newer than this evidock {release} "
+            "knows (newest known {newest}): refusing to downgrade it"
+        ).format(revision=revision, release=_release(), newest=head_revision())
     )
 
 
@@ -144,7 +151,7 @@ def _release() -> str:
     try:
         return version("evidock")
     except PackageNotFoundError:
-        return "(unknown version)"
+        return _("(unknown version)")
 
 
 def pending_revisions(engine: Engine) -> tuple[str | None, list[str]]:
@@ -166,7 +173,7 @@ def has_schema(engine: Engine) -> bool:
     try:
         return current_revision(engine) is not None
     except OperationalError as e:
-        raise CatalogUnavailable(f"cannot open the catalog: {e.orig}") from e
+        raise CatalogUnavailable(_("cannot open the catalog: {error}").format(error=e.orig)) from e
 
 
 def migrate(engine: Engine) -> None:
@@ -192,5 +199,5 @@ def migrate(engine: Engine) -> None:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except OperationalError as e:
-        raise CatalogUnavailable(f"cannot open the catalog: {e.orig}") from e
+        raise CatalogUnavailable(_("cannot open the catalog: {error}").format(error=e.orig)) from e
     logger.info("catalog migrated revision=%s", head)

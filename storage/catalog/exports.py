@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from i18n import _
 from storage.catalog.models import ExportRow
 from storage.catalog.session import Transaction
 from storage.errors import NotFound
@@ -95,8 +96,8 @@ class ExportOps:
         row = self.s.get(ExportRow, export_id)
         if row is None:
             raise NotFound(
-                f"no export #{export_id} / 没有编号为 {export_id} 的导出申请",
-                hint="List them: evidock export list",
+                _("no export #{export}").format(export=export_id),
+                hint=_("List them: evidock export list"),
             )
         return row
 

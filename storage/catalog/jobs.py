@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true, update
 
+from i18n import N_, _
 from storage import records as r
 from storage.catalog.cases import chunked
 from storage.catalog.models import JobRow
@@ -56,7 +57,7 @@ class LeaseLost(StorageError):
     """The job is no longer ours: the lease expired and another worker took it."""
 
     code = "lease-lost"
-    hint = "Nothing of this attempt was recorded; the worker that holds the job finishes it."
+    hint = N_("Nothing of this attempt was recorded; the worker that holds the job finishes it.")
 
 
 def worker_node(*, shared: bool, dock: str) -> str | None:
@@ -135,6 +136,7 @@ class JobOps:
             if row is None:
                 return None
             if row.state == RUNNING:  # its worker died or hung: the lease ran out
+                # last_error is stored in the catalog and stays English, as the journal does
                 expired = row.lease_expires.isoformat() if row.lease_expires else "?"
                 lost = f"the lease of {row.lease_owner} expired at {expired}"
                 if row.attempts >= max_attempts:
@@ -275,8 +277,12 @@ class JobOps:
     def _held(self, job_id: int, owner: str) -> JobRow:
         row = self.s.scalars(select(JobRow).where(JobRow.id == job_id).with_for_update()).first()
         if row is None or row.state != RUNNING or row.lease_owner != owner:
-            holder = "nobody" if row is None or row.lease_owner is None else row.lease_owner
-            raise LeaseLost(f"job {job_id} is no longer held by {owner} (now: {holder})")
+            holder = _("nobody") if row is None or row.lease_owner is None else row.lease_owner
+            raise LeaseLost(
+                _("job {job} is no longer held by {owner} (now: {holder})").format(
+                    job=job_id, owner=owner, holder=holder
+                )
+            )
         return row
 
     def _finish(self, row: JobRow, state: JobState, now: datetime) -> None:

@@ -47,6 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
+from i18n import N_, _, n_
 from storage.catalog.engine import current_revision, head_revision, make_engine, migrate
 from storage.catalog.models import Base
 from storage.errors import CatalogUnavailable, StorageError
@@ -61,14 +62,14 @@ class MigrateRefused(StorageError):
     """The move cannot start: nothing was written anywhere."""
 
     code = "migrate-refused"
-    hint = "Read the message: it says what to change before running the command again."
+    hint = N_("Read the message: it says what to change before running the command again.")
 
 
 class MigrateFailed(StorageError):
     """The copy failed; the target transaction was rolled back."""
 
     code = "migrate-failed"
-    hint = (
+    hint = N_(
         "Nothing was committed to the target and the source is unchanged; fix the cause in "
         "the message and run the command again."
     )
@@ -197,9 +198,11 @@ class CatalogMove:
         except OperationalError as e:
             conn.close()
             raise MigrateRefused(
-                f"cannot lock the source catalog against writers: {e.orig}",
-                hint="Another process keeps writing to it: stop the dock daemon, the workers "
-                "and the audit timer of this dock, then run the command again.",
+                _("cannot lock the source catalog against writers: {error}").format(error=e.orig),
+                hint=_(
+                    "Another process keeps writing to it: stop the dock daemon, the workers "
+                    "and the audit timer of this dock, then run the command again."
+                ),
             ) from e
         self._lock = conn
         logger.info("source catalog locked against writers")
@@ -220,7 +223,9 @@ class CatalogMove:
                 rows = tuple((n, c) for n, c in table_counts(conn).items() if c)
         except OperationalError as e:
             raise CatalogUnavailable(
-                f"cannot read the target catalog {redact(self.target_url)}: {e.orig}"
+                _("cannot read the target catalog {url}: {error}").format(
+                    url=redact(self.target_url), error=e.orig
+                )
             ) from e
         return TargetState(
             url=redact(self.target_url),
@@ -233,7 +238,9 @@ class CatalogMove:
     def copy(self) -> CopyResult:
         """Copy every table in one target transaction; see the module doc."""
         if self._lock is None:
-            raise MigrateRefused("the source is not locked", hint="Call lock_source() first.")
+            raise MigrateRefused(  # untranslated: a programming error, for a developer
+                "the source is not locked", hint="Call lock_source() first."
+            )
         src = self._lock
         _migrate(self.target, "target", self.target_url)
         started = time.monotonic()
@@ -248,8 +255,10 @@ class CatalogMove:
                 sequences = _reset_sequences(dst)
         except SQLAlchemyError as e:
             raise MigrateFailed(
-                f"the copy into {redact(self.target_url)} failed and was rolled back: "
-                f"{type(e).__name__}: {getattr(e, 'orig', None) or e}"
+                _("the copy into {url} failed and was rolled back: {error}").format(
+                    url=redact(self.target_url),
+                    error=f"{type(e).__name__}: {getattr(e, 'orig', None) or e}",
+                )
             ) from e
         took = time.monotonic() - started
         logger.info("catalog copied rows=%d seconds=%.1f", sum(t.rows for t in copied), took)
@@ -270,11 +279,14 @@ class CatalogMove:
 
 
 def not_empty_message(url: str, rows: Sequence[tuple[str, int]]) -> str:
-    listed = ", ".join(f"{name} ({count} rows)" for name, count in rows)
-    return (
-        f"the target catalog {redact(url)} already holds evidock data: {listed}. A move only "
-        "goes into an empty catalog: merging two custody logs would fork them"
+    listed = ", ".join(
+        n_("{table} ({n} row)", "{table} ({n} rows)", count).format(table=name, n=count)
+        for name, count in rows
     )
+    return _(
+        "the target catalog {url} already holds evidock data: {tables}. A move only goes into "
+        "an empty catalog: merging two custody logs would fork them"
+    ).format(url=redact(url), tables=listed)
 
 
 def table_counts(conn: Connection) -> dict[str, int]:
@@ -319,9 +331,10 @@ def _encode(value: object) -> bytes:
     if isinstance(value, datetime):
         return b"d" + value.isoformat().encode("ascii") + b";"
     raise MigrateFailed(
-        f"a catalog value of type {type(value).__name__} has no digest encoding; the copy was "
-        "rolled back",
-        hint="A column type new to the catalog: teach storage.catalog.migrate._encode about it.",
+        _("a catalog value of type {type} has no digest encoding; the copy was rolled back").format(
+            type=type(value).__name__
+        ),
+        hint=_("A column type new to the catalog: teach storage.catalog.migrate._encode about it."),
     )
 
 
@@ -355,11 +368,21 @@ def _compare(dst: Connection, copied: Sequence[TableCopy], batch: int) -> None:
             count += len(part)
         if (count, h.hexdigest()) != (c.rows, c.digest):
             raise MigrateFailed(
-                f"table {c.name} reads back from the target as {count} rows with digest "
-                f"{h.hexdigest()}, not the {c.rows} rows (digest {c.digest}) copied from the "
-                "source; the copy was rolled back",
-                hint="A value did not survive the target database's column type; report it "
-                "with this message.",
+                _(
+                    "table {table} reads back from the target as {found} rows with digest "
+                    "{found_digest}, not the {copied} rows (digest {copied_digest}) copied from "
+                    "the source; the copy was rolled back"
+                ).format(
+                    table=c.name,
+                    found=count,
+                    found_digest=h.hexdigest(),
+                    copied=c.rows,
+                    copied_digest=c.digest,
+                ),
+                hint=_(
+                    "A value did not survive the target database's column type; report it "
+                    "with this message."
+                ),
             )
 
 
@@ -395,12 +418,23 @@ def _reset_sequences(conn: Connection) -> list[tuple[str, int]]:
     return moved
 
 
+_WHICH = {"source": N_("the source catalog"), "target": N_("the target catalog")}
+
+
 def _migrate(engine: Engine, which: str, url: str) -> None:
     try:
         migrate(engine)
     except CommandError as e:
         raise MigrateRefused(
-            f"the {which} catalog {redact(url)} has a schema this evidock does not know "
-            f"(revision {current_revision(engine)!r}, newest known {head_revision()!r}): {e}",
-            hint="Use the evidock release that wrote it, or another database.",
+            _(
+                "{which} {url} has a schema this evidock does not know (revision {revision}, "
+                "newest known {newest}): {error}"
+            ).format(
+                which=_(_WHICH[which]),
+                url=redact(url),
+                revision=repr(current_revision(engine)),
+                newest=repr(head_revision()),
+                error=e,
+            ),
+            hint=_("Use the evidock release that wrote it, or another database."),
         ) from e

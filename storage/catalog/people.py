@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
 
+from i18n import _
 from storage.catalog.logrows import _EVENT_COLUMNS, _event_from_columns
 from storage.catalog.models import ConsoleTotpRow, CustodyEventRow, PersonRoleRow, PersonRow
 from storage.catalog.session import Transaction
@@ -45,13 +46,13 @@ def add_person(
 ) -> Person:
     if _row_by(txn, PersonRow.username, username) is not None:
         raise AlreadyExists(
-            f"person {username!r} already exists 此用户名已存在",
-            hint="List people: evidock person list",
+            _("person {username} already exists").format(username=repr(username)),
+            hint=_("List people: evidock person list"),
         )
     if os_user is not None and _row_by(txn, PersonRow.os_user, os_user) is not None:
         raise AlreadyExists(
-            f"OS user {os_user!r} already maps to another person 该系统用户已对应他人",
-            hint="One OS account maps to one person; see: evidock person list",
+            _("OS user {os_user} already maps to another person").format(os_user=repr(os_user)),
+            hint=_("One OS account maps to one person; see: evidock person list"),
         )
     row = PersonRow(
         username=username,
@@ -63,7 +64,7 @@ def add_person(
         disabled=False,
         created_at=now or datetime.now(UTC),
     )
-    txn._add_unique(row, f"person {username!r} already exists")
+    txn._add_unique(row, _("person {username} already exists").format(username=repr(username)))
     return _person(txn, row)
 
 
@@ -201,7 +202,10 @@ def _row_by(txn: Transaction, column: object, value: str) -> PersonRow | None:
 def _require(txn: Transaction, person_id: int) -> PersonRow:
     row = txn.s.get(PersonRow, person_id)
     if row is None:
-        raise NotFound(f"no person #{person_id}", hint="List people: evidock person list")
+        raise NotFound(
+            _("no person #{person}").format(person=person_id),
+            hint=_("List people: evidock person list"),
+        )
     return row
 
 

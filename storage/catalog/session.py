@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from i18n import _
 from storage import records as r
 from storage.catalog import caserecords as c
 from storage.catalog.engine import READ_ONLY, is_sqlite, make_engine, migrate
@@ -69,7 +70,7 @@ class Catalog:
             with session.begin():
                 yield session
         except OperationalError as e:
-            raise CatalogUnavailable(f"catalog error: {e.orig}") from e
+            raise CatalogUnavailable(_("catalog error: {error}").format(error=e.orig)) from e
         finally:
             session.close()
 
@@ -92,20 +93,21 @@ class Transaction:
     def add_officer(
         self, *, badge: str, name: str, unit: str, certificate_no: str, now: datetime
     ) -> r.Officer:
+        exists = _("officer with badge {badge} already exists").format(badge=repr(badge))
         if self._officer_row(badge) is not None:
-            raise AlreadyExists(f"officer with badge {badge!r} already exists")
+            raise AlreadyExists(exists)
         row = OfficerRow(
             badge=badge, name=name, unit=unit, certificate_no=certificate_no, created_at=now
         )
-        self._add_unique(row, f"officer with badge {badge!r} already exists")
+        self._add_unique(row, exists)
         return _officer(row)
 
     def officer(self, badge: str) -> r.Officer:
         row = self._officer_row(badge)
         if row is None:
             raise NotFound(
-                f"no officer with badge {badge!r}",
-                hint="Register the officer first: evidock officer add BADGE --name NAME",
+                _("no officer with badge {badge}").format(badge=repr(badge)),
+                hint=_("Register the officer first: evidock officer add BADGE --name NAME"),
             )
         return _officer(row)
 
@@ -128,8 +130,9 @@ class Transaction:
         now: datetime,
         in_service_since: datetime | None = None,
     ) -> r.Device:
+        exists = _("device {serial} already exists").format(serial=repr(serial))
         if self._device_row(serial) is not None:
-            raise AlreadyExists(f"device {serial!r} already exists")
+            raise AlreadyExists(exists)
         row = DeviceRow(
             serial=serial,
             kind=kind,
@@ -140,7 +143,7 @@ class Transaction:
             created_at=now,
             in_service_since=in_service_since,
         )
-        self._add_unique(row, f"device {serial!r} already exists")
+        self._add_unique(row, exists)
         return self._device(row)
 
     def register_seen_device(
@@ -156,7 +159,9 @@ class Transaction:
         then becomes a registered device, its recordings stay where they are."""
         row = self._device_row(serial)
         if row is None or row.registered:
-            raise NotFound(f"no unregistered device with serial {serial!r}")
+            raise NotFound(
+                _("no unregistered device with serial {serial}").format(serial=repr(serial))
+            )
         row.kind, row.vendor, row.model, row.registered = kind, vendor, model, True
         if in_service_since is not None:
             row.in_service_since = in_service_since
@@ -167,8 +172,8 @@ class Transaction:
         row = self._device_row(serial)
         if row is None:
             raise NotFound(
-                f"no device with serial {serial!r}",
-                hint="Register it: evidock device add SERIAL [--officer BADGE]",
+                _("no device with serial {serial}").format(serial=repr(serial)),
+                hint=_("Register it: evidock device add SERIAL [--officer BADGE]"),
             )
         return self._device(row)
 
@@ -192,7 +197,7 @@ class Transaction:
         dev = self._require_device_row(serial)
         off = self._officer_row(badge)
         if off is None:
-            raise NotFound(f"no officer with badge {badge!r}")
+            raise NotFound(_("no officer with badge {badge}").format(badge=repr(badge)))
         spans = list(
             self.s.scalars(
                 select(DeviceAssignmentRow).where(DeviceAssignmentRow.device_id == dev.id)
@@ -205,8 +210,10 @@ class Transaction:
             if a.end_at is None:
                 if a.start_at >= start:
                     raise AlreadyExists(
-                        f"device {serial!r} is already assigned from {a.start_at.isoformat()}",
-                        hint="Give a --from time after the current assignment's start.",
+                        _("device {serial} is already assigned from {start}").format(
+                            serial=repr(serial), start=a.start_at.isoformat()
+                        ),
+                        hint=_("Give a --from time after the current assignment's start."),
                     )
                 a.end_at = start
         self.s.add(
@@ -224,9 +231,12 @@ class Transaction:
         before = self._status_rows(dev.id)
         if before and before[-1].start_at > start:
             raise AlreadyExists(
-                f"device {serial!r} has a status from {before[-1].start_at.isoformat()}, after "
-                f"{start.isoformat()}",
-                hint="Give an --at time after the device's last status change.",
+                _("device {serial} has a status from {last}, after {start}").format(
+                    serial=repr(serial),
+                    last=before[-1].start_at.isoformat(),
+                    start=start.isoformat(),
+                ),
+                hint=_("Give an --at time after the device's last status change."),
             )
         self.s.add(
             DeviceStatusRow(
@@ -262,17 +272,27 @@ class Transaction:
     ) -> datetime:
         if not (reason or "").strip():
             raise AlreadyExists(
-                f"device {serial!r} has an assignment from {until.isoformat()}, after "
-                f"{start.isoformat()}; history is never rewritten",
-                hint="To record an earlier custody as a new event, say why: "
-                "--from TIME --reason 'handed out before registration, see issue log'.",
+                _(
+                    "device {serial} has an assignment from {until}, after {start}; history is "
+                    "never rewritten"
+                ).format(serial=repr(serial), until=until.isoformat(), start=start.isoformat()),
+                hint=_(
+                    "To record an earlier custody as a new event, say why: "
+                    "--from TIME --reason 'handed out before registration, see issue log'."
+                ),
             )
         for a in spans:
             if a.start_at <= start and (a.end_at is None or a.end_at > start):
                 raise AlreadyExists(
-                    f"device {serial!r} was held by another assignment at {start.isoformat()} "
-                    f"(from {a.start_at.isoformat()}); history is never rewritten",
-                    hint="An earlier assignment can only fill time no assignment covers yet.",
+                    _(
+                        "device {serial} was held by another assignment at {start} (from "
+                        "{held_from}); history is never rewritten"
+                    ).format(
+                        serial=repr(serial),
+                        start=start.isoformat(),
+                        held_from=a.start_at.isoformat(),
+                    ),
+                    hint=_("An earlier assignment can only fill time no assignment covers yet."),
                 )
         self.s.add(
             DeviceAssignmentRow(device_id=dev.id, officer_id=off.id, start_at=start, end_at=until)
@@ -305,7 +325,7 @@ class Transaction:
     def _require_device_row(self, serial: str) -> DeviceRow:
         row = self._device_row(serial)
         if row is None:
-            raise NotFound(f"no device with serial {serial!r}")
+            raise NotFound(_("no device with serial {serial}").format(serial=repr(serial)))
         return row
 
     def _device(self, row: DeviceRow) -> r.Device:
@@ -339,12 +359,14 @@ class Transaction:
             row = DockRow(
                 name=name, host=host, public_key=public_key, key_name=key_name, created_at=now
             )
-            self._add_unique(row, f"dock {name!r} registered concurrently")
+            self._add_unique(row, _("dock {name} registered concurrently").format(name=repr(name)))
         elif row.public_key != public_key:
             raise AlreadyExists(
-                f"dock {name!r} is registered with another signing key",
-                hint="Each dock needs its own name; set [dock] name in the configuration, "
-                "or restore this dock's key into keys/.",
+                _("dock {name} is registered with another signing key").format(name=repr(name)),
+                hint=_(
+                    "Each dock needs its own name; set [dock] name in the configuration, "
+                    "or restore this dock's key into keys/."
+                ),
             )
         else:
             if row.host != host:  # moved with its key, or a cloned host signing as this dock
@@ -359,8 +381,12 @@ class Transaction:
         row = self.s.scalars(select(DockRow).where(DockRow.name == name)).first()
         if row is None or row.public_key != old_public:
             raise AlreadyExists(
-                f"dock {name!r} is not registered with the key being rotated",
-                hint="Rotate the key of this dock on the dock itself, with its current key file.",
+                _("dock {name} is not registered with the key being rotated").format(
+                    name=repr(name)
+                ),
+                hint=_(
+                    "Rotate the key of this dock on the dock itself, with its current key file."
+                ),
             )
         row.public_key = new_public
         self.s.flush()
@@ -398,7 +424,7 @@ class Transaction:
     def close_session(self, session_id: int, *, outcome: str, now: datetime) -> None:
         row = self.s.get(DockSessionRow, session_id)
         if row is None:
-            raise NotFound(f"no dock session {session_id}")
+            raise NotFound(_("no dock session {session}").format(session=session_id))
         row.ended_at = now
         row.outcome = outcome
 
@@ -458,25 +484,25 @@ class Transaction:
             flags=",".join(f.flags),
             probe_errors="\n".join(f.probe_errors),
         )
-        self._add_unique(row, "this recording is already in the catalog")
+        self._add_unique(row, _("this recording is already in the catalog"))
         return self._item(row)
 
     def item(self, item_id: int) -> r.Item:
         row = self.s.get(ItemRow, item_id)
         if row is None:
-            raise NotFound(f"no evidence item {item_id}")
+            raise NotFound(_("no evidence item {item}").format(item=item_id))
         return self._item(row)
 
     def set_item_officer(self, item_id: int, badge: str) -> None:
         """Attribute an item to another (registered) officer: a correction (issue 20)."""
         row = self.s.get(ItemRow, item_id)
         if row is None:
-            raise NotFound(f"no evidence item {item_id}")
+            raise NotFound(_("no evidence item {item}").format(item=item_id))
         off = self._officer_row(badge)
         if off is None:
             raise NotFound(
-                f"no officer with badge {badge!r}",
-                hint="Register the officer: evidock officer add BADGE --name NAME",
+                _("no officer with badge {badge}").format(badge=repr(badge)),
+                hint=_("Register the officer: evidock officer add BADGE --name NAME"),
             )
         row.officer_id = off.id
         self.s.flush()
@@ -580,7 +606,12 @@ class Transaction:
                 legal_hold=obj.legal_hold,
             )
             try:  # two docks filing the same bytes at once: the second finds the first's row
-                self._add_unique(row, f"stored object {obj.backend}:{obj.sha256}")
+                self._add_unique(
+                    row,
+                    _("stored object {backend}:{sha256} already exists").format(
+                        backend=obj.backend, sha256=obj.sha256
+                    ),
+                )
             except AlreadyExists:
                 found = [o for o in self.stored_objects(obj.sha256, backend=obj.backend)]
                 if not found:

@@ -24,6 +24,7 @@ def evidock(tmp_path: Path) -> Run:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDOCK_")}
     env["EVIDOCK_HOME"] = str(tmp_path / "home")
     env["EVIDOCK_DOCK_NAME"] = "dock-up"
+    env["EVIDOCK_LANG"] = "en"  # the assertions read English (the catalog errors are translated)
 
     def _run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -17,6 +17,8 @@ from tests.s3server import S3Server
 pytestmark = pytest.mark.xdist_group("s3")
 
 
+# The assertions read English: tests.procs.child_env drops EVIDOCK_LANG with the other settings.
+ENGLISH = {"EVIDOCK_LANG": "en"}
 WORKER = ("worker", "--drain")
 DOCK = ("dock", "--no-udev", "--metrics-address", "off")
 
@@ -35,7 +37,7 @@ def test_a_bucket_without_object_lock_is_refused_at_start(
     bucket = bucket_name()
     s3_server.make_bucket(bucket, object_lock=False)
     env = child_env(tmp_path / "home", f"sqlite:///{tmp_path}/home/catalog.db", dock="dock-1",
-                    config=s3_toml(s3_server.endpoint, bucket), **s3_env)  # fmt: skip
+                    config=s3_toml(s3_server.endpoint, bucket), **s3_env, **ENGLISH)  # fmt: skip
     init(env)
     done = _worker(env, *command)
     assert done.returncode == 2, done.stderr
@@ -50,7 +52,7 @@ def test_wrong_credentials_are_refused_at_start(tmp_path: Path) -> None:
         server.make_bucket(bucket, object_lock=True)
         env = child_env(tmp_path / "home", f"sqlite:///{tmp_path}/home/catalog.db",
                         dock="dock-1", config=s3_toml(server.endpoint, bucket),
-                        **server.env)  # fmt: skip
+                        **server.env, **ENGLISH)  # fmt: skip
         init(env)
         assert _worker(env).returncode == 0  # the server's own keys: accepted
         env["AWS_SECRET_ACCESS_KEY"] = "not-the-secret"
@@ -77,7 +79,7 @@ def test_a_drain_while_s3_is_down_ends_and_names_what_waits(tmp_path: Path) -> N
         server.make_bucket(bucket, object_lock=True)
         env = child_env(tmp_path / "home", f"sqlite:///{tmp_path}/home/catalog.db",
                         dock="dock-1", config=s3_toml(server.endpoint, bucket),
-                        **server.env)  # fmt: skip
+                        **server.env, **ENGLISH)  # fmt: skip
         init(env)
         make_wav(tmp_path / "card" / "AUD_0001.WAV", seconds=1.0)
         ingest = _worker(env, "ingest", str(tmp_path / "card"), "--device", "REC-1")

@@ -37,7 +37,8 @@ def test_dock_spools_during_an_s3_outage_and_uploads_when_it_is_back(
     watch.mkdir()
     url = f"sqlite:///{tmp_path}/catalog.db"
     env = init(child_env(home, url, dock="dock-s3",
-                         config=s3_toml(s3_server.endpoint, bucket, FAST), **s3_env))  # fmt: skip
+                         config=s3_toml(s3_server.endpoint, bucket, FAST), **s3_env,
+                         EVIDOCK_LANG="en"))  # fmt: skip
     proc = evidock(env, "dock", "--watch", str(watch), "--no-udev", "--metrics-address", "off")
     try:
         assert wait_until(lambda: home.joinpath("run", "dock-dock-s3.json").is_file(), proc=proc)

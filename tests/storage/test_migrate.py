@@ -73,7 +73,7 @@ def dock(tmp_path: Path, camera: Path) -> dict[str, str]:
     an officer and a device, four recordings ingested, a case with two items linked, a
     checkpoint. Returns the child environment of that dock."""
     home = tmp_path / "home"
-    env = init(child_env(home, f"sqlite:///{home / 'catalog.db'}", dock=DOCK))
+    env = init(child_env(home, f"sqlite:///{home / 'catalog.db'}", dock=DOCK, EVIDOCK_LANG="en"))
     ok(evidock(env, "officer", "add", "J1", "--name", "张三", "--unit", "一中队"))
     ok(evidock(env, "device", "add", "BWC-7", "--officer", "J1"))
     ok(evidock(env, "ingest", str(camera), "--device", "BWC-7"))
@@ -174,7 +174,7 @@ def test_non_empty_target_is_refused_and_left_as_it_was(
     before_source = counts(dock["EVIDOCK_CATALOG_URL"])
     p = evidock(dock, "catalog", "migrate-to", pg_target)
     assert p.returncode == 2, (p.stdout, p.stderr)
-    assert "already holds evidock data" in p.stderr and "dock (1 rows)" in p.stderr
+    assert "already holds evidock data" in p.stderr and "dock (1 row)" in p.stderr
     assert "hint: Give an empty database" in p.stderr and "Traceback" not in p.stderr
     assert counts(pg_target) == before_target
     assert counts(dock["EVIDOCK_CATALOG_URL"]) == before_source
@@ -182,7 +182,12 @@ def test_non_empty_target_is_refused_and_left_as_it_was(
 
 def test_postgresql_source_is_refused(tmp_path: Path) -> None:
     """Only a dock's SQLite catalog is moved: a configured PostgreSQL catalog exits 2."""
-    env = child_env(tmp_path / "home", "postgresql+psycopg://evidock@127.0.0.1:1/fleet", dock=DOCK)
+    env = child_env(
+        tmp_path / "home",
+        "postgresql+psycopg://evidock@127.0.0.1:1/fleet",
+        dock=DOCK,
+        EVIDOCK_LANG="en",
+    )
     p = evidock(env, "catalog", "migrate-to", f"sqlite:///{tmp_path / 'copy.db'}")
     assert p.returncode == 2, p.stderr
     assert "not a SQLite file" in p.stderr and "hint:" in p.stderr
