@@ -373,7 +373,10 @@ class MediaProbe:
         self.timeout_s = timeout_s
 
     def __enter__(self) -> MediaProbe:
-        self.exif.start()
+        try:
+            self.exif.start()
+        except OSError as e:  # e.g. slower to start than timeout_s: each file's read tries again
+            logger.warning("exiftool did not start: %s; each file's read starts it again", e)
         return self
 
     def __exit__(

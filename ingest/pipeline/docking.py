@@ -113,9 +113,17 @@ def _first_sight(txn: Transaction, *, serial: str, **fields: Any) -> Device:
 
 
 def log_not_acquired(
-    ctx: Context, docking: Docking, *, item: int | None = None, **data: str | int
+    ctx: Context,
+    docking: Docking,
+    *,
+    item: int | None = None,
+    name: bytes | None = None,
+    **data: str | int,
 ) -> None:
-    """The one 'acquisition_failed' writer: what stays on the device, and why."""
+    """The one 'acquisition_failed' writer: what stays on the device, and why; ``name``, the
+    device path as raw bytes, is recorded as ``path`` (and ``path_hex`` when not UTF-8)."""
+    if name is not None:
+        data = {"path": display_path(name), **exact_name(name), **data}
     with ctx.catalog.write() as txn:
         ctx.custody.append(
             txn,
@@ -131,13 +139,13 @@ def left_on_device(
 ) -> FileResult:
     """A file or entry that stays on the device, recorded with its reason."""
     path = display_path(raw)
-    log_not_acquired(ctx, docking, path=path, kind=kind, reason=reason)
+    log_not_acquired(ctx, docking, name=raw, kind=kind, reason=reason)
     return FileResult(path=path, result=NOT_ACQUIRED, reason=reason, raw_path=raw)
 
 
 def no_space(ctx: Context, docking: Docking, entry: FileEntry, reason: str) -> FileResult:
     """A file not started for want of room: it stays on the device, nothing of it written."""
-    log_not_acquired(ctx, docking, path=entry.display, kind=space.NO_SPACE, reason=reason)
+    log_not_acquired(ctx, docking, name=entry.path, kind=space.NO_SPACE, reason=reason)
     return FileResult(
         path=entry.display, result=FAILED, reason=f"{reason} ({space.NO_SPACE})",
         code=space.NO_SPACE, raw_path=entry.path,
@@ -148,7 +156,7 @@ def failed(ctx: Context, docking: Docking, entry: FileEntry, err: Exception) -> 
     """A file whose acquisition failed: the error recorded, the file stays on the device."""
     code = getattr(err, "code", "error")
     reason = f"{err} ({code})"
-    log_not_acquired(ctx, docking, path=entry.display, kind="error", code=code, reason=str(err))
+    log_not_acquired(ctx, docking, name=entry.path, kind="error", code=code, reason=str(err))
     return FileResult(path=entry.display, result=FAILED, reason=reason, code=code,
                       raw_path=entry.path)  # fmt: skip
 

@@ -6,36 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from ingest.config import Settings
 from ingest.context import Context, open_context
 from ingest.pipeline.run import FAILED, STORED, ingest_device
-from tests.conftest import make_settings
+from tests.ingest.conftest import mount
 from tests.verify.tamper import audit
-
-
-def _mount(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["mount", *args], capture_output=True, text=True, check=False)
-
-
-@pytest.fixture
-def small_store(tmp_path: Path, catalog_url: str) -> Iterator[Settings]:
-    """A dock whose store is an 8 MiB tmpfs (the catalog is elsewhere); root only."""
-    settings = make_settings(tmp_path / "home", catalog_url)
-    store = settings.store_dir
-    store.mkdir(parents=True)
-    done = _mount("-t", "tmpfs", "-o", "size=8m", "tmpfs", str(store))
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield settings
-    finally:
-        subprocess.run(["umount", "-l", str(store)], check=False)
 
 
 def test_a_full_store_mid_copy_leaves_the_file_on_the_device_and_a_rerun_takes_it(
@@ -65,7 +42,7 @@ def test_a_full_store_mid_copy_leaves_the_file_on_the_device_and_a_rerun_takes_i
         _only_small_item(ctx)
         assert audit(ctx).ok
 
-        grown = _mount("-o", "remount,size=64m", str(small_store.store_dir))
+        grown = mount("-o", "remount,size=64m", str(small_store.store_dir))
         assert grown.returncode == 0, grown.stderr
         # the real free space now, with a margin fit for a small store
         again = ingest_device(ctx, camera.parent, serial="BWC-F", officer=None, actor="test",

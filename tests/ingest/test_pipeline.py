@@ -31,6 +31,7 @@ from ingest.pipeline.run import (
 from storage.catalog.jobs import JobKind, JobOps
 from tests.conftest import CLIP1, CLIP_START
 from tests.devices.deeptree import chain_path, make_chain, removed_after
+from tests.ingest.conftest import NoProbe
 from verify.log.events import encode_data
 
 
@@ -393,13 +394,6 @@ def test_a_file_is_not_started_when_the_store_filled_up_meanwhile(
     assert len([p for p in camera.rglob("*") if p.is_file()]) == 4
 
 
-class _NoProbe:
-    """A probe that must not be asked: empty files are not probed."""
-
-    def probe(self, path: Path) -> object:
-        raise AssertionError(f"probed {path}")
-
-
 def test_empty_files_are_stored_and_flagged_once_without_probes_or_proxy_jobs(
     ctx: Context, tmp_path: Path
 ) -> None:
@@ -408,7 +402,7 @@ def test_empty_files_are_stored_and_flagged_once_without_probes_or_proxy_jobs(
     device.mkdir(parents=True)
     for n in range(200):
         (device / f"CLIP{n:04d}.MP4").touch()
-    report = _ingest(ctx, device.parent, probe=_NoProbe())
+    report = _ingest(ctx, device.parent, probe=NoProbe())
     assert report.count(STORED) == 200 and report.count(FAILED) == 0
     with ctx.catalog.read() as txn:
         items = txn.items()
@@ -418,7 +412,7 @@ def test_empty_files_are_stored_and_flagged_once_without_probes_or_proxy_jobs(
     assert {i.sha256 for i in items} == {hashlib.sha256(b"").hexdigest()}
     assert jobs == []
     assert ctx.store.path_for(hashlib.sha256(b"").hexdigest()).read_bytes() == b""
-    again = _ingest(ctx, device.parent, probe=_NoProbe())
+    again = _ingest(ctx, device.parent, probe=NoProbe())
     assert again.count(ALREADY) == 200
 
 

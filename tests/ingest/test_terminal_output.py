@@ -10,9 +10,6 @@ import io
 import json
 import logging
 import os
-import subprocess
-import sys
-import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -21,6 +18,7 @@ import pytest
 
 from ingest.dock.status import BayView, write_status
 from ingest.output import Output, TerminalLogFormatter, for_terminal, path_text
+from tests.ingest.conftest import shows_no_controls
 
 HOSTILE = [
     b"DCIM/esc\x1b[31mred.MP4",
@@ -30,15 +28,6 @@ HOSTILE = [
     b"DCIM/a\xff.jpg",
     b"DCIM/a\\xff.jpg",
 ]
-
-
-def _clean(text: str) -> None:
-    """Nothing in ``text`` but printable characters and line ends."""
-    bad = [
-        c for c in text
-        if c != "\n" and (unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp"))
-    ]  # fmt: skip
-    assert bad == [], f"raw control characters reach the terminal: {bad!r}"
 
 
 def test_controls_and_invisible_characters_are_shown_escaped() -> None:
@@ -80,25 +69,6 @@ def test_log_lines_escape_their_message_but_keep_a_traceback() -> None:
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Callable[..., str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDOCK_")}
-    env["EVIDOCK_HOME"] = str(tmp_path / "home")
-    env["EVIDOCK_DOCK_NAME"] = "dock-cli"
-
-    def run(*args: str) -> str:
-        p = subprocess.run(
-            [sys.executable, "-m", "ingest.cli.main", *args], env=env, capture_output=True,
-            timeout=120, check=False,
-        )  # fmt: skip
-        assert p.returncode == 0, p.stderr
-        assert b"Traceback" not in p.stderr
-        return p.stdout.decode("utf-8")
-
-    run("init")  # every other command refuses a data dir that init did not make
-    return run
-
-
-@pytest.fixture
 def hostile(tmp_path: Path) -> Path:
     root = tmp_path / "device"
     (root / "DCIM").mkdir(parents=True)
@@ -115,14 +85,14 @@ def test_hostile_names_reach_the_terminal_escaped_and_json_exact(
     control character; the raw 0xFF name and the typed '\\xff' name print differently; the
     JSON documents carry every name exactly."""
     ingest = cli("ingest", str(hostile), "--device", "BWC-7")
-    _clean(ingest)
+    shows_no_controls(ingest)
     assert len(ingest.splitlines()) == len(HOSTILE) + 1
     assert not any(line.startswith("FORGED") for line in ingest.splitlines())
     assert sum("  DCIM/a\\xff.jpg  [" in line for line in ingest.splitlines()) == 1
     assert sum("  DCIM/a\\\\xff.jpg  [" in line for line in ingest.splitlines()) == 1
 
     items = cli("items")
-    _clean(items)
+    shows_no_controls(items)
     lines = items.splitlines()
     assert len(lines) == 1 + len(HOSTILE)
     assert [line.endswith("DCIM/a\\xff.jpg") for line in lines].count(True) == 1
@@ -137,7 +107,7 @@ def test_hostile_names_reach_the_terminal_escaped_and_json_exact(
 
     for doc in docs:
         report = cli("custody", str(doc["id"]))
-        _clean(report)
+        shows_no_controls(report)
         # head, 3 events x 3 lines, tail (checkpoint, key, cosignatures and timestamp, hint)
         assert len(report.splitlines()) == 2 + 3 * 3 + 4
         name = bytes.fromhex(doc["original_path_hex"])
@@ -150,7 +120,7 @@ def test_hostile_names_reach_the_terminal_escaped_and_json_exact(
                   state="ingesting \u202e", files_done=1, current="x", since=0.0)  # fmt: skip
     write_status(status_file, dock="dock-cli", bays=[bay])
     status = cli("status")
-    _clean(status)
+    shows_no_controls(status)
     assert len(status.splitlines()) == 5  # daemon, its bay, 'last sessions:', header, 1 row
     assert status.splitlines()[1].startswith("  cam\\x1b]0;owned\\x07\\nFORGED ")
     back = json.loads(cli("--json", "status"))
