@@ -56,19 +56,50 @@ def _catalog(lang: str) -> gettext.NullTranslations:
         return gettext.NullTranslations()
 
 
+class Text(str):
+    """A message in the reader's language that keeps its English (``english``): a record
+    (a custody event, a stored job error, a journal line) takes the English whatever the
+    language of the person the message was shown to. ``format`` keeps both."""
+
+    english: str
+
+    def __new__(cls, shown: str, english: str) -> Text:
+        text = super().__new__(cls, shown)
+        text.english = english
+        return text
+
+    def format(self, *args: object, **kwargs: object) -> Text:
+        return Text(str.format(self, *args, **kwargs), self.english.format(*args, **kwargs))
+
+    def __reduce__(self) -> tuple[type[Text], tuple[str, str]]:
+        return (Text, (str(self), self.english))
+
+
+def english(message: object) -> str:
+    """The English of ``message`` (a ``Text``, or an error whose message is one); anything
+    else as it is. For what is recorded, never for what is shown."""
+    if isinstance(message, BaseException):
+        args = message.args
+        if len(args) == 1:
+            return english(args[0])
+        return str(message)
+    found = getattr(message, "english", None)
+    return found if isinstance(found, str) else str(message)
+
+
 def current() -> str:
     """The language messages are given in now, in this thread."""
     return _thread.get() or _process
 
 
-def _(message: str) -> str:
-    """``message`` in the reader's language."""
-    return _catalog(current()).gettext(message)
+def _(message: str) -> Text:
+    """``message`` in the reader's language (keeping its English)."""
+    return Text(_catalog(current()).gettext(message), message)
 
 
-def n_(singular: str, plural: str, n: int) -> str:
+def n_(singular: str, plural: str, n: int) -> Text:
     """The form of ``singular``/``plural`` for ``n``, in the reader's language."""
-    return _catalog(current()).ngettext(singular, plural, n)
+    return Text(_catalog(current()).ngettext(singular, plural, n), singular if n == 1 else plural)
 
 
 def N_(message: str) -> str:

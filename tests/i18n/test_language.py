@@ -77,3 +77,19 @@ def test_speaking_is_for_one_thread_only() -> None:
         assert i18n.current() == "zh"
     assert seen == [i18n.SOURCE]
     assert i18n.current() == i18n.SOURCE
+
+
+def test_a_message_shown_in_chinese_keeps_its_english_for_records() -> None:
+    """What is recorded (custody events, stored errors) is English whatever the reader's
+    language: a message keeps its English through format, pickling and an exception."""
+    import pickle
+
+    previous = i18n.activate("zh")
+    try:
+        shown = _("hint: {hint}").format(hint="x")
+        assert str(shown) != "hint: x" and i18n.english(shown) == "hint: x"
+        assert i18n.english(pickle.loads(pickle.dumps(shown))) == "hint: x"
+        assert i18n.english(RuntimeError(shown)) == "hint: x"
+        assert i18n.english("plain") == "plain"
+    finally:
+        i18n.activate(previous)
