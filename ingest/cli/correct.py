@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from i18n import _
 from ingest.cli.common import examples, open_dock
 from ingest.config import Settings
 from ingest.context import os_actor
@@ -23,30 +24,34 @@ from verify.log.events import EventType
 def add_parsers(sub: Any) -> None:
     s = sub.add_parser(
         "correct",
-        help="correct an item's officer (a custody event that keeps the original)",
-        description="Attribute an evidence item to the officer who really recorded it. The "
-        "original attribution stays in the custody log; reports use the corrected one.",
+        help=_("correct an item's officer (a custody event that keeps the original)"),
+        description=_(
+            "Attribute an evidence item to the officer who really recorded it. The "
+            "original attribution stays in the custody log; reports use the corrected one."
+        ),
         epilog=examples(
             'evidock correct 42 --officer J0002 --reason "共用记录仪，交接未登记 shared camera"'
         ),
     )
     s.add_argument("item", type=int)
-    s.add_argument("--officer", metavar="BADGE", required=True, help="the officer who recorded it")
-    s.add_argument("--reason", required=True, help="why (recorded in the custody log)")
+    s.add_argument(
+        "--officer", metavar="BADGE", required=True, help=_("the officer who recorded it")
+    )
+    s.add_argument("--reason", required=True, help=_("why (recorded in the custody log)"))
     s.set_defaults(func=cmd_correct)
 
 
 def cmd_correct(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     if not args.reason.strip():
-        raise UsageError("原因不能为空 / the reason is empty", hint="Say why in --reason.")
+        raise UsageError(_("the reason is empty"), hint=_("Say why in --reason."))
     ctx = open_dock(settings)
     try:
         with ctx.catalog.write() as txn:
             was = txn.item(args.item).officer_badge
             if was == args.officer:
                 raise UsageError(
-                    f"证据 {args.item} 已归属 {was} / item {args.item} is already {was}'s",
-                    hint="Nothing to correct.",
+                    _("item {item} is already {officer}'s").format(item=args.item, officer=was),
+                    hint=_("Nothing to correct."),
                 )
             txn.set_item_officer(args.item, args.officer)
             ctx.custody.append(
@@ -60,7 +65,9 @@ def cmd_correct(args: argparse.Namespace, out: Output, settings: Settings) -> in
         ctx.close()
     out.document({"item": args.item, "officer": args.officer, "was": was})
     out.line(
-        f"证据 item {args.item}: 执法人员 officer {was or '-'} → {args.officer} "
-        f"({args.reason}); 原值保留在监管链中 / the original stays in the custody log"
+        _(
+            "item {item}: officer {was} → {officer} ({reason}); the original stays in the "
+            "custody log"
+        ).format(item=args.item, was=was or "-", officer=args.officer, reason=args.reason)
     )
     return EXIT_OK
