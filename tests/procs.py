@@ -21,8 +21,13 @@ T = TypeVar("T")
 def child_env(
     home: Path, url: str, *, dock: str, config: str | None = None, **extra: str
 ) -> dict[str, str]:
-    """This process's environment without evidock or systemd settings, plus the test's own."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVIDOCK_", "NOTIFY_"))}
+    """This process's environment without evidock or systemd settings (but the suite's
+    language, EVIDOCK_LANG: tests/conftest.py), plus the test's own."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k == "EVIDOCK_LANG" or not k.startswith(("EVIDOCK_", "NOTIFY_"))
+    }
     env.update(EVIDOCK_HOME=str(home), EVIDOCK_CATALOG_URL=url, EVIDOCK_DOCK_NAME=dock)
     if config is not None:
         path = home.parent / f"evidock-{abs(hash(config))}.toml"

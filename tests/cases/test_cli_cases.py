@@ -20,7 +20,10 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def _runner(home: Path, catalog_url: str | None, dock: str = "dock-cli") -> Run:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDOCK_")}
+    # the suite's language (EVIDOCK_LANG, tests/conftest.py) stays: the output is read in English
+    env = {
+        k: v for k, v in os.environ.items() if k == "EVIDOCK_LANG" or not k.startswith("EVIDOCK_")
+    }
     env |= {"EVIDOCK_HOME": str(home), "EVIDOCK_DOCK_NAME": dock}
     if catalog_url is not None:
         env["EVIDOCK_CATALOG_URL"] = catalog_url

@@ -23,7 +23,10 @@ from ingest.output import Output
 @pytest.fixture
 def bare(tmp_path: Path):
     """evidock in a data dir that does not exist yet (EVIDOCK_HOME=tmp/home)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDOCK_")}
+    # the suite's language (EVIDOCK_LANG, tests/conftest.py) stays: the output is read in English
+    env = {
+        k: v for k, v in os.environ.items() if k == "EVIDOCK_LANG" or not k.startswith("EVIDOCK_")
+    }
     env["EVIDOCK_HOME"] = str(tmp_path / "home")
     env["EVIDOCK_DOCK_NAME"] = "dock-cli"
 
@@ -176,6 +179,34 @@ def test_audit_sweeps_fixity_and_overdue_and_fails_only_on_integrity(
     bad = run("audit")
     assert bad.returncode == 1 and "object-corrupt" in bad.stdout
     _no_traceback(bad)
+
+
+def test_verify_speaks_chinese_when_asked_and_english_with_lang_en(run, camera: Path) -> None:
+    """Issue 20: --lang zh gives verify's lines, its help and a refusal with its hint in
+    Chinese only; --lang en (after the command) gives the same in English."""
+    assert run("ingest", str(camera), "--device", "BWC-7").returncode == 0
+    zh = run("--lang", "zh", "verify")
+    assert zh.returncode == 0, zh.stderr
+    assert "已记录 4 个固定性校验事件；检查点已在第" in zh.stdout
+    assert zh.stdout.rstrip().endswith("校验：通过，全部完好")
+    assert "verify: OK" not in zh.stdout and "recorded" not in zh.stdout
+    en = run("verify", "--lang", "en")
+    assert en.returncode == 0, en.stderr
+    assert "recorded 4 fixity events; checkpoint signed at size" in en.stdout
+    assert en.stdout.rstrip().endswith("verify: OK, everything holds")
+    assert "校验" not in en.stdout
+    shown = run("--lang", "zh", "verify", "--help").stdout
+    assert "列出全部问题，有问题时退出码为 1" in shown and "不重新计算存储对象的哈希" in shown
+    refused = run("--lang", "zh", "custody", "1", "--csv", "--json")
+    assert refused.returncode == 2
+    assert (
+        "--csv 与 --json 不能同时使用" in refused.stderr
+        and "提示：请选择一种输出格式。" in refused.stderr
+    )
+    refused = run("--lang", "en", "custody", "1", "--csv", "--json")
+    assert "--csv and --json exclude each other" in refused.stderr
+    assert "hint: Choose one output format." in refused.stderr
+    _no_traceback(refused)
 
 
 # -- the parser tree: one contract for every subcommand ------------------------------------------

@@ -81,7 +81,10 @@ def test_log_lines_escape_their_message_but_keep_a_traceback() -> None:
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Callable[..., str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDOCK_")}
+    # the suite's language (EVIDOCK_LANG, tests/conftest.py) stays: the output is read in English
+    env = {
+        k: v for k, v in os.environ.items() if k == "EVIDOCK_LANG" or not k.startswith("EVIDOCK_")
+    }
     env["EVIDOCK_HOME"] = str(tmp_path / "home")
     env["EVIDOCK_DOCK_NAME"] = "dock-cli"
 
