@@ -1,6 +1,6 @@
 """Who runs this command: the invoking OS user mapped to a person (issue 16).
 
-``acting`` says once on stderr, in Chinese and English, when the OS user maps to no one; the
+``acting`` says once on stderr, in the reader's language, when the OS user maps to no one; the
 command then acts as ``user:<name>``, as the host's file permissions allow. ``refused`` turns
 a refusal of ``ingest.access.roles`` into the error the user reads (exit 2).
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+from i18n import _
 from ingest.access.guard import check_case, record_access
 from ingest.access.people import cli_actor
 from ingest.access.roles import Action, Decision
@@ -32,9 +33,10 @@ def acting(ctx: Context) -> tuple[str, Person | None]:
         user = actor.removeprefix("user:")
         print(
             for_terminal(
-                f"evidock: 系统用户 {user} 未对应任何人员，操作记为 {actor} / the OS user {user} "
-                f"maps to no person; acting as {actor} (map it: evidock person add USERNAME "
-                f"--name NAME --os-user {user})"
+                _(
+                    "evidock: the OS user {user} maps to no person; acting as {actor} (map it: "
+                    "evidock person add USERNAME --name NAME --os-user {user})"
+                ).format(user=user, actor=actor)
             ),
             file=sys.stderr,
         )
@@ -42,7 +44,7 @@ def acting(ctx: Context) -> tuple[str, Person | None]:
 
 
 def refused(d: Decision, what: str) -> AccessRefused:
-    return AccessRefused(f"{what}: {d.why}", hint=f"请联系 ask: {d.ask}")
+    return AccessRefused(f"{what}: {d.why}", hint=_("ask: {ask}").format(ask=d.ask))
 
 
 def read_case(ctx: Context, number: str) -> None:
@@ -56,4 +58,4 @@ def read_case(ctx: Context, number: str) -> None:
             record_access(txn, ctx, person, EventType.VIEWED, case=number, now=ctx.clock(),
                           detail={"what": "case"}, actor=actor)  # fmt: skip
     if not d.allowed:
-        raise refused(d, f"case {number} 案件")
+        raise refused(d, _("case {number}").format(number=number))

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from i18n import _, n_
 from ingest.cases.overdue import build_report
 from ingest.cli.common import examples, open_dock, problem_lines
 from ingest.cli.witness import witness_policy
@@ -35,37 +36,43 @@ from verify.keys import DockKey, key_path, load_if_readable
 def add_parsers(sub: Any) -> None:
     s = sub.add_parser(
         "verify",
-        help="check the custody log, its signed checkpoints and every stored object",
-        description="Collects every problem, exits 1 if there is any; never repairs anything. "
-        "Afterwards records a fixity event per re-hashed item and signs a checkpoint.",
+        help=_("check the custody log, its signed checkpoints and every stored object"),
+        description=_(
+            "Collects every problem, exits 1 if there is any; never repairs anything. "
+            "Afterwards records a fixity event per re-hashed item and signs a checkpoint."
+        ),
         epilog=examples(
             "evidock verify",
             "evidock verify --item 12 --quick",
             "evidock verify --full --json --metrics-textfile /var/lib/node_exporter/evidock.prom",
         ),
     )
-    s.add_argument("--item", type=int, metavar="ID", help="only this item (and the whole log)")
-    s.add_argument("--case", metavar="NUMBER", help="only this case's facts and linked items")
-    s.add_argument("--quick", action="store_true", help="do not re-hash the stored objects")
+    s.add_argument("--item", type=int, metavar="ID", help=_("only this item (and the whole log)"))
+    s.add_argument("--case", metavar="NUMBER", help=_("only this case's facts and linked items"))
+    s.add_argument("--quick", action="store_true", help=_("do not re-hash the stored objects"))
     s.add_argument(
         "--full",
         action="store_true",
-        help="also download and re-hash every S3 object (default: size, checksum, version "
-        "and lock from HEAD)",
+        help=_(
+            "also download and re-hash every S3 object (default: size, checksum, version "
+            "and lock from HEAD)"
+        ),
     )
     s.add_argument(
         "--metrics-textfile",
         type=Path,
         metavar="PATH",
-        help="also write the results for node_exporter's textfile collector (a *.prom file)",
+        help=_("also write the results for node_exporter's textfile collector (a *.prom file)"),
     )  # metrics (issue 7)
     s.set_defaults(func=cmd_verify)
 
     s = sub.add_parser(
         "audit",
-        help="one sweep: fixity of everything, checkpoint, overdue scan (the timer's job)",
-        description="evidock verify of everything, then the overdue scan, then the metrics "
-        "textfile. Exit 1 only for integrity problems; what is overdue goes to the alerts.",
+        help=_("one sweep: fixity of everything, checkpoint, overdue scan (the timer's job)"),
+        description=_(
+            "evidock verify of everything, then the overdue scan, then the metrics "
+            "textfile. Exit 1 only for integrity problems; what is overdue goes to the alerts."
+        ),
         epilog=examples(
             "evidock audit",
             "evidock audit --metrics-textfile /var/lib/node_exporter/evidock.prom --json",
@@ -73,7 +80,7 @@ def add_parsers(sub: Any) -> None:
     )
     s.add_argument(
         "--metrics-textfile", type=Path, metavar="PATH",
-        help="write node_exporter textfile metrics (a path ending in .prom)",
+        help=_("write node_exporter textfile metrics (a path ending in .prom)"),
     )  # fmt: skip
     s.set_defaults(func=cmd_audit)
 
@@ -125,8 +132,13 @@ def cmd_audit(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     )
     verify_lines(out, report, recorded, cp_size)
     out.line(
-        f"overdue scan: {overdue.overdue_count} overdue and not excused "
-        f"({overdue.measured} item(s) measured now); details: evidock overdue"
+        n_(
+            "overdue scan: {overdue} overdue and not excused ({n} item measured now); "
+            "details: evidock overdue",
+            "overdue scan: {overdue} overdue and not excused ({n} items measured now); "
+            "details: evidock overdue",
+            overdue.measured,
+        ).format(overdue=overdue.overdue_count, n=overdue.measured)
     )
     return EXIT_OK if report.ok else EXIT_FAILURE
 
@@ -167,7 +179,7 @@ def verify_run(
         recorded, cp_size = 0, None
         if ctx is not None and report.log_intact:
             recorded = record_fixity(catalog, ctx.custody, report.fixity, actor=os_actor())
-            cp_size, _ = ctx.checkpoint()
+            cp_size = ctx.checkpoint()[0]
     finally:
         catalog.close()
     return report, recorded, cp_size
@@ -198,42 +210,83 @@ def _verify_context(settings: Settings) -> tuple[Context | None, Catalog, DockKe
 def verify_lines(out: Output, report: AuditReport, recorded: int, cp_size: int | None) -> None:
     c = report.checked
     problem_lines(out, report.problems)
-    scope = f"item #{c.item} and the whole log" if c.item is not None else "everything"
-    scope = f"case {c.case} and the whole log" if c.case is not None else scope
+    if c.case is not None:
+        scope = _("case {case} and the whole log").format(case=c.case)
+    elif c.item is not None:
+        scope = _("item #{item} and the whole log").format(item=c.item)
+    else:
+        scope = _("everything")
     rehash = (
-        "not re-hashed: --quick"
+        _("not re-hashed: --quick")
         if c.quick
-        else f"{c.objects_rehashed} re-hashed, {c.bytes_rehashed} bytes; "
-        f"{c.derived} proxies, {c.derived_rehashed} re-hashed"
+        else _(
+            "{objects} re-hashed, {bytes} bytes; {derived} proxies, {derived_rehashed} re-hashed"
+        ).format(
+            objects=c.objects_rehashed,
+            bytes=c.bytes_rehashed,
+            derived=c.derived,
+            derived_rehashed=c.derived_rehashed,
+        )
     )
     out.line(
-        f"checked {scope}: log of {c.log_size} events ({c.events} read), "
-        f"{c.checkpoint_rows} checkpoint rows, {c.checkpoint_files} checkpoint files, "
-        f"{c.items} items, {c.objects} stored objects ({rehash})"
+        _(
+            "checked {scope}: log of {log_size} events ({events} read), {checkpoint_rows} "
+            "checkpoint rows, {checkpoint_files} checkpoint files, {items} items, {objects} "
+            "stored objects ({rehash})"
+        ).format(
+            scope=scope,
+            log_size=c.log_size,
+            events=c.events,
+            checkpoint_rows=c.checkpoint_rows,
+            checkpoint_files=c.checkpoint_files,
+            items=c.items,
+            objects=c.objects,
+            rehash=rehash,
+        )
     )
     for e in report.elsewhere:  # issue 18: not missing, only in another dock's store
-        proxies = f" and {e.derived} proxies" if e.derived else ""
-        out.line(
-            f"由 {e.dock} 保管，请在该处核验 held by dock {e.dock}: {e.objects} stored objects"
-            f"{proxies} are in its own store; verify them there (evidock verify on {e.dock})"
+        held = (
+            _(
+                "held by dock {dock}: {objects} stored objects and {derived} proxies are in its "
+                "own store; verify them there (evidock verify on {dock})"
+            )
+            if e.derived
+            else _(
+                "held by dock {dock}: {objects} stored objects are in its own store; verify "
+                "them there (evidock verify on {dock})"
+            )
         )
+        out.line(held.format(dock=e.dock, objects=e.objects, derived=e.derived))
     if c.s3_objects:
         how = (
-            f"{c.s3_rehashed} originals downloaded and re-hashed"
+            _("{n} originals downloaded and re-hashed").format(n=c.s3_rehashed)
             if c.s3_rehashed
-            else ("size, checksum, version and lock from HEAD; --full downloads them")
+            else _("size, checksum, version and lock from HEAD; --full downloads them")
         )
-        out.line(f"S3: {c.s3_objects} objects checked ({how})")
+        out.line(_("S3: {n} objects checked ({how})").format(n=c.s3_objects, how=how))
     if report.log_intact:
-        out.line(f"recorded {recorded} fixity event(s); checkpoint signed at size {cp_size}")
+        out.line(
+            n_(
+                "recorded {n} fixity event; checkpoint signed at size {size}",
+                "recorded {n} fixity events; checkpoint signed at size {size}",
+                recorded,
+            ).format(n=recorded, size=cp_size)
+        )
     else:
-        out.line("recorded nothing: no event is appended to a custody log that does not verify")
+        out.line(_("recorded nothing: no event is appended to a custody log that does not verify"))
     if report.ok:
-        out.line("verify: OK, everything holds")
+        out.line(_("verify: OK, everything holds"))
         return
-    out.line(f"verify: FAILED, {len(report.problems)} problem(s); nothing was repaired")
+    n = len(report.problems)
+    out.line(
+        n_(
+            "verify: FAILED, {n} problem; nothing was repaired",
+            "verify: FAILED, {n} problems; nothing was repaired",
+            n,
+        ).format(n=n)
+    )
     for hint in dict.fromkeys(p.hint for p in report.problems):
-        out.line(f"hint: {hint}")
+        out.line(_("hint: {hint}").format(hint=_(hint)))
 
 
 class _Progress:
@@ -248,9 +301,14 @@ class _Progress:
             return
         self._shown = now
         mib = 1024 * 1024
+        line = _("re-hashing stored objects: {done}/{total}, {done_mib}/{total_mib} MiB").format(
+            done=done,
+            total=total,
+            done_mib=f"{done_bytes / mib:.1f}",
+            total_mib=f"{total_bytes / mib:.1f}",
+        )
         print(
-            f"\rre-hashing stored objects: {done}/{total}, "
-            f"{done_bytes / mib:.1f}/{total_bytes / mib:.1f} MiB",
+            f"\r{line}",
             end="",
             file=sys.stderr,
             flush=True,

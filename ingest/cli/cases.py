@@ -10,6 +10,7 @@ import argparse
 from datetime import datetime, timedelta
 from typing import Any
 
+from i18n import _
 from ingest.cases.archive import ProxyFact, accepted_json, decide_archive, missing_for_archive
 from ingest.cases.compliance import archive_due, check_case_number
 from ingest.cases.coverage import coverage_json, coverage_text, coverages, open_gaps
@@ -41,7 +42,7 @@ from ingest.export.archive import build_archive
 from ingest.jobs.proxies import proxy_states
 from ingest.output import Output, path_text
 from storage.catalog.caselinks import LinkOps
-from storage.catalog.caserecords import Activity, NewCase
+from storage.catalog.caserecords import Activity, Link, NewCase
 from storage.catalog.cases import CLOSED, OPEN, CaseOps
 from storage.catalog.decisions import DecisionOps
 from storage.catalog.fixity import fixity_failed_items
@@ -55,7 +56,7 @@ def add_parsers(sub: Any) -> None:
     """Register ``case``, ``excuse`` and ``overdue`` on the top-level subparsers."""
     case = sub.add_parser(
         "case",
-        help="enforcement cases, their activities and linked items",
+        help=_("enforcement cases, their activities and linked items"),
         epilog=examples(
             f"evidock case open {_N} --type penalty --handler J1 --reviewer J2 --approver J3",
             f"evidock case show {_N}",
@@ -66,40 +67,48 @@ def add_parsers(sub: Any) -> None:
 
     s = acts.add_parser(
         "open",
-        help="open a case",
+        help=_("open a case"),
         epilog=examples(
             f"evidock case open {_N} --type penalty --handler J1 --reviewer J2 --approver J3",
             "evidock case open 凤里执罚〔2026〕13号 --type inspection --procedure simple "
             "--handler J1 --opened 2026-11-26T08:30",
         ),
     )
-    s.add_argument("number", help="case number, e.g. 凤里执罚〔2026〕12号")
-    s.add_argument("--type", required=True, help="licensing, penalty, compulsory, levy, inspection")
-    s.add_argument("--procedure", default="general", help="simple or general (default)")
-    s.add_argument("--handler", required=True, metavar="BADGE", help="承办人 the handling officer")
-    s.add_argument("--reviewer", metavar="BADGE", help="审核人 (required for general procedure)")
-    s.add_argument("--approver", metavar="BADGE", help="批准人 (required for general procedure)")
+    s.add_argument("number", help=_("case number, e.g. {example}").format(example=_N))
+    s.add_argument(
+        "--type", required=True, help=_("licensing, penalty, compulsory, levy, inspection")
+    )
+    s.add_argument("--procedure", default="general", help=_("simple or general (default)"))
+    s.add_argument("--handler", required=True, metavar="BADGE", help=_("the handling officer"))
+    s.add_argument(
+        "--reviewer", metavar="BADGE", help=_("the reviewer (required for general procedure)")
+    )
+    s.add_argument(
+        "--approver", metavar="BADGE", help=_("the approver (required for general procedure)")
+    )
     s.add_argument(
         "--confidentiality",
         default="none",
-        help="none, work-secret, commercial-secret, personal-information, personal-privacy "
-        "(Art. 31; state secrets are refused)",
+        help=_(
+            "none, work-secret, commercial-secret, personal-information, personal-privacy "
+            "(Art. 31; state secrets are refused)"
+        ),
     )
-    s.add_argument("--title", default="", help="a short description")
-    s.add_argument("--opened", metavar="TIME", help="when the case was opened (default: now)")
+    s.add_argument("--title", default="", help=_("a short description"))
+    s.add_argument("--opened", metavar="TIME", help=_("when the case was opened (default: now)"))
     s.set_defaults(func=cmd_case_open)
 
     s = acts.add_parser(
         "list",
-        help="list cases",
+        help=_("list cases"),
         epilog=examples("evidock case list", "evidock case list --status closed --json"),
     )
-    s.add_argument("--status", help="open, closed or archived")
+    s.add_argument("--status", help=_("open, closed or archived"))
     s.set_defaults(func=cmd_case_list)
 
     s = acts.add_parser(
         "show",
-        help="a case with its activities and linked items, by stage",
+        help=_("a case with its activities and linked items, by stage"),
         epilog=examples(f"evidock case show {_N}", f"evidock case show {_N} --json"),
     )
     s.add_argument("number")
@@ -107,31 +116,31 @@ def add_parsers(sub: Any) -> None:
 
     s = acts.add_parser(
         "close",
-        help="close a case (the archive deadline starts)",
+        help=_("close a case (the archive deadline starts)"),
         epilog=examples(
             f"evidock case close {_N}",
             f"evidock case close {_N} --at 2026-12-01T17:00 --archive-within 60",
         ),
     )
     s.add_argument("number")
-    s.add_argument("--at", metavar="TIME", help="when the enforcement act ended (default: now)")
+    s.add_argument("--at", metavar="TIME", help=_("when the enforcement act ended (default: now)"))
     s.add_argument(
         "--archive-within",
         type=int,
         metavar="DAYS",
-        help="archive deadline in days, when a law sets another than the default",
+        help=_("archive deadline in days, when a law sets another than the default"),
     )
     s.set_defaults(func=cmd_case_close)
 
     s = acts.add_parser(
         "archive",
-        help="mark a closed case archived",
+        help=_("mark a closed case archived"),
         epilog=examples(f"evidock case archive {_N}", f"evidock case archive {_N} --at 2026-12-20"),
     )
     s.add_argument("number")
-    s.add_argument("--at", metavar="TIME", help="when it was archived (default: now)")
-    s.add_argument("--accept-gaps", action="store_true", help="archive with open A/V gaps")
-    s.add_argument("--reason", help="why the gaps stay open (a custody event)")
+    s.add_argument("--at", metavar="TIME", help=_("when it was archived (default: now)"))
+    s.add_argument("--accept-gaps", action="store_true", help=_("archive with open A/V gaps"))
+    s.add_argument("--reason", help=_("why the gaps stay open (a custody event)"))
     s.set_defaults(func=cmd_case_archive)
 
     links.add_parsers(acts)
@@ -142,23 +151,23 @@ def add_parsers(sub: Any) -> None:
 
 def cmd_case_open(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     number = check_case_number(args.number, settings.compliance.case_number_pattern)
-    etype = lookup(ENFORCEMENT_TYPES, args.type, "type of enforcement")
-    proc = lookup(PROCEDURES, args.procedure, "procedure")
+    etype = lookup(ENFORCEMENT_TYPES, args.type, _("type of enforcement"))
+    proc = lookup(PROCEDURES, args.procedure, _("procedure"))
     conf = confidentiality(args.confidentiality)
     if proc.code == "general" and not (args.reviewer and args.approver):
         raise UsageError(
-            "a case in general procedure needs a reviewer and an approver (Art. 32)",
-            hint="Add --reviewer BADGE --approver BADGE, or --procedure simple.",
+            _("a case in general procedure needs a reviewer and an approver (Art. 32)"),
+            hint=_("Add --reviewer BADGE --approver BADGE, or --procedure simple."),
         )
     if args.handler in (args.reviewer, args.approver):
         raise UsageError(
-            "the handler cannot also review or approve the case (Art. 32)",
-            hint="Name another officer for --reviewer / --approver.",
+            _("the handler cannot also review or approve the case (Art. 32)"),
+            hint=_("Name another officer for --reviewer / --approver."),
         )
     ctx = open_dock(settings)
     try:
         opened = parse_time(args.opened, settings) if args.opened else ctx.clock()
-        actor, _ = acting(ctx)
+        actor = acting(ctx)[0]
         with ctx.catalog.write() as txn:
             case = CaseOps(txn).add_case(
                 NewCase(
@@ -178,12 +187,16 @@ def cmd_case_open(args: argparse.Namespace, out: Output, settings: Settings) -> 
     finally:
         ctx.close()
     out.document(case_json(case))
-    out.line(f"case {case.number} opened: {etype.label}, {proc.label}, handler {case.handler}")
+    out.line(
+        _("case {number} opened: {type}, {procedure}, handler {handler}").format(
+            number=case.number, type=etype.label, procedure=proc.label, handler=case.handler
+        )
+    )
     return EXIT_OK
 
 
 def cmd_case_list(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    status = lookup(STATUSES, args.status, "case status").code if args.status else None
+    status = lookup(STATUSES, args.status, _("case status")).code if args.status else None
     ctx = open_dock(settings)
     try:
         with ctx.catalog.read() as txn:
@@ -192,7 +205,15 @@ def cmd_case_list(args: argparse.Namespace, out: Output, settings: Settings) -> 
         ctx.close()
     out.document([case_json(c) for c in cases])
     out.table(
-        ["NUMBER", "TYPE", "PROCEDURE", "STATUS", "HANDLER", "OPENED", "ARCHIVE BY"],
+        [
+            _("NUMBER"),
+            _("TYPE"),
+            _("PROCEDURE"),
+            _("STATUS"),
+            _("HANDLER"),
+            _("OPENED"),
+            _("ARCHIVE BY"),
+        ],
         [
             [
                 c.number,
@@ -214,32 +235,40 @@ def cmd_case_close(args: argparse.Namespace, out: Output, settings: Settings) ->
         args.archive_within if args.archive_within is not None else settings.archive_deadline_days
     )
     if days <= 0:
-        raise UsageError("--archive-within takes a positive number of days")
+        raise UsageError(_("--archive-within takes a positive number of days"))
     ctx = open_dock(settings)
     try:
         now = ctx.clock()
         at = parse_time(args.at, settings) if args.at else now
         if at > now:
-            raise UsageError("a case cannot be closed in the future", hint="Give a past --at.")
+            raise UsageError(
+                _("a case cannot be closed in the future"), hint=_("Give a past --at.")
+            )
         with ctx.catalog.write() as txn:
             ops = CaseOps(txn)
             number = case_number(args.number)
             case = ops.case(number)
             if case.status != OPEN:
                 raise UsageError(
-                    f"case {number} is {label(STATUSES, case.status)}, not open",
-                    hint=f"See it: evidock case show {number}",
+                    _("case {number} is {status}, not open").format(
+                        number=number, status=label(STATUSES, case.status)
+                    ),
+                    hint=_("See it: evidock case show {number}").format(number=number),
                 )
             if at < case.opened_at:
-                raise UsageError("a case cannot close before it opened", hint="Check --at.")
+                raise UsageError(_("a case cannot close before it opened"), hint=_("Check --at."))
             case = ops.close_case(number, at=at, due=archive_due(at, days), by=os_actor())
             log_case(txn, ctx, case, "case_closed")
     finally:
         ctx.close()
     out.document(case_json(case))
     out.line(
-        f"case {case.number} closed {out.when(case.closed_at)}; "
-        f"archive by {out.when(case.archive_due_at)} ({days} days, Art. 27)"
+        _("case {number} closed {closed}; archive by {due} ({days} days, Art. 27)").format(
+            number=case.number,
+            closed=out.when(case.closed_at),
+            due=out.when(case.archive_due_at),
+            days=days,
+        )
     )
     return EXIT_OK
 
@@ -267,13 +296,19 @@ def cmd_case_archive(args: argparse.Namespace, out: Output, settings: Settings) 
         ctx.close()
     late = case.archive_due_at is not None and at > case.archive_due_at
     out.document({**case_json(case), "package": built.event_data()})
-    out.line(
-        f"case {case.number} archived {out.when(at)}"
-        + (f", after its deadline {out.when(case.archive_due_at)}" if late else "")
+    archived = (
+        _("case {number} archived {at}, after its deadline {due}")
+        if late
+        else _("case {number} archived {at}")
     )
     out.line(
-        f"归档包 / archive package: {built.path} (sha256 {built.sha256}, {len(built.files)} "
-        f"files, {built.events} custody events), kept write-once"
+        archived.format(number=case.number, at=out.when(at), due=out.when(case.archive_due_at))
+    )
+    out.line(
+        _(
+            "archive package: {path} (sha256 {sha256}, {files} files, {events} custody events), "
+            "kept write-once"
+        ).format(path=built.path, sha256=built.sha256, files=len(built.files), events=built.events)
     )
     return EXIT_OK
 
@@ -290,11 +325,13 @@ def _archivable(
     case = CaseOps(txn).case(number)
     if case.status != CLOSED or case.closed_at is None:
         raise UsageError(
-            f"case {number} is {label(STATUSES, case.status)}; only closed cases are archived",
-            hint=f"Close it first: evidock case close {number}",
+            _("case {number} is {status}; only closed cases are archived").format(
+                number=number, status=label(STATUSES, case.status)
+            ),
+            hint=_("Close it first: evidock case close {number}").format(number=number),
         )
     if at > now or at < case.closed_at:
-        raise UsageError("the archive time must lie between closing and now")
+        raise UsageError(_("the archive time must lie between closing and now"))
     return _archive_check(txn, case.id, number, args, settings, at)
 
 
@@ -357,57 +394,105 @@ def cmd_case_show(args: argparse.Namespace, out: Output, settings: Settings) -> 
         }
     )
     out.line(
-        f"case {case.number}  {label(ENFORCEMENT_TYPES, case.enforcement_type)}, "
-        f"{label(PROCEDURES, case.procedure)}  [{label(STATUSES, case.status)}]  "
-        f"stage {label(STAGES, case.stage)}"
+        _("case {number}  {type}, {procedure}  [{status}]  stage {stage}").format(
+            number=case.number,
+            type=label(ENFORCEMENT_TYPES, case.enforcement_type),
+            procedure=label(PROCEDURES, case.procedure),
+            status=label(STATUSES, case.status),
+            stage=label(STAGES, case.stage),
+        )
     )
     if case.title:
         out.line(f"  {case.title}")
     out.line(
-        f"  handler {case.handler}  reviewer {case.reviewer or '-'}  approver "
-        f"{case.approver or '-'}  confidentiality {label(CONFIDENTIALITY, case.confidentiality)}"
+        "  "
+        + _(
+            "handler {handler}  reviewer {reviewer}  approver {approver}  confidentiality {level}"
+        ).format(
+            handler=case.handler,
+            reviewer=case.reviewer or "-",
+            approver=case.approver or "-",
+            level=label(CONFIDENTIALITY, case.confidentiality),
+        )
     )
     out.line(
-        f"  opened {out.when(case.opened_at)}  closed {out.when(case.closed_at)}  "
-        f"archive by {out.when(case.archive_due_at)}  archived {out.when(case.archived_at)}"
+        "  "
+        + _("opened {opened}  closed {closed}  archive by {due}  archived {archived}").format(
+            opened=out.when(case.opened_at),
+            closed=out.when(case.closed_at),
+            due=out.when(case.archive_due_at),
+            archived=out.when(case.archived_at),
+        )
     )
     decisions.decision_lines(out, chain)
     live = [k for k in filed if k.live]
-    out.line(f"activities ({len(activities)})")
+    out.line(_("activities ({n})").format(n=len(activities)))
     for a in activities:
-        mine = [k for k in live if k.activity_id == a.id]
-        av = ""
-        if requires_av(a.record_type, disputed=a.disputed):
-            article = av_article(a.record_type, disputed=a.disputed)
-            av = f"  A/V required ({article}): {coverage_text(cover[a.id], out.when)}"
-            if not cover[a.id].complete:
-                av += f"; exempt: {a.no_av_reason}" if a.no_av_reason else "; GAP"
         out.line(f"  #{a.id} {label(STAGES, a.stage)} / {label(RECORD_TYPES, a.record_type)}")
         out.line(
-            f"      {out.when(a.start_at)} - {out.when(a.end_at)}"
-            + (f" at {a.place}" if a.place else "")
-            + f"; officers {', '.join(a.officers)}; {len(mine)} linked{av}"
+            "      " + _activity_line(a, [k for k in live if k.activity_id == a.id], cover, out)
         )
-    out.line(f"linked items by stage ({len(live)})")
+    out.line(_("linked items by stage ({n})").format(n=len(live)))
     for code, term in STAGES.items():
         rows = [k for k in live if k.stage == code]
         if rows:
             out.line(f"  {term.label}")
         for k in rows:
-            act = f" activity {k.activity_id}" if k.activity_id else ""
-            bad = f"  [{FIXITY_STATE}]" if k.item_id in failing else ""
             out.line(
-                f"    #{k.item_id} {names.get(k.item_id, '?')}{' video' if k.is_video else ''}"
-                f"{act}  by {k.how} ({k.linked_by}, {out.when(k.linked_at)}): {k.why}{bad}"
+                "    "
+                + _link_line(k, names, out)
+                + (f"  [{_(FIXITY_STATE)}]" if k.item_id in failing else "")
             )
     if failing:
         out.line(fixity_line(sorted(failing)))
     gone = [k for k in filed if not k.live]
     if gone:
-        out.line(f"unlinked ({len(gone)})")
+        out.line(_("unlinked ({n})").format(n=len(gone)))
     for k in gone:
         out.line(
-            f"    #{k.item_id} from {label(STAGES, k.stage)} by {k.unlinked_by} "
-            f"{out.when(k.unlinked_at)}: {k.unlink_reason}"
+            "    "
+            + _("#{item} from {stage} by {by} {at}: {reason}").format(
+                item=k.item_id,
+                stage=label(STAGES, k.stage),
+                by=k.unlinked_by,
+                at=out.when(k.unlinked_at),
+                reason=k.unlink_reason,
+            )
         )
     return EXIT_OK
+
+
+def _activity_line(a: Activity, mine: list[Link], cover: dict[int, Coverage], out: Output) -> str:
+    """When and where an activity took place, who took part, and its A/V coverage."""
+    text = f"{out.when(a.start_at)} - {out.when(a.end_at)}"
+    if a.place:
+        text += " " + _("at {place}").format(place=a.place)
+    text += "; " + _("officers {officers}; {n} linked").format(
+        officers=", ".join(a.officers), n=len(mine)
+    )
+    if requires_av(a.record_type, disputed=a.disputed):
+        article = av_article(a.record_type, disputed=a.disputed)
+        text += "  " + _("A/V required ({article}): {coverage}").format(
+            article=article, coverage=coverage_text(cover[a.id], out.when)
+        )
+        if not cover[a.id].complete:
+            text += "; " + (
+                _("exempt: {reason}").format(reason=a.no_av_reason) if a.no_av_reason else _("GAP")
+            )
+    return text
+
+
+def _link_line(k: Link, names: dict[int, str], out: Output) -> str:
+    """A linked item: its name, what it is, how, by whom and why it was linked."""
+    what = f"#{k.item_id} {names.get(k.item_id, '?')}"
+    if k.is_video:
+        what += " " + _("video")
+    if k.activity_id:
+        what += " " + _("activity {id}").format(id=k.activity_id)
+    return (
+        what
+        + "  "
+        + _("by {how} ({by}, {at}): {why}").format(
+            how=k.how, by=k.linked_by, at=out.when(k.linked_at), why=k.why
+        )
+    )

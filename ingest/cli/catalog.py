@@ -29,8 +29,9 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from i18n import N_, _, n_
 from ingest.cli import catalog_upgrade
-from ingest.cli.catalog_compare import Side, audit, differences, side
+from ingest.cli.catalog_compare import Said, Side, audit, differences, side
 from ingest.cli.common import examples, open_dock, problem_lines
 from ingest.config import Settings
 from ingest.context import os_actor
@@ -67,25 +68,32 @@ class MigrationFailed(IngestError):
 def add_parsers(sub: Any) -> None:
     cat = sub.add_parser(
         "catalog",
-        help="upgrade the catalog's schema, or move the catalog to another database",
+        help=_("upgrade the catalog's schema, or move the catalog to another database"),
         epilog=examples(f"evidock catalog migrate-to {_TARGET} --dry-run"),
     )
     acts = cat.add_subparsers(dest="action", required=True)
     s = acts.add_parser(
         "migrate-to",
-        help="copy this dock's SQLite catalog and custody log into an empty PostgreSQL catalog",
-        description="Stop this dock's daemon, workers and audit timer first. The source stays "
-        "as it is (keep it as a read-only backup); the target must be empty. Exit 0: moved "
-        "and verified; 1: the source or the copy did not verify (the target is left empty); "
-        "2: refused, nothing written.",
+        help=_("copy this dock's SQLite catalog and custody log into an empty PostgreSQL catalog"),
+        description=_(
+            "Stop this dock's daemon, workers and audit timer first. The source stays "
+            "as it is (keep it as a read-only backup); the target must be empty. Exit 0: moved "
+            "and verified; 1: the source or the copy did not verify (the target is left empty); "
+            "2: refused, nothing written."
+        ),
         epilog=examples(
             f"evidock catalog migrate-to {_TARGET} --dry-run",
             f"evidock catalog migrate-to {_TARGET} --json",
         ),
     )
-    s.add_argument("url", help="target, e.g. postgresql+psycopg://evidock@db.example/evidock")
     s.add_argument(
-        "--dry-run", action="store_true", help="check everything and say what would be copied"
+        "url",
+        help=_("target, e.g. {example}").format(
+            example="postgresql+psycopg://evidock@db.example/evidock"
+        ),
+    )
+    s.add_argument(
+        "--dry-run", action="store_true", help=_("check everything and say what would be copied")
     )
     s.set_defaults(func=cmd_migrate_to)
     catalog_upgrade.add_parser(acts)
@@ -99,8 +107,10 @@ def cmd_migrate_to(args: argparse.Namespace, out: Output, settings: Settings) ->
         if not target.empty:
             raise UsageError(
                 not_empty_message(args.url, target.rows),
-                hint="Give an empty database (CREATE DATABASE ...). If an earlier migrate-to "
-                "was interrupted, drop and recreate the target database, then run it again.",
+                hint=_(
+                    "Give an empty database (CREATE DATABASE ...). If an earlier migrate-to "
+                    "was interrupted, drop and recreate the target database, then run it again."
+                ),
             )
         if not args.dry_run:
             move.prepare_source()
@@ -120,16 +130,21 @@ def cmd_migrate_to(args: argparse.Namespace, out: Output, settings: Settings) ->
             out.document(doc)
             problem_lines(out, src.report.problems, with_item=False)
             out.line(
-                "NOT MOVED: the custody log of the source does not verify; nothing was written "
-                "to the target. Hand this report to the evidence custodian (evidock verify)."
+                _(
+                    "NOT MOVED: the custody log of the source does not verify; nothing was "
+                    "written to the target. Hand this report to the evidence custodian "
+                    "(evidock verify)."
+                )
             )
             return EXIT_FAILURE
         if args.dry_run:
             doc["would_copy"] = {"rows": sum(counts.values()), "tables": counts}
             out.document(doc)
             out.line(
-                f"dry run: would copy {sum(counts.values())} rows into {target.url}; nothing "
-                "was written (a real run first locks the source against writers)"
+                _(
+                    "dry run: would copy {rows} rows into {target}; nothing was written (a real "
+                    "run first locks the source against writers)"
+                ).format(rows=sum(counts.values()), target=target.url)
             )
             return EXIT_OK
         copied, differences = _copy_and_verify(move, settings, key, src, counts, doc)
@@ -137,26 +152,33 @@ def cmd_migrate_to(args: argparse.Namespace, out: Output, settings: Settings) ->
             doc["discarded"] = _discard(move)
             out.document(doc)
             for d in differences:
-                out.line(f"DIFFERENCE {d}")
-            emptied = doc["discarded"]["ok"]
-            out.line(
-                "NOT MOVED: the target does not verify like the source; the source is unchanged"
-                + (
-                    " and the copied rows were deleted again (the target is empty)."
-                    if emptied
-                    else f"; deleting the copied rows failed ({doc['discarded']['error']}): "
-                    "drop and recreate the target database."
+                out.line(_("DIFFERENCE {difference}").format(difference=d.shown()))
+            if doc["discarded"]["ok"]:
+                out.line(
+                    _(
+                        "NOT MOVED: the target does not verify like the source; the source is "
+                        "unchanged and the copied rows were deleted again (the target is empty)."
+                    )
                 )
-            )
+            else:
+                out.line(
+                    _(
+                        "NOT MOVED: the target does not verify like the source; the source is "
+                        "unchanged; deleting the copied rows failed ({error}): drop and "
+                        "recreate the target database."
+                    ).format(error=doc["discarded"]["error"])
+                )
             return EXIT_FAILURE
         _copied_lines(out, copied, doc)
     # the source lock is released: the move is committed and verified
     rec = _record(settings, key, source_file, args.url, copied, src)
     new_problems = rec.pop("new_problems")
+    shown_reason = rec.pop("shown_reason", None)
     doc["recorded"] = rec
-    doc["next"] = _next_steps(settings, args.url, source_file)
+    steps = _next_steps(settings, args.url, source_file)
+    doc["next"] = [str(step) for step in steps]
     out.document(doc)
-    _recorded_lines(out, rec, new_problems, src, doc["next"])
+    _recorded_lines(out, rec, shown_reason, new_problems, src, steps)
     return EXIT_OK if rec["verify_ok"] is not False else EXIT_FAILURE
 
 
@@ -167,7 +189,7 @@ def _copy_and_verify(
     src: Side,
     counts: dict[str, int],
     doc: dict[str, Any],
-) -> tuple[CopyResult, list[str]]:
+) -> tuple[CopyResult, list[Said]]:
     """The copy, then the independent audit of the target; returns the differences."""
     try:
         copied = move.copy()
@@ -180,16 +202,28 @@ def _copy_and_verify(
         found = differences(src, dst, counts, move.target_counts())
     except (StorageError, VerifyError) as e:
         emptied = _discard(move)["ok"]
+        if emptied:
+            raise MigrationFailed(
+                _(
+                    "the copy was committed but could not be verified: {error}; its rows were "
+                    "deleted again"
+                ).format(error=e),
+                hint=_("The source is unchanged. Fix the cause and run the command again."),
+            ) from e
         raise MigrationFailed(
-            f"the copy was committed but could not be verified: {e}; "
-            + ("its rows were deleted again" if emptied else "the target still holds it"),
-            hint="The source is unchanged. Fix the cause and run the command again"
-            + ("." if emptied else " into a dropped and recreated target database."),
+            _(
+                "the copy was committed but could not be verified: {error}; the target still "
+                "holds it"
+            ).format(error=e),
+            hint=_(
+                "The source is unchanged. Fix the cause and run the command again into a "
+                "dropped and recreated target database."
+            ),
         ) from e
     doc["verified"] = {
         "ok": not found,
         "log": dst.log.to_json(),
-        "differences": found,
+        "differences": [str(d) for d in found],
         "target_audit": dst.report.to_json(),
     }
     return copied, found
@@ -200,40 +234,47 @@ def _check_usage(settings: Settings, target_url: str) -> Path:
     source = settings.catalog_url
     if backend(source) != "sqlite":
         raise UsageError(
-            f"the configured catalog is {redact(source)}, not a SQLite file: only a single "
-            "dock's SQLite catalog is moved",
-            hint="Run the command on the dock whose catalog_url is its SQLite file.",
+            _(
+                "the configured catalog is {catalog}, not a SQLite file: only a single dock's "
+                "SQLite catalog is moved"
+            ).format(catalog=redact(source)),
+            hint=_("Run the command on the dock whose catalog_url is its SQLite file."),
         )
     path = sqlite_path(source)
     if path is None or not path.is_file():
         raise UsageError(
-            f"there is no catalog at {path or source}: nothing to move",
-            hint="Check EVIDOCK_HOME / data_dir and catalog_url of this dock.",
+            _("there is no catalog at {path}: nothing to move").format(path=path or source),
+            hint=_("Check EVIDOCK_HOME / data_dir and catalog_url of this dock."),
         )
     if backend(target_url) not in TARGETS:
         raise UsageError(
-            f"{redact(target_url)} is not a PostgreSQL (or SQLite) URL",
-            hint="Write it like postgresql+psycopg://USER@HOST:5432/DATABASE.",
+            _("{url} is not a PostgreSQL (or SQLite) URL").format(url=redact(target_url)),
+            hint=_("Write it like postgresql+psycopg://USER@HOST:5432/DATABASE."),
         )
     target_file = sqlite_path(target_url)
     if target_file == path:
         raise UsageError(
-            "the target is the source catalog itself", hint="Give the URL of another database."
+            _("the target is the source catalog itself"),
+            hint=_("Give the URL of another database."),
         )
     if target_file is not None and not target_file.parent.is_dir():
         # not an outage (exit 4) that goes away by trying again
         raise UsageError(
-            f"the folder of the target {target_file} does not exist",
-            hint="Create the folder first, or give the URL of another database.",
+            _("the folder of the target {path} does not exist").format(path=target_file),
+            hint=_("Create the folder first, or give the URL of another database."),
         )
     status = read_status(settings.data_dir / "run" / f"dock-{settings.dock.name}.json")
     if status is not None and status.get("running"):
         raise UsageError(
-            f"the dock daemon of this data dir runs (pid {status.get('pid')}): a catalog is "
-            "moved only while nothing writes to it",
-            hint="Stop it first (systemctl stop evidock-dock, and the worker and audit timer), "
-            "then run the command again. If no dock runs, the status file "
-            f"{settings.data_dir / 'run'} names a reused pid: remove it.",
+            _(
+                "the dock daemon of this data dir runs (pid {pid}): a catalog is moved only "
+                "while nothing writes to it"
+            ).format(pid=status.get("pid")),
+            hint=_(
+                "Stop it first (systemctl stop evidock-dock, and the worker and audit timer), "
+                "then run the command again. If no dock runs, the status file {folder} names "
+                "a reused pid: remove it."
+            ).format(folder=settings.data_dir / "run"),
         )
     return path
 
@@ -280,7 +321,7 @@ def _record(
                         "tables": {t.name: t.rows for t in copied.tables},
                     },
                 ).seq
-            size, _ = ctx.checkpoint()
+            size = ctx.checkpoint()[0]
             report = audit(ctx.catalog, settings, key)
         finally:
             ctx.close()
@@ -289,6 +330,7 @@ def _record(
             "event": seq,
             "type": "catalog_migrated",
             "reason": f"{e} (hint: {e.hint})",
+            "shown_reason": _("{error} (hint: {hint})").format(error=e, hint=_(e.hint)),
             "checkpoint_size": None,
             "verify_ok": None if seq is None else False,
             "new_problems": (),
@@ -307,19 +349,33 @@ def _record(
 def _where(url: str) -> str:
     """The target as the custody log names it: dialect, host, port and database, no user."""
     redacted = redact(url)
-    scheme, _, rest = redacted.partition("://")
+    scheme, _sep, rest = redacted.partition("://")
     return f"{scheme}://{rest.rpartition('@')[2]}"
 
 
-def _next_steps(settings: Settings, target_url: str, source_file: Path) -> list[str]:
+def _next_steps(settings: Settings, target_url: str, source_file: Path) -> list[Said]:
     where = settings.source if settings.source != "defaults" else "/etc/evidock/evidock.toml"
     return [
-        f'set catalog_url = "{redact(target_url)}" in {where} (or EVIDOCK_CATALOG_URL) on this '
-        "dock, with the password if the URL needs one",
-        "start the dock, its workers and the audit timer again; 'evidock verify' checks it",
-        f"keep {source_file} as a read-only backup (chmod 0440) and never point a dock at it "
-        "again: the custody log continues in the new catalog, and 'evidock verify' against "
-        "the old file now reports checkpoint-beyond-log (its log ends before the move)",
+        Said(
+            N_(
+                'set catalog_url = "{url}" in {where} (or EVIDOCK_CATALOG_URL) on this dock, '
+                "with the password if the URL needs one"
+            ),
+            {"url": redact(target_url), "where": where},
+        ),
+        Said(
+            N_("start the dock, its workers and the audit timer again; 'evidock verify' checks it"),
+            {},
+        ),
+        Said(
+            N_(
+                "keep {source} as a read-only backup (chmod 0440) and never point a dock at it "
+                "again: the custody log continues in the new catalog, and 'evidock verify' "
+                "against the old file now reports checkpoint-beyond-log (its log ends before "
+                "the move)"
+            ),
+            {"source": source_file},
+        ),
     ]
 
 
@@ -327,57 +383,102 @@ def _next_steps(settings: Settings, target_url: str, source_file: Path) -> list[
 def _source_lines(
     out: Output, source_file: Path, target: TargetState, counts: dict[str, int], src: Side
 ) -> None:
-    out.line(f"source   {source_file} (SQLite; locked against writers while it is copied)")
-    schema = "no evidock tables yet" if target.revision is None else f"revision {target.revision}"
-    out.line(f"target   {target.url} ({target.dialect}, {schema}, no evidock rows)")
+    out.line(
+        _("source   {path} (SQLite; locked against writers while it is copied)").format(
+            path=source_file
+        )
+    )
+    schema = (
+        _("no evidock tables yet")
+        if target.revision is None
+        else _("revision {revision}").format(revision=target.revision)
+    )
+    out.line(
+        _("target   {url} ({dialect}, {schema}, no evidock rows)").format(
+            url=target.url, dialect=target.dialect, schema=schema
+        )
+    )
     cp = src.log.newest_checkpoint
-    signed = f"newest checkpoint size {cp['size']} by {cp['dock']}" if cp else "no checkpoint"
-    out.line(f"log      {src.log.events} events, root {src.log.root}, {signed}")
-    out.table(["TABLE", "ROWS"], [[name, n] for name, n in counts.items()])
-    problems = src.report.problems
-    state = "verifies" if not problems else f"{len(problems)} problem(s)"
-    out.line(f"source audit (as evidock verify --quick): {state}")
+    signed = (
+        _("newest checkpoint size {size} by {dock}").format(size=cp["size"], dock=cp["dock"])
+        if cp
+        else _("no checkpoint")
+    )
+    out.line(
+        _("log      {events} events, root {root}, {signed}").format(
+            events=src.log.events, root=src.log.root, signed=signed
+        )
+    )
+    out.table([_("TABLE"), _("ROWS")], [[name, n] for name, n in counts.items()])
+    n = len(src.report.problems)
+    state = _("verifies") if not n else n_("{n} problem", "{n} problems", n).format(n=n)
+    out.line(_("source audit (as evidock verify --quick): {state}").format(state=state))
 
 
 def _copied_lines(out: Output, copied: CopyResult, doc: dict[str, Any]) -> None:
     log = doc["verified"]["log"]
     out.line(
-        f"copied   {copied.rows} rows of {len(copied.tables)} tables in {copied.seconds:.1f} s "
-        "(one transaction; every table read back and compared before the commit)"
+        _(
+            "copied   {rows} rows of {tables} tables in {seconds} s (one transaction; every "
+            "table read back and compared before the commit)"
+        ).format(rows=copied.rows, tables=len(copied.tables), seconds=f"{copied.seconds:.1f}")
     )
     out.line(
-        f"verified the target on its own: log of {log['events']} events, root {log['root']}, "
-        f"{log['checkpoint_rows']} checkpoint rows, every table's rows as in the source"
+        _(
+            "verified the target on its own: log of {events} events, root {root}, "
+            "{checkpoint_rows} checkpoint rows, every table's rows as in the source"
+        ).format(events=log["events"], root=log["root"], checkpoint_rows=log["checkpoint_rows"])
     )
 
 
 def _recorded_lines(
     out: Output,
     rec: dict[str, Any],
+    reason: str | None,
     new_problems: tuple[Problem, ...],
     src: Side,
-    steps: list[str],
+    steps: list[Said],
 ) -> None:
+    """What was recorded in the target; ``reason`` (in the reader's language) why not."""
     if rec["event"] is None:
-        out.line(f"WARNING: the move was not recorded in the custody log: {rec['reason']}")
-    elif rec.get("reason"):
-        out.line(f"recorded custody event #{rec['event']} (catalog_migrated), then it failed:")
-        out.line(f"WARNING: {rec['reason']}")
+        out.line(
+            _("WARNING: the move was not recorded in the custody log: {reason}").format(
+                reason=reason
+            )
+        )
+    elif reason is not None:
+        out.line(
+            _("recorded custody event #{event} (catalog_migrated), then it failed:").format(
+                event=rec["event"]
+            )
+        )
+        out.line(_("WARNING: {reason}").format(reason=reason))
     else:
         out.line(
-            f"recorded custody event #{rec['event']} (catalog_migrated) and a checkpoint at size "
-            f"{rec['checkpoint_size']}; the target verifies afterwards: "
-            f"{'yes' if rec['verify_ok'] else 'NO'}"
+            _(
+                "recorded custody event #{event} (catalog_migrated) and a checkpoint at size "
+                "{size}; the target verifies afterwards: {verifies}"
+            ).format(
+                event=rec["event"],
+                size=rec["checkpoint_size"],
+                verifies=_("yes") if rec["verify_ok"] else _("NO"),
+            )
         )
         problem_lines(out, new_problems, with_item=False)
-    if src.report.problems:
+    n = len(src.report.problems)
+    if n:
         out.line(
-            f"WARNING: {len(src.report.problems)} problem(s) of the source came along unchanged "
-            "(none of them in the custody log); 'evidock verify' lists them for the custodian"
+            n_(
+                "WARNING: {n} problem of the source came along unchanged (not in the custody "
+                "log); 'evidock verify' lists it for the custodian",
+                "WARNING: {n} problems of the source came along unchanged (none of them in the "
+                "custody log); 'evidock verify' lists them for the custodian",
+                n,
+            ).format(n=n)
         )
-    out.line("next:")
+    out.line(_("next:"))
     for step in steps:
-        out.line(f"  - {step}")
+        out.line(f"  - {step.shown()}")
 
 
 def _copied_json(copied: CopyResult) -> dict[str, Any]:

@@ -1,12 +1,17 @@
 """What ``evidock catalog migrate-to`` compares: each catalog's audit and log state, and the
-differences between the source and the copy (any one of them undoes the move)."""
+differences between the source and the copy (any one of them undoes the move).
+
+A difference is a ``Said``: English in the JSON document (programs read it), the reader's
+language in the lines a person reads (issue 20)."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from i18n import N_, _
 from ingest.config import Settings
 from ingest.context import LOG_ORIGIN
 from storage.blobs.localstore import LocalStore
@@ -14,6 +19,22 @@ from storage.catalog.session import Catalog
 from verify.audit.run import AuditReport, run_audit
 from verify.keys import DockKey
 from verify.log.merkle import root
+
+
+@dataclass(frozen=True, slots=True)
+class Said:
+    """A sentence (``message`` marked with ``N_``, named fields) and the values it names."""
+
+    message: str
+    values: Mapping[str, object]
+
+    def __str__(self) -> str:
+        """The English sentence, for the JSON document."""
+        return self.message.format(**self.values)
+
+    def shown(self) -> str:
+        """The sentence in the reader's language."""
+        return _(self.message).format(**self.values)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,18 +100,24 @@ def log_state(catalog: Catalog) -> LogState:
 
 def differences(
     src: Side, dst: Side, src_counts: dict[str, int], dst_counts: dict[str, int]
-) -> list[str]:
+) -> list[Said]:
     """Every way the target differs from the source: log state, rows per table, problems."""
     out = []
     for field in dataclasses.fields(LogState):
         a, b = getattr(src.log, field.name), getattr(dst.log, field.name)
         if a != b:
-            out.append(f"log {field.name}: source {a}, target {b}")
+            values = {"field": field.name, "source": a, "target": b}
+            out.append(Said(N_("log {field}: source {source}, target {target}"), values))
     for name in dict.fromkeys([*src_counts, *dst_counts]):
         a, b = src_counts.get(name, 0), dst_counts.get(name, 0)
         if a != b:
-            out.append(f"table {name}: source {a} rows, target {b} rows")
+            values = {"table": name, "source": a, "target": b}
+            out.append(
+                Said(N_("table {table}: source {source} rows, target {target} rows"), values)
+            )
     before, after = set(src.report.problems), set(dst.report.problems)
-    out += [f"problem only in the target: [{p.code}] {p.message}" for p in after - before]
-    out += [f"problem only in the source: [{p.code}] {p.message}" for p in before - after]
+    only_target = N_("problem only in the target: [{code}] {message}")
+    only_source = N_("problem only in the source: [{code}] {message}")
+    out += [Said(only_target, {"code": p.code, "message": p.message}) for p in after - before]
+    out += [Said(only_source, {"code": p.code, "message": p.message}) for p in before - after]
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from i18n import _
 from ingest.cli.common import examples
 from ingest.config import Settings
 from ingest.context import open_catalog
@@ -23,14 +24,16 @@ from storage.catalog.migrate import redact
 def add_parser(acts: Any) -> None:
     s = acts.add_parser(
         "upgrade",
-        help="migrate the catalog's schema to this release's newest revision",
-        description="Migrate the catalog's schema to the newest revision this evidock knows "
-        "(every command also does it when it opens the catalog). Exit 0: at the newest "
-        "revision; 2: refused, e.g. the catalog was written by a newer evidock (no downgrade).",
+        help=_("migrate the catalog's schema to this release's newest revision"),
+        description=_(
+            "Migrate the catalog's schema to the newest revision this evidock knows "
+            "(every command also does it when it opens the catalog). Exit 0: at the newest "
+            "revision; 2: refused, e.g. the catalog was written by a newer evidock (no downgrade)."
+        ),
         epilog=examples("evidock catalog upgrade --check", "evidock catalog upgrade --json"),
     )
     s.add_argument(
-        "--check", action="store_true", help="say what would be migrated; change nothing"
+        "--check", action="store_true", help=_("say what would be migrated; change nothing")
     )
     s.set_defaults(func=cmd_upgrade)
 
@@ -55,15 +58,20 @@ def cmd_upgrade(args: argparse.Namespace, out: Output, settings: Settings) -> in
     out.document(doc)
     where = redact(settings.catalog_url)
     if not steps:
-        out.line(f"目录库已是最新结构 / catalog {where} is at the newest revision {head}")
+        out.line(
+            _("catalog {catalog} is at the newest revision {head}").format(catalog=where, head=head)
+        )
     elif args.check:
         out.line(
-            f"将迁移 / would migrate catalog {where} from revision {before} to {head} "
-            f"({', '.join(steps)}); nothing was changed"
+            _(
+                "would migrate catalog {catalog} from revision {before} to {head} ({steps}); "
+                "nothing was changed"
+            ).format(catalog=where, before=before, head=head, steps=", ".join(steps))
         )
     else:
         out.line(
-            f"已迁移 / migrated catalog {where} from revision {before} to {head} "
-            f"({', '.join(steps)})"
+            _("migrated catalog {catalog} from revision {before} to {head} ({steps})").format(
+                catalog=where, before=before, head=head, steps=", ".join(steps)
+            )
         )
     return EXIT_OK

@@ -13,6 +13,7 @@ import threading
 from types import FrameType
 from typing import Any
 
+from i18n import _
 from ingest.cli.actor import acting
 from ingest.cli.common import examples
 from ingest.config import Settings
@@ -29,17 +30,20 @@ from storage.catalog import people
 def add_parsers(sub: Any) -> None:
     s = sub.add_parser(
         "console",
-        help="the evidence console: a web application for custodians, reviewers and auditors",
+        help=_("the evidence console: a web application for custodians, reviewers and auditors"),
         epilog=examples(
             "evidock console",
             "evidock console --listen 0.0.0.0 --port 8443",
             "evidock console --totp-enrol zhang.wei",
         ),
     )
-    s.add_argument("--listen", metavar="ADDR", help="address to listen on ([console] listen)")
-    s.add_argument("--port", type=int, metavar="N", help="port ([console] port; 0: any free)")
-    s.add_argument("--totp-enrol", metavar="USER",
-                   help="give USER a new TOTP secret, print its otpauth URI, and exit")  # fmt: skip
+    s.add_argument("--listen", metavar="ADDR", help=_("address to listen on ([console] listen)"))
+    s.add_argument("--port", type=int, metavar="N", help=_("port ([console] port; 0: any free)"))
+    s.add_argument(
+        "--totp-enrol",
+        metavar="USER",
+        help=_("give USER a new TOTP secret, print its otpauth URI, and exit"),
+    )
     s.set_defaults(func=cmd_console)
 
 
@@ -70,9 +74,8 @@ def cmd_console(args: argparse.Namespace, out: Output, settings: Settings) -> in
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         server.start()
         try:
-            out.line(
-                f"evidock console listening on {server.url} 证据管理控制台已启动"
-            )  # tests read it
+            # tests read it: the URL is the last word
+            out.line(_("evidock console listening on {url}").format(url=server.url))
             stop.wait()
         finally:
             server.stop()
@@ -89,10 +92,17 @@ def _enrol(ctx: Any, username: str, out: Output) -> int:
     with ctx.catalog.read() as txn:
         person = people.person_by_username(txn, username)
     if person is None:
-        raise UsageError(f"no person {username!r} 无此人员", hint="List them: evidock person list")
-    actor, _ = acting(ctx)
+        raise UsageError(
+            _("no person {username!r}").format(username=username),
+            hint=_("List them: evidock person list"),
+        )
+    actor = acting(ctx)[0]
     uri = enrol_totp(ctx, person, actor=actor)
-    out.line(f"TOTP enrolled for {username}; add this to the authenticator app (shown once):")
+    out.line(
+        _("TOTP enrolled for {username}; add this to the authenticator app (shown once):").format(
+            username=username
+        )
+    )
     out.line(uri)
     out.document({"person": username, "otpauth": uri})
     return EXIT_OK

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from i18n import N_, _, n_
 from ingest.access.guard import check_item
 from ingest.access.roles import Action
 from ingest.cli.actor import acting, refused
@@ -36,21 +37,24 @@ from verify.proofs import (
 from verify.tsa.rfc3161 import TimestampError, TsaChain, load_chain
 from verify.witness.cosignature import CosignerKey, claimed_by, parse_cosigner_key
 
-WITNESS_KEY_WARNING = (
+WITNESS_KEY_WARNING = N_(
     "Compare them with the keys the witnesses' operators publish, or give them with --witness-key."
 )
-KEY_WARNING = (
+KEY_WARNING = N_(
     "Compare the verifier key with the key the office publishes for this dock: a key taken "
     "from the report only shows that the report is consistent with itself."
 )
+"""In the report's JSON as it is (English, like its keys); shown with ``_()``."""
 
 
 def add_parsers(sub: Any) -> None:
     s = sub.add_parser(
         "custody",
-        help="chain-of-custody report of one item, with proofs that can be checked offline",
-        description="Every custody event of the item with its inclusion proof against a "
-        "signed checkpoint. Reading the report is itself logged (a 'viewed' event, Art. 29).",
+        help=_("chain-of-custody report of one item, with proofs that can be checked offline"),
+        description=_(
+            "Every custody event of the item with its inclusion proof against a "
+            "signed checkpoint. Reading the report is itself logged (a 'viewed' event, Art. 29)."
+        ),
         epilog=examples(
             "evidock custody 12",
             "evidock custody 12 --json > item-12.json   # then: evidock verify-proof item-12.json",
@@ -58,12 +62,12 @@ def add_parsers(sub: Any) -> None:
         ),
     )
     s.add_argument("item", type=int)
-    s.add_argument("--csv", action="store_true", help="one CSV row per event on stdout")
+    s.add_argument("--csv", action="store_true", help=_("one CSV row per event on stdout"))
     s.set_defaults(func=cmd_custody)
 
     s = sub.add_parser(
         "verify-proof",
-        help="check a custody report (evidock custody ITEM --json) offline",
+        help=_("check a custody report (evidock custody ITEM --json) offline"),
         epilog=examples(
             "evidock verify-proof item-12.json --key 'dock-01+1a2b3c4d+AbCd...'",
             "evidock verify-proof item-12.json --json",
@@ -72,37 +76,43 @@ def add_parsers(sub: Any) -> None:
             "--tsa-cert tsa-chain.pem",
         ),
     )
-    s.add_argument("file", type=Path, help="the JSON report")
+    s.add_argument("file", type=Path, help=_("the JSON report"))
     s.add_argument(
-        "--key", metavar="VERIFIER_KEY", help="the dock's verifier key as the office publishes it"
+        "--key",
+        metavar="VERIFIER_KEY",
+        help=_("the dock's verifier key as the office publishes it"),
     )
     s.add_argument(
         "--witness-key",
         metavar="VKEY",
         action="append",
         default=[],
-        help="a witness's key as its operator publishes it (repeatable; without it, the keys "
-        "named in the report are used)",
+        help=_(
+            "a witness's key as its operator publishes it (repeatable; without it, the keys "
+            "named in the report are used)"
+        ),
     )
     s.add_argument(
         "--witness-quorum",
         metavar="N",
         type=int,
         default=0,
-        help="at least N witnesses must have cosigned the checkpoint (default 0)",
+        help=_("at least N witnesses must have cosigned the checkpoint (default 0)"),
     )
     s.add_argument(
         "--tsa-cert",
         metavar="PEM",
         type=Path,
-        help="the TSA's certificate chain (TSA first, root last): the report must carry a "
-        "timestamp token signed by it",
+        help=_(
+            "the TSA's certificate chain (TSA first, root last): the report must carry a "
+            "timestamp token signed by it"
+        ),
     )
     s.set_defaults(func=cmd_verify_proof)
 
     s = sub.add_parser(
         "checkpoint",
-        help="sign and publish a checkpoint of the custody log now",
+        help=_("sign and publish a checkpoint of the custody log now"),
         epilog=examples("evidock checkpoint", "evidock checkpoint --json"),
     )
     s.set_defaults(func=cmd_checkpoint)
@@ -110,14 +120,16 @@ def add_parsers(sub: Any) -> None:
 
 def cmd_custody(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     if args.csv and out.json_mode:
-        raise UsageError("--csv and --json exclude each other", hint="Choose one output format.")
+        raise UsageError(
+            _("--csv and --json exclude each other"), hint=_("Choose one output format.")
+        )
     ctx = open_dock(settings)
     try:
         actor, person = acting(ctx)
         with ctx.catalog.write() as txn:  # a refusal is recorded (access_denied) before it is told
             decision = check_item(txn, ctx, person, Action.VIEW_ITEM, txn.item(args.item).id)
         if not decision.allowed:
-            raise refused(decision, f"item #{args.item} 证据 #{args.item}")
+            raise refused(decision, _("item #{item}").format(item=args.item))
         with ctx.catalog.read() as txn:
             item = txn.item(args.item)
             events = txn.log.events_for_item(item.id)
@@ -130,7 +142,9 @@ def cmd_custody(args: argparse.Namespace, out: Output, settings: Settings) -> in
                 checkpoints = txn.log.checkpoints()
             cp = covering_checkpoint(checkpoints, dock=ctx.dock.name, last_seq=last)
         if cp is None:
-            raise CustodyProofError(f"no checkpoint of this dock covers event #{last}")
+            raise CustodyProofError(
+                _("no checkpoint of this dock covers event #{seq}").format(seq=last)
+            )
         with ctx.catalog.read() as txn:
             proof = prove_item(
                 txn,
@@ -171,38 +185,64 @@ def cmd_custody(args: argparse.Namespace, out: Output, settings: Settings) -> in
     if args.csv:
         _custody_csv(out, proof)
         return EXIT_OK
-    out.line(f"custody of item #{item.id}  sha256 {item.sha256}  {item.size} bytes")
-    out.line(f"from {item.device_serial}:{path_text(item.original_path)}")
+    out.line(
+        _("custody of item #{item}  sha256 {sha256}  {size} bytes").format(
+            item=item.id, sha256=item.sha256, size=item.size
+        )
+    )
+    out.line(
+        _("from {device}:{path}").format(
+            device=item.device_serial, path=path_text(item.original_path)
+        )
+    )
     if failing:
         out.line(fixity_line([item.id]))
     for p in proof.events:
         e = p.event
         out.line(
-            f"  #{e.seq:<6} {out.when(parse_event_time(e.time))}  {e.type:<18} "
-            f"{e.actor:<16} dock {e.dock}"
+            f"  #{e.seq:<6} {out.when(parse_event_time(e.time))}  {e.type:<18} {e.actor:<16} "
+            + _("dock {dock}").format(dock=e.dock)
         )
         out.line(f"          {_details(e.data)}")
-        out.line(f"          leaf {p.leaf.hex()}  (inclusion proof: {len(p.proof)} hashes)")
+        out.line(
+            "          "
+            + _("leaf {leaf}  (inclusion proof: {n} hashes)").format(
+                leaf=p.leaf.hex(), n=len(p.proof)
+            )
+        )
     out.line(
-        f"every event above is in the custody log signed at size {proof.size} "
-        f"(root {proof.root.hex()}) by dock {proof.dock}"
+        _(
+            "every event above is in the custody log signed at size {size} (root {root}) by "
+            "dock {dock}"
+        ).format(size=proof.size, root=proof.root.hex(), dock=proof.dock)
     )
-    out.line(f"verifier key {proof.verifier_key}")
+    out.line(_("verifier key {key}").format(key=proof.verifier_key))
     trust = proof.trust
     witnesses = sorted(claim[0] for line in trust.cosignatures if (claim := claimed_by(line)))
-    out.line(
-        f"cosigned by {len(witnesses)} witness(es): {', '.join(witnesses) or 'none'}; "
-        + (
-            f"timestamped by the TSA at {out.when(trust.timestamp_time)}"
-            if trust.timestamp_time is not None
-            else "no RFC 3161 timestamp"
-        )
+    timestamp = (
+        _("timestamped by the TSA at {at}").format(at=out.when(trust.timestamp_time))
+        if trust.timestamp_time is not None
+        else _("no RFC 3161 timestamp")
     )
+    out.line(_cosigned(witnesses, timestamp))
     out.line(
-        f"{KEY_WARNING} Save the report with 'evidock custody {item.id} --json > FILE'; "
-        "anyone can check it with 'evidock verify-proof FILE'."
+        _(KEY_WARNING)
+        + " "
+        + _(
+            "Save the report with 'evidock custody {item} --json > FILE'; anyone can check it "
+            "with 'evidock verify-proof FILE'."
+        ).format(item=item.id)
     )
     return EXIT_OK
+
+
+def _cosigned(names: list[str], timestamp: str) -> str:
+    """Which witnesses cosigned the checkpoint, and how it was timestamped."""
+    return n_(
+        "cosigned by {n} witness: {names}; {timestamp}",
+        "cosigned by {n} witnesses: {names}; {timestamp}",
+        len(names),
+    ).format(n=len(names), names=", ".join(names) or _("none"), timestamp=timestamp)
 
 
 def _format(out: Output, args: argparse.Namespace) -> str:
@@ -256,35 +296,41 @@ def cmd_verify_proof(args: argparse.Namespace, out: Output, settings: Settings) 
             parse_verifier_key(args.key)
         except NoteError as e:
             raise UsageError(
-                f"--key: {e}",
-                hint="Give the dock's verifier key exactly as the office publishes it.",
+                _("--key: {error}").format(error=e),
+                hint=_("Give the dock's verifier key exactly as the office publishes it."),
             ) from e
     try:
         doc = json.loads(args.file.read_text(encoding="utf-8"))
     except OSError as e:
         raise UsageError(
-            f"cannot read {args.file}: {e.strerror}",
-            hint="Give the file written by 'evidock custody ITEM --json'.",
+            _("cannot read {file}: {error}").format(file=args.file, error=e.strerror),
+            hint=_("Give the file written by 'evidock custody ITEM --json'."),
         ) from e
     except ValueError as e:
         raise UsageError(
-            f"{args.file} is not a JSON document: {e}",
-            hint="Give the file written by 'evidock custody ITEM --json'.",
+            _("{file} is not a JSON document: {error}").format(file=args.file, error=e),
+            hint=_("Give the file written by 'evidock custody ITEM --json'."),
         ) from e
     witness_keys, tsa = _witness_args(args)
     check = check_report(doc, origin=LOG_ORIGIN, trusted_key=args.key, witness_keys=witness_keys,
                          witness_quorum=args.witness_quorum, tsa=tsa)  # fmt: skip
     if check.key_from_report:
         print(
-            f"evidock: warning: the signature was checked with the key inside the report "
-            f"({for_terminal(str(check.verifier_key))}). {KEY_WARNING}",
+            _(
+                "evidock: warning: the signature was checked with the key inside the report "
+                "({key}). {warning}"
+            ).format(key=for_terminal(str(check.verifier_key)), warning=_(KEY_WARNING)),
             file=sys.stderr,
         )
     if check.witness_keys_from_report:
         print(
-            "evidock: warning: the cosignatures of "
-            f"{for_terminal(', '.join(check.witness_keys_from_report))} were checked with the "
-            f"witness keys as given by the report. {WITNESS_KEY_WARNING}",
+            _(
+                "evidock: warning: the cosignatures of {witnesses} were checked with the "
+                "witness keys as given by the report. {warning}"
+            ).format(
+                witnesses=for_terminal(", ".join(check.witness_keys_from_report)),
+                warning=_(WITNESS_KEY_WARNING),
+            ),
             file=sys.stderr,
         )
     out.document(
@@ -306,12 +352,21 @@ def cmd_verify_proof(args: argparse.Namespace, out: Output, settings: Settings) 
     problem_lines(out, check.problems, with_item=False)
     if check.ok:
         out.line(
-            f"verify-proof: OK, the {check.events} events of item #{check.item} are in the "
-            f"custody log signed at size {check.size} by {check.verifier_key}"
+            _(
+                "verify-proof: OK, the {events} events of item #{item} are in the custody log "
+                "signed at size {size} by {key}"
+            ).format(events=check.events, item=check.item, size=check.size, key=check.verifier_key)
         )
         out.line(_trust_line(out, check))
         return EXIT_OK
-    out.line(f"verify-proof: FAILED, {len(check.problems)} problem(s); do not rely on this report")
+    n = len(check.problems)
+    out.line(
+        n_(
+            "verify-proof: FAILED, {n} problem; do not rely on this report",
+            "verify-proof: FAILED, {n} problems; do not rely on this report",
+            n,
+        ).format(n=n)
+    )
     return EXIT_FAILURE
 
 
@@ -322,39 +377,48 @@ def _witness_args(args: argparse.Namespace) -> tuple[tuple[CosignerKey, ...], Ts
             keys.append(parse_cosigner_key(text))
         except NoteError as e:
             raise UsageError(
-                f"--witness-key: {e}",
-                hint="Give the witness's key exactly as its operator publishes it "
-                "('evidock witness init' prints it).",
+                _("--witness-key: {error}").format(error=e),
+                hint=_(
+                    "Give the witness's key exactly as its operator publishes it "
+                    "('evidock witness init' prints it)."
+                ),
             ) from e
     if args.witness_quorum < 0:
-        raise UsageError("--witness-quorum must be 0 or more", hint="Give a number of witnesses.")
+        raise UsageError(
+            _("--witness-quorum must be 0 or more"), hint=_("Give a number of witnesses.")
+        )
     if args.tsa_cert is None:
         return tuple(keys), None
-    hint = "Give the PEM file of the TSA's chain as the TSA publishes it: its certificate first."
+    hint = _("Give the PEM file of the TSA's chain as the TSA publishes it: its certificate first.")
     try:
         return tuple(keys), load_chain(args.tsa_cert.read_bytes())
     except OSError as e:
-        raise UsageError(f"cannot read {args.tsa_cert}: {e.strerror}", hint=hint) from e
+        raise UsageError(
+            _("cannot read {file}: {error}").format(file=args.tsa_cert, error=e.strerror),
+            hint=hint,
+        ) from e
     except TimestampError as e:
-        raise UsageError(f"--tsa-cert {args.tsa_cert}: {e}", hint=hint) from e
+        raise UsageError(
+            _("--tsa-cert {file}: {error}").format(file=args.tsa_cert, error=e), hint=hint
+        ) from e
 
 
 def _trust_line(out: Output, check: ReportCheck) -> str:
-    names = ", ".join(
-        f"{n} (key as given by the report)" if n in check.witness_keys_from_report else n
+    names = [
+        _("{witness} (key as given by the report)").format(witness=n)
+        if n in check.witness_keys_from_report
+        else n
         for n in check.cosigned_by
-    )
-    when = (
-        "no timestamp token"
-        if check.timestamp is None
-        else f"timestamped at {out.when(check.timestamp)} "
-        + (
-            "(TSA chain checked)"
-            if check.timestamp_chain_checked
-            else "(TSA signature not checked: give --tsa-cert)"
+    ]
+    if check.timestamp is None:
+        when = _("no timestamp token")
+    elif check.timestamp_chain_checked:
+        when = _("timestamped at {at} (TSA chain checked)").format(at=out.when(check.timestamp))
+    else:
+        when = _("timestamped at {at} (TSA signature not checked: give --tsa-cert)").format(
+            at=out.when(check.timestamp)
         )
-    )
-    return f"cosigned by {len(check.cosigned_by)} witness(es): {names or 'none'}; {when}"
+    return _cosigned(names, when)
 
 
 def cmd_checkpoint(args: argparse.Namespace, out: Output, settings: Settings) -> int:
@@ -364,5 +428,10 @@ def cmd_checkpoint(args: argparse.Namespace, out: Output, settings: Settings) ->
     finally:
         ctx.close()
     out.document({"size": size, "taken": taken})
-    out.line(f"checkpoint of {size} events {'signed' if taken else 'already signed'}")
+    signed = (
+        _("checkpoint of {size} events signed")
+        if taken
+        else _("checkpoint of {size} events already signed")
+    )
+    out.line(signed.format(size=size))
     return EXIT_OK

@@ -11,6 +11,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
+from i18n import _
 from ingest.cases.decisions import Step, chain_state, record_decision
 from ingest.cases.stages import change_stage
 from ingest.cases.vocab import DECISION_STEPS, OUTCOMES, STAGES, label, lookup
@@ -31,7 +32,7 @@ def add_parsers(acts: Any) -> None:
     """Register ``decide`` and ``stage`` under ``evidock case``."""
     s = acts.add_parser(
         "decide",
-        help="record a step of the internal approval (Art. 32): propose, review, approve",
+        help=_("record a step of the internal approval (Art. 32): propose, review, approve"),
         epilog=examples(
             f"evidock case decide {_N} --step propose --as J1 --opinion '罚款200元' "
             "--reasons '占道经营，证据确凿'",
@@ -41,29 +42,45 @@ def add_parsers(acts: Any) -> None:
         ),
     )
     s.add_argument("number")
-    s.add_argument("--step", required=True, choices=list(DECISION_STEPS),
-                   help="propose (承办人), review (审核人) or approve (批准人)")  # fmt: skip
-    s.add_argument("--as", dest="officer", required=True, metavar="BADGE",
-                   help="the officer deciding: the case's handler, reviewer, approver")  # fmt: skip
-    s.add_argument("--opinion", required=True, metavar="TEXT", help="意见 the opinion")
-    s.add_argument("--reasons", default="", metavar="TEXT",
-                   help="理由 the reasons (required for a proposal)")  # fmt: skip
-    s.add_argument("--outcome", choices=list(OUTCOMES),
-                   help="review: agree or disagree; approve: approve or reject")  # fmt: skip
+    s.add_argument(
+        "--step",
+        required=True,
+        choices=list(DECISION_STEPS),
+        help=_("propose (the handler), review (the reviewer) or approve (the approver)"),
+    )
+    s.add_argument(
+        "--as",
+        dest="officer",
+        required=True,
+        metavar="BADGE",
+        help=_("the officer deciding: the case's handler, reviewer, approver"),
+    )
+    s.add_argument("--opinion", required=True, metavar="TEXT", help=_("the opinion"))
+    s.add_argument(
+        "--reasons",
+        default="",
+        metavar="TEXT",
+        help=_("the reasons (required for a proposal)"),
+    )
+    s.add_argument(
+        "--outcome",
+        choices=list(OUTCOMES),
+        help=_("review: agree or disagree; approve: approve or reject"),
+    )
     s.set_defaults(func=cmd_case_decide)
 
     s = acts.add_parser(
         "stage",
-        help="move a case to another stage (Art. 4)",
+        help=_("move a case to another stage (Art. 4)"),
         epilog=examples(
             f"evidock case stage {_N} investigation",
             f"evidock case stage {_N} investigation --reason '复核发现需补充调查'",
         ),
     )
     s.add_argument("number")
-    s.add_argument("stage", help="initiation, investigation, decision, execution, archiving")
-    s.add_argument("--at", metavar="TIME", help="when it moved (default: now)")
-    s.add_argument("--reason", default="", help="why (required to move back)")
+    s.add_argument("stage", help=_("initiation, investigation, decision, execution, archiving"))
+    s.add_argument("--at", metavar="TIME", help=_("when it moved (default: now)"))
+    s.add_argument("--reason", default="", help=_("why (required to move back)"))
     s.set_defaults(func=cmd_case_stage)
 
 
@@ -82,14 +99,16 @@ def decision_json(d: Decision) -> dict[str, Any]:
 
 def decision_lines(out: Output, chain: Sequence[Decision]) -> None:
     """The chain under ``case show``: each step with its person, outcome and opinion."""
-    out.line(f"internal approval 内部审批 (Art. 32): {chain_state(chain)}")
+    out.line(_("internal approval (Art. 32): {state}").format(state=chain_state(chain)))
     for d in chain:
         outcome = f" {label(OUTCOMES, d.outcome)}" if d.outcome else ""
-        out.line(f"  {out.when(d.decided_at)}  {label(DECISION_STEPS, d.step)}{outcome}  "
-                 f"by {d.officer} ({d.decided_by}, event #{d.event_seq})")  # fmt: skip
-        out.line(f"      意见 opinion: {d.opinion}")
+        by = _("by {officer} ({by}, event #{seq})").format(
+            officer=d.officer, by=d.decided_by, seq=d.event_seq
+        )
+        out.line(f"  {out.when(d.decided_at)}  {label(DECISION_STEPS, d.step)}{outcome}  {by}")
+        out.line("      " + _("opinion: {opinion}").format(opinion=d.opinion))
         if d.reasons:
-            out.line(f"      理由 reasons: {d.reasons}")
+            out.line("      " + _("reasons: {reasons}").format(reasons=d.reasons))
 
 
 def cmd_case_decide(args: argparse.Namespace, out: Output, settings: Settings) -> int:
@@ -103,14 +122,25 @@ def cmd_case_decide(args: argparse.Namespace, out: Output, settings: Settings) -
     finally:
         ctx.close()
     out.document({"case": case.number, "decision": decision_json(d)})
-    outcome = f": {label(OUTCOMES, d.outcome)}" if d.outcome else ""
-    out.line(f"case {case.number}: {label(DECISION_STEPS, d.step)} by {d.officer}{outcome} "
-             f"(event #{d.event_seq})")  # fmt: skip
+    said = (
+        _("case {number}: {step} by {officer}: {outcome} (event #{seq})")
+        if d.outcome
+        else _("case {number}: {step} by {officer} (event #{seq})")
+    )
+    out.line(
+        said.format(
+            number=case.number,
+            step=label(DECISION_STEPS, d.step),
+            officer=d.officer,
+            outcome=label(OUTCOMES, d.outcome),
+            seq=d.event_seq,
+        )
+    )
     return EXIT_OK
 
 
 def cmd_case_stage(args: argparse.Namespace, out: Output, settings: Settings) -> int:
-    to = lookup(STAGES, args.stage, "stage")
+    to = lookup(STAGES, args.stage, _("stage"))
     ctx = open_dock(settings)
     try:
         at = parse_time(args.at, settings) if args.at else ctx.clock()
@@ -121,5 +151,9 @@ def cmd_case_stage(args: argparse.Namespace, out: Output, settings: Settings) ->
     finally:
         ctx.close()
     out.document({**case_json(case), "from": before.stage})
-    out.line(f"case {case.number}: {label(STAGES, before.stage)} -> {to.label} ({out.when(at)})")
+    out.line(
+        _("case {number}: {before} -> {after} ({at})").format(
+            number=case.number, before=label(STAGES, before.stage), after=to.label, at=out.when(at)
+        )
+    )
     return EXIT_OK

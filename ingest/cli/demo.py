@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from i18n import _
 from ingest.access import people
 from ingest.access.roles import Role
 from ingest.cases.lifecycle import log_assignment, log_case, log_device, log_officer
@@ -41,20 +42,24 @@ DEMO_LOGIN = "demo.custodian"
 def add_parsers(sub: Any) -> None:
     s = sub.add_parser(
         "demo",
-        help="the whole job on a simulated camera, end to end",
-        description="Registers an officer and a body camera, docks a simulated camera twice, "
-        "makes review proxies, runs the overdue scan and verify, in a data dir of its own "
-        "(never the configured one).",
+        help=_("the whole job on a simulated camera, end to end"),
+        description=_(
+            "Registers an officer and a body camera, docks a simulated camera twice, "
+            "makes review proxies, runs the overdue scan and verify, in a data dir of its own "
+            "(never the configured one)."
+        ),
         epilog=examples("evidock demo", "evidock demo --home /tmp/evidock-demo"),
     )
-    s.add_argument("--home", type=Path, help="data dir for the demo (default: a new temp dir)")
+    s.add_argument("--home", type=Path, help=_("data dir for the demo (default: a new temp dir)"))
     s.set_defaults(func=cmd_demo)
 
 
 def _proxies(ctx: Context, out: Output) -> int:
     """Issue 5: the job queue that ingest filled, worked to empty as 'evidock worker --drain'
     would, then each item's derivatives (or why it has none)."""
-    out.line("== review proxies: the queue run to empty (evidock worker --drain), below ingest")
+    out.line(
+        "== " + _("review proxies: the queue run to empty (evidock worker --drain), below ingest")
+    )
     quick = dataclasses.replace(ctx.settings.worker, retry_seconds=0.0, concurrency=2)
     WorkerPool(ctx, drain=True, settings=quick).run()
     with ctx.catalog.read() as txn:
@@ -64,10 +69,14 @@ def _proxies(ctx: Context, out: Output) -> int:
         p = states[i.id]
         made = ", ".join(f"{kind} {sha[:12]}" for kind, sha in p.derived)
         out.line(f"   #{i.id} {path_text(i.original_path)}: {made or p.note or p.state or '-'}")
-    out.line("   each one filed under store/derived/sha256/.. and logged as a 'transcoded' custody")
-    out.line("   event naming the source hash, its own hash, ffmpeg's version and its arguments")
-    size, _ = ctx.checkpoint()
-    return size
+    out.line(
+        "   "
+        + _(
+            "each one filed under store/derived/sha256/.. and logged as a 'transcoded' custody "
+            "event naming the source hash, its own hash, ffmpeg's version and its arguments"
+        )
+    )
+    return ctx.checkpoint()[0]
 
 
 def _console(ctx: Context, out: Output, home: Path) -> None:
@@ -92,17 +101,36 @@ def _console(ctx: Context, out: Output, home: Path) -> None:
         link_items(ctx, number=DEMO_CASE, item_ids=videos[:1], stage="investigation",
                    activity_id=None, why="demo", actor=os_actor())  # fmt: skip
     port = ctx.settings.console.port
-    out.line(f"== the evidence console: case {DEMO_CASE}, custodian {DEMO_LOGIN}")
-    out.line(f"   start it:  EVIDOCK_HOME={home} evidock console --port {port}")
-    out.line(f"   open:      http://127.0.0.1:{port}/?case={DEMO_CASE}&all=1")
-    out.line(f"   login:     {DEMO_LOGIN}  password: {password}  (shown once)")
+    out.line(
+        "== "
+        + _("the evidence console: case {case}, custodian {login}").format(
+            case=DEMO_CASE, login=DEMO_LOGIN
+        )
+    )
+    out.line(
+        "   "
+        + _("start it:  {command}").format(
+            command=f"EVIDOCK_HOME={home} evidock console --port {port}"
+        )
+    )
+    out.line(
+        "   " + _("open:      {url}").format(url=f"http://127.0.0.1:{port}/?case={DEMO_CASE}&all=1")
+    )
+    out.line(
+        "   "
+        + _("login:     {login}  password: {password}  (shown once)").format(
+            login=DEMO_LOGIN, password=password
+        )
+    )
 
 
 def cmd_demo(args: argparse.Namespace, out: Output, settings: Settings) -> int:
     home: Path = args.home if args.home else Path(tempfile.mkdtemp(prefix="evidock-demo-"))
     if home.exists() and any(home.iterdir()):
         if not (home / "catalog.db").exists() or not args.home:
-            out.line(f"{home} is not empty and not a demo home; give an empty folder")
+            out.line(
+                _("{home} is not empty and not a demo home; give an empty folder").format(home=home)
+            )
             return EXIT_FAILURE
         shutil.rmtree(home)
     home.mkdir(parents=True, exist_ok=True)
@@ -110,8 +138,10 @@ def cmd_demo(args: argparse.Namespace, out: Output, settings: Settings) -> int:
         settings, data_dir=home.absolute(), catalog_url=f"sqlite:///{home.absolute()}/catalog.db"
     )
     ctx = open_context(demo_settings, create=True)  # its own new data dir
-    out.line(f"== evidock demo: data dir {home}")
-    out.line(f"   dock {ctx.dock.name}, signing key {ctx.key.verifier}")
+    out.line("== " + _("evidock demo: data dir {home}").format(home=home))
+    out.line(
+        "   " + _("dock {dock}, signing key {key}").format(dock=ctx.dock.name, key=ctx.key.verifier)
+    )
 
     with ctx.catalog.write() as txn:
         now = ctx.clock()
@@ -124,14 +154,22 @@ def cmd_demo(args: argparse.Namespace, out: Output, settings: Settings) -> int:
         txn.assign_device(serial=SERIAL, badge=BADGE, start=now - timedelta(days=7))
         log_assignment(txn, ctx, serial=SERIAL, badge=BADGE, start=now - timedelta(days=7),
                        actor=os_actor())  # fmt: skip
-    out.line(f"== officer {BADGE} registered; body camera {SERIAL} assigned to them")
+    out.line(
+        "== "
+        + _("officer {badge} registered; body camera {serial} assigned to them").format(
+            badge=BADGE, serial=SERIAL
+        )
+    )
 
     with tempfile.TemporaryDirectory(prefix="evidock-simcam-") as cam:
         camera = Path(cam)
         made = make_camera(camera, start=ctx.clock() - timedelta(hours=5))
-        out.line(f"== simulated camera docked at {camera}: {len(made)} files")
+        out.line(
+            "== "
+            + _("simulated camera docked at {camera}: {n} files").format(camera=camera, n=len(made))
+        )
         for m in made:
-            note = " (cut short, as by a dead battery)" if m.truncated else ""
+            note = " " + _("(cut short, as by a dead battery)") if m.truncated else ""
             out.line(f"   {m.path.relative_to(camera)}  {m.kind}{note}")
 
         def show(r: FileResult) -> None:
@@ -140,73 +178,131 @@ def cmd_demo(args: argparse.Namespace, out: Output, settings: Settings) -> int:
             path = shown_path(r.raw_path, r.path)
             out.line(f"   {r.result:<8} {ident:>4}  {(r.sha256 or '')[:16]}  {path}{flags}")
 
-        out.line("== first docking: copy, hash, read back, probe, store, record")
+        out.line("== " + _("first docking: copy, hash, read back, probe, store, record"))
         first = ingest_device(ctx, camera, serial=SERIAL, officer=None, actor=os_actor(),
                               on_file=show)  # fmt: skip
-        out.line("== second docking of the same camera: nothing is taken twice")
+        out.line("== " + _("second docking of the same camera: nothing is taken twice"))
         second = ingest_device(ctx, camera, serial=SERIAL, officer=None, actor=os_actor(),
                                on_file=show)  # fmt: skip
 
         late_cam = Path(cam) / "second-camera"
         make_camera(late_cam, start=ctx.clock() - timedelta(hours=30), clips=1,
                     with_audio=False, with_photo=False, with_truncated=False)  # fmt: skip
-        out.line("== a second camera, docked 30 hours after it recorded (Art. 28: 24 hours)")
+        out.line(
+            "== " + _("a second camera, docked 30 hours after it recorded (Art. 28: 24 hours)")
+        )
         third = ingest_device(ctx, late_cam, serial="BWC-DEMO-0002", officer=None,
                               actor=os_actor(), on_file=show)  # fmt: skip
 
     signed_at = _proxies(ctx, out)  # issue 5
     report = build_report(ctx, actor=os_actor())
-    out.line(f"== evidock overdue: {report.overdue_count} overdue and not excused")
+    out.line(
+        "== " + _("evidock overdue: {n} overdue and not excused").format(n=report.overdue_count)
+    )
     for late in report.late:
         delay = late.judgement.delay
         hours = f"{delay.total_seconds() / 3600:.1f} h" if delay is not None else "?"
         out.line(
-            f"   late: item #{late.item.item_id} {late.item.path} on {late.item.device_serial}: "
-            f"offloaded {hours} after it was recorded (excusable: evidock excuse ITEM --reason)"
+            "   "
+            + _(
+                "late: item #{item} {path} on {device}: offloaded {hours} after it was recorded "
+                "(excusable: evidock excuse ITEM --reason)"
+            ).format(
+                item=late.item.item_id,
+                path=late.item.path,
+                device=late.item.device_serial,
+                hours=hours,
+            )
         )
     audit = run_audit(ctx.catalog, ctx.store, dock=ctx.dock.name, local_key=ctx.key,
                       origin=LOG_ORIGIN)  # fmt: skip
     c = audit.checked
     out.line(
-        f"== evidock verify: {'OK' if audit.ok else 'FAILED'}: {c.events} custody events replayed, "
-        f"{c.checkpoint_files} signed checkpoints checked, {c.objects_rehashed} stored objects "
-        f"re-hashed ({c.bytes_rehashed} bytes)"
+        "== "
+        + _(
+            "evidock verify: {result}: {events} custody events replayed, {checkpoints} signed "
+            "checkpoints checked, {objects} stored objects re-hashed ({bytes} bytes)"
+        ).format(
+            result=_("OK") if audit.ok else _("FAILED"),
+            events=c.events,
+            checkpoints=c.checkpoint_files,
+            objects=c.objects_rehashed,
+            bytes=c.bytes_rehashed,
+        )
     )
     with ctx.catalog.read() as txn:
         items = txn.items()
         first_events = txn.log.events_for_item(items[0].id) if items else []
         log_size = txn.log.head().size
-    out.line("== the catalog")
+    out.line("== " + _("the catalog"))
     for i in items:
-        f = i.facts
-        out.line(
-            f"   #{i.id} {path_text(i.original_path)}: {i.size} bytes, recorded "
-            f"{out.when(f.recorded_start)} ({f.time_source}), "
-            f"{f.video_codec or '-'}/{f.audio_codec or '-'} {f.width or '-'}x{f.height or '-'}, "
-            f"officer {i.officer_badge or '-'}"
-            + (f", GPS {f.gps_lat:.4f},{f.gps_lon:.4f}" if f.gps_lat is not None else "")
-            + (f", FLAGGED {','.join(f.flags)}" if f.flags else "")
-        )
+        out.line("   " + _item_line(i, out))
     if items:
-        out.line(f"== custody of item #{items[0].id}")
+        out.line("== " + _("custody of item #{item}").format(item=items[0].id))
         for e in first_events:
-            out.line(f"   #{e.seq} {e.time} {e.type} by {e.actor} at {e.dock}")
-    out.line(f"== custody log: {log_size} events, checkpoint signed at size "
-             f"{signed_at}")  # fmt: skip
+            out.line(
+                "   "
+                + _("#{seq} {time} {type} by {actor} at {dock}").format(
+                    seq=e.seq, time=e.time, type=e.type, actor=e.actor, dock=e.dock
+                )
+            )
+    out.line(
+        "== "
+        + _("custody log: {n} events, checkpoint signed at size {size}").format(
+            n=log_size, size=signed_at
+        )
+    )
     s1, s2 = first.summary(), second.summary()
     out.line(
-        f"== done: first docking stored {s1['stored']} ({s1['flagged']} flagged, still kept), "
-        f"second docking stored {s2['stored']}, {s2['already']} already there"
+        "== "
+        + _(
+            "done: first docking stored {stored} ({flagged} flagged, still kept), second "
+            "docking stored {stored2}, {already} already there"
+        ).format(
+            stored=s1["stored"], flagged=s1["flagged"], stored2=s2["stored"], already=s2["already"]
+        )
     )
     bag = _export_bag(ctx, home, items)  # issue 17
-    out.line(f"== an evidence package of the first camera's recordings: {bag}")
-    out.line(f"   check it anywhere: python3 {bag}/verify_bag.py {bag}")
-    out.line(f"   look around: EVIDOCK_HOME={home} evidock items")
+    out.line(
+        "== " + _("an evidence package of the first camera's recordings: {bag}").format(bag=bag)
+    )
+    out.line(
+        "   "
+        + _("check it anywhere: {command}").format(command=f"python3 {bag}/verify_bag.py {bag}")
+    )
+    out.line(
+        "   " + _("look around: {command}").format(command=f"EVIDOCK_HOME={home} evidock items")
+    )
     _console(ctx, out, home)  # issue 16: the last lines, the console's URL and a login
     out.document({"home": str(home), "first": s1, "second": s2, "items": len(items),
                   "log_size": log_size, "package": str(bag)})  # fmt: skip
     ctx.close()
     return EXIT_OK if first.ok and second.ok and third.ok and audit.ok else EXIT_FAILURE
+
+
+def _item_line(i: Item, out: Output) -> str:
+    """An item of the demo's catalog: its name, size, when and what it recorded, and flags."""
+    f = i.facts
+    line = _(
+        "#{id} {path}: {size} bytes, recorded {when} ({source}), {video}/{audio} "
+        "{width}x{height}, officer {officer}"
+    ).format(
+        id=i.id,
+        path=path_text(i.original_path),
+        size=i.size,
+        when=out.when(f.recorded_start),
+        source=f.time_source,
+        video=f.video_codec or "-",
+        audio=f.audio_codec or "-",
+        width=f.width or "-",
+        height=f.height or "-",
+        officer=i.officer_badge or "-",
+    )
+    if f.gps_lat is not None and f.gps_lon is not None:
+        line += ", " + _("GPS {lat},{lon}").format(lat=f"{f.gps_lat:.4f}", lon=f"{f.gps_lon:.4f}")
+    if f.flags:
+        line += ", " + _("FLAGGED {flags}").format(flags=",".join(f.flags))
+    return line
 
 
 def _export_bag(ctx: Context, home: Path, items: Sequence[Item]) -> Path:

@@ -10,6 +10,7 @@ from types import FrameType
 from typing import Any
 
 from devices.profiles import load_profiles
+from i18n import _, n_
 from ingest.cli.common import examples, open_dock
 from ingest.cli.evidence import fixity_line
 from ingest.config import Settings
@@ -31,10 +32,12 @@ from storage.records import DockSession
 def add_parsers(sub: Any) -> None:
     s = sub.add_parser(
         "dock",
-        help="the docking-station daemon (udev + watch folders)",
-        description="Runs until SIGTERM: takes in every device docked (udev) or folder put "
-        "into a watch folder, one bay each, and serves its metrics. systemd runs it as "
-        "evidock-dock.service.",
+        help=_("the docking-station daemon (udev + watch folders)"),
+        description=_(
+            "Runs until SIGTERM: takes in every device docked (udev) or folder put "
+            "into a watch folder, one bay each, and serves its metrics. systemd runs it as "
+            "evidock-dock.service."
+        ),
         epilog=examples(
             "evidock dock",
             "evidock dock --watch /srv/drop --no-udev --metrics-address 127.0.0.1:9108",
@@ -46,16 +49,16 @@ def add_parsers(sub: Any) -> None:
         type=Path,
         default=[],
         metavar="DIR",
-        help="a watch folder; each folder inside it is one device (repeatable)",
+        help=_("a watch folder; each folder inside it is one device (repeatable)"),
     )
     s.add_argument(
-        "--metrics-address", metavar="HOST:PORT", help="Prometheus endpoint ('off' for none)"
+        "--metrics-address", metavar="HOST:PORT", help=_("Prometheus endpoint ('off' for none)")
     )
-    s.add_argument("--no-udev", action="store_true", help="watch folders only")
+    s.add_argument("--no-udev", action="store_true", help=_("watch folders only"))
     s.set_defaults(func=cmd_dock, daemon=True)  # logs INFO by default (the journal)
     s = sub.add_parser(
         "status",
-        help="what each bay of this dock is doing, and the last sessions",
+        help=_("what each bay of this dock is doing, and the last sessions"),
         epilog=examples("evidock status", "evidock status --json"),
     )
     s.set_defaults(func=cmd_status)
@@ -92,8 +95,8 @@ def cmd_dock(args: argparse.Namespace, out: Output, settings: Settings) -> int:
             notifier.close()
             ctx.close()
             raise UsageError(
-                f"cannot serve metrics at {address}: {e}",
-                hint="Choose a free HOST:PORT with --metrics-address, or 'off'.",
+                _("cannot serve metrics at {address}: {error}").format(address=address, error=e),
+                hint=_("Choose a free HOST:PORT with --metrics-address, or 'off'."),
             ) from e
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -145,29 +148,39 @@ def cmd_status(args: argparse.Namespace, out: Output, settings: Settings) -> int
             ],
         }
     )
+    dock = settings.dock.name
     if status is None:
-        out.line(f"dock {settings.dock.name}: the daemon has not run here")
+        out.line(_("dock {dock}: the daemon has not run here").format(dock=dock))
     else:
         age = time.time() - float(status.get("updated", 0))
-        state = "running" if status.get("running") else "NOT running"
-        out.line(f"dock {settings.dock.name}: daemon {state} (status {age:.0f} s old)")
+        said = (
+            _("dock {dock}: daemon running (status {age} s old)")
+            if status.get("running")
+            else _("dock {dock}: daemon NOT running (status {age} s old)")
+        )
+        out.line(said.format(dock=dock, age=f"{age:.0f}"))
         for bay in status.get("bays", []):
+            files = n_("({n} file)", "({n} files)", bay["files_done"]).format(n=bay["files_done"])
             out.line(
-                f"  {bay.get('device') or Path(bay['source']).name:<20} {bay['state']}"
-                f"  ({bay['files_done']} files)"
+                f"  {bay.get('device') or Path(bay['source']).name:<20} {bay['state']}  {files}"
             )
             receipt = status_receipt(bay)
             if receipt is not None:  # issue 20: the bay's last docking, as the kiosk shows it
-                out.line(f"    回执 / receipt (session {receipt.session}):")
+                out.line("    " + _("receipt (session {session}):").format(session=receipt.session))
                 for line in receipt_lines(receipt, settings.zone):
                     out.line(f"      {line}")
     if catalog_error is not None:
-        waits = "; the daemon waits for it" if status and status.get("running") else ""
-        out.line(f"catalog: UNAVAILABLE ({catalog_error.splitlines()[0]}){waits}")
+        first = catalog_error.splitlines()[0]
+        said = (
+            _("catalog: UNAVAILABLE ({error}); the daemon waits for it")
+            if status and status.get("running")
+            else _("catalog: UNAVAILABLE ({error})")
+        )
+        out.line(said.format(error=first))
         return EXIT_OK
-    out.line("last sessions:")
+    out.line(_("last sessions:"))
     out.table(
-        ["SESSION", "DEVICE", "STARTED", "ENDED", "OUTCOME"],
+        [_("SESSION"), _("DEVICE"), _("STARTED"), _("ENDED"), _("OUTCOME")],
         [
             [
                 s.id,

@@ -48,15 +48,15 @@ def _events(ctx: Context, *types: str) -> list[tuple[str, str, dict[str, object]
 
 
 def test_unmapped_operator_adds_people_and_is_told_once(ctx: Context, evidock: Cli) -> None:
-    """An OS user that maps to no person acts as user:<name>, is told so once (Chinese and
-    English), and the events name that actor; the password comes from stdin, never the log."""
+    """An OS user that maps to no person acts as user:<name>, is told so once (in the reader's
+    language), and the events name that actor; the password comes from stdin, never the log."""
     rc, out, err = evidock("person", "add", "li.na", "--name", "李娜", "--os-user", "lina",
                            "--role", "custodian", "--role", "auditor", "--password-stdin",
                            "--json", stdin="correct horse\n")  # fmt: skip
     assert rc == 0, err
     assert json.loads(out)["roles"] == ["auditor", "custodian"]
     assert err.count("operator") >= 1 and err.count("\n") == 1
-    assert "未对应任何人员" in err and "maps to no person" in err
+    assert "maps to no person" in err and "未对应任何人员" not in err
     assert [(t, a) for t, a, _ in _events(ctx, "person_added", "role_granted")] == [
         ("person_added", "user:operator"),
         ("role_granted", "user:operator"),
@@ -66,6 +66,8 @@ def test_unmapped_operator_adds_people_and_is_told_once(ctx: Context, evidock: C
         p = rows.person_by_username(txn, "li.na")
         assert p is not None and rows.password_hash(txn, p.id) is not None
     assert "correct horse" not in json.dumps(_events(ctx, "person_added"))
+    rc, _, err = evidock("--lang", "zh", "person", "add", "wang.wu", "--name", "王五")
+    assert rc == 0 and "系统用户 operator 未对应任何人员" in err and "maps to" not in err
 
 
 def test_mapped_admin_acts_as_person_and_others_are_refused(ctx: Context, evidock: Cli) -> None:

@@ -63,10 +63,10 @@ def test_approval_chain_is_recorded_by_its_people_and_shown(ctx: Context, cli: C
     assert all(actor.startswith("user:") for actor, _ in events)
     code, out = cli("case", "show", CASE)
     assert code == 0
-    assert "internal approval 内部审批 (Art. 32): 批准 approved" in out
+    assert "internal approval (Art. 32): 批准 approved" in out
     assert "承办人提出意见 handler's proposal  by H1" in out
     assert "审核人审核 review 同意 agreed  by R1" in out
-    assert "理由 reasons: 占道经营，证据确凿" in out
+    assert "reasons: 占道经营，证据确凿" in out
     doc = json.loads(cli("--json", "case", "show", CASE)[1])
     assert [d["step"] for d in doc["decisions"]] == ["propose", "review", "approve"]
     assert _problems(ctx) == [] and _problems(ctx, case=CASE) == []

@@ -21,7 +21,10 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 @pytest.fixture
 def evidock(tmp_path: Path) -> Run:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDOCK_")}
+    # the suite's language (EVIDOCK_LANG, tests/conftest.py) stays: the output is read in English
+    env = {
+        k: v for k, v in os.environ.items() if k == "EVIDOCK_LANG" or not k.startswith("EVIDOCK_")
+    }
     env["EVIDOCK_HOME"] = str(tmp_path / "home")
     env["EVIDOCK_DOCK_NAME"] = "dock-up"
     env["EVIDOCK_LANG"] = "en"  # the assertions read English (the catalog errors are translated)

@@ -22,7 +22,10 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def _runner(home: Path, **extra: str) -> Run:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDOCK_")}
+    # the suite's language (EVIDOCK_LANG, tests/conftest.py) stays: the output is read in English
+    env = {
+        k: v for k, v in os.environ.items() if k == "EVIDOCK_LANG" or not k.startswith("EVIDOCK_")
+    }
     env |= {"EVIDOCK_HOME": str(home), "EVIDOCK_DOCK_NAME": "dock-dd", **extra}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -247,12 +247,12 @@ def test_human_reports_say_who_cosigned_and_when_the_tsa_stamped(
 ) -> None:
     """custody and verify-proof, read by a person: the witnesses and the token's local time."""
     rc, out, _ = cli("custody", "2")
-    assert rc == 0 and f"cosigned by 1 witness(es): {WITNESS}; timestamped by the TSA at " in out
+    assert rc == 0 and f"cosigned by 1 witness: {WITNESS}; timestamped by the TSA at " in out
     path = trusted.ctx.settings.data_dir / "r.json"
     path.write_text(json.dumps(report(cli)), encoding="utf-8")
     rc, out, _ = cli("verify-proof", str(path), "--key", trusted.ctx.key.verifier,
                      *pinned(trusted))  # fmt: skip
     assert rc == 0, out
     line = out.splitlines()[-1]
-    assert line.startswith(f"cosigned by 1 witness(es): {WITNESS}; timestamped at ")
+    assert line.startswith(f"cosigned by 1 witness: {WITNESS}; timestamped at ")
     assert line.endswith(" CST (TSA chain checked)")
