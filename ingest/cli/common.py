@@ -102,7 +102,8 @@ def parse_time(text: str, settings: Settings) -> datetime:
         t = datetime.fromisoformat(text)
     except ValueError as e:
         raise UsageError(
-            f"{text!r} is not a time", hint="Write times like 2026-11-26T08:30 or with +08:00."
+            _("{text!r} is not a time").format(text=text),
+            hint=_("Write times like 2026-11-26T08:30 or with +08:00."),
         ) from e
     if t.tzinfo is None:
         t = t.replace(tzinfo=settings.zone)
@@ -112,12 +113,13 @@ def parse_time(text: str, settings: Settings) -> datetime:
 def problem_lines(out: Output, problems: Sequence[Problem], *, with_item: bool = True) -> None:
     """Each problem as the custodian reads it: code, subject (with its item), expected, found."""
     for p in problems:
-        item = f"item #{p.item}"
+        item = _("item #{item}").format(item=p.item)
         named = not with_item or p.item is None or p.subject.startswith(item)
         where = "" if named else f"{item}: "
-        out.line(f"PROBLEM [{p.code}] {where}{p.subject}")
-        out.line(f"    expected: {p.expected}")
-        out.line(f"    found:    {p.found}")
+        out.line(_("PROBLEM [{code}] {where}{subject}").format(
+            code=p.code, where=where, subject=p.subject))  # fmt: skip
+        out.line("    " + _("expected: {value}").format(value=p.expected))
+        out.line("    " + _("found:    {value}").format(value=p.found))
 
 
 def open_dock(settings: Settings, **kwargs: Any) -> Context:
