@@ -152,7 +152,8 @@ def cmd_approve(args: argparse.Namespace, out: Output, settings: Settings) -> in
                 export = approve_export(txn, ctx, args.export_id, actor=actor, person=person)
         except ApprovalDenied as e:
             with ctx.catalog.write() as txn:
-                record_denied(txn, ctx, args.export_id, actor=actor, person=person, why=str(e))
+                record_denied(txn, ctx, args.export_id, actor=actor, person=person,
+                              why=e.recorded)  # fmt: skip
             raise
     finally:
         ctx.close()

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from i18n import _
+from i18n import _, english
 from ingest.config import WorkerSettings
 from ingest.context import Context
 from ingest.errors import IngestError
@@ -265,11 +265,14 @@ class WorkerPool:
         except (IngestError, StorageError) as e:
             if isinstance(e, S3_ERRORS) and self.on_storage_error is not None:
                 self.on_storage_error("s3")
-            result = self._failed(hand, f"{e} [{e.code}]", transient=isinstance(e, S3Unavailable))
+            # stored in the catalog: English whatever the worker's language (i18n.english)
+            result = self._failed(
+                hand, f"{english(e)} [{e.code}]", transient=isinstance(e, S3Unavailable)
+            )
         except Exception as e:
             logger.exception("job crashed job=%s", job.id)
             detail = f"{type(e).__name__}: {e}"
-            result = self._failed(hand, _("internal error: {detail}").format(detail=detail))
+            result = self._failed(hand, f"internal error: {detail}")
         finally:
             self._hands.pop(job.id, None)
             self.wake()
