@@ -235,8 +235,8 @@ def test_a_configuration_mistake_is_explained_in_chinese_under_zh(tmp_path: Path
     )  # fmt: skip
     assert p.returncode == 2
     assert p.stderr == (
-        f'evidock：{config}：[dock] wipe_after_offload = "false" 是字符串，不是布尔值 true 或 false：'
-        "请写成 wipe_after_offload = false（不加引号） [bad-config]\n"
+        f'evidock：{config}：[dock] wipe_after_offload = "false" 是字符串，'
+        "不是布尔值 true 或 false：请写成 wipe_after_offload = false（不加引号） [bad-config]\n"
         "提示：请修改配置文件（参见 README 的“Configuration”一节）。\n"
     )
     assert p.stdout == "" and not (tmp_path / "home").exists()
