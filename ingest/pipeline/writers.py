@@ -79,7 +79,7 @@ class Lease:
 def fdinfo_flags(text: str) -> int | None:
     """The open flags in a ``/proc/PID/fdinfo/N`` text ("flags:\\t0100002", octal)."""
     for line in text.splitlines():
-        key, _, value = line.partition(":")
+        key, _colon, value = line.partition(":")
         if key == "flags":
             try:
                 return int(value.strip(), 8)
