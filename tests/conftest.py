@@ -24,7 +24,9 @@ from tests.s3server import S3Server
 ROOT = Path(__file__).resolve().parents[1]
 # The suite reads English, the source language (issue 20): in-process commands and every child
 # inherit it. The tests of the Chinese ask for it (--lang zh, EVIDOCK_LANG=zh).
+# LANGUAGE too, for the children of tests that drop every EVIDOCK_ variable from their env.
 os.environ["EVIDOCK_LANG"] = "en"
+os.environ["LANGUAGE"] = "en"
 REAL_MEDIA = ROOT.parent / "shared" / "media" / "real"
 # Relative to now: generated recordings must stay inside the 24-hour offload window on any
 # day the suite runs (fixed dates turned every clip 'late' a day after they were written).

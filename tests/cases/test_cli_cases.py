@@ -20,9 +20,7 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def _runner(home: Path, catalog_url: str | None, dock: str = "dock-cli") -> Run:
-    # the suite reads English (tests/conftest.py): EVIDOCK_LANG=en stays
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDOCK_")}
-    env["EVIDOCK_LANG"] = "en"
     env |= {"EVIDOCK_HOME": str(home), "EVIDOCK_DOCK_NAME": dock}
     if catalog_url is not None:
         env["EVIDOCK_CATALOG_URL"] = catalog_url

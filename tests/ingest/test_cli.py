@@ -23,9 +23,7 @@ from ingest.output import Output
 @pytest.fixture
 def bare(tmp_path: Path):
     """evidock in a data dir that does not exist yet (EVIDOCK_HOME=tmp/home)."""
-    # the suite reads English (tests/conftest.py): EVIDOCK_LANG=en stays
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDOCK_")}
-    env["EVIDOCK_LANG"] = "en"
     env["EVIDOCK_HOME"] = str(tmp_path / "home")
     env["EVIDOCK_DOCK_NAME"] = "dock-cli"
 

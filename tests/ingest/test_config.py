@@ -207,7 +207,6 @@ def test_the_cli_exits_2_naming_the_file_and_the_key(tmp_path: Path) -> None:
     config.write_text("[dock]\nsettle_secnds = 3\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDOCK_")}
     env["EVIDOCK_HOME"] = str(tmp_path / "home")
-    env["EVIDOCK_LANG"] = "en"
     p = subprocess.run(
         [sys.executable, "-m", "ingest.cli.main", "--config", str(config), "items"],
         env=env, capture_output=True, text=True, timeout=120,

@@ -22,9 +22,7 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def _runner(home: Path, **extra: str) -> Run:
-    # the suite reads English (tests/conftest.py): EVIDOCK_LANG=en stays
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDOCK_")}
-    env["EVIDOCK_LANG"] = "en"
     env |= {"EVIDOCK_HOME": str(home), "EVIDOCK_DOCK_NAME": "dock-dd", **extra}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:

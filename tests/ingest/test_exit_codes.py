@@ -141,9 +141,7 @@ def test_an_unreachable_catalog_exits_4_with_a_message_and_no_traceback(tmp_path
     """A PostgreSQL catalog nobody answers for: exit 4 (try again), the reason and a hint."""
     home = tmp_path / "home"
     home.mkdir()
-    # the suite reads English (tests/conftest.py): EVIDOCK_LANG=en stays
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDOCK_")}
-    env["EVIDOCK_LANG"] = "en"
     env |= {
         "EVIDOCK_HOME": str(home),
         "EVIDOCK_DOCK_NAME": "dock-cli",

@@ -12,9 +12,7 @@ from pathlib import Path
 
 
 def _evidock(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    # the suite reads English (tests/conftest.py): EVIDOCK_LANG=en stays
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDOCK_")}
-    env["EVIDOCK_LANG"] = "en"
     env |= {"EVIDOCK_HOME": str(home), "EVIDOCK_DOCK_NAME": "dock-modes"}
     return subprocess.run(
         [sys.executable, "-m", "ingest.cli.main", *args],

@@ -21,9 +21,7 @@ GAT = "DCIM/100GAT/BWC0042_J0042_20261126083000_0001.MP4"
 
 @pytest.fixture
 def evidock(tmp_path: Path) -> Run:
-    # the suite reads English (tests/conftest.py): EVIDOCK_LANG=en stays
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDOCK_")}
-    env["EVIDOCK_LANG"] = "en"
     env |= {"EVIDOCK_HOME": str(tmp_path / "home"), "EVIDOCK_DOCK_NAME": "dock-one-shot"}
 
     def _run(*args: str) -> subprocess.CompletedProcess[str]:

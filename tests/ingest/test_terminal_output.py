@@ -81,9 +81,7 @@ def test_log_lines_escape_their_message_but_keep_a_traceback() -> None:
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Callable[..., str]:
-    # the suite reads English (tests/conftest.py): EVIDOCK_LANG=en stays
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDOCK_")}
-    env["EVIDOCK_LANG"] = "en"
     env["EVIDOCK_HOME"] = str(tmp_path / "home")
     env["EVIDOCK_DOCK_NAME"] = "dock-cli"
 
