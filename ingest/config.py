@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from i18n import _, choose
+from i18n import N_, _, choose, n_
 from ingest import configkeys as ck
 from ingest.errors import ConfigError
 from storage.blobs.s3config import ADDRESSING_STYLES, CHECKSUM_BEHAVIOURS, LOCK_MODES, MIB, S3Config
@@ -218,13 +218,23 @@ def load(config_path: Path | None = None, *, environ: Mapping[str, str] | None =
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as e:
-            raise ConfigError(f"configuration file {path} does not exist") from e
+            raise ConfigError(
+                _("configuration file {path} does not exist").format(path=path)
+            ) from e
         except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"configuration file {path} is not valid TOML: {e}") from e
+            raise ConfigError(
+                _("configuration file {path} is not valid TOML: {error}").format(path=path, error=e)
+            ) from e
         except UnicodeDecodeError as e:
-            raise ConfigError(f"configuration file {path} is not UTF-8 text: {e}") from e
+            raise ConfigError(
+                _("configuration file {path} is not UTF-8 text: {error}").format(path=path, error=e)
+            ) from e
         except OSError as e:
-            raise ConfigError(f"cannot read configuration file {path}: {e.strerror}") from e
+            raise ConfigError(
+                _("cannot read configuration file {path}: {error}").format(
+                    path=path, error=e.strerror
+                )
+            ) from e
     return parse(raw, env=env, source=str(path) if path else "defaults")
 
 
@@ -241,27 +251,27 @@ def reader_language(requested: str | None, *, environ: Mapping[str, str] | None 
         ) from e
 
 
-# -- the rules of single values (each says what is wrong after the value) --------------------
+# -- the rules of single values (each says what is wrong after the value, translated) --------
 def _zone_rule(value: str) -> str | None:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        return 'is not a known time zone: write e.g. "Asia/Shanghai"'
+        return _('is not a known time zone: write e.g. "Asia/Shanghai"')
     return None
 
 
 def _name_rule(value: str) -> str | None:
-    return None if _NAME.match(value) else "must be 1-63 letters, digits, '.', '_' or '-'"
+    return None if _NAME.match(value) else _("must be 1-63 letters, digits, '.', '_' or '-'")
 
 
 def _command_rule(value: str) -> str | None:
-    return "is empty: write the program's name or path" if not value.strip() else None
+    return _("is empty: write the program's name or path") if not value.strip() else None
 
 
 def _url_rule(value: str) -> str | None:
     if re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
         return None
-    return (
+    return _(
         "is not a catalog URL: write sqlite:////var/lib/evidock/catalog.db or "
         "postgresql+psycopg://USER@HOST/DATABASE"
     )
@@ -273,24 +283,24 @@ def _address_rule(value: str) -> str | None:
     host, colon, port = value.rpartition(":")
     if colon and port.isdigit() and int(port) <= 65535 and host.strip() == host:
         return None
-    return 'is not HOST:PORT: write e.g. "127.0.0.1:9108", or "off" for no endpoint'
+    return _('is not HOST:PORT: write e.g. "127.0.0.1:9108", or "off" for no endpoint')
 
 
 def _bucket_rule(value: str) -> str | None:
     if re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
         return None
-    return "is not an S3 bucket name (3-63 lower-case letters, digits, '.' and '-')"
+    return _("is not an S3 bucket name (3-63 lower-case letters, digits, '.' and '-')")
 
 
 def _prefix_rule(value: str) -> str | None:
     if value and (not value.endswith("/") or value.startswith("/") or ".." in value):
-        return 'must be relative and end with \'/\' (e.g. "district-7/"), or be ""'
+        return _('must be relative and end with \'/\' (e.g. "district-7/"), or be ""')
     return None
 
 
 def _endpoint_rule(value: str) -> str | None:
     if value and not re.match(r"^https?://", value):
-        return "must start with http:// or https:// (or leave it out for AWS)"
+        return _("must start with http:// or https:// (or leave it out for AWS)")
     return None
 
 
@@ -298,7 +308,7 @@ def _regex_rule(value: str) -> str | None:
     try:
         re.compile(value)
     except re.error as e:
-        return f"is not a regular expression: {e}"
+        return _("is not a regular expression: {error}").format(error=e)
     return None
 
 
@@ -306,7 +316,7 @@ def _verifier_rule(value: str) -> str | None:
     try:
         parse_verifier_key(value)
     except NoteError as e:
-        return f"is not a verifier key: {e}"
+        return _("is not a verifier key: {error}").format(error=e)
     return None
 
 
@@ -397,7 +407,7 @@ SCHEMA: dict[str, dict[str, ck.Key]] = {
             (),
             check=_verifier_rule,
             example='["dock-01+1a2b3c4d+AQ..."]',
-            hint="Copy each key as 'evidock init' prints it on its dock: name+keyid+key.",
+            hint=N_("Copy each key as 'evidock init' prints it on its dock: name+keyid+key."),
         ),
     },
     "trust": {
@@ -405,8 +415,10 @@ SCHEMA: dict[str, dict[str, ck.Key]] = {
             ("url", "key"),
             optional=("retired_at",),
             example='[{url = "http://witness.example:7380", key = "w1+1a2b3c4d+BA..."}]',
-            hint="Copy each key as 'evidock witness init' prints it on the witness's host; "
-            'a retired witness keeps its entry with retired_at = "2026-12-01T00:00+08:00".',
+            hint=N_(
+                "Copy each key as 'evidock witness init' prints it on the witness's host; "
+                'a retired witness keeps its entry with retired_at = "2026-12-01T00:00+08:00".'
+            ),
         ),
         "witness_quorum": ck.whole(_TRUST.witness_quorum, 0, 100),
         "witness_grace_seconds": ck.number(_TRUST.witness_grace_seconds, low=0),
@@ -488,14 +500,18 @@ def _env(env: Mapping[str, str], name: str, rule: ck.Check | None = None) -> str
     value = env[name]
     if not value.strip():
         raise ConfigError(
-            f"environment: {name} is set but empty",
-            hint=f"Unset it (unset {name}) or give it a value.",
+            _("environment: {name} is set but empty").format(name=name),
+            hint=_("Unset it (unset {name}) or give it a value.").format(name=name),
         )
     problem = rule(value) if rule is not None else None
     if problem is not None:
         raise ConfigError(
-            f"environment: {name}={value!r} {problem}",
-            hint=f"Correct {name} in the environment (or in the unit's Environment=), or unset it.",
+            _("environment: {setting} {problem}").format(
+                setting=f"{name}={value!r}", problem=problem
+            ),
+            hint=_(
+                "Correct {name} in the environment (or in the unit's Environment=), or unset it."
+            ).format(name=name),
         )
     return value
 
@@ -508,8 +524,10 @@ def _check_environment(env: Mapping[str, str]) -> None:
             near = difflib.get_close_matches(var, ENVIRONMENT, n=1, cutoff=0.8)
             if near:
                 raise ConfigError(
-                    f"environment: {var} is not a variable evidock reads; did you mean {near[0]}?",
-                    hint=f"evidock reads {', '.join(ENVIRONMENT)}.",
+                    _(
+                        "environment: {name} is not a variable evidock reads; did you mean {near}?"
+                    ).format(name=var, near=near[0]),
+                    hint=_("evidock reads {names}.").format(names=", ".join(ENVIRONMENT)),
                 )
 
 
@@ -517,32 +535,47 @@ def _verify(values: Mapping[str, Any], source: str) -> VerifySettings:
     keys = tuple(parse_verifier_key(text) for text in values["trusted_keys"])
     names = [k.name for k in keys]
     if len(set(names)) != len(names):
-        raise ConfigError(f"{source}: [verify] trusted_keys names a key twice")
+        raise ConfigError(
+            _("{source}: [verify] trusted_keys names a key twice").format(source=source)
+        )
     return VerifySettings(trusted_keys=keys)
 
 
 def _trust(values: Mapping[str, Any], source: str) -> TrustSettings:
     witnesses = []
     for i, entry in enumerate(values["witnesses"], start=1):
-        at = f"{source}: [trust] witnesses: item {i}"
+        at = _("{source}: [trust] witnesses: item {n}").format(source=source, n=i)
         if _endpoint_rule(entry["url"]) is not None or not entry["url"]:
-            raise ConfigError(f"{at}: url = {entry['url']!r} must start with http:// or https://")
+            raise ConfigError(
+                _("{at}: url = {url} must start with http:// or https://").format(
+                    at=at, url=repr(entry["url"])
+                )
+            )
         try:
             key = parse_cosigner_key(entry["key"])
         except NoteError as e:
-            raise ConfigError(f"{at}: key is not a witness key: {e}", hint=e.hint) from e
+            raise ConfigError(
+                _("{at}: key is not a witness key: {error}").format(at=at, error=e),
+                hint=_(e.hint),
+            ) from e
         retired = _retired_at(entry.get("retired_at"), at)
         witnesses.append(WitnessSettings(url=entry["url"], key=key, retired_at=retired))
     names = [w.key.name for w in witnesses]
     if len(set(names)) != len(names):
-        raise ConfigError(f"{source}: [trust] witnesses names a witness twice")
+        raise ConfigError(
+            _("{source}: [trust] witnesses names a witness twice").format(source=source)
+        )
     serving = sum(w.retired_at is None for w in witnesses)
     if values["witness_quorum"] > serving:
         raise ConfigError(
-            f"{source}: [trust] witness_quorum = {values['witness_quorum']} asks for more "
-            f"cosignatures than the {serving} witness(es) in [trust] witnesses that are not "
-            "retired",
-            hint="Add witnesses or lower witness_quorum.",
+            n_(
+                "{source}: [trust] witness_quorum = {quorum} asks for more cosignatures than "
+                "the {n} witness in [trust] witnesses that is not retired",
+                "{source}: [trust] witness_quorum = {quorum} asks for more cosignatures than "
+                "the {n} witnesses in [trust] witnesses that are not retired",
+                serving,
+            ).format(source=source, quorum=values["witness_quorum"], n=serving),
+            hint=_("Add witnesses or lower witness_quorum."),
         )
     return TrustSettings(
         tsa_url=values["tsa_url"],
@@ -563,8 +596,10 @@ def _retired_at(text: str | None, at: str) -> datetime | None:
         when = None
     if when is None or when.tzinfo is None:
         raise ConfigError(
-            f"{at}: retired_at = {text!r} is not a time with its zone",
-            hint='Write the time the witness was retired like "2026-12-01T00:00+08:00".',
+            _("{at}: retired_at = {value} is not a time with its zone").format(
+                at=at, value=repr(text)
+            ),
+            hint=_('Write the time the witness was retired like "2026-12-01T00:00+08:00".'),
         )
     return when
 
@@ -574,25 +609,37 @@ def _tsa_chain(url: str, path: Path | None, source: str) -> TsaChain | None:
         return None
     if not url or path is None:
         raise ConfigError(
-            f"{source}: [trust] tsa_url and tsa_certificates go together",
-            hint="Give the TSA's URL and the PEM file of its certificate chain (TSA first, "
-            "root last), or neither.",
+            _("{source}: [trust] tsa_url and tsa_certificates go together").format(source=source),
+            hint=_(
+                "Give the TSA's URL and the PEM file of its certificate chain (TSA first, "
+                "root last), or neither."
+            ),
         )
     try:
         return load_chain(path.read_bytes())
     except OSError as e:
-        raise ConfigError(f"{source}: [trust] tsa_certificates: cannot read {path}: {e}") from e
+        raise ConfigError(
+            _("{source}: [trust] tsa_certificates: cannot read {path}: {error}").format(
+                source=source, path=path, error=e
+            )
+        ) from e
     except TimestampError as e:
-        raise ConfigError(f"{source}: [trust] tsa_certificates = {str(path)!r}: {e}") from e
+        raise ConfigError(
+            _("{source}: [trust] tsa_certificates = {path}: {error}").format(
+                source=source, path=repr(str(path)), error=e
+            )
+        ) from e
 
 
 def _console(values: Mapping[str, Any], source: str) -> ConsoleSettings:
     """[console]: a certificate needs its key (and the other way round)."""
     if (values["tls_cert"] is None) != (values["tls_key"] is None):
         raise ConfigError(
-            f"{source}: [console] tls_cert and tls_key go together",
-            hint="Give both (the PEM certificate chain and its private key), or neither and "
-            "put the console behind a reverse proxy that terminates TLS.",
+            _("{source}: [console] tls_cert and tls_key go together").format(source=source),
+            hint=_(
+                "Give both (the PEM certificate chain and its private key), or neither and "
+                "put the console behind a reverse proxy that terminates TLS."
+            ),
         )
     return ConsoleSettings(**values)
 
@@ -604,20 +651,26 @@ def _store(
     sor = tuple(dict.fromkeys(values["system_of_record"]))
     if not sor:
         raise ConfigError(
-            f"{source}: [store] system_of_record = [] names no store: "
-            'write system_of_record = ["local"]'
+            _(
+                "{source}: [store] system_of_record = [] names no store: "
+                'write system_of_record = ["local"]'
+            ).format(source=source)
         )
     release = values["release_local_after_upload"]
     if release and sor != ("s3",):
         raise ConfigError(
-            f'{source}: [store] release_local_after_upload needs system_of_record = ["s3"]',
-            hint="A local copy that is part of the system of record is never released.",
+            _(
+                '{source}: [store] release_local_after_upload needs system_of_record = ["s3"]'
+            ).format(source=source),
+            hint=_("A local copy that is part of the system of record is never released."),
         )
     s3 = _s3(s3_values, release=release) if s3_values is not None else None
     if "s3" in sor and s3 is None:
         raise ConfigError(
-            f"{source}: [store] system_of_record names 's3' but there is no [s3] section",
-            hint='Add [s3] with at least bucket = "..." (and endpoint_url for a non-AWS store).',
+            _("{source}: [store] system_of_record names 's3' but there is no [s3] section").format(
+                source=source
+            ),
+            hint=_('Add [s3] with at least bucket = "..." (and endpoint_url for a non-AWS store).'),
         )
     return StoreSettings(system_of_record=sor, s3=s3, shared=values["shared"])
 

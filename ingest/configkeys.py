@@ -3,7 +3,8 @@
 A value of the wrong type is refused, never coerced: ``"false"`` is not false, a string is not
 a list of one string, ``true`` is not a number. An unknown key or section is refused with the
 nearest known one. Every message names the file, the key as ``[section] key`` and what to
-write instead. Pure: no file, no environment.
+write instead, in the reader's language (``i18n``); a key's ``hint`` is marked with ``N_`` and
+translated when it is shown. Pure: no file, no environment.
 """
 
 from __future__ import annotations
@@ -17,21 +18,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from i18n import N_, _
 from ingest.errors import ConfigError
 
 Kind = Literal["bool", "int", "number", "text", "path", "texts", "paths", "tables"]
 Check = Callable[[str], str | None]
-"""What is wrong with a text (said after the value, e.g. 'is not a known time zone'), or None."""
+"""What is wrong with a text (said after the value, e.g. 'is not a known time zone', in the
+reader's language), or None."""
 
-_EXPECTED: dict[Kind, str] = {
-    "bool": "true or false",
-    "int": "a whole number",
-    "number": "a number",
-    "text": "a string",
-    "path": "a path (a string)",
-    "texts": "a list of strings",
-    "paths": "a list of paths (strings)",
-    "tables": "a list of inline tables",
+_EXPECTED: dict[Kind, str] = {  # marked: shown with _()
+    "bool": N_("true or false"),
+    "int": N_("a whole number"),
+    "number": N_("a number"),
+    "text": N_("a string"),
+    "path": N_("a path (a string)"),
+    "texts": N_("a list of strings"),
+    "paths": N_("a list of paths (strings)"),
+    "tables": N_("a list of inline tables"),
 }
 
 
@@ -46,7 +49,7 @@ class Key:
     check: Check | None = None  # a further rule for a text (or each text of a list)
     required: bool = False
     example: str | None = None  # what to write when the default does not show it
-    hint: str | None = None
+    hint: str | None = None  # marked with N_ where the schema is written; shown with _()
     fields: tuple[str, ...] = ()  # the keys of each table of a list of tables, all strings
     optional_fields: tuple[str, ...] = ()  # keys a table of the list may leave out
 
@@ -121,8 +124,10 @@ def read(raw: Mapping[str, Any], schema: Schema, *, source: str) -> dict[str, di
         if name and name in schema:
             if not isinstance(value, dict):
                 raise ConfigError(
-                    f"{source}: {name} = {_toml(value)} is {_a(value)}, not a section: "
-                    f"write it as a [{name}] section"
+                    _(
+                        "{source}: {name} = {value} is {a}, not a section: "
+                        "write it as a [{name}] section"
+                    ).format(source=source, name=name, value=_toml(value), a=_a(value))
                 )
             tables[name] = value
         else:
@@ -156,8 +161,10 @@ def _read_keys(
             continue
         if key.required and present:
             raise ConfigError(
-                f"{source}: [{section}] has no {name}: write {name} = {_example(key)}",
-                hint=key.hint,
+                _("{source}: [{section}] has no {name}: write {name} = {example}").format(
+                    source=source, section=section, name=name, example=_example(key)
+                ),
+                hint=_hint(key),
             )
         out[name] = key.default
     return out
@@ -167,23 +174,46 @@ def _unknown(source: str, section: str, name: str, value: object, schema: Schema
     if not section and isinstance(value, dict):
         sections = [s for s in schema if s]
         near = difflib.get_close_matches(name, sections, n=1)
-        fix = f"did you mean [{near[0]}]?" if near else _known("sections", sections, "[", "]")
-        return ConfigError(f"{source}: [{name}] is an unknown section; {fix}")
+        if near:
+            fix = _("did you mean {name}?").format(name=f"[{near[0]}]")
+        else:
+            fix = _("the sections are: {names}").format(names=", ".join(f"[{s}]" for s in sections))
+        return ConfigError(
+            _("{source}: [{name}] is an unknown section; {fix}").format(
+                source=source, name=name, fix=fix
+            )
+        )
     here = list(schema[section])
     near = difflib.get_close_matches(name, here, n=1)
     if near:
-        fix = f"did you mean {near[0]}?"
+        fix = _("did you mean {name}?").format(name=near[0])
     else:  # a key of another section, or a typo of one: name it with its section
         elsewhere = {where(s, k): k for s, keys in schema.items() if s != section for k in keys}
         hits = difflib.get_close_matches(name, list(elsewhere.values()), n=1)
         qualified = [q for q, k in elsewhere.items() if hits and k == hits[0]]
-        what = f"[{section}]" if section else "the top level"
-        fix = f"did you mean {qualified[0]}?" if qualified else _known(f"keys of {what}", here)
-    return ConfigError(f"{source}: {where(section, name)} is an unknown key; {fix}")
+        if qualified:
+            fix = _("did you mean {name}?").format(name=qualified[0])
+        elif section:
+            fix = _("the keys of [{section}] are: {names}").format(
+                section=section, names=", ".join(here)
+            )
+        else:
+            fix = _("the keys of the top level are: {names}").format(names=", ".join(here))
+    return ConfigError(
+        _("{source}: {key} is an unknown key; {fix}").format(
+            source=source, key=where(section, name), fix=fix
+        )
+    )
 
 
-def _known(what: str, names: list[str], before: str = "", after: str = "") -> str:
-    return f"the {what} are: {', '.join(f'{before}{n}{after}' for n in names)}"
+def _hint(key: Key) -> str | None:
+    """The key's hint in the reader's language (None when it has none)."""
+    return _(key.hint) if key.hint else None
+
+
+def _write(name: str, value: str) -> str:
+    """'write NAME = VALUE', the fix most messages end with."""
+    return _("write {name} = {value}").format(name=name, value=value)
 
 
 def _value(value: object, key: Key, section: str, name: str, source: str) -> Any:
@@ -204,65 +234,111 @@ def _value(value: object, key: Key, section: str, name: str, source: str) -> Any
         for i, item in enumerate(value):
             if not isinstance(item, str):
                 raise ConfigError(
-                    f"{source}: {at} = {_toml(value)}: item {i + 1}, {_toml(item)}, is "
-                    f"{_a(item)}, not a string: write {name} = {_example(key)}",
-                    hint=key.hint,
+                    _("{source}: {said} is {a}, not a string: {fix}").format(
+                        source=source,
+                        said=_item(f"{at} = {_toml(value)}", i, item),
+                        a=_a(item),
+                        fix=_write(name, _example(key)),
+                    ),
+                    hint=_hint(key),
                 )
-            _text_rules(item, key, f"{at}: item {i + 1}, {_toml(item)},", name, source)
+            _text_rules(item, key, _item(at, i, item), name, source)
         return tuple(Path(v) for v in value) if kind == "paths" else tuple(value)
     if kind == "tables" and isinstance(value, list):
-        said = f"{source}: {at} = {_toml(value)}"
-        return tuple(_table(i, item, key, said, name) for i, item in enumerate(value))
+        said = f"{at} = {_toml(value)}"
+        return tuple(_table(i, item, key, said, name, source) for i, item in enumerate(value))
     raise ConfigError(
-        f"{source}: {at} = {_toml(value)} is {_a(value)}, not {_EXPECTED[kind]}: "
-        f"{_fix(name, key, value)}",
-        hint=key.hint,
-    )
+        _("{source}: {key} = {value} is {a}, not {expected}: {fix}").format(
+            source=source, key=at, value=_toml(value), a=_a(value),
+            expected=_(_EXPECTED[kind]), fix=_fix(name, key, value),
+        ),
+        hint=_hint(key),
+    )  # fmt: skip
 
 
-def _table(i: int, item: object, key: Key, said_list: str, name: str) -> dict[str, str]:
+def _item(said_list: str, i: int, item: object) -> str:
+    """How a message shows item ``i`` of a list: ``[dock] watch: item 2, 7,``."""
+    return _("{list}: item {n}, {item},").format(list=said_list, n=i + 1, item=_toml(item))
+
+
+def _table(
+    i: int, item: object, key: Key, said_list: str, name: str, source: str
+) -> dict[str, str]:
     """One table of a list of tables: ``key.fields`` and perhaps ``key.optional_fields``, each
     a string."""
-    said = f"{said_list}: item {i + 1}, {_toml(item)},"
-    fix = f"write {name} = {_example(key)}"
+    said = _item(said_list, i, item)
+    fix = _write(name, _example(key))
     if not isinstance(item, dict):
-        raise ConfigError(f"{said} is {_a(item)}, not a table: {fix}", hint=key.hint)
+        raise ConfigError(
+            _("{source}: {said} is {a}, not a table: {fix}").format(
+                source=source, said=said, a=_a(item), fix=fix
+            ),
+            hint=_hint(key),
+        )
     allowed = set(key.fields) | set(key.optional_fields)
     if not set(key.fields) <= set(item) <= allowed or not all(
         isinstance(v, str) for v in item.values()
     ):
         keys = ", ".join(key.fields)
-        extra = f" (and perhaps {', '.join(key.optional_fields)})" if key.optional_fields else ""
+        if key.optional_fields:
+            message = _(
+                "{source}: {said} must have exactly the string keys {keys} "
+                "(and perhaps {optional}): {fix}"
+            )
+        else:
+            message = _("{source}: {said} must have exactly the string keys {keys}: {fix}")
+        optional = ", ".join(key.optional_fields)
         raise ConfigError(
-            f"{said} must have exactly the string keys {keys}{extra}: {fix}", hint=key.hint
+            message.format(source=source, said=said, keys=keys, optional=optional, fix=fix),
+            hint=_hint(key),
         )
     return dict(item)
 
 
 def _in_range(value: float, key: Key, at: str, source: str) -> None:
+    shown = {"source": source, "key": at, "value": _toml(value)}
     if not math.isfinite(value):
-        raise ConfigError(f"{source}: {at} = {_toml(value)} is not a finite number")
+        raise ConfigError(_("{source}: {key} = {value} is not a finite number").format(**shown))
     if key.positive and value <= 0:
-        raise ConfigError(f"{source}: {at} = {_toml(value)} must be more than 0")
+        raise ConfigError(_("{source}: {key} = {value} must be more than 0").format(**shown))
     low, high = key.low, key.high
     if (low is not None and value < low) or (high is not None and value > high):
-        span = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
-        raise ConfigError(f"{source}: {at} = {_toml(value)} is out of range: it takes {span}")
+        if high is not None:
+            message = _("{source}: {key} = {value} is out of range: it takes from {low} to {high}")
+        else:
+            message = _("{source}: {key} = {value} is out of range: it takes at least {low}")
+        raise ConfigError(message.format(**shown, low=_g(low), high=_g(high)))
+
+
+def _g(bound: float | None) -> str:
+    return "" if bound is None else f"{bound:g}"
 
 
 def _text_rules(value: str, key: Key, said: str, name: str, source: str) -> None:
     """``said`` is how the message shows the value: ``[dock] name = "x"``, or an item of a list."""
     if key.kind in ("path", "paths") and not value.strip():
-        raise ConfigError(f"{source}: {said} is empty: write {name} = {_example(key)}")
+        raise ConfigError(
+            _("{source}: {said} is empty: {fix}").format(
+                source=source, said=said, fix=_write(name, _example(key))
+            )
+        )
     if key.choices and value not in key.choices:
         folded = {c.lower(): c for c in key.choices}
         near = [folded[n] for n in difflib.get_close_matches(value.lower(), list(folded), n=1)]
         allowed = ", ".join(_toml(c) for c in key.choices)
-        fix = f"; did you mean {_toml(near[0])}?" if near else ""
-        raise ConfigError(f"{source}: {said} is not one of {allowed}{fix}", hint=key.hint)
+        if near:
+            message = _("{source}: {said} is not one of {allowed}; did you mean {near}?")
+        else:
+            message = _("{source}: {said} is not one of {allowed}")
+        raise ConfigError(
+            message.format(
+                source=source, said=said, allowed=allowed, near=_toml(near[0]) if near else ""
+            ),
+            hint=_hint(key),
+        )
     problem = key.check(value) if key.check is not None else None
     if problem is not None:
-        raise ConfigError(f"{source}: {said} {problem}", hint=key.hint)
+        raise ConfigError(f"{source}: {said} {problem}", hint=_hint(key))
 
 
 def _fix(name: str, key: Key, value: object) -> str:
@@ -270,21 +346,25 @@ def _fix(name: str, key: Key, value: object) -> str:
     kind = key.kind
     if kind == "bool":
         if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return f"write {name} = {value.strip().lower()} without quotes"
+            return _unquoted(name, value.strip().lower())
         if isinstance(value, int) and value in (0, 1):
-            return f"write {name} = {'true' if value else 'false'}"
-        return f"write {name} = true or {name} = false"
+            return _write(name, "true" if value else "false")
+        return _("write {name} = true or {name} = false").format(name=name)
     if kind in ("int", "number") and isinstance(value, str):
         meant = _number_in(value, whole=kind == "int")
         if meant is not None:
-            return f"write {name} = {meant} without quotes"
+            return _unquoted(name, meant)
     if kind == "int" and isinstance(value, float) and value.is_integer():
-        return f"write {name} = {int(value)}"
+        return _write(name, str(int(value)))
     if kind in ("texts", "paths") and isinstance(value, str):
-        return f"write {name} = [{_toml(value)}]"
+        return _write(name, f"[{_toml(value)}]")
     if kind in ("text", "path") and isinstance(value, int | float) and not isinstance(value, bool):
-        return f"write {name} = {_toml(str(value))}"
-    return f"write {name} = {_example(key)}"
+        return _write(name, _toml(str(value)))
+    return _write(name, _example(key))
+
+
+def _unquoted(name: str, value: str) -> str:
+    return _("write {name} = {value} without quotes").format(name=name, value=value)
 
 
 def _number_in(value: str, *, whole: bool) -> str | None:
@@ -330,19 +410,19 @@ def _toml(value: object) -> str:
 
 
 def _a(value: object) -> str:
-    """What a TOML value is, as a message says it."""
+    """What a TOML value is, as a message says it (in the reader's language)."""
     if isinstance(value, bool):
-        return "a boolean"
+        return _("a boolean")
     if isinstance(value, int):
-        return "a whole number"
+        return _("a whole number")
     if isinstance(value, float):
-        return "a number"
+        return _("a number")
     if isinstance(value, str):
-        return "a string"
+        return _("a string")
     if isinstance(value, list):
-        return "a list"
+        return _("a list")
     if isinstance(value, dict):
-        return "a table"
+        return _("a table")
     if isinstance(value, dt.date | dt.time):
-        return "a date or time"
+        return _("a date or time")
     return type(value).__name__

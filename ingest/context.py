@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from i18n import _
 from ingest.config import Settings
 from ingest.datadir import DockState, Place, Seen, check_dock, check_place, check_schema, look
 from ingest.errors import DataDirError
@@ -196,7 +197,9 @@ def _make_data_dir(settings: Settings) -> None:
         makedirs_durable(settings.data_dir)
     except OSError as e:
         raise DataDirError(
-            f"cannot create the data directory {settings.data_dir}: {e.strerror or e}"
+            _("cannot create the data directory {path}: {error}").format(
+                path=settings.data_dir, error=e.strerror or e
+            )
         ) from e
 
 
@@ -209,7 +212,9 @@ def _make_catalog_file(db: Path) -> None:
     except FileExistsError:
         return
     except OSError as e:
-        raise DataDirError(f"cannot create the catalog {db}: {e.strerror or e}") from e
+        raise DataDirError(
+            _("cannot create the catalog {path}: {error}").format(path=db, error=e.strerror or e)
+        ) from e
 
 
 def dock_state(settings: Settings, txn: Transaction, *, sqlite: bool) -> DockState:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from i18n import _
 from ingest.errors import DataDirError, DockKeyMissing, NoCatalog, StoreMissing
 
 Kind = Literal["dir", "file", "missing", "other"]
@@ -49,7 +50,7 @@ def look(path: Path) -> Seen:
         return Seen(kind="dir")
     if stat.S_ISREG(st.st_mode):
         return Seen(kind="file")
-    return Seen(kind="other", detail="neither a file nor a directory")
+    return Seen(kind="other", detail=_("neither a file nor a directory"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,8 +79,16 @@ class DockState:
 
 
 def _where(source: str) -> str:
-    conf = f" (or data_dir in {source})" if source != "defaults" else ""
-    return f"Is EVIDOCK_HOME{conf} spelled right? Is the data disk mounted?"
+    """The hint for a data directory or catalog that is not there, in the reader's language."""
+    if source == "defaults":
+        return _(
+            "Is EVIDOCK_HOME spelled right? Is the data disk mounted? "
+            "To start a new dock there: evidock init."
+        )
+    return _(
+        "Is EVIDOCK_HOME (or data_dir in {source}) spelled right? Is the data disk mounted? "
+        "To start a new dock there: evidock init."
+    ).format(source=source)
 
 
 def check_place(place: Place, *, create: bool) -> None:
@@ -88,40 +97,47 @@ def check_place(place: Place, *, create: bool) -> None:
     d, seen = place.data_dir, place.data_dir_seen
     if seen.kind == "file":
         raise DataDirError(
-            f"the data directory {d} is a file, not a directory",
-            hint=f"Point EVIDOCK_HOME (or data_dir in {place.source}) at a directory; "
-            "'evidock init' makes one.",
+            _("the data directory {path} is a file, not a directory").format(path=d),
+            hint=_(
+                "Point EVIDOCK_HOME (or data_dir in {source}) at a directory; "
+                "'evidock init' makes one."
+            ).format(source=place.source),
         )
     if seen.kind == "other":
-        raise DataDirError(f"cannot use the data directory {d}: {seen.detail}")
+        raise DataDirError(
+            _("cannot use the data directory {path}: {why}").format(path=d, why=seen.detail)
+        )
     if seen.kind == "missing" and not create:
         raise NoCatalog(
-            f"there is no evidock data directory at {d}",
-            hint=f"{_where(place.source)} To start a new dock there: evidock init.",
+            _("there is no evidock data directory at {path}").format(path=d),
+            hint=_where(place.source),
         )
     db, db_seen = place.catalog_file, place.catalog_file_seen
     if db is None:
         return
     if db_seen.kind in ("dir", "other"):
-        why = db_seen.detail or "a directory, not a file"
-        raise DataDirError(f"cannot use the catalog {db}: {why}")
+        why = db_seen.detail or _("a directory, not a file")
+        raise DataDirError(_("cannot use the catalog {path}: {why}").format(path=db, why=why))
     if db_seen.kind == "missing" and not create:
-        inside = (
-            f"the data directory {d} holds no catalog" if place.catalog_inside else "no catalog"
-        )
-        raise NoCatalog(
-            f"{inside}: {db} does not exist",
-            hint=f"{_where(place.source)} To start a new dock there: evidock init.",
-        )
+        if place.catalog_inside:
+            message = _("the data directory {dir} holds no catalog: {path} does not exist")
+        else:
+            message = _("no catalog: {path} does not exist")
+        raise NoCatalog(message.format(dir=d, path=db), hint=_where(place.source))
 
 
 def check_schema(*, present: bool, catalog: str, create: bool) -> None:
     """Refuse a database without evidock's schema, unless this command may create it."""
     if not present and not create:
         raise NoCatalog(
-            f"the catalog {catalog} has no evidock schema (an empty database)",
-            hint="Check catalog_url / EVIDOCK_CATALOG_URL. To set up a new catalog: evidock "
-            "init (or start the dock or worker daemon of a fleet: the first one up creates it).",
+            _("the catalog {catalog} has no evidock schema (an empty database)").format(
+                catalog=catalog
+            ),
+            hint=_(
+                "Check catalog_url / EVIDOCK_CATALOG_URL. To set up a new catalog: evidock "
+                "init (or start the dock or worker daemon of a fleet: the first one up creates "
+                "it)."
+            ),
         )
 
 
@@ -129,17 +145,31 @@ def check_dock(state: DockState) -> None:
     """Refuse a dock whose key file is gone, or whose store is gone with evidence in it."""
     if state.registered_key is not None and state.key_file_seen.kind == "missing":
         raise DockKeyMissing(
-            f"dock {state.name!r} is registered in the catalog with the key "
-            f"{state.registered_key}, but its key file {state.key_file} is missing",
-            hint="Is the data disk mounted, and EVIDOCK_HOME right? Restore the key file from "
-            "the backup; or, if the key is lost, come back under a new dock name ([dock] name "
-            "or EVIDOCK_DOCK_NAME). No new key was made.",
+            _(
+                "dock {name} is registered in the catalog with the key {key}, but its key file "
+                "{path} is missing"
+            ).format(name=repr(state.name), key=state.registered_key, path=state.key_file),
+            hint=_(
+                "Is the data disk mounted, and EVIDOCK_HOME right? Restore the key file from "
+                "the backup; or, if the key is lost, come back under a new dock name ([dock] "
+                "name or EVIDOCK_DOCK_NAME). No new key was made."
+            ),
         )
     if state.dockings and state.store_seen.kind != "dir":
-        why = "is missing" if state.store_seen.kind == "missing" else "is not a directory"
+        if state.store_seen.kind == "missing":
+            message = _(
+                "the evidence store {path} is missing, but the catalog records dockings whose "
+                "recordings it holds"
+            )
+        else:
+            message = _(
+                "the evidence store {path} is not a directory, but the catalog records "
+                "dockings whose recordings it holds"
+            )
         raise StoreMissing(
-            f"the evidence store {state.store} {why}, but the catalog records dockings whose "
-            "recordings it holds",
-            hint="Is the store's disk mounted at that path, and EVIDOCK_HOME right? Restore "
-            "the store from the backup if it is lost; nothing was created.",
+            message.format(path=state.store),
+            hint=_(
+                "Is the store's disk mounted at that path, and EVIDOCK_HOME right? Restore "
+                "the store from the backup if it is lost; nothing was created."
+            ),
         )

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Final
 
 from devices.errors import DeviceError
+from i18n import N_
 from storage.errors import CatalogUnavailable, S3Unavailable, StorageError, StoreIntegrityError
 from verify.errors import VerifyError
 
@@ -25,19 +26,21 @@ EXIT_UNAVAILABLE = 4  # the catalog or the object store could not be reached (EX
 
 EXIT_MEANINGS: Final[Mapping[int, str]] = MappingProxyType(
     {
-        EXIT_OK: "success",
-        EXIT_FAILURE: "an integrity or ingest failure was found",
-        EXIT_USAGE: "bad usage or bad input (the message says what to do)",
-        EXIT_OVERDUE: "overdue --fail-on-overdue found something",
-        EXIT_UNAVAILABLE: "temporarily unavailable: the catalog or the store could not be "
-        "reached; try again",
+        EXIT_OK: N_("success"),
+        EXIT_FAILURE: N_("an integrity or ingest failure was found"),
+        EXIT_USAGE: N_("bad usage or bad input (the message says what to do)"),
+        EXIT_OVERDUE: N_("overdue --fail-on-overdue found something"),
+        EXIT_UNAVAILABLE: N_(
+            "temporarily unavailable: the catalog or the store could not be reached; try again"
+        ),
     }
 )
+"""What each exit code means, for ``evidock --help`` (marked: shown with ``_()``)."""
 
 
 class IngestError(Exception):
     code = "ingest-error"
-    hint = "See the log lines above; nothing was recorded as verified."
+    hint = N_("See the log lines above; nothing was recorded as verified.")
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -47,17 +50,17 @@ class IngestError(Exception):
 
 class ConfigError(IngestError):
     code = "bad-config"
-    hint = "Fix the configuration file (see the README, 'Configuration')."
+    hint = N_("Fix the configuration file (see the README, 'Configuration').")
 
 
 class UsageError(IngestError):
     code = "bad-usage"
-    hint = "Run 'evidock --help' for the commands and their options."
+    hint = N_("Run 'evidock --help' for the commands and their options.")
 
 
 class ToolMissing(IngestError):
     code = "tool-missing"
-    hint = "Install it: apt-get install ffmpeg libimage-exiftool-perl (or run 'make demo')."
+    hint = N_("Install it: apt-get install ffmpeg libimage-exiftool-perl (or run 'make demo').")
 
 
 class FixityRefused(UsageError):
@@ -70,7 +73,9 @@ class DataDirError(IngestError):
     """The data directory is not one this command may use: nothing was created or changed."""
 
     code = "bad-data-dir"
-    hint = "Check EVIDOCK_HOME (or data_dir in the configuration); 'evidock init' makes a new one."
+    hint = N_(
+        "Check EVIDOCK_HOME (or data_dir in the configuration); 'evidock init' makes a new one."
+    )
 
 
 class NoCatalog(DataDirError):

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from i18n import _
 from storage.errors import StorageError
 
 logger = logging.getLogger(__name__)
@@ -101,12 +102,15 @@ class CatalogOutage:
             return self._since is not None
 
     def describe(self) -> str | None:
-        """'catalog unavailable since HH:MM:SS: <error>' during an outage, else None."""
+        """'catalog unavailable since HH:MM:SS: <error>' during an outage, else None; for a
+        person (the daemon's status line), in the reader's language."""
         with self._lock:
             if self._since_wall is None:
                 return None
             since = time.strftime("%H:%M:%S", time.localtime(self._since_wall))
-            return f"catalog unavailable since {since}, retrying: {_one_line(self._last_error)}"
+            return _("catalog unavailable since {since}, retrying: {error}").format(
+                since=since, error=_one_line(self._last_error)
+            )
 
 
 def _one_line(err: object) -> str:

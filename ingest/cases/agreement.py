@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from i18n import N_, _, n_
 from ingest.cases.overdue import OverdueReport
 from ingest.context import Context
 from ingest.errors import EXIT_FAILURE, IngestError
@@ -13,7 +14,7 @@ class CatalogDisagrees(IngestError):
 
     code = "catalog-disagrees"
     exit_code = EXIT_FAILURE
-    hint = (
+    hint = N_(
         "The catalog was edited outside evidock: this report cannot be trusted. Run "
         "'evidock verify' for every difference and hand it to the evidence custodian."
     )
@@ -27,8 +28,14 @@ def require_agreement(ctx: Context, report: OverdueReport) -> None:
         problems = disagreements(txn, sorted({r.item.item_id for r in rows}))
     if problems:
         shown = "; ".join(f"[{p.code}] {p.message}" for p in problems[:3])
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        if len(problems) > 3:
+            rest = len(problems) - 3
+            shown = n_("{shown} (and {n} more)", "{shown} (and {n} more)", rest).format(
+                shown=shown, n=rest
+            )
         raise CatalogDisagrees(
-            f"the catalog disagrees with its custody log for the items of this report: "
-            f"{shown}{more}"
+            _(
+                "the catalog disagrees with its custody log for the items of this report: "
+                "{problems}"
+            ).format(problems=shown)
         )

@@ -3,7 +3,7 @@
 A case file is complete when every live-linked item is stored and verified in the system of
 record, and every item that should have a review proxy has one or a recorded failure. A/V gaps
 (``coverage``) block the archive unless someone accepts them with a reason, which the caller
-records as a ``gaps_accepted`` custody event.
+records as a ``gaps_accepted`` custody event. What is missing is said in the reader's language.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from i18n import _, n_
 from ingest.cases.coverage import coverage_json
 from ingest.cases.rules import Gap
+from ingest.cases.vocab import RECORD_TYPES, label
 from ingest.errors import UsageError
 from ingest.media.kinds import wants_proxy
 from storage.records import Item
@@ -36,7 +38,7 @@ class ProxyFact:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Missing:
     item_id: int
-    what: str
+    what: str  # in the reader's language
 
 
 def missing_for_archive(items: Sequence[Item], proxies: Mapping[int, ProxyFact]) -> list[Missing]:
@@ -44,10 +46,12 @@ def missing_for_archive(items: Sequence[Item], proxies: Mapping[int, ProxyFact])
     out: list[Missing] = []
     for i in sorted(items, key=lambda i: i.id):
         if i.state != STORED or i.durable_at is None:
-            out.append(Missing(item_id=i.id, what=f"not stored and verified (state {i.state})"))
+            what = _("not stored and verified (state {state})").format(state=i.state)
+            out.append(Missing(item_id=i.id, what=what))
         p = proxies.get(i.id)
         if wants_proxy(i.facts) and (p is None or (not p.present and p.failure is None)):
-            out.append(Missing(item_id=i.id, what="no review proxy yet, and no failure recorded"))
+            what = _("no review proxy yet, and no failure recorded")
+            out.append(Missing(item_id=i.id, what=what))
     return out
 
 
@@ -63,22 +67,34 @@ def decide_archive(
     if missing:
         detail = "; ".join(f"#{m.item_id}: {m.what}" for m in missing)
         raise ArchiveRefused(
-            f"case {number} is not complete: {detail}",
-            hint="Let the workers finish (evidock work), or find why an item is not stored; "
-            "then archive again.",
+            _("case {number} is not complete: {detail}").format(number=number, detail=detail),
+            hint=_(
+                "Let the workers finish (evidock work), or find why an item is not stored; "
+                "then archive again."
+            ),
         )
     if not gaps:
         return
     listed = "; ".join(
-        f"activity {g.activity.id} {g.activity.record_type} {g.article}: "
-        f"{g.coverage.percent if g.coverage else 0}% covered"
+        _("activity {activity} {record_type} {article}: {percent} covered").format(
+            activity=g.activity.id,
+            record_type=label(RECORD_TYPES, g.activity.record_type),
+            article=g.article,
+            percent=f"{g.coverage.percent if g.coverage else 0}%",
+        )
         for g in gaps
     )
     if not accept_gaps or not (reason or "").strip():
         raise ArchiveRefused(
-            f"case {number} has {len(gaps)} open audio/video gap(s): {listed}",
-            hint="Link the recordings that cover them (evidock case link), or archive with "
-            "--accept-gaps --reason 'why the gaps stay open' (recorded as a custody event).",
+            n_(
+                "case {number} has {n} open audio/video gap: {gaps}",
+                "case {number} has {n} open audio/video gaps: {gaps}",
+                len(gaps),
+            ).format(number=number, n=len(gaps), gaps=listed),
+            hint=_(
+                "Link the recordings that cover them (evidock case link), or archive with "
+                "--accept-gaps --reason 'why the gaps stay open' (recorded as a custody event)."
+            ),
         )
 
 

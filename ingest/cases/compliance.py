@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from i18n import N_, _
 from ingest.errors import UsageError
 from storage.catalog.caserecords import (
     UNKNOWN_SOURCE,
@@ -44,21 +45,30 @@ SRC_IN_SERVICE = "in-service-since"
 SRC_UNKNOWN = UNKNOWN_SOURCE
 SRC_CORRECTED = "corrected"  # a custodian measured the camera's clock (evidock correct)
 
+# what people read for the codes above (N_-marked: shown with _(), see problems_text and
+# source_text); the codes are what the catalog and the custody log keep
 CLOCK_PROBLEM_TEXT = {
-    FUTURE: "camera clock in the future",
-    BEFORE_SERVICE: "recorded before the device's documented start of service",
-    FAR_FROM_FILE: "recording time far from the file's time",
-    NO_TIME: "no recording time",
-    APART_FROM_SESSION: "camera time disagrees with its other files of the same docking",
+    FUTURE: N_("camera clock in the future"),
+    BEFORE_SERVICE: N_("recorded before the device's documented start of service"),
+    FAR_FROM_FILE: N_("recording time far from the file's time"),
+    NO_TIME: N_("no recording time"),
+    APART_FROM_SESSION: N_("camera time disagrees with its other files of the same docking"),
 }
 SOURCE_TEXT = {
-    SRC_RECORDED: "the recorded end",
-    SRC_CORRECTED: "the recorded end, corrected for the camera's clock",
-    SRC_FILE: "the file's modification time",
-    SRC_PREVIOUS_DOCK: "the device's previous docking (earliest possible recording time)",
-    SRC_IN_SERVICE: "the device's documented start of service (earliest possible recording time)",
-    SRC_UNKNOWN: "nothing trustworthy: timeliness cannot be shown",
+    SRC_RECORDED: N_("the recorded end"),
+    SRC_CORRECTED: N_("the recorded end, corrected for the camera's clock"),
+    SRC_FILE: N_("the file's modification time"),
+    SRC_PREVIOUS_DOCK: N_("the device's previous docking (earliest possible recording time)"),
+    SRC_IN_SERVICE: N_(
+        "the device's documented start of service (earliest possible recording time)"
+    ),
+    SRC_UNKNOWN: N_("nothing trustworthy: timeliness cannot be shown"),
 }
+
+
+def source_text(source: str | None) -> str:
+    """What the delay of an item was measured from, in the reader's language ("" for none)."""
+    return _(SOURCE_TEXT[source]) if source in SOURCE_TEXT else (source or "")
 
 
 class CaseNumberInvalid(UsageError):
@@ -76,9 +86,11 @@ def check_case_number(text: str, pattern: str) -> str:
     number = normalise_case_number(text)
     if not re.fullmatch(pattern, number):
         raise CaseNumberInvalid(
-            f"{text!r} is not a case number of this office",
-            hint="Write it like 凤里执罚〔2026〕12号 or 2026-0012; the accepted form is "
-            f"compliance.case_number_pattern in the configuration ({pattern}).",
+            _("{text} is not a case number of this office").format(text=repr(text)),
+            hint=_(
+                "Write it like 凤里执罚〔2026〕12号 or 2026-0012; the accepted form is "
+                "compliance.case_number_pattern in the configuration ({pattern})."
+            ).format(pattern=pattern),
         )
     return number
 
@@ -254,6 +266,7 @@ def archive_due(closed_at: datetime, days: int) -> datetime:
 
 
 def format_span(d: timedelta | None) -> str:
+    """'1d02h', '3h05m' (in the reader's language); '?' for no span."""
     if d is None:
         return "?"
     total = int(d.total_seconds())
@@ -262,5 +275,5 @@ def format_span(d: timedelta | None) -> str:
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
     if days:
-        return f"{sign}{days}d{hours:02d}h"
-    return f"{sign}{hours}h{rest // 60:02d}m"
+        return _("{sign}{days}d{hours}h").format(sign=sign, days=days, hours=f"{hours:02d}")
+    return _("{sign}{hours}h{minutes}m").format(sign=sign, hours=hours, minutes=f"{rest // 60:02d}")

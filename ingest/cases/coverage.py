@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from i18n import _
 from ingest.cases.rules import Coverage, Gap, activity_gap, coverage
 from storage.catalog.caselinks import LinkOps
 from storage.catalog.caserecords import Activity, LinkedRecording
@@ -75,12 +76,15 @@ def coverage_json(c: Coverage | None) -> dict[str, Any] | None:
 
 
 def coverage_text(c: Coverage, when: Callable[[datetime | None], str]) -> str:
-    """'67% covered by undamaged video; uncovered 09:40 - 10:00; not counted: #3'."""
-    text = f"{c.percent}% covered by undamaged video"
+    """'67% covered by undamaged video; uncovered 09:40 - 10:00; not counted: #3', in the
+    reader's language."""
+    parts = [_("{percent} covered by undamaged video").format(percent=f"{c.percent}%")]
     if c.uncovered:
-        text += "; uncovered " + ", ".join(f"{when(s.start)} - {when(s.end)}" for s in c.uncovered)
+        spans = ", ".join(f"{when(s.start)} - {when(s.end)}" for s in c.uncovered)
+        parts.append(_("uncovered {spans}").format(spans=spans))
     if c.not_covering:
-        text += "; not counted (damaged, not video or untrusted time): " + ", ".join(
-            f"#{i}" for i in c.not_covering
+        items = ", ".join(f"#{i}" for i in c.not_covering)
+        parts.append(
+            _("not counted (damaged, not video or untrusted time): {items}").format(items=items)
         )
-    return text
+    return "; ".join(parts)

@@ -1,5 +1,6 @@
 """Art. 32 internal approval, recorded step by step: the handler (承办人) proposes an opinion
 with its reasons, the reviewer (审核人) reviews it, the approver (批准人) approves or rejects it.
+Roles and steps are stored by their English codes; people read them in their language.
 
 Each step is a ``case_decision`` custody event naming the officer who decided, appended in the
 transaction that adds its ``case_decision`` row; rows are never changed. A disagreement or a
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from i18n import N_, _
 from ingest.cases.vocab import DECISION_STEPS, OUTCOMES, STATUSES, label
 from ingest.context import Context
 from ingest.errors import UsageError
@@ -29,8 +31,14 @@ STEP_OUTCOMES: dict[str, tuple[str, ...]] = {
     REVIEW: ("agree", "disagree"),
     APPROVE: ("approve", "reject"),
 }
-ROLES = {PROPOSE: "handler", REVIEW: "reviewer", APPROVE: "approver"}
-_ROLE_ZH = {"handler": "承办人", "reviewer": "审核人", "approver": "批准人"}
+ROLES = {PROPOSE: "handler", REVIEW: "reviewer", APPROVE: "approver"}  # codes, in the events
+ROLE_NAMES = {"handler": N_("handler"), "reviewer": N_("reviewer"), "approver": N_("approver")}
+"""What people call each role (N_-marked: shown with ``_()``)."""
+_WAITING = {
+    PROPOSE: N_("awaiting the handler's proposal"),
+    REVIEW: N_("awaiting review"),
+    APPROVE: N_("awaiting approval"),
+}
 BACK_TO_PROPOSAL = frozenset({"disagree", "reject"})
 
 
@@ -66,53 +74,68 @@ class Step:
 
 def check_step(case: Case, chain: Sequence[Decision], step: Step) -> None:
     """Refuse a step out of order, by an officer not in the role, or with a wrong outcome."""
-    role = ROLES[step.step]
-    who = f"{_ROLE_ZH[role]} {role}"
+    who = _(ROLE_NAMES[ROLES[step.step]])
+    number, this = case.number, label(DECISION_STEPS, step.step)
     if case.status == ARCHIVED:
-        raise UsageError(f"case {case.number} is {label(STATUSES, case.status)}; "
-                         "its approval is closed")  # fmt: skip
+        raise UsageError(
+            _("case {number} is {status}; its approval is closed").format(
+                number=number, status=label(STATUSES, case.status)
+            )
+        )
     expected = role_badge(case, step.step)
     if expected is None:
         raise UsageError(
-            f"case {case.number} names no {who} (Art. 32)",
-            hint="A simple-procedure case opened without one has no internal approval.",
+            _("case {number} names no {role} (Art. 32)").format(number=number, role=who),
+            hint=_("A simple-procedure case opened without one has no internal approval."),
         )
     if step.officer != expected:
         raise UsageError(
-            f"{step.officer} is not the {who} of case {case.number}; the {role} is {expected}",
-            hint=f"Act as the {role}: --as {expected}",
+            _("{officer} is not the {role} of case {number}; the {role} is {expected}").format(
+                officer=step.officer, role=who, number=number, expected=expected
+            ),
+            hint=_("Act as the {role}: --as {expected}").format(role=who, expected=expected),
         )
     allowed = STEP_OUTCOMES[step.step]
     if step.outcome is None and allowed:
         raise UsageError(
-            f"{label(DECISION_STEPS, step.step)} needs an outcome",
-            hint=f"Add --outcome {' or '.join(allowed)}.",
+            _("{step} needs an outcome").format(step=this),
+            hint=_("Add --outcome {choices}.").format(choices=_either(allowed)),
         )
     if step.outcome is not None and step.outcome not in allowed:
         raise UsageError(
-            f"{label(DECISION_STEPS, step.step)} cannot conclude {step.outcome!r}",
-            hint=(f"Use --outcome {' or '.join(allowed)}." if allowed
-                  else "A proposal takes no --outcome; give --opinion and --reasons."),
+            _("{step} cannot conclude {outcome}").format(step=this, outcome=repr(step.outcome)),
+            hint=(_("Use --outcome {choices}.").format(choices=_either(allowed)) if allowed
+                  else _("A proposal takes no --outcome; give --opinion and --reasons.")),
         )  # fmt: skip
     if not step.opinion.strip():
-        raise UsageError("a decision needs its opinion (意见)", hint="Add --opinion TEXT.")
+        raise UsageError(_("a decision needs its opinion"), hint=_("Add --opinion TEXT."))
     if step.step == PROPOSE and not step.reasons.strip():
         raise UsageError(
-            "the handler's proposal needs its reasons (理由, Art. 32)", hint="Add --reasons TEXT."
+            _("the handler's proposal needs its reasons (Art. 32)"), hint=_("Add --reasons TEXT.")
         )
     wanted = next_step(chain)
     if wanted is None:
         raise UsageError(
-            f"case {case.number} is already approved; its chain is complete",
-            hint=f"See it: evidock case show {case.number}",
+            _("case {number} is already approved; its chain is complete").format(number=number),
+            hint=_("See it: evidock case show {number}").format(number=number),
         )
     if step.step != wanted:
         raise UsageError(
-            f"case {case.number} waits for {label(DECISION_STEPS, wanted)}, not "
-            f"{label(DECISION_STEPS, step.step)}",
-            hint=f"Record the {wanted} step first: evidock case decide {case.number} "
-            f"--step {wanted} ...",
+            _("case {number} waits for {wanted}, not {step}").format(
+                number=number, wanted=label(DECISION_STEPS, wanted), step=this
+            ),
+            hint=_(
+                "Record the {wanted} step first: evidock case decide {number} --step {code} ..."
+            ).format(wanted=label(DECISION_STEPS, wanted), number=number, code=wanted),
         )
+
+
+def _either(codes: tuple[str, ...]) -> str:
+    """'agree or disagree': the outcomes a step may conclude, as typed."""
+    *first, last = codes
+    if not first:
+        return last
+    return _("{first} or {last}").format(first=", ".join(first), last=last)
 
 
 def record_decision(txn: Transaction, ctx: Context, case: Case, step: Step, *, actor: str
@@ -137,14 +160,11 @@ def record_decision(txn: Transaction, ctx: Context, case: Case, step: Step, *, a
 
 
 def chain_state(chain: Sequence[Decision]) -> str:
-    """'待审核 awaiting review', '已批准 approved', ... for ``case show``."""
+    """'awaiting review', 'approved', ... for ``case show``, in the reader's language."""
     wanted = next_step(chain)
     if wanted is None:
         return label(OUTCOMES, "approve")
-    back = bool(chain) and chain[-1].outcome in BACK_TO_PROPOSAL
-    waiting = {
-        PROPOSE: "待承办人提出意见 awaiting the handler's proposal",
-        REVIEW: "待审核 awaiting review",
-        APPROVE: "待批准 awaiting approval",
-    }[wanted]
-    return waiting + (" (sent back 退回)" if back else "")
+    waiting = _(_WAITING[wanted])
+    if chain and chain[-1].outcome in BACK_TO_PROPOSAL:
+        return _("{state} (sent back)").format(state=waiting)
+    return waiting

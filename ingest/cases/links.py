@@ -1,7 +1,8 @@
 """Filing items to cases: by hand, by the automatic rules, and after every ingest.
 
 Each link and unlink commits together with its custody event (``linked`` / ``unlinked``) on
-the item, which says who (the actor), how (``manual`` or the rule's name) and why.
+the item, which says who (the actor), how (``manual`` or the rule's name) and why (a rule's
+reason in English, as the custody log keeps it). Refusals are in the reader's language.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from i18n import _, n_
 from ingest.cases.compliance import FUTURE
 from ingest.cases.levels import refresh_item
 from ingest.cases.offload import measure
@@ -22,7 +24,7 @@ from ingest.cases.rules import (
     candidate_starts,
     marked_important,
 )
-from ingest.cases.vocab import STAGES
+from ingest.cases.vocab import STAGES, label
 from ingest.context import Context, os_actor
 from ingest.errors import FixityRefused, UsageError
 from storage.catalog.caselinks import LinkOps
@@ -52,8 +54,10 @@ def link_rules(
 def _writable(case: Case) -> None:
     if case.status == ARCHIVED:
         raise UsageError(
-            f"case {case.number} is archived; its file can no longer change",
-            hint="Links are made while a case is open or closed, before it is archived.",
+            _("case {number} is archived; its file can no longer change").format(
+                number=case.number
+            ),
+            hint=_("Links are made while a case is open or closed, before it is archived."),
         )
 
 
@@ -134,8 +138,8 @@ def link_items(
     reason, which its ``linked`` event records."""
     if override_fixity is not None and not override_fixity.strip():
         raise UsageError(
-            "overriding a failed fixity check needs a reason",
-            hint="Say why: --override-fixity --reason 'the copy on the S3 replica verifies'",
+            _("overriding a failed fixity check needs a reason"),
+            hint=_("Say why: --override-fixity --reason 'the copy on the S3 replica verifies'"),
         )
     linked: list[Link] = []
     already: list[int] = []
@@ -144,10 +148,17 @@ def link_items(
         if failing and override_fixity is None:
             listed = ", ".join(f"#{i}" for i in sorted(failing))
             raise FixityRefused(
-                f"固定性校验失败，不能关联案件 / fixity failed: the stored bytes of item(s) "
-                f"{listed} no longer matched their hash at the last check; nothing was linked",
-                hint="See which copy failed: evidock verify --item ID. To link anyway, say why "
-                "(recorded in the 'linked' event): --override-fixity --reason TEXT",
+                n_(
+                    "fixity failed: the stored bytes of item {items} no longer matched their "
+                    "hash at the last check; nothing was linked",
+                    "fixity failed: the stored bytes of items {items} no longer matched their "
+                    "hash at the last check; nothing was linked",
+                    len(failing),
+                ).format(items=listed),
+                hint=_(
+                    "See which copy failed: evidock verify --item ID. To link anyway, say why "
+                    "(recorded in the 'linked' event): --override-fixity --reason TEXT"
+                ),
             )
         ops = CaseOps(txn)
         case = ops.case(number)
@@ -155,14 +166,23 @@ def link_items(
         activity = ops.activity(activity_id) if activity_id is not None else None
         if activity is not None and activity.case_id != case.id:
             raise UsageError(
-                f"activity {activity.id} belongs to case {activity.case_number}, not {number}",
-                hint=f"List the activities of the case: evidock case show {number}",
+                _("activity {activity} belongs to case {case}, not {number}").format(
+                    activity=activity.id, case=activity.case_number, number=number
+                ),
+                hint=_("List the activities of the case: evidock case show {number}").format(
+                    number=number
+                ),
             )
         if activity is not None and activity.stage != stage:
             raise UsageError(
-                f"activity {activity.id} is in stage {STAGES[activity.stage].label}, "
-                f"not {STAGES[stage].label}",
-                hint=f"Use --stage {activity.stage}, or leave out --activity.",
+                _("activity {activity} is in stage {stage}, not {given}").format(
+                    activity=activity.id,
+                    stage=label(STAGES, activity.stage),
+                    given=label(STAGES, stage),
+                ),
+                hint=_("Use --stage {stage}, or leave out --activity.").format(
+                    stage=activity.stage
+                ),
             )
         for item_id in dict.fromkeys(item_ids):
             item = txn.item(item_id)
@@ -188,7 +208,7 @@ def link_items(
 
 def unlink_item(ctx: Context, *, number: str, item_id: int, reason: str, actor: str) -> Link:
     if not reason.strip():
-        raise UsageError("unlinking needs a reason", hint="Say why: --reason 'wrong case'")
+        raise UsageError(_("unlinking needs a reason"), hint=_("Say why: --reason 'wrong case'"))
     with ctx.catalog.write() as txn:
         ops = CaseOps(txn)
         case = ops.case(number)
@@ -197,8 +217,8 @@ def unlink_item(ctx: Context, *, number: str, item_id: int, reason: str, actor: 
         live = LinkOps(txn).live_link(case.id, item.id)
         if live is None:
             raise UsageError(
-                f"item {item_id} is not linked to case {number}",
-                hint=f"See what is linked: evidock case show {number}",
+                _("item {item} is not linked to case {number}").format(item=item_id, number=number),
+                hint=_("See what is linked: evidock case show {number}").format(number=number),
             )
         now = ctx.clock()
         ev = ctx.custody.append(

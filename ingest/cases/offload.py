@@ -2,6 +2,7 @@
 
 Every late item gets one ``late_flagged`` custody event (the first time it is measured late);
 every excuse is an ``excused`` custody event on the item plus a row the report can query.
+Refusals and the texts of clock problems are in the reader's language; the events keep codes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from i18n import _
 from ingest.cases.compliance import (
     CLOCK_PROBLEM_TEXT,
     ClockRules,
@@ -93,10 +95,10 @@ def _flag(
         txn, type=EventType.LATE_FLAGGED, actor=actor, item=inp.item_id, data=data
     )
     logger.info(
-        "late offload item=%d device=%s delay=%s",
+        "late offload item=%d device=%s delay_s=%s",
         inp.item_id,
         inp.device_serial,
-        format_span(None if check.delay_s is None else timedelta(seconds=check.delay_s)),
+        None if check.delay_s is None else round(check.delay_s),
     )
     return dataclasses.replace(check, late_flag_seq=ev.seq)
 
@@ -174,12 +176,14 @@ def excuse(
 ) -> ExcuseOutcome:
     """Excuse late items (or every late item of a dock session) with a reason (Art. 28)."""
     if not reason.strip():
-        raise UsageError("an excuse needs a reason", hint="Say why: --reason 'field work at ...'")
+        raise UsageError(
+            _("an excuse needs a reason"), hint=_("Say why: --reason 'field work at ...'")
+        )
     now = ctx.clock()
     if returned_at is not None and returned_at > now:
         raise UsageError(
-            "the officer's return time lies in the future",
-            hint="Give the time the officer came back to the office (--returned-at).",
+            _("the officer's return time lies in the future"),
+            hint=_("Give the time the officer came back to the office (--returned-at)."),
         )
     limit = deadline(ctx.settings)
     granted: list[Excuse] = []
@@ -189,9 +193,11 @@ def excuse(
         if session_id is not None:
             if not ops.session_exists(session_id):
                 raise UsageError(
-                    f"no dock session {session_id}",
-                    hint="Session ids are printed by 'evidock ingest' and listed in 'evidock "
-                    "items --json' (field 'session').",
+                    _("no dock session {session}").format(session=session_id),
+                    hint=_(
+                        "Session ids are printed by 'evidock ingest' and listed in 'evidock "
+                        "items --json' (field 'session')."
+                    ),
                 )
             item_ids = ops.session_items(session_id)
         acquired = {i: txn.item(i).acquired_at for i in item_ids}  # NotFound when missing
@@ -231,10 +237,14 @@ def excuse(
                 )
             )
         if not granted:
-            detail = "; ".join(f"#{i}: {why}" for i, why in refused) or "the session has no items"
+            detail = "; ".join(f"#{i}: {why}" for i, why in refused) or _(
+                "the session has no items"
+            )
             raise UsageError(
-                f"nothing to excuse ({detail})",
-                hint="Excuses are for items offloaded after the deadline; see 'evidock overdue'.",
+                _("nothing to excuse ({detail})").format(detail=detail),
+                hint=_(
+                    "Excuses are for items offloaded after the deadline; see 'evidock overdue'."
+                ),
             )
     return ExcuseOutcome(granted=tuple(granted), refused=tuple(refused))
 
@@ -256,20 +266,21 @@ def _why_not(
         excuses=(),
     )
     if not j.overdue:
-        return "offloaded within the deadline, nothing to excuse"
+        return _("offloaded within the deadline, nothing to excuse")
     if returned_at is None:
         return None
     trusted_end = None if check.clock_problems else check.reference_end
     if trusted_end is not None and returned_at < trusted_end:
-        return "the officer's return lies before the recording ended"
+        return _("the officer's return lies before the recording ended")
     done = check.durable_at if check.durable_at is not None else now
     if done > returned_at + limit:
-        return (
-            f"offloaded {format_span(done - returned_at)} after the officer's return, over the "
-            f"deadline even from there; give another reason without --returned-at if there is one"
-        )
+        return _(
+            "offloaded {delay} after the officer's return, over the deadline even from there; "
+            "give another reason without --returned-at if there is one"
+        ).format(delay=format_span(done - returned_at))
     return None
 
 
 def problems_text(problems: Sequence[str]) -> str:
-    return "; ".join(CLOCK_PROBLEM_TEXT.get(p, p) for p in problems)
+    """The clock problems of an item, in the reader's language (an unknown code as it is)."""
+    return "; ".join(_(CLOCK_PROBLEM_TEXT[p]) if p in CLOCK_PROBLEM_TEXT else p for p in problems)

@@ -10,7 +10,8 @@ Automatic linking rules (each link records the rule that made it):
   ``camera_marked_important``, which a device profile sets when it knows its camera's mark.
 
 Items whose recording time failed the clock checks are never linked by time: a person links
-them. Items a person unlinked from a case are never relinked to it by a rule.
+them. Items a person unlinked from a case are never relinked to it by a rule. A rule's ``why``
+is English whatever the reader's language: the 'linked' custody event and the link row keep it.
 
 An activity that requires audio/video is measured, not counted: only undamaged video whose
 recorded span is trusted covers it, and what of its window no such recording covers is a gap.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from i18n import _
 from ingest.cases.vocab import STAGES, STATUSES, label
 from ingest.context import Context
 from ingest.errors import UsageError
@@ -23,21 +24,29 @@ ORDER = tuple(STAGES)
 def check_stage(case: Case, to: str, *, at: datetime, now: datetime, reason: str) -> None:
     """Refuse a change to the same stage, a change back without a reason, or a bad time."""
     if case.status == ARCHIVED:
-        raise UsageError(f"case {case.number} is {label(STATUSES, case.status)}; its stage "
-                         "stays as it was archived")  # fmt: skip
+        raise UsageError(
+            _("case {number} is {status}; its stage stays as it was archived").format(
+                number=case.number, status=label(STATUSES, case.status)
+            )
+        )
     if to == case.stage:
-        raise UsageError(f"case {case.number} is already at {label(STAGES, to)}")
+        raise UsageError(
+            _("case {number} is already at {stage}").format(
+                number=case.number, stage=label(STAGES, to)
+            )
+        )
     backward = case.stage in ORDER and ORDER.index(to) < ORDER.index(case.stage)
     if backward and not reason.strip():
         raise UsageError(
-            f"case {case.number} would move back from {label(STAGES, case.stage)} to "
-            f"{label(STAGES, to)}; stages move forward",
-            hint="Say why it goes back: --reason TEXT (recorded in the custody log).",
+            _("case {number} would move back from {stage} to {to}; stages move forward").format(
+                number=case.number, stage=label(STAGES, case.stage), to=label(STAGES, to)
+            ),
+            hint=_("Say why it goes back: --reason TEXT (recorded in the custody log)."),
         )
     if at > now:
-        raise UsageError("a stage cannot change in the future", hint="Give a past --at.")
+        raise UsageError(_("a stage cannot change in the future"), hint=_("Give a past --at."))
     if at < case.opened_at:
-        raise UsageError("a stage cannot change before the case opened", hint="Check --at.")
+        raise UsageError(_("a stage cannot change before the case opened"), hint=_("Check --at."))
 
 
 def change_stage(txn: Transaction, ctx: Context, case: Case, to: str, *, at: datetime,

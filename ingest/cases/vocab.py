@@ -1,7 +1,9 @@
-"""The words of the regulation: stages, record types and case attributes, in Chinese and English.
+"""The words of the regulation: stages, record types and case attributes.
 
-Codes are stored in the catalog; reports show ``zh en`` side by side. Users may type a code,
-the Chinese name or the English name. Pure: no I/O.
+A term's ``code`` is what the catalog and the custody log store; its ``name`` is English, marked
+with ``N_``, and people read it as ``label``: the name in their language (issue 20: the Chinese
+names are in the message catalog). Users may type a code, the English name or the Chinese
+name. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -9,133 +11,157 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import i18n
+from i18n import N_, _
 from ingest.errors import UsageError
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Term:
     code: str
-    zh: str
-    en: str
+    name: str  # English, marked with N_; shown as ``label``
     requires_av: bool = False  # record types the regulation says must be recorded on A/V
     article: str = ""
     stage: str = ""  # the usual stage of a record type
 
     @property
     def label(self) -> str:
-        return f"{self.zh} {self.en}"
+        """The name in the reader's language."""
+        return _(self.name)
+
+    @property
+    def en(self) -> str:
+        """The English name (for a page that shows both languages on purpose)."""
+        return self.name
+
+    @property
+    def zh(self) -> str:
+        """The Chinese name, whatever the reader's language (typed names are looked up in it)."""
+        with i18n.speaking("zh"):
+            return _(self.name)
 
 
-def _table(*terms: Term) -> dict[str, Term]:
-    return {t.code: t for t in terms}
+class Vocabulary(dict[str, Term]):
+    """The terms of one kind by code, and what one of them is called (``noun``, N_-marked)."""
+
+    def __init__(self, noun: str, *terms: Term) -> None:
+        super().__init__((t.code, t) for t in terms)
+        self.noun = noun
 
 
 # Art. 4: the whole process, stage by stage.
-STAGES = _table(
-    Term(code="initiation", zh="程序启动", en="initiation"),
-    Term(code="investigation", zh="调查取证", en="investigation and evidence"),
-    Term(code="decision", zh="审查决定", en="review and decision"),
-    Term(code="execution", zh="送达执行", en="service and execution"),
-    Term(code="archiving", zh="归档管理", en="archiving"),
+STAGES = Vocabulary(
+    N_("stage"),
+    Term(code="initiation", name=N_("initiation")),
+    Term(code="investigation", name=N_("investigation and evidence")),
+    Term(code="decision", name=N_("review and decision")),
+    Term(code="execution", name=N_("service and execution")),
+    Term(code="archiving", name=N_("archiving")),
 )
 
 # Art. 15-25. requires_av: Art. 16 (inspection, sampling, hearing), 18 (compulsory measures),
 # 22 (lien and public-notice service), 25 (removal of obstruction, restoration).
-RECORD_TYPES = _table(
-    Term(code="on-site-inspection", zh="现场检查（勘验）", en="on-site inspection",
+RECORD_TYPES = Vocabulary(
+    N_("record type"),
+    Term(code="on-site-inspection", name=N_("on-site inspection"),
          requires_av=True, article="Art. 16", stage="investigation"),
-    Term(code="sampling", zh="抽样取证", en="sampling", requires_av=True, article="Art. 16",
+    Term(code="sampling", name=N_("sampling"), requires_av=True, article="Art. 16",
          stage="investigation"),
-    Term(code="hearing", zh="听证", en="hearing", requires_av=True, article="Art. 16",
+    Term(code="hearing", name=N_("hearing"), requires_av=True, article="Art. 16",
          stage="investigation"),
-    Term(code="inquiry", zh="询问", en="inquiry", article="Art. 15", stage="investigation"),
-    Term(code="statement", zh="陈述申辩", en="statement and defence", article="Art. 15",
+    Term(code="inquiry", name=N_("inquiry"), article="Art. 15", stage="investigation"),
+    Term(code="statement", name=N_("statement and defence"), article="Art. 15",
          stage="investigation"),
-    Term(code="evidence-preservation", zh="证据保全", en="evidence preservation",
+    Term(code="evidence-preservation", name=N_("evidence preservation"),
          article="Art. 17", stage="investigation"),
-    Term(code="compulsory-measure", zh="行政强制措施", en="compulsory measure",
+    Term(code="compulsory-measure", name=N_("compulsory measure"),
          requires_av=True, article="Art. 18", stage="investigation"),
-    Term(code="direct-service", zh="直接送达", en="direct service", article="Art. 22",
+    Term(code="direct-service", name=N_("direct service"), article="Art. 22",
          stage="execution"),
-    Term(code="lien-service", zh="留置送达", en="lien service", requires_av=True,
+    Term(code="lien-service", name=N_("lien service"), requires_av=True,
          article="Art. 22", stage="execution"),
-    Term(code="public-notice-service", zh="公告送达", en="public-notice service",
+    Term(code="public-notice-service", name=N_("public-notice service"),
          requires_av=True, article="Art. 22", stage="execution"),
-    Term(code="mail-service", zh="邮寄送达", en="mail service", article="Art. 22",
+    Term(code="mail-service", name=N_("mail service"), article="Art. 22",
          stage="execution"),
-    Term(code="removal-restoration", zh="排除妨碍、恢复原状", en="removal or restoration",
+    Term(code="removal-restoration", name=N_("removal or restoration"),
          requires_av=True, article="Art. 25", stage="execution"),
     # Art. 21: the simple procedure. Its acts need A/V only where they are likely to cause an
     # administrative dispute (``case activity add --disputed``).
-    Term(code="simple-basis", zh="简易程序事实依据、法律依据",
-         en="simple procedure: facts and legal basis", article="Art. 21", stage="initiation"),
-    Term(code="simple-steps", zh="简易程序步骤及法定文书",
-         en="simple procedure: steps and documents", article="Art. 21", stage="investigation"),
-    Term(code="simple-statement", zh="简易程序当事人陈述、申辩",
-         en="simple procedure: statement and defence", article="Art. 21",
-         stage="investigation"),
-    Term(code="simple-statement-review", zh="陈述、申辩的复核及处理",
-         en="simple procedure: review of the statement", article="Art. 21", stage="decision"),
-    Term(code="simple-filing", zh="向街道备案",
-         en="simple procedure: filing with the street office", article="Art. 21",
-         stage="archiving"),
-    Term(code="on-the-spot-fine", zh="当场收缴罚款", en="on-the-spot fine collection",
+    Term(code="simple-basis", name=N_("simple procedure: facts and legal basis"),
+         article="Art. 21", stage="initiation"),
+    Term(code="simple-steps", name=N_("simple procedure: steps and documents"),
+         article="Art. 21", stage="investigation"),
+    Term(code="simple-statement", name=N_("simple procedure: statement and defence"),
+         article="Art. 21", stage="investigation"),
+    Term(code="simple-statement-review", name=N_("simple procedure: review of the statement"),
+         article="Art. 21", stage="decision"),
+    Term(code="simple-filing", name=N_("simple procedure: filing with the street office"),
+         article="Art. 21", stage="archiving"),
+    Term(code="on-the-spot-fine", name=N_("on-the-spot fine collection"),
          article="Art. 21", stage="execution"),
-    Term(code="other", zh="其他", en="other", stage="investigation"),
+    Term(code="other", name=N_("other"), stage="investigation"),
 )  # fmt: skip
 
 # Art. 3: the kinds of administrative enforcement.
-ENFORCEMENT_TYPES = _table(
-    Term(code="licensing", zh="行政许可", en="licensing"),
-    Term(code="penalty", zh="行政处罚", en="penalty"),
-    Term(code="compulsory", zh="行政强制", en="compulsory measure"),
-    Term(code="levy", zh="行政征收征用", en="levy or requisition"),
-    Term(code="inspection", zh="行政检查", en="inspection"),
+ENFORCEMENT_TYPES = Vocabulary(
+    N_("type of enforcement"),
+    Term(code="licensing", name=N_("licensing")),
+    Term(code="penalty", name=N_("penalty")),
+    Term(code="compulsory", name=N_("administrative compulsion")),
+    Term(code="levy", name=N_("levy or requisition")),
+    Term(code="inspection", name=N_("inspection")),
 )
 
-PROCEDURES = _table(
-    Term(code="simple", zh="简易程序", en="simple procedure"),
-    Term(code="general", zh="一般程序", en="general procedure"),
+PROCEDURES = Vocabulary(
+    N_("procedure"),
+    Term(code="simple", name=N_("simple procedure")),
+    Term(code="general", name=N_("general procedure")),
 )
 
 # Art. 31, from the least to the most restricted: an item takes the strictest level of its
 # cases (``strictest``). Anything but "none" restricts its media, metadata and custody to the
 # custodians and the people on its case (ingest.access.roles). State secrets are refused.
-CONFIDENTIALITY = _table(
-    Term(code="none", zh="无", en="none"),
-    Term(code="work-secret", zh="工作秘密", en="work secret"),
-    Term(code="commercial-secret", zh="商业秘密", en="commercial secret"),
-    Term(code="personal-information", zh="个人信息", en="personal information"),
-    Term(code="personal-privacy", zh="个人隐私", en="personal privacy"),
+CONFIDENTIALITY = Vocabulary(
+    N_("confidentiality level"),
+    Term(code="none", name=N_("none")),
+    Term(code="work-secret", name=N_("work secret")),
+    Term(code="commercial-secret", name=N_("commercial secret")),
+    Term(code="personal-information", name=N_("personal information")),
+    Term(code="personal-privacy", name=N_("personal privacy")),
 )
-STATE_SECRET = Term(code="state-secret", zh="国家秘密", en="state secret")
+STATE_SECRET = Term(code="state-secret", name=N_("state secret"))
 
 # A device's life (issue 20), storage.catalog.caserecords.DEVICE_STATUSES.
-DEVICE_STATUSES = _table(
-    Term(code="in-service", zh="在用", en="in service"),
-    Term(code="retired", zh="已报废", en="retired"),
-    Term(code="lost", zh="已遗失", en="lost"),
-    Term(code="repair", zh="维修中", en="in repair"),
+DEVICE_STATUSES = Vocabulary(
+    N_("device status"),
+    Term(code="in-service", name=N_("in service")),
+    Term(code="retired", name=N_("retired")),
+    Term(code="lost", name=N_("lost")),
+    Term(code="repair", name=N_("in repair")),
 )
 
 # Art. 32: the internal approval, step by step, and what each step may conclude.
-DECISION_STEPS = _table(
-    Term(code="propose", zh="承办人提出意见", en="handler's proposal"),
-    Term(code="review", zh="审核人审核", en="review"),
-    Term(code="approve", zh="批准人批准", en="approval"),
+DECISION_STEPS = Vocabulary(
+    N_("step of the internal approval"),
+    Term(code="propose", name=N_("handler's proposal")),
+    Term(code="review", name=N_("review")),
+    Term(code="approve", name=N_("approval")),
 )
 
-OUTCOMES = _table(
-    Term(code="agree", zh="同意", en="agreed"),
-    Term(code="disagree", zh="不同意", en="disagreed"),
-    Term(code="approve", zh="批准", en="approved"),
-    Term(code="reject", zh="不批准", en="rejected"),
+OUTCOMES = Vocabulary(
+    N_("outcome"),
+    Term(code="agree", name=N_("agreed")),
+    Term(code="disagree", name=N_("disagreed")),
+    Term(code="approve", name=N_("approved")),
+    Term(code="reject", name=N_("rejected")),
 )
 
-STATUSES = _table(
-    Term(code="open", zh="办理中", en="open"),
-    Term(code="closed", zh="已结案", en="closed"),
-    Term(code="archived", zh="已归档", en="archived"),
+STATUSES = Vocabulary(
+    N_("case status"),
+    Term(code="open", name=N_("open")),
+    Term(code="closed", name=N_("closed")),
+    Term(code="archived", name=N_("archived")),
 )
 
 
@@ -156,13 +182,14 @@ def av_article(record_type: str, *, disputed: bool = False) -> str:
 
 def confidentiality(text: str) -> Term:
     """The level named by ``text``; a state secret is refused: it does not belong here."""
-    key = text.strip()
-    if key.lower() in (STATE_SECRET.code, STATE_SECRET.en) or key == STATE_SECRET.zh:
+    if _names(STATE_SECRET, text.strip()):
         raise UsageError(
-            "国家秘密不得存入本系统 state secrets do not belong in this system",
-            hint="Keep state-secret material in the classified system that the secrecy rules "
-            "(保密工作规定) prescribe; evidock holds work secrets, commercial secrets, personal "
-            "information and personal privacy at most.",
+            _("state secrets do not belong in this system"),
+            hint=_(
+                "Keep state-secret material in the classified system that the secrecy rules "
+                "prescribe; evidock holds work secrets, commercial secrets, personal "
+                "information and personal privacy at most."
+            ),
         )
     return lookup(CONFIDENTIALITY, text, "confidentiality level")
 
@@ -180,17 +207,28 @@ def strictest(codes: Iterable[str]) -> str:
 
 
 def lookup(table: Mapping[str, Term], text: str, what: str) -> Term:
-    """The term named by its code, its Chinese name or its English name (any case)."""
+    """The term named by its code, its English name (any case) or its Chinese name. A refusal
+    calls the term by the table's own noun (``Vocabulary.noun``), else by ``what``."""
     key = text.strip()
     for t in table.values():
-        if key.lower() in (t.code, t.en.lower()) or key == t.zh:
+        if _names(t, key):
             return t
-    choices = ", ".join(f"{t.code} ({t.zh})" for t in table.values())
-    raise UsageError(f"{text!r} is not a {what}", hint=f"Use one of: {choices}.")
+    noun = _(table.noun) if isinstance(table, Vocabulary) else what
+    choices = ", ".join(t.code if t.label == t.code else f"{t.code} ({t.label})"
+                        for t in table.values())  # fmt: skip
+    raise UsageError(
+        _("{text} is not a {what}").format(text=repr(text), what=noun),
+        hint=_("Use one of: {choices}.").format(choices=choices),
+    )
+
+
+def _names(t: Term, key: str) -> bool:
+    """``key`` (trimmed) is the term's code, English name (any case) or Chinese name."""
+    return key.lower() in (t.code, t.name.lower()) or key == t.zh
 
 
 def label(table: Mapping[str, Term], code: str | None) -> str:
-    """``zh en`` for a stored code; an unknown code is shown as it is."""
+    """The name of a stored code in the reader's language; an unknown code is shown as it is."""
     if code is None:
         return "-"
     t = table.get(code)

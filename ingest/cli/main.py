@@ -71,7 +71,7 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    codes = "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_MEANINGS.items())
+    codes = "\n".join(f"  {code}  {_(meaning)}" for code, meaning in EXIT_MEANINGS.items())
     p = Parser(
         prog="evidock",
         description=_("Evidence-media ingestion: verified acquisition, custody log, compliance."),

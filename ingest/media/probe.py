@@ -39,6 +39,7 @@ from exiftool.exceptions import (
     ExifToolOutputEmptyError,
 )
 
+from i18n import _
 from ingest.errors import ToolMissing
 from ingest.media.sniff import HEAD_BYTES, Container, Sniffed, id3v2_end, sniff, sniff_after_id3
 
@@ -92,7 +93,7 @@ def die_with_parent() -> tuple[str, ...]:
 def require_tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
-        raise ToolMissing(f"{name} is not installed or not on PATH")
+        raise ToolMissing(_("{name} is not installed or not on PATH").format(name=name))
     return found
 
 
@@ -170,7 +171,7 @@ class _StayOpen(exiftool.ExifTool):  # type: ignore[misc]  # PyExifTool ships no
         exiftool that exits, raises ``OSError`` (``TimeoutError``, ``AnswerTooLarge``) after the
         process is killed."""
         if not self.running:
-            raise ExifToolNotRunning("Cannot execute()")
+            raise ExifToolNotRunning("Cannot execute()")  # untranslated: PyExifTool's, a bug
         nonce = _NONCE_MIN + secrets.randbelow(9 * _NONCE_MIN)
         end = f"{{ready{nonce}}}\n".encode()
         args = [p if isinstance(p, bytes) else p.encode(self.encoding) for p in params]
@@ -194,13 +195,14 @@ class _StayOpen(exiftool.ExifTool):  # type: ignore[misc]  # PyExifTool ships no
             while not _answer_complete(out, end):
                 left = deadline - time.monotonic()
                 if left <= 0 or not sel.select(left):
+                    # untranslated: a probe error, recorded in the item's custody event
                     raise TimeoutError("exiftool did not answer in time")
                 chunk = os.read(fd, 65536)
                 if not chunk:
                     raise OSError("exiftool exited unexpectedly")
                 out += chunk
                 if len(out) > self.max_answer_bytes + len(end):
-                    raise AnswerTooLarge(
+                    raise AnswerTooLarge(  # untranslated: a probe error, recorded as above
                         f"exiftool's answer exceeded {_size(self.max_answer_bytes)}; "
                         "its metadata was not read"
                     )

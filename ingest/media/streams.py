@@ -1,7 +1,7 @@
 """Streams and durations of a recording (from ffprobe's JSON), and whether a derivative made of
 it is complete. Pure functions: ffmpeg can exit 0 having silently dropped a stream or stopped
 early, so a proxy is only accepted when it has every stream it was asked for, each as long as
-its source stream.
+its source stream. What is wrong with a derivative is said in the reader's language.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from i18n import _
 
 VIDEO_PROXY, AUDIO_PROXY, IMAGE = "video_proxy", "audio_proxy", "image"
 _STILL_FORMATS = ("image2", "jpeg_pipe", "png_pipe", "webp_pipe", "tiff_pipe", "bmp_pipe",
@@ -35,11 +37,15 @@ class Streams:
     still: bool = False
 
     def describe(self) -> str:
-        return (
-            f"{self.video} video stream(s) [{self.video_codec or '-'} {self.width}x{self.height}],"
-            f" {self.audio} audio stream(s) [{self.audio_codec or '-'}], "
-            f"{_secs(self.duration_s)}"
-        )
+        """What the file holds, for a person (the reader's language)."""
+        return _(
+            "{video} video stream(s) [{video_codec} {width}x{height}], {audio} audio stream(s) "
+            "[{audio_codec}], {duration}"
+        ).format(
+            video=self.video, video_codec=self.video_codec or "-", width=self.width,
+            height=self.height, audio=self.audio, audio_codec=self.audio_codec or "-",
+            duration=_secs(self.duration_s),
+        )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,21 +100,33 @@ def incomplete(check: str, source: Streams, out: Streams) -> list[str]:
     problems: list[str] = []
     if check == IMAGE:
         if out.video != 1 or out.width <= 0 or out.height <= 0:
-            problems.append(f"expected one picture, found {out.describe()}")
+            problems.append(_("expected one picture, found {found}").format(found=out.describe()))
         return problems
     if check == VIDEO_PROXY:
         if source.video and out.video != 1:
-            problems.append(f"source has {source.video} video stream(s), proxy has {out.video}")
+            problems.append(
+                _("source has {source} video stream(s), proxy has {proxy}").format(
+                    source=source.video, proxy=out.video
+                )
+            )
         if out.video and (out.width > MAX_W or out.height > MAX_H):
-            problems.append(f"proxy is {out.width}x{out.height}, above {MAX_W}x{MAX_H}")
+            problems.append(
+                _("proxy is {width}x{height}, above {max_width}x{max_height}").format(
+                    width=out.width, height=out.height, max_width=MAX_W, max_height=MAX_H
+                )
+            )
         if out.video:
-            problems += _duration("video", source.video_duration_s, out.video_duration_s)
+            problems += _duration(_("video"), source.video_duration_s, out.video_duration_s)
     elif out.video:
-        problems.append(f"an audio proxy with {out.video} video stream(s)")
+        problems.append(_("an audio proxy with {video} video stream(s)").format(video=out.video))
     if source.audio and out.audio != 1:
-        problems.append(f"source has {source.audio} audio stream(s), proxy has {out.audio}")
+        problems.append(
+            _("source has {source} audio stream(s), proxy has {proxy}").format(
+                source=source.audio, proxy=out.audio
+            )
+        )
     if source.audio and out.audio:
-        problems += _duration("audio", source.audio_duration_s, out.audio_duration_s)
+        problems += _duration(_("audio"), source.audio_duration_s, out.audio_duration_s)
     return problems
 
 
@@ -116,14 +134,24 @@ def _duration(what: str, source: float | None, out: float | None) -> list[str]:
     if source is None or source <= 0:
         return []  # a source that does not say how long it is: nothing to compare with
     if out is None:
-        return [f"{what} of the proxy has no duration, source has {_secs(source)}"]
+        return [
+            _("{what} of the proxy has no duration, source has {source}").format(
+                what=what, source=_secs(source)
+            )
+        ]
     if abs(out - source) > tolerance(source):
-        return [f"{what} lasts {_secs(out)} in the proxy but {_secs(source)} in the source"]
+        return [
+            _("{what} lasts {proxy} in the proxy but {source} in the source").format(
+                what=what, proxy=_secs(out), source=_secs(source)
+            )
+        ]
     return []
 
 
 def _secs(value: float | None) -> str:
-    return "unknown duration" if value is None else f"{value:.3f} s"
+    if value is None:
+        return _("unknown duration")
+    return _("{seconds} s").format(seconds=f"{value:.3f}")
 
 
 def _round(value: float | None) -> float | None:

@@ -28,6 +28,7 @@ from typing import Any
 
 import ffmpeg
 
+from i18n import N_, _
 from ingest.errors import IngestError, UsageError
 from ingest.media.kinds import AUDIO, PHOTO, VIDEO
 from ingest.media.probe import TOOL_ENV, die_with_parent, input_options, require_tool, sniff_file
@@ -44,12 +45,12 @@ SOURCE, OUTPUT = "{source}", "{output}"
 
 class TranscodeError(IngestError):
     code = "transcode-failed"
-    hint = "The original is untouched; the job is retried, then shown as 'no proxy: <reason>'."
+    hint = N_("The original is untouched; the job is retried, then shown as 'no proxy: <reason>'.")
 
 
 class TranscodeStopped(IngestError):
     code = "transcode-stopped"
-    hint = "The worker is stopping; the job goes back to the queue."
+    hint = N_("The worker is stopping; the job goes back to the queue.")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -189,9 +190,8 @@ def view_copy_suffix(kind: str) -> str:
         return VIEW_COPY_SUFFIX[kind]
     except KeyError:
         raise UsageError(
-            f"{kind!r} 类的文件没有查看副本 / an item of kind {kind!r} has no view copy",
-            hint="只能导出原件 / Export its original instead (video, audio and photo items "
-            "have view copies).",
+            _("an item of kind {kind} has no view copy").format(kind=repr(kind)),
+            hint=_("Export its original instead (video, audio and photo items have view copies)."),
         ) from None
 
 
@@ -253,11 +253,13 @@ def burn_in_copy(
     view_copy_suffix(kind)
     text = "\n".join(line for line in map(_one_line, lines) if line)
     if not text:
-        raise UsageError("查看副本须注明接收方等信息 / a view copy needs the lines it carries",
-                         hint="Give the recipient, case, date and purpose.")  # fmt: skip
+        raise UsageError(
+            _("a view copy needs the lines it carries"),
+            hint=_("Give the recipient, case, date and purpose."),
+        )
     container = sniff_file(original).container
     if container is None:
-        raise TranscodeError("原件不是可读的媒体容器 / the original is no media container")
+        raise TranscodeError(_("the original is no media container"))
     partial = dest.with_name(f".{dest.name}.partial")
     with tempfile.TemporaryDirectory(prefix="evidock-burn-") as tmp:
         textfile = Path(tmp) / "lines.txt"
@@ -322,10 +324,12 @@ def run(
             sel.register(proc.stderr, selectors.EVENT_READ)
             while sel.get_map():
                 if should_stop():
-                    raise TranscodeStopped("the worker is stopping")
+                    raise TranscodeStopped(_("the worker is stopping"))
                 if time.monotonic() - started > timeout_s:
-                    raise TranscodeError(f"ffmpeg timed out after {timeout_s:.0f} s")
-                for key, _ in sel.select(timeout=0.25):
+                    raise TranscodeError(
+                        _("ffmpeg timed out after {seconds} s").format(seconds=f"{timeout_s:.0f}")
+                    )
+                for key, _mask in sel.select(timeout=0.25):
                     chunk = os.read(key.fd, 65536)
                     if not chunk:
                         sel.unregister(key.fileobj)
@@ -342,7 +346,11 @@ def run(
         proc.stdout.close()
         proc.stderr.close()
     if code != 0:
-        raise TranscodeError(f"ffmpeg failed (exit {code}): {_last_line(bytes(err))}")
+        raise TranscodeError(
+            _("ffmpeg failed (exit {code}): {error}").format(
+                code=code, error=_last_line(bytes(err))
+            )
+        )
     return time.monotonic() - started
 
 
@@ -352,7 +360,7 @@ def _progress(
     """Consume complete 'key=value' lines of -progress; report out_time as a percentage."""
     *lines, rest = buf.split(b"\n")
     for line in lines:
-        key, _, value = line.decode("ascii", "replace").strip().partition("=")
+        key, _equals, value = line.decode("ascii", "replace").strip().partition("=")
         if key == "out_time_us" and on_progress and duration_s and value.isdigit():
             on_progress(min(100.0, int(value) / 1e6 / duration_s * 100))
         elif key == "progress" and value == "end" and on_progress:
@@ -376,7 +384,7 @@ def _last_line(err: bytes) -> str:
     lines = [ln.strip() for ln in err.decode("utf-8", "replace").splitlines() if ln.strip()]
     telling = [ln for ln in lines if not ln.startswith(_GENERIC)] or lines
     if not telling:
-        return "no error message"
+        return _("no error message")
     return tidy(telling[-1])
 
 

@@ -6,6 +6,6 @@ copy with hash and read-back; ``known`` decides what is already in the catalog (
 ``facts`` turns tool output into recorded facts; ``record`` is the one transaction that
 records an item; ``results`` what a docking reports; ``stages`` the labelled steps (the crash
 tests' hook); ``space`` and ``writers`` are the checks before a copy and before a wipe;
-``wipe`` deletes only what is verified. Imports cases and media, never jobs, metrics, dock or
-cli.
+``wipe`` deletes only what is verified; ``said`` holds a reason in the reader's language and in
+the English the custody log keeps. Imports cases and media, never jobs, metrics, dock or cli.
 """

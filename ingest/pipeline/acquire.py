@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
+from i18n import N_, _
 from ingest.errors import IngestError
 from ingest.pipeline.stages import OnStage, Stage
 from storage.blobs.localstore import Staging
@@ -32,27 +33,27 @@ _BUFFERS = 3
 
 class SourceChanged(IngestError):
     code = "source-changed"
-    hint = "The file was still being written; it stays on the device and is taken next docking."
+    hint = N_("The file was still being written; it stays on the device and is taken next docking.")
 
 
 class ReadError(IngestError):
     code = "source-read-error"
-    hint = "The device medium may be failing; the file stays on it. Report the device."
+    hint = N_("The device medium may be failing; the file stays on it. Report the device.")
 
 
 class ReadBackMismatch(IngestError):
     code = "read-back-mismatch"
-    hint = "The evidence disk returned other bytes than were written: check the disk now."
+    hint = N_("The evidence disk returned other bytes than were written: check the disk now.")
 
 
 class Abandoned(IngestError):
     code = "abandoned"
-    hint = "The dock was stopping; the file stays on the device and is taken next time."
+    hint = N_("The dock was stopping; the file stays on the device and is taken next time.")
 
 
 class WriteError(IngestError):
     code = "staging-write-error"
-    hint = "Check free space and the health of the evidence disk; nothing was recorded."
+    hint = N_("Check free space and the health of the evidence disk; nothing was recorded.")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,8 +135,10 @@ def acquire(
         os.close(back_fd)
     if back != digest or back_size != total:
         raise ReadBackMismatch(
-            f"read-back of the staging copy differs: copied sha256 {digest} ({total} bytes), "
-            f"read back {back} ({back_size} bytes)"
+            _(
+                "read-back of the staging copy differs: copied sha256 {copied} ({size} bytes), "
+                "read back {back} ({back_size} bytes)"
+            ).format(copied=digest, size=total, back=back, back_size=back_size)
         )
     stage(Stage.READ_BACK)
     return Acquired(
@@ -147,10 +150,16 @@ def _unchanged(src_fd: int, before: SourceStat, total: int) -> None:
     after = SourceStat.of(os.fstat(src_fd))
     if after != before or total != after.size:
         raise SourceChanged(
-            f"source changed during the copy: {before.size} bytes at mtime {before.mtime_ns} "
-            f"(changed {before.ctime_ns}) before, {after.size} bytes at mtime "
-            f"{after.mtime_ns} (changed {after.ctime_ns}) after, {total} bytes read"
-        )
+            _(
+                "source changed during the copy: {size} bytes at mtime {mtime} (changed "
+                "{ctime}) before, {size_after} bytes at mtime {mtime_after} (changed "
+                "{ctime_after}) after, {read} bytes read"
+            ).format(
+                size=before.size, mtime=before.mtime_ns, ctime=before.ctime_ns,
+                size_after=after.size, mtime_after=after.mtime_ns, ctime_after=after.ctime_ns,
+                read=total,
+            )
+        )  # fmt: skip
 
 
 def _empty(src_fd: int, before: SourceStat) -> Acquired:
@@ -158,7 +167,7 @@ def _empty(src_fd: int, before: SourceStat) -> Acquired:
     try:
         extra = len(os.read(src_fd, 1))
     except OSError as e:
-        raise ReadError(f"cannot read the source: {e.strerror}") from e
+        raise ReadError(_("cannot read the source: {error}").format(error=e.strerror)) from e
     _unchanged(src_fd, before, extra)
     return Acquired(sha256=EMPTY_SHA256, size=0, mtime_ns=before.mtime_ns, source=before)
 
@@ -209,7 +218,9 @@ class _ReadBack:
                     start += n
                 os.posix_fadvise(self.fd, job[0], job[1] - job[0], os.POSIX_FADV_DONTNEED)
             except OSError as e:
-                self.error = ReadBackMismatch(f"cannot read the staging copy back: {e.strerror}")
+                self.error = ReadBackMismatch(
+                    _("cannot read the staging copy back: {error}").format(error=e.strerror)
+                )
 
 
 def _copy(
@@ -230,7 +241,7 @@ def _copy(
     todo = sorted(m for m in set(marks) if m > 0)
     prefixes: dict[int, str] = {}
     free: queue.Queue[bytearray] = queue.Queue()
-    for _ in range(_BUFFERS):
+    for _buffer in range(_BUFFERS):
         free.put(bytearray(chunk))
     full: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
     failure: list[BaseException] = []
@@ -260,7 +271,9 @@ def _copy(
                         sync(synced, written, final=False)
                         synced = written
             except OSError as e:
-                failure.append(WriteError(f"cannot write the staging file: {e.strerror}"))
+                failure.append(
+                    WriteError(_("cannot write the staging file: {error}").format(error=e.strerror))
+                )
             free.put(buf)
 
     t = threading.Thread(target=writer, name="evidock-staging-writer", daemon=True)
@@ -269,12 +282,14 @@ def _copy(
     try:
         while not failure:
             if cancel is not None and cancel.is_set():
-                raise Abandoned("copy abandoned: the dock is stopping")
+                raise Abandoned(_("copy abandoned: the dock is stopping"))
             buf = free.get()
             try:
                 n = os.readv(src_fd, [buf])
             except OSError as e:
-                raise ReadError(f"cannot read the source: {e.strerror}") from e
+                raise ReadError(
+                    _("cannot read the source: {error}").format(error=e.strerror)
+                ) from e
             if n == 0:
                 free.put(buf)
                 break
@@ -296,7 +311,7 @@ def _copy(
     try:
         sync(synced, written, final=True)
     except OSError as e:
-        raise WriteError(f"cannot sync the staging file: {e.strerror}") from e
+        raise WriteError(_("cannot sync the staging file: {error}").format(error=e.strerror)) from e
     stage(Stage.SYNCED)
     return h.hexdigest(), total, prefixes
 

@@ -1,6 +1,7 @@
 """The session of one docking and what it records besides items: the device (registered on
 first sight), the session row and its 'device_docked' event, and every 'acquisition_failed'
-event, the record of a file or entry that stays on the device and why.
+event, the record of a file or entry that stays on the device and why: in English in the event,
+in the reader's language in the file's result (``pipeline.said``).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from typing import Any
 
 from devices.profiles import DeviceProfile
 from devices.walk import FileEntry, display_path
+from i18n import english
 from ingest.cases.links import after_ingest
 from ingest.context import Context, os_actor
 from ingest.liveness import gone, this_process
 from ingest.output import exact_name
 from ingest.pipeline import space
 from ingest.pipeline.results import FAILED, NOT_ACQUIRED, OUTCOME_INTERRUPTED, FileResult
+from ingest.pipeline.said import Said, as_said
 from storage.catalog.session import Transaction
 from storage.errors import AlreadyExists
 from storage.records import Device
@@ -135,28 +138,30 @@ def log_not_acquired(
 
 
 def left_on_device(
-    ctx: Context, docking: Docking, raw: bytes, kind: str, reason: str
+    ctx: Context, docking: Docking, raw: bytes, kind: str, reason: str | Said
 ) -> FileResult:
     """A file or entry that stays on the device, recorded with its reason."""
-    path = display_path(raw)
-    log_not_acquired(ctx, docking, name=raw, kind=kind, reason=reason)
-    return FileResult(path=path, result=NOT_ACQUIRED, reason=reason, raw_path=raw)
+    path, said = display_path(raw), as_said(reason)
+    log_not_acquired(ctx, docking, name=raw, kind=kind, reason=said.logged)
+    return FileResult(path=path, result=NOT_ACQUIRED, reason=said.text, raw_path=raw)
 
 
-def no_space(ctx: Context, docking: Docking, entry: FileEntry, reason: str) -> FileResult:
+def no_space(ctx: Context, docking: Docking, entry: FileEntry, reason: Said) -> FileResult:
     """A file not started for want of room: it stays on the device, nothing of it written."""
-    log_not_acquired(ctx, docking, name=entry.path, kind=space.NO_SPACE, reason=reason)
+    log_not_acquired(ctx, docking, name=entry.path, kind=space.NO_SPACE, reason=reason.logged)
     return FileResult(
-        path=entry.display, result=FAILED, reason=f"{reason} ({space.NO_SPACE})",
+        path=entry.display, result=FAILED, reason=f"{reason.text} ({space.NO_SPACE})",
         code=space.NO_SPACE, raw_path=entry.path,
     )  # fmt: skip
 
 
 def failed(ctx: Context, docking: Docking, entry: FileEntry, err: Exception) -> FileResult:
-    """A file whose acquisition failed: the error recorded, the file stays on the device."""
+    """A file whose acquisition failed: the error recorded, the file stays on the device. The
+    event keeps the error's stable ``code`` and its message in English (``i18n.english``),
+    whatever the language of the person the result is shown to."""
     code = getattr(err, "code", "error")
     reason = f"{err} ({code})"
-    log_not_acquired(ctx, docking, name=entry.path, kind="error", code=code, reason=str(err))
+    log_not_acquired(ctx, docking, name=entry.path, kind="error", code=code, reason=english(err))
     return FileResult(path=entry.display, result=FAILED, reason=reason, code=code,
                       raw_path=entry.path)  # fmt: skip
 

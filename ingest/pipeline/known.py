@@ -22,6 +22,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from i18n import _
 from ingest.pipeline.acquire import CHUNK, Abandoned, Acquired, ReadError, SourceStat
 from storage.records import Item
 
@@ -68,12 +69,12 @@ def already(
         os.posix_fadvise(src_fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
         while n := os.readv(src_fd, [buf]):
             if cancel is not None and cancel.is_set():
-                raise Abandoned("re-reading abandoned: the dock is stopping")
+                raise Abandoned(_("re-reading abandoned: the dock is stopping"))
             h.update(view[:n])
             total += n
         os.lseek(src_fd, 0, os.SEEK_SET)
     except OSError as e:
-        raise ReadError(f"cannot read the source: {e.strerror}") from e
+        raise ReadError(_("cannot read the source: {error}").format(error=e.strerror)) from e
     if SourceStat.of(os.fstat(src_fd)) != now or total != now.size:
         return None  # changing while read: the copy decides (and refuses it)
     sha = h.hexdigest()
@@ -83,7 +84,7 @@ def already(
 
 def collision(earlier: Sequence[Item], got: Acquired) -> tuple[tuple[str, ...], str | None]:
     """Pure: the flags and reason of a new item stored under a name that earlier items have
-    (none of them with these bytes)."""
+    (none of them with these bytes); the reason in the reader's language."""
     if not earlier:
         return (), None
     grown = [i for i in earlier if got.prefixes.get(i.size) == i.sha256]
@@ -92,15 +93,23 @@ def collision(earlier: Sequence[Item], got: Acquired) -> tuple[tuple[str, ...], 
     why: list[str] = []
     if grown:
         flags.append(FLAG_EXTENDS)
-        why.append(
-            "it grew after it was taken: "
-            + ", ".join(f"item #{i.id} holds its first {i.size} bytes" for i in grown)
-        )
+        held = [
+            _("item #{item} holds its first {size} bytes").format(item=i.id, size=i.size)
+            for i in grown
+        ]
+        why.append(_("it grew after it was taken: {items}").format(items=", ".join(held)))
     if other:
         flags.append(FLAG_NAME_REUSED)
+        taken = [
+            _("item #{item}: {size} bytes, sha256 {sha256}").format(
+                item=i.id, size=i.size, sha256=i.sha256[:12]
+            )
+            for i in other
+        ]
         why.append(
-            "another recording was taken under this name before ("
-            + ", ".join(f"item #{i.id}: {i.size} bytes, sha256 {i.sha256[:12]}" for i in other)
-            + "); these are other bytes, stored as a new item"
+            _(
+                "another recording was taken under this name before ({items}); these are "
+                "other bytes, stored as a new item"
+            ).format(items=", ".join(taken))
         )
     return tuple(flags), "; ".join(why)

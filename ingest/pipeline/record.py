@@ -13,6 +13,7 @@ import contextlib
 from dataclasses import replace
 
 from devices.walk import FileEntry
+from i18n import _
 from ingest.context import Context
 from ingest.media.kinds import wants_proxy
 from ingest.output import exact_name
@@ -109,8 +110,12 @@ def record_item(
         if local.released_at is not None:  # the spool had let these bytes go (S3 holds them)
             if not ctx.store.exists(sha256):  # released while we filed: keep the device copy
                 raise StoreWriteError(
-                    f"the local copy of {sha256} was released while this file was filed",
-                    hint="Nothing was recorded; the file stays on the device for the next docking.",
+                    _("the local copy of {sha256} was released while this file was filed").format(
+                        sha256=sha256
+                    ),
+                    hint=_(
+                        "Nothing was recorded; the file stays on the device for the next docking."
+                    ),
                 )
             ObjectOps(txn).mark_released(ctx.store.backend, sha256, None)  # it is back
         common = {"sha256": sha256, "size": size, "device": docking.device.serial}

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from devices.errors import DeviceError
 from devices.profiles import FLAG_SERIAL_MISMATCH, DeviceProfile, claimed_officer, matches_any
 from devices.walk import FileEntry, Listing, open_file, open_root, walk
+from i18n import _
 from ingest.cases.links import after_ingest
 from ingest.context import Context
 from ingest.errors import IngestError
@@ -64,6 +65,7 @@ from ingest.pipeline.results import (
     IngestReport,
     SessionOutcome,
 )
+from ingest.pipeline.said import Said, both
 from ingest.pipeline.stages import OnStage, Stage, kill_at
 from ingest.pipeline.wipe import WIPE_FAILED, wipe_one
 from storage.blobs.localstore import Staging
@@ -184,9 +186,10 @@ def ingest_device(
         for anomaly in listing.anomalies:
             left = left_on_device(ctx, docking, anomaly.path, anomaly.kind, anomaly.reason)
             _emit(run, left, on_file)
+        name = profile.name if profile else "-"
+        not_media = both(lambda: _("not a media file for profile {name}").format(name=name))
         for entry in other:
-            reason = f"not a media file for profile {profile.name if profile else '-'}"
-            _emit(run, left_on_device(ctx, docking, entry.path, "not-media", reason), on_file)
+            _emit(run, left_on_device(ctx, docking, entry.path, "not-media", not_media), on_file)
         with contextlib.ExitStack() as stack:
             if probe is None:
                 probe = stack.enter_context(
@@ -235,17 +238,18 @@ def _wipe(run: _Run, root_fd: int, media: list[FileEntry]) -> None:
         )  # fmt: skip
         logger.info(
             "wipe device=%s item=%s sha256=%s wiped=%s code=%s reason=%s",
-            docking.device.serial, item.id, item.sha256, w.wiped, w.code, w.reason,
+            docking.device.serial, item.id, item.sha256, w.wiped, w.code,
+            w.reason.logged if w.reason else None,
         )  # fmt: skip
         if w.wiped or w.reason is None:
             continue
         if w.code != WIPE_FAILED:  # a failed unlink is recorded where it failed
             log_not_acquired(
                 run.ctx, docking, item=item.id, path=w.path, kind="not-wiped", code=w.code or "",
-                reason=w.reason,
+                reason=w.reason.logged,
             )  # fmt: skip
         r = run.results[n]
-        note = f"not wiped from the device: {w.reason}"
+        note = _("not wiped from the device: {reason}").format(reason=w.reason.text)
         run.results[n] = replace(r, reason=f"{r.reason}; {note}" if r.reason else note)
 
 
@@ -259,13 +263,14 @@ def _split(
     return media, [f for f in files if f.path not in chosen]
 
 
-def _refusal(docking: Docking, profile: DeviceProfile | None) -> str | None:
+def _refusal(docking: Docking, profile: DeviceProfile | None) -> Said | None:
     if profile is not None and profile.require_registered and not docking.device.registered:
-        serial = docking.device.serial
-        return (
-            f"device serial {serial!r} is not registered and profile "
-            f"{profile.name} requires it; register it with 'evidock device add "
-            f"{serial}' and dock it again"
+        serial, name = docking.device.serial, profile.name
+        return both(
+            lambda: _(
+                "device serial {serial} is not registered and profile {profile} requires it; "
+                "register it with 'evidock device add {command_serial}' and dock it again"
+            ).format(serial=repr(serial), profile=name, command_serial=serial)
         )
     return None
 
@@ -273,7 +278,7 @@ def _refusal(docking: Docking, profile: DeviceProfile | None) -> str | None:
 def _refuse(
     run: _Run,
     listing: Listing,
-    reason: str,
+    reason: Said,
     serial_source: str,
     on_file: Callable[[FileResult], None] | None,
     *,
@@ -282,13 +287,14 @@ def _refuse(
     """The whole docking refused before anything is copied: every file stays, one
     'acquisition_failed' event says why (``kind``: "refused", or "no-space")."""
     log_not_acquired(
-        run.ctx, run.docking, kind=kind, reason=reason, files_left_on_device=len(listing.files)
-    )
+        run.ctx, run.docking, kind=kind, reason=reason.logged,
+        files_left_on_device=len(listing.files),
+    )  # fmt: skip
     for entry in listing.files:
-        result = FileResult(path=entry.display, result=NOT_ACQUIRED, reason=reason,
+        result = FileResult(path=entry.display, result=NOT_ACQUIRED, reason=reason.text,
                             raw_path=entry.path)  # fmt: skip
         _emit(run, result, on_file)
-    return _finish(run, OUTCOME_REFUSED, serial_source, refused_reason=reason)
+    return _finish(run, OUTCOME_REFUSED, serial_source, refused_reason=reason.text)
 
 
 def _emit(run: _Run, result: FileResult, on_file: Callable[[FileResult], None] | None) -> None:
@@ -306,7 +312,7 @@ def _emit(run: _Run, result: FileResult, on_file: Callable[[FileResult], None] |
         on_file(result)
 
 
-def _space_refusal(run: _Run, media: list[FileEntry]) -> str | None:
+def _space_refusal(run: _Run, media: list[FileEntry]) -> Said | None:
     """Why the device is refused for want of room (None: it fits), counting every file that
     has no item of its size at its path (those that have one are hashed, and copied only if
     other bytes: each copy checks the space again)."""
@@ -415,7 +421,7 @@ def _finish(
     else:  # closed with the 24-hour rule and case auto-linking, before the checkpoint
         after_ingest(ctx, docking.session, actor=docking.actor, close_as=outcome)
     run.stage(Stage.CLOSED)
-    size, _ = ctx.checkpoint()
+    size, _taken = ctx.checkpoint()
     run.stage(Stage.CHECKPOINT)
     return IngestReport(
         session=docking.session,

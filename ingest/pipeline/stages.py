@@ -14,6 +14,7 @@ import os
 import signal
 from collections.abc import Callable
 
+from i18n import _
 from ingest.errors import IngestError
 
 OnStage = Callable[[str], None]  # a Stage is a str: tests may collect them in a list
@@ -37,8 +38,10 @@ def kill_at(stage: str, *, kill: Callable[[int, int], None] = os.kill) -> OnStag
     known point, for the crash tests (``EVIDOCK_TEST_STOP_AT``); never set in service."""
     if stage not in set(Stage):
         raise IngestError(
-            f"EVIDOCK_TEST_STOP_AT={stage!r} names no stage of an ingest",
-            hint=f"Use one of {', '.join(Stage)}, or unset it (it is for the crash tests).",
+            _("EVIDOCK_TEST_STOP_AT={value} names no stage of an ingest").format(value=repr(stage)),
+            hint=_("Use one of {stages}, or unset it (it is for the crash tests).").format(
+                stages=", ".join(Stage)
+            ),
         )
 
     def hook(reached: str) -> None:

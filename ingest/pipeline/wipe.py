@@ -13,7 +13,8 @@ A file is deleted only when all of these hold, checked in this order (cheap ones
 
 Every deletion is a ``wiped_from_device`` custody event, committed before the unlink so that
 no deletion ever happens unrecorded; an unlink that then fails, or is given up because the file
-was opened meanwhile, is recorded too. A file that is not wiped says why (``WipeResult``).
+was opened meanwhile, is recorded too. A file that is not wiped says why (``WipeResult``), to
+the person in their language and to the custody log in English (``pipeline.said``).
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devices.walk import display_path
+from i18n import _
 from ingest.context import Context
 from ingest.pipeline.acquire import SourceStat
+from ingest.pipeline.said import Said, both
 from ingest.pipeline.writers import PROC, Lease, in_use, open_for_writing, still_held, write_lease
 from storage.blobs.hashing import sha256_fd
 from storage.catalog.objects import ObjectOps
@@ -56,15 +59,15 @@ WIPE_FAILED = "wipe-failed"
 class WipeResult:
     path: str
     wiped: bool
-    reason: str | None = None
+    reason: Said | None = None
     code: str | None = None
 
 
 class _Keep(Exception):
     """The file stays on the device: ``code`` and ``reason`` say why."""
 
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
+    def __init__(self, code: str, reason: Said) -> None:
+        super().__init__(reason.logged)
         self.code = code
         self.reason = reason
 
@@ -91,12 +94,15 @@ def wipe_one(
     fds: list[int] = []
     try:
         if item.state != "stored" or item.durable_at is None:
-            raise _Keep(NOT_DURABLE, "not durable in the system of record yet")
+            raise _Keep(NOT_DURABLE, both(lambda: _("not durable in the system of record yet")))
         parent = _parent(root_fd, parts[:-1], fds)
         try:
             fd = os.open(parts[-1], _FILE, dir_fd=parent)
         except OSError as e:
-            raise _Keep(UNREADABLE, f"cannot open it: {e.strerror}") from e
+            why = e.strerror
+            raise _Keep(
+                UNREADABLE, both(lambda: _("cannot open it: {error}").format(error=why))
+            ) from e
         fds.append(fd)
         now = _stat(fd)
         if verified is None:
@@ -111,13 +117,15 @@ def wipe_one(
             if blocked is not None:
                 raise _Keep(*blocked)
             if _stat(fd) != verified or not _named(parent, parts[-1], verified):
-                raise _Keep(CHANGED, "changed while it was checked; it stays for the next docking")
+                raise _Keep(
+                    CHANGED,
+                    both(lambda: _("changed while it was checked; it stays for the next docking")),
+                )
             return _delete(ctx, parent, parts[-1], fd, lease, item, display, actor)
     except _Keep as k:
         return WipeResult(path=display, wiped=False, reason=k.reason, code=k.code)
     except OSError as e:
-        why = f"cannot reach it: {e.strerror}"
-        return WipeResult(path=display, wiped=False, reason=why, code=UNREADABLE)
+        return WipeResult(path=display, wiped=False, reason=_unreachable(e), code=UNREADABLE)
     finally:
         for d in reversed(fds):
             os.close(d)
@@ -129,15 +137,19 @@ def _parent(root_fd: int, dirs: list[bytes], fds: list[int]) -> int:
         try:
             fd = os.open(part, _DIR, dir_fd=fd)
         except OSError as e:
-            raise _Keep(UNREADABLE, f"cannot reach it: {e.strerror}") from e
+            raise _Keep(UNREADABLE, _unreachable(e)) from e
         fds.append(fd)
     return fd
+
+
+def _unreachable(e: OSError) -> Said:
+    return both(lambda: _("cannot reach it: {error}").format(error=e.strerror))
 
 
 def _stat(fd: int) -> SourceStat:
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
-        raise _Keep(CHANGED, "no longer a regular file")
+        raise _Keep(CHANGED, both(lambda: _("no longer a regular file")))
     return SourceStat.of(st)
 
 
@@ -157,11 +169,19 @@ def _rehash(fd: int, before: SourceStat, item: Item) -> SourceStat:
         found, size = sha256_fd(fd)
         os.lseek(fd, 0, os.SEEK_SET)
     except OSError as e:
-        raise _Keep(UNREADABLE, f"cannot re-read it: {e.strerror}") from e
+        error = e.strerror
+        raise _Keep(
+            UNREADABLE, both(lambda: _("cannot re-read it: {error}").format(error=error))
+        ) from e
     if _stat(fd) != before:
-        raise _Keep(CHANGED, "it changed while it was hashed; it stays for the next docking")
+        raise _Keep(
+            CHANGED,
+            both(lambda: _("it changed while it was hashed; it stays for the next docking")),
+        )
     if (found, size) != (item.sha256, item.size):
-        raise _Keep(OTHER_BYTES, "the device file is not the recorded item's bytes")
+        raise _Keep(
+            OTHER_BYTES, both(lambda: _("the device file is not the recorded item's bytes"))
+        )
     return before
 
 
@@ -170,16 +190,27 @@ def _check(now: SourceStat, verified: SourceStat, item: Item, settle_s: float, a
     if now != verified or now.size != item.size:
         raise _Keep(
             CHANGED,
-            f"changed since its copy was verified ({verified.size} bytes, mtime "
-            f"{verified.mtime_ns}, changed {verified.ctime_ns}; now {now.size} bytes, mtime "
-            f"{now.mtime_ns}, changed {now.ctime_ns}); it stays for the next docking to copy",
-        )
+            both(
+                lambda: _(
+                    "changed since its copy was verified ({size} bytes, mtime {mtime}, changed "
+                    "{ctime}; now {size_now} bytes, mtime {mtime_now}, changed {ctime_now}); it "
+                    "stays for the next docking to copy"
+                ).format(
+                    size=verified.size, mtime=verified.mtime_ns, ctime=verified.ctime_ns,
+                    size_now=now.size, mtime_now=now.mtime_ns, ctime_now=now.ctime_ns,
+                )
+            ),
+        )  # fmt: skip
     quiet_s = (at - max(now.mtime_ns, now.ctime_ns)) / 1e9
     if quiet_s < settle_s:
         raise _Keep(
             SETTLING,
-            f"changed {max(quiet_s, 0.0):.1f} s ago; a file is wiped only after "
-            f"{settle_s:g} s without change ([dock] settle_seconds)",
+            both(
+                lambda: _(
+                    "changed {ago} s ago; a file is wiped only after {settle} s without change "
+                    "([dock] settle_seconds)"
+                ).format(ago=f"{max(quiet_s, 0.0):.1f}", settle=f"{settle_s:g}")
+            ),
         )
 
 
@@ -202,37 +233,55 @@ def _delete(
         )  # fmt: skip
     try:
         if lease.held and not still_held(fd):
-            raise _Keep(WIPE_FAILED, "another process opened it while it was being wiped")
+            raise _Keep(
+                WIPE_FAILED,
+                both(lambda: _("another process opened it while it was being wiped")),
+            )
         try:
             os.unlink(name, dir_fd=parent)
         except OSError as e:
-            why = "medium is read-only" if e.errno == errno.EROFS else str(e.strerror)
-            raise _Keep(WIPE_FAILED, why) from e
+            if e.errno == errno.EROFS:
+                raise _Keep(WIPE_FAILED, both(lambda: _("medium is read-only"))) from e
+            raise _Keep(WIPE_FAILED, Said(text=str(e.strerror), logged=str(e.strerror))) from e
     except _Keep as k:
         with ctx.catalog.write() as txn:
             ctx.custody.append(
                 txn, type=EventType.ACQUISITION_FAILED, actor=actor, item=item.id,
-                data={"kind": "wipe-failed", "path": display, "reason": k.reason},
+                data={"kind": "wipe-failed", "path": display, "reason": k.reason.logged},
             )  # fmt: skip
         raise
     return WipeResult(path=display, wiped=True)
 
 
-def _unverified(ctx: Context, item: Item) -> str | None:
+def _unverified(ctx: Context, item: Item) -> Said | None:
     """Why the item's bytes are not verified in every backend of the system of record (each
     copy re-hashed now: the local file, the S3 version downloaded), or None when they are."""
     for backend in ctx.settings.store.system_of_record:
-        try:
-            if backend == ctx.store.backend:
-                found, size = ctx.store.hash_object(item.sha256)
-            else:
-                with ctx.catalog.read() as txn:
-                    obj = ObjectOps(txn).object(backend, item.sha256)
-                if obj is None or ctx.s3 is None:
-                    return f"no {backend} copy recorded"
-                found, size = ctx.s3.rehash(obj.key, obj.version_id)
-        except (OSError, StorageError) as e:
-            return f"{backend} copy cannot be read: {e}"
-        if (found, size) != (item.sha256, item.size):
-            return f"{backend} copy does not verify (expected {item.sha256}, found {found})"
+        problem = _unverified_in(ctx, item, backend)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _unverified_in(ctx: Context, item: Item, backend: str) -> Said | None:
+    try:
+        if backend == ctx.store.backend:
+            found, size = ctx.store.hash_object(item.sha256)
+        else:
+            with ctx.catalog.read() as txn:
+                obj = ObjectOps(txn).object(backend, item.sha256)
+            if obj is None or ctx.s3 is None:
+                return both(lambda: _("no {backend} copy recorded").format(backend=backend))
+            found, size = ctx.s3.rehash(obj.key, obj.version_id)
+    except (OSError, StorageError) as e:
+        error = str(e)
+        return both(
+            lambda: _("{backend} copy cannot be read: {error}").format(backend=backend, error=error)
+        )
+    if (found, size) != (item.sha256, item.size):
+        return both(
+            lambda: _("{backend} copy does not verify (expected {sha256}, found {found})").format(
+                backend=backend, sha256=item.sha256, found=found
+            )
+        )
     return None

@@ -28,6 +28,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from i18n import _, n_
+from ingest.pipeline.said import Said, both
+
 PROC = Path("/proc")
 
 WRITING = "open-for-writing"
@@ -76,7 +79,7 @@ class Lease:
 def fdinfo_flags(text: str) -> int | None:
     """The open flags in a ``/proc/PID/fdinfo/N`` text ("flags:\\t0100002", octal)."""
     for line in text.splitlines():
-        key, _, value = line.partition(":")
+        key, _colon, value = line.partition(":")
         if key == "flags":
             try:
                 return int(value.strip(), 8)
@@ -97,7 +100,8 @@ def open_for_writing(dev: int, ino: int, *, proc: Path = PROC) -> Scan:
     try:
         names = os.listdir(proc)
     except OSError as e:
-        return Scan(writers=(), unseen=0, error=f"cannot list {proc}: {e.strerror}")
+        why = _("cannot list {path}: {error}").format(path=proc, error=e.strerror)
+        return Scan(writers=(), unseen=0, error=why)
     for name in names:
         if not name.isdigit():
             continue
@@ -129,23 +133,33 @@ def open_for_writing(dev: int, ino: int, *, proc: Path = PROC) -> Scan:
     return Scan(writers=tuple(writers), unseen=unseen)
 
 
-def in_use(scan: Scan, lease: Lease) -> tuple[str, str] | None:
+def in_use(scan: Scan, lease: Lease) -> tuple[str, Said] | None:
     """Pure: why the file must stay (a code and a reason) as far as its users go, or None
     when nobody writes it: no writer in /proc, and either the kernel granted the lease or
     every process was seen."""
     if scan.writers:
         who = ", ".join(f"pid {w.pid} ({w.command})" for w in scan.writers)
-        return WRITING, f"still open for writing by {who}; it stays on the device"
-    if lease.state == LEASE_BUSY:
-        return IN_USE, "another process has it open (the kernel refused a write lease); it stays"
-    if not lease.held and not scan.complete:
-        unseen = scan.error or f"{scan.unseen} processes could not be looked into"
-        return UNKNOWN_WRITERS, (
-            f"cannot tell whether a process is writing it: {unseen} and the kernel gave no "
-            f"write lease ({lease.why}); run the dock with CAP_LEASE (or CAP_SYS_PTRACE) to "
-            "allow wiping"
+        return WRITING, both(
+            lambda: _("still open for writing by {who}; it stays on the device").format(who=who)
         )
+    if lease.state == LEASE_BUSY:
+        return IN_USE, both(
+            lambda: _("another process has it open (the kernel refused a write lease); it stays")
+        )
+    if not lease.held and not scan.complete:
+        return UNKNOWN_WRITERS, both(lambda: _unknown_writers(scan, lease))
     return None
+
+
+def _unknown_writers(scan: Scan, lease: Lease) -> str:
+    unseen = scan.error or n_(
+        "{n} process could not be looked into", "{n} processes could not be looked into",
+        scan.unseen,
+    ).format(n=scan.unseen)  # fmt: skip
+    return _(
+        "cannot tell whether a process is writing it: {unseen} and the kernel gave no write "
+        "lease ({why}); run the dock with CAP_LEASE (or CAP_SYS_PTRACE) to allow wiping"
+    ).format(unseen=unseen, why=lease.why)
 
 
 def _command(base: Path) -> str:

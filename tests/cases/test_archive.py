@@ -66,7 +66,7 @@ def test_archiving_a_case_with_a_gap_is_refused_without_a_reason_and_recorded_wi
     assert cli("case", "close", CASE)[0] == 0
     with pytest.raises(ArchiveRefused) as err:
         cli("case", "archive", CASE)
-    assert "1 open audio/video gap(s)" in str(err.value) and "33% covered" in str(err.value)
+    assert "has 1 open audio/video gap:" in str(err.value) and "33% covered" in str(err.value)
     with pytest.raises(ArchiveRefused):
         cli("case", "archive", CASE, "--accept-gaps")
     assert _gap_events(ctx) == []

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import i18n
 from ingest.cases.links import autolink_case
 from ingest.cases.overdue import build_report
 from ingest.cases.rules import RULE_IMPORTANT, RULE_WINDOW
@@ -153,19 +154,25 @@ def test_case_closed_31_days_ago_and_not_archived_is_listed(ctx: Context, cli: C
     assert [c.number for c in earlier.archives] == ["2026-0013"]
 
 
-def test_case_show_names_stages_and_record_types_in_chinese_with_english(
+def test_case_show_names_stages_and_record_types_in_the_readers_language(
     ctx: Context, cli: Cli
 ) -> None:
-    """Reports say '调查取证 investigation and evidence' and '听证 hearing'; an activity whose
-    A/V was not suitable, with the reason written down, is shown apart (Art. 16)."""
+    """Reports say '调查取证' and '听证' to a Chinese reader, 'investigation and evidence' and
+    'hearing' to an English one (the codes stay in the catalog); an activity whose A/V was not
+    suitable, with the reason written down, is shown apart (Art. 16)."""
     _open_case(ctx, cli, "J1")
     start = ctx.clock() - timedelta(days=3)
     _activity(cli, "hearing", "J1", start, start + timedelta(hours=1),
               "--no-av-reason", "party objected; minutes taken")  # fmt: skip
     code, text = cli("case", "show", CASE)
     assert code == 0
-    assert "行政处罚 penalty" in text and "一般程序 general procedure" in text
-    assert "调查取证 investigation and evidence / 听证 hearing" in text
+    assert "penalty, general procedure" in text
+    assert "investigation and evidence / hearing" in text
     assert "exempt: party objected" in text
+    with i18n.speaking("zh"):
+        code, zh = cli("case", "show", CASE)
+    assert code == 0
+    assert "行政处罚" in zh and "一般程序" in zh and "调查取证 / 听证" in zh
+    assert "investigation and evidence" not in zh and "party objected; minutes taken" in zh
     report = build_report(ctx, actor="user:test")
     assert report.gaps == () and len(report.gaps_exempt) == 1

@@ -105,7 +105,7 @@ def test_fail_on_overdue_exits_3_when_something_is_overdue_and_not_excused(
                 "J1",
             ),
             "not a type of enforcement",
-            "penalty (行政处罚)",
+            "compulsory (administrative compulsion)",
         ),
         (("case", "show", "2026-0099"), "no case '2026-0099'", "evidock case list"),
         (("excuse", "5", "--reason", "x"), "no evidence item 5", "hint:"),
@@ -120,4 +120,23 @@ def test_bad_input_exits_2_with_a_hint(
     p = run_sqlite(*args)
     assert p.returncode == 2, (p.stdout, p.stderr)
     assert expected in p.stderr and "hint:" in p.stderr and hint in p.stderr
+    _clean(p)
+
+
+def test_a_refused_case_operation_is_explained_in_chinese_with_lang_zh(run_sqlite: Run) -> None:
+    """evidock --lang zh case open with an unknown type of enforcement and a case number that
+    is not the office's: exit 2, the refusal and what to type instead in Chinese."""
+    p = run_sqlite("--lang", "zh", "case", "open", "2026-0012", "--type", "fine",
+                   "--procedure", "simple", "--handler", "J1")  # fmt: skip
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    assert p.stderr == (
+        "evidock：'fine' 不是有效的执法类别 [bad-usage]\n"
+        "提示：请使用以下之一：licensing (行政许可), penalty (行政处罚), compulsory (行政强制), "
+        "levy (行政征收征用), inspection (行政检查)。\n"
+    )
+    p = run_sqlite("--lang", "zh", "case", "open", "case 12", "--type", "penalty",
+                   "--procedure", "simple", "--handler", "J1")  # fmt: skip
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    assert p.stderr.startswith("evidock：'case 12' 不是本单位的案件编号 [bad-case-number]\n")
+    assert "提示：请写成 凤里执罚〔2026〕12号 或 2026-0012 这样的格式" in p.stderr
     _clean(p)

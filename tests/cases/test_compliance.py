@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import i18n
 from ingest.cases.compliance import (
     APART_FROM_SESSION,
     BEFORE_SERVICE,
@@ -371,13 +372,25 @@ def test_two_clips_covering_40_of_60_minutes_give_67_percent_and_the_open_span()
 
 
 def test_vocabulary_accepts_codes_chinese_and_english_names() -> None:
-    """'调查取证', 'investigation' and 'Investigation and evidence' are the same stage."""
+    """'调查取证', 'investigation' and 'Investigation and evidence' are the same stage, in
+    either language; a refusal lists the codes with the names in the reader's language."""
     assert lookup(STAGES, "调查取证", "stage").code == "investigation"
     assert lookup(STAGES, "Investigation and evidence", "stage").code == "investigation"
     assert lookup(RECORD_TYPES, "留置送达", "record type").requires_av
     with pytest.raises(UsageError) as err:
         lookup(STAGES, "lunch", "stage")
-    assert "initiation (程序启动)" in err.value.hint
+    assert str(err.value) == "'lunch' is not a stage"
+    assert "decision (review and decision)" in err.value.hint
+    with i18n.speaking("zh"):
+        assert lookup(STAGES, "Investigation and evidence", "stage").code == "investigation"
+        with pytest.raises(UsageError) as err:
+            lookup(STAGES, "lunch", "stage")
+    assert str(err.value) == "'lunch' 不是有效的阶段"
+    assert err.value.hint == (
+        "请使用以下之一：initiation (程序启动), investigation (调查取证), decision (审查决定), "
+        "execution (送达执行), archiving (归档管理)。"
+    )
+    assert STAGES["investigation"].label == "investigation and evidence"
     required = {c for c, t in RECORD_TYPES.items() if t.requires_av}
     assert required == {
         "on-site-inspection",

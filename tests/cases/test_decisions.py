@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+import i18n
 from ingest.cli.audit import verify_run
 from ingest.context import Context
 from ingest.errors import UsageError
@@ -50,7 +51,7 @@ def _approved(cli: Cli) -> None:
 
 def test_approval_chain_is_recorded_by_its_people_and_shown(ctx: Context, cli: Cli) -> None:
     """Proposal, review and approval are case_decision events naming their officer and role;
-    case show lists the chain with Chinese and English labels; verify agrees."""
+    case show lists the chain with the steps' names in the reader's language; verify agrees."""
     _open_case(ctx, cli)
     _approved(cli)
     events = _events(ctx, "case_decision")
@@ -63,10 +64,14 @@ def test_approval_chain_is_recorded_by_its_people_and_shown(ctx: Context, cli: C
     assert all(actor.startswith("user:") for actor, _ in events)
     code, out = cli("case", "show", CASE)
     assert code == 0
-    assert "internal approval (Art. 32): 批准 approved" in out
-    assert "承办人提出意见 handler's proposal  by H1" in out
-    assert "审核人审核 review 同意 agreed  by R1" in out
+    assert "(Art. 32): approved" in out
+    assert "handler's proposal  by H1" in out
+    assert "review agreed  by R1" in out
     assert "reasons: 占道经营，证据确凿" in out
+    with i18n.speaking("zh"):
+        _, out = cli("case", "show", CASE)
+    assert "承办人提出意见" in out
+    assert "审核人审核 同意" in out and "批准人批准 批准" in out
     doc = json.loads(cli("--json", "case", "show", CASE)[1])
     assert [d["step"] for d in doc["decisions"]] == ["propose", "review", "approve"]
     assert _problems(ctx) == [] and _problems(ctx, case=CASE) == []
@@ -76,14 +81,14 @@ def test_steps_out_of_order_or_by_the_wrong_officer_are_refused(ctx: Context, cl
     """A review needs a proposal, an approval a review; only the case's reviewer reviews; a
     proposal needs reasons; an approved chain takes no more steps. Nothing is recorded."""
     _open_case(ctx, cli)
-    with pytest.raises(UsageError, match="waits for 承办人提出意见"):
+    with pytest.raises(UsageError, match="waits for handler's proposal"):
         _decide(cli, "review", "R1", "--outcome", "agree", "--opinion", "同意")
     with pytest.raises(UsageError, match="needs its reasons"):
         _decide(cli, "propose", "H1", "--opinion", "罚款")
     _decide(cli, "propose", "H1", "--opinion", "罚款", "--reasons", "事实清楚")
-    with pytest.raises(UsageError, match="waits for 审核人审核"):
+    with pytest.raises(UsageError, match="waits for review, not approval"):
         _decide(cli, "approve", "A1", "--outcome", "approve", "--opinion", "批准")
-    with pytest.raises(UsageError, match="H1 is not the 审核人 reviewer") as err:
+    with pytest.raises(UsageError, match="H1 is not the reviewer of case") as err:
         _decide(cli, "review", "H1", "--outcome", "agree", "--opinion", "同意")
     assert err.value.hint == "Act as the reviewer: --as R1"
     with pytest.raises(UsageError, match="needs an outcome"):
@@ -105,13 +110,16 @@ def test_disagreement_and_rejection_send_the_case_back_keeping_the_history(
     _open_case(ctx, cli)
     _decide(cli, "propose", "H1", "--opinion", "罚款500元", "--reasons", "r1")
     _decide(cli, "review", "R1", "--outcome", "disagree", "--opinion", "过重")
-    with pytest.raises(UsageError, match="waits for 承办人提出意见"):
+    with pytest.raises(UsageError, match="waits for handler's proposal"):
         _decide(cli, "approve", "A1", "--outcome", "approve", "--opinion", "批准")
     _decide(cli, "propose", "H1", "--opinion", "罚款200元", "--reasons", "r2")
     _decide(cli, "review", "R1", "--outcome", "agree", "--opinion", "同意")
     _decide(cli, "approve", "A1", "--outcome", "reject", "--opinion", "证据不足")
     _, out = cli("case", "show", CASE)
-    assert "待承办人提出意见 awaiting the handler's proposal (sent back 退回)" in out
+    assert "awaiting the handler's proposal (sent back)" in out
+    with i18n.speaking("zh"):
+        _, out = cli("case", "show", CASE)
+    assert "待承办人提出意见（已退回）" in out
     _approved(cli)
     doc = json.loads(cli("--json", "case", "show", CASE)[1])
     assert [(d["step"], d["outcome"]) for d in doc["decisions"]] == [
@@ -119,6 +127,30 @@ def test_disagreement_and_rejection_send_the_case_back_keeping_the_history(
         ("approve", "reject"), ("propose", None), ("review", "agree"), ("approve", "approve"),
     ]  # fmt: skip
     assert _problems(ctx) == []
+
+
+def test_a_step_refused_is_explained_in_chinese_to_a_chinese_reader(ctx: Context, cli: Cli) -> None:
+    """The wrong officer, a step out of order, a stage moved back without a reason: under zh
+    each refusal says in Chinese what is wrong and what to do; nothing is recorded."""
+    _open_case(ctx, cli)
+    with i18n.speaking("zh"):
+        with pytest.raises(UsageError) as wrong:
+            _decide(cli, "review", "H1", "--outcome", "agree", "--opinion", "同意")
+        _decide(cli, "propose", "H1", "--opinion", "罚款", "--reasons", "事实清楚")
+        with pytest.raises(UsageError) as early:
+            _decide(cli, "approve", "A1", "--outcome", "approve", "--opinion", "批准")
+        assert cli("case", "stage", CASE, "decision")[0] == 0
+        with pytest.raises(UsageError) as back:
+            cli("case", "stage", CASE, "investigation")
+    assert str(wrong.value) == f"H1 不是案件 {CASE} 的审核人；审核人为 R1"
+    assert wrong.value.hint == "请以审核人身份操作：--as R1"
+    assert str(early.value) == f"案件 {CASE} 当前应进行“审核人审核”，而不是“批准人批准”"
+    assert early.value.hint == (
+        f"请先记录“审核人审核”步骤：evidock case decide {CASE} --step review ..."
+    )
+    assert str(back.value) == f"案件 {CASE} 将从“审查决定”回退到“调查取证”；阶段只能向前推进"
+    assert back.value.hint == "请说明回退原因：--reason 原因（记入保管链日志）。"
+    assert len(_events(ctx, "case_decision")) == 1
 
 
 def test_edited_forged_or_deleted_decision_rows_are_caught(ctx: Context, cli: Cli) -> None:
@@ -174,7 +206,7 @@ def test_stage_moves_forward_and_back_only_with_a_reason(ctx: Context, cli: Cli)
         ("investigation", "execution", None),
     ]
     _, out = cli("case", "show", CASE)
-    assert "stage 送达执行 service and execution" in out
+    assert "stage service and execution" in out
     assert _problems(ctx) == []
 
 

@@ -218,3 +218,24 @@ def test_the_cli_exits_2_naming_the_file_and_the_key(tmp_path: Path) -> None:
     )
     assert "Traceback" not in p.stderr and p.stdout == ""
     assert not (tmp_path / "home").exists()
+
+
+def test_a_configuration_mistake_is_explained_in_chinese_under_zh(tmp_path: Path) -> None:
+    """evidock --lang zh with a wrong value says in Chinese what is wrong, what to write
+    instead and what to do; the file, the key, the value and the code stay as they are."""
+    config = tmp_path / "evidock.toml"
+    config.write_text('[dock]\nwipe_after_offload = "false"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDOCK_")}
+    env["EVIDOCK_HOME"] = str(tmp_path / "home")
+    p = subprocess.run(
+        [sys.executable, "-m", "ingest.cli.main", "--lang", "zh", "--config", str(config),
+         "items"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert p.returncode == 2
+    assert p.stderr == (
+        f'evidock：{config}：[dock] wipe_after_offload = "false" 是字符串，'
+        "不是布尔值 true 或 false：请写成 wipe_after_offload = false（不加引号） [bad-config]\n"
+        "提示：请修改配置文件（参见 README 的“Configuration”一节）。\n"
+    )
+    assert p.stdout == "" and not (tmp_path / "home").exists()

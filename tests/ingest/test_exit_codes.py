@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import i18n
 from ingest.cli.main import build_parser
 from ingest.errors import EXIT_CODES, EXIT_MEANINGS, FAILURES, exit_code_for
 
@@ -119,6 +120,15 @@ def test_every_exit_code_has_one_meaning_listed_in_the_help() -> None:
         "4 temporarily unavailable: the catalog or the store could not be reached; try again"
         in readme
     )
+
+
+def test_the_help_explains_the_exit_codes_in_the_readers_language() -> None:
+    """Under zh, 'evidock --help' says what each exit code means in Chinese (issue 20)."""
+    with i18n.speaking("zh"):
+        text = " ".join(build_parser().format_help().split())
+    assert "4 暂时不可用：无法连接目录库或存储库；请稍后重试" in text
+    assert "2 用法或输入有误（按提示信息处理）" in text
+    assert "temporarily unavailable" not in text
 
 
 def test_an_error_of_no_package_is_an_internal_failure() -> None:

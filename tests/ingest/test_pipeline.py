@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import i18n
 from ingest.context import Context
 from ingest.media.kinds import FLAG_EMPTY, TRANSCODE
 from ingest.pipeline.acquire import SourceChanged, acquire
@@ -362,8 +363,8 @@ def test_a_device_whose_files_do_not_all_fit_is_refused_up_front_and_left_untouc
     assert report.outcome == "refused" and report.count(STORED) == 0
     assert {f.result for f in seen} == {NOT_ACQUIRED} and len(seen) == 5
     assert report.refused_reason == (
-        "证据存储空间不足，设备未动 / not enough free space on the evidence store for this "
-        f"device: its 5 file(s) to copy need {rest + (BIG)} bytes (the largest, "
+        "not enough free space on the evidence store for this "
+        f"device: its 5 files to copy need {rest + (BIG)} bytes (the largest, "
         f"DCIM/100MEDIA/HUGE.MP4, {BIG} bytes) and 0 bytes are kept free, {room} bytes are "
         "free; nothing was copied, the device is untouched: make room on the store, then dock "
         "it again"
@@ -380,6 +381,27 @@ def test_a_device_whose_files_do_not_all_fit_is_refused_up_front_and_left_untouc
     assert not list(ctx.store.staging_dir.iterdir())
     fits = _ingest(ctx, camera, free_bytes=lambda: rest + 2 * BIG, space_margin=0)
     assert fits.count(STORED) == 5 and fits.outcome == "complete"  # room made: all taken
+
+
+def test_a_refusal_reads_in_chinese_for_the_officer_and_in_english_in_the_custody_log(
+    ctx: Context, camera: Path
+) -> None:
+    """Under zh the bay and the receipt say why in Chinese; the 'acquisition_failed' event
+    keeps the English source text, whatever language the dock speaks (issue 20)."""
+    sparse = camera / "DCIM" / "100MEDIA" / "HUGE.MP4"
+    with open(sparse, "wb") as f:
+        f.truncate(BIG)
+    with i18n.speaking("zh"):
+        report = _ingest(ctx, camera, free_bytes=lambda: 1 << 20, space_margin=0)
+    assert report.outcome == "refused"
+    assert report.refused_reason is not None
+    assert report.refused_reason.startswith("证据存储库空间不足，设备上的文件未作任何改动：")
+    assert "5 个待复制文件共需" in report.refused_reason
+    assert {f.reason for f in report.files} == {report.refused_reason}
+    [event] = [d for t, _, d in _events(ctx) if t == "acquisition_failed"]
+    assert event["reason"].startswith(
+        "not enough free space on the evidence store for this device: its 5 files to copy"
+    )
 
 
 def test_a_file_is_not_started_when_the_store_filled_up_meanwhile(

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ingest.pipeline.said import Said
 from ingest.pipeline.writers import (
     IN_USE,
     UNKNOWN_WRITERS,
@@ -86,18 +87,19 @@ def test_a_file_is_kept_unless_nobody_writes_it_by_proc_and_by_lease_or_every_pr
     assert in_use(seen_all, held) is None
     assert in_use(blind, held) is None
     assert in_use(seen_all, none) is None
-    assert in_use(writing, held) == (
+    assert _english(in_use(writing, held)) == (
         WRITING, "still open for writing by pid 41 (recorder); it stays on the device",
     )  # fmt: skip
-    assert in_use(seen_all, busy) == (
+    assert _english(in_use(seen_all, busy)) == (
         IN_USE, "another process has it open (the kernel refused a write lease); it stays",
     )  # fmt: skip
-    assert in_use(blind, none) == (
+    assert _english(in_use(blind, none)) == (
         UNKNOWN_WRITERS,
         "cannot tell whether a process is writing it: 3 processes could not be looked into "
         "and the kernel gave no write lease (Permission denied); run the dock with CAP_LEASE "
         "(or CAP_SYS_PTRACE) to allow wiping",
     )
+
     unlisted = Scan(writers=(), unseen=0, error="cannot list /proc: No such file or directory")
     assert in_use(unlisted, none) is not None and in_use(unlisted, held) is None
 
@@ -106,3 +108,13 @@ def test_the_scan_of_a_missing_proc_says_so_instead_of_seeing_nobody(tmp_path: P
     """No /proc to look through is not 'no writer': the scan is incomplete."""
     scan = open_for_writing(1, 2, proc=tmp_path / "no-proc")
     assert not scan.complete and scan.error is not None
+
+
+def _english(kept: tuple[str, Said] | None) -> tuple[str, str] | None:
+    """The code and the reason of ``in_use``; the suite reads English, so the reader's text is
+    the custody log's."""
+    if kept is None:
+        return None
+    code, said = kept
+    assert said.text == said.logged
+    return code, said.text

@@ -47,7 +47,7 @@ def test_a_retired_witness_keeps_its_entry_with_the_time_it_was_retired() -> Non
         ({"witnesses": [{"url": "http://w", "key": KEY, "retired_at": "2026-12-01T00:00"}]},
          "retired_at = '2026-12-01T00:00' is not a time with its zone"),
         ({"witnesses": [{"url": "http://w", "key": KEY, "retired_at": "2026-12-01T00:00Z"}],
-          "witness_quorum": 1}, "than the 0 witness\\(es\\) in \\[trust\\] witnesses that are not"),
+          "witness_quorum": 1}, "than the 0 witnesses in \\[trust\\] witnesses that are not"),
         ({"witnesses": [{"url": "http://w", "key": KEY, "retired": "x"}]},
          "must have exactly the string keys url, key \\(and perhaps retired_at\\)"),
         ({"tsa_url": "http://tsa.example/tsa"}, "tsa_url and tsa_certificates go together"),
