@@ -92,12 +92,12 @@ def current() -> str:
     return _thread.get() or _process
 
 
-def _(message: str) -> Text:
-    """``message`` in the reader's language (keeping its English)."""
+def _(message: str) -> str:
+    """``message`` in the reader's language (a ``Text``: it keeps its English)."""
     return Text(_catalog(current()).gettext(message), message)
 
 
-def n_(singular: str, plural: str, n: int) -> Text:
+def n_(singular: str, plural: str, n: int) -> str:
     """The form of ``singular``/``plural`` for ``n``, in the reader's language."""
     return Text(_catalog(current()).ngettext(singular, plural, n), singular if n == 1 else plural)
 

@@ -420,6 +420,7 @@ def _witnesses(
             continue
         valid.add(claim[0])
     if len(valid) < quorum:
+        none = _("none")
         problems.append(
             Problem(
                 code="witness-missing",
@@ -429,7 +430,7 @@ def _witnesses(
                     "cosignatures of at least {n} witnesses ({keys})",
                     quorum,
                 ).format(n=quorum, keys=", ".join(sorted(keys)) or _("no witness key given")),
-                found=f"{len(valid)} ({', '.join(sorted(valid)) or _('none')})",
+                found=f"{len(valid)} ({', '.join(sorted(valid)) or none})",
             )
         )
     return tuple(sorted(valid)), tuple(n for n in from_report if n in valid)

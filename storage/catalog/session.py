@@ -518,7 +518,7 @@ class Transaction:
         """The recording times of an item set right: a clock correction (issue 20)."""
         row = self.s.get(ItemRow, item_id)
         if row is None:
-            raise NotFound(f"no evidence item {item_id}")
+            raise NotFound(_("no evidence item {item}").format(item=item_id))
         row.recorded_start, row.recorded_end = recorded_start, recorded_end
         row.time_source = time_source
         self.s.flush()

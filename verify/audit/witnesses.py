@@ -90,6 +90,7 @@ def check_witnesses(
         valid = valid_by_body.get(note_body(cp.note), set())
         valid_total += len(valid)
         if len(valid) < policy.quorum and cp.created_at <= at - policy.grace:
+            none = _("none")
             problems.add(
                 Problem(
                     code="witness-missing",
@@ -99,7 +100,7 @@ def check_witnesses(
                         "cosignatures of at least {n} pinned witnesses within {seconds} s",
                         policy.quorum,
                     ).format(n=policy.quorum, seconds=f"{policy.grace.total_seconds():.0f}"),
-                    found=f"{len(valid)} ({', '.join(sorted(valid)) or _('none')})",
+                    found=f"{len(valid)} ({', '.join(sorted(valid)) or none})",
                 )
             )
     return valid_total
