@@ -69,10 +69,20 @@ class Text(str):
         return text
 
     def format(self, *args: object, **kwargs: object) -> Text:
-        return Text(str.format(self, *args, **kwargs), self.english.format(*args, **kwargs))
+        """Both forms filled; a value that is itself a ``Text`` goes in as its English."""
+        return Text(
+            str.format(self, *args, **kwargs),
+            self.english.format(
+                *(_source(a) for a in args), **{k: _source(v) for k, v in kwargs.items()}
+            ),
+        )
 
     def __reduce__(self) -> tuple[type[Text], tuple[str, str]]:
         return (Text, (str(self), self.english))
+
+
+def _source(value: object) -> object:
+    return value.english if isinstance(value, Text) else value
 
 
 def english(message: object) -> str:

@@ -21,6 +21,7 @@ from ingest.cases.overdue import build_report
 from ingest.cli.common import examples
 from ingest.config import Settings
 from ingest.context import LOG_ORIGIN, Context, open_context, os_actor
+from ingest.dock.receipt import read_receipt, receipt_lines
 from ingest.errors import EXIT_FAILURE, EXIT_OK
 from ingest.export.build import Spec, build_package
 from ingest.jobs.proxies import proxy_states
@@ -191,8 +192,14 @@ def cmd_demo(args: argparse.Namespace, out: Output, settings: Settings) -> int:
         out.line(
             "== " + _("a second camera, docked 30 hours after it recorded (Art. 28: 24 hours)")
         )
+        docked_at = ctx.clock()
         third = ingest_device(ctx, late_cam, serial="BWC-DEMO-0002", officer=None,
                               actor=os_actor(), on_file=show)  # fmt: skip
+        # issue 20: what the officer reads at the bay (evidock status, the kiosk page)
+        receipt = read_receipt(ctx, third, bay="demo", docked_at=docked_at)
+        out.line("== " + _("the bay's receipt of that docking (evidock status, the kiosk page):"))
+        for line in receipt_lines(receipt, ctx.settings.zone):
+            out.line(f"   {line}")
 
     signed_at = _proxies(ctx, out)  # issue 5
     report = build_report(ctx, actor=os_actor())

@@ -93,3 +93,15 @@ def test_a_message_shown_in_chinese_keeps_its_english_for_records() -> None:
         assert i18n.english("plain") == "plain"
     finally:
         i18n.activate(previous)
+
+
+def test_a_translated_value_inside_a_message_is_english_in_the_record() -> None:
+    """'cannot read {what}' with {what} itself translated: the record says it all in English."""
+    previous = i18n.activate("zh")
+    try:
+        what = _("hint: {hint}").format(hint="x")
+        outer = _("evidock: {message}").format(message=what)
+        assert i18n.english(outer) == "evidock: hint: x"
+        assert str(outer) != i18n.english(outer)
+    finally:
+        i18n.activate(previous)
