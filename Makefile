@@ -29,7 +29,7 @@ $(MO): $(PO) $(STAMP)
 
 locale: $(STAMP)
 	mkdir -p build
-	$(BIN)/pybabel -q extract -F babel.cfg -k n_:1,2 --no-location --sort-output \
+	$(BIN)/pybabel -q extract -F babel.cfg -k n_:1,2 -k p_:1c,2 -k NP_:1c,2 --no-location --sort-output \
 	  -o build/evidock.pot $(SOURCES)
 	$(BIN)/pybabel -q update -D evidock -d $(LOCALE) -i build/evidock.pot --no-fuzzy-matching \
 	  --ignore-obsolete

@@ -10,6 +10,8 @@ standard library only and imports nothing of ours, so every subsystem may use it
   (``_("item {item} is not stored").format(item=i)``), so the translator sees one sentence
   and may move the values. Never an f-string inside ``_()``: it cannot be extracted.
 - ``n_("{n} recording", "{n} recordings", n)`` for counts (Chinese has one form).
+- ``NP_("sense", "word")`` / ``p_("sense", word)``: a word that has two meanings in English
+  (a case type ``inspection``, a party's ``inspection`` of a disclosure) gets one per sense.
 - ``N_("text")`` only marks a constant (class attributes, tables built at import); whoever
   shows it calls ``_()`` on it then, in the reader's language.
 
@@ -110,6 +112,17 @@ def _(message: str) -> str:
 def n_(singular: str, plural: str, n: int) -> str:
     """The form of ``singular``/``plural`` for ``n``, in the reader's language."""
     return Text(_catalog(current()).ngettext(singular, plural, n), singular if n == 1 else plural)
+
+
+def p_(context: str, message: str) -> str:
+    """``message`` in the sense ``context`` gives it, where one English word has two
+    (``inspection``: a case type, or a party's reading of a disclosure)."""
+    return Text(_catalog(current()).pgettext(context, message), message)
+
+
+def NP_(context: str, message: str) -> str:
+    """Marks ``message`` in its ``context`` without translating it; shown with ``p_``."""
+    return message
 
 
 def N_(message: str) -> str:

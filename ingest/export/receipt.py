@@ -19,16 +19,18 @@ from pathlib import Path
 from string import Formatter
 
 import i18n
-from i18n import N_, _, n_
+from i18n import N_, NP_, _, n_, p_
 from ingest.cases.vocab import RECORD_TYPES, STAGES, Term
 from storage.blobs.durable import atomic_write
 
+PURPOSE = "disclosure purpose"  # the sense of these words (i18n.p_): not the case vocabulary
+# (the literal again in NP_ below: Babel reads the context only from a literal)
 PURPOSES = {  # Art. 30 (and 27): why a party or a body receives the recordings, by code
-    "查阅": N_("inspection"),
-    "复制": N_("copying"),
-    "诉讼": N_("litigation"),
-    "复议": N_("administrative review"),
-    "归档": N_("archiving"),
+    "查阅": NP_("disclosure purpose", "inspection"),
+    "复制": NP_("disclosure purpose", "copying"),
+    "诉讼": NP_("disclosure purpose", "litigation"),
+    "复议": NP_("disclosure purpose", "administrative review"),
+    "归档": NP_("disclosure purpose", "archiving"),
 }
 ROLES = {"original": N_("original"), "view-copy": N_("view copy"), "proxy": N_("review proxy")}
 HTML_LANG = {"zh": "zh-CN", "en": "en"}  # a document's lang attribute, by i18n language
@@ -36,7 +38,7 @@ HTML_LANG = {"zh": "zh-CN", "en": "en"}  # a document's lang attribute, by i18n 
 
 def purpose_label(code: str) -> str:
     """A purpose code (``查阅``) as the reader says it; an unknown code as it is."""
-    return _(PURPOSES[code]) if code in PURPOSES else code
+    return p_(PURPOSE, PURPOSES[code]) if code in PURPOSES else code
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -40,7 +40,7 @@ def _extract(tmp_path: Path) -> Catalog:
     pot = tmp_path / "evidock.pot"
     subprocess.run(
         [sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F", "babel.cfg",
-         "-k", "n_:1,2", "--no-location", "-o", str(pot), *SOURCES],
+         "-k", "n_:1,2", "-k", "p_:1c,2", "-k", "NP_:1c,2", "--no-location", "-o", str(pot), *SOURCES],
         cwd=ROOT, check=True,
     )  # fmt: skip
     with pot.open("rb") as f:
@@ -70,7 +70,7 @@ def test_every_message_in_the_source_has_its_chinese(tmp_path: Path) -> None:
     for m in source:
         if not m.id:
             continue
-        t = po.get(m.id)
+        t = po.get(m.id, context=m.context)
         strings = () if t is None else _ids(t.string)
         if t is None or t.fuzzy or not strings or not all(strings):
             missing.append(_ids(m.id)[0])
@@ -79,8 +79,10 @@ def test_every_message_in_the_source_has_its_chinese(tmp_path: Path) -> None:
 
 def test_the_catalog_holds_no_message_the_source_no_longer_has(tmp_path: Path) -> None:
     """A stale translation is dead weight that a reviewer would still read."""
-    source = {m.id for m in _extract(tmp_path) if m.id}
-    stale = [m.id for m in _catalog() if m.id and m.id not in source]
+    source = {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in _extract(tmp_path)}
+    stale = [
+        m.id for m in _catalog() if m.id and (m.context, _ids(m.id)[0]) not in source
+    ]
     assert not stale, f"stale entries (make locale drops them): {stale[:20]}"
 
 
@@ -103,7 +105,10 @@ def test_the_compiled_catalog_is_the_one_in_the_po() -> None:
     differ = [
         m.id
         for m in _catalog()
-        if isinstance(m.id, str) and m.id and m.string and mo.gettext(m.id) != m.string
+        if isinstance(m.id, str)
+        and m.id
+        and m.string
+        and (mo.pgettext(m.context, m.id) if m.context else mo.gettext(m.id)) != m.string
     ]
     assert not differ, f"evidock.mo is older than evidock.po (make): {differ[:10]}"
 
@@ -129,7 +134,7 @@ def test_messages_are_marked_as_literals() -> None:
                     and node.func.id in MARKERS
                     and any(
                         isinstance(a, ast.JoinedStr | ast.BinOp | ast.Call)
-                        for a in node.args[: 2 if node.func.id == "n_" else 1]
+                        for a in node.args[: 2 if node.func.id in ("n_", "p_", "NP_") else 1]
                     )
                 ):
                     bad.append(f"{path.relative_to(ROOT)}:{node.lineno}")

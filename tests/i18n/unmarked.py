@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-MARKERS = frozenset({"_", "n_", "N_"})
+MARKERS = frozenset({"_", "n_", "N_", "p_", "NP_"})
 # programming errors: their text is for a developer's traceback, never printed for a person
 BUILTIN_ERRORS = frozenset(
     {
