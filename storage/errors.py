@@ -28,6 +28,19 @@ class CatalogUnavailable(StorageError):
     hint = N_("Check catalog_url in the configuration and that the database server is running.")
 
 
+class CatalogRefused(StorageError):
+    """The catalog's database refused a write for a reason that trying again cannot change (a
+    limit of the database: PostgreSQL's SQLSTATE class 54). Unlike ``CatalogUnavailable``,
+    nobody should wait for it to pass: a file it hit stays on the device as failed, and the
+    dock does not offer the device again for it."""
+
+    code = "catalog-refused"
+    hint = N_(
+        "Nothing was recorded, and trying again gives the same answer: report the message "
+        "(it names the database's limit) to whoever maintains evidock."
+    )
+
+
 class CatalogTooNew(StorageError):
     """The catalog's schema revision is one this evidock does not know: a newer release wrote
     it. Opening it would be a downgrade, which evidock never does (exit 2)."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -33,6 +35,18 @@ PG_CONNECT_ARGS: dict[str, str | int] = {
     "keepalives_interval": 10,
     "keepalives_count": 3,
 }
+
+
+LASTING_SQLSTATE_CLASSES = frozenset({"54"})
+"""PostgreSQL error classes that retrying cannot change: 54, program limit exceeded (an index
+entry, a statement, an argument list too big). The other errors a driver reports as
+operational (a lost connection, a deadlock, a full disk, a shutdown) may pass."""
+
+
+def is_lasting(err: OperationalError) -> bool:
+    """Whether ``err`` comes again however often the same write is tried."""
+    state = getattr(err.orig, "sqlstate", None)
+    return isinstance(state, str) and state[:2] in LASTING_SQLSTATE_CLASSES
 
 
 def is_sqlite(url: str) -> bool:
@@ -176,6 +190,31 @@ def has_schema(engine: Engine) -> bool:
         raise CatalogUnavailable(_("cannot open the catalog: {error}").format(error=e.orig)) from e
 
 
+@contextlib.contextmanager
+def _sqlite_foreign_keys_off(conn: Connection) -> Iterator[None]:
+    """Foreign keys off on a SQLite connection for the migration transaction around it.
+
+    SQLite changes a table's constraints by rebuilding it (alembic's batch mode: copy, drop,
+    rename), and with foreign keys on it refuses to drop a table other rows point to. The
+    pragma does nothing inside a transaction, so it is set before ``begin``; ``migrate``
+    checks every reference before the commit, and the connection goes back to the pool with
+    foreign keys on again (or is discarded). Does nothing on other databases."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        try:
+            raw.execute("PRAGMA foreign_keys=ON")
+        except Exception:
+            conn.invalidate()  # never a pooled connection without foreign keys
+            raise
+
+
 def migrate(engine: Engine) -> None:
     """Bring the catalog schema to the newest revision; cheap when it is already there.
 
@@ -191,13 +230,17 @@ def migrate(engine: Engine) -> None:
             return
         refuse_unknown(current)
         cfg = _alembic_config()
-        with engine.begin() as conn:
+        with engine.connect() as conn, _sqlite_foreign_keys_off(conn), conn.begin():
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
                 if MigrationContext.configure(conn).get_current_revision() == head:
                     return  # another node migrated it while we waited
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+            if conn.dialect.name == "sqlite":
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:  # a migration bug: roll it all back
+                    raise RuntimeError(f"migration left broken references: {broken[:10]}")
     except OperationalError as e:
         raise CatalogUnavailable(_("cannot open the catalog: {error}").format(error=e.orig)) from e
     logger.info("catalog migrated revision=%s", head)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from sqlalchemy import (
     false,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -133,11 +135,30 @@ class DockSessionRow(Base):
     owner_start: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
 
+def path_digest(original_path: bytes) -> bytes:
+    """The SHA-256 of an item's original path: what the catalog indexes in its place (0016).
+
+    A path may be longer than an index entry can hold (PostgreSQL's btree takes about 2.7 KB;
+    a camera path of CJK names passes 4 KB), its digest never is. Lookups compare the digest
+    for the index and the path itself to be exact."""
+    return hashlib.sha256(original_path).digest()
+
+
+def _digest_of_path(context: DefaultExecutionContext) -> bytes:
+    """The column default of ``original_path_sha256``: the digest of the row's path."""
+    path = context.get_current_parameters()["original_path"]  # type: ignore[no-untyped-call]
+    assert isinstance(path, bytes)
+    return path_digest(path)
+
+
 class ItemRow(Base):
     __tablename__ = "evidence_item"
     __table_args__ = (
-        UniqueConstraint("device_id", "original_path", "sha256", name="uq_item_device_path_sha"),
-        Index("ix_item_device_path", "device_id", "original_path"),
+        # (device, path, sha256) is unique, the path by its digest (0016): see path_digest;
+        # the index also serves the lookup of a path's items (device, digest)
+        UniqueConstraint(
+            "device_id", "original_path_sha256", "sha256", name="uq_item_device_path_digest_sha"
+        ),
         Index("ix_item_recorded_start", "recorded_start"),
         Index("ix_item_state_acquired", "state", "acquired_at"),
     )
@@ -148,6 +169,8 @@ class ItemRow(Base):
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officer.id"), index=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("dock_session.id"), index=True)
     original_path: Mapped[bytes] = mapped_column(LargeBinary)
+    # path_digest(original_path): filled by every INSERT that does not give it, ORM or Core
+    original_path_sha256: Mapped[bytes] = mapped_column(LargeBinary(32), default=_digest_of_path)
     original_path_display: Mapped[str] = mapped_column(Text)
     source_mtime_ns: Mapped[int] = mapped_column(BigInteger)
     # issue 23: which inode the bytes were read from ("st_dev:st_ino", text: inode numbers are

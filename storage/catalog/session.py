@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from i18n import _
 from storage import records as r
 from storage.catalog import caserecords as c
-from storage.catalog.engine import READ_ONLY, is_sqlite, make_engine, migrate
+from storage.catalog.engine import READ_ONLY, is_lasting, is_sqlite, make_engine, migrate
 from storage.catalog.logrows import LogRows
 from storage.catalog.models import (
     DeviceAssignmentRow,
@@ -30,8 +30,9 @@ from storage.catalog.models import (
     ItemRow,
     OfficerRow,
     StoredObjectRow,
+    path_digest,
 )
-from storage.errors import AlreadyExists, CatalogUnavailable, NotFound
+from storage.errors import AlreadyExists, CatalogRefused, CatalogUnavailable, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,10 @@ class Catalog:
             with session.begin():
                 yield session
         except OperationalError as e:
+            if is_lasting(e):
+                raise CatalogRefused(
+                    _("the catalog database refused it: {error}").format(error=e.orig)
+                ) from e
             raise CatalogUnavailable(_("catalog error: {error}").format(error=e.orig)) from e
         finally:
             session.close()
@@ -443,9 +448,13 @@ class Transaction:
 
     # -- items ------------------------------------------------------------------------------
     def items_at_path(self, device_id: int, original_path: bytes) -> list[r.Item]:
+        """The device's items filed under exactly this path: found through the index on the
+        path's digest, then compared in full."""
         rows = self.s.scalars(
             select(ItemRow).where(
-                ItemRow.device_id == device_id, ItemRow.original_path == original_path
+                ItemRow.device_id == device_id,
+                ItemRow.original_path_sha256 == path_digest(original_path),
+                ItemRow.original_path == original_path,
             )
         )
         return [self._item(i) for i in rows]

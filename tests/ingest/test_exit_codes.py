@@ -46,6 +46,7 @@ EXPECTED = {
     # storage
     "storage.errors.StorageError": 2,
     "storage.errors.CatalogUnavailable": 4,
+    "storage.errors.CatalogRefused": 2,  # a record beyond a limit of the database: bad input
     "storage.errors.CatalogTooNew": 2,  # a catalog of a newer release: never downgraded
     "storage.errors.NotFound": 2,
     "storage.errors.AlreadyExists": 2,

@@ -29,7 +29,14 @@ from ingest.config import parse
 from ingest.context import Context, open_context
 from ingest.media.kinds import FLAG_EMPTY, TRANSCODE
 from ingest.pipeline.facts import FLAG_DAMAGED, FLAG_UNREADABLE
-from ingest.pipeline.run import FAILED, NOT_ACQUIRED, STORED, IngestReport, ingest_device
+from ingest.pipeline.run import (
+    ALREADY,
+    FAILED,
+    NOT_ACQUIRED,
+    STORED,
+    IngestReport,
+    ingest_device,
+)
 from storage.catalog.jobs import JobOps
 from storage.records import Item
 from tests.devices.deeptree import removed_after
@@ -129,25 +136,13 @@ def test_entries_left_on_the_device_record_their_exact_name_when_it_is_not_utf8(
     ]
 
 
-PG_LONG_PATH = (
-    "known defect: PostgreSQL cannot index a path of more than about 2.7 KB that does not "
-    "compress (uq_item_device_path_sha is a btree on the raw path): the item is not recorded, "
-    "the file stays on the device, failed as 'catalog-unavailable'"
-)
-
-
 def test_a_file_whose_path_is_longer_than_path_max_is_stored_under_its_exact_path(
-    ctx: Context,
-    catalog_url: str,
-    tmp_path: Path,
-    media: dict[str, Path],
-    request: pytest.FixtureRequest,
+    ctx: Context, tmp_path: Path, media: dict[str, Path]
 ) -> None:
     """16 folders and a file, each a 255-byte name of CJK characters drawn at random (4,351
-    bytes, beyond PATH_MAX, within [dock] max_depth): opened folder by folder, stored and
-    probed like any clip."""
-    if catalog_url.startswith("postgresql"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=PG_LONG_PATH))
+    bytes, beyond PATH_MAX, within [dock] max_depth): opened folder by folder, stored, probed
+    and recorded like any clip on both catalogs (PostgreSQL indexes the path's digest: the
+    path is too long for a btree entry and does not compress), and known at the next docking."""
     root = tmp_path / "device"
     root.mkdir()
     pick = random.Random(18).randrange
@@ -168,10 +163,14 @@ def test_a_file_whose_path_is_longer_than_path_max_is_stored_under_its_exact_pat
     with removed_after(root):
         before = _device_state(root)
         report = _ingest(ctx, root)
+        again = _ingest(ctx, root)
         after = _device_state(root)
     assert [(f.raw_path, f.result) for f in report.files] == [(path, STORED)]
     item = _items(ctx)[path]
     assert item.sha256 == _sha(clip) and item.facts.video_codec == "h264"
+    [acquired] = _events(ctx, "acquired")
+    assert (acquired["path"], acquired["sha256"]) == (path.decode(), item.sha256)
+    assert [(f.raw_path, f.result, f.item) for f in again.files] == [(path, ALREADY, item.id)]
     assert after == before
 
 

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
+import random
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, MetaData, text
 
-from storage.catalog.engine import current_revision, head_revision
+from storage.catalog.engine import _alembic_config, current_revision, head_revision, make_engine
 from storage.catalog.models import Base
 from storage.catalog.session import Catalog
-from storage.errors import AlreadyExists, CatalogUnavailable, NotFound
+from storage.errors import AlreadyExists, CatalogRefused, CatalogUnavailable, NotFound
 from storage.records import MediaFacts, NewItem, StoredObject
+from support.pg import fresh_database
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -121,6 +127,123 @@ def test_same_file_and_hash_cannot_be_filed_twice(catalog: Catalog) -> None:
     assert items[0].original_path == raw  # bytes kept exactly
     assert first.facts.flags == ("media_unreadable",)
     assert first.facts.recorded_start == T0  # aware UTC round trip
+
+
+def test_a_path_longer_than_an_index_entry_can_hold_is_filed_found_and_kept_unique(
+    catalog: Catalog,
+) -> None:
+    """8 KB of random path bytes (PostgreSQL's btree holds about 2.7 KB an entry and cannot
+    compress them): filed, found by its exact path only, and refused a second time."""
+    dev, session = _device_and_session(catalog)
+    pick = random.Random(16).randrange
+    long = bytes(pick(0x80, 0x100) for _ in range(8192))  # not UTF-8, no NUL: a name's bytes
+    neighbour = long[:-1] + bytes([long[-1] ^ 1])
+    with catalog.write() as txn:
+        txn.insert_item(_new_item(dev, session, long, "a" * 64), state="stored", durable_at=T0)
+        txn.insert_item(_new_item(dev, session, neighbour, "a" * 64), state="stored",
+                        durable_at=T0)  # fmt: skip
+    with catalog.write() as txn, pytest.raises(AlreadyExists):
+        txn.insert_item(_new_item(dev, session, long, "a" * 64), state="stored", durable_at=T0)
+    with catalog.read() as txn:
+        [item] = txn.items_at_path(dev, long)
+        assert item.original_path == long
+        assert [i.original_path for i in txn.items_at_path(dev, neighbour)] == [neighbour]
+        assert txn.items_at_path(dev, long[:-1]) == []
+
+
+def _catalog_at(url: str, revision: str) -> Engine:
+    engine = make_engine(url)
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    return engine
+
+
+def test_the_path_digest_migration_fills_every_item_and_keeps_what_points_at_them(
+    catalog_url: str,
+) -> None:
+    """0016 on a catalog of one batch and one item more: every item gets its path's digest,
+    the (device, path, sha256) rule holds on the digest, a derivative still points at its
+    item, and SQLite's foreign keys are checked and on again after the table was rebuilt."""
+    batch = ScriptDirectory.from_config(_alembic_config()).get_revision("0016").module.BATCH
+    paths = [b"DCIM/\xff\xfeclip.mp4"] + [f"DCIM/{i:05d}.MP4".encode() for i in range(batch)]
+    naive = T0.replace(tzinfo=None)
+    engine = _catalog_at(catalog_url, "0015")
+    try:  # a fresh catalog: every first row's id is 1, the items' ids follow ``paths``
+        with engine.begin() as conn:
+            t = MetaData()
+            t.reflect(conn, only=["device", "dock", "dock_session", "evidence_item",
+                                  "derived_media"])  # fmt: skip
+            conn.execute(t.tables["device"].insert(), {
+                "serial": "S1", "kind": "k", "vendor": "", "model": "", "profile": "",
+                "registered": True, "created_at": naive,
+            })  # fmt: skip
+            conn.execute(t.tables["dock"].insert(), {
+                "name": "d1", "host": "h", "public_key": b"k" * 32, "key_name": "d1",
+                "created_at": naive,
+            })  # fmt: skip
+            conn.execute(t.tables["dock_session"].insert(), {
+                "dock_id": 1, "device_id": 1, "source": "/x", "started_at": naive,
+            })  # fmt: skip
+            conn.execute(t.tables["evidence_item"].insert(), [
+                {"sha256": "a" * 64, "size": 10, "device_id": 1, "session_id": 1,
+                 "original_path": p, "original_path_display": p.decode("utf-8", "replace"),
+                 "source_mtime_ns": 1, "state": "stored", "acquired_at": naive,
+                 "confidentiality": "none", "flags": "", "probe_errors": ""}
+                for p in paths
+            ])  # fmt: skip
+            conn.execute(t.tables["derived_media"].insert(), {
+                "item_id": 1, "kind": "thumbnail", "sha256": "d" * 64, "size": 1, "params": "",
+                "created_at": naive,
+            })  # fmt: skip
+    finally:
+        engine.dispose()
+    catalog = Catalog.open(catalog_url)
+    try:
+        with catalog.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT original_path, original_path_sha256 FROM evidence_item")
+            ).all()
+            assert len(rows) == len(paths)
+            assert all(bytes(d) == hashlib.sha256(bytes(p)).digest() for p, d in rows)
+            assert conn.execute(text("SELECT item_id FROM derived_media")).all() == [(1,)]
+            if catalog_url.startswith("sqlite"):
+                assert conn.execute(text("PRAGMA foreign_key_check")).all() == []
+                assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert diff == []
+        with catalog.write() as txn:
+            with pytest.raises(AlreadyExists):
+                txn.insert_item(_new_item(1, 1, paths[0], "a" * 64), state="stored",
+                                durable_at=T0)  # fmt: skip
+            txn.insert_item(_new_item(1, 1, paths[0], "b" * 64), state="stored", durable_at=T0)
+        with catalog.read() as txn:
+            found = txn.items_at_path(1, paths[0])
+        assert sorted((i.sha256[0], i.id == 1) for i in found) == [("a", True), ("b", False)]
+    finally:
+        catalog.close()
+
+
+@pytest.mark.postgres
+def test_a_write_the_database_refuses_for_good_is_not_called_unavailable(pg_admin: str) -> None:
+    """An index entry beyond PostgreSQL's btree limit (40,000 characters of random flags in
+    ix_item_flags): CatalogRefused, which nobody waits out, not CatalogUnavailable."""
+    with fresh_database(pg_admin) as url:
+        catalog = Catalog.open(url)
+        try:
+            dev, session = _device_and_session(catalog)
+            flag = random.Random(54).randbytes(20000).hex()
+            new = _new_item(dev, session, b"DCIM/A.MP4", "a" * 64)
+            big = replace(new, facts=MediaFacts(flags=(flag,)))
+            with pytest.raises(CatalogRefused) as err, catalog.write() as txn:
+                txn.insert_item(big, state="stored", durable_at=T0)
+            assert err.value.code == "catalog-refused"
+            assert not isinstance(err.value, CatalogUnavailable)
+            with catalog.read() as txn:
+                assert txn.items_at_path(dev, b"DCIM/A.MP4") == []
+        finally:
+            catalog.close()
 
 
 def test_missing_records_say_how_to_fix(catalog: Catalog) -> None:

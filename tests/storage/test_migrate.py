@@ -23,7 +23,7 @@ from sqlalchemy import select, text
 
 from ingest.dock.status import write_status
 from storage.catalog.migrate import CatalogMove, MigrateRefused, catalog_tables, table_counts
-from storage.catalog.models import Base
+from storage.catalog.models import Base, path_digest
 from storage.catalog.session import Catalog
 from storage.records import Event
 from support.pg import fresh_database
@@ -295,14 +295,16 @@ def _odd_values(url: str) -> None:
                 conn.execute(
                     text(
                         "INSERT INTO evidence_item (id, sha256, size, device_id, officer_id, "
-                        "session_id, original_path, original_path_display, source_mtime_ns, "
-                        "state, acquired_at, durable_at, confidentiality, duration_s, gps_lat, "
-                        "gps_lon, flags, probe_errors) VALUES (:id, :sha, :size, :dev, NULL, "
-                        ":ses, :path, :disp, :mtime, 'stored', :t, NULL, 'none', :dur, :lat, "
-                        ":lon, '', '')"
+                        "session_id, original_path, original_path_sha256, "
+                        "original_path_display, source_mtime_ns, state, acquired_at, "
+                        "durable_at, confidentiality, duration_s, gps_lat, gps_lon, flags, "
+                        "probe_errors) VALUES (:id, :sha, :size, :dev, NULL, :ses, :path, "
+                        ":digest, :disp, :mtime, 'stored', :t, NULL, 'none', :dur, :lat, :lon, "
+                        "'', '')"
                     ),
                     {"id": i * 3, "sha": f"{i:064x}", "size": 2**62 + i, "dev": dev.id,
-                     "ses": session, "path": b"\xff\x00\xfe/" + bytes([i]), "disp": "路径/\\xff",
+                     "ses": session, "path": b"\xff\x00\xfe/" + bytes([i]),
+                     "digest": path_digest(b"\xff\x00\xfe/" + bytes([i])), "disp": "路径/\\xff",
                      "mtime": -(2**63) + i, "t": "2026-11-26 01:02:03.456789",
                      "dur": 0.1 * i, "lat": 1e-300 * i, "lon": -179.99999999999997},
                 )  # fmt: skip
