@@ -40,7 +40,8 @@ def _extract(tmp_path: Path) -> Catalog:
     pot = tmp_path / "evidock.pot"
     subprocess.run(
         [sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F", "babel.cfg",
-         "-k", "n_:1,2", "-k", "p_:1c,2", "-k", "NP_:1c,2", "--no-location", "-o", str(pot), *SOURCES],
+         "-k", "n_:1,2", "-k", "p_:1c,2", "-k", "NP_:1c,2", "--no-location", "-o", str(pot),
+         *SOURCES],
         cwd=ROOT, check=True,
     )  # fmt: skip
     with pot.open("rb") as f:
@@ -80,9 +81,7 @@ def test_every_message_in_the_source_has_its_chinese(tmp_path: Path) -> None:
 def test_the_catalog_holds_no_message_the_source_no_longer_has(tmp_path: Path) -> None:
     """A stale translation is dead weight that a reviewer would still read."""
     source = {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in _extract(tmp_path)}
-    stale = [
-        m.id for m in _catalog() if m.id and (m.context, _ids(m.id)[0]) not in source
-    ]
+    stale = [m.id for m in _catalog() if m.id and (m.context, _ids(m.id)[0]) not in source]
     assert not stale, f"stale entries (make locale drops them): {stale[:20]}"
 
 
