@@ -456,6 +456,7 @@ class Transaction:
                 ItemRow.original_path_sha256 == path_digest(original_path),
                 ItemRow.original_path == original_path,
             )
+            .order_by(ItemRow.id)  # oldest first, as the reasons list them
         )
         return [self._item(i) for i in rows]
 
