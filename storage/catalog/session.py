@@ -451,7 +451,8 @@ class Transaction:
         """The device's items filed under exactly this path: found through the index on the
         path's digest, then compared in full."""
         rows = self.s.scalars(
-            select(ItemRow).where(
+            select(ItemRow)
+            .where(
                 ItemRow.device_id == device_id,
                 ItemRow.original_path_sha256 == path_digest(original_path),
                 ItemRow.original_path == original_path,
