@@ -159,18 +159,6 @@ CONTENT = frozenset(
 )
 """Actions that show media, metadata or custody: restricted levels narrow them."""
 
-ROLE_NAMES: Mapping[Role, tuple[str, str]] = {
-    Role.OFFICER: ("执法人员", "officers"),
-    Role.CUSTODIAN: ("证据保管员", "custodians"),
-    Role.REVIEWER: ("审核人", "reviewers"),
-    Role.APPROVER: ("批准人", "approvers"),
-    Role.SUPERVISOR: ("主管", "supervisors"),
-    Role.AUDITOR: ("审计员", "auditors"),
-    Role.ADMIN: ("系统管理员", "administrators"),
-}
-"""(Chinese, English) as ``evidock person list`` prints them (ingest.cli.people), until it says
-``role_name``: what the console and the refusals say goes through the catalog below."""
-
 ROLE_LABELS: Mapping[Role, str] = {
     Role.OFFICER: N_("officer"),
     Role.CUSTODIAN: N_("evidence custodian"),
