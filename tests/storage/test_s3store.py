@@ -281,7 +281,7 @@ def test_rotten_local_copy_is_refused_before_anything_is_sent(
 ) -> None:
     """A local copy that no longer hashes to its sha256 is not uploaded under that name."""
     ev = evidence(tmp_path, SMALL)
-    ev.path.write_bytes(b"\x00" + ev.data[1:])  # one byte rotted
+    ev.path.write_bytes(bytes([ev.data[0] ^ 0xFF]) + ev.data[1:])  # one byte rotted
     with calls(store) as ops, pytest.raises(S3IntegrityError, match="nothing was sent"):
         put(store, ev)
     assert "PutObject" not in ops
@@ -293,7 +293,7 @@ def test_rotten_local_copy_aborts_the_multipart_upload_and_leaves_nothing(
 ) -> None:
     """In parts the digest is known only at the end: the upload is aborted, nothing made."""
     ev = evidence(tmp_path, LARGE)
-    ev.path.write_bytes(ev.data[:-1] + b"\x00")
+    ev.path.write_bytes(ev.data[:-1] + bytes([ev.data[-1] ^ 0xFF]))
     key = store.original_key(ev.sha256)
     with calls(store) as ops, pytest.raises(S3IntegrityError, match="aborted"):
         put(store, ev)
