@@ -20,7 +20,10 @@ from typing import Any
 
 from bench.common import Options, fs_type, pick_base
 
-PARTS = ("ingest", "photos", "log", "verify", "overdue", "proxy", "appends", "export", "search")
+PARTS = (
+    "ingest", "photos", "log", "verify", "overdue", "proxy", "appends", "export", "search",
+    "idle", "rss",
+)  # fmt: skip
 
 
 def _runner(part: str) -> Callable[[Options], dict[str, Any]]:
@@ -52,6 +55,14 @@ def _runner(part: str) -> Callable[[Options], dict[str, Any]]:
         from bench import search
 
         return search.run
+    if part == "idle":  # issue 19: an idle dock's CPU and wake-ups
+        from bench import idle
+
+        return idle.run
+    if part == "rss":  # issue 19: peak RSS of an ingest, 1 file vs 10,000
+        from bench import rss
+
+        return rss.run
     if part == "appends":  # issue 9: concurrent writers on PostgreSQL
         from bench import appends
 
