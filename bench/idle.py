@@ -7,8 +7,9 @@ window of ``--size`` seconds (default 60, 10 with --quick; the issue asks for 10
 
 - CPU: utime + stime + cutime + cstime from /proc/PID/stat, as a fraction of one core (clock
   ticks; the run-time sum of /proc/PID/task/*/schedstat gives the same to the nanosecond);
-- wake-ups: voluntary + involuntary context switches of all its threads
-  (/proc/PID/task/*/status), per second, and per thread for the dock as systemd runs it.
+- wake-ups: voluntary context switches of all its threads (/proc/PID/task/*/status: a thread
+  that blocked and was woken), per second, and per thread for the dock as systemd runs it;
+  involuntary ones (preemptions, more of them on a busy machine) are counted apart.
 
 Baseline in the same window: a Python interpreter that only sleeps. Docks measured side by
 side (each variant switches one source of wake-ups off, so their differences attribute them):
@@ -44,24 +45,25 @@ SETTLE_S = 3.0  # after READY: the worker's first claim, the first status write
 class Sample:
     ticks: int  # utime + stime + cutime + cstime
     run_ns: int  # sum of the threads' schedstat run time
-    switches: dict[int, int]  # per thread: voluntary + involuntary context switches
+    switches: dict[int, int]  # per thread: voluntary context switches (wake-ups)
+    preempted: int  # involuntary context switches of all threads
 
 
 def sample(pid: int) -> Sample:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime (fields 14-17)
-    run_ns, switches = 0, {}
+    run_ns, switches, preempted = 0, {}, 0
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             run_ns += int((task / "schedstat").read_text().split()[0])
-            n = 0
             for line in (task / "status").read_text().splitlines():
-                if "ctxt_switches:" in line:
-                    n += int(line.split()[1])
-            switches[int(task.name)] = n
+                if line.startswith("voluntary_ctxt_switches:"):
+                    switches[int(task.name)] = int(line.split()[1])
+                elif line.startswith("nonvoluntary_ctxt_switches:"):
+                    preempted += int(line.split()[1])
         except (FileNotFoundError, ProcessLookupError):
             continue  # a thread that ended between the listing and the read
-    return Sample(ticks=ticks, run_ns=run_ns, switches=switches)
+    return Sample(ticks=ticks, run_ns=run_ns, switches=switches, preempted=preempted)
 
 
 class NotifySocket:
@@ -204,19 +206,22 @@ def _report(
         cpu_ns = (a.run_ns - b.run_ns) / 1e9 / wall
         per_thread = {t: (a.switches[t] - b.switches.get(t, 0)) / wall for t in a.switches}
         wakeups = sum(per_thread.values())
+        preempted = (a.preempted - b.preempted) / wall
         msgs = notifies[name].between(t0, t1) if name in notifies else []
         pings = sum("WATCHDOG=1" in m for m in msgs)
         threads = sorted(per_thread.values(), reverse=True)
         out[name] = {"cpu_fraction": cpu, "cpu_fraction_schedstat": cpu_ns,
                      "wakeups_per_s": wakeups, "threads": len(a.switches),
+                     "preemptions_per_s": preempted,
                      "notify_messages": len(msgs), "watchdog_pings": pings,
                      "per_thread_wakeups_per_s": threads}  # fmt: skip
         rows.append([name, f"{cpu * 100:.3f} %", f"{cpu_ns * 100:.3f} %", f"{wakeups:.2f}",
-                     len(a.switches), f"{len(msgs)} ({pings} WATCHDOG)"])  # fmt: skip
-    print(table(f"idle for {wall:.0f} s: CPU (fraction of one core) and wake-ups (context "
-                f"switches of all threads) per second; load {load[0]} -> {load[1]}",
-                ["process", "CPU (ticks)", "CPU (schedstat)", "wake-ups/s", "threads",
-                 "notify msgs"], rows))  # fmt: skip
+                     f"{preempted:.2f}", len(a.switches),
+                     f"{len(msgs)} ({pings} WATCHDOG)"])  # fmt: skip
+    print(table(f"idle for {wall:.0f} s: CPU (fraction of one core) and wake-ups (voluntary "
+                f"context switches of all threads) per second; load {load[0]} -> {load[1]}",
+                ["process", "CPU (ticks)", "CPU (schedstat)", "wake-ups/s", "preempted/s",
+                 "threads", "notify msgs"], rows))  # fmt: skip
     base = out[base_name]
     main = out[VARIANTS[0][0]]
     spread = ", ".join(f"{x:.2f}" for x in main["per_thread_wakeups_per_s"] if x > 0)
