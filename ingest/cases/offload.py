@@ -22,6 +22,7 @@ from ingest.cases.compliance import (
     judge,
     offload_check,
 )
+from ingest.cases.steps import CaseStep, OnStep, step_hook
 from ingest.config import Settings
 from ingest.context import Context
 from ingest.errors import UsageError
@@ -173,8 +174,11 @@ def excuse(
     reason: str,
     returned_at: datetime | None,
     actor: str,
+    on_step: OnStep | None = None,
 ) -> ExcuseOutcome:
-    """Excuse late items (or every late item of a dock session) with a reason (Art. 28)."""
+    """Excuse late items (or every late item of a dock session) with a reason (Art. 28).
+    ``on_step`` sees ``CaseStep.EXCUSE`` before the commit (default: the fault tests' hook,
+    ``ingest.cases.steps``)."""
     if not reason.strip():
         raise UsageError(
             _("an excuse needs a reason"), hint=_("Say why: --reason 'field work at ...'")
@@ -246,6 +250,7 @@ def excuse(
                     "Excuses are for items offloaded after the deadline; see 'evidock overdue'."
                 ),
             )
+        (on_step or step_hook(ctx.settings))(CaseStep.EXCUSE)
     return ExcuseOutcome(granted=tuple(granted), refused=tuple(refused))
 
 
