@@ -206,9 +206,15 @@ def excuse(
             item_ids = ops.session_items(session_id)
         acquired = {i: txn.item(i).acquired_at for i in item_ids}  # NotFound when missing
         checks = measure(txn, ctx, item_ids, actor=actor)
+        held = ops.excuses(item_ids, at=now)
         for item_id in item_ids:
             check = checks[item_id]
             why_not = _why_not(check, acquired[item_id], returned_at, now=now, limit=limit)
+            if any(x.reason == reason and x.returned_at == returned_at
+                   for x in held.get(item_id, ())):  # fmt: skip
+                # the same excuse again: a rerun after an outage that hid the first one's
+                # commit, or a second click; granted once (issue 18)
+                why_not = _("already excused for this reason")
             if why_not:
                 refused.append((item_id, why_not))
                 continue
