@@ -41,7 +41,7 @@ from verify.log.events import EventType
 from verify.log.merkle import root
 from verify.problems import Problems
 
-WRITERS = (1, 2, 4)
+WRITERS = (1, 2, 4, 8)
 BATCH = 50
 ERROR_SAMPLES = 3
 
