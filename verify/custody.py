@@ -1,7 +1,9 @@
 """Appending to the custody log inside the caller's catalog transaction.
 
 Each append takes the log's lock (the head row), chains ``prev`` to the last leaf, and stores the
-Merkle subtree hashes that the new leaf completes: O(log n) work, never a whole-tree pass.
+Merkle subtree hashes that the new leaf completes: O(log n) work, never a whole-tree pass. The
+lock is held until COMMIT, so everything that does not need the head is done before taking it,
+and the siblings the new leaf needs come with the lock (the head row keeps the tree's frontier).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class CustodyLog:
     ) -> Event:
         if type not in EVENT_TYPES:  # a str passed where the type checker was not asked
             raise ValueError(f"unknown custody event type {type!r}")
+        encoded = encode_data(data)  # before the lock: only what needs the head is under it
         head = txn.log.lock_head()
         ev = Event(
             seq=head.size,
@@ -55,12 +58,12 @@ class CustodyLog:
             item=item,
             actor=actor,
             dock=self.dock,
-            data=encode_data(data),
+            data=encoded,
             prev=head.last_leaf,
         )
         leaf = event_leaf(ev)
         txn.log.insert_event(ev)
-        txn.log.put_nodes(nodes_to_add(head.size, leaf, txn.log.read_node))
+        txn.log.put_nodes(nodes_to_add(head.size, leaf, txn.log.sibling))
         txn.log.set_head(LogHead(size=head.size + 1, last_leaf=leaf.hex()))
         logger.debug("custody event seq=%d type=%s item=%s", ev.seq, type, item)
         return ev

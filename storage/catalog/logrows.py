@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Connection, TextClause, and_, func, insert, or_, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -20,6 +20,8 @@ from storage import records as r
 from storage.catalog.models import CheckpointRow, CustodyEventRow, DockRow, LogHeadRow, LogNodeRow
 
 GENESIS = "0" * 64
+ONE_STATEMENT_ROWS = 1000
+"""Events + nodes written in one statement at most (8 parameters an event: 8,000)."""
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -42,17 +44,25 @@ class LogRows:
         self.s = session
         self._head: r.LogHead | None = None
         self._nodes: dict[tuple[int, int], bytes] = {}
+        # the frontier of the locked head's tree, by (level, idx): what appends read
+        self._frontier: dict[tuple[int, int], bytes] = {}
         # appends of this transaction, written in one statement per table by flush()
         self._new_events: list[dict[str, Any]] = []
         self._new_nodes: list[dict[str, Any]] = []
         self._head_dirty = False
 
     def lock_head(self) -> r.LogHead:
-        """Take the append lock (row lock on PostgreSQL; the write transaction on SQLite)."""
+        """Take the append lock (row lock on PostgreSQL; the write transaction on SQLite).
+
+        The same statement reads the tree's frontier kept in the head row, so appends read
+        no node while they hold the lock; a frontier that does not belong to this head (none
+        yet, or a head rewritten by anything but an append) is read from the nodes instead."""
         if self._head is not None:
             return self._head
         conn = self.s.connection()
-        q = select(LogHeadRow.size, LogHeadRow.last_leaf).where(LogHeadRow.id == 1)
+        q = select(LogHeadRow.size, LogHeadRow.last_leaf, LogHeadRow.frontier).where(
+            LogHeadRow.id == 1
+        )
         row = conn.execute(q.with_for_update()).first()
         if row is None:
             # Writers starting on a new catalog race to create the head row: the loser's
@@ -65,7 +75,41 @@ class LogRows:
                 pass
             row = conn.execute(q.with_for_update()).one()
         self._head = r.LogHead(size=row.size, last_leaf=row.last_leaf)
+        hashes = unpack_frontier(row.frontier, row.size, row.last_leaf)
+        if hashes is None:
+            self._frontier = self._read_frontier(row.size)
+        else:
+            self._frontier = dict(zip(frontier_positions(row.size), hashes, strict=True))
         return self._head
+
+    def _read_frontier(self, size: int) -> dict[tuple[int, int], bytes]:
+        """The stored frontier nodes of the tree of ``size`` leaves (those missing are left
+        out: an append that needs one fails in ``read_node`` as before)."""
+        positions = frontier_positions(size)
+        if not positions:
+            return {}
+        q = select(LogNodeRow.level, LogNodeRow.idx, LogNodeRow.hash).where(
+            or_(*(and_(LogNodeRow.level == lv, LogNodeRow.idx == ix) for lv, ix in positions))
+        )
+        return {(int(lv), int(ix)): bytes(h) for lv, ix, h in self.s.connection().execute(q)}
+
+    def sibling(self, level: int, idx: int) -> bytes:
+        """A node an append of this transaction needs (see ``lock_head``): from memory when
+        the frontier or this transaction has it, else read."""
+        known = self._nodes.get((level, idx)) or self._frontier.get((level, idx))
+        return known if known is not None else self.read_node(level, idx)
+
+    def _new_frontier(self) -> bytes | None:
+        """The frontier of the head this transaction leaves, packed; None when one of its
+        nodes is unknown here (the next append reads them)."""
+        assert self._head is not None
+        hashes = []
+        for pos in frontier_positions(self._head.size):
+            h = self._nodes.get(pos) or self._frontier.get(pos)
+            if h is None:
+                return None
+            hashes.append(h)
+        return pack_frontier(self._head.size, self._head.last_leaf, hashes)
 
     def head(self) -> r.LogHead:
         if self._head is not None:
@@ -88,6 +132,21 @@ class LogRows:
             return
         self.s.flush()  # rows the events refer to (items) go first
         conn = self.s.connection()
+        if self._head_dirty and self._head is not None and self._one_statement(conn):
+            # PostgreSQL: events, nodes and head in one statement, one round trip under the
+            # append lock instead of three (issue 19: the lock is held until COMMIT)
+            params: dict[str, Any] = {
+                "size": self._head.size,
+                "last_leaf": self._head.last_leaf,
+                "frontier": self._new_frontier(),
+            }
+            for i, ev in enumerate(self._new_events):
+                params.update({f"e{i}_{k}": v for k, v in ev.items()})
+            for i, node in enumerate(self._new_nodes):
+                params.update({f"n{i}_{k}": v for k, v in node.items()})
+            conn.execute(_append_statement(len(self._new_events), len(self._new_nodes)), params)
+            self._new_events, self._new_nodes, self._head_dirty = [], [], False
+            return
         if self._new_events:
             conn.execute(insert(CustodyEventRow), self._new_events)
             self._new_events = []
@@ -98,9 +157,19 @@ class LogRows:
             conn.execute(
                 update(LogHeadRow)
                 .where(LogHeadRow.id == 1)
-                .values(size=self._head.size, last_leaf=self._head.last_leaf)
+                .values(
+                    size=self._head.size,
+                    last_leaf=self._head.last_leaf,
+                    frontier=self._new_frontier(),
+                )
             )
         self._head_dirty = False
+
+    def _one_statement(self, conn: Connection) -> bool:
+        """Whether this flush fits one statement: PostgreSQL (data-modifying CTEs; SQLite
+        has none) and few enough rows to stay far below its 65,535 bind parameters."""
+        rows = len(self._new_events) + len(self._new_nodes)
+        return conn.dialect.name == "postgresql" and rows <= ONE_STATEMENT_ROWS
 
     def read_node(self, level: int, idx: int) -> bytes:
         cached = self._nodes.get((level, idx))
@@ -273,6 +342,67 @@ class LogRows:
         """How many nodes are stored at each level."""
         q = select(LogNodeRow.level, func.count()).group_by(LogNodeRow.level)
         return {int(level): int(n) for level, n in self.s.execute(q)}
+
+
+def frontier_positions(size: int) -> list[tuple[int, int]]:
+    """``(level, idx)`` of the perfect subtrees that make up a tree of ``size`` leaves,
+    largest first: one per 1-bit of ``size``."""
+    return [
+        (level, (size >> level) - 1)
+        for level in reversed(range(size.bit_length()))
+        if size >> level & 1
+    ]
+
+
+def pack_frontier(size: int, last_leaf: str, hashes: list[bytes]) -> bytes:
+    """The head row's ``frontier``: size and last leaf of the tree it belongs to, then its
+    subtree hashes (``frontier_positions`` order)."""
+    return size.to_bytes(8, "big") + bytes.fromhex(last_leaf) + b"".join(hashes)
+
+
+def unpack_frontier(blob: bytes | None, size: int, last_leaf: str) -> list[bytes] | None:
+    """The subtree hashes of a packed frontier, or None unless it belongs to exactly this
+    head (written by an append that left this size and this last leaf)."""
+    if blob is None:
+        return None
+    blob = bytes(blob)
+    count = size.bit_count()
+    if (
+        len(blob) != 40 + 32 * count
+        or blob[:8] != size.to_bytes(8, "big")
+        or blob[8:40].hex() != last_leaf
+    ):
+        return None
+    return [blob[40 + 32 * i : 72 + 32 * i] for i in range(count)]
+
+
+_EVENT_KEYS = ("seq", "time", "type", "item_id", "actor", "dock", "data", "prev")
+_NODE_KEYS = ("level", "idx", "hash")
+
+
+@functools.lru_cache(maxsize=256)
+def _append_statement(events: int, nodes: int) -> TextClause:
+    """One PostgreSQL statement that inserts ``events`` events and ``nodes`` tree nodes and
+    moves the head (parameters ``e<i>_<column>``, ``n<i>_<column>``, ``size``, ``last_leaf``,
+    ``frontier``).
+    Plain text, kept per shape: SQLAlchemy does not cache multi-row INSERTs in CTEs, and
+    compiling one costs more than the rest of an append."""
+
+    def rows(prefix: str, n: int, keys: tuple[str, ...]) -> str:
+        return ", ".join("(" + ", ".join(f":{prefix}{i}_{k}" for k in keys) + ")" for i in range(n))
+
+    ctes = []
+    if events:
+        cols = ", ".join(_EVENT_KEYS)
+        ctes.append(
+            f"ev AS (INSERT INTO custody_event ({cols}) VALUES {rows('e', events, _EVENT_KEYS)})"
+        )
+    if nodes:
+        cols = ", ".join(_NODE_KEYS)
+        ctes.append(f"nd AS (INSERT INTO log_node ({cols}) VALUES {rows('n', nodes, _NODE_KEYS)})")
+    with_ = f"WITH {', '.join(ctes)} " if ctes else ""
+    head = "UPDATE log_head SET size = :size, last_leaf = :last_leaf, frontier = :frontier"
+    return text(with_ + head + " WHERE id = 1")
 
 
 def _event(row: CustodyEventRow) -> r.Event:

@@ -289,6 +289,9 @@ class LogHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     size: Mapped[int] = mapped_column(BigInteger)
     last_leaf: Mapped[str] = mapped_column(String(64))
+    # size (8 bytes) + last leaf (32) + the tree's perfect subtree hashes, largest first:
+    # what the next append needs, read with the lock (logrows.pack_frontier)
+    frontier: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class CheckpointRow(Base):
