@@ -49,6 +49,7 @@ from ingest.pipeline.docking import (
 from ingest.pipeline.facts import derive_facts
 from ingest.pipeline.identity import claimed_elsewhere, folder_serial, identify
 from ingest.pipeline.known import already, collision
+from ingest.pipeline.overlap import Done, Overlap
 from ingest.pipeline.record import record_item
 from ingest.pipeline.results import (
     ABANDONED,
@@ -199,15 +200,22 @@ def ingest_device(
                         timeout_s=ctx.settings.probe.timeout_s,
                     )
                 )
+            overlap = stack.enter_context(Overlap())  # a file recorded while the next is copied
+
+            def done(result: FileResult) -> None:
+                nonlocal outcome
+                _emit(run, result, on_file)
+                if result.result == ABANDONED or (result.result == FAILED and not root.exists()):
+                    outcome = OUTCOME_INTERRUPTED  # stopping, or the device was pulled out
+
             for entry in media:
                 if stop is not None and stop.is_set():
                     outcome = OUTCOME_INTERRUPTED
                     break
-                result = _one_file(run, root_fd, entry, probe)
-                _emit(run, result, on_file)
-                if result.result == ABANDONED or (result.result == FAILED and not root.exists()):
-                    outcome = OUTCOME_INTERRUPTED  # stopping, or the device was pulled out
+                _one_file(run, root_fd, entry, probe, overlap, done)
+                if outcome == OUTCOME_INTERRUPTED:
                     break
+            overlap.settle()
         if wipe and outcome == OUTCOME_COMPLETE:
             _wipe(run, root_fd, media)
     finally:
@@ -331,7 +339,12 @@ def _free(run: _Run) -> int:
     return (run.free_bytes or run.ctx.store.free_bytes)()
 
 
-def _one_file(run: _Run, root_fd: int, entry: FileEntry, probe: MediaProbe) -> FileResult:
+def _one_file(
+    run: _Run, root_fd: int, entry: FileEntry, probe: MediaProbe, overlap: Overlap, done: Done
+) -> None:
+    """Copy, probe and file ``entry``, then hand its record to ``overlap`` (pipeline.overlap);
+    a file that ends here (already stored, no room, failed, abandoned) waits for the record in
+    flight first, so results and custody events keep the device's order."""
     ctx, docking = run.ctx, run.docking
     with ctx.catalog.read() as txn:
         earlier = txn.items_at_path(docking.device.id, entry.path)
@@ -341,7 +354,7 @@ def _one_file(run: _Run, root_fd: int, entry: FileEntry, probe: MediaProbe) -> F
             known = already(src, earlier, cancel=run.cancel) if earlier else None
             if known is not None:
                 run.verified[entry.path] = known.verified
-                return FileResult(
+                _ended(overlap, done, FileResult(
                     path=entry.display,
                     result=ALREADY,
                     item=known.item.id,
@@ -349,10 +362,14 @@ def _one_file(run: _Run, root_fd: int, entry: FileEntry, probe: MediaProbe) -> F
                     size=known.item.size,
                     flags=known.item.facts.flags,
                     raw_path=entry.path,
-                )
+                ))  # fmt: skip
+                return
             free = _free(run)
             if not space.fits(entry.size, free, run.margin):
-                return no_space(ctx, docking, entry, space.reason(entry.size, free, run.margin))
+                overlap.settle()
+                short = space.reason(entry.size, free, run.margin)
+                _ended(overlap, done, no_space(ctx, docking, entry, short))
+                return
             with ctx.store.staging() as staging:
                 got = acquire(
                     src, staging, cancel=run.cancel, marks=[i.size for i in earlier],
@@ -368,18 +385,36 @@ def _one_file(run: _Run, root_fd: int, entry: FileEntry, probe: MediaProbe) -> F
                 run.stage(Stage.FILED)
         finally:
             os.close(src)
-        result = record_item(
-            ctx, docking, entry, got, facts, key=filed.key, why=why,
-            claimed_serial=run.claims.get(entry.path),
-            claimed_officer=claimed_officer(run.profile, entry.display),
-        )  # fmt: skip
+    except Abandoned as e:
+        reason = str(e)
+        _ended(overlap, done, FileResult(path=entry.display, result=ABANDONED, reason=reason,
+                                         raw_path=entry.path))  # fmt: skip
+        return
+    except (DeviceError, IngestError, StorageError, OSError) as e:  # the file stays on the device
+        overlap.settle()
+        _ended(overlap, done, failed(ctx, docking, entry, e))
+        return
+
+    def record() -> FileResult:
+        try:
+            result = record_item(
+                ctx, docking, entry, got, facts, key=filed.key, why=why,
+                claimed_serial=run.claims.get(entry.path),
+                claimed_officer=claimed_officer(run.profile, entry.display),
+            )  # fmt: skip
+        except (DeviceError, IngestError, StorageError, OSError) as e:  # stays on the device
+            return failed(ctx, docking, entry, e)
         run.stage(Stage.RECORDED)
         run.verified[entry.path] = got.source
         return result
-    except Abandoned as e:
-        return FileResult(path=entry.display, result=ABANDONED, reason=str(e), raw_path=entry.path)
-    except (DeviceError, IngestError, StorageError, OSError) as e:  # the file stays on the device
-        return failed(ctx, docking, entry, e)
+
+    overlap.submit(record, done)
+
+
+def _ended(overlap: Overlap, done: Done, result: FileResult) -> None:
+    """A file that ends without a record: after the record in flight, in order."""
+    overlap.settle()
+    done(result)
 
 
 _NOT_PROBED = ProbeResult(

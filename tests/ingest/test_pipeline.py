@@ -439,7 +439,8 @@ def test_empty_files_are_stored_and_flagged_once_without_probes_or_proxy_jobs(
 
 
 def test_each_stage_of_an_ingest_is_reported_in_order(ctx: Context, tmp_path: Path) -> None:
-    """The stage hook sees the walk, the docking, every step of each new file, and the end."""
+    """The stage hook sees the walk, the docking, every step of each new file, and the end; a
+    file is recorded after it is filed, while the next one may already be copied."""
     root = tmp_path / "cam"
     root.mkdir()
     (root / "A.MP4").write_bytes(os.urandom(1000))
@@ -448,8 +449,13 @@ def test_each_stage_of_an_ingest_is_reported_in_order(ctx: Context, tmp_path: Pa
     _ingest(ctx, root, on_stage=first.append)
     again: list[str] = []
     _ingest(ctx, root, on_stage=again.append)
-    per_file = ["copied", "synced", "read-back", "probed", "filed", "recorded"]
-    assert first == ["walked", "docked", *per_file, *per_file, "closed", "checkpoint"]
+    per_file = ["copied", "synced", "read-back", "probed", "filed"]
+    unrecorded = [s for s in first if s != "recorded"]
+    assert unrecorded == ["walked", "docked", *per_file, *per_file, "closed", "checkpoint"]
+    filed = [n for n, s in enumerate(first) if s == "filed"]
+    recorded = [n for n, s in enumerate(first) if s == "recorded"]
+    assert len(recorded) == 2
+    assert filed[0] < recorded[0] and filed[1] < recorded[1] < first.index("closed")
     assert again == ["walked", "docked", "closed", "checkpoint"]  # both files already stored
 
 
