@@ -1,62 +1,78 @@
-"""Files in a pipeline: the catalog record of one file runs while the next is copied.
+"""Files in a pipeline: while one file is copied, the one before is probed and filed and the
+one before that is recorded.
 
-Recording a file (``pipeline.record``: one catalog transaction, its commit's fsync) and the
-next file's copy, fsyncs, read-back and probe wait on different things: the database and
-Python on one side, the disks and exiftool on the other. ``Overlap`` runs each record on a
-second thread while the caller goes on with the next file; at most one record is in flight,
-so on two cores both sides work at once and memory does not grow with the device.
+The three parts of a file's ingest wait on different things: the copy on the disks (writes,
+fsyncs, the read-back), the probe on exiftool and ffprobe (other processes), the record
+(``pipeline.record``: one catalog transaction and its commit's fsync) on the database and on
+Python. ``Overlap`` runs the probe and filing of each file on one thread and its record on
+another while the caller copies the next file: on two cores the three overlap, and at most
+``depth`` files are in flight after the one being copied, so memory does not grow with the
+device.
 
 What does not change (issue 19):
 
-- A file is handed over only once its bytes are filed and durable: the record is the same
-  transaction as before and commits only what is on the disk.
-- Records run one after another, in the device's order, so the custody events of a docking
-  are the same events in the same order as without the pipeline. Before the caller writes
-  anything itself (a file that failed or does not fit) it calls ``settle``: the record in
-  flight commits first.
+- Each file passes its steps in the same order (copied, synced, read-back, probed, filed,
+  recorded): it is probed from its staging copy and recorded only once filed and durable, in
+  the same transaction as before.
+- Files are probed one after another and recorded one after another, in the device's order,
+  so the custody events of a docking are the same events in the same order as without the
+  pipeline. Before the caller writes anything itself (a file that failed or does not fit) it
+  calls ``settle``: everything in flight is recorded first.
 - Results reach the caller in order, on the caller's thread (``settle`` hands each one on).
-- A crash leaves at most one committed record more than the results said and one filed object
-  or staging file that no record names yet: the state the crash tests already prove a rerun
-  recovers from (a staging file is removed, a filed object is found again by its hash).
+- A crash leaves what the crash tests already prove a rerun recovers from: staging files (the
+  rerun removes them), filed objects no record names yet (found again by their hash), and
+  records committed that no result reported yet (the rerun finds them 'already' stored).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
+from typing import TypeVar
 
 from ingest.pipeline.results import FileResult
 
 logger = logging.getLogger(__name__)
 
 Done = Callable[[FileResult], None]
+T = TypeVar("T")
+
+DEPTH = 2
+"""Files in flight behind the one being copied: one being probed and filed, one recorded."""
 
 
 class Overlap:
-    """One record at a time on a thread of its own; ``settle`` waits for it."""
+    """The probe-and-file thread and the record thread; ``settle`` waits for both."""
 
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidock-record")
-        self._pending: tuple[Future[FileResult], Done] | None = None
+    def __init__(self, *, depth: int = DEPTH) -> None:
+        self.depth = depth
+        self._probing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidock-probe")
+        self._recording = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidock-record")
+        self._pending: deque[tuple[Future[FileResult], Done]] = deque()
 
-    def submit(self, record: Callable[[], FileResult], done: Done) -> None:
-        """Record (after the one in flight) on the record thread; ``done`` gets its result on
-        the caller's thread, at the next ``settle``."""
-        self.settle()
-        self._pending = (self._pool.submit(record), done)
+    def submit(
+        self, prepare: Callable[[], T], record: Callable[[Future[T]], FileResult], done: Done
+    ) -> None:
+        """``prepare`` (probe and file) on the probe thread, then ``record`` with its future
+        (its result, or the error it raised) on the record thread; ``done`` gets the record's
+        result on the caller's thread, in order, when it is settled."""
+        prepared = self._probing.submit(prepare)
+        self._pending.append((self._recording.submit(record, prepared), done))
+        while len(self._pending) > self.depth:
+            self._settle_one()
 
-    def settle(self) -> FileResult | None:
-        """Wait for the record in flight, hand its result on, and return it (None: none was
-        in flight). An error the record did not turn into a result is raised here."""
-        if self._pending is None:
-            return None
-        future, done = self._pending
-        self._pending = None
-        result = future.result()
-        done(result)
-        return result
+    def settle(self) -> None:
+        """Wait for every file in flight and hand their results on, in order. An error a
+        record did not turn into a result is raised here."""
+        while self._pending:
+            self._settle_one()
+
+    def _settle_one(self) -> None:
+        future, done = self._pending.popleft()
+        done(future.result())
 
     def __enter__(self) -> Overlap:
         return self
@@ -68,10 +84,11 @@ class Overlap:
         tb: TracebackType | None,
     ) -> None:
         try:
-            self.settle()  # the record in flight ends and is reported, whatever happened
+            self.settle()  # what is in flight ends and is reported, whatever happened
         except Exception:
             if exc is None:
                 raise
             logger.exception("a file's record failed while the ingest was failing")
         finally:
-            self._pool.shutdown(wait=True)
+            self._probing.shutdown(wait=True)
+            self._recording.shutdown(wait=True)

@@ -22,6 +22,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -342,12 +343,14 @@ def _free(run: _Run) -> int:
 def _one_file(
     run: _Run, root_fd: int, entry: FileEntry, probe: MediaProbe, overlap: Overlap, done: Done
 ) -> None:
-    """Copy, probe and file ``entry``, then hand its record to ``overlap`` (pipeline.overlap);
-    a file that ends here (already stored, no room, failed, abandoned) waits for the record in
-    flight first, so results and custody events keep the device's order."""
+    """Copy ``entry`` into staging here, then hand it to ``overlap`` (pipeline.overlap) to be
+    probed and filed, then recorded; a file that ends here (already stored, no room, failed,
+    abandoned) waits for those in flight first, so results and custody events keep the
+    device's order."""
     ctx, docking = run.ctx, run.docking
     with ctx.catalog.read() as txn:
         earlier = txn.items_at_path(docking.device.id, entry.path)
+    staging_held = contextlib.ExitStack()  # the staging file, until it is filed
     try:
         src = open_file(root_fd, entry)
         try:
@@ -370,45 +373,58 @@ def _one_file(
                 short = space.reason(entry.size, free, run.margin)
                 _ended(overlap, done, no_space(ctx, docking, entry, short))
                 return
-            with ctx.store.staging() as staging:
+            with staging_held:
+                staging = staging_held.enter_context(ctx.store.staging())
                 got = acquire(
                     src, staging, cancel=run.cancel, marks=[i.size for i in earlier],
                     on_stage=run.stage,
                 )  # fmt: skip
-                facts = _facts(run, entry, got, probe, staging)
-                run.stage(Stage.PROBED)
-                flags, why = collision(earlier, got)
-                facts = replace(facts, flags=facts.flags + flags)
-                if entry.path in run.claims:  # its name claims another device (issue 23)
-                    facts = replace(facts, flags=(*facts.flags, FLAG_SERIAL_MISMATCH))
-                filed = ctx.store.file(staging, got.sha256, got.size)
-                run.stage(Stage.FILED)
+                staging_held = staging_held.pop_all()  # now the probe thread's to close
         finally:
             os.close(src)
     except Abandoned as e:
+        staging_held.close()
         reason = str(e)
         _ended(overlap, done, FileResult(path=entry.display, result=ABANDONED, reason=reason,
                                          raw_path=entry.path))  # fmt: skip
         return
-    except (DeviceError, IngestError, StorageError, OSError) as e:  # the file stays on the device
+    except _FAILURES as e:  # the file stays on the device
+        staging_held.close()
         overlap.settle()
         _ended(overlap, done, failed(ctx, docking, entry, e))
         return
 
-    def record() -> FileResult:
+    def probe_and_file() -> tuple[MediaFacts, str, str | None]:
+        with staging_held:
+            facts = _facts(run, entry, got, probe, staging)
+            run.stage(Stage.PROBED)
+            flags, why = collision(earlier, got)
+            facts = replace(facts, flags=facts.flags + flags)
+            if entry.path in run.claims:  # its name claims another device (issue 23)
+                facts = replace(facts, flags=(*facts.flags, FLAG_SERIAL_MISMATCH))
+            filed = ctx.store.file(staging, got.sha256, got.size)
+            run.stage(Stage.FILED)
+        return facts, filed.key, why
+
+    def record(prepared: Future[tuple[MediaFacts, str, str | None]]) -> FileResult:
         try:
+            facts, key, why = prepared.result()
             result = record_item(
-                ctx, docking, entry, got, facts, key=filed.key, why=why,
+                ctx, docking, entry, got, facts, key=key, why=why,
                 claimed_serial=run.claims.get(entry.path),
                 claimed_officer=claimed_officer(run.profile, entry.display),
             )  # fmt: skip
-        except (DeviceError, IngestError, StorageError, OSError) as e:  # stays on the device
+        except _FAILURES as e:  # the file stays on the device
             return failed(ctx, docking, entry, e)
         run.stage(Stage.RECORDED)
         run.verified[entry.path] = got.source
         return result
 
-    overlap.submit(record, done)
+    overlap.submit(probe_and_file, record, done)
+
+
+_FAILURES = (DeviceError, IngestError, StorageError, OSError)
+"""Errors that leave a file on the device, recorded as failed (the docking goes on)."""
 
 
 def _ended(overlap: Overlap, done: Done, result: FileResult) -> None:
