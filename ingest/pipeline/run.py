@@ -38,7 +38,7 @@ from ingest.media.kinds import FLAG_EMPTY
 from ingest.media.probe import MediaProbe, ProbeResult, ToolOutput
 from ingest.media.sniff import Sniffed
 from ingest.pipeline import space
-from ingest.pipeline.acquire import Abandoned, Acquired, SourceStat, acquire
+from ingest.pipeline.acquire import Abandoned, Acquired, SourceStat, begin
 from ingest.pipeline.docking import (
     Docking,
     failed,
@@ -375,7 +375,7 @@ def _one_file(
                 return
             with staging_held:
                 staging = staging_held.enter_context(ctx.store.staging())
-                got = acquire(
+                copied = begin(
                     src, staging, cancel=run.cancel, marks=[i.size for i in earlier],
                     on_stage=run.stage,
                 )  # fmt: skip
@@ -394,8 +394,9 @@ def _one_file(
         _ended(overlap, done, failed(ctx, docking, entry, e))
         return
 
-    def probe_and_file() -> tuple[MediaFacts, str, str | None]:
+    def probe_and_file() -> tuple[Acquired, MediaFacts, str, str | None]:
         with staging_held:
+            got = copied.finish()  # the read-back of the last range, while the next file copies
             facts = _facts(run, entry, got, probe, staging)
             run.stage(Stage.PROBED)
             flags, why = collision(earlier, got)
@@ -404,11 +405,11 @@ def _one_file(
                 facts = replace(facts, flags=(*facts.flags, FLAG_SERIAL_MISMATCH))
             filed = ctx.store.file(staging, got.sha256, got.size)
             run.stage(Stage.FILED)
-        return facts, filed.key, why
+        return got, facts, filed.key, why
 
-    def record(prepared: Future[tuple[MediaFacts, str, str | None]]) -> FileResult:
+    def record(prepared: Future[tuple[Acquired, MediaFacts, str, str | None]]) -> FileResult:
         try:
-            facts, key, why = prepared.result()
+            got, facts, key, why = prepared.result()
             result = record_item(
                 ctx, docking, entry, got, facts, key=key, why=why,
                 claimed_serial=run.claims.get(entry.path),
