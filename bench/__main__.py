@@ -1,6 +1,9 @@
-"""``python -m bench [ingest] [photos] [log] [verify] [overdue] [proxy] [search] [--quick]
-[--dir DIR] [--size N ...]``; all parts by default. ``appends``: custody-log appends with 1,
-2, 4 writers on PostgreSQL. ``search``: the console's item search (issue 16).
+"""``python -m bench [ingest] [photos] [log] [verify] [overdue] [proxy] [search] [idle] [rss]
+[--quick] [--dir DIR] [--size N ...]``; all parts by default. ``appends``: custody-log appends
+with 1, 2, 4, 8 writers on PostgreSQL. ``search``: the console's item search (issue 16).
+``idle``: CPU and wake-ups of an idle dock (``--size SECONDS``, default 60). ``rss``: peak RSS
+of an ingest of 1 file vs 1,000 and 10,000 (issue 19). ``overdue`` also times a scrape of the
+catalog gauges.
 
 Prints readable tables and ends with one JSON summary line.
 """
@@ -20,7 +23,10 @@ from typing import Any
 
 from bench.common import Options, fs_type, pick_base
 
-PARTS = ("ingest", "photos", "log", "verify", "overdue", "proxy", "appends", "export", "search")
+PARTS = (
+    "ingest", "photos", "log", "verify", "overdue", "proxy", "appends", "export", "search",
+    "idle", "rss",
+)  # fmt: skip
 
 
 def _runner(part: str) -> Callable[[Options], dict[str, Any]]:
@@ -52,6 +58,14 @@ def _runner(part: str) -> Callable[[Options], dict[str, Any]]:
         from bench import search
 
         return search.run
+    if part == "idle":  # issue 19: an idle dock's CPU and wake-ups
+        from bench import idle
+
+        return idle.run
+    if part == "rss":  # issue 19: peak RSS of an ingest, 1 file vs 10,000
+        from bench import rss
+
+        return rss.run
     if part == "appends":  # issue 9: concurrent writers on PostgreSQL
         from bench import appends
 
@@ -67,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         "parts",
         nargs="*",
         metavar="PART",
-        help="ingest, photos, log, verify, overdue, proxy, appends, export, search (default: all)",
+        help=f"{', '.join(PARTS)} (default: all)",
     )
     ap.add_argument("--quick", action="store_true", help="sizes ~10x smaller, a smoke run")
     ap.add_argument(
@@ -79,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="N",
-        help="run the verify/overdue/search parts at this size (repeatable), e.g. --size 1000000",
+        help="run the verify/overdue/search/rss parts at this size (repeatable), e.g. --size "
+        "1000000; idle: seconds to measure",
     )
     args = ap.parse_args(argv)
     unknown = [p for p in args.parts if p not in PARTS]

@@ -7,6 +7,10 @@ the same run: one full scan of the measurements; and the agreement check of
 ``overdue --fail-on-overdue`` (the reported items' facts against the log). The report must
 use indexes: its time may grow a little with the catalog, never in proportion to it (ratio to
 the smallest size, and to the full scan).
+
+Also timed at each size (issue 19, target < 200 ms at 10^6): one scrape of the catalog gauges
+(``ingest.metrics.catalog.CatalogGauges``, uncached, rendered through a dock's Prometheus
+registry as the endpoint does): the first scrape after the build, and the median of three more.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from bench.common import Options, fmt_s, scratch, settings_for, table
+from bench.common import Options, fmt_s, median, scratch, settings_for, table, timed
 from ingest.cases.agreement import require_agreement
 from ingest.cases.overdue import build_report
 from ingest.context import open_context
+from ingest.metrics.catalog import CatalogGauges
+from ingest.metrics.prometheus import DockMetrics, exposition
 from storage.catalog.models import ItemRow, OffloadCheckRow
 
 NOW = datetime.now(UTC)
@@ -85,16 +91,19 @@ def run(opts: Options) -> dict[str, Any]:
             t0 = time.perf_counter()
             build_report(ctx, actor="bench", measure_first=True)
             with_catchup_s = time.perf_counter() - t0
+            first_s, scrape_s = _scrapes(ctx)
             ctx.close()
         assert len(plain.late) == late and scanned == late, (len(plain.late), scanned, late)
         rows.append([f"{n:,}", fmt_s(setup), late, fmt_s(scan_s), fmt_s(report_s),
                      f"{report_s / scan_s:.2f}x", fmt_s(agree_s),
-                     fmt_s(with_catchup_s)])  # fmt: skip
+                     fmt_s(with_catchup_s), fmt_s(first_s), fmt_s(scrape_s),
+                     f"{scrape_s / scan_s:.2f}x"])  # fmt: skip
         out[str(n)] = {"report_s": report_s, "with_catchup_s": with_catchup_s, "late": late,
                        "scan_s": scan_s, "scan_ratio": report_s / scan_s,
-                       "agreement_s": agree_s}  # fmt: skip
+                       "agreement_s": agree_s, "gauges_first_s": first_s,
+                       "gauges_s": scrape_s, "gauges_scan_ratio": scrape_s / scan_s}  # fmt: skip
     heads = ["items", "setup", "late", "full scan", "report", "report/scan", "log check",
-             "report + catch-up"]  # fmt: skip
+             "report + catch-up", "gauges 1st", "gauges", "gauges/scan"]  # fmt: skip
     print(table("evidock overdue at growing catalogs (SQLite); baseline: one full scan of the "
                 "measurements", heads, rows))  # fmt: skip
     small, big = out[str(sizes[0])], out[str(sizes[-1])]
@@ -106,7 +115,28 @@ def run(opts: Options) -> dict[str, Any]:
     out["growth"] = growth
     print(f"report at {sizes[-1]:,} items: {big['scan_ratio']:.2f}x one full scan of the "
           "measurements (below 1: the report reads through indexes, not every row)")  # fmt: skip
+    verdict = "met" if big["gauges_s"] < 0.2 else "MISSED"
+    print(f"catalog gauges scrape at {sizes[-1]:,} items: {fmt_s(big['gauges_s'])} (target "
+          f"< 200 ms at 1,000,000: {verdict}); {big['gauges_s'] / small['gauges_s']:.1f}x the "
+          f"scrape at {sizes[0]:,}")  # fmt: skip
+    out["gauges_growth"] = big["gauges_s"] / small["gauges_s"]
     return out
+
+
+def _scrapes(ctx: Any) -> tuple[float, float]:
+    """One uncached scrape of the catalog gauges, then the median of three more (seconds)."""
+    metrics = DockMetrics("bench-dock")
+    metrics.add_families(CatalogGauges(ctx, max_age_s=0.0).families)
+    text = ""
+
+    def scrape() -> None:
+        nonlocal text
+        text = exposition(metrics.registry)
+
+    first = timed(scrape)
+    rest = median([timed(scrape) for _ in range(3)])
+    assert "evidock_catalog_up 1.0" in text, "the catalog gauges failed (see the log)"
+    return first, rest
 
 
 def _scan(ctx: Any) -> int:

@@ -18,6 +18,9 @@ if [ "$mode" = test ] || [ "$mode" = bench ]; then
   command -v amtool >/dev/null || need+=(prometheus-alertmanager)  # checks monitoring/alertmanager.yml
   command -v chromium >/dev/null || need+=(chromium)  # the console's browser tests (Playwright)
   command -v pdftotext >/dev/null && command -v pdffonts >/dev/null || need+=(poppler-utils)
+  # the I/O fault shim (tests/ingest/faultfs.c) and the power-loss test's sync recorder
+  # (tests/ingest/powercut.c), compiled by the tests
+  command -v cc >/dev/null && [ -e /usr/include/stdio.h ] || need+=(gcc libc6-dev)
 fi
 if [ "$mode" = deb ] || [ "$mode" = test ]; then  # make deb, and the test that builds it
   command -v dpkg-buildpackage >/dev/null || need+=(dpkg-dev)

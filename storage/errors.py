@@ -28,6 +28,18 @@ class CatalogUnavailable(StorageError):
     hint = N_("Check catalog_url in the configuration and that the database server is running.")
 
 
+class CatalogDiskError(CatalogUnavailable):
+    """The disk under a SQLite catalog is full or fails (SQLite's ``SQLITE_FULL`` and
+    ``SQLITE_IOERR``: ENOSPC, EIO). The transaction was rolled back whole; like any outage of
+    the catalog it passes once the disk is mended (exit 4), but the operator must act."""
+
+    code = "catalog-disk"
+    hint = N_(
+        "Free space on the catalog's disk, or check the disk's health, then run the command "
+        "again: nothing was half-recorded, and what was not recorded stays on the device."
+    )
+
+
 class CatalogRefused(StorageError):
     """The catalog's database refused a write for a reason that trying again cannot change (a
     limit of the database: PostgreSQL's SQLSTATE class 54). Unlike ``CatalogUnavailable``,
@@ -75,7 +87,9 @@ class StoreIntegrityError(StorageError):
 
 class StoreWriteError(StorageError):
     code = "store-write"
-    hint = N_("Check free space and permissions of the data directory; nothing was recorded.")
+    hint = N_(
+        "Check free space, permissions and the health of the store's disk; nothing was recorded."
+    )
 
 
 class S3Unavailable(StorageError):

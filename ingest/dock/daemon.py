@@ -62,9 +62,11 @@ from ingest.outage import CatalogOutage
 from ingest.pipeline.identity import medium_listing
 from ingest.pipeline.results import FileOutcome, FileResult, IngestReport, SessionOutcome
 from ingest.pipeline.run import ingest_device
-from storage.errors import CatalogUnavailable, StorageError
+from storage.errors import CatalogDiskError, CatalogUnavailable, StorageError
 
 logger = logging.getLogger(__name__)
+# a file failed with one of these: the catalog failed under it (the bay waits and retries)
+_CATALOG_DOWN = frozenset({CatalogUnavailable.code, CatalogDiskError.code})
 
 WatchFactory = Callable[[Sequence[Path], Callable[[Path], None]], WatchSource]
 
@@ -528,9 +530,7 @@ class DockDaemon:
         if report.refused_reason:
             bay.state = f"refused: {report.refused_reason}"
         cut = [
-            f
-            for f in report.files
-            if f.result == FileOutcome.FAILED and f.code == CatalogUnavailable.code
+            f for f in report.files if f.result == FileOutcome.FAILED and f.code in _CATALOG_DOWN
         ]
         if cut:  # the catalog failed under a file, then came back: take the device again
             raise CatalogUnavailable(  # untranslated: for the log; the bay waits and retries

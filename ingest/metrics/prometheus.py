@@ -14,7 +14,9 @@ badge numbers, case numbers or file paths, and never a value without a bound.
 from __future__ import annotations
 
 import logging
+import os
 import platform
+import selectors
 import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -33,7 +35,6 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
     make_wsgi_app,
-    start_http_server,
     write_to_textfile,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -263,10 +264,8 @@ def serve(address: str, registry: CollectorRegistry, *, pages: Pages | None = No
     ``pages`` answers the paths it knows (GET only) before the metrics do."""
     host, _, port = address.rpartition(":")
     addr = host.strip("[]") or "127.0.0.1"
-    if pages is None:
-        server, thread = start_http_server(int(port), addr=addr, registry=registry)
-    else:
-        server, thread = _start(addr, int(port), _with_pages(make_wsgi_app(registry), pages))
+    app = make_wsgi_app(registry)
+    server, thread = _start(addr, int(port), app if pages is None else _with_pages(app, pages))
     logger.info("metrics endpoint address=%s", address)
     return Served(server, thread)
 
@@ -301,7 +300,62 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class _Server(ThreadingMixIn, WSGIServer):
+    """Serves until ``shutdown()`` and sleeps between requests. socketserver's
+    ``serve_forever`` wakes every 0.5 s to look for a shutdown request: two wake-ups a second
+    of an idle dock (issue 19). This one waits in select for a connection or a byte on its
+    wake pipe, which ``shutdown()`` writes."""
+
     daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._wake_r, self._wake_w = os.pipe()
+        self._stopping = False
+        self._stopped = threading.Event()
+        super().__init__(*args, **kwargs)
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self, selectors.EVENT_READ)
+                selector.register(self._wake_r, selectors.EVENT_READ)
+                while not self._stopping:
+                    for key, _ in selector.select():
+                        if key.fileobj is self and not self._stopping:
+                            self._accept_one()
+                    self.service_actions()
+        finally:
+            self._stopped.set()
+
+    def _accept_one(self) -> None:
+        """What socketserver does for a readable socket (its private _handle_request_noblock)."""
+        try:
+            request, client = self.get_request()
+        except OSError:
+            return
+        if not self.verify_request(request, client):
+            self.shutdown_request(request)
+            return
+        try:
+            self.process_request(request, client)
+        except Exception:  # noqa: BLE001 - as socketserver: the request ends, the server serves on
+            self.handle_error(request, client)
+            self.shutdown_request(request)
+        except BaseException:
+            self.shutdown_request(request)
+            raise
+
+    def shutdown(self) -> None:
+        """Stop ``serve_forever`` (running on another thread) and wait until it has ended."""
+        self._stopping = True
+        os.write(self._wake_w, b"!")
+        self._stopped.wait()
+
+    def server_close(self) -> None:
+        super().server_close()
+        wake, self._wake_r, self._wake_w = (self._wake_r, self._wake_w), -1, -1
+        for fd in wake:
+            if fd >= 0:  # closed once, even if closed again
+                os.close(fd)
 
 
 def _start(addr: str, port: int, app: WSGIApp) -> tuple[WSGIServer, threading.Thread]:

@@ -50,6 +50,16 @@ class ReadBackMismatch(IngestError):
     hint = N_("The evidence disk returned other bytes than were written: check the disk now.")
 
 
+class StagingReadError(IngestError):
+    """The evidence disk failed to read the staging copy back (EIO): nothing was verified."""
+
+    code = "staging-read-error"
+    hint = N_(
+        "The evidence disk could not read back what was written to it: check the disk now. "
+        "The file stays on the device and is taken next docking."
+    )
+
+
 class Abandoned(IngestError):
     code = "abandoned"
     hint = N_("The dock was stopping; the file stays on the device and is taken next time.")
@@ -269,7 +279,7 @@ class _ReadBack:
                     start += n
                 os.posix_fadvise(self.fd, job[0], job[1] - job[0], os.POSIX_FADV_DONTNEED)
             except OSError as e:
-                self.error = ReadBackMismatch(
+                self.error = StagingReadError(
                     _("cannot read the staging copy back: {error}").format(error=e.strerror)
                 )
 

@@ -38,7 +38,7 @@ from ingest.media.kinds import FLAG_EMPTY
 from ingest.media.probe import MediaProbe, ProbeResult, ToolOutput
 from ingest.media.sniff import Sniffed
 from ingest.pipeline import space
-from ingest.pipeline.acquire import Abandoned, Acquired, SourceStat, begin
+from ingest.pipeline.acquire import Abandoned, Acquired, SourceStat, StagingReadError, begin
 from ingest.pipeline.docking import (
     Docking,
     failed,
@@ -444,9 +444,16 @@ _NOT_PROBED = ProbeResult(
 def _facts(
     run: _Run, entry: FileEntry, got: Acquired, probe: MediaProbe, staging: Staging
 ) -> MediaFacts:
-    """What the tools read from the staging copy; an empty file is flagged, not probed."""
+    """What the tools read from the staging copy; an empty file is flagged, not probed. A disk
+    that fails to read the copy (EIO) fails the file: nothing of it is recorded."""
+    try:
+        probed = _NOT_PROBED if got.size == 0 else probe.probe(staging.path)
+    except OSError as e:
+        raise StagingReadError(
+            _("cannot read the staging copy back: {error}").format(error=e.strerror)
+        ) from e
     facts = derive_facts(
-        _NOT_PROBED if got.size == 0 else probe.probe(staging.path),
+        probed,
         file_name=os.fsdecode(entry.path.rsplit(b"/", 1)[-1]),
         mtime_ns=got.mtime_ns,
         device_zone=run.zone,

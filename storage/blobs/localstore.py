@@ -143,32 +143,41 @@ class LocalStore:
         """File a verified staging file under its hash (atomic, durable, read-only).
 
         When the object is already there (same bytes from another file, or a run that crashed
-        after filing), the existing bytes are re-hashed: a match keeps them, a mismatch is an
-        integrity failure reported by name, never overwritten.
+        or failed after filing), the existing bytes are re-hashed: a match keeps them, a
+        mismatch is an integrity failure reported by name, never overwritten. A disk that fails
+        (EIO, ENOSPC) at any step is a ``StoreWriteError``: nothing is recorded, and an object
+        linked before its folder failed to sync is found again, and synced, by the rerun.
         """
         dest = self.path_for(sha256)
         key = self.key_for(sha256)
-        if dest.exists():
-            found, found_size = sha256_path(dest)
-            if found != sha256 or found_size != size:
-                raise StoreIntegrityError(
-                    _(
-                        "stored object {key} does not match its name: expected sha256 {sha256} "
-                        "({size} bytes), found {found} ({found_size} bytes)"
-                    ).format(key=key, sha256=sha256, size=size, found=found, found_size=found_size)
-                )
-            return Filed(key=key, size=size, existed=True)
-        makedirs_durable(dest.parent)
-        os.fchmod(staging.fd, READ_ONLY)
-        os.fsync(staging.fd)
         try:
-            os.link(staging.path, dest)
-        except FileExistsError:
-            return self.file(staging, sha256, size)
+            if dest.exists():
+                return self._existing(dest, key, sha256, size)
+            makedirs_durable(dest.parent)
+            os.fchmod(staging.fd, READ_ONLY)
+            os.fsync(staging.fd)
+            try:
+                os.link(staging.path, dest)
+            except FileExistsError:  # another file of the same bytes, filed meanwhile
+                return self._existing(dest, key, sha256, size)
+            fsync_dir(dest.parent)
         except OSError as e:
             raise StoreWriteError(_("cannot file {key}: {error}").format(key=key, error=e)) from e
-        fsync_dir(dest.parent)
         return Filed(key=key, size=size, existed=False)
+
+    def _existing(self, dest: Path, key: str, sha256: str, size: int) -> Filed:
+        found, found_size = sha256_path(dest)
+        if found != sha256 or found_size != size:
+            raise StoreIntegrityError(
+                _(
+                    "stored object {key} does not match its name: expected sha256 {sha256} "
+                    "({size} bytes), found {found} ({found_size} bytes)"
+                ).format(key=key, sha256=sha256, size=size, found=found, found_size=found_size)
+            )
+        # its link may be one whose folder failed to sync (an EIO, a crash): sync it now,
+        # before an item relies on it
+        fsync_dir(dest.parent)
+        return Filed(key=key, size=size, existed=True)
 
     def hash_object(self, sha256: str, *, drop_cache: bool = True) -> tuple[str, int]:
         return sha256_path(self.path_for(sha256), drop_cache=drop_cache)

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from i18n import _
-from storage.errors import CatalogTooNew, CatalogUnavailable
+from storage.errors import CatalogDiskError, CatalogTooNew, CatalogUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,20 @@ def is_lasting(err: OperationalError) -> bool:
     """Whether ``err`` comes again however often the same write is tried."""
     state = getattr(err.orig, "sqlstate", None)
     return isinstance(state, str) and state[:2] in LASTING_SQLSTATE_CLASSES
+
+
+SQLITE_DISK_ERRORS = frozenset({10, 13})
+"""SQLite's primary result codes of a failing or full disk: SQLITE_IOERR (EIO, a failed
+fsync, and the extended IOERR codes) and SQLITE_FULL (ENOSPC)."""
+
+
+def unavailable(err: OperationalError, message: str) -> CatalogUnavailable:
+    """The error to raise for ``err`` (``message`` says what failed): ``CatalogDiskError``
+    when SQLite reports its disk full or failing, else ``CatalogUnavailable``."""
+    code = getattr(err.orig, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in SQLITE_DISK_ERRORS:
+        return CatalogDiskError(message)
+    return CatalogUnavailable(message)
 
 
 def is_sqlite(url: str) -> bool:
@@ -187,7 +201,7 @@ def has_schema(engine: Engine) -> bool:
     try:
         return current_revision(engine) is not None
     except OperationalError as e:
-        raise CatalogUnavailable(_("cannot open the catalog: {error}").format(error=e.orig)) from e
+        raise unavailable(e, _("cannot open the catalog: {error}").format(error=e.orig)) from e
 
 
 @contextlib.contextmanager
@@ -242,5 +256,5 @@ def migrate(engine: Engine) -> None:
                 if broken:  # a migration bug: roll it all back
                     raise RuntimeError(f"migration left broken references: {broken[:10]}")
     except OperationalError as e:
-        raise CatalogUnavailable(_("cannot open the catalog: {error}").format(error=e.orig)) from e
+        raise unavailable(e, _("cannot open the catalog: {error}").format(error=e.orig)) from e
     logger.info("catalog migrated revision=%s", head)

@@ -19,7 +19,14 @@ from sqlalchemy.orm import Session
 from i18n import _
 from storage import records as r
 from storage.catalog import caserecords as c
-from storage.catalog.engine import READ_ONLY, is_lasting, is_sqlite, make_engine, migrate
+from storage.catalog.engine import (
+    READ_ONLY,
+    is_lasting,
+    is_sqlite,
+    make_engine,
+    migrate,
+    unavailable,
+)
 from storage.catalog.logrows import LogRows
 from storage.catalog.models import (
     DeviceAssignmentRow,
@@ -32,7 +39,7 @@ from storage.catalog.models import (
     StoredObjectRow,
     path_digest,
 )
-from storage.errors import AlreadyExists, CatalogRefused, CatalogUnavailable, NotFound
+from storage.errors import AlreadyExists, CatalogRefused, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +82,7 @@ class Catalog:
                 raise CatalogRefused(
                     _("the catalog database refused it: {error}").format(error=e.orig)
                 ) from e
-            raise CatalogUnavailable(_("catalog error: {error}").format(error=e.orig)) from e
+            raise unavailable(e, _("catalog error: {error}").format(error=e.orig)) from e
         finally:
             session.close()
 

@@ -36,6 +36,7 @@ EXPECTED = {
     "ingest.pipeline.acquire.SourceChanged": 1,
     "ingest.pipeline.acquire.ReadError": 1,
     "ingest.pipeline.acquire.ReadBackMismatch": 1,
+    "ingest.pipeline.acquire.StagingReadError": 1,  # the evidence disk failed the read-back
     "ingest.pipeline.acquire.Abandoned": 1,
     "ingest.pipeline.acquire.WriteError": 1,
     "ingest.cli.catalog.MigrationFailed": 1,
@@ -46,6 +47,7 @@ EXPECTED = {
     # storage
     "storage.errors.StorageError": 2,
     "storage.errors.CatalogUnavailable": 4,
+    "storage.errors.CatalogDiskError": 4,  # the SQLite catalog's disk full or failing
     "storage.errors.CatalogRefused": 2,  # a record beyond a limit of the database: bad input
     "storage.errors.CatalogTooNew": 2,  # a catalog of a newer release: never downgraded
     "storage.errors.NotFound": 2,
