@@ -182,9 +182,11 @@ class Settings:
     compliance: ComplianceSettings = ComplianceSettings()
     worker: WorkerSettings = WorkerSettings()
     verify: VerifySettings = VerifySettings()
-    # crash tests only (EVIDOCK_TEST_STOP_AT): an ingest SIGKILLs its own process when it
-    # reaches this stage (ingest.pipeline.stages); never set in service
+    # fault tests only (EVIDOCK_TEST_STOP_AT): an ingest or a case operation sends itself
+    # test_stop_signal (EVIDOCK_TEST_STOP_SIGNAL: KILL, the default, or STOP) when it
+    # reaches this stage (ingest.pipeline.stages, ingest.cases.steps); never set in service
     test_stop_at: str | None = None
+    test_stop_signal: str | None = None
     trust: TrustSettings = TrustSettings()
     console: ConsoleSettings = ConsoleSettings()
     office: str = ""  # the exporting office named in packages and receipts (issue 17)
@@ -445,7 +447,8 @@ ENVIRONMENT = (
     "EVIDOCK_CATALOG_URL",
     "EVIDOCK_DOCK_NAME",
     "EVIDOCK_LANG",  # zh or en: the language of what people read (issue 20; i18n.choose)
-    "EVIDOCK_TEST_STOP_AT",  # the crash tests' hook: see Settings.test_stop_at
+    "EVIDOCK_TEST_STOP_AT",  # the fault tests' hook: see Settings.test_stop_at
+    "EVIDOCK_TEST_STOP_SIGNAL",  # ... and what it does there: KILL (default) or STOP
 )
 
 
@@ -486,6 +489,7 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str) -> Set
         worker=WorkerSettings(**values["worker"]),
         verify=_verify(values["verify"], source),
         test_stop_at=_env(env, "EVIDOCK_TEST_STOP_AT"),
+        test_stop_signal=_env(env, "EVIDOCK_TEST_STOP_SIGNAL"),
         trust=_trust(values["trust"], source),
         console=_console(values["console"], source),
         office=top["office"],

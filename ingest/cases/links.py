@@ -24,6 +24,7 @@ from ingest.cases.rules import (
     candidate_starts,
     marked_important,
 )
+from ingest.cases.steps import CaseStep, OnStep, step_hook
 from ingest.cases.vocab import STAGES, label
 from ingest.context import Context, os_actor
 from ingest.errors import FixityRefused, UsageError
@@ -132,10 +133,12 @@ def link_items(
     why: str,
     actor: str,
     override_fixity: str | None = None,
+    on_step: OnStep | None = None,
 ) -> LinkOutcome:
     """Link items to a case by hand. An item whose stored bytes failed their last fixity
     check (``storage.catalog.fixity``) is refused unless ``override_fixity`` gives the
-    reason, which its ``linked`` event records."""
+    reason, which its ``linked`` event records. ``on_step`` sees ``CaseStep.LINK`` before
+    the commit (default: the fault tests' hook, ``ingest.cases.steps``)."""
     if override_fixity is not None and not override_fixity.strip():
         raise UsageError(
             _("overriding a failed fixity check needs a reason"),
@@ -203,6 +206,7 @@ def link_items(
                     fixity_override=override_fixity if item.id in failing else None,
                 )
             )
+        (on_step or step_hook(ctx.settings))(CaseStep.LINK)
     return LinkOutcome(linked=tuple(linked), already=tuple(already))
 
 
@@ -322,13 +326,15 @@ def after_ingest(
     actor: str | None = None,
     is_important: Callable[[Item], bool] = marked_important,
     close_as: str | None = None,
+    on_step: OnStep | None = None,
 ) -> AfterIngest:
     """The hook the pipeline calls once a dock session is finished: measure the session's items
     against the 24-hour rule (flagging late ones) and link them to the activities they fit.
 
     Idempotent: a second call measures again and links nothing twice. With ``close_as`` the
     session is closed with that outcome in the same transaction, so no crash can leave a
-    closed session whose items were never measured or linked.
+    closed session whose items were never measured or linked. ``on_step`` sees
+    ``CaseStep.AUTOLINK`` before the commit (default: the fault tests' hook).
     """
     who = actor or os_actor()
     rules = link_rules(ctx, is_important=is_important)
@@ -357,6 +363,7 @@ def after_ingest(
             linked = autolink_activities(
                 txn, ctx, acts, actor=who, rules=rules, items=mine, checks=checks
             )
+        (on_step or step_hook(ctx.settings))(CaseStep.AUTOLINK)
     logger.info(
         "after ingest session=%d measured=%d late=%d linked=%d",
         session_id,

@@ -22,6 +22,7 @@ from ingest.cases.compliance import (
     judge,
     offload_check,
 )
+from ingest.cases.steps import CaseStep, OnStep, step_hook
 from ingest.config import Settings
 from ingest.context import Context
 from ingest.errors import UsageError
@@ -173,8 +174,11 @@ def excuse(
     reason: str,
     returned_at: datetime | None,
     actor: str,
+    on_step: OnStep | None = None,
 ) -> ExcuseOutcome:
-    """Excuse late items (or every late item of a dock session) with a reason (Art. 28)."""
+    """Excuse late items (or every late item of a dock session) with a reason (Art. 28).
+    ``on_step`` sees ``CaseStep.EXCUSE`` before the commit (default: the fault tests' hook,
+    ``ingest.cases.steps``)."""
     if not reason.strip():
         raise UsageError(
             _("an excuse needs a reason"), hint=_("Say why: --reason 'field work at ...'")
@@ -202,9 +206,15 @@ def excuse(
             item_ids = ops.session_items(session_id)
         acquired = {i: txn.item(i).acquired_at for i in item_ids}  # NotFound when missing
         checks = measure(txn, ctx, item_ids, actor=actor)
+        held = ops.excuses(item_ids, at=now)
         for item_id in item_ids:
             check = checks[item_id]
             why_not = _why_not(check, acquired[item_id], returned_at, now=now, limit=limit)
+            if any(x.reason == reason and x.returned_at == returned_at
+                   for x in held.get(item_id, ())):  # fmt: skip
+                # the same excuse again: a rerun after an outage that hid the first one's
+                # commit, or a second click; granted once (issue 18)
+                why_not = _("already excused for this reason")
             if why_not:
                 refused.append((item_id, why_not))
                 continue
@@ -246,6 +256,7 @@ def excuse(
                     "Excuses are for items offloaded after the deadline; see 'evidock overdue'."
                 ),
             )
+        (on_step or step_hook(ctx.settings))(CaseStep.EXCUSE)
     return ExcuseOutcome(granted=tuple(granted), refused=tuple(refused))
 
 

@@ -17,6 +17,7 @@ from ingest.cases.coverage import coverage_json, coverage_text, coverages, open_
 from ingest.cases.coverage import gaps as coverage_gaps
 from ingest.cases.lifecycle import log_case
 from ingest.cases.rules import Coverage, Gap
+from ingest.cases.steps import CaseStep, step_hook
 from ingest.cases.vocab import (
     CONFIDENTIALITY,
     ENFORCEMENT_TYPES,
@@ -292,6 +293,7 @@ def cmd_case_archive(args: argparse.Namespace, out: Output, settings: Settings) 
             log_case(txn, ctx, case, "case_archived", package=built.event_data())
             for link in LinkOps(txn).links(case.id, live_only=True):
                 ctx.queue_upload(txn, link.item_id)  # release the legal hold (issue 8)
+            step_hook(settings)(CaseStep.ARCHIVE)  # the fault tests' point before the commit
     finally:
         ctx.close()
     late = case.archive_due_at is not None and at > case.archive_due_at

@@ -32,6 +32,7 @@ from devices.profiles import FLAG_SERIAL_MISMATCH, DeviceProfile, claimed_office
 from devices.walk import FileEntry, Listing, open_file, open_root, walk
 from i18n import _
 from ingest.cases.links import after_ingest
+from ingest.cases.steps import stop_signal
 from ingest.context import Context
 from ingest.errors import IngestError
 from ingest.media.kinds import FLAG_EMPTY
@@ -146,7 +147,11 @@ def ingest_device(
     """
     if on_stage is None:
         stop_at = ctx.settings.test_stop_at
-        on_stage = _unseen if stop_at is None else kill_at(stop_at)
+        on_stage = (
+            _unseen
+            if stop_at is None
+            else kill_at(stop_at, signum=stop_signal(ctx.settings.test_stop_signal))
+        )
     root_fd = open_root(root)
     outcome = OUTCOME_COMPLETE
     try:

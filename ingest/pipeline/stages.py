@@ -6,7 +6,8 @@ record may come after the next file's first steps, as they run while that file i
 ingest.pipeline.overlap). The crash tests kill an ingest at each of them
 (``EVIDOCK_TEST_STOP_AT``: ``kill_at``) and prove that a rerun resumes, losing and
 duplicating nothing: after every one of these points the catalog, the store and the staging
-folder are in a state a rerun recovers from.
+folder are in a state a rerun recovers from. The case operations' points, which an ingest
+reaches too (its auto-links), are ``ingest.cases.steps``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import signal
 from collections.abc import Callable
 
 from i18n import _
+from ingest.cases.steps import CaseStep, signal_at
 from ingest.errors import IngestError
 
 OnStage = Callable[[str], None]  # a Stage is a str: tests may collect them in a list
@@ -35,19 +37,17 @@ class Stage(enum.StrEnum):
     CHECKPOINT = "checkpoint"  # a checkpoint covers the docking: it is done
 
 
-def kill_at(stage: str, *, kill: Callable[[int, int], None] = os.kill) -> OnStage:
-    """A hook that SIGKILLs this process the first time ``stage`` is reached: a crash at a
-    known point, for the crash tests (``EVIDOCK_TEST_STOP_AT``); never set in service."""
-    if stage not in set(Stage):
+def kill_at(
+    stage: str, *, signum: int = signal.SIGKILL, kill: Callable[[int, int], None] = os.kill
+) -> OnStage:
+    """A hook that sends ``signum`` (SIGKILL: a crash at a known point) to this process when
+    ``stage`` is reached, for the fault tests (``EVIDOCK_TEST_STOP_AT``, a stage here or a
+    case step, which the case code sees for itself); never set in service."""
+    if stage not in set(Stage) | set(CaseStep):
         raise IngestError(
             _("EVIDOCK_TEST_STOP_AT={value} names no stage of an ingest").format(value=repr(stage)),
             hint=_("Use one of {stages}, or unset it (it is for the crash tests).").format(
-                stages=", ".join(Stage)
+                stages=", ".join([*Stage, *CaseStep])
             ),
         )
-
-    def hook(reached: str) -> None:
-        if reached == stage:
-            kill(os.getpid(), signal.SIGKILL)
-
-    return hook
+    return signal_at(stage, signum, kill=kill)

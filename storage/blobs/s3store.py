@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -121,8 +122,13 @@ class S3Store:
 
     backend = BACKEND
 
-    def __init__(self, config: S3Config) -> None:
+    def __init__(
+        self, config: S3Config, *, on_part: Callable[[str, int], None] | None = None
+    ) -> None:
+        """``on_part(key, number)`` is called when the server has acknowledged a part of a
+        multipart upload (the fault tests stop the server there); default: nothing."""
         self.config = config
+        self._on_part = on_part
         self.bucket = config.bucket
         self.where = config.endpoint_url or f"AWS ({config.region})"
         if not MIN_PART <= config.part_size <= MAX_PART:
@@ -493,6 +499,7 @@ class S3Store:
         self, key: str, path: Path, sha256: str, size: int, lock: dict[str, Any]
     ) -> _Uploaded | None:
         part_size = part_size_for(size, self.config.part_size)
+        self._abort_leftovers(key)
         created = self._call(
             "create_multipart_upload",
             key,
@@ -590,8 +597,33 @@ class S3Store:
                     {"PartNumber": number, "ETag": resp["ETag"], "ChecksumSHA256": checksum}
                 )
                 digests.append(digest)
+                if self._on_part is not None:
+                    self._on_part(key, number)
                 number += 1
         return parts, digests, full.hexdigest(), total
+
+    def _abort_leftovers(self, key: str) -> None:
+        """Abort the unfinished multipart uploads of ``key`` that earlier attempts left behind
+        (the server was gone when they tried to abort them), so that retries after outages do
+        not pile up parts the bucket keeps and bills. The key is content-addressed: any other
+        upload of it carries the same bytes, and one aborted while it runs fails as an outage
+        and is retried, finding the object there. A listing refused is logged, not fatal."""
+        try:
+            listed = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
+        except (ClientError, BotoCoreError) as exc:
+            logger.warning(
+                "s3 could not list unfinished multipart uploads bucket=%s key=%s error=%s",
+                self.bucket, key, exc,
+            )  # fmt: skip
+            return
+        for upload in listed.get("Uploads", []):
+            if upload.get("Key") == key and upload.get("UploadId"):
+                logger.warning(
+                    "s3 aborting an unfinished multipart upload of an earlier attempt bucket=%s "
+                    "key=%s upload_id=%s initiated=%s",
+                    self.bucket, key, upload["UploadId"], upload.get("Initiated"),
+                )  # fmt: skip
+                self._abort(key, upload["UploadId"])
 
     def _abort(self, key: str, upload_id: str) -> None:
         try:

@@ -210,6 +210,12 @@ class OwnServer(ThrowawayServer):
         """Stop now: open sessions are terminated, new connections refused (-m fast)."""
         self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-w", "-m", "fast", "stop")
 
+    def restart_now(self, mode: str) -> None:
+        """``pg_ctl restart -m MODE``: ``fast`` ends every session (rolled back), ``immediate``
+        kills the server outright (crash recovery when it starts again)."""
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-w", "-t", "60", "-m", mode,
+                  "-l", str(self.dir / "server.log"), "restart")  # fmt: skip
+
     def resume(self) -> None:
         self._run(
             _pg_bin("pg_ctl"),
