@@ -85,10 +85,11 @@ class Overlap:
     ) -> None:
         try:
             self.settle()  # what is in flight ends and is reported, whatever happened
-        except Exception:
+        except Exception as e:
             if exc is None:
                 raise
-            logger.exception("a file's record failed while the ingest was failing")
+            # the ingest's own error is the one reported; this one goes to the journal
+            logger.error("a file's record failed too while the ingest was failing: %s", e)
         finally:
             self._probing.shutdown(wait=True)
             self._recording.shutdown(wait=True)
