@@ -9,6 +9,10 @@ the copy goes on. At the end: the source must not have changed during the copy (
 mtime, change time), the staging file is fsynced, its tail dropped and read back, and only a
 read-back hash of every byte equal to the copy hash is accepted. An empty file is read once to
 prove it is empty, and nothing else is done with it.
+
+``acquire`` does it all; ``begin`` stops after the last sync and ``Copied.finish`` waits for
+the read-back of the last range and compares, so that the next file's copy can start while
+the tail of this one is read back (ingest.pipeline.overlap).
 """
 
 from __future__ import annotations
@@ -121,10 +125,30 @@ def acquire(
     ``after_sync(start, end)`` runs when a range is synced, before it is read back (a seam for
     tests that make the disk return other bytes). ``on_stage`` sees 'copied', 'synced' and
     'read-back' (ingest.pipeline.stages)."""
+    return begin(
+        src_fd, staging, chunk=chunk, cancel=cancel, sync_every=sync_every,
+        after_sync=after_sync, marks=marks, on_stage=on_stage,
+    ).finish()  # fmt: skip
+
+
+def begin(
+    src_fd: int,
+    staging: Staging,
+    *,
+    chunk: int = CHUNK,
+    cancel: threading.Event | None = None,
+    sync_every: int = SYNC_EVERY,
+    after_sync: Callable[[int, int], None] | None = None,
+    marks: Collection[int] = (),
+    on_stage: OnStage | None = None,
+) -> Copied:
+    """``acquire`` up to the copy's last sync: the source is read, unchanged, and no longer
+    needed; the read-back of the last range may still run (``Copied.finish`` waits for it and
+    proves the copy). The next file can be copied meanwhile (ingest.pipeline.overlap)."""
     stage = on_stage or _nothing
     before = SourceStat.of(os.fstat(src_fd))
     if before.size == 0:
-        return _empty(src_fd, before)
+        return Copied(acquired=_empty(src_fd, before), stage=stage)
     os.posix_fadvise(src_fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
     # buffers sized to the file: a 40 KiB photo must not pay for three 8 MiB allocations
     chunk = min(chunk, max(64 * 1024, before.size + 1))
@@ -135,25 +159,52 @@ def acquire(
             digest, total, prefixes = _copy(
                 src_fd, staging.fd, chunk, cancel, checker, sync_every, after_sync, marks, stage
             )
-        finally:
+            _unchanged(src_fd, before, total)
+            os.posix_fadvise(src_fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        except BaseException:
             checker.finish()  # every range handed over is read back (or the thread ends)
-        _unchanged(src_fd, before, total)
-        os.posix_fadvise(src_fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        back, back_size = checker.result()
-    finally:
-        os.posix_fadvise(back_fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        os.close(back_fd)
-    if back != digest or back_size != total:
-        raise ReadBackMismatch(
-            _(
-                "read-back of the staging copy differs: copied sha256 {copied} ({size} bytes), "
-                "read back {back} ({back_size} bytes)"
-            ).format(copied=digest, size=total, back=back, back_size=back_size)
-        )
-    stage(Stage.READ_BACK)
-    return Acquired(
+            raise
+    except BaseException:
+        _close_back(back_fd)
+        raise
+    copied = Acquired(
         sha256=digest, size=total, mtime_ns=before.mtime_ns, source=before, prefixes=prefixes
     )
+    return Copied(acquired=copied, stage=stage, checker=checker, back_fd=back_fd)
+
+
+@dataclass(slots=True, kw_only=True)
+class Copied:
+    """A copy whose read-back may still run; ``finish`` proves it (once)."""
+
+    acquired: Acquired
+    stage: OnStage
+    checker: _ReadBack | None = None  # None: nothing to read back (an empty file)
+    back_fd: int | None = None
+
+    def finish(self) -> Acquired:
+        """Wait for the read-back of every range and compare: the copy, or ReadBackMismatch."""
+        if self.checker is not None and self.back_fd is not None:
+            checker, back_fd, self.checker, self.back_fd = self.checker, self.back_fd, None, None
+            try:
+                back, back_size = checker.result()
+            finally:
+                _close_back(back_fd)
+            got = self.acquired
+            if back != got.sha256 or back_size != got.size:
+                raise ReadBackMismatch(
+                    _(
+                        "read-back of the staging copy differs: copied sha256 {copied} ({size} "
+                        "bytes), read back {back} ({back_size} bytes)"
+                    ).format(copied=got.sha256, size=got.size, back=back, back_size=back_size)
+                )
+            self.stage(Stage.READ_BACK)
+        return self.acquired
+
+
+def _close_back(back_fd: int) -> None:
+    os.posix_fadvise(back_fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.close(back_fd)
 
 
 def _unchanged(src_fd: int, before: SourceStat, total: int) -> None:

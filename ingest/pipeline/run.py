@@ -22,6 +22,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -38,7 +39,7 @@ from ingest.media.kinds import FLAG_EMPTY
 from ingest.media.probe import MediaProbe, ProbeResult, ToolOutput
 from ingest.media.sniff import Sniffed
 from ingest.pipeline import space
-from ingest.pipeline.acquire import Abandoned, Acquired, SourceStat, StagingReadError, acquire
+from ingest.pipeline.acquire import Abandoned, Acquired, SourceStat, StagingReadError, begin
 from ingest.pipeline.docking import (
     Docking,
     failed,
@@ -50,6 +51,7 @@ from ingest.pipeline.docking import (
 from ingest.pipeline.facts import derive_facts
 from ingest.pipeline.identity import claimed_elsewhere, folder_serial, identify
 from ingest.pipeline.known import already, collision
+from ingest.pipeline.overlap import Done, Overlap
 from ingest.pipeline.record import record_item
 from ingest.pipeline.results import (
     ABANDONED,
@@ -204,15 +206,22 @@ def ingest_device(
                         timeout_s=ctx.settings.probe.timeout_s,
                     )
                 )
+            overlap = stack.enter_context(Overlap())  # a file recorded while the next is copied
+
+            def done(result: FileResult) -> None:
+                nonlocal outcome
+                _emit(run, result, on_file)
+                if result.result == ABANDONED or (result.result == FAILED and not root.exists()):
+                    outcome = OUTCOME_INTERRUPTED  # stopping, or the device was pulled out
+
             for entry in media:
                 if stop is not None and stop.is_set():
                     outcome = OUTCOME_INTERRUPTED
                     break
-                result = _one_file(run, root_fd, entry, probe)
-                _emit(run, result, on_file)
-                if result.result == ABANDONED or (result.result == FAILED and not root.exists()):
-                    outcome = OUTCOME_INTERRUPTED  # stopping, or the device was pulled out
+                _one_file(run, root_fd, entry, probe, overlap, done)
+                if outcome == OUTCOME_INTERRUPTED:
                     break
+            overlap.settle()
         if wipe and outcome == OUTCOME_COMPLETE:
             _wipe(run, root_fd, media)
     finally:
@@ -336,17 +345,24 @@ def _free(run: _Run) -> int:
     return (run.free_bytes or run.ctx.store.free_bytes)()
 
 
-def _one_file(run: _Run, root_fd: int, entry: FileEntry, probe: MediaProbe) -> FileResult:
+def _one_file(
+    run: _Run, root_fd: int, entry: FileEntry, probe: MediaProbe, overlap: Overlap, done: Done
+) -> None:
+    """Copy ``entry`` into staging here, then hand it to ``overlap`` (pipeline.overlap) to be
+    probed and filed, then recorded; a file that ends here (already stored, no room, failed,
+    abandoned) waits for those in flight first, so results and custody events keep the
+    device's order."""
     ctx, docking = run.ctx, run.docking
     with ctx.catalog.read() as txn:
         earlier = txn.items_at_path(docking.device.id, entry.path)
+    staging_held = contextlib.ExitStack()  # the staging file, until it is filed
     try:
         src = open_file(root_fd, entry)
         try:
             known = already(src, earlier, cancel=run.cancel) if earlier else None
             if known is not None:
                 run.verified[entry.path] = known.verified
-                return FileResult(
+                _ended(overlap, done, FileResult(
                     path=entry.display,
                     result=ALREADY,
                     item=known.item.id,
@@ -354,37 +370,73 @@ def _one_file(run: _Run, root_fd: int, entry: FileEntry, probe: MediaProbe) -> F
                     size=known.item.size,
                     flags=known.item.facts.flags,
                     raw_path=entry.path,
-                )
+                ))  # fmt: skip
+                return
             free = _free(run)
             if not space.fits(entry.size, free, run.margin):
-                return no_space(ctx, docking, entry, space.reason(entry.size, free, run.margin))
-            with ctx.store.staging() as staging:
-                got = acquire(
+                overlap.settle()
+                short = space.reason(entry.size, free, run.margin)
+                _ended(overlap, done, no_space(ctx, docking, entry, short))
+                return
+            with staging_held:
+                staging = staging_held.enter_context(ctx.store.staging())
+                copied = begin(
                     src, staging, cancel=run.cancel, marks=[i.size for i in earlier],
                     on_stage=run.stage,
                 )  # fmt: skip
-                facts = _facts(run, entry, got, probe, staging)
-                run.stage(Stage.PROBED)
-                flags, why = collision(earlier, got)
-                facts = replace(facts, flags=facts.flags + flags)
-                if entry.path in run.claims:  # its name claims another device (issue 23)
-                    facts = replace(facts, flags=(*facts.flags, FLAG_SERIAL_MISMATCH))
-                filed = ctx.store.file(staging, got.sha256, got.size)
-                run.stage(Stage.FILED)
+                staging_held = staging_held.pop_all()  # now the probe thread's to close
         finally:
             os.close(src)
-        result = record_item(
-            ctx, docking, entry, got, facts, key=filed.key, why=why,
-            claimed_serial=run.claims.get(entry.path),
-            claimed_officer=claimed_officer(run.profile, entry.display),
-        )  # fmt: skip
+    except Abandoned as e:
+        staging_held.close()
+        reason = str(e)
+        _ended(overlap, done, FileResult(path=entry.display, result=ABANDONED, reason=reason,
+                                         raw_path=entry.path))  # fmt: skip
+        return
+    except _FAILURES as e:  # the file stays on the device
+        staging_held.close()
+        overlap.settle()
+        _ended(overlap, done, failed(ctx, docking, entry, e))
+        return
+
+    def probe_and_file() -> tuple[Acquired, MediaFacts, str, str | None]:
+        with staging_held:
+            got = copied.finish()  # the read-back of the last range, while the next file copies
+            facts = _facts(run, entry, got, probe, staging)
+            run.stage(Stage.PROBED)
+            flags, why = collision(earlier, got)
+            facts = replace(facts, flags=facts.flags + flags)
+            if entry.path in run.claims:  # its name claims another device (issue 23)
+                facts = replace(facts, flags=(*facts.flags, FLAG_SERIAL_MISMATCH))
+            filed = ctx.store.file(staging, got.sha256, got.size)
+            run.stage(Stage.FILED)
+        return got, facts, filed.key, why
+
+    def record(prepared: Future[tuple[Acquired, MediaFacts, str, str | None]]) -> FileResult:
+        try:
+            got, facts, key, why = prepared.result()
+            result = record_item(
+                ctx, docking, entry, got, facts, key=key, why=why,
+                claimed_serial=run.claims.get(entry.path),
+                claimed_officer=claimed_officer(run.profile, entry.display),
+            )  # fmt: skip
+        except _FAILURES as e:  # the file stays on the device
+            return failed(ctx, docking, entry, e)
         run.stage(Stage.RECORDED)
         run.verified[entry.path] = got.source
         return result
-    except Abandoned as e:
-        return FileResult(path=entry.display, result=ABANDONED, reason=str(e), raw_path=entry.path)
-    except (DeviceError, IngestError, StorageError, OSError) as e:  # the file stays on the device
-        return failed(ctx, docking, entry, e)
+
+    overlap.submit(probe_and_file, record, done)
+
+
+_FAILURES = (DeviceError, IngestError, StorageError, OSError)
+"""Errors that leave a file on the device, recorded as failed (the docking goes on)."""
+
+
+def _ended(overlap: Overlap, done: Done, result: FileResult) -> None:
+    """A file that ends without a record: after the record in flight, in order."""
+    overlap.settle()
+    done(result)
 
 
 _NOT_PROBED = ProbeResult(

@@ -1,7 +1,9 @@
 """The labelled steps of one docking, in their order, and the hook that sees them.
 
 ``ingest_device(on_stage=...)`` calls the hook after each step has happened (a per-file step
-once for each file that gets there). The crash tests kill an ingest at each of them
+once for each file that gets there, in this order for each file; a file's probe, filing and
+record may come after the next file's first steps, as they run while that file is copied:
+ingest.pipeline.overlap). The crash tests kill an ingest at each of them
 (``EVIDOCK_TEST_STOP_AT``: ``kill_at``) and prove that a rerun resumes, losing and
 duplicating nothing: after every one of these points the catalog, the store and the staging
 folder are in a state a rerun recovers from. The case operations' points, which an ingest

@@ -17,6 +17,9 @@
  *                    first of FAULTFS_OPS); FAULTFS_ARM_AFTER of them pass first (default 0)
  *   FAULTFS_COUNT    how many calls fail once armed (default: every one after, a disk that
  *                    stays broken or full)
+ *   FAULTFS_ONE_PATH when set: only the path of the first arming call counts and fails (a
+ *                    step of the first file, whatever the calls of the next file, which the
+ *                    ingest pipeline copies meanwhile, interleave with it)
  *   FAULTFS_LOG      a file that gets one line per matching call: "pass OP PATH" or
  *                    "fail OP PATH" (so a test can prove the fault was hit)
  * Children of the process (which inherit LD_PRELOAD) inject nothing: see faultfs_init.
@@ -26,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +52,20 @@ static size_t prefix_len;
 static int ops, arm_op, err = EIO, log_fd = -1;
 static long arm_after, fail_count = -1;
 static long armed_seen, failed_so_far;
+static int one_path;
+static char latched[PATH_MAX];
+static pthread_mutex_t latch_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* With FAULTFS_ONE_PATH: whether ``path`` is the one the fault is about (the first arming
+ * call's path, latched by that call). */
+static int on_latched(int op, const char *path) {
+    if (!one_path) return 1;
+    pthread_mutex_lock(&latch_lock);
+    if (!latched[0] && op == arm_op) snprintf(latched, sizeof latched, "%s", path);
+    int same = latched[0] && strcmp(latched, path) == 0;
+    pthread_mutex_unlock(&latch_lock);
+    return same;
+}
 
 static int op_of(const char *name) {
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -81,6 +99,7 @@ __attribute__((constructor)) static void faultfs_init(void) {
     if ((v = getenv("FAULTFS_ARM_OP"))) arm_op = op_of(v);
     if ((v = getenv("FAULTFS_ARM_AFTER"))) arm_after = atol(v);
     if ((v = getenv("FAULTFS_COUNT"))) fail_count = atol(v);
+    if ((v = getenv("FAULTFS_ONE_PATH")) && *v) one_path = 1;
     if ((v = getenv("FAULTFS_LOG")))
         log_fd = (int)syscall(SYS_openat, AT_FDCWD, v, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
                               0600);
@@ -119,6 +138,10 @@ static void note(const char *what, int op, const char *path) {
 /* Whether this call on ``path`` (op ``op``) fails; counts the arming calls. */
 static int fails(int op, const char *path) {
     if (!prefix_len || !under(path) || !((ops | arm_op) & op)) return 0;
+    if (!on_latched(op, path)) {
+        note("pass", op, path);
+        return 0;
+    }
     int hit = 0;
     long seen = armed_seen;
     if ((ops & op) && seen >= arm_after &&

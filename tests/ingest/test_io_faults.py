@@ -78,6 +78,7 @@ class Fault:
     arm: str | None = None
     after: int = 0
     count: int | None = ONE_SHOT
+    one_path: bool = False  # only the first arming call's path counts (FAULTFS_ONE_PATH)
 
     def env(self, so: Path, log: Path) -> dict[str, str]:
         env = {
@@ -89,6 +90,8 @@ class Fault:
             env["FAULTFS_ARM_OP"] = self.arm
         if self.count is not None:
             env["FAULTFS_COUNT"] = str(self.count)
+        if self.one_path:
+            env["FAULTFS_ONE_PATH"] = "1"
         return env
 
 
@@ -232,6 +235,9 @@ class StoreCell:
     path: str
     code: str
     object_left: bool = False
+    # the step is a later call on the first file's staging file: count that file's calls only
+    # (the ingest copies the next file while the first is probed and filed)
+    one_path: bool = False
 
 
 STORE_CELLS = {
@@ -250,11 +256,21 @@ STORE_CELLS = {
     ),
     # the second read of the staging copy: the probe's (exiftool runs clean, in a child)
     "probe-read": StoreCell(
-        folder="store/staging", op="read", after=1, path=STAGING, code="staging-read-error"
+        folder="store/staging",
+        op="read",
+        after=1,
+        path=STAGING,
+        code="staging-read-error",
+        one_path=True,
     ),
     # the sync of the read-only staging file just before it is linked into the store
     "filing-fsync": StoreCell(
-        folder="store/staging", op="fsync", after=1, path=STAGING, code="store-write"
+        folder="store/staging",
+        op="fsync",
+        after=1,
+        path=STAGING,
+        code="store-write",
+        one_path=True,
     ),
     "link": StoreCell(folder="store/sha256", op="link", after=0, path=OBJECT, code="store-write"),
     # the object folders' syncs: sha256 and sha256/ab gained a folder, then sha256/ab/cd the link
@@ -280,7 +296,7 @@ def test_an_eio_on_the_store_fails_that_file_alone_and_a_rerun_stores_it_once(
     dock = _dock(tmp_path, catalog_url)
     before = _device(dock.camera)
     log = tmp_path / "faultfs.log"
-    fault = Fault(prefix=dock.home / c.folder, ops=c.op, after=c.after)
+    fault = Fault(prefix=dock.home / c.folder, ops=c.op, after=c.after, one_path=c.one_path)
 
     run = dock.ingest(fault.env(faultfs, log))
 
