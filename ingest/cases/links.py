@@ -15,7 +15,7 @@ from datetime import timedelta
 from i18n import _, n_
 from ingest.cases.compliance import FUTURE
 from ingest.cases.levels import refresh_item
-from ingest.cases.offload import measure
+from ingest.cases.offload import MEASURE_PART, measure
 from ingest.cases.rules import (
     MANUAL,
     AutoMatch,
@@ -344,14 +344,15 @@ def after_ingest(
         ids = OffloadOps(txn).session_items(session_id)
         checks = measure(txn, ctx, ids, actor=who)
         late = tuple(i for i, c in checks.items() if c.late_flag_seq is not None)
-        items = txn.items(ids=ids) if ids else []
-        mine = [  # items linkable by time: an officer, a recording time, a trusted clock
-            i
-            for i in items
-            if i.officer_badge is not None
-            and i.facts.recorded_start is not None
-            and not checks[i.id].clock_problems
-        ]
+        mine: list[Item] = []  # items linkable by time: an officer, a recording time, a
+        for start in range(0, len(ids), MEASURE_PART):  # trusted clock; read in parts
+            mine += [
+                i
+                for i in txn.items(ids=ids[start : start + MEASURE_PART])
+                if i.officer_badge is not None
+                and i.facts.recorded_start is not None
+                and not checks[i.id].clock_problems
+            ]
         linked: list[AutoMatch] = []
         if mine:
             officer_ids = sorted({txn.officer(i.officer_badge).id for i in mine if i.officer_badge})

@@ -55,17 +55,27 @@ def measure(
     """(Re)measure the items inside ``txn``; flag each late item once."""
     txn.log.lock_head()  # one measurer at a time across docks (PostgreSQL row lock)
     ops = OffloadOps(txn)
-    before = ops.checks(item_ids)
     rules, limit, now = clock_rules(ctx.settings), deadline(ctx.settings), ctx.clock()
     out: dict[int, OffloadCheck] = {}
-    for inp in ops.inputs(item_ids):
-        old = before.get(inp.item_id)
-        check = offload_check(inp, rules, now=now, late_flag_seq=old.late_flag_seq if old else None)
-        if check.late_flag_seq is None and is_late(check, limit):
-            check = _flag(txn, ctx, inp, check, actor=actor)
-        ops.put_check(check)
-        out[inp.item_id] = check
+    # in parts of the sorted ids (the same events in the same order): a docking of 10,000
+    # files does not hold every item's measurement inputs at once (issue 19, flat memory)
+    ordered = sorted(item_ids)
+    for start in range(0, len(ordered), MEASURE_PART):
+        part = ordered[start : start + MEASURE_PART]
+        before = ops.checks(part)
+        for inp in ops.inputs(part):
+            old = before.get(inp.item_id)
+            flagged = old.late_flag_seq if old else None
+            check = offload_check(inp, rules, now=now, late_flag_seq=flagged)
+            if check.late_flag_seq is None and is_late(check, limit):
+                check = _flag(txn, ctx, inp, check, actor=actor)
+            ops.put_check(check)
+            out[inp.item_id] = check
     return out
+
+
+MEASURE_PART = 1000
+"""Items measured per part of a session (their inputs and earlier checks read together)."""
 
 
 def _flag(
