@@ -321,8 +321,10 @@ class OffloadOps:
             )
         return out
 
-    def _checked(self, *, outer: bool = False) -> Select[ItemRow, str, str, OffloadCheckRow]:
-        q = select(ItemRow, DeviceRow.serial, OfficerRow.badge, OffloadCheckRow)
+    def _checked(self, *, outer: bool = False) -> Select[*tuple[Any, ...]]:
+        """The report's columns of items with their measurement (plain columns, no ORM
+        objects: a report of thousands of late items at 1M items, issue 19)."""
+        q = select(*_ITEM_COLUMNS, DeviceRow.serial, OfficerRow.badge, *_CHECK_COLUMNS)
         if outer:
             q = q.outerjoin(OffloadCheckRow, OffloadCheckRow.item_id == ItemRow.id)
         else:
@@ -333,23 +335,60 @@ class OffloadOps:
             OfficerRow, OfficerRow.id == ItemRow.officer_id
         )
 
-    def _rows(self, q: Select[ItemRow, str, str, OffloadCheckRow]) -> list[c.CheckedItem]:
-        found = [
-            c.CheckedItem(
-                item_id=item.id,
-                device_serial=serial,
-                officer_badge=badge,
-                session_id=item.session_id,
-                path=item.original_path_display,
-                recorded_end=item.recorded_end,
-                acquired_at=item.acquired_at,
-                durable_at=item.durable_at,
-                check=None if chk is None else _check(chk),
-                flags=tuple(x for x in item.flags.split(",") if x),
+    def _rows(self, q: Select[*tuple[Any, ...]]) -> list[c.CheckedItem]:
+        found = []
+        for row in self.s.execute(q):
+            (item_id, session_id, path, recorded_end, acquired_at, durable_at, flags, serial,
+             badge, chk_item, ref_end, ref_source, problems, chk_durable, delay_s, flag_seq,
+             checked_at) = row  # fmt: skip
+            check = None
+            if chk_item is not None:
+                check = c.OffloadCheck(
+                    item_id=chk_item,
+                    reference_end=ref_end,
+                    reference_source=ref_source,
+                    clock_problems=tuple(x for x in problems.split(",") if x),
+                    durable_at=chk_durable,
+                    delay_s=delay_s,
+                    late_flag_seq=flag_seq,
+                    checked_at=checked_at,
+                )
+            found.append(
+                c.CheckedItem(
+                    item_id=item_id,
+                    device_serial=serial,
+                    officer_badge=badge,
+                    session_id=session_id,
+                    path=path,
+                    recorded_end=recorded_end,
+                    acquired_at=acquired_at,
+                    durable_at=durable_at,
+                    check=check,
+                    flags=tuple(x for x in flags.split(",") if x),
+                )
             )
-            for item, serial, badge, chk in self.s.execute(q)
-        ]
         return sorted(found, key=lambda r: r.item_id)
+
+
+_ITEM_COLUMNS = (
+    ItemRow.id,
+    ItemRow.session_id,
+    ItemRow.original_path_display,
+    ItemRow.recorded_end,
+    ItemRow.acquired_at,
+    ItemRow.durable_at,
+    ItemRow.flags,
+)
+_CHECK_COLUMNS = (
+    OffloadCheckRow.item_id,
+    OffloadCheckRow.reference_end,
+    OffloadCheckRow.reference_source,
+    OffloadCheckRow.clock_problem,
+    OffloadCheckRow.durable_at,
+    OffloadCheckRow.delay_s,
+    OffloadCheckRow.late_flag_seq,
+    OffloadCheckRow.checked_at,
+)
 
 
 def _aware(t: datetime | None) -> datetime | None:
