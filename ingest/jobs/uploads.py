@@ -19,6 +19,8 @@ a case archived, and a finished transcode. One run of the job, idempotently:
    the S3 copy by a full download and only then releases the local copy (event first, unlink
    after the commit).
 
+Each of these points has a name (ingest.jobs.steps) where the fault tests kill the job.
+
 An outage (``S3Unavailable``) or a mismatch (``S3IntegrityError``) fails the attempt; the job
 queue retries with exponential backoff and the item stays pending meanwhile, visible to
 ``evidock overdue`` and the metrics. Nothing is ever deleted from the bucket.
@@ -37,9 +39,11 @@ from typing import TYPE_CHECKING, Any
 
 from i18n import _
 from ingest.cases.offload import measure
+from ingest.cases.steps import OnStep
 from ingest.context import Context
 from ingest.errors import IngestError
 from ingest.jobs.proxies import Work, derived_store
+from ingest.jobs.steps import JobStep, job_hook
 from ingest.media.transcode import TranscodeStopped
 from storage.blobs.durable import FILE_MODE, fsync_dir
 from storage.blobs.s3objects import S3Object
@@ -86,7 +90,10 @@ class _Want:
     legal_hold: bool = False
 
 
-def sync_to_s3(ctx: Context, work: Work) -> None:
+def sync_to_s3(ctx: Context, work: Work, *, on_step: OnStep | None = None) -> None:
+    """One run of the job; see the module doc. ``on_step`` sees each labelled point
+    (ingest.jobs.steps; default: none, or the fault tests' ``EVIDOCK_TEST_STOP_AT``)."""
+    step = on_step or job_hook(ctx.settings)
     s3 = _s3(ctx)
     if work.job.item_id is None:
         publish_checkpoints(ctx, work, s3)
@@ -138,17 +145,20 @@ def sync_to_s3(ctx: Context, work: Work) -> None:
         uploaded.append((want, got))
         logger.info("uploaded item=%d role=%s key=%s version=%s", item_id, want.role, key,
                     got.version_id)  # fmt: skip
+    if uploaded:
+        step(JobStep.UPLOADED)
     original = have.get((ORIGINAL, item.sha256))
     hold_change: bool | None = None
     if original is not None and original.legal_hold != hold:
         s3.set_legal_hold(original.key, original.version_id, hold)
         hold_change = hold
+        step(JobStep.HOLD_SET)
     # the bytes were already in S3 for another item with the same content: say so for this one
     existing = original if original is not None and not told else None
-    _record(ctx, work, item_id, item.sha256, uploaded, hold_change, existing)
+    _record(ctx, work, item_id, item.sha256, uploaded, hold_change, existing, step)
     if s3.config.release_local:
         try:  # the job is done: a failure here keeps the local copy, which is always safe
-            release_local(ctx, work, s3, item.sha256)
+            release_local(ctx, work, s3, item.sha256, on_step=step)
         except StorageError as e:
             logger.error("local copy kept: its S3 copy does not verify item=%d sha256=%s "
                          "code=%s error=%s", item_id, item.sha256, e.code, e)  # fmt: skip
@@ -172,6 +182,7 @@ def _record(
     uploaded: list[tuple[_Want, S3Object]],
     hold_change: bool | None,
     existing: StoredObject | None,
+    step: OnStep,
 ) -> None:
     now = ctx.clock()
     actor = f"worker:{work.owner}"
@@ -221,6 +232,7 @@ def _record(
             )  # fmt: skip
         if uploaded or hold_change is not None or existing is not None:
             _settle_durability(txn, ctx, item_id, sha256, actor, work)
+        step(JobStep.WRITTEN)
 
 
 def _settle_durability(
@@ -258,7 +270,9 @@ def _settle_durability(
         logger.info("items durable in the system of record items=%s", made)
 
 
-def release_local(ctx: Context, work: Work, s3: S3Store, sha256: str) -> bool:
+def release_local(
+    ctx: Context, work: Work, s3: S3Store, sha256: str, *, on_step: OnStep | None = None
+) -> bool:
     """Drop the local copy of these bytes once S3 provably holds them (full download and
     re-hash) and no item with them still waits for a proxy. Returns whether it was released."""
     with ctx.catalog.read() as txn:
@@ -294,6 +308,7 @@ def release_local(ctx: Context, work: Work, s3: S3Store, sha256: str) -> bool:
                       "key": local.key, "verified_in": S3, "s3_key": remote.key,
                       "s3_version_id": remote.version_id, "method": "full download re-hash"},
             )  # fmt: skip
+    (on_step or job_hook(ctx.settings))(JobStep.RELEASED)
     path = ctx.store.path_for(sha256)
     with contextlib.suppress(FileNotFoundError):
         os.chmod(path, FILE_MODE)
