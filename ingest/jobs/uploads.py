@@ -17,7 +17,8 @@ a case archived, and a finished transcode. One run of the job, idempotently:
    this made a pending item durable, its ``durable_at`` and its 24-hour-rule measurement;
 4. when ``[store] release_local_after_upload`` says so and no transcode still needs it, re-hashes
    the S3 copy by a full download and only then releases the local copy (event first, unlink
-   after the commit).
+   after the commit). The job is then done in a last transaction of its own, so that a crash
+   between the release's commit and the unlink is finished by the job's next run.
 
 Each of these points has a name (ingest.jobs.steps) where the fault tests kill the job.
 
@@ -155,13 +156,17 @@ def sync_to_s3(ctx: Context, work: Work, *, on_step: OnStep | None = None) -> No
         step(JobStep.HOLD_SET)
     # the bytes were already in S3 for another item with the same content: say so for this one
     existing = original if original is not None and not told else None
-    _record(ctx, work, item_id, item.sha256, uploaded, hold_change, existing, step)
-    if s3.config.release_local:
-        try:  # the job is done: a failure here keeps the local copy, which is always safe
+    release = s3.config.release_local
+    _record(ctx, work, item_id, item.sha256, uploaded, hold_change, existing, step,
+            done=not release)  # fmt: skip
+    if release:
+        try:  # all is recorded: a failure here keeps the local copy, which is always safe
             release_local(ctx, work, s3, item.sha256, on_step=step)
         except StorageError as e:
             logger.error("local copy kept: its S3 copy does not verify item=%d sha256=%s "
                          "code=%s error=%s", item_id, item.sha256, e.code, e)  # fmt: skip
+        with ctx.catalog.write() as txn:
+            JobOps(txn).complete(work.job.id, owner=work.owner, now=ctx.clock())
 
 
 def _s3_event(events: Sequence[Event]) -> bool:
@@ -183,13 +188,20 @@ def _record(
     hold_change: bool | None,
     existing: StoredObject | None,
     step: OnStep,
+    *,
+    done: bool = True,
 ) -> None:
+    """Step 3; the job is done in it unless a release follows (``done``), and recorded only
+    while its lease is ours."""
     now = ctx.clock()
     actor = f"worker:{work.owner}"
     original = EventType.STORED if ctx.settings.store.s3_is_record else EventType.REPLICATED
     bucket = _s3(ctx).config.bucket
     with ctx.catalog.write() as txn:
-        JobOps(txn).complete(work.job.id, owner=work.owner, now=now)
+        jobs = JobOps(txn)
+        lease_s = work.settings.lease_seconds
+        if done or not jobs.heartbeat(work.job.id, owner=work.owner, now=now, lease_s=lease_s):
+            jobs.complete(work.job.id, owner=work.owner, now=now)  # LeaseLost when not ours
         ops = ObjectOps(txn)
         if existing is not None:
             data = {**_event_data(existing, bucket, work), "uploaded_for_another_item": True}
@@ -277,6 +289,14 @@ def release_local(
     re-hash) and no item with them still waits for a proxy. Returns whether it was released."""
     with ctx.catalog.read() as txn:
         local, remote, items = _releasable(txn, ctx, sha256)
+        marked = ObjectOps(txn).object(ctx.store.backend, sha256)
+        in_s3 = ObjectOps(txn).object(S3, sha256) is not None
+    if marked is not None and marked.released_at is not None and in_s3 and ctx.store.exists(sha256):
+        # a crash between a release's commit and its unlink: the release was decided on a
+        # verified S3 copy and recorded; finish it
+        _unlink(ctx, sha256)
+        logger.info("local copy released (its release was recorded) sha256=%s", sha256)
+        return True
     if local is None or remote is None:
         return False
     found, size = s3.rehash(remote.key, remote.version_id)
@@ -309,13 +329,17 @@ def release_local(
                       "s3_version_id": remote.version_id, "method": "full download re-hash"},
             )  # fmt: skip
     (on_step or job_hook(ctx.settings))(JobStep.RELEASED)
+    _unlink(ctx, sha256)
+    logger.info("local copy released sha256=%s s3_key=%s", sha256, remote.key)
+    return True
+
+
+def _unlink(ctx: Context, sha256: str) -> None:
     path = ctx.store.path_for(sha256)
     with contextlib.suppress(FileNotFoundError):
         os.chmod(path, FILE_MODE)
         path.unlink()
         fsync_dir(path.parent)
-    logger.info("local copy released sha256=%s s3_key=%s", sha256, remote.key)
-    return True
 
 
 def _releasable(
