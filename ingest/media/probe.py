@@ -145,13 +145,20 @@ class _StayOpen(exiftool.ExifTool):  # type: ignore[misc]  # PyExifTool ships no
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self.running and self._process is not None else None
+        return self._process.pid if self.alive() and self._process is not None else None
+
+    def alive(self) -> bool:
+        """Whether the process runs; one that died between files (killed from outside, or
+        with the thread that started it: ``die_with_parent`` is per thread, and a file's
+        probe may run on a thread of its own, ingest.pipeline.overlap) is cleaned up here
+        (PyExifTool's ``running`` would warn, and leave its pipes open)."""
+        proc = self._process
+        if self._running and proc is not None and proc.poll() is not None:
+            self.kill()
+        return self._running
 
     def run(self) -> None:
-        proc = self._process
-        if self._running and proc is not None and proc.poll() is not None:  # died between files
-            self.kill()  # (PyExifTool's ``running`` would warn, and leave its pipes open)
-        if self.running:
+        if self.alive():
             return
         config = [] if self.config_file is None else ["-config", self.config_file]
         self._process = subprocess.Popen(
@@ -170,7 +177,7 @@ class _StayOpen(exiftool.ExifTool):  # type: ignore[misc]  # PyExifTool ships no
         """One command's output without its end marker; a late or too long answer, or an
         exiftool that exits, raises ``OSError`` (``TimeoutError``, ``AnswerTooLarge``) after the
         process is killed."""
-        if not self.running:
+        if not self.alive():
             raise ExifToolNotRunning("Cannot execute()")  # untranslated: PyExifTool's, a bug
         nonce = _NONCE_MIN + secrets.randbelow(9 * _NONCE_MIN)
         end = f"{{ready{nonce}}}\n".encode()
@@ -254,7 +261,7 @@ class ExifTool:
         self.version = str(self._et.version)
 
     def close(self) -> None:
-        if self._et.running:
+        if self._et.alive():
             self._et.terminate(timeout=5)
 
     def read(self, path: Path) -> ToolOutput:
