@@ -339,20 +339,9 @@ class OffloadOps:
         found = []
         for row in self.s.execute(q):
             (item_id, session_id, path, recorded_end, acquired_at, durable_at, flags, serial,
-             badge, chk_item, ref_end, ref_source, problems, chk_durable, delay_s, flag_seq,
-             checked_at) = row  # fmt: skip
-            check = None
-            if chk_item is not None:
-                check = c.OffloadCheck(
-                    item_id=chk_item,
-                    reference_end=ref_end,
-                    reference_source=ref_source,
-                    clock_problems=tuple(x for x in problems.split(",") if x),
-                    durable_at=chk_durable,
-                    delay_s=delay_s,
-                    late_flag_seq=flag_seq,
-                    checked_at=checked_at,
-                )
+             badge) = row[:9]  # fmt: skip
+            checked = row[9:]  # _CHECK_COLUMNS, all None without a measurement (outer join)
+            check = None if checked[0] is None else _check_of(*checked)
             found.append(
                 c.CheckedItem(
                     item_id=item_id,
@@ -401,15 +390,30 @@ def _aware(t: datetime | None) -> datetime | None:
 
 
 def _check(r: OffloadCheckRow) -> c.OffloadCheck:
+    return _check_of(r.item_id, r.reference_end, r.reference_source, r.clock_problem,
+                     r.durable_at, r.delay_s, r.late_flag_seq, r.checked_at)  # fmt: skip
+
+
+def _check_of(
+    item_id: int,
+    reference_end: datetime | None,
+    reference_source: str,
+    clock_problem: str,
+    durable_at: datetime | None,
+    delay_s: float | None,
+    late_flag_seq: int | None,
+    checked_at: datetime,
+) -> c.OffloadCheck:
+    """A measurement from its columns, in ``_CHECK_COLUMNS`` order."""
     return c.OffloadCheck(
-        item_id=r.item_id,
-        reference_end=r.reference_end,
-        reference_source=r.reference_source,
-        clock_problems=tuple(x for x in r.clock_problem.split(",") if x),
-        durable_at=r.durable_at,
-        delay_s=r.delay_s,
-        late_flag_seq=r.late_flag_seq,
-        checked_at=r.checked_at,
+        item_id=item_id,
+        reference_end=reference_end,
+        reference_source=reference_source,
+        clock_problems=tuple(x for x in clock_problem.split(",") if x),
+        durable_at=durable_at,
+        delay_s=delay_s,
+        late_flag_seq=late_flag_seq,
+        checked_at=checked_at,
     )
 
 
