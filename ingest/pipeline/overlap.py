@@ -1,37 +1,50 @@
-"""Files in a pipeline: while one file is copied, the one before is probed and filed and the
-one before that is recorded.
+"""Files in a pipeline: while one file is copied, the one before is probed and filed and those
+before it are recorded, several in one transaction.
 
 The three parts of a file's ingest wait on different things: the copy on the disks (writes,
 fsyncs, the read-back), the probe on exiftool and ffprobe (other processes), the record
-(``pipeline.record``: one catalog transaction and its commit's fsync) on the database and on
-Python. ``Overlap`` runs the probe and filing of each file on one thread and its record on
+(``pipeline.record``: catalog rows, custody events, a commit's fsync) on the database and on
+Python. ``Overlap`` runs the probe and filing of each file on one thread and the records on
 another while the caller copies the next file: on two cores the three overlap, and at most
 ``depth`` files are in flight after the one being copied, so memory does not grow with the
 device.
 
+The record thread takes the files that are filed and waiting, up to ``group`` of them in
+device order, and records them in one transaction (``FileRecord.together``): one commit, one
+fsync and one hold of the log's lock for the group instead of one for each file. When the
+group's transaction fails, nothing of it was committed; each of its files is then recorded
+alone (``FileRecord.alone``), as without groups, so one file's failure (say, its stored copy
+released meanwhile) is that file's alone.
+
 What does not change (issue 19):
 
 - Each file passes its steps in the same order (copied, synced, read-back, probed, filed,
-  recorded): it is probed from its staging copy and recorded only once filed and durable, in
-  the same transaction as before.
-- Files are probed one after another and recorded one after another, in the device's order,
-  so the custody events of a docking are the same events in the same order as without the
-  pipeline. Before the caller writes anything itself (a file that failed or does not fit) it
-  calls ``settle``: everything in flight is recorded first.
+  recorded): it is probed from its staging copy and recorded only once filed and durable.
+- Files are probed one after another and recorded in the device's order, so the custody events
+  of a docking are the same events in the same order as without the pipeline. Before the caller
+  writes anything itself (a file that failed or does not fit) it calls ``settle``: everything
+  in flight is recorded first.
 - Results reach the caller in order, on the caller's thread (``settle`` hands each one on).
 - A crash leaves what the crash tests already prove a rerun recovers from: staging files (the
   rerun removes them), filed objects no record names yet (found again by their hash), and
-  records committed that no result reported yet (the rerun finds them 'already' stored).
+  records committed that no result reported yet (the rerun finds them 'already' stored). A
+  crash before a group's commit leaves all of its files in the second state, after it all in
+  the third.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
+from dataclasses import dataclass
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from ingest.pipeline.results import FileResult
 
@@ -40,27 +53,73 @@ logger = logging.getLogger(__name__)
 Done = Callable[[FileResult], None]
 T = TypeVar("T")
 
-DEPTH = 2
-"""Files in flight behind the one being copied: one being probed and filed, one recorded."""
+DEPTH = 8
+"""Files in flight behind the one being copied (being probed and filed, or waiting to be
+recorded): staging files and small records, not file contents."""
+GROUP = 8
+"""Files recorded in one transaction at most: the writer lock other processes wait for is
+held for one group."""
+
+
+class FileRecord(Protocol[T]):
+    """How one file is recorded, given what its probe-and-file step returned."""
+
+    def together(self, prepared: T, group: Any) -> FileResult:
+        """Record it in the group's open transaction; any error rolls the group back."""
+        ...
+
+    def alone(self, prepared: Future[T]) -> FileResult:
+        """Record it in a transaction of its own; a failure becomes the file's result."""
+        ...
+
+    def committed(self, prepared: T, result: FileResult) -> None:
+        """After the commit that holds its record (``together``'s ``result``)."""
+        ...
+
+
+@dataclass(slots=True)
+class _Flight(Generic[T]):
+    prepared: Future[T]
+    record: FileRecord[T]
+    result: Future[FileResult]
+    done: Done
 
 
 class Overlap:
-    """The probe-and-file thread and the record thread; ``settle`` waits for both."""
+    """The probe-and-file thread and the record thread; ``settle`` waits for both.
 
-    def __init__(self, *, depth: int = DEPTH) -> None:
-        self.depth = depth
-        self._probing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidock-probe")
-        self._recording = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidock-record")
-        self._pending: deque[tuple[Future[FileResult], Done]] = deque()
+    ``group`` opens the transaction a group of files is recorded in (a context manager);
+    None records each file alone."""
 
-    def submit(
-        self, prepare: Callable[[], T], record: Callable[[Future[T]], FileResult], done: Done
+    def __init__(
+        self,
+        *,
+        group: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
+        depth: int = DEPTH,
+        most: int = GROUP,
     ) -> None:
-        """``prepare`` (probe and file) on the probe thread, then ``record`` with its future
-        (its result, or the error it raised) on the record thread; ``done`` gets the record's
-        result on the caller's thread, in order, when it is settled."""
-        prepared = self._probing.submit(prepare)
-        self._pending.append((self._recording.submit(record, prepared), done))
+        self.depth = depth
+        self.most = most if group is not None else 1
+        self._group = group
+        self._probing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidock-probe")
+        self._pending: deque[_Flight[Any]] = deque()  # submitted, result not handed on yet
+        self._waiting: deque[_Flight[Any]] = deque()  # submitted, not taken by the recorder
+        self._cond = threading.Condition()
+        self._closing = False
+        self._recorder = threading.Thread(target=self._records, name="evidock-record")
+        self._recorder.start()
+
+    def submit(self, prepare: Callable[[], T], record: FileRecord[T], done: Done) -> None:
+        """``prepare`` (probe and file) on the probe thread, then the file's record on the
+        record thread; ``done`` gets its result on the caller's thread, in order, when it is
+        settled."""
+        flight = _Flight(
+            prepared=self._probing.submit(prepare), record=record, result=Future(), done=done
+        )
+        self._pending.append(flight)
+        with self._cond:
+            self._waiting.append(flight)
+            self._cond.notify()
         while len(self._pending) > self.depth:
             self._settle_one()
 
@@ -71,8 +130,54 @@ class Overlap:
             self._settle_one()
 
     def _settle_one(self) -> None:
-        future, done = self._pending.popleft()
-        done(future.result())
+        flight = self._pending.popleft()
+        flight.done(flight.result.result())
+
+    # -- the record thread ----------------------------------------------------------------------
+    def _records(self) -> None:
+        while True:
+            with self._cond:
+                while not self._waiting and not self._closing:
+                    self._cond.wait()
+                if not self._waiting:
+                    return  # closing, and nothing left
+                first = self._waiting[0]
+            wait_for([first.prepared])
+            with self._cond:  # the first, and the files filed after it by now
+                batch = [self._waiting.popleft() for _ in range(max(1, self._ready()))]
+            self._record(batch)
+
+    def _ready(self) -> int:
+        """How many waiting files, from the first on, are filed (a failed one ends the run:
+        it is recorded alone), at most ``most``."""
+        n = 0
+        for f in self._waiting:
+            if n == self.most or not f.prepared.done() or f.prepared.exception() is not None:
+                break
+            n += 1
+        return n
+
+    def _record(self, batch: list[_Flight[Any]]) -> None:
+        if len(batch) > 1 and self._group is not None:
+            try:
+                with self._group() as txn:
+                    results = [f.record.together(f.prepared.result(), txn) for f in batch]
+            except Exception as e:  # noqa: BLE001 - rolled back: each file is recorded alone
+                logger.info("a group of %d records failed (%s); recording them one by one",
+                            len(batch), e)  # fmt: skip
+            else:
+                for f, result in zip(batch, results, strict=True):
+                    self._hand(f, functools.partial(_committed, f, result))
+                return
+        for f in batch:
+            self._hand(f, functools.partial(f.record.alone, f.prepared))
+
+    @staticmethod
+    def _hand(flight: _Flight[Any], make: Callable[[], FileResult]) -> None:
+        try:
+            flight.result.set_result(make())
+        except BaseException as e:  # noqa: BLE001 - raised on the caller's thread by settle
+            flight.result.set_exception(e)
 
     def __enter__(self) -> Overlap:
         return self
@@ -91,5 +196,13 @@ class Overlap:
             # the ingest's own error is the one reported; this one goes to the journal
             logger.error("a file's record failed too while the ingest was failing: %s", e)
         finally:
+            with self._cond:
+                self._closing = True
+                self._cond.notify()
+            self._recorder.join()
             self._probing.shutdown(wait=True)
-            self._recording.shutdown(wait=True)
+
+
+def _committed(flight: _Flight[Any], result: FileResult) -> FileResult:
+    flight.record.committed(flight.prepared.result(), result)
+    return result

@@ -7,9 +7,10 @@ every other file whose bytes are not in the catalog (pipeline.known: the same de
 SHA-256): acquire (one read, hash, staging, read-back), probe the staging copy (never the
 device; an empty file is not probed), file it in the content-addressed store, then in ONE
 catalog transaction record the item with its 'acquired', 'verified' and 'stored' custody
-events (pipeline.record). A crash anywhere leaves either nothing in the catalog (the device
-still has the file, a rerun takes it; a filed object is found again by its hash) or the
-complete record; pipeline.stages names the points the crash tests kill it at.
+events (pipeline.record; files filed meanwhile share that transaction: pipeline.overlap). A
+crash anywhere leaves either nothing in the catalog (the device still has the file, a rerun
+takes it; a filed object is found again by its hash) or the complete record; pipeline.stages
+names the points the crash tests kill it at.
 
 Which device it is: pipeline.identity; its session and what stays on it: pipeline.docking;
 what it reports: pipeline.results (whose names are importable from here too).
@@ -52,7 +53,7 @@ from ingest.pipeline.facts import derive_facts
 from ingest.pipeline.identity import claimed_elsewhere, folder_serial, identify
 from ingest.pipeline.known import already, collision
 from ingest.pipeline.overlap import Done, Overlap
-from ingest.pipeline.record import record_item
+from ingest.pipeline.record import Filed, record_in, record_item
 from ingest.pipeline.results import (
     ABANDONED,
     ALREADY,
@@ -72,8 +73,9 @@ from ingest.pipeline.said import Said, both
 from ingest.pipeline.stages import OnStage, Stage, kill_at
 from ingest.pipeline.wipe import WIPE_FAILED, wipe_one
 from storage.blobs.localstore import Staging
+from storage.catalog.session import Transaction
 from storage.errors import StorageError
-from storage.records import MediaFacts
+from storage.records import Item, MediaFacts
 
 __all__ = [  # the names callers import from here
     "ABANDONED",
@@ -112,6 +114,25 @@ class _Run:
     margin: int = space.DEFAULT_MARGIN  # bytes kept free on the store
     # the device files this docking read the bytes of, as they were then (None: not re-read)
     verified: dict[bytes, SourceStat | None] = field(default_factory=dict)
+    media: list[FileEntry] = field(default_factory=list)  # in the order they are taken
+    _at: dict[bytes, int] = field(default_factory=dict)  # a media path's place in ``media``
+    _earlier: dict[bytes, list[Item]] = field(default_factory=dict)
+
+    def earlier(self, entry: FileEntry) -> list[Item]:
+        """The items recorded at ``entry``'s device and path, read just before its copy: for
+        the next ``AHEAD`` media files at once (one query instead of one transaction each)."""
+        if entry.path not in self._earlier:
+            if not self._at:
+                self._at = {e.path: i for i, e in enumerate(self.media)}
+            at = self._at.get(entry.path)
+            ahead = [entry] if at is None else self.media[at : at + AHEAD]
+            with self.ctx.catalog.read() as txn:
+                self._earlier = txn.items_at_paths(self.docking.device.id, [e.path for e in ahead])
+        return self._earlier.pop(entry.path)
+
+
+AHEAD = 32
+"""Media files whose earlier items are read in one query, just before the first is copied."""
 
 
 def ingest_device(
@@ -186,6 +207,7 @@ def ingest_device(
         if refusal is not None:
             return _refuse(run, listing, refusal, serial_source, on_file)
         media, other = _split(listing.files, profile)
+        run.media = media
         short = _space_refusal(run, media)  # issue 18: the whole device fits, or none of it
         if short is not None:
             return _refuse(run, listing, short, serial_source, on_file, kind=space.NO_SPACE)
@@ -206,7 +228,8 @@ def ingest_device(
                         timeout_s=ctx.settings.probe.timeout_s,
                     )
                 )
-            overlap = stack.enter_context(Overlap())  # a file recorded while the next is copied
+            # files recorded, in groups, while the next is copied
+            overlap = stack.enter_context(Overlap(group=ctx.catalog.write))
 
             def done(result: FileResult) -> None:
                 nonlocal outcome
@@ -331,11 +354,8 @@ def _space_refusal(run: _Run, media: list[FileEntry]) -> Said | None:
     has no item of its size at its path (those that have one are hashed, and copied only if
     other bytes: each copy checks the space again)."""
     with run.ctx.catalog.read() as txn:
-        to_copy = [
-            (e.display, e.size)
-            for e in media
-            if all(i.size != e.size for i in txn.items_at_path(run.docking.device.id, e.path))
-        ]
+        earlier = txn.items_at_paths(run.docking.device.id, [e.path for e in media])
+    to_copy = [(e.display, e.size) for e in media if all(i.size != e.size for i in earlier[e.path])]
     if not to_copy:
         return None
     return space.device_refusal(to_copy, _free(run), run.margin)
@@ -353,8 +373,7 @@ def _one_file(
     abandoned) waits for those in flight first, so results and custody events keep the
     device's order."""
     ctx, docking = run.ctx, run.docking
-    with ctx.catalog.read() as txn:
-        earlier = txn.items_at_path(docking.device.id, entry.path)
+    earlier = run.earlier(entry)
     staging_held = contextlib.ExitStack()  # the staging file, until it is filed
     try:
         src = open_file(root_fd, entry)
@@ -399,7 +418,7 @@ def _one_file(
         _ended(overlap, done, failed(ctx, docking, entry, e))
         return
 
-    def probe_and_file() -> tuple[Acquired, MediaFacts, str, str | None]:
+    def probe_and_file() -> Filed:
         with staging_held:
             got = copied.finish()  # the read-back of the last range, while the next file copies
             facts = _facts(run, entry, got, probe, staging)
@@ -410,27 +429,42 @@ def _one_file(
                 facts = replace(facts, flags=(*facts.flags, FLAG_SERIAL_MISMATCH))
             filed = ctx.store.file(staging, got.sha256, got.size)
             run.stage(Stage.FILED)
-        return got, facts, filed.key, why
+        return Filed(
+            entry=entry, got=got, facts=facts, key=filed.key, why=why,
+            claimed_serial=run.claims.get(entry.path),
+            claimed_officer=claimed_officer(run.profile, entry.display),
+        )  # fmt: skip
 
-    def record(prepared: Future[tuple[Acquired, MediaFacts, str, str | None]]) -> FileResult:
-        try:
-            got, facts, key, why = prepared.result()
-            result = record_item(
-                ctx, docking, entry, got, facts, key=key, why=why,
-                claimed_serial=run.claims.get(entry.path),
-                claimed_officer=claimed_officer(run.profile, entry.display),
-            )  # fmt: skip
-        except _FAILURES as e:  # the file stays on the device
-            return failed(ctx, docking, entry, e)
-        run.stage(Stage.RECORDED)
-        run.verified[entry.path] = got.source
-        return result
-
-    overlap.submit(probe_and_file, record, done)
+    overlap.submit(probe_and_file, _Record(run, entry), done)
 
 
 _FAILURES = (DeviceError, IngestError, StorageError, OSError)
 """Errors that leave a file on the device, recorded as failed (the docking goes on)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    """How the record thread records a filed file (``pipeline.overlap.FileRecord``)."""
+
+    run: _Run
+    entry: FileEntry
+
+    def together(self, filed: Filed, txn: Transaction) -> FileResult:
+        return record_in(txn, self.run.ctx, self.run.docking, filed)
+
+    def alone(self, prepared: Future[Filed]) -> FileResult:
+        run = self.run
+        try:
+            filed = prepared.result()
+            result = record_item(run.ctx, run.docking, filed)
+        except _FAILURES as e:  # the file stays on the device
+            return failed(run.ctx, run.docking, self.entry, e)
+        self.committed(filed, result)
+        return result
+
+    def committed(self, filed: Filed, result: FileResult) -> None:
+        self.run.stage(Stage.RECORDED)
+        self.run.verified[filed.entry.path] = filed.got.source
 
 
 def _ended(overlap: Overlap, done: Done, result: FileResult) -> None:

@@ -149,6 +149,10 @@ def test_a_path_longer_than_an_index_entry_can_hold_is_filed_found_and_kept_uniq
         assert item.original_path == long
         assert [i.original_path for i in txn.items_at_path(dev, neighbour)] == [neighbour]
         assert txn.items_at_path(dev, long[:-1]) == []
+        # many paths at once (the pipeline reads ahead): the same answer for each
+        at = txn.items_at_paths(dev, [long, neighbour, long[:-1]])
+        assert at == {p: txn.items_at_path(dev, p) for p in (long, neighbour, long[:-1])}
+        assert [len(at[p]) for p in (long, neighbour, long[:-1])] == [1, 1, 0]
 
 
 def _catalog_at(url: str, revision: str) -> Engine:
