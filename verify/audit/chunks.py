@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import i18n
 from storage.catalog.session import Catalog, Transaction
-from storage.records import Event
+from storage.records import Event, EventColumns
 from verify.audit.logpass import LogPass, chain_broken, completed_ranges
 from verify.log.merkle import HASH_SIZE
 from verify.problems import Problem
@@ -146,12 +146,12 @@ class ChunkPass(LogPass):
     def reached_top(self, level: int, idx: int, current: bytes | None) -> None:
         self.recorder.steps.append(Climb(level, idx, current))
 
-    def _event(self, ev: Event, stored_leaf: bytes | None) -> None:
-        super()._event(ev, stored_leaf)
-        assert self.last_hex is not None
-        self.leaves += bytes.fromhex(self.last_hex)
+    def _event(self, cols: EventColumns, stored_leaf: bytes | None) -> bytes:
+        leaf = super()._event(cols, stored_leaf)
+        self.leaves += leaf
         if self.stream.size in self.wanted:
             self.partial[self.start + self.stream.size] = self.stream.subtrees()
+        return leaf
 
     def result(self, end: int) -> ChunkResult:
         return ChunkResult(

@@ -22,7 +22,7 @@ from typing import Protocol
 from i18n import _
 from storage.catalog.logrows import GENESIS
 from storage.catalog.session import Transaction
-from storage.records import Event
+from storage.records import Event, EventColumns, event_of
 from verify.log.events import event_leaf
 from verify.log.merkle import StreamingRoot, leaf_hash, node_hash
 from verify.problems import Problem
@@ -43,16 +43,21 @@ class Sink(Protocol):
 
 def fast_leaf(ev: Event) -> bytes | None:
     """The leaf hash of ``ev`` if its ``data`` text is canonical; only a hint (see module)."""
-    item = "null" if ev.item is None else str(ev.item)
+    return fast_leaf_of((ev.seq, ev.time, ev.type, ev.item, ev.actor, ev.dock, ev.data, ev.prev))
+
+
+def fast_leaf_of(cols: EventColumns) -> bytes | None:
+    """``fast_leaf`` of an event's columns (``storage.records.EventColumns``)."""
+    seq, time, type_, item, actor, dock, data, prev = cols
     text = _TEMPLATE % (
-        _quote(ev.actor),
-        ev.data,
-        _quote(ev.dock),
-        item,
-        _quote(ev.prev),
-        ev.seq,
-        _quote(ev.time),
-        _quote(ev.type),
+        _quote(actor),
+        data,
+        _quote(dock),
+        "null" if item is None else str(item),
+        _quote(prev),
+        seq,
+        _quote(time),
+        _quote(type_),
     )
     try:
         return leaf_hash(text.encode("utf-8"))
@@ -137,11 +142,11 @@ class LogPass:
             level: self.txn.log.nodes_in(level, first, stop)
             for level, first, stop in completed_ranges(start, end)
         }
-        by_seq = {ev.seq: ev for ev in self.txn.log.event_range(start, end)}
+        by_seq = {cols[0]: cols for cols in self.txn.log.event_columns(start, end)}
         for pos in range(start, end):
             stored_leaf = self._stored_tree(pos, stored)
-            ev = by_seq.get(pos)
-            if ev is None:
+            cols = by_seq.get(pos)
+            if cols is None:
                 self.problems.add_event(
                     "event-missing",
                     pos,
@@ -151,11 +156,16 @@ class LogPass:
                     item=None,
                 )
                 continue
-            self._event(ev, stored_leaf)
+            self._event(cols, stored_leaf)
 
-    def _event(self, ev: Event, stored_leaf: bytes | None) -> None:
-        leaf = fast_leaf(ev)
+    def _event(self, cols: EventColumns, stored_leaf: bytes | None) -> bytes:
+        """The checks of one event (its columns; an ``Event`` is built only to report it or
+        hand it on); returns its leaf hash."""
+        ev: Event | None = None
+        seq = cols[0]
+        leaf = fast_leaf_of(cols)
         if leaf is None or leaf != stored_leaf:
+            ev = event_of(cols)
             leaf = _exact_leaf(ev, self.problems)
             if leaf is not None and stored_leaf is not None and leaf != stored_leaf:
                 self.problems.add_event(
@@ -170,21 +180,22 @@ class LogPass:
                     ),
                     item=ev.item,
                 )
-        if self.prev_seq == ev.seq - 1:
+        if self.prev_seq == seq - 1:
             if self.prev_hex is None:
-                self.chain_unknown(ev)
-            elif ev.prev != self.prev_hex:
-                self.problems.add(chain_broken(ev, self.prev_hex))
+                self.chain_unknown(event_of(cols))
+            elif cols[7] != self.prev_hex:  # prev
+                self.problems.add(chain_broken(event_of(cols), self.prev_hex))
         if leaf is None:  # unserialisable: keep positions aligned with a hash of the row
-            leaf = leaf_hash(repr(ev).encode("utf-8", "backslashreplace"))
+            leaf = leaf_hash(repr(ev or event_of(cols)).encode("utf-8", "backslashreplace"))
         self.prev_hex = self.last_hex = leaf.hex()
-        self.prev_seq = ev.seq
+        self.prev_seq = seq
         self.events += 1
         if self.observe is not None:
-            self.observe(ev)
+            self.observe(ev or event_of(cols))
         self.stream.push(leaf)
         if self.stream.size in self.sizes:
             self.roots[self.stream.size] = self.stream.root()
+        return leaf
 
     def chain_unknown(self, ev: Event) -> None:
         """The event before ``ev`` lies before this pass: only a chunk pass gets here."""
