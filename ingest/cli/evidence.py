@@ -12,7 +12,7 @@ from devices.walk import display_path
 from i18n import N_, _, n_
 from ingest.cli.common import examples, open_dock, parse_time
 from ingest.config import Settings
-from ingest.context import os_actor
+from ingest.context import DOCKING_CACHE_KIB, os_actor
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from ingest.jobs.proxies import ProxyState, proxy_states  # issue 5
 from ingest.output import Output, RowSpill, item_json, pad, path_text, shown_path
@@ -137,7 +137,7 @@ def _ingest(args: argparse.Namespace, out: Output, settings: Settings, spill: Ro
     """Each file's line printed as it is done, or (--json) its entry spilled until the
     document is printed: the report keeps counts only (issue 19: flat memory)."""
     profile, why = one_shot_profile(args, settings)
-    ctx = open_dock(settings)
+    ctx = open_dock(settings, sqlite_cache_kib=DOCKING_CACHE_KIB)
     if why:
         out.line(why)
 

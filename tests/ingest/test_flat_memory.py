@@ -12,11 +12,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ingest.cases.offload import measure, measure_brief
-from ingest.context import Context
+from ingest.context import DOCKING_CACHE_KIB, Context
 from ingest.output import Output, RowSpill
 from ingest.pipeline.results import FileCounts, FileOutcome, FileResult, Tally, count_files
 from ingest.pipeline.run import ingest_device
 from storage.catalog.offload import OffloadOps
+from storage.catalog.session import Catalog
 
 OUTCOMES = [FileOutcome.STORED, FileOutcome.ALREADY, FileOutcome.FAILED,
             FileOutcome.NOT_ACQUIRED, FileOutcome.ABANDONED]  # fmt: skip
@@ -123,3 +124,22 @@ def test_spilled_rows_print_exactly_as_the_whole_document_would() -> None:
     for case in ([], rows[:1], rows, rows * 50):
         assert _printed(case, streamed=True) == _printed(case, streamed=False)
         assert json.loads(_printed(case, streamed=True))["files"] == case
+
+
+def test_a_docking_catalog_caps_the_page_cache_of_each_sqlite_connection(tmp_path: Path) -> None:
+    """Catalog(sqlite_cache_kib=N): every pooled connection has cache_size -N (KiB); without
+    it SQLite's default stays."""
+    capped = Catalog(f"sqlite:///{tmp_path / 'a.db'}", sqlite_cache_kib=DOCKING_CACHE_KIB)
+    plain = Catalog(f"sqlite:///{tmp_path / 'b.db'}")
+    try:
+        for cat, want in ((capped, -DOCKING_CACHE_KIB), (plain, -2000)):
+            raw = [cat.engine.raw_connection() for _ in range(2)]  # two of the pool
+            try:
+                sizes = [c.cursor().execute("PRAGMA cache_size").fetchone()[0] for c in raw]
+            finally:
+                for c in raw:
+                    c.close()
+            assert sizes == [want, want]
+    finally:
+        capped.close()
+        plain.close()
