@@ -104,8 +104,9 @@ def _measured(
             yield check
 
 
-MEASURE_PART = 1000
-"""Items measured per part of a session (their inputs and earlier checks read together)."""
+MEASURE_PART = 250
+"""Items measured per part of a session (their inputs and earlier checks read together); the
+end of a docking holds one part's rows at a time (issue 19)."""
 
 
 def _flag(
