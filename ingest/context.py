@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 LOG_ORIGIN = "evidock/custody-log"
+DOCKING_CACHE_KIB = 512
+"""The page cache of each SQLite connection of ``evidock ingest``, against SQLite's 2,000 KiB: a
+docking writes and looks up rows by key, and its connections each filling 2 MiB grew its
+memory with the catalog (issue 19). The dock daemon keeps the default (not measured yet)."""
 
 
 def utcnow() -> datetime:
@@ -158,11 +162,13 @@ def open_catalog(
     create: bool = False,
     create_schema: bool = False,
     upgrade: bool = True,
+    sqlite_cache_kib: int | None = None,
 ) -> Catalog:
     """The catalog of this data directory at the newest schema, after checking that the
     directory and the catalog are there (``create``: make them; ``create_schema``: create the
     schema of an empty database; ``upgrade=False``: leave the schema as it is, for 'evidock
-    catalog upgrade' to report first). Nothing is made on disk before the checks pass."""
+    catalog upgrade' to report first). Nothing is made on disk before the checks pass.
+    ``sqlite_cache_kib``: the page cache of each SQLite connection (storage.catalog.engine)."""
     db = sqlite_path(settings.catalog_url)
     inside = db is not None and db.parent == settings.data_dir.resolve()
     check_place(
@@ -180,7 +186,7 @@ def open_catalog(
         _make_data_dir(settings)
     if create and db is not None:
         _make_catalog_file(db)
-    catalog = Catalog(settings.catalog_url)
+    catalog = Catalog(settings.catalog_url, sqlite_cache_kib=sqlite_cache_kib)
     try:
         present = has_schema(catalog.engine)
         check_schema(present=present, catalog=redact(settings.catalog_url), create=create_schema)
@@ -243,15 +249,22 @@ def open_context(
     clock: Callable[[], datetime] = utcnow,
     create: bool = False,
     create_schema: bool = False,
+    sqlite_cache_kib: int | None = None,
 ) -> Context:
     """Catalog at the newest schema, store folders, dock key and registration, after the
     checks of ``ingest.datadir``: every command starts with it.
 
     ``create=True`` is 'evidock init' (idempotent): it may make the data dir, the catalog and
     its schema. ``create_schema=True`` (the daemons) may create the schema of an empty
-    database. Neither ever makes a new key for a dock the catalog knows.
+    database. Neither ever makes a new key for a dock the catalog knows. ``sqlite_cache_kib``:
+    see ``open_catalog`` (a docking passes ``DOCKING_CACHE_KIB``).
     """
-    catalog = open_catalog(settings, create=create, create_schema=create or create_schema)
+    catalog = open_catalog(
+        settings,
+        create=create,
+        create_schema=create or create_schema,
+        sqlite_cache_kib=sqlite_cache_kib,
+    )
     try:
         with catalog.read() as txn:
             check_dock(dock_state(settings, txn, sqlite=catalog.is_sqlite))

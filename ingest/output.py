@@ -10,9 +10,11 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import secrets
 import sys
+import tempfile
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
@@ -85,6 +87,37 @@ class TerminalLogFormatter(logging.Formatter):
         return super().formatMessage(record)
 
 
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2, default=str)
+
+
+class RowSpill:
+    """Rows of a JSON document kept in an unnamed temporary file (one compact JSON line
+    each) until the document is printed (``Output.document_rows``): a long list costs disk,
+    not memory (issue 19)."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (close())
+
+    def add(self, row: Any) -> None:
+        self._file.write(json.dumps(row, default=str) + "\n")  # ASCII: any str fits
+
+    def __iter__(self) -> Iterator[Any]:
+        self._file.flush()
+        self._file.seek(0)
+        for line in self._file:
+            yield json.loads(line)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> RowSpill:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class Output:
     def __init__(self, *, json_mode: bool, zone: ZoneInfo, stream: TextIO | None = None) -> None:
         self.json_mode = json_mode
@@ -105,6 +138,24 @@ class Output:
         if self.json_mode:
             json.dump(doc, self.stream, ensure_ascii=False, indent=2, default=str)
             self.stream.write("\n")
+
+    def document_rows(self, doc: dict[str, Any], key: str, rows: Iterable[Any]) -> None:
+        """``doc`` with ``rows`` as its list at ``key`` (in the place ``doc[key]`` holds),
+        printed exactly as ``document`` prints it, the rows written one at a time as they come
+        (issue 19: the 10,000 files of a docking are never one list in memory)."""
+        if not self.json_mode:
+            return
+        mark = f"rows-{secrets.token_hex(16)}"  # where the rows go: no value of doc holds it
+        head, tail = _dumps({**doc, key: mark}).split(json.dumps(mark))
+        line = head.rsplit("\n", 1)[-1]
+        indent = "\n" + line[: len(line) - len(line.lstrip(" "))]
+        self.stream.write(head)
+        sep = "["
+        for row in rows:  # as json.dump lays out a list of them, one level in
+            self.stream.write(sep + indent + "  " + _dumps(row).replace("\n", indent + "  "))
+            sep = ","
+        self.stream.write("[]" if sep == "[" else indent + "]")
+        self.stream.write(tail + "\n")
 
     def when(self, t: datetime | None) -> str:
         if t is None:

@@ -8,14 +8,14 @@ reason in English, as the custody log keeps it). Refusals are in the reader's la
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from i18n import _, n_
 from ingest.cases.compliance import FUTURE
 from ingest.cases.levels import refresh_item
-from ingest.cases.offload import MEASURE_PART, measure
+from ingest.cases.offload import MEASURE_PART, measure, measure_brief
 from ingest.cases.rules import (
     MANUAL,
     AutoMatch,
@@ -29,7 +29,7 @@ from ingest.cases.vocab import STAGES, label
 from ingest.context import Context, os_actor
 from ingest.errors import FixityRefused, UsageError
 from storage.catalog.caselinks import LinkOps
-from storage.catalog.caserecords import Activity, Case, Link, NewLink, OffloadCheck
+from storage.catalog.caserecords import Activity, Case, Link, NewLink
 from storage.catalog.cases import ARCHIVED, CaseOps
 from storage.catalog.fixity import fixity_failed_items
 from storage.catalog.objects import queue_upload
@@ -258,10 +258,11 @@ def autolink_activities(
     actor: str,
     rules: LinkRules,
     items: Sequence[Item] | None = None,
-    checks: Mapping[int, OffloadCheck] | None = None,
+    clock_problems: Collection[int] | None = None,
 ) -> list[AutoMatch]:
     """Run the rules for ``activities`` over ``items`` (default: the officers' items around
-    each window) and link what they find; returns the links made."""
+    each window) and link what they find; returns the links made. ``clock_problems``: those
+    of ``items`` whose measurement found clock problems (default: measured here)."""
     ops, links = CaseOps(txn), LinkOps(txn)
     made: list[AutoMatch] = []
     done: set[tuple[int, int]] = set()  # (case, item) linked by this run
@@ -275,11 +276,12 @@ def autolink_activities(
             pool = links.items_of_officers(activity.officer_ids, start_from=lo, start_to=hi)
         if not pool:
             continue
-        measured = (
-            checks if checks is not None else measure(txn, ctx, [i.id for i in pool], actor=actor)
-        )
-        untrusted = {i.id for i in pool if FUTURE in i.facts.flags}
-        untrusted |= {i for i, c in measured.items() if c.clock_problems}
+        if clock_problems is None:
+            measured = measure(txn, ctx, [i.id for i in pool], actor=actor)
+            bad: Collection[int] = {i for i, c in measured.items() if c.clock_problems}
+        else:
+            bad = clock_problems
+        untrusted = {i.id for i in pool if FUTURE in i.facts.flags or i.id in bad}
         excluded = links.ever_linked(case.id, [i.id for i in pool])
         # issue 18: failed fixity is linked only by hand, with a recorded reason
         excluded |= fixity_failed_items(txn, [i.id for i in pool])
@@ -342,8 +344,7 @@ def after_ingest(
         if close_as is not None:
             txn.close_session(session_id, outcome=close_as, now=ctx.clock())
         ids = OffloadOps(txn).session_items(session_id)
-        checks = measure(txn, ctx, ids, actor=who)
-        late = tuple(i for i, c in checks.items() if c.late_flag_seq is not None)
+        measured = measure_brief(txn, ctx, ids, actor=who)
         mine: list[Item] = []  # items linkable by time: an officer, a recording time, a
         for start in range(0, len(ids), MEASURE_PART):  # trusted clock; read in parts
             mine += [
@@ -351,7 +352,7 @@ def after_ingest(
                 for i in txn.items(ids=ids[start : start + MEASURE_PART])
                 if i.officer_badge is not None
                 and i.facts.recorded_start is not None
-                and not checks[i.id].clock_problems
+                and i.id not in measured.clock_problems
             ]
         linked: list[AutoMatch] = []
         if mine:
@@ -362,14 +363,20 @@ def after_ingest(
             span_hi = max(e for e in ends if e is not None) + rules.widest
             acts = CaseOps(txn).activities_of_officers(officer_ids, start=span_lo, end=span_hi)
             linked = autolink_activities(
-                txn, ctx, acts, actor=who, rules=rules, items=mine, checks=checks
+                txn,
+                ctx,
+                acts,
+                actor=who,
+                rules=rules,
+                items=mine,
+                clock_problems=measured.clock_problems,
             )
         (on_step or step_hook(ctx.settings))(CaseStep.AUTOLINK)
     logger.info(
         "after ingest session=%d measured=%d late=%d linked=%d",
         session_id,
-        len(checks),
-        len(late),
+        measured.count,
+        len(measured.late),
         len(linked),
     )
-    return AfterIngest(measured=len(checks), late=late, linked=tuple(linked))
+    return AfterIngest(measured=measured.count, late=measured.late, linked=tuple(linked))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -53,10 +53,41 @@ def measure(
     txn: Transaction, ctx: Context, item_ids: Sequence[int], *, actor: str
 ) -> dict[int, OffloadCheck]:
     """(Re)measure the items inside ``txn``; flag each late item once."""
+    return {c.item_id: c for c in _measured(txn, ctx, item_ids, actor=actor)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Measured:
+    """What the end of a docking keeps of its items' measurements (issue 19: not one
+    ``OffloadCheck`` per item of a docking of 10,000 files): how many were measured, which are
+    late, which have clock problems (never linked by time)."""
+
+    count: int
+    late: tuple[int, ...]
+    clock_problems: frozenset[int]
+
+
+def measure_brief(
+    txn: Transaction, ctx: Context, item_ids: Sequence[int], *, actor: str
+) -> Measured:
+    """``measure``, keeping only what ``Measured`` says of the checks."""
+    count, late, problems = 0, [], set()
+    for c in _measured(txn, ctx, item_ids, actor=actor):
+        count += 1
+        if c.late_flag_seq is not None:
+            late.append(c.item_id)
+        if c.clock_problems:
+            problems.add(c.item_id)
+    return Measured(count=count, late=tuple(late), clock_problems=frozenset(problems))
+
+
+def _measured(
+    txn: Transaction, ctx: Context, item_ids: Sequence[int], *, actor: str
+) -> Iterator[OffloadCheck]:
+    """Each item's measurement, stored, as it is made (the late ones flagged)."""
     txn.log.lock_head()  # one measurer at a time across docks (PostgreSQL row lock)
     ops = OffloadOps(txn)
     rules, limit, now = clock_rules(ctx.settings), deadline(ctx.settings), ctx.clock()
-    out: dict[int, OffloadCheck] = {}
     # in parts of the sorted ids (the same events in the same order): a docking of 10,000
     # files does not hold every item's measurement inputs at once (issue 19, flat memory)
     ordered = sorted(item_ids)
@@ -70,12 +101,12 @@ def measure(
             if check.late_flag_seq is None and is_late(check, limit):
                 check = _flag(txn, ctx, inp, check, actor=actor)
             ops.put_check(check)
-            out[inp.item_id] = check
-    return out
+            yield check
 
 
-MEASURE_PART = 1000
-"""Items measured per part of a session (their inputs and earlier checks read together)."""
+MEASURE_PART = 250
+"""Items measured per part of a session (their inputs and earlier checks read together); the
+end of a docking holds one part's rows at a time (issue 19)."""
 
 
 def _flag(

@@ -12,10 +12,10 @@ from devices.walk import display_path
 from i18n import N_, _, n_
 from ingest.cli.common import examples, open_dock, parse_time
 from ingest.config import Settings
-from ingest.context import os_actor
+from ingest.context import DOCKING_CACHE_KIB, os_actor
 from ingest.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from ingest.jobs.proxies import ProxyState, proxy_states  # issue 5
-from ingest.output import Output, item_json, pad, path_text, shown_path
+from ingest.output import Output, RowSpill, item_json, pad, path_text, shown_path
 from ingest.pipeline.identity import medium_paths
 from ingest.pipeline.run import FileResult, IngestReport, ingest_device
 from storage.catalog.fixity import FLAG_FIXITY_FAILED, fixity_failed_items
@@ -129,12 +129,22 @@ def one_shot_profile(
 
 
 def cmd_ingest(args: argparse.Namespace, out: Output, settings: Settings) -> int:
+    with RowSpill() as spill:
+        return _ingest(args, out, settings, spill)
+
+
+def _ingest(args: argparse.Namespace, out: Output, settings: Settings, spill: RowSpill) -> int:
+    """Each file's line printed as it is done, or (--json) its entry spilled until the
+    document is printed: the report keeps counts only (issue 19: flat memory)."""
     profile, why = one_shot_profile(args, settings)
-    ctx = open_dock(settings)
+    ctx = open_dock(settings, sqlite_cache_kib=DOCKING_CACHE_KIB)
     if why:
         out.line(why)
 
     def show(r: FileResult) -> None:
+        if out.json_mode:
+            spill.add(_file_json(r))
+            return
         ident = f"#{r.item}" if r.item is not None else "-"
         sha = r.sha256[:12] if r.sha256 else "-" * 12
         extra = f"  [{', '.join(r.flags)}]" if r.flags else ""
@@ -152,28 +162,17 @@ def cmd_ingest(args: argparse.Namespace, out: Output, settings: Settings) -> int
             actor=os_actor(),
             on_file=show,
             profile=profile,
+            keep_files=False,
         )
     finally:
         ctx.close()
     summary = report.summary()
-    out.document(
+    out.document_rows(
         {
             "session": report.session,
             "device": report.device,
             "officer": report.officer,
-            "files": [
-                {
-                    "path": f.path,
-                    "path_hex": f.raw_path.hex() if f.raw_path is not None else None,
-                    "result": f.result,
-                    "item": f.item,
-                    "sha256": f.sha256,
-                    "size": f.size,
-                    "flags": list(f.flags),
-                    "reason": f.reason,
-                }
-                for f in report.files
-            ],
+            "files": None,  # each file's entry, in the order they were done: from the spill
             "summary": summary,
             "outcome": report.outcome,
             "refused": report.refused_reason,  # why nothing was taken (issue 18: no space)
@@ -184,7 +183,9 @@ def cmd_ingest(args: argparse.Namespace, out: Output, settings: Settings) -> int
                 {"path": display_path(p), "path_hex": p.hex(), "serial": claim}
                 for p, claim in report.serial_claims
             ],
-        }
+        },
+        "files",
+        spill,
     )
     if report.serial_source not in (None, "given"):
         out.line(_("serial from: {source}").format(source=report.serial_source))
@@ -208,6 +209,20 @@ def cmd_ingest(args: argparse.Namespace, out: Output, settings: Settings) -> int
     if summary["failed"]:
         out.line(_("Failed files stay on the device; see the reasons above and dock it again."))
     return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+def _file_json(f: FileResult) -> dict[str, Any]:
+    """One file's entry in ``evidock ingest --json``."""
+    return {
+        "path": f.path,
+        "path_hex": f.raw_path.hex() if f.raw_path is not None else None,
+        "result": f.result,
+        "item": f.item,
+        "sha256": f.sha256,
+        "size": f.size,
+        "flags": list(f.flags),
+        "reason": f.reason,
+    }
 
 
 def serial_lines(out: Output, report: IngestReport) -> None:

@@ -8,7 +8,7 @@ member is a ``str``, equal to its value.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 
 class FileOutcome(enum.StrEnum):
@@ -57,32 +57,87 @@ class FileResult:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FileCounts:
+    """How many files of one docking ended each way (the fields are ``FileOutcome`` values)."""
+
+    seen: int = 0
+    stored: int = 0
+    already: int = 0
+    failed: int = 0
+    not_acquired: int = 0
+    abandoned: int = 0
+    flagged: int = 0
+    bytes_stored: int = 0
+
+
+class Tally:
+    """A docking's file results as they come: counted, and kept (``keep``) for a report that
+    lists them, or only counted for a caller that takes each one as it comes (the CLI prints
+    or spills it): then a docking of 10,000 files holds no result of its files (issue 19)."""
+
+    __slots__ = ("_counts", "keep", "results")
+
+    def __init__(self, *, keep: bool = True) -> None:
+        self.keep = keep
+        self.results: list[FileResult] = []  # every result when ``keep``, else none
+        self._counts = {f.name: 0 for f in fields(FileCounts)}
+
+    def add(self, result: FileResult) -> None:
+        c = self._counts
+        c["seen"] += 1
+        c[result.result.value] += 1
+        c["flagged"] += bool(result.flags)
+        if result.result == FileOutcome.STORED:
+            c["bytes_stored"] += result.size or 0
+        if self.keep:
+            self.results.append(result)
+
+    def counts(self) -> FileCounts:
+        return FileCounts(**self._counts)
+
+
+def count_files(files: tuple[FileResult, ...]) -> FileCounts:
+    tally = Tally(keep=False)
+    for f in files:
+        tally.add(f)
+    return tally.counts()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IngestReport:
     session: int
     device: str
     officer: str | None
-    files: tuple[FileResult, ...]
+    files: tuple[FileResult, ...]  # every file's result; none when ``counts`` is given
     outcome: SessionOutcome = SessionOutcome.COMPLETE
     profile: str | None = None
     serial_source: str | None = None
     refused_reason: str | None = None
     checkpoint_size: int | None = None
     serial_claims: tuple[tuple[bytes, str], ...] = ()  # files naming another serial: (path, it)
+    # the counts of a docking whose caller took each file's result as it came (issue 19:
+    # ``ingest_device(keep_files=False)``); None: ``files`` is every file, counted from there
+    counts: FileCounts | None = None
+
+    def tally(self) -> FileCounts:
+        return self.counts if self.counts is not None else count_files(self.files)
 
     def count(self, result: FileOutcome) -> int:
-        return sum(1 for f in self.files if f.result == result)
+        n: int = getattr(self.tally(), FileOutcome(result).value)
+        return n
 
     @property
     def ok(self) -> bool:
         return self.count(FAILED) == 0 and self.outcome != OUTCOME_REFUSED
 
     def summary(self) -> dict[str, int]:
+        c = self.tally()
         return {
-            "seen": len(self.files),
-            "stored": self.count(STORED),
-            "already": self.count(ALREADY),
-            "failed": self.count(FAILED),
-            "not_acquired": self.count(NOT_ACQUIRED),
-            "flagged": sum(1 for f in self.files if f.flags),
-            "bytes_stored": sum(f.size or 0 for f in self.files if f.result == STORED),
+            "seen": c.seen,
+            "stored": c.stored,
+            "already": c.already,
+            "failed": c.failed,
+            "not_acquired": c.not_acquired,
+            "flagged": c.flagged,
+            "bytes_stored": c.bytes_stored,
         }

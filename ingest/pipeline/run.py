@@ -68,6 +68,7 @@ from ingest.pipeline.results import (
     FileResult,
     IngestReport,
     SessionOutcome,
+    Tally,
 )
 from ingest.pipeline.said import Said, both
 from ingest.pipeline.stages import OnStage, Stage, kill_at
@@ -107,12 +108,14 @@ class _Run:
     zone: ZoneInfo
     cancel: threading.Event | None
     stage: OnStage
-    results: list[FileResult] = field(default_factory=list)
+    results: Tally = field(default_factory=Tally)
     claims: dict[bytes, str] = field(default_factory=dict)  # path -> serial its name claims
     settle_s: float = 0.0  # a file is wiped only after this long without change
     free_bytes: Callable[[], int] | None = None  # None: the store's file system, asked
     margin: int = space.DEFAULT_MARGIN  # bytes kept free on the store
-    # the device files this docking read the bytes of, as they were then (None: not re-read)
+    # the device files this docking read the bytes of, as they were then (None: not re-read);
+    # kept only for a docking that wipes (the wipe checks them), none otherwise (issue 19)
+    wipe: bool = False
     verified: dict[bytes, SourceStat | None] = field(default_factory=dict)
     media: list[FileEntry] = field(default_factory=list)  # in the order they are taken
     _at: dict[bytes, int] = field(default_factory=dict)  # a media path's place in ``media``
@@ -153,6 +156,7 @@ def ingest_device(
     free_bytes: Callable[[], int] | None = None,
     space_margin: int | None = None,
     on_stage: OnStage | None = None,
+    keep_files: bool = True,
 ) -> IngestReport:
     """Ingest everything on the device mounted at ``root``; see the module doc.
 
@@ -165,6 +169,11 @@ def ingest_device(
     system's); ``space_margin`` bytes of it are kept free (default: ``[dock]
     space_margin_mib``). ``on_stage`` sees each step as it is done (ingest.pipeline.stages;
     default: none, or the crash tests' ``EVIDOCK_TEST_STOP_AT``).
+
+    ``keep_files=False``: the report carries the counts of the files' results and not the
+    results themselves, for a caller that takes each one from ``on_file`` as it comes (issue
+    19: a docking of 10,000 files then holds nothing per stored file). A docking that wipes
+    keeps them anyway: the wipe goes back to them.
     """
     if on_stage is None:
         stop_at = ctx.settings.test_stop_at
@@ -197,6 +206,8 @@ def ingest_device(
             cancel=cancel,
             stage=on_stage,
             claims=claims,
+            results=Tally(keep=keep_files or wipe),
+            wipe=wipe,
             settle_s=ctx.settings.dock.settle_seconds if settle_seconds is None else settle_seconds,
             free_bytes=free_bytes,
             margin=ctx.settings.dock.space_margin_mib << 20
@@ -260,11 +271,12 @@ def _wipe(run: _Run, root_fd: int, media: list[FileEntry]) -> None:
     """Wipe what was stored or found already stored; a file that stays says why, in its
     result and in the custody log."""
     # by the exact name: two names can display alike
-    done = {r.raw_path: n for n, r in enumerate(run.results) if r.result in (STORED, ALREADY)}
+    results = run.results.results  # every one: a docking that wipes keeps them
+    done = {r.raw_path: n for n, r in enumerate(results) if r.result in (STORED, ALREADY)}
     docking = run.docking
     for entry in media:
         n = done.get(entry.path)
-        item_id = run.results[n].item if n is not None else None
+        item_id = results[n].item if n is not None else None
         if n is None or item_id is None:
             continue
         with run.ctx.catalog.read() as txn:
@@ -285,9 +297,9 @@ def _wipe(run: _Run, root_fd: int, media: list[FileEntry]) -> None:
                 run.ctx, docking, item=item.id, path=w.path, kind="not-wiped", code=w.code or "",
                 reason=w.reason.logged,
             )  # fmt: skip
-        r = run.results[n]
+        r = results[n]
         note = _("not wiped from the device: {reason}").format(reason=w.reason.text)
-        run.results[n] = replace(r, reason=f"{r.reason}; {note}" if r.reason else note)
+        results[n] = replace(r, reason=f"{r.reason}; {note}" if r.reason else note)
 
 
 def _split(
@@ -335,7 +347,7 @@ def _refuse(
 
 
 def _emit(run: _Run, result: FileResult, on_file: Callable[[FileResult], None] | None) -> None:
-    run.results.append(result)
+    run.results.add(result)
     logger.info(
         "file result=%s device=%s item=%s sha256=%s path=%r reason=%s",
         result.result,
@@ -380,7 +392,8 @@ def _one_file(
         try:
             known = already(src, earlier, cancel=run.cancel) if earlier else None
             if known is not None:
-                run.verified[entry.path] = known.verified
+                if run.wipe:
+                    run.verified[entry.path] = known.verified
                 _ended(overlap, done, FileResult(
                     path=entry.display,
                     result=ALREADY,
@@ -464,7 +477,8 @@ class _Record:
 
     def committed(self, filed: Filed, result: FileResult) -> None:
         self.run.stage(Stage.RECORDED)
-        self.run.verified[filed.entry.path] = filed.got.source
+        if self.run.wipe:
+            self.run.verified[filed.entry.path] = filed.got.source
 
 
 def _ended(overlap: Overlap, done: Done, result: FileResult) -> None:
@@ -511,7 +525,8 @@ def _finish(
     refused_reason: str | None = None,
 ) -> IngestReport:
     ctx, docking = run.ctx, run.docking
-    if outcome == OUTCOME_COMPLETE and any(r.result == FAILED for r in run.results):
+    counts = run.results.counts()
+    if outcome == OUTCOME_COMPLETE and counts.failed:
         outcome = OUTCOME_INCOMPLETE
     if outcome == OUTCOME_REFUSED:
         with ctx.catalog.write() as txn:
@@ -525,7 +540,8 @@ def _finish(
         session=docking.session,
         device=docking.device.serial,
         officer=docking.officer_badge,
-        files=tuple(run.results),
+        files=tuple(run.results.results),
+        counts=None if run.results.keep else counts,
         outcome=outcome,
         profile=run.profile.name if run.profile else None,
         serial_source=serial_source,

@@ -67,8 +67,10 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine with the dialect settings evidence needs (durable commits, serial writers)."""
+def make_engine(url: str, *, sqlite_cache_kib: int | None = None) -> Engine:
+    """An engine with the dialect settings evidence needs (durable commits, serial writers).
+    ``sqlite_cache_kib``: the page cache of each SQLite connection (default: SQLite's 2,000
+    KiB); a docking caps it, its memory flat in the size of the catalog (issue 19)."""
     try:
         parsed = make_url(url)
     except ArgumentError as e:
@@ -91,7 +93,7 @@ def make_engine(url: str) -> Engine:
             max_overflow=8,
             pool_pre_ping=False,
         )
-        _sqlite_setup(engine)
+        _sqlite_setup(engine, cache_kib=sqlite_cache_kib)
         return engine
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
@@ -119,7 +121,7 @@ def make_engine(url: str) -> Engine:
     )
 
 
-def _sqlite_setup(engine: Engine) -> None:
+def _sqlite_setup(engine: Engine, *, cache_kib: int | None = None) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         # pysqlite's own BEGIN handling is switched off; we say BEGIN IMMEDIATE ourselves so
@@ -130,6 +132,8 @@ def _sqlite_setup(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=60000")
+        if cache_kib is not None:
+            cur.execute(f"PRAGMA cache_size=-{int(cache_kib)}")  # negative: KiB, not pages
         cur.close()
 
     @event.listens_for(engine, "begin")

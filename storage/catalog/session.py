@@ -47,9 +47,13 @@ logger = logging.getLogger(__name__)
 class Catalog:
     """Owns the engine. ``write()`` serialises writers; ``read()`` never blocks them."""
 
-    def __init__(self, url: str, *, engine: Engine | None = None) -> None:
+    def __init__(
+        self, url: str, *, engine: Engine | None = None, sqlite_cache_kib: int | None = None
+    ) -> None:
         self.url = url
-        self.engine = engine if engine is not None else make_engine(url)
+        self.engine = (
+            engine if engine is not None else make_engine(url, sqlite_cache_kib=sqlite_cache_kib)
+        )
 
     @classmethod
     def open(cls, url: str) -> Catalog:
