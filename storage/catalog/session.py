@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from i18n import _
 from storage import records as r
 from storage.catalog import caserecords as c
+from storage.catalog import doorbell
 from storage.catalog.engine import (
     READ_ONLY,
     is_lasting,
@@ -50,6 +51,7 @@ class Catalog:
     def __init__(self, url: str, *, engine: Engine | None = None) -> None:
         self.url = url
         self.engine = engine if engine is not None else make_engine(url)
+        self.bell = doorbell.bell_file(self.engine)  # SQLite: touched after a job is queued
 
     @classmethod
     def open(cls, url: str) -> Catalog:
@@ -64,6 +66,9 @@ class Catalog:
             txn = Transaction(s)
             yield txn
             txn.log.flush()  # the custody events appended in it, with their tree nodes
+            rang = doorbell.rung(s)
+        if rang and self.bell is not None:  # committed: a worker woken now sees the job
+            doorbell.touch(self.bell)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Transaction]:
