@@ -423,6 +423,12 @@ class WorkerPool:
                 self._listening.clear()
                 self.wake()  # idle threads go back to polling
                 self.stop_event.wait(self.outage.failed(e))
+            except OSError as e:  # the bell file cannot be watched again: poll as before
+                logger.warning("job doorbell lost, polling every %.0f s error=%s",
+                               self.settings.poll_seconds, e)  # fmt: skip
+                self._listening.clear()
+                self.wake()
+                return
             finally:
                 self._listening.clear()
                 bell.close()

@@ -174,3 +174,17 @@ def test_a_worker_listens_again_after_its_listening_connection_is_cut(
         assert wait_until(lambda: listener() not in ([], [first]) and asleep(pool), timeout=60)
         job = enqueue_elsewhere(url)
         assert wait_until(lambda: ran == [job], timeout=60), "not woken after reconnecting"
+
+
+def test_a_removed_bell_file_is_made_again_and_still_rings(ctx: Context) -> None:
+    """Someone deletes the SQLite catalog's bell file under a sleeping worker: the listener
+    makes it again and a job queued by another process afterwards still wakes the worker."""
+    bell = bell_file(ctx.catalog.engine)
+    if bell is None:
+        pytest.skip("SQLite's bell file")
+    ran: list[int] = []
+    with idle_pool(ctx, ran) as pool:
+        bell.unlink()
+        assert wait_until(lambda: bell.exists() and asleep(pool)), "the bell was not made again"
+        job = enqueue_elsewhere(ctx.settings.catalog_url)
+        assert wait_until(lambda: ran == [job], timeout=60), "not woken by the new bell file"
