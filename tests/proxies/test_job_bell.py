@@ -8,8 +8,9 @@ import dataclasses
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -52,13 +53,21 @@ class CountingPool(WorkerPool):
 
 @contextmanager
 def idle_pool(
-    ctx: Context, ran: list[int], *, poll_seconds: float = HOUR, lease_seconds: float = 300
+    ctx: Context,
+    ran: list[int],
+    *,
+    poll_seconds: float = HOUR,
+    lease_seconds: float = 300,
+    before_done: Callable[[Context, Work], None] | None = None,
 ) -> Iterator[CountingPool]:
     """A running pool whose only way to learn of another process's job is the doorbell (its
-    polls are an hour apart), asleep on an empty queue once this yields."""
+    polls are an hour apart), asleep on an empty queue once this yields. Its jobs run
+    ``before_done``, then complete."""
     done = threading.Condition()
 
     def handler(c: Context, work: Work) -> None:
+        if before_done is not None:
+            before_done(c, work)
         with c.catalog.write() as txn:
             JobOps(txn).complete(work.job.id, owner=work.owner, now=c.clock())
         with done:
@@ -148,6 +157,31 @@ def test_an_idle_worker_neither_polls_the_queue_nor_wakes_its_lease_keeper(ctx: 
             f"wake-ups per thread: {[a - b for a, b in zip(after, before, strict=True)]}"
         )
     assert ran == []
+
+
+def test_the_lease_keeper_wakes_for_a_job_in_hand_and_renews_its_lease(ctx: Context) -> None:
+    """The keeper, asleep while the pool was idle, renews the lease of a job taken in hand
+    (a 0.6 s lease, renewed every 0.2 s) for as long as the job runs."""
+    leases: list[datetime | None] = []
+
+    def held_long(c: Context, work: Work) -> None:
+        def renewed_twice() -> bool:
+            with c.catalog.read() as txn:
+                job = JobOps(txn).job(work.job.id)
+            assert job is not None and job.lease_owner == work.owner
+            leases.append(job.lease_expires)
+            return len(set(leases)) >= 3
+
+        assert wait_until(renewed_twice, timeout=60), "the lease was not renewed"
+
+    ran: list[int] = []
+    with idle_pool(ctx, ran, lease_seconds=0.6, before_done=held_long) as pool:
+        with ctx.catalog.write() as txn:
+            job = JobOps(txn).enqueue(kind=KIND, item_id=None, now=ctx.clock())
+        assert wait_until(lambda: ran == [job], timeout=90), "the job did not end"
+    assert pool.count("done") == 1 and pool.count("lost") == 0
+    stamps = [t for t in leases if t is not None]
+    assert stamps == sorted(stamps) and len(set(stamps)) >= 3
 
 
 @pytest.mark.postgres
