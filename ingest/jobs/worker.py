@@ -396,6 +396,18 @@ class WorkerPool:
 
     # -- the doorbell -------------------------------------------------------------------------
     def _listen(self) -> None:
+        """The doorbell thread. It only saves idle threads from polling: whatever ends it,
+        they poll again (every ``poll_seconds``), and the daemon goes on."""
+        try:
+            self._hear_rings()
+        except Exception:
+            logger.exception("job doorbell failed, polling every %.0f s",
+                             self.settings.poll_seconds)  # fmt: skip
+        finally:
+            self._listening.clear()
+            self.wake()
+
+    def _hear_rings(self) -> None:
         """Wake the idle threads at each ring of the catalog's doorbell; on an outage, wait
         and listen again, then look once (a ring may have come meanwhile)."""
         assert self._interrupt is not None
@@ -426,8 +438,6 @@ class WorkerPool:
             except OSError as e:  # the bell file cannot be watched again: poll as before
                 logger.warning("job doorbell lost, polling every %.0f s error=%s",
                                self.settings.poll_seconds, e)  # fmt: skip
-                self._listening.clear()
-                self.wake()
                 return
             finally:
                 self._listening.clear()

@@ -118,14 +118,15 @@ class PgListener:
     keepalives, connect timeout), outside the pool."""
 
     def __init__(self, engine: Engine) -> None:
-        try:
+        try:  # raw_connection() raises the driver's errors as they are, unwrapped
             proxied = engine.raw_connection()
         except OperationalError as e:
             raise unavailable(e, _("catalog error: {error}").format(error=e.orig)) from e
+        except psycopg.Error as e:
+            raise CatalogUnavailable(_("catalog error: {error}").format(error=e)) from e
         conn: Any = proxied.driver_connection
         self._conn: psycopg.Connection[Any] = conn
         proxied.detach()  # ours until closed: never handed back to the pool
-        self._proxied = proxied
         try:
             self._conn.rollback()
             self._conn.autocommit = True
@@ -144,10 +145,9 @@ class PgListener:
             raise CatalogUnavailable(_("catalog error: {error}").format(error=e)) from e
 
     def close(self) -> None:
-        try:
-            self._proxied.close()
-        except (psycopg.Error, OSError) as e:  # a connection the server already dropped
-            logger.debug("job listener close error=%s", e)
+        # the driver's connection itself: the pool's close would first roll back (a reset),
+        # and log a traceback when the server has gone away
+        self._conn.close()
 
 
 # inotify(7): the events a bell file may see
