@@ -89,6 +89,7 @@ class WorkerSettings:
     lease_seconds: float = 300.0
     retry_seconds: float = 60.0
     poll_seconds: float = 5.0
+    safety_poll_seconds: float = 300.0
     timeout_s: float = 3600.0
     nice: int = 10
 
@@ -394,6 +395,7 @@ SCHEMA: dict[str, dict[str, ck.Key]] = {
         "lease_seconds": ck.number(_WORKER.lease_seconds, low=1),
         "retry_seconds": ck.number(_WORKER.retry_seconds, low=0),
         "poll_seconds": ck.number(_WORKER.poll_seconds, low=0.05),
+        "safety_poll_seconds": ck.number(_WORKER.safety_poll_seconds, low=0.05),
         "timeout_s": ck.number(_WORKER.timeout_s, low=1),
         "nice": ck.whole(_WORKER.nice, 0, 19),
     },

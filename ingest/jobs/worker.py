@@ -5,8 +5,15 @@ A ``WorkerPool`` owns its threads and their stop path: ``concurrency`` worker th
 lease-keeper thread that renews the lease of every job in hand (a job whose renewal fails was
 taken over; its run is stopped and nothing of it is recorded). ``stop()`` (SIGTERM) kills the
 ffmpeg in flight and gives its job back to the queue. With ``drain`` the threads end when no
-job of their kinds is left. Idle threads wait for ``wake()`` (the dock calls it after each
-file) or, for jobs queued by other processes, at most ``poll_seconds``.
+job of their kinds is left.
+
+Idle threads sleep until there is something to do: ``wake()`` (the dock calls it after each
+file), the catalog's doorbell (``storage.catalog.doorbell``: a job queued, given back or
+queued again by any process; one listener thread per pool blocks on it), the next job's due
+time (a retry's backoff, a lease's end), or stop. Lest a missed ring leave a job waiting, they
+look at least every ``safety_poll_seconds`` (default 5 min); while the doorbell is not
+listening (the catalog is down; a ``drain`` pool, which ends soon anyway) every
+``poll_seconds``. The lease keeper sleeps while no job is in hand.
 
 When the catalog goes away (a PostgreSQL restart), the threads wait and try again (after 1 s,
 then as long as the outage has lasted, at most 30 s; ``ingest.outage`` logs it once): a job
@@ -17,6 +24,7 @@ attempt not counted.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import socket
@@ -37,6 +45,7 @@ from ingest.jobs.uploads import sync_to_s3
 from ingest.media.transcode import TranscodeStopped
 from ingest.metrics.prometheus import Family
 from ingest.outage import CatalogOutage
+from storage.catalog.doorbell import listen
 from storage.catalog.jobs import RUNNING, JobKind, JobOps, LeaseLost, worker_node
 from storage.errors import (
     CatalogUnavailable,
@@ -105,9 +114,15 @@ class WorkerPool:
         self.busy_seconds: dict[str, float] = collections.defaultdict(float)
         self.stop_event = threading.Event()
         self._cond = threading.Condition()
+        self._wakes = 0  # wake() calls so far (under _cond): one between a claim and the
+        # idle wait after it is not lost
+        self._held = threading.Condition()  # the lease keeper's: a job came into hand, or done
         self._hands: dict[int, _Hand] = {}
         self._threads: list[threading.Thread] = []
         self._keeper: threading.Thread | None = None
+        self._bell: threading.Thread | None = None
+        self._listening = threading.Event()  # the doorbell is heard: idle waits may be long
+        self._interrupt: tuple[int, int] | None = None  # a pipe: stop() ends the bell's wait
         self._done = threading.Event()
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.outage = outage or CatalogOutage(f"workers {self.name}")
@@ -124,6 +139,10 @@ class WorkerPool:
             self._threads.append(t)
         self._keeper = threading.Thread(target=self._keep_leases, name="evidock-lease-keeper")
         self._keeper.start()
+        if not self.drain:
+            self._interrupt = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+            self._bell = threading.Thread(target=self._listen, name="evidock-job-bell")
+            self._bell.start()
         logger.info(
             "workers started pool=%s kinds=%s n=%d", self.name, self.kinds, len(self._threads)
         )
@@ -131,20 +150,36 @@ class WorkerPool:
     def stop(self) -> None:
         """Ask every thread to end; jobs in hand go back to the queue. Safe in a signal handler."""
         self.stop_event.set()
+        self._end_listening()
         self.wake()
 
     def wake(self) -> None:
         """New work may be queued: idle threads look again now."""
         with self._cond:
+            self._wakes += 1
             self._cond.notify_all()
+
+    @property
+    def listening(self) -> bool:
+        """Whether the catalog's doorbell is heard now (idle threads then sleep long)."""
+        return self._listening.is_set()
 
     def join(self, timeout: float | None = None) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
         for t in self._threads:
             t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        self._done.set()
+        with self._held:
+            self._done.set()
+            self._held.notify_all()
         if self._keeper is not None:
             self._keeper.join(timeout)
+        if self._bell is not None:
+            self._end_listening()
+            self._bell.join(timeout)
+            if not self._bell.is_alive() and self._interrupt is not None:
+                for fd in self._interrupt:
+                    os.close(fd)
+                self._interrupt = None
 
     def run(self) -> None:
         """Start, then wait until stopped (or, with ``drain``, until the queue is empty)."""
@@ -189,12 +224,13 @@ class WorkerPool:
         while not self.stop_event.is_set():
             try:
                 started = self.outage.now()
+                wakes = self._wakes
                 job = self._claim(owner)
                 self.outage.ok(started)
                 if job is None:
                     if self.drain and (self._left() == 0 or self._nothing_to_do_now()):
                         break
-                    self._idle()
+                    self._idle(wakes)
                     continue
                 self._run(owner, job)
             except CatalogUnavailable as e:  # logged once per outage; wait longer each time
@@ -231,19 +267,24 @@ class WorkerPool:
         soon = self.ctx.clock() + timedelta(seconds=self.settings.poll_seconds)
         return due is None or due > soon
 
-    def _idle(self) -> None:
+    def _idle(self, wakes: int) -> None:
+        """Sleep until woken (``wake()``, the doorbell, stop) or the next job is due; unless
+        a wake came since ``wakes`` (read before the claim that found nothing)."""
         with self.ctx.catalog.read() as txn:
             due = JobOps(txn).next_due(self.kinds, self.node)
-        wait = self.settings.poll_seconds
+        s = self.settings
+        wait = s.safety_poll_seconds if self._listening.is_set() else s.poll_seconds
         if due is not None:
             wait = min(wait, max(0.0, (due - self.ctx.clock()).total_seconds()) + 0.01)
         with self._cond:
-            if not self.stop_event.is_set():
+            if not self.stop_event.is_set() and self._wakes == wakes:
                 self._cond.wait(wait)
 
     def _run(self, owner: str, job: Job) -> None:
         hand = _Hand(job=job, owner=owner)
-        self._hands[job.id] = hand
+        with self._held:
+            self._hands[job.id] = hand
+            self._held.notify_all()
         started = time.monotonic()
         logger.info("job claimed job=%s kind=%s item=%s attempt=%d owner=%s",
                     job.id, job.kind, job.item_id, job.attempts, owner)  # fmt: skip
@@ -323,8 +364,14 @@ class WorkerPool:
 
     # -- the lease keeper ---------------------------------------------------------------------
     def _keep_leases(self) -> None:
+        """Renew the leases of the jobs in hand every third of a lease; asleep while none is."""
         every = max(0.1, self.settings.lease_seconds / 3)
-        while not self._done.wait(every):
+        while True:
+            with self._held:
+                while not self._hands and not self._done.is_set():
+                    self._held.wait()
+            if self._done.wait(every):
+                return
             hands = list(self._hands.values())
             if not hands:
                 continue
@@ -346,6 +393,61 @@ class WorkerPool:
             self.outage.ok(started)
             for h in lost:
                 h.lost.set()
+
+    # -- the doorbell -------------------------------------------------------------------------
+    def _listen(self) -> None:
+        """The doorbell thread. It only saves idle threads from polling: whatever ends it,
+        they poll again (every ``poll_seconds``), and the daemon goes on."""
+        try:
+            self._hear_rings()
+        except Exception:
+            logger.exception("job doorbell failed, polling every %.0f s",
+                             self.settings.poll_seconds)  # fmt: skip
+        finally:
+            self._listening.clear()
+            self.wake()
+
+    def _hear_rings(self) -> None:
+        """Wake the idle threads at each ring of the catalog's doorbell; on an outage, wait
+        and listen again, then look once (a ring may have come meanwhile)."""
+        assert self._interrupt is not None
+        interrupt = self._interrupt[0]
+        while not self.stop_event.is_set() and not self._done.is_set():
+            started = self.outage.now()
+            try:
+                bell = listen(self.ctx.catalog.engine)
+            except CatalogUnavailable as e:
+                self.stop_event.wait(self.outage.failed(e))
+                continue
+            except OSError as e:  # no inotify (instances used up): poll as before
+                logger.warning("job doorbell unavailable, polling every %.0f s error=%s",
+                               self.settings.poll_seconds, e)  # fmt: skip
+                return
+            if bell is None:
+                return
+            self.outage.ok(started)
+            try:
+                self._listening.set()
+                self.wake()  # what was queued while nobody listened
+                while bell.wait(interrupt):
+                    self.wake()
+            except CatalogUnavailable as e:
+                self._listening.clear()
+                self.wake()  # idle threads go back to polling
+                self.stop_event.wait(self.outage.failed(e))
+            except OSError as e:  # the bell file cannot be watched again: poll as before
+                logger.warning("job doorbell lost, polling every %.0f s error=%s",
+                               self.settings.poll_seconds, e)  # fmt: skip
+                return
+            finally:
+                self._listening.clear()
+                bell.close()
+
+    def _end_listening(self) -> None:
+        """End the doorbell's wait (async-signal-safe: one write to a pipe)."""
+        if self._interrupt is not None:
+            with contextlib.suppress(OSError):  # full (already ended) or closed
+                os.write(self._interrupt[1], b"x")
 
 
 def _lower_priority(nice: int) -> None:

@@ -13,6 +13,9 @@ Every claim counts an attempt, so a job whose worker keeps dying (killed, out of
 ``failed`` after ``max_attempts`` like one that keeps failing: never a crash loop. Claiming is
 exclusive: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (many workers on many hosts skip each
 other's rows), the write transaction on SQLite (BEGIN IMMEDIATE: one writer at a time).
+
+A change that makes a job claimable (queued, given back, queued again) rings the doorbell
+(``storage.catalog.doorbell``): idle workers of any process hear it at commit.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true, upd
 from i18n import N_, _
 from storage import records as r
 from storage.catalog.cases import chunked
+from storage.catalog.doorbell import ring
 from storage.catalog.models import JobRow
 from storage.catalog.session import Transaction
 from storage.errors import StorageError
@@ -92,6 +96,7 @@ class JobOps:
         )
         self.s.add(row)
         self.s.flush()
+        ring(self.s)
         return row.id
 
     def enqueue_once(
@@ -188,6 +193,7 @@ class JobOps:
             row.state = QUEUED
             row.lease_owner = row.lease_expires = None
             row.not_before = now + backoff(row.attempts, retry_s)
+            ring(self.s)  # a worker idle on an empty queue learns when it is due
         row.last_error = error[:_ERROR_CHARS]
         self.s.flush()
         return _job(row)
@@ -202,6 +208,8 @@ class JobOps:
         for row in rows:
             row.state, row.attempts, row.not_before, row.finished_at = QUEUED, 0, now, None
         self.s.flush()
+        if rows:
+            ring(self.s)
         return [_job(row) for row in rows]
 
     def release(self, job_id: int, *, owner: str, now: datetime) -> bool:
@@ -215,6 +223,7 @@ class JobOps:
         row.lease_owner = row.lease_expires = None
         row.not_before = now
         self.s.flush()
+        ring(self.s)
         return True
 
     # -- reads --------------------------------------------------------------------------------

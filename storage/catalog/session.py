@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from i18n import _
 from storage import records as r
 from storage.catalog import caserecords as c
+from storage.catalog import doorbell
 from storage.catalog.engine import (
     READ_ONLY,
     is_lasting,
@@ -54,6 +55,7 @@ class Catalog:
         self.engine = (
             engine if engine is not None else make_engine(url, sqlite_cache_kib=sqlite_cache_kib)
         )
+        self.bell = doorbell.bell_file(self.engine)  # SQLite: touched after a job is queued
 
     @classmethod
     def open(cls, url: str) -> Catalog:
@@ -68,6 +70,9 @@ class Catalog:
             txn = Transaction(s)
             yield txn
             txn.log.flush()  # the custody events appended in it, with their tree nodes
+            rang = doorbell.rung(s)
+        if rang and self.bell is not None:  # committed: a worker woken now sees the job
+            doorbell.touch(self.bell)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Transaction]:
