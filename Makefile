@@ -50,6 +50,9 @@ test: $(STAMP) $(MO)
 	  --verify.receivers=on-call severity=critical alertname=EvidockFixityFailure
 	amtool config routes test --config.file=monitoring/alertmanager.yml \
 	  --verify.receivers=custodians-mail severity=warning alertname=EvidockDeviceNotDocked
+	# our packages' byte code once: the tests start evidock as a process hundreds of times, and
+	# each would compile every module again where PYTHONDONTWRITEBYTECODE is set
+	$(BIN)/python -m compileall -q ingest storage verify devices i18n support
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup -m 'not deb'
 	$(BIN)/pytest -q -n 0 -m deb tests/packaging
 

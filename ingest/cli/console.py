@@ -3,7 +3,11 @@
 It serves the pages of ``ingest.console`` with cheroot: HTTPS with [console] tls_cert/tls_key,
 else HTTP on localhost behind a reverse proxy (README). ``--totp-enrol USER`` gives a person a
 TOTP secret (a ``second_factor_changed`` event naming who ran it) and prints its otpauth URI,
-once, instead of serving."""
+once, instead of serving.
+
+The web application and its server (Flask, Werkzeug, Jinja, cheroot) are imported when the
+console starts, not with this module: every ``evidock`` command builds its parser from this
+module, and none of the others needs them."""
 
 from __future__ import annotations
 
@@ -17,9 +21,7 @@ from i18n import _
 from ingest.cli.actor import acting
 from ingest.cli.common import examples
 from ingest.config import Settings
-from ingest.console.app import create_app
 from ingest.console.auth import enrol_totp
-from ingest.console.server import ConsoleServer
 from ingest.context import open_context
 from ingest.errors import EXIT_OK, UsageError
 from ingest.metrics.prometheus import ConsoleMetrics, Served, serve
@@ -53,6 +55,9 @@ def cmd_console(args: argparse.Namespace, out: Output, settings: Settings) -> in
     try:
         if args.totp_enrol:
             return _enrol(ctx, args.totp_enrol, out)
+        from ingest.console.app import create_app  # here, not at the top: the module doc
+        from ingest.console.server import ConsoleServer
+
         metrics = ConsoleMetrics()
         app = create_app(ctx, metrics=metrics)
         server = ConsoleServer(

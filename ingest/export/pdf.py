@@ -5,14 +5,16 @@ language, ``i18n.current()``); WeasyPrint lays them out with pango and embeds a 
 Debian's Noto Sans CJK (CFF outlines, which it embeds as they are), so the Chinese shows as
 text, not boxes, and stays searchable. No document fetches anything: the HTML has no links,
 images or remote styles, and its URL fetcher allows no protocol at all.
+
+``weasyprint`` is imported when a PDF is laid out, not with this module: loading it (pango,
+fontconfig, its CSS tables) takes a second or more, and every ``evidock`` command imports this
+module through the CLI, though few of them print anything.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-
-import weasyprint
 
 from ingest.export.fonts import cjk_font
 from ingest.export.receipt import (
@@ -28,6 +30,8 @@ from storage.blobs.durable import atomic_write
 
 def render_pdf(html: str, dest: Path) -> None:
     """Lay ``html`` out as PDF and write it to ``dest`` durably."""
+    import weasyprint  # here, not at the top: loaded only when a PDF is made (module doc)
+
     cjk_font()  # a clear error with the apt-get line rather than a PDF of empty boxes
     no_fetch = weasyprint.URLFetcher(allowed_protocols=frozenset())  # no file:, no http:
     document = weasyprint.HTML(string=html, url_fetcher=no_fetch).render()
