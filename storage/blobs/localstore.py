@@ -11,6 +11,7 @@ import fcntl
 import logging
 import os
 import re
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -64,7 +65,7 @@ class LocalStore:
         path = self.staging_dir / f"{name}.part"
         # created under a name the cleaner does not look at, locked, then renamed: a cleaner
         # in another process never sees an unlocked *.part that is in use
-        new = self.staging_dir / f".{name}.new"
+        new = self.staging_dir / f".{os.getpid()}.{name}.{socket.gethostname()}.new"
         try:
             fd = os.open(new, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         except OSError as e:
@@ -113,7 +114,7 @@ class LocalStore:
             os.close(fd)
         for p in self.staging_dir.glob(".*.new"):  # a crash between create and rename: empty
             with contextlib.suppress(FileNotFoundError):
-                if time.time() - p.stat().st_mtime > NEW_FILE_S:
+                if _creator_gone(p.name) or time.time() - p.stat().st_mtime > NEW_FILE_S:
                     p.unlink()
                     removed += 1
         if removed:
@@ -187,3 +188,20 @@ class LocalStore:
         for p in sorted(self.objects.glob("??/??/*")):
             if _HEX.match(p.name):
                 yield p.name
+
+
+def _creator_gone(name: str) -> bool:
+    """Whether the process that created the unrenamed staging file ``name``
+    (``.PID.UUID.HOST.new``) is gone: it ran on this host and no process has its PID now. A
+    file of another host (a shared store), an older name, or a PID in use again waits for
+    ``NEW_FILE_S``."""
+    pid, _uuid, host = [*name[1 : -len(".new")].split(".", 2), "", ""][:3]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False

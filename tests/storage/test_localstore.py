@@ -101,3 +101,20 @@ def test_a_staging_file_is_locked_before_it_carries_the_name_the_cleaner_looks_f
     os.utime(old, (past, past))
     assert store.clean_stale_staging() == 1
     assert not old.exists() and fresh.exists()
+    # a crash between create and rename (a SIGKILL while another thread starts a file's
+    # copy): the file of a process gone from this host goes at once, however young; one of a
+    # live process, or of another host sharing the store, waits
+    import socket
+    import subprocess
+    import sys
+
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    here = socket.gethostname()
+    dead = store.staging_dir / f".{int(child.stdout)}.{'a' * 32}.{here}.new"
+    mine = store.staging_dir / f".{os.getpid()}.{'b' * 32}.{here}.new"
+    elsewhere = store.staging_dir / f".{int(child.stdout)}.{'c' * 32}.other-host.example.new"
+    for p in (dead, mine, elsewhere):
+        p.touch()
+    assert store.clean_stale_staging() == 1
+    assert not dead.exists() and mine.exists() and elsewhere.exists()
