@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -81,6 +82,40 @@ class LogRows:
         else:
             self._frontier = dict(zip(frontier_positions(row.size), hashes, strict=True))
         return self._head
+
+    def appends_in_one_statement(self) -> bool:
+        """Whether the next append may try ``append_first``: PostgreSQL, and this transaction
+        has not taken the lock yet."""
+        return self._head is None and self.s.get_bind().dialect.name == "postgresql"
+
+    def append_first(self, ev: r.Event, parts: tuple[bytes, bytes, bytes]) -> r.Event | None:
+        """PostgreSQL, the first append of this transaction: take the lock, chain, store the
+        event, its leaf and the nodes it completes and move the head, in one statement (the
+        ``evidock_log_append`` function of migration 0018). ``ev`` without its ``seq`` and
+        ``prev``; ``parts`` its canonical bytes around them (``canonical_parts``). Returns
+        the event as appended, or None when this is not that case (SQLite, the lock already
+        held, no head row yet or a head without its frontier): the caller appends as before.
+        """
+        if self._head is not None or self._new_events:
+            return None
+        conn = self.s.connection()
+        self.s.flush()  # the rows the event refers to (its item) go first
+        head, middle, tail = parts
+        row = conn.execute(
+            _APPEND_FUNCTION,
+            {"time": ev.time, "type": ev.type, "item": ev.item, "actor": ev.actor,
+             "dock": ev.dock, "data": ev.data, "head": head, "middle": middle, "tail": tail},
+        ).first()  # fmt: skip
+        if row is None:
+            return None
+        seq, prev, frontier = int(row[0]), str(row[1]), bytes(row[2])
+        size = seq + 1
+        last_leaf = frontier[8:40].hex()
+        self._head = r.LogHead(size=size, last_leaf=last_leaf)
+        hashes = unpack_frontier(frontier, size, last_leaf)
+        assert hashes is not None, "the append function left a frontier of another head"
+        self._frontier = dict(zip(frontier_positions(size), hashes, strict=True))
+        return replace(ev, seq=seq, prev=prev)
 
     def _read_frontier(self, size: int) -> dict[tuple[int, int], bytes]:
         """The stored frontier nodes of the tree of ``size`` leaves (those missing are left
@@ -393,6 +428,13 @@ def unpack_frontier(blob: bytes | None, size: int, last_leaf: str) -> list[bytes
         return None
     return [blob[40 + 32 * i : 72 + 32 * i] for i in range(count)]
 
+
+_APPEND_FUNCTION = text(
+    "SELECT o_seq, o_prev, o_frontier FROM evidock_log_append("
+    "CAST(:time AS text), CAST(:type AS text), CAST(:item AS integer), CAST(:actor AS text),"
+    " CAST(:dock AS text), CAST(:data AS text), CAST(:head AS bytea), CAST(:middle AS bytea),"
+    " CAST(:tail AS bytea))"
+)
 
 _EVENT_KEYS = ("seq", "time", "type", "item_id", "actor", "dock", "data", "prev")
 _NODE_KEYS = ("level", "idx", "hash")

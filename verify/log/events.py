@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -128,6 +129,24 @@ def _float(f: float) -> bytes:
 
 def event_leaf(ev: Event) -> bytes:
     return leaf_hash(canonical(ev))
+
+
+_PREV_KEY = b'"prev":"'
+_AROUND = _PREV_KEY + b"0" * 64 + b'","seq":0,"time":'
+
+
+def canonical_parts(ev: Event) -> tuple[bytes, bytes, bytes]:
+    """``canonical(ev)`` around its two fields that only the log's head knows: for every
+    ``prev`` (64 hex digits) and ``seq`` >= 0, ``canonical`` of ``ev`` with them is
+    ``head + prev + middle + str(seq) + tail`` (RFC 8785 sorts the members: ``prev`` and
+    ``seq`` are adjacent, and neither needs escaping). ``ev.seq`` and ``ev.prev`` are ignored.
+    The catalog's append statement joins the parts under the lock (issue 19)."""
+    text = canonical(replace(ev, seq=0, prev="0" * 64))
+    at = text.rfind(_AROUND)  # the last: a ``data`` object may hold the same text before it
+    if at < 0:  # pragma: no cover - the eight fields always hold it
+        raise AssertionError("canonical event without prev and seq")
+    tail_at = at + len(_AROUND) - len(b',"time":')
+    return text[: at + len(_PREV_KEY)], b'","seq":', text[tail_at:]
 
 
 def format_time(t: datetime) -> str:
