@@ -2,7 +2,8 @@
 19).
 
 Each writer is its own process with its own engine and its own ``CustodyLog`` (dock
-``bench-wN``), appending through the real ``CustodyLog.append`` for a fixed time: one event
+``bench-wN``), appending through the real ``CustodyLog.append`` (the event back now) or
+``CustodyLog.append_at_commit`` (what the ingest and workers use) for a fixed time: one event
 per transaction, and batches of ``BATCH`` events per transaction. Writers start together
 (a barrier, after their first connection) on a fresh database, so their first appends race
 for the log head as docks starting on a new fleet catalog do. A failed transaction is
@@ -44,6 +45,9 @@ from verify.problems import Problems
 
 WRITERS = (1, 2, 4, 8)  # issue 19's target: >= 3,000 appends/s in total with 8 writers
 BATCH = 50
+MODES = ("now", "at commit")
+"""``CustodyLog.append`` (the event back, with its seq) and ``append_at_commit`` (on PostgreSQL
+sent with the COMMIT: the lock held for the server's time only)."""
 ERROR_SAMPLES = 3
 
 
@@ -65,10 +69,11 @@ def _error_class(e: BaseException) -> str:
 
 
 def _writer(
-    url: str, writer: int, batch: int, seconds: float, ready: Barrier, out: Any
+    url: str, writer: int, batch: int, mode: str, seconds: float, ready: Barrier, out: Any
 ) -> None:  # pragma: no cover - runs in a child process
     cat = Catalog(url)
     log = CustodyLog(dock=f"bench-w{writer}")
+    append = log.append if mode == "now" else log.append_at_commit
     with cat.read() as txn:  # connect before the clock starts
         txn.log.head()
     ready.wait()
@@ -82,7 +87,7 @@ def _writer(
         try:
             with cat.write() as txn:
                 for k in range(batch):
-                    log.append(
+                    append(
                         txn,
                         type=EventType.ACQUIRED,
                         actor="user:bench",
@@ -111,13 +116,17 @@ def _writer(
     )
 
 
-def run_writers(url: str, writers: int, batch: int, seconds: float) -> list[WriterResult]:
+def run_writers(
+    url: str, writers: int, batch: int, seconds: float, mode: str = "now"
+) -> list[WriterResult]:
     """``writers`` processes appending to the catalog at ``url`` for ``seconds``."""
     ctx = mp.get_context("spawn")
     ready = ctx.Barrier(writers)
     out = ctx.Queue()
     procs = [
-        ctx.Process(target=_writer, args=(url, w, batch, seconds, ready, out), name=f"writer-{w}")
+        ctx.Process(
+            target=_writer, args=(url, w, batch, mode, seconds, ready, out), name=f"writer-{w}"
+        )
         for w in range(writers)
     ]
     for p in procs:
@@ -159,17 +168,19 @@ def check_log(url: str, results: list[WriterResult]) -> dict[str, Any]:
     return {"events": head.size, "root": stored_root.hex(), "replay_s": replay_s}
 
 
-def measure(admin_url: str, writers: int, batch: int, seconds: float) -> dict[str, Any]:
+def measure(
+    admin_url: str, writers: int, batch: int, seconds: float, mode: str = "now"
+) -> dict[str, Any]:
     """One configuration on a fresh database of the server at ``admin_url``."""
     from support.pg import fresh_database
 
     with fresh_database(admin_url) as url:
-        return _measure_on(url, writers, batch, seconds)
+        return _measure_on(url, writers, batch, seconds, mode)
 
 
-def _measure_on(url: str, writers: int, batch: int, seconds: float) -> dict[str, Any]:
+def _measure_on(url: str, writers: int, batch: int, seconds: float, mode: str) -> dict[str, Any]:
     Catalog.open(url).close()  # schema at head, before the writers start
-    results = run_writers(url, writers, batch, seconds)
+    results = run_writers(url, writers, batch, seconds, mode)
     check = check_log(url, results)
     total = sum(r.appended for r in results)
     wall = max(r.seconds for r in results)
@@ -180,6 +191,7 @@ def _measure_on(url: str, writers: int, batch: int, seconds: float) -> dict[str,
     return {
         "writers": writers,
         "batch": batch,
+        "mode": mode,
         "appends": total,
         "transactions": sum(r.transactions for r in results),
         "seconds": wall,
@@ -215,14 +227,16 @@ def run(opts: Options) -> dict[str, Any]:
             return {"skipped": f"{type(e).__name__}: {e}"}
         where = "throwaway server, fsync=off" if srv else "the server of $EVIDOCK_*_DATABASE_URL"
         rows = _all(admin, seconds, repeats)
-    base = {r["batch"]: r["appends_per_s"] for r in rows if r["writers"] == 1}
+    base = {(r["batch"], r["mode"]): r["appends_per_s"] for r in rows if r["writers"] == 1}
     for r in rows:
-        r["ratio_vs_1_writer"] = ratio(r["appends_per_s"], base[r["batch"]])
+        r["ratio_vs_1_writer"] = ratio(r["appends_per_s"], base[(r["batch"], r["mode"])])
     print(
         table(
             f"appends: CustodyLog.append on PostgreSQL ({where}), {seconds:g} s per run, "
-            f"median of {repeats}; ratios against 1 writer with the same transaction size",
+            f"median of {repeats}; ratios against 1 writer with the same transaction size "
+            "and append",
             [
+                "append",
                 "writers",
                 "events/txn",
                 "appends",
@@ -235,6 +249,7 @@ def run(opts: Options) -> dict[str, Any]:
             ],
             [
                 [
+                    r["mode"],
                     r["writers"],
                     r["batch"],
                     r["appends"],
@@ -251,7 +266,7 @@ def run(opts: Options) -> dict[str, Any]:
     )
     for r in rows:
         for s in r["error_samples"]:
-            note(f"{r['writers']} writers, {r['batch']}/txn: {s}")
+            note(f"{r['mode']}, {r['writers']} writers, {r['batch']}/txn: {s}")
     note(
         "after every run: events == sum of committed appends, each writer's numbers complete "
         "and unique, chain + stored tree replay clean, recomputed root == stored root"
@@ -263,17 +278,18 @@ def _all(admin: str, seconds: float, repeats: int) -> list[dict[str, Any]]:
     """Every configuration ``repeats`` times, interleaved (1, 2, 4, 8, 1, 2, 4, 8, ...) so that a
     burst of other load on the machine hits all of them; the run with the median rate of
     each configuration is reported (all runs' logs are checked)."""
-    runs: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    runs: dict[tuple[int, str, int], list[dict[str, Any]]] = {}
     for batch in (1, BATCH):
         for _ in range(repeats):
-            for writers in WRITERS:
-                r = measure(admin, writers, batch, seconds)
-                note(
-                    f"{writers} writer(s), {batch} event(s)/txn: {r['appends_per_s']:.0f} "
-                    f"appends/s, log of {r['check']['events']} events checked, errors "
-                    f"{r['errors'] or 'none'}"
-                )
-                runs.setdefault((batch, writers), []).append(r)
+            for mode in MODES:
+                for writers in WRITERS:
+                    r = measure(admin, writers, batch, seconds, mode)
+                    note(
+                        f"{mode}, {writers} writer(s), {batch} event(s)/txn: "
+                        f"{r['appends_per_s']:.0f} appends/s, log of {r['check']['events']} "
+                        f"events checked, errors {r['errors'] or 'none'}"
+                    )
+                    runs.setdefault((batch, mode, writers), []).append(r)
     rows = []
     for key in sorted(runs):
         ordered = sorted(runs[key], key=lambda r: r["appends_per_s"])

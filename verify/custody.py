@@ -51,31 +51,61 @@ class CustodyLog:
         data: Mapping[str, JSON],
         item: int | None = None,
     ) -> Event:
+        """Append an event now and return it with its ``seq``, for a caller that refers to
+        it; else ``append_at_commit`` holds the log's lock for less time (PostgreSQL)."""
+        ev = self._event(type=type, actor=actor, data=data, item=item)
+        txn.log.append_waiting()  # events appended at commit before this one go first
+        if txn.log.appends_in_one_statement():
+            # PostgreSQL, the transaction's first append: lock, chain, hash and store in one
+            # statement, so the lock is held for that statement and the COMMIT (issue 19)
+            appended = txn.log.append_in_one_statement([(ev, canonical_parts(ev))])
+        else:
+            appended = self._append_here(txn, ev)
+        logger.debug("custody event seq=%d type=%s item=%s", appended.seq, type, item)
+        return appended
+
+    def append_at_commit(
+        self,
+        txn: Transaction,
+        *,
+        type: EventType,
+        actor: str,
+        data: Mapping[str, JSON],
+        item: int | None = None,
+    ) -> None:
+        """Append an event when ``txn`` commits (or when something reads the log before
+        that), in the order of the calls; the same event as ``append``'s, with the time of
+        this call. On PostgreSQL its statement goes with the COMMIT, so the log's lock is
+        held only for the server's time for both (issue 19): for the appends of an ingest
+        and of the workers, whose callers need no ``seq`` back."""
+        ev = self._event(type=type, actor=actor, data=data, item=item)
+        txn.log.append_at_commit(ev, canonical_parts(ev), lambda e: self._append_here(txn, e))
+
+    def _event(
+        self, *, type: EventType, actor: str, data: Mapping[str, JSON], item: int | None
+    ) -> Event:
+        """The event without ``seq`` and ``prev`` (the head gives them, under the lock)."""
         if type not in EVENT_TYPES:  # a str passed where the type checker was not asked
             raise ValueError(f"unknown custody event type {type!r}")
-        encoded = encode_data(data)  # before the lock: only what needs the head is under it
-        ev = Event(
-            seq=0,  # seq and prev: from the head, under the lock
+        return Event(
+            seq=0,
             time=format_time(self.clock()),
             type=EventType(type).value,  # a plain str in the record and the log
             item=item,
             actor=actor,
             dock=self.dock,
-            data=encoded,
+            data=encode_data(data),
             prev="",
         )
-        if txn.log.appends_in_one_statement():
-            # PostgreSQL, the transaction's first append: lock, chain, hash and store in one
-            # statement, so the lock is held for that statement and the COMMIT (issue 19)
-            appended = txn.log.append_first(ev, canonical_parts(ev))
-            if appended is not None:
-                logger.debug("custody event seq=%d type=%s item=%s", appended.seq, type, item)
-                return appended
+
+    @staticmethod
+    def _append_here(txn: Transaction, ev: Event) -> Event:
+        """The client's append: lock (or hold) the head, chain, and keep the event and the
+        nodes its leaf completes for the transaction's flush."""
         head = txn.log.lock_head()
         ev = replace(ev, seq=head.size, prev=head.last_leaf)
         leaf = event_leaf(ev)
         txn.log.insert_event(ev)
         txn.log.put_nodes(nodes_to_add(head.size, leaf, txn.log.sibling))
         txn.log.set_head(LogHead(size=head.size + 1, last_leaf=leaf.hex()))
-        logger.debug("custody event seq=%d type=%s item=%s", ev.seq, type, item)
         return ev

@@ -242,7 +242,7 @@ def _record(
             args = m.command.recorded()
             derived.add(item_id=item.id, kind=m.kind, sha256=m.sha256, size=m.size,
                         params=json.dumps({"tool": tool, "args": args}), now=now)  # fmt: skip
-            ctx.custody.append(
+            ctx.custody.append_at_commit(  # with the COMMIT: the log's lock for that only
                 txn,
                 type=EventType.TRANSCODED,
                 actor=f"worker:{work.owner}",

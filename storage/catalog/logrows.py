@@ -7,14 +7,15 @@ writes rows inside the caller's transaction.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
+import psycopg
 from sqlalchemy import Connection, TextClause, and_, func, insert, or_, select, text, update
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from storage import records as r
@@ -51,6 +52,8 @@ class LogRows:
         self._new_events: list[dict[str, Any]] = []
         self._new_nodes: list[dict[str, Any]] = []
         self._head_dirty = False
+        # appends waiting for the commit (append_at_commit), in order
+        self._at_commit: list[tuple[r.Event, Parts, Callable[[r.Event], object]]] = []
 
     def lock_head(self) -> r.LogHead:
         """Take the append lock (row lock on PostgreSQL; the write transaction on SQLite).
@@ -84,38 +87,72 @@ class LogRows:
         return self._head
 
     def appends_in_one_statement(self) -> bool:
-        """Whether the next append may try ``append_first``: PostgreSQL, and this transaction
-        has not taken the lock yet."""
+        """Whether appends may go through ``append_in_one_statement``: PostgreSQL, and this
+        transaction has not taken the lock yet."""
         return self._head is None and self.s.get_bind().dialect.name == "postgresql"
 
-    def append_first(self, ev: r.Event, parts: tuple[bytes, bytes, bytes]) -> r.Event | None:
-        """PostgreSQL, the first append of this transaction: take the lock, chain, store the
-        event, its leaf and the nodes it completes and move the head, in one statement (the
-        ``evidock_log_append`` function of migration 0018). ``ev`` without its ``seq`` and
-        ``prev``; ``parts`` its canonical bytes around them (``canonical_parts``). Returns
-        the event as appended, or None when this is not that case (SQLite, the lock already
-        held, no head row yet or a head without its frontier): the caller appends as before.
-        """
-        if self._head is not None or self._new_events:
-            return None
+    def append_in_one_statement(self, events: Sequence[tuple[r.Event, Parts]]) -> r.Event:
+        """PostgreSQL, before this transaction holds the lock: take it, chain, store the
+        events, their leaves and the nodes they complete and move the head, in one statement
+        (the ``evidock_log_append`` function of migration 0018). Each event without its
+        ``seq`` and ``prev``, with its canonical bytes around them (``canonical_parts``).
+        Returns the first event as appended (its ``seq`` and ``prev``)."""
+        assert events and self._head is None, "appends in one statement: first, and some"
         conn = self.s.connection()
-        self.s.flush()  # the rows the event refers to (its item) go first
-        head, middle, tail = parts
-        row = conn.execute(
-            _APPEND_FUNCTION,
-            {"time": ev.time, "type": ev.type, "item": ev.item, "actor": ev.actor,
-             "dock": ev.dock, "data": ev.data, "head": head, "middle": middle, "tail": tail},
-        ).first()  # fmt: skip
-        if row is None:
-            return None
-        seq, prev, frontier = int(row[0]), str(row[1]), bytes(row[2])
-        size = seq + 1
+        self.s.flush()  # the rows the events refer to (their items) go first
+        row = conn.execute(_APPEND_FUNCTION, _function_params(events)).one()
+        first, prev, frontier = int(row[0]), str(row[1]), bytes(row[2])
+        size = first + len(events)
         last_leaf = frontier[8:40].hex()
         self._head = r.LogHead(size=size, last_leaf=last_leaf)
         hashes = unpack_frontier(frontier, size, last_leaf)
         assert hashes is not None, "the append function left a frontier of another head"
         self._frontier = dict(zip(frontier_positions(size), hashes, strict=True))
-        return replace(ev, seq=seq, prev=prev)
+        return replace(events[0][0], seq=first, prev=prev)
+
+    def append_at_commit(
+        self, ev: r.Event, parts: Parts, append_here: Callable[[r.Event], object]
+    ) -> None:
+        """Append ``ev`` (without its ``seq`` and ``prev``) when this transaction commits, or
+        when anything reads the log before that: on PostgreSQL in one statement sent with the
+        COMMIT (the lock is then held for the time the server takes for both), else by
+        ``append_here`` (the client's append, under the lock), in the order they came."""
+        self._at_commit.append((ev, parts, append_here))
+
+    def append_waiting(self) -> None:
+        """The events waiting for the commit, appended now (something reads the log, or an
+        append that returns its event comes after them)."""
+        waiting, self._at_commit = self._at_commit, []
+        if not waiting:
+            return
+        if self.appends_in_one_statement():
+            self.append_in_one_statement([(ev, parts) for ev, parts, _ in waiting])
+            return
+        for ev, _, append_here in waiting:
+            append_here(ev)
+
+    def flush_and_commit(self) -> bool:
+        """At the end of a write transaction: when only events waiting for the commit are left
+        to write and this is PostgreSQL, send their statement and the COMMIT together and
+        return True (committed: the session's own commit then finds nothing to do); else
+        ``flush()`` and return False."""
+        if not self._at_commit or not self.appends_in_one_statement() or self._new_events:
+            self.flush()
+            return False
+        waiting, self._at_commit = self._at_commit, []
+        self.s.flush()  # the rows the events refer to (their items) go first
+        raw = self.s.connection().connection.driver_connection
+        assert raw is not None
+        params = _function_params([(ev, parts) for ev, parts, _ in waiting])
+        try:
+            with raw.pipeline():
+                raw.execute(_APPEND_FUNCTION_DRIVER, params)
+                raw.commit()
+        except psycopg.Error as e:  # as SQLAlchemy would have raised it
+            raise DBAPIError.instance(
+                _APPEND_FUNCTION_DRIVER, params, e, psycopg.Error, hide_parameters=True
+            ) from e
+        return True
 
     def _read_frontier(self, size: int) -> dict[tuple[int, int], bytes]:
         """The stored frontier nodes of the tree of ``size`` leaves (those missing are left
@@ -147,6 +184,7 @@ class LogRows:
         return pack_frontier(self._head.size, self._head.last_leaf, hashes)
 
     def head(self) -> r.LogHead:
+        self.append_waiting()
         if self._head is not None:
             return self._head
         q = select(LogHeadRow.size, LogHeadRow.last_leaf).where(LogHeadRow.id == 1)
@@ -162,7 +200,9 @@ class LogRows:
 
     def flush(self) -> None:
         """Write the appends of this transaction: the events, the new tree nodes and the head,
-        one statement each (the catalog calls it before every commit, reads call it first)."""
+        one statement each (the catalog calls it before every commit, reads call it first).
+        Events waiting for the commit are appended first."""
+        self.append_waiting()
         if not (self._new_events or self._new_nodes or self._head_dirty):
             return
         self.s.flush()  # rows the events refer to (items) go first
@@ -429,12 +469,40 @@ def unpack_frontier(blob: bytes | None, size: int, last_leaf: str) -> list[bytes
     return [blob[40 + 32 * i : 72 + 32 * i] for i in range(count)]
 
 
+Parts = tuple[bytes, bytes, bytes]
+"""An event's canonical bytes around ``prev`` and ``seq`` (``events.canonical_parts``)."""
+
+_FUNCTION_ARGS = (
+    ("time", "text"), ("type", "text"), ("item", "integer"), ("actor", "text"),
+    ("dock", "text"), ("data", "text"), ("head", "bytea"), ("middle", "bytea"),
+    ("tail", "bytea"),
+)  # fmt: skip
+_APPEND_FUNCTION_DRIVER = (
+    "SELECT o_first, o_prev, o_frontier FROM evidock_log_append("
+    + ", ".join(f"CAST(%({name})s AS {kind}[])" for name, kind in _FUNCTION_ARGS)
+    + ")"
+)  # psycopg's placeholders: sent straight to the driver with the COMMIT
 _APPEND_FUNCTION = text(
-    "SELECT o_seq, o_prev, o_frontier FROM evidock_log_append("
-    "CAST(:time AS text), CAST(:type AS text), CAST(:item AS integer), CAST(:actor AS text),"
-    " CAST(:dock AS text), CAST(:data AS text), CAST(:head AS bytea), CAST(:middle AS bytea),"
-    " CAST(:tail AS bytea))"
+    "SELECT o_first, o_prev, o_frontier FROM evidock_log_append("
+    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _FUNCTION_ARGS)
+    + ")"
 )
+
+
+def _function_params(events: Sequence[tuple[r.Event, Parts]]) -> dict[str, list[Any]]:
+    """The arguments of ``evidock_log_append``: one array per column."""
+    return {
+        "time": [ev.time for ev, _ in events],
+        "type": [ev.type for ev, _ in events],
+        "item": [ev.item for ev, _ in events],
+        "actor": [ev.actor for ev, _ in events],
+        "dock": [ev.dock for ev, _ in events],
+        "data": [ev.data for ev, _ in events],
+        "head": [parts[0] for _, parts in events],
+        "middle": [parts[1] for _, parts in events],
+        "tail": [parts[2] for _, parts in events],
+    }
+
 
 _EVENT_KEYS = ("seq", "time", "type", "item_id", "actor", "dock", "data", "prev")
 _NODE_KEYS = ("level", "idx", "hash")

@@ -69,7 +69,9 @@ class Catalog:
         with self._session(read_only=False) as s:
             txn = Transaction(s)
             yield txn
-            txn.log.flush()  # the custody events appended in it, with their tree nodes
+            # the custody events appended in it, with their tree nodes; on PostgreSQL the
+            # events appended at commit go with the COMMIT (the session's finds it done)
+            txn.log.flush_and_commit()
             rang = doorbell.rung(s)
         if rang and self.bell is not None:  # committed: a worker woken now sees the job
             doorbell.touch(self.bell)

@@ -132,26 +132,92 @@ def test_the_function_stores_the_event_leaf_and_nodes_the_client_would(
 
 
 @pytest.mark.postgres
-def test_the_function_appends_nothing_for_a_head_without_its_frontier(
+def test_a_head_without_its_frontier_is_appended_to_from_the_stored_nodes(
     pg_catalog: Catalog,
 ) -> None:
-    """A head whose frontier is missing is not appended to by the function (it cannot know
-    the siblings): it returns nothing and the client's path reads the stored nodes."""
+    """The function reads the frontier from the stored nodes when the head has none (a
+    catalog from before it), for an append that returns its event and for events appended
+    at commit alike."""
     log = CustodyLog(dock="dock-test")
     for n in range(5):
         with pg_catalog.write() as txn:
-            log.append(txn, type=EventType.VIEWED, actor="user:t", data={"n": n})
+            log.append_at_commit(txn, type=EventType.VIEWED, actor="user:t", data={"n": n})
+    for n in (5, 6):
+        with pg_catalog.engine.begin() as conn:
+            conn.execute(text("UPDATE log_head SET frontier = NULL"))
+        with pg_catalog.write() as txn:
+            if n == 5:
+                assert log.append(txn, type=EventType.VIEWED, actor="u", data={"n": n}).seq == 5
+            else:
+                log.append_at_commit(txn, type=EventType.VIEWED, actor="u", data={"n": n})
+    _replays_clean(pg_catalog, 7)
+
+
+@pytest.mark.postgres
+def test_a_missing_node_fails_the_whole_transaction_sent_with_its_commit(
+    pg_catalog: Catalog,
+) -> None:
+    """Events appended at commit go with the COMMIT in one round trip; when their statement
+    fails (a node the frontier needs is gone and the head has no frontier), nothing of the
+    transaction is committed, not even what was written before it, and the error is
+    SQLAlchemy's, as for any statement."""
+    from sqlalchemy.exc import DBAPIError
+
+    log = CustodyLog(dock="dock-test")
+    with pg_catalog.write() as txn:
+        for n in range(3):
+            log.append_at_commit(txn, type=EventType.VIEWED, actor="user:t", data={"n": n})
     with pg_catalog.engine.begin() as conn:
         conn.execute(text("UPDATE log_head SET frontier = NULL"))
-    with pg_catalog.write() as txn:
-        ev = Event(
-            seq=0, time="2026-12-06T20:00:00.000000Z", type="viewed", item=None,
-            actor="user:t", dock="dock-test", data='{"n":5}', prev="",
-        )  # fmt: skip
-        assert txn.log.append_first(ev, canonical_parts(ev)) is None
-        appended = log.append(txn, type=EventType.VIEWED, actor="user:t", data={"n": 5})
-        assert appended.seq == 5
+        conn.execute(text("DELETE FROM log_node WHERE level = 1 AND idx = 0"))
+    with pytest.raises(DBAPIError, match="log node"), pg_catalog.write() as txn:
+        txn.add_officer(badge="B-1", name="李", unit="U", certificate_no="C", now=_Clock()())
+        log.append_at_commit(txn, type=EventType.VIEWED, actor="user:t", data={"n": 3})
     with pg_catalog.read() as txn:
+        assert txn.officers() == []
+        assert txn.log.head().size == 3
+
+
+def test_events_appended_at_commit_keep_their_order_with_those_appended_now(
+    catalog_url: str,
+) -> None:
+    """Appended at commit, then now, then at commit again: the log holds them in the order
+    of the calls, a read of the log inside the transaction sees the waiting ones, and a
+    transaction that fails appends none of them. SQLite and PostgreSQL."""
+    cat = Catalog.open(catalog_url)
+    try:
+        log = CustodyLog(dock="dock-test", clock=_Clock())
+        with cat.write() as txn:
+            log.append_at_commit(txn, type=EventType.VIEWED, actor="u", data={"n": 0})
+            log.append_at_commit(txn, type=EventType.VIEWED, actor="u", data={"n": 1})
+            now = log.append(txn, type=EventType.VIEWED, actor="u", data={"n": 2})
+            assert now.seq == 2
+            log.append_at_commit(txn, type=EventType.VIEWED, actor="u", data={"n": 3})
+            assert txn.log.head().size == 4  # a read appends what waits first
+            log.append_at_commit(txn, type=EventType.VIEWED, actor="u", data={"n": 4})
+        with pytest.raises(RuntimeError), cat.write() as txn:
+            log.append_at_commit(txn, type=EventType.VIEWED, actor="u", data={"n": 99})
+            raise RuntimeError("the caller fails before the commit")
+        for n in (5, 6):
+            with cat.write() as txn:
+                log.append_at_commit(txn, type=EventType.VIEWED, actor="u", data={"n": n})
+        with cat.read() as txn:
+            events = list(txn.log.events())
+        assert [json.loads(e.data)["n"] for e in events] == list(range(7))
+        assert [e.time for e in events] == sorted(e.time for e in events)
+        _replays_clean(cat, 7)
+    finally:
+        cat.close()
+
+
+def _replays_clean(cat: Catalog, size: int) -> None:
+    with cat.read() as txn:
+        head = txn.log.head()
+        assert head.size == size
         problems = Problems()
-        replay_log(txn, problems, sizes={6})
+        replay = replay_log(txn, problems, sizes={size})
         assert [p.code for p in problems.listed()] == []
+        memory = MemoryTree()
+        for ev in txn.log.events():
+            memory.append_leaf_hash(event_leaf(ev))
+        assert replay.roots[size] == root(size, txn.log.read_node) == memory.root()

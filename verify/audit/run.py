@@ -352,7 +352,7 @@ def record_fixity(
                     data["found_sha256"] = f.found_sha256
                     data["found_size"] = f.found_size
                     data["reason"] = "missing" if f.found_sha256 is None else "mismatch"
-                custody.append(
+                custody.append_at_commit(  # with the COMMIT: the lock for that time only
                     txn,
                     type=EventType.FIXITY_CHECKED if f.ok else EventType.FIXITY_FAILED,
                     actor=actor,
