@@ -100,7 +100,7 @@ class LogRows:
         assert events and self._head is None, "appends in one statement: first, and some"
         conn = self.s.connection()
         self.s.flush()  # the rows the events refer to (their items) go first
-        row = conn.execute(_APPEND_FUNCTION, _function_params(events)).one()
+        row = conn.execute(_APPEND_FUNCTION[len(events) > 1], _function_params(events)).one()
         first, prev, frontier = int(row[0]), str(row[1]), bytes(row[2])
         size = first + len(events)
         last_leaf = frontier[8:40].hex()
@@ -144,13 +144,14 @@ class LogRows:
         raw = self.s.connection().connection.driver_connection
         assert raw is not None
         params = _function_params([(ev, parts) for ev, parts, _ in waiting])
+        statement = _APPEND_FUNCTION_DRIVER[len(waiting) > 1]
         try:
             with raw.pipeline():
-                raw.execute(_APPEND_FUNCTION_DRIVER, params)
+                raw.execute(statement, params)
                 raw.commit()
         except psycopg.Error as e:  # as SQLAlchemy would have raised it
             raise DBAPIError.instance(
-                _APPEND_FUNCTION_DRIVER, params, e, psycopg.Error, hide_parameters=True
+                statement, params, e, psycopg.Error, hide_parameters=True
             ) from e
         return True
 
@@ -477,20 +478,34 @@ _FUNCTION_ARGS = (
     ("dock", "text"), ("data", "text"), ("head", "bytea"), ("middle", "bytea"),
     ("tail", "bytea"),
 )  # fmt: skip
-_APPEND_FUNCTION_DRIVER = (
-    "SELECT o_first, o_prev, o_frontier FROM evidock_log_append("
-    + ", ".join(f"CAST(%({name})s AS {kind}[])" for name, kind in _FUNCTION_ARGS)
-    + ")"
-)  # psycopg's placeholders: sent straight to the driver with the COMMIT
-_APPEND_FUNCTION = text(
-    "SELECT o_first, o_prev, o_frontier FROM evidock_log_append("
-    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _FUNCTION_ARGS)
-    + ")"
-)
 
 
-def _function_params(events: Sequence[tuple[r.Event, Parts]]) -> dict[str, list[Any]]:
-    """The arguments of ``evidock_log_append``: one array per column."""
+def _function_call(*, array: bool, driver: bool) -> str:
+    """``evidock_log_append`` for one event (scalars) or many (one array per column), with
+    SQLAlchemy's placeholders or psycopg's (sent straight to the driver with the COMMIT)."""
+    args = ", ".join(
+        f"CAST({f'%({name})s' if driver else f':{name}'} AS {kind}{'[]' if array else ''})"
+        for name, kind in _FUNCTION_ARGS
+    )
+    return f"SELECT o_first, o_prev, o_frontier FROM evidock_log_append({args})"
+
+
+_APPEND_FUNCTION = {
+    array: text(_function_call(array=array, driver=False)) for array in (False, True)
+}
+_APPEND_FUNCTION_DRIVER = {
+    array: _function_call(array=array, driver=True) for array in (False, True)
+}
+
+
+def _function_params(events: Sequence[tuple[r.Event, Parts]]) -> dict[str, Any]:
+    """The arguments of ``evidock_log_append``: one event's values, or one array per column
+    (see ``_function_call``: ``array=len(events) > 1``)."""
+    if len(events) == 1:
+        ((ev, (head, middle, tail)),) = events
+        return {"time": ev.time, "type": ev.type, "item": ev.item, "actor": ev.actor,
+                "dock": ev.dock, "data": ev.data, "head": head, "middle": middle,
+                "tail": tail}  # fmt: skip
     return {
         "time": [ev.time for ev, _ in events],
         "type": [ev.type for ev, _ in events],
