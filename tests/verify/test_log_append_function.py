@@ -221,3 +221,27 @@ def _replays_clean(cat: Catalog, size: int) -> None:
         for ev in txn.log.events():
             memory.append_leaf_hash(event_leaf(ev))
         assert replay.roots[size] == root(size, txn.log.read_node) == memory.root()
+
+
+@pytest.mark.postgres
+def test_a_connection_lost_at_the_commit_sent_with_the_events_is_a_catalog_outage(
+    pg_catalog: Catalog,
+) -> None:
+    """The server goes away between the transaction's work and its COMMIT (sent with the
+    events): the caller gets the catalog's own outage error (no driver error, no traceback
+    for a user), nothing of the transaction is in the log, and the next write works."""
+    from storage.errors import CatalogUnavailable
+
+    log = CustodyLog(dock="dock-test")
+    with pg_catalog.write() as txn:
+        log.append_at_commit(txn, type=EventType.VIEWED, actor="user:t", data={"n": 0})
+    with pytest.raises(CatalogUnavailable), pg_catalog.write() as txn:
+        (pid,) = txn.s.connection().execute(text("SELECT pg_backend_pid()")).one()
+        log.append_at_commit(txn, type=EventType.VIEWED, actor="user:t", data={"n": 1})
+        with pg_catalog.engine.begin() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    with pg_catalog.write() as txn:
+        log.append_at_commit(txn, type=EventType.VIEWED, actor="user:t", data={"n": 2})
+    with pg_catalog.read() as txn:
+        assert [json.loads(e.data)["n"] for e in txn.log.events()] == [0, 2]
+    _replays_clean(pg_catalog, 2)
