@@ -8,6 +8,7 @@ groups of tables with their own rules live in their own modules beside it (cases
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -22,6 +23,7 @@ from storage.catalog import caserecords as c
 from storage.catalog import doorbell
 from storage.catalog.engine import (
     READ_ONLY,
+    insert_or_skip,
     is_lasting,
     is_sqlite,
     make_engine,
@@ -498,41 +500,53 @@ class Transaction:
         return found
 
     def insert_item(self, new: r.NewItem, *, state: str, durable_at: datetime | None) -> r.Item:
+        """Insert ``new``; ``AlreadyExists`` when its device, path and SHA-256 are in already."""
+        item_id = self.add_item(new, state=state, durable_at=durable_at)
+        if item_id is None:
+            raise AlreadyExists(_("this recording is already in the catalog"))
+        return self.item(item_id)
+
+    def add_item(self, new: r.NewItem, *, state: str, durable_at: datetime | None) -> int | None:
+        """Insert ``new`` and return its id, or None when the item's unique key (device, path,
+        SHA-256) is taken already: one Core statement, no savepoint and no ORM row (issue 19:
+        the record of each acquired file)."""
+        self.s.flush()  # ORM rows added before it go in first, as they would with the ORM
+        conn = self.s.connection()
         f = new.facts
-        row = ItemRow(
-            sha256=new.sha256,
-            size=new.size,
-            device_id=new.device_id,
-            officer_id=new.officer_id,
-            session_id=new.session_id,
-            original_path=new.original_path,
-            original_path_display=new.original_path_display,
-            source_mtime_ns=new.source_mtime_ns,
-            source_inode=new.source_inode,
-            source_ctime_ns=new.source_ctime_ns,
-            state=state,
-            acquired_at=new.acquired_at,
-            durable_at=durable_at,
-            confidentiality="none",
-            mime_type=f.mime_type,
-            recorded_start=f.recorded_start,
-            recorded_end=f.recorded_end,
-            time_source=f.time_source,
-            duration_s=f.duration_s,
-            video_codec=f.video_codec,
-            audio_codec=f.audio_codec,
-            width=f.width,
-            height=f.height,
-            make=f.make,
-            model=f.model,
-            camera_serial=f.camera_serial,
-            gps_lat=f.gps_lat,
-            gps_lon=f.gps_lon,
-            flags=",".join(f.flags),
-            probe_errors="\n".join(f.probe_errors),
-        )
-        self._add_unique(row, _("this recording is already in the catalog"))
-        return self._item(row)
+        row = {
+            "sha256": new.sha256,
+            "size": new.size,
+            "device_id": new.device_id,
+            "officer_id": new.officer_id,
+            "session_id": new.session_id,
+            "original_path": new.original_path,
+            "original_path_sha256": path_digest(new.original_path),
+            "original_path_display": new.original_path_display,
+            "source_mtime_ns": new.source_mtime_ns,
+            "source_inode": new.source_inode,
+            "source_ctime_ns": new.source_ctime_ns,
+            "state": state,
+            "acquired_at": new.acquired_at,
+            "durable_at": durable_at,
+            "confidentiality": "none",
+            "mime_type": f.mime_type,
+            "recorded_start": f.recorded_start,
+            "recorded_end": f.recorded_end,
+            "time_source": f.time_source,
+            "duration_s": f.duration_s,
+            "video_codec": f.video_codec,
+            "audio_codec": f.audio_codec,
+            "width": f.width,
+            "height": f.height,
+            "make": f.make,
+            "model": f.model,
+            "camera_serial": f.camera_serial,
+            "gps_lat": f.gps_lat,
+            "gps_lon": f.gps_lon,
+            "flags": ",".join(f.flags),
+            "probe_errors": "\n".join(f.probe_errors),
+        }
+        return conn.execute(insert_or_skip(conn.dialect.name, ItemRow), row).scalar()
 
     def item(self, item_id: int) -> r.Item:
         row = self.s.get(ItemRow, item_id)
@@ -632,39 +646,34 @@ class Transaction:
 
     # -- stored objects ---------------------------------------------------------------------
     def record_object(self, obj: r.StoredObject) -> r.StoredObject:
-        """File a stored object; the same bytes in the same backend are filed once."""
-        row = self.s.scalars(
-            select(StoredObjectRow).where(
-                StoredObjectRow.backend == obj.backend, StoredObjectRow.sha256 == obj.sha256
-            )
-        ).first()
-        if row is None:
-            row = StoredObjectRow(
-                backend=obj.backend,
-                sha256=obj.sha256,
-                key=obj.key,
-                size=obj.size,
-                version_id=obj.version_id,
-                created_at=obj.created_at,
-                role=obj.role,
-                checksum=obj.checksum,
-                lock_mode=obj.lock_mode,
-                retention_until=obj.retention_until,
-                legal_hold=obj.legal_hold,
-            )
-            try:  # two docks filing the same bytes at once: the second finds the first's row
-                self._add_unique(
-                    row,
-                    _("stored object {backend}:{sha256} already exists").format(
-                        backend=obj.backend, sha256=obj.sha256
-                    ),
+        """File a stored object; the same bytes in the same backend are filed once: the row
+        filed first is the one returned (two docks filing the same bytes at once: the second
+        finds the first's). One Core statement when the object is new, no savepoint."""
+        self.s.flush()  # ORM rows added before it go in first, as they would with the ORM
+        conn = self.s.connection()
+        row = {
+            "backend": obj.backend,
+            "sha256": obj.sha256,
+            "key": obj.key,
+            "size": obj.size,
+            "version_id": obj.version_id,
+            "created_at": obj.created_at,
+            "role": obj.role,
+            "checksum": obj.checksum,
+            "lock_mode": obj.lock_mode,
+            "retention_until": obj.retention_until,
+            "legal_hold": obj.legal_hold,
+        }
+        if conn.execute(insert_or_skip(conn.dialect.name, StoredObjectRow), row).scalar():
+            return dataclasses.replace(obj, released_at=None)  # the row as inserted
+        found = self.stored_objects(obj.sha256, backend=obj.backend)
+        if not found:  # skipped for a unique key that is not (backend, sha256): none exists
+            raise AlreadyExists(
+                _("stored object {backend}:{sha256} already exists").format(
+                    backend=obj.backend, sha256=obj.sha256
                 )
-            except AlreadyExists:
-                found = [o for o in self.stored_objects(obj.sha256, backend=obj.backend)]
-                if not found:
-                    raise
-                return found[0]
-        return _object(row)
+            )
+        return found[0]
 
     def stored_objects(
         self,
