@@ -63,7 +63,7 @@ def record_in(txn: Transaction, ctx: Context, docking: Docking, filed: Filed) ->
     local_is_record = ctx.store.backend in ctx.settings.store.system_of_record
     officer_id, assigned = docking.officer_id, docking.officer_badge
     if officer_id is None and facts.recorded_start is not None:
-        holder = txn.holder(docking.device.id, facts.recorded_start)
+        holder = docking.holder(facts.recorded_start)  # the holds read as it docked
         officer_id, assigned = (holder.id, holder.badge) if holder else (None, None)
     named = None
     if claimed_officer is not None:

@@ -337,6 +337,16 @@ class Transaction:
         ).first()
         return None if row is None else _officer(row)
 
+    def device_holds(self, device_id: int) -> list[r.DeviceHold]:
+        """Every officer's hold of the device, oldest first: what ``holder`` chooses from."""
+        rows = self.s.execute(
+            select(DeviceAssignmentRow.start_at, DeviceAssignmentRow.end_at, OfficerRow)
+            .join(OfficerRow, DeviceAssignmentRow.officer_id == OfficerRow.id)
+            .where(DeviceAssignmentRow.device_id == device_id)
+            .order_by(DeviceAssignmentRow.start_at, DeviceAssignmentRow.id)
+        )
+        return [r.DeviceHold(officer=_officer(o), start_at=s, end_at=e) for s, e, o in rows]
+
     def mark_docked(self, device_id: int, at: datetime) -> None:
         row = self.s.get(DeviceRow, device_id)
         assert row is not None
