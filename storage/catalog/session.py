@@ -58,6 +58,8 @@ class Catalog:
             engine if engine is not None else make_engine(url, sqlite_cache_kib=sqlite_cache_kib)
         )
         self.bell = doorbell.bell_file(self.engine)  # SQLite: touched after a job is queued
+        # the engine as writers and as readers bind it, made once (not per transaction)
+        self._binds = {ro: self.engine.execution_options(**{READ_ONLY: ro}) for ro in (False, True)}
 
     @classmethod
     def open(cls, url: str) -> Catalog:
@@ -83,8 +85,7 @@ class Catalog:
 
     @contextlib.contextmanager
     def _session(self, *, read_only: bool) -> Iterator[Session]:
-        bind = self.engine.execution_options(**{READ_ONLY: read_only})
-        session = Session(bind=bind, expire_on_commit=False, autoflush=True)
+        session = Session(bind=self._binds[read_only], expire_on_commit=False, autoflush=True)
         try:
             with session.begin():
                 yield session
