@@ -602,58 +602,27 @@ class Transaction:
         officer: str | None = None,
         ids: Sequence[int] | None = None,
     ) -> list[r.Item]:
-        q = select(ItemRow).order_by(ItemRow.id)
+        # the device's serial and the officer's badge in the same query, not two lookups
+        # an item (issue 19: the end of a docking reads every item it took)
+        q = (
+            select(ItemRow, DeviceRow.serial, OfficerRow.badge)
+            .join(DeviceRow, DeviceRow.id == ItemRow.device_id)
+            .outerjoin(OfficerRow, OfficerRow.id == ItemRow.officer_id)
+            .order_by(ItemRow.id)
+        )
         if device is not None:
-            q = q.join(DeviceRow, DeviceRow.id == ItemRow.device_id).where(
-                DeviceRow.serial == device
-            )
+            q = q.where(DeviceRow.serial == device)
         if officer is not None:
-            q = q.join(OfficerRow, OfficerRow.id == ItemRow.officer_id).where(
-                OfficerRow.badge == officer
-            )
+            q = q.where(OfficerRow.badge == officer)
         if ids is not None:
             q = q.where(ItemRow.id.in_(list(ids)))
-        return [self._item(i) for i in self.s.scalars(q)]
+        return [_item_of(i, serial, badge) for i, serial, badge in self.s.execute(q)]
 
     def _item(self, row: ItemRow) -> r.Item:
         dev = self.s.get(DeviceRow, row.device_id)
         off = self.s.get(OfficerRow, row.officer_id) if row.officer_id is not None else None
         assert dev is not None
-        return r.Item(
-            id=row.id,
-            sha256=row.sha256,
-            size=row.size,
-            device_serial=dev.serial,
-            officer_badge=off.badge if off is not None else None,
-            session_id=row.session_id,
-            original_path=row.original_path,
-            original_path_display=row.original_path_display,
-            source_mtime_ns=row.source_mtime_ns,
-            state=row.state,
-            acquired_at=row.acquired_at,
-            durable_at=row.durable_at,
-            confidentiality=row.confidentiality,
-            source_inode=row.source_inode,
-            source_ctime_ns=row.source_ctime_ns,
-            facts=r.MediaFacts(
-                mime_type=row.mime_type,
-                recorded_start=row.recorded_start,
-                recorded_end=row.recorded_end,
-                time_source=row.time_source,
-                duration_s=row.duration_s,
-                video_codec=row.video_codec,
-                audio_codec=row.audio_codec,
-                width=row.width,
-                height=row.height,
-                make=row.make,
-                model=row.model,
-                camera_serial=row.camera_serial,
-                gps_lat=row.gps_lat,
-                gps_lon=row.gps_lon,
-                flags=tuple(x for x in row.flags.split(",") if x),
-                probe_errors=tuple(x for x in row.probe_errors.split("\n") if x),
-            ),
-        )
+        return _item_of(row, dev.serial, off.badge if off is not None else None)
 
     # -- stored objects ---------------------------------------------------------------------
     def record_object(self, obj: r.StoredObject) -> r.StoredObject:
@@ -737,6 +706,45 @@ class Transaction:
             r.ItemDigest(id=i, sha256=sha, size=size, state=state)
             for i, sha, size, state in self.s.execute(q)
         ]
+
+
+def _item_of(row: ItemRow, serial: str, badge: str | None) -> r.Item:
+    """An item from its row, its device's serial and its officer's badge."""
+    return r.Item(
+        id=row.id,
+        sha256=row.sha256,
+        size=row.size,
+        device_serial=serial,
+        officer_badge=badge,
+        session_id=row.session_id,
+        original_path=row.original_path,
+        original_path_display=row.original_path_display,
+        source_mtime_ns=row.source_mtime_ns,
+        state=row.state,
+        acquired_at=row.acquired_at,
+        durable_at=row.durable_at,
+        confidentiality=row.confidentiality,
+        source_inode=row.source_inode,
+        source_ctime_ns=row.source_ctime_ns,
+        facts=r.MediaFacts(
+            mime_type=row.mime_type,
+            recorded_start=row.recorded_start,
+            recorded_end=row.recorded_end,
+            time_source=row.time_source,
+            duration_s=row.duration_s,
+            video_codec=row.video_codec,
+            audio_codec=row.audio_codec,
+            width=row.width,
+            height=row.height,
+            make=row.make,
+            model=row.model,
+            camera_serial=row.camera_serial,
+            gps_lat=row.gps_lat,
+            gps_lon=row.gps_lon,
+            flags=tuple(x for x in row.flags.split(",") if x),
+            probe_errors=tuple(x for x in row.probe_errors.split("\n") if x),
+        ),
+    )
 
 
 def _officer(row: OfficerRow) -> r.Officer:
