@@ -16,6 +16,15 @@ class Officer:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceHold:
+    """An officer's hold of a device: from ``start_at`` until ``end_at`` (None: still held)."""
+
+    officer: Officer
+    start_at: datetime
+    end_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Person:
     """Someone who uses evidock (issue 16): a login name, roles, the OS account the CLI maps
     to them. ``badge`` links an officer's person to the officer row of that badge."""

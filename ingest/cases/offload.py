@@ -84,7 +84,7 @@ def measure_brief(
 def _measured(
     txn: Transaction, ctx: Context, item_ids: Sequence[int], *, actor: str
 ) -> Iterator[OffloadCheck]:
-    """Each item's measurement, stored, as it is made (the late ones flagged)."""
+    """Each item's measurement (the late ones flagged), stored with the others of its part."""
     txn.log.lock_head()  # one measurer at a time across docks (PostgreSQL row lock)
     ops = OffloadOps(txn)
     rules, limit, now = clock_rules(ctx.settings), deadline(ctx.settings), ctx.clock()
@@ -94,14 +94,16 @@ def _measured(
     for start in range(0, len(ordered), MEASURE_PART):
         part = ordered[start : start + MEASURE_PART]
         before = ops.checks(part)
+        made: list[OffloadCheck] = []
         for inp in ops.inputs(part):
             old = before.get(inp.item_id)
             flagged = old.late_flag_seq if old else None
             check = offload_check(inp, rules, now=now, late_flag_seq=flagged)
             if check.late_flag_seq is None and is_late(check, limit):
                 check = _flag(txn, ctx, inp, check, actor=actor)
-            ops.put_check(check)
-            yield check
+            made.append(check)
+        ops.put_checks(made)  # stored together: one statement for the part's new checks
+        yield from made
 
 
 MEASURE_PART = 250

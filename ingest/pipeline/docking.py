@@ -7,7 +7,9 @@ in the reader's language in the file's result (``pipeline.said``).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from ingest.pipeline.results import FAILED, NOT_ACQUIRED, OUTCOME_INTERRUPTED, F
 from ingest.pipeline.said import Said, as_said
 from storage.catalog.session import Transaction
 from storage.errors import AlreadyExists
-from storage.records import Device
+from storage.records import Device, DeviceHold, Officer
 from verify.log.events import EventType
 
 logger = logging.getLogger(__name__)
@@ -38,6 +40,20 @@ class Docking:
     officer_badge: str | None
     session: int
     actor: str
+    # who held the device when, read as the docking opens (issue 19: not once per file); a
+    # docking without an officer attributes each file to its holder at the recording time
+    holds: tuple[DeviceHold, ...]
+
+    def holder(self, at: datetime) -> Officer | None:
+        """The officer who held the device at ``at`` (None when nobody did)."""
+        return holder_at(self.holds, at)
+
+
+def holder_at(holds: Sequence[DeviceHold], at: datetime) -> Officer | None:
+    """The officer of the latest-starting hold that covers ``at`` (from its start, up to but
+    not including its end), as ``Transaction.holder`` chooses; None when none covers it."""
+    covering = [h for h in holds if h.start_at <= at and (h.end_at is None or h.end_at > at)]
+    return max(covering, key=lambda h: h.start_at).officer if covering else None
 
 
 def open_docking(
@@ -66,6 +82,7 @@ def open_docking(
                 now=now,
             )
         officer = txn.officer(badge) if badge is not None else None
+        holds = () if officer is not None else tuple(txn.device_holds(device.id))
         session = txn.open_session(
             dock_id=ctx.dock.id, device_id=device.id, source=str(root), now=now,
             owner=this_process(),  # a later start closes it if this process is killed
@@ -95,6 +112,7 @@ def open_docking(
         officer_badge=officer.badge if officer else None,
         session=session,
         actor=actor,
+        holds=holds,
     )
 
 

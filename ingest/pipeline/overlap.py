@@ -4,17 +4,21 @@ before it are recorded, several in one transaction.
 The three parts of a file's ingest wait on different things: the copy on the disks (writes,
 fsyncs, the read-back), the probe on exiftool and ffprobe (other processes), the record
 (``pipeline.record``: catalog rows, custody events, a commit's fsync) on the database and on
-Python. ``Overlap`` runs the probe and filing of each file on one thread and the records on
-another while the caller copies the next file: on two cores the three overlap, and at most
-``depth`` files are in flight after the one being copied, so memory does not grow with the
-device.
+Python. ``Overlap`` runs the probe of each file on one thread and its filing (the caller's
+``then``: the store's fsyncs) and record on another while the caller copies the next file:
+on two cores the three overlap, and at most ``depth`` files are in flight after the one being
+copied, so memory does not grow with the device. Filing is on the record thread because the
+probe thread is the one that waits longest (on exiftool, issue 19), and it is done before the
+transaction that records the file opens, never while the log's lock is held.
 
-The record thread takes the files that are filed and waiting, up to ``group`` of them in
-device order, and records them in one transaction (``FileRecord.together``): one commit, one
+The record thread takes the files that are probed and waiting, up to ``group`` of them in
+device order, files them, and records them in one transaction (``FileRecord.together``): one
+commit, one
 fsync and one hold of the log's lock for the group instead of one for each file. When the
 group's transaction fails, nothing of it was committed; each of its files is then recorded
 alone (``FileRecord.alone``), as without groups, so one file's failure (say, its stored copy
-released meanwhile) is that file's alone.
+released meanwhile) is that file's alone. A file whose probe or filing failed is recorded alone
+(its error becomes its result) and splits the group.
 
 What does not change (issue 19):
 
@@ -42,9 +46,9 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, overload
 
 from ingest.pipeline.results import FileResult
 
@@ -52,6 +56,7 @@ logger = logging.getLogger(__name__)
 
 Done = Callable[[FileResult], None]
 T = TypeVar("T")
+P = TypeVar("P")
 
 DEPTH = 8
 """Files in flight behind the one being copied (being probed and filed, or waiting to be
@@ -79,10 +84,12 @@ class FileRecord(Protocol[T]):
 
 @dataclass(slots=True)
 class _Flight(Generic[T]):
-    prepared: Future[T]
+    prepared: Future[Any]  # the probe thread's part
     record: FileRecord[T]
     result: Future[FileResult]
     done: Done
+    then: Callable[[Any], T] | None = None  # the record thread's part, before the record
+    ready: Future[T] = field(default_factory=Future)  # both parts: what the record gets
 
 
 class Overlap:
@@ -109,13 +116,29 @@ class Overlap:
         self._recorder = threading.Thread(target=self._records, name="evidock-record")
         self._recorder.start()
 
-    def submit(self, prepare: Callable[[], T], record: FileRecord[T], done: Done) -> None:
-        """``prepare`` (probe and file) on the probe thread, then the file's record on the
-        record thread; ``done`` gets its result on the caller's thread, in order, when it is
-        settled."""
+    @overload
+    def submit(self, prepare: Callable[[], T], record: FileRecord[T], done: Done) -> None: ...
+
+    @overload
+    def submit(
+        self, prepare: Callable[[], P], record: FileRecord[T], done: Done, *, then: Callable[[P], T]
+    ) -> None: ...
+
+    def submit(
+        self,
+        prepare: Callable[[], Any],
+        record: FileRecord[Any],
+        done: Done,
+        *,
+        then: Callable[[Any], Any] | None = None,
+    ) -> None:
+        """``prepare`` (probe) on the probe thread, then ``then`` (file) and the file's record
+        on the record thread, ``then`` before the transaction that holds the record opens;
+        ``done`` gets its result on the caller's thread, in order, when it is settled."""
         flight = _Flight(
-            prepared=self._probing.submit(prepare), record=record, result=Future(), done=done
-        )
+            prepared=self._probing.submit(prepare), record=record, result=Future(), done=done,
+            then=then,
+        )  # fmt: skip
         self._pending.append(flight)
         with self._cond:
             self._waiting.append(flight)
@@ -143,12 +166,12 @@ class Overlap:
                     return  # closing, and nothing left
                 first = self._waiting[0]
             wait_for([first.prepared])
-            with self._cond:  # the first, and the files filed after it by now
+            with self._cond:  # the first, and the files probed after it by now
                 batch = [self._waiting.popleft() for _ in range(max(1, self._ready()))]
             self._record(batch)
 
     def _ready(self) -> int:
-        """How many waiting files, from the first on, are filed (a failed one ends the run:
+        """How many waiting files, from the first on, are probed (a failed one ends the run:
         it is recorded alone), at most ``most``."""
         n = 0
         for f in self._waiting:
@@ -158,10 +181,24 @@ class Overlap:
         return n
 
     def _record(self, batch: list[_Flight[Any]]) -> None:
+        """Each file's part of this thread (filing) first, none inside a transaction; then
+        the files in groups, a file whose part failed alone between them."""
+        run: list[_Flight[Any]] = []
+        for f in batch:
+            _then(f)
+            if f.ready.exception() is None:
+                run.append(f)
+                continue
+            self._group_or_alone(run)
+            self._group_or_alone([f])
+            run = []
+        self._group_or_alone(run)
+
+    def _group_or_alone(self, batch: list[_Flight[Any]]) -> None:
         if len(batch) > 1 and self._group is not None:
             try:
                 with self._group() as txn:
-                    results = [f.record.together(f.prepared.result(), txn) for f in batch]
+                    results = [f.record.together(f.ready.result(), txn) for f in batch]
             except Exception as e:  # noqa: BLE001 - rolled back: each file is recorded alone
                 logger.info("a group of %d records failed (%s); recording them one by one",
                             len(batch), e)  # fmt: skip
@@ -170,7 +207,7 @@ class Overlap:
                     self._hand(f, functools.partial(_committed, f, result))
                 return
         for f in batch:
-            self._hand(f, functools.partial(f.record.alone, f.prepared))
+            self._hand(f, functools.partial(f.record.alone, f.ready))
 
     @staticmethod
     def _hand(flight: _Flight[Any], make: Callable[[], FileResult]) -> None:
@@ -204,5 +241,15 @@ class Overlap:
 
 
 def _committed(flight: _Flight[Any], result: FileResult) -> FileResult:
-    flight.record.committed(flight.prepared.result(), result)
+    flight.record.committed(flight.ready.result(), result)
     return result
+
+
+def _then(flight: _Flight[Any]) -> None:
+    """``flight.ready``: the probe thread's result passed through ``then`` (its error, or
+    ``then``'s, as the error the record sees)."""
+    try:
+        got = flight.prepared.result()
+        flight.ready.set_result(got if flight.then is None else flight.then(got))
+    except BaseException as e:  # noqa: BLE001 - the record turns it into the file's result
+        flight.ready.set_exception(e)

@@ -24,7 +24,7 @@ from ingest.pipeline.results import FileOutcome, FileResult
 from storage.catalog.jobs import JobKind, JobOps, worker_node
 from storage.catalog.objects import PENDING, STORED, ObjectOps, queue_upload
 from storage.catalog.session import Transaction
-from storage.errors import AlreadyExists, NotFound, StoreWriteError
+from storage.errors import NotFound, StoreWriteError
 from storage.records import MediaFacts, NewItem, StoredObject
 from verify.log.events import EventType, data_time
 
@@ -63,7 +63,7 @@ def record_in(txn: Transaction, ctx: Context, docking: Docking, filed: Filed) ->
     local_is_record = ctx.store.backend in ctx.settings.store.system_of_record
     officer_id, assigned = docking.officer_id, docking.officer_badge
     if officer_id is None and facts.recorded_start is not None:
-        holder = txn.holder(docking.device.id, facts.recorded_start)
+        holder = docking.holder(facts.recorded_start)  # the holds read as it docked
         officer_id, assigned = (holder.id, holder.badge) if holder else (None, None)
     named = None
     if claimed_officer is not None:
@@ -74,30 +74,32 @@ def record_in(txn: Transaction, ctx: Context, docking: Docking, filed: Filed) ->
         claimed=claimed_officer,
         claimed_registered=named is not None,
     )
+    badge = assigned if officer_id is not None else None  # the item's officer, by badge
     if who.source == OFFICER_FILENAME and named is not None:
-        officer_id = named.id
+        officer_id, badge = named.id, named.badge
     if who.mismatch:
         facts = replace(facts, flags=(*facts.flags, FLAG_OFFICER_MISMATCH))
-    try:
-        item = txn.insert_item(
-            NewItem(
-                sha256=sha256,
-                size=size,
-                device_id=docking.device.id,
-                officer_id=officer_id,
-                session_id=docking.session,
-                original_path=entry.path,
-                original_path_display=entry.display,
-                source_mtime_ns=mtime_ns,
-                acquired_at=now,
-                facts=facts,
-                source_inode=got.source.inode,
-                source_ctime_ns=got.source.ctime_ns,
-            ),
-            state=STORED if local_is_record else PENDING,
-            durable_at=now if local_is_record else None,
-        )
-    except AlreadyExists:
+    state = STORED if local_is_record else PENDING
+    durable_at = now if local_is_record else None
+    item_id = txn.add_item(
+        NewItem(
+            sha256=sha256,
+            size=size,
+            device_id=docking.device.id,
+            officer_id=officer_id,
+            session_id=docking.session,
+            original_path=entry.path,
+            original_path_display=entry.display,
+            source_mtime_ns=mtime_ns,
+            acquired_at=now,
+            facts=facts,
+            source_inode=got.source.inode,
+            source_ctime_ns=got.source.ctime_ns,
+        ),
+        state=state,
+        durable_at=durable_at,
+    )
+    if item_id is None:  # these bytes at this path are in already (another run's record)
         at_path = txn.items_at_path(docking.device.id, entry.path)
         same = [i for i in at_path if i.sha256 == sha256]
         return FileResult(
@@ -139,21 +141,21 @@ def record_in(txn: Transaction, ctx: Context, docking: Docking, filed: Filed) ->
         txn,
         type=EventType.ACQUIRED,
         actor=docking.actor,
-        item=item.id,
+        item=item_id,
         data={
             **common,
             "session": docking.session,
             "path": entry.display,
             **exact_name(entry.path),
             "source_mtime_ns": str(mtime_ns),  # beyond the I-JSON integer range
-            "officer": item.officer_badge,
+            "officer": badge,
             "recorded_start": data_time(facts.recorded_start),
             "recorded_end": data_time(facts.recorded_end),
             "time_source": facts.time_source,
             "flags": list(facts.flags),
             "probe_errors": list(facts.probe_errors),
-            "state": item.state,
-            "durable_at": data_time(item.durable_at),
+            "state": state,
+            "durable_at": data_time(durable_at),
             **claimed,
         },
     )
@@ -161,14 +163,14 @@ def record_in(txn: Transaction, ctx: Context, docking: Docking, filed: Filed) ->
         txn,
         type=EventType.VERIFIED,
         actor=docking.actor,
-        item=item.id,
+        item=item_id,
         data={**common, "method": "read-back after page-cache drop"},
     )
     ctx.custody.append(
         txn,
         type=EventType.STORED,
         actor=docking.actor,
-        item=item.id,
+        item=item_id,
         data={**common, "backend": ctx.store.backend, "key": key},
     )
     # jobs in the item's own transaction (a crash cannot lose them), for this dock's
@@ -176,17 +178,17 @@ def record_in(txn: Transaction, ctx: Context, docking: Docking, filed: Filed) ->
     shared, dock = ctx.settings.store.shared, ctx.dock.name
     if wants_proxy(facts):
         JobOps(txn).enqueue(
-            kind=JobKind.TRANSCODE, item_id=item.id, now=now,
+            kind=JobKind.TRANSCODE, item_id=item_id, now=now,
             node=worker_node(shared=shared, dock=dock),
         )  # fmt: skip
     queue_upload(
-        txn, item.id, object_store=ctx.s3 is not None, shared=shared, now=now,
+        txn, item_id, object_store=ctx.s3 is not None, shared=shared, now=now,
         ingested_by=dock,
     )  # fmt: skip
     return FileResult(
         path=entry.display,
         result=FileOutcome.STORED,
-        item=item.id,
+        item=item_id,
         sha256=sha256,
         size=size,
         flags=facts.flags,

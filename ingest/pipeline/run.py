@@ -381,12 +381,12 @@ def _one_file(
     run: _Run, root_fd: int, entry: FileEntry, probe: MediaProbe, overlap: Overlap, done: Done
 ) -> None:
     """Copy ``entry`` into staging here, then hand it to ``overlap`` (pipeline.overlap) to be
-    probed and filed, then recorded; a file that ends here (already stored, no room, failed,
-    abandoned) waits for those in flight first, so results and custody events keep the
-    device's order."""
+    probed (on its probe thread), then filed and recorded (on its record thread); a file that
+    ends here (already stored, no room, failed, abandoned) waits for those in flight first, so
+    results and custody events keep the device's order."""
     ctx, docking = run.ctx, run.docking
     earlier = run.earlier(entry)
-    staging_held = contextlib.ExitStack()  # the staging file, until it is filed
+    staging_held = contextlib.ExitStack()  # the staging file, until it is filed (or fails)
     try:
         src = open_file(root_fd, entry)
         try:
@@ -416,7 +416,7 @@ def _one_file(
                     src, staging, cancel=run.cancel, marks=[i.size for i in earlier],
                     on_stage=run.stage,
                 )  # fmt: skip
-                staging_held = staging_held.pop_all()  # now the probe thread's to close
+                staging_held = staging_held.pop_all()  # closed by the probe, or the filing
         finally:
             os.close(src)
     except Abandoned as e:
@@ -431,8 +431,9 @@ def _one_file(
         _ended(overlap, done, failed(ctx, docking, entry, e))
         return
 
-    def probe_and_file() -> Filed:
-        with staging_held:
+    def probe_it() -> _Probed:
+        """On the probe thread: the read-back, the probe; the staging file stays held."""
+        try:
             got = copied.finish()  # the read-back of the last range, while the next file copies
             facts = _facts(run, entry, got, probe, staging)
             run.stage(Stage.PROBED)
@@ -440,15 +441,32 @@ def _one_file(
             facts = replace(facts, flags=facts.flags + flags)
             if entry.path in run.claims:  # its name claims another device (issue 23)
                 facts = replace(facts, flags=(*facts.flags, FLAG_SERIAL_MISMATCH))
-            filed = ctx.store.file(staging, got.sha256, got.size)
+        except BaseException:
+            staging_held.close()
+            raise
+        return _Probed(got=got, facts=facts, why=why)
+
+    def file_it(probed: _Probed) -> Filed:
+        """On the record thread, before the transaction that records it opens."""
+        with staging_held:
+            filed = ctx.store.file(staging, probed.got.sha256, probed.got.size)
             run.stage(Stage.FILED)
         return Filed(
-            entry=entry, got=got, facts=facts, key=filed.key, why=why,
+            entry=entry, got=probed.got, facts=probed.facts, key=filed.key, why=probed.why,
             claimed_serial=run.claims.get(entry.path),
             claimed_officer=claimed_officer(run.profile, entry.display),
         )  # fmt: skip
 
-    overlap.submit(probe_and_file, _Record(run, entry), done)
+    overlap.submit(probe_it, _Record(run, entry), done, then=file_it)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Probed:
+    """A file read back and probed, its staging file not filed yet."""
+
+    got: Acquired
+    facts: MediaFacts
+    why: str | None
 
 
 _FAILURES = (DeviceError, IngestError, StorageError, OSError)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
@@ -14,8 +15,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.sql.dml import Insert
 
 from i18n import _
 from storage.errors import CatalogDiskError, CatalogTooNew, CatalogUnavailable
@@ -65,6 +68,18 @@ def unavailable(err: OperationalError, message: str) -> CatalogUnavailable:
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
+
+
+@functools.cache
+def insert_or_skip(dialect: str, model: type[object]) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` into ``model``'s table in
+    ``dialect``, a Core statement built once: the caller executes it on the session's
+    connection with the row's values as parameters (no ORM unit of work, no statement built
+    and cache-keyed per row: issue 19). A row that a unique key already holds is skipped
+    without an error, so without a savepoint, and returns no id. The one place the two
+    dialects part."""
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+    return stmt.on_conflict_do_nothing().returning(stmt.table.c.id)
 
 
 def make_engine(url: str, *, sqlite_cache_kib: int | None = None) -> Engine:

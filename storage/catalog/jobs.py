@@ -24,7 +24,7 @@ import enum
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true, update
+from sqlalchemy import ColumnElement, Select, and_, func, insert, or_, select, true, update
 
 from i18n import N_, _
 from storage import records as r
@@ -75,6 +75,9 @@ def backoff(attempts: int, base_s: float) -> timedelta:
     return timedelta(seconds=min(MAX_BACKOFF_S, base_s * 2 ** max(0, attempts - 1)))
 
 
+_INSERT_JOB = insert(JobRow).returning(JobRow.id)
+
+
 class JobOps:
     def __init__(self, txn: Transaction) -> None:
         self.s = txn.s
@@ -84,20 +87,20 @@ class JobOps:
     ) -> int:
         """Queue a job; with ``node``, only workers of that node claim it (the input is in
         that node's local store)."""
-        row = JobRow(
-            node=node,
-            kind=kind,
-            item_id=item_id,
-            state=QUEUED,
-            attempts=0,
-            last_error="",
-            not_before=now,
-            created_at=now,
-        )
-        self.s.add(row)
-        self.s.flush()
+        self.s.flush()  # ORM rows added before it (its item, say) go in first
+        row = {
+            "node": node,
+            "kind": kind,
+            "item_id": item_id,
+            "state": QUEUED,
+            "attempts": 0,
+            "last_error": "",
+            "not_before": now,
+            "created_at": now,
+        }  # a Core INSERT, built once: no ORM unit of work for each file's jobs (issue 19)
+        job_id = self.s.connection().execute(_INSERT_JOB, row).scalar_one()
         ring(self.s)
-        return row.id
+        return job_id
 
     def enqueue_once(
         self, *, kind: JobKind, item_id: int | None, now: datetime, node: str | None = None

@@ -38,6 +38,16 @@ def _flushed(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+_LOCK_HEAD = (
+    select(LogHeadRow.size, LogHeadRow.last_leaf, LogHeadRow.frontier)
+    .where(LogHeadRow.id == 1)
+    .with_for_update()
+)
+"""The head row with its frontier, locked: built once, not once per write transaction."""
+_SET_HEAD = update(LogHeadRow).where(LogHeadRow.id == 1)
+"""Moves the head (parameters size, last_leaf, frontier): built once, its values bound."""
+
+
 class LogRows:
     """Log rows of one transaction. Once the head is locked, the head and the nodes written in
     this transaction are also kept in memory, so a batch of appends costs no re-reads."""
@@ -64,10 +74,7 @@ class LogRows:
         if self._head is not None:
             return self._head
         conn = self.s.connection()
-        q = select(LogHeadRow.size, LogHeadRow.last_leaf, LogHeadRow.frontier).where(
-            LogHeadRow.id == 1
-        )
-        row = conn.execute(q.with_for_update()).first()
+        row = conn.execute(_LOCK_HEAD).first()
         if row is None:
             # Writers starting on a new catalog race to create the head row: the loser's
             # INSERT waits for the winner's commit, fails, and then locks the winner's row.
@@ -77,7 +84,7 @@ class LogRows:
                     self.s.connection().execute(insert(LogHeadRow), [head])  # in the SAVEPOINT
             except IntegrityError:
                 pass
-            row = conn.execute(q.with_for_update()).one()
+            row = conn.execute(_LOCK_HEAD).one()
         self._head = r.LogHead(size=row.size, last_leaf=row.last_leaf)
         hashes = unpack_frontier(row.frontier, row.size, row.last_leaf)
         if hashes is None:
@@ -230,15 +237,8 @@ class LogRows:
             conn.execute(insert(LogNodeRow), self._new_nodes)
             self._new_nodes = []
         if self._head_dirty and self._head is not None:
-            conn.execute(
-                update(LogHeadRow)
-                .where(LogHeadRow.id == 1)
-                .values(
-                    size=self._head.size,
-                    last_leaf=self._head.last_leaf,
-                    frontier=self._new_frontier(),
-                )
-            )
+            head = {"size": self._head.size, "last_leaf": self._head.last_leaf}
+            conn.execute(_SET_HEAD, {**head, "frontier": self._new_frontier()})
         self._head_dirty = False
 
     def _one_statement(self, conn: Connection) -> bool:

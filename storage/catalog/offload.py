@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, String, func, or_, select, type_coerce
+from sqlalchemy import Select, String, func, insert, or_, select, type_coerce
 
 from storage.catalog import caserecords as c
 from storage.catalog.caserecords import IN_SERVICE, LOST
@@ -165,6 +165,35 @@ class OffloadOps:
         row.late_flag_seq = check.late_flag_seq
         row.checked_at = check.checked_at
         self.s.flush()
+
+    def put_checks(self, checks: Sequence[c.OffloadCheck]) -> None:
+        """``put_check`` for each of ``checks`` (at most one each item): those of items never
+        measured in one INSERT, not one ORM row and flush each (issue 19: the end of a
+        docking measures every item it took); those measured before as ``put_check`` does."""
+        ids = [ch.item_id for ch in checks]
+        stored: set[int] = set()
+        for part in chunked(ids):
+            q = select(OffloadCheckRow.item_id).where(OffloadCheckRow.item_id.in_(part))
+            stored.update(self.s.scalars(q))
+        for ch in checks:
+            if ch.item_id in stored:
+                self.put_check(ch)
+        rows = [
+            {
+                "item_id": ch.item_id,
+                "reference_end": ch.reference_end,
+                "reference_source": ch.reference_source,
+                "clock_problem": ",".join(ch.clock_problems),
+                "durable_at": ch.durable_at,
+                "delay_s": ch.delay_s,
+                "late_flag_seq": ch.late_flag_seq,
+                "checked_at": ch.checked_at,
+            }
+            for ch in checks
+            if ch.item_id not in stored
+        ]
+        if rows:  # a Core INSERT: no identity-map row goes stale (none was loaded for them)
+            self.s.connection().execute(insert(OffloadCheckRow), rows)
 
     # -- excuses ----------------------------------------------------------------------------
     def add_excuse(

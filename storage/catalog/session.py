@@ -8,6 +8,7 @@ groups of tables with their own rules live in their own modules beside it (cases
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -22,6 +23,7 @@ from storage.catalog import caserecords as c
 from storage.catalog import doorbell
 from storage.catalog.engine import (
     READ_ONLY,
+    insert_or_skip,
     is_lasting,
     is_sqlite,
     make_engine,
@@ -56,6 +58,8 @@ class Catalog:
             engine if engine is not None else make_engine(url, sqlite_cache_kib=sqlite_cache_kib)
         )
         self.bell = doorbell.bell_file(self.engine)  # SQLite: touched after a job is queued
+        # the engine as writers and as readers bind it, made once (not per transaction)
+        self._binds = {ro: self.engine.execution_options(**{READ_ONLY: ro}) for ro in (False, True)}
 
     @classmethod
     def open(cls, url: str) -> Catalog:
@@ -83,8 +87,7 @@ class Catalog:
 
     @contextlib.contextmanager
     def _session(self, *, read_only: bool) -> Iterator[Session]:
-        bind = self.engine.execution_options(**{READ_ONLY: read_only})
-        session = Session(bind=bind, expire_on_commit=False, autoflush=True)
+        session = Session(bind=self._binds[read_only], expire_on_commit=False, autoflush=True)
         try:
             with session.begin():
                 yield session
@@ -337,6 +340,16 @@ class Transaction:
         ).first()
         return None if row is None else _officer(row)
 
+    def device_holds(self, device_id: int) -> list[r.DeviceHold]:
+        """Every officer's hold of the device, oldest first: what ``holder`` chooses from."""
+        rows = self.s.execute(
+            select(DeviceAssignmentRow.start_at, DeviceAssignmentRow.end_at, OfficerRow)
+            .join(OfficerRow, DeviceAssignmentRow.officer_id == OfficerRow.id)
+            .where(DeviceAssignmentRow.device_id == device_id)
+            .order_by(DeviceAssignmentRow.start_at, DeviceAssignmentRow.id)
+        )
+        return [r.DeviceHold(officer=_officer(o), start_at=s, end_at=e) for s, e, o in rows]
+
     def mark_docked(self, device_id: int, at: datetime) -> None:
         row = self.s.get(DeviceRow, device_id)
         assert row is not None
@@ -500,41 +513,53 @@ class Transaction:
         return found
 
     def insert_item(self, new: r.NewItem, *, state: str, durable_at: datetime | None) -> r.Item:
+        """Insert ``new``; ``AlreadyExists`` when its device, path and SHA-256 are in already."""
+        item_id = self.add_item(new, state=state, durable_at=durable_at)
+        if item_id is None:
+            raise AlreadyExists(_("this recording is already in the catalog"))
+        return self.item(item_id)
+
+    def add_item(self, new: r.NewItem, *, state: str, durable_at: datetime | None) -> int | None:
+        """Insert ``new`` and return its id, or None when the item's unique key (device, path,
+        SHA-256) is taken already: one Core statement, no savepoint and no ORM row (issue 19:
+        the record of each acquired file)."""
+        self.s.flush()  # ORM rows added before it go in first, as they would with the ORM
+        conn = self.s.connection()
         f = new.facts
-        row = ItemRow(
-            sha256=new.sha256,
-            size=new.size,
-            device_id=new.device_id,
-            officer_id=new.officer_id,
-            session_id=new.session_id,
-            original_path=new.original_path,
-            original_path_display=new.original_path_display,
-            source_mtime_ns=new.source_mtime_ns,
-            source_inode=new.source_inode,
-            source_ctime_ns=new.source_ctime_ns,
-            state=state,
-            acquired_at=new.acquired_at,
-            durable_at=durable_at,
-            confidentiality="none",
-            mime_type=f.mime_type,
-            recorded_start=f.recorded_start,
-            recorded_end=f.recorded_end,
-            time_source=f.time_source,
-            duration_s=f.duration_s,
-            video_codec=f.video_codec,
-            audio_codec=f.audio_codec,
-            width=f.width,
-            height=f.height,
-            make=f.make,
-            model=f.model,
-            camera_serial=f.camera_serial,
-            gps_lat=f.gps_lat,
-            gps_lon=f.gps_lon,
-            flags=",".join(f.flags),
-            probe_errors="\n".join(f.probe_errors),
-        )
-        self._add_unique(row, _("this recording is already in the catalog"))
-        return self._item(row)
+        row = {
+            "sha256": new.sha256,
+            "size": new.size,
+            "device_id": new.device_id,
+            "officer_id": new.officer_id,
+            "session_id": new.session_id,
+            "original_path": new.original_path,
+            "original_path_sha256": path_digest(new.original_path),
+            "original_path_display": new.original_path_display,
+            "source_mtime_ns": new.source_mtime_ns,
+            "source_inode": new.source_inode,
+            "source_ctime_ns": new.source_ctime_ns,
+            "state": state,
+            "acquired_at": new.acquired_at,
+            "durable_at": durable_at,
+            "confidentiality": "none",
+            "mime_type": f.mime_type,
+            "recorded_start": f.recorded_start,
+            "recorded_end": f.recorded_end,
+            "time_source": f.time_source,
+            "duration_s": f.duration_s,
+            "video_codec": f.video_codec,
+            "audio_codec": f.audio_codec,
+            "width": f.width,
+            "height": f.height,
+            "make": f.make,
+            "model": f.model,
+            "camera_serial": f.camera_serial,
+            "gps_lat": f.gps_lat,
+            "gps_lon": f.gps_lon,
+            "flags": ",".join(f.flags),
+            "probe_errors": "\n".join(f.probe_errors),
+        }
+        return conn.execute(insert_or_skip(conn.dialect.name, ItemRow), row).scalar()
 
     def item(self, item_id: int) -> r.Item:
         row = self.s.get(ItemRow, item_id)
@@ -579,94 +604,58 @@ class Transaction:
         officer: str | None = None,
         ids: Sequence[int] | None = None,
     ) -> list[r.Item]:
-        q = select(ItemRow).order_by(ItemRow.id)
+        # the device's serial and the officer's badge in the same query, not two lookups
+        # an item (issue 19: the end of a docking reads every item it took)
+        q = (
+            select(ItemRow, DeviceRow.serial, OfficerRow.badge)
+            .join(DeviceRow, DeviceRow.id == ItemRow.device_id)
+            .outerjoin(OfficerRow, OfficerRow.id == ItemRow.officer_id)
+            .order_by(ItemRow.id)
+        )
         if device is not None:
-            q = q.join(DeviceRow, DeviceRow.id == ItemRow.device_id).where(
-                DeviceRow.serial == device
-            )
+            q = q.where(DeviceRow.serial == device)
         if officer is not None:
-            q = q.join(OfficerRow, OfficerRow.id == ItemRow.officer_id).where(
-                OfficerRow.badge == officer
-            )
+            q = q.where(OfficerRow.badge == officer)
         if ids is not None:
             q = q.where(ItemRow.id.in_(list(ids)))
-        return [self._item(i) for i in self.s.scalars(q)]
+        return [_item_of(i, serial, badge) for i, serial, badge in self.s.execute(q)]
 
     def _item(self, row: ItemRow) -> r.Item:
         dev = self.s.get(DeviceRow, row.device_id)
         off = self.s.get(OfficerRow, row.officer_id) if row.officer_id is not None else None
         assert dev is not None
-        return r.Item(
-            id=row.id,
-            sha256=row.sha256,
-            size=row.size,
-            device_serial=dev.serial,
-            officer_badge=off.badge if off is not None else None,
-            session_id=row.session_id,
-            original_path=row.original_path,
-            original_path_display=row.original_path_display,
-            source_mtime_ns=row.source_mtime_ns,
-            state=row.state,
-            acquired_at=row.acquired_at,
-            durable_at=row.durable_at,
-            confidentiality=row.confidentiality,
-            source_inode=row.source_inode,
-            source_ctime_ns=row.source_ctime_ns,
-            facts=r.MediaFacts(
-                mime_type=row.mime_type,
-                recorded_start=row.recorded_start,
-                recorded_end=row.recorded_end,
-                time_source=row.time_source,
-                duration_s=row.duration_s,
-                video_codec=row.video_codec,
-                audio_codec=row.audio_codec,
-                width=row.width,
-                height=row.height,
-                make=row.make,
-                model=row.model,
-                camera_serial=row.camera_serial,
-                gps_lat=row.gps_lat,
-                gps_lon=row.gps_lon,
-                flags=tuple(x for x in row.flags.split(",") if x),
-                probe_errors=tuple(x for x in row.probe_errors.split("\n") if x),
-            ),
-        )
+        return _item_of(row, dev.serial, off.badge if off is not None else None)
 
     # -- stored objects ---------------------------------------------------------------------
     def record_object(self, obj: r.StoredObject) -> r.StoredObject:
-        """File a stored object; the same bytes in the same backend are filed once."""
-        row = self.s.scalars(
-            select(StoredObjectRow).where(
-                StoredObjectRow.backend == obj.backend, StoredObjectRow.sha256 == obj.sha256
-            )
-        ).first()
-        if row is None:
-            row = StoredObjectRow(
-                backend=obj.backend,
-                sha256=obj.sha256,
-                key=obj.key,
-                size=obj.size,
-                version_id=obj.version_id,
-                created_at=obj.created_at,
-                role=obj.role,
-                checksum=obj.checksum,
-                lock_mode=obj.lock_mode,
-                retention_until=obj.retention_until,
-                legal_hold=obj.legal_hold,
-            )
-            try:  # two docks filing the same bytes at once: the second finds the first's row
-                self._add_unique(
-                    row,
-                    _("stored object {backend}:{sha256} already exists").format(
-                        backend=obj.backend, sha256=obj.sha256
-                    ),
+        """File a stored object; the same bytes in the same backend are filed once: the row
+        filed first is the one returned (two docks filing the same bytes at once: the second
+        finds the first's). One Core statement when the object is new, no savepoint."""
+        self.s.flush()  # ORM rows added before it go in first, as they would with the ORM
+        conn = self.s.connection()
+        row = {
+            "backend": obj.backend,
+            "sha256": obj.sha256,
+            "key": obj.key,
+            "size": obj.size,
+            "version_id": obj.version_id,
+            "created_at": obj.created_at,
+            "role": obj.role,
+            "checksum": obj.checksum,
+            "lock_mode": obj.lock_mode,
+            "retention_until": obj.retention_until,
+            "legal_hold": obj.legal_hold,
+        }
+        if conn.execute(insert_or_skip(conn.dialect.name, StoredObjectRow), row).scalar():
+            return dataclasses.replace(obj, released_at=None)  # the row as inserted
+        found = self.stored_objects(obj.sha256, backend=obj.backend)
+        if not found:  # skipped for a unique key that is not (backend, sha256): none exists
+            raise AlreadyExists(
+                _("stored object {backend}:{sha256} already exists").format(
+                    backend=obj.backend, sha256=obj.sha256
                 )
-            except AlreadyExists:
-                found = [o for o in self.stored_objects(obj.sha256, backend=obj.backend)]
-                if not found:
-                    raise
-                return found[0]
-        return _object(row)
+            )
+        return found[0]
 
     def stored_objects(
         self,
@@ -719,6 +708,45 @@ class Transaction:
             r.ItemDigest(id=i, sha256=sha, size=size, state=state)
             for i, sha, size, state in self.s.execute(q)
         ]
+
+
+def _item_of(row: ItemRow, serial: str, badge: str | None) -> r.Item:
+    """An item from its row, its device's serial and its officer's badge."""
+    return r.Item(
+        id=row.id,
+        sha256=row.sha256,
+        size=row.size,
+        device_serial=serial,
+        officer_badge=badge,
+        session_id=row.session_id,
+        original_path=row.original_path,
+        original_path_display=row.original_path_display,
+        source_mtime_ns=row.source_mtime_ns,
+        state=row.state,
+        acquired_at=row.acquired_at,
+        durable_at=row.durable_at,
+        confidentiality=row.confidentiality,
+        source_inode=row.source_inode,
+        source_ctime_ns=row.source_ctime_ns,
+        facts=r.MediaFacts(
+            mime_type=row.mime_type,
+            recorded_start=row.recorded_start,
+            recorded_end=row.recorded_end,
+            time_source=row.time_source,
+            duration_s=row.duration_s,
+            video_codec=row.video_codec,
+            audio_codec=row.audio_codec,
+            width=row.width,
+            height=row.height,
+            make=row.make,
+            model=row.model,
+            camera_serial=row.camera_serial,
+            gps_lat=row.gps_lat,
+            gps_lon=row.gps_lon,
+            flags=tuple(x for x in row.flags.split(",") if x),
+            probe_errors=tuple(x for x in row.probe_errors.split("\n") if x),
+        ),
+    )
 
 
 def _officer(row: OfficerRow) -> r.Officer:

@@ -156,6 +156,44 @@ def test_a_file_whose_filing_failed_is_recorded_alone_and_splits_the_group() -> 
     ]  # fmt: skip
 
 
+def test_filing_runs_on_the_record_thread_before_the_group_and_a_failed_one_splits_it() -> None:
+    """``then`` (the filing) of each file of a group runs on the record thread before the
+    group's transaction opens; a file whose filing failed is recorded alone with its error,
+    between the groups before and after it."""
+    book = Book()
+    gate = threading.Event()
+    names = ["a", "b", "c", "d", "e", "f"]
+    filed = [threading.Event() for _ in names]
+
+    def then(name: str) -> str:
+        book.log("then", name, threading.current_thread().name)
+        if name == "d":
+            raise OSError("d failed to file")
+        return name
+
+    with Overlap(group=book.group) as overlap:
+        for i, name in enumerate(names):
+            rec = Rec(book, gate if i == 0 else None)
+            overlap.submit(prepared(name, filed[i]), rec, lambda r: None, then=then)
+            if i == 0:
+                assert rec.entered.wait(WAIT_S), "the first record never started"
+        assert all(f.wait(WAIT_S) for f in filed)
+        overlap._probing.submit(lambda: None).result(WAIT_S)
+        gate.set()
+        overlap.settle()
+    rec_thread = "evidock-record"
+    assert book.lines == [
+        ("then", "a", rec_thread), ("alone", "a"),
+        ("then", "b", rec_thread), ("then", "c", rec_thread), ("then", "d", rec_thread),
+        ("begin",), ("together", "b"), ("together", "c"), ("commit",),
+        ("committed", "b"), ("committed", "c"),
+        ("alone-failed", "d failed to file"),
+        ("then", "e", rec_thread), ("then", "f", rec_thread),
+        ("begin",), ("together", "e"), ("together", "f"), ("commit",),
+        ("committed", "e"), ("committed", "f"),
+    ]  # fmt: skip
+
+
 def test_without_a_group_each_file_is_recorded_alone() -> None:
     book = Book()
     gate = threading.Event()
@@ -170,23 +208,23 @@ def test_an_ingest_records_files_filed_meanwhile_together_and_in_device_order(
     ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first file's record is held (at its 'recorded' step) until the probe thread has
-    filed the other four: those four commit in one write transaction. Their custody events
-    come in device order, three per file, and the log and catalog verify."""
+    probed the other four: those four are filed and commit in one write transaction. Their
+    custody events come in device order, three per file, and the log and catalog verify."""
     card = tmp_path / "card" / "DCIM"
     card.mkdir(parents=True)
     for i in range(5):
         make_jpeg(card / f"IMG_{i:04d}.JPG", taken=CLIP_START.replace(second=i))
-    filed_all = threading.Event()
-    filed = 0
+    probed_all = threading.Event()
+    probed = 0
 
     def on_stage(stage: str) -> None:
-        nonlocal filed
-        if stage == Stage.FILED:
-            filed += 1
-            if filed == 5:
-                filed_all.set()
-        if stage == Stage.RECORDED and not filed_all.is_set():
-            assert filed_all.wait(WAIT_S), "the other files were never filed"
+        nonlocal probed
+        if stage == Stage.PROBED:
+            probed += 1
+            if probed == 5:
+                probed_all.set()
+        if stage == Stage.RECORDED and not probed_all.is_set():
+            assert probed_all.wait(WAIT_S), "the other files were never probed"
 
     groups: list[int] = []  # the transaction each together-recorded file was in
 
@@ -198,9 +236,9 @@ def test_an_ingest_records_files_filed_meanwhile_together_and_in_device_order(
     report = ingest_device(ctx, tmp_path / "card", serial="GRP-1", officer=None, actor="t",
                            on_stage=on_stage)  # fmt: skip
     assert [f.result for f in report.files] == [STORED] * 5
-    # files 2-4 were filed before file 5 was (the probe thread takes one after the other);
-    # file 5 may have been filed a moment too late for the group (then it is recorded alone)
-    assert len(groups) in (3, 4) and len(set(groups)) == 1, "the files filed meanwhile: one commit"
+    # files 2-4 were probed before file 5 was (the probe thread takes one after the other);
+    # file 5 may have been probed a moment too late for the group (then it is recorded alone)
+    assert len(groups) in (3, 4) and len(set(groups)) == 1, "the files probed meanwhile: one commit"
     paths = [f.path for f in report.files]
     assert paths == sorted(paths)
     with ctx.catalog.read() as txn:
