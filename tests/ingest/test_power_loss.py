@@ -247,7 +247,9 @@ def _kind(s: Synced) -> str:
     if not s.path.startswith("store/"):
         return s.path or "."
     return "/".join(
-        "#" if re.fullmatch(r"[0-9a-f]{2}", seg) else re.sub(r"[0-9a-f]{32,}|[0-9]{4,}", "#", seg)
+        "#"
+        if re.fullmatch(r"[0-9a-f]{2}", seg)
+        else re.sub(r"[0-9a-f]{32,}|(?<![a-z0-9])[0-9]+(?![a-z0-9])", "#", seg)
         for seg in s.path.split("/")
     )
 
