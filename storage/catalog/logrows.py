@@ -126,6 +126,11 @@ class LogRows:
         ``append_here`` (the client's append, under the lock), in the order they came."""
         self._at_commit.append((ev, parts, append_here))
 
+    @property
+    def waiting(self) -> int:
+        """How many events wait for the commit (``append_at_commit``)."""
+        return len(self._at_commit)
+
     def append_waiting(self) -> None:
         """The events waiting for the commit, appended now (something reads the log, or an
         append that returns its event comes after them)."""

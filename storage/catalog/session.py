@@ -83,7 +83,10 @@ class Catalog:
     @contextlib.contextmanager
     def read(self) -> Iterator[Transaction]:
         with self._session(read_only=True) as s:
-            yield Transaction(s)
+            txn = Transaction(s)
+            yield txn
+            if txn.log.waiting:  # never committed: a custody event would be lost unseen
+                raise AssertionError("custody events appended at commit in a read transaction")
 
     @contextlib.contextmanager
     def _session(self, *, read_only: bool) -> Iterator[Session]:

@@ -245,3 +245,19 @@ def test_a_connection_lost_at_the_commit_sent_with_the_events_is_a_catalog_outag
     with pg_catalog.read() as txn:
         assert [json.loads(e.data)["n"] for e in txn.log.events()] == [0, 2]
     _replays_clean(pg_catalog, 2)
+
+
+def test_an_event_appended_at_commit_in_a_read_transaction_is_a_loud_error(
+    catalog_url: str,
+) -> None:
+    """A read transaction never commits: an event waiting there would be lost without a
+    word, so the transaction's end says so (a programming error, not a user's)."""
+    cat = Catalog.open(catalog_url)
+    try:
+        log = CustodyLog(dock="dock-test")
+        with pytest.raises(AssertionError, match="read transaction"), cat.read() as txn:
+            log.append_at_commit(txn, type=EventType.VIEWED, actor="u", data={"n": 0})
+        with cat.read() as txn:
+            assert txn.log.head().size == 0
+    finally:
+        cat.close()
