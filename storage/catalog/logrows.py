@@ -143,14 +143,13 @@ class LogRows:
         for ev, _, append_here in waiting:
             append_here(ev)
 
-    def flush_and_commit(self) -> bool:
+    def flush_and_commit(self) -> None:
         """At the end of a write transaction: when only events waiting for the commit are left
-        to write and this is PostgreSQL, send their statement and the COMMIT together and
-        return True (committed: the session's own commit then finds nothing to do); else
-        ``flush()`` and return False."""
+        to write and this is PostgreSQL, send their statement and the COMMIT together (the
+        session's own commit then finds nothing to do); else ``flush()``."""
         if not self._at_commit or not self.appends_in_one_statement() or self._new_events:
             self.flush()
-            return False
+            return
         waiting, self._at_commit = self._at_commit, []
         self.s.flush()  # the rows the events refer to (their items) go first
         raw = self.s.connection().connection.driver_connection
@@ -165,7 +164,6 @@ class LogRows:
             raise DBAPIError.instance(
                 statement, params, e, psycopg.Error, hide_parameters=True
             ) from e
-        return True
 
     def _read_frontier(self, size: int) -> dict[tuple[int, int], bytes]:
         """The stored frontier nodes of the tree of ``size`` leaves (those missing are left
