@@ -13,6 +13,12 @@ prove it is empty, and nothing else is done with it.
 ``acquire`` does it all; ``begin`` stops after the last sync and ``Copied.finish`` waits for
 the read-back of the last range and compares, so that the next file's copy can start while
 the tail of this one is read back (ingest.pipeline.overlap).
+
+A file smaller than one chunk (a photo, a short clip: thousands on one camera) is copied with
+no thread: the same reads, hash, writes and fsync on the caller's thread, and its read-back
+(the same ``pread`` of the dropped range, hashed) runs in ``Copied.finish``, on the thread that
+proves the copy. Two threads started and joined per file cost more than such a file's copy
+(issue 19); the steps, their order and every check are the same.
 """
 
 from __future__ import annotations
@@ -152,13 +158,15 @@ def begin(
     os.posix_fadvise(src_fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
     # buffers sized to the file: a 40 KiB photo must not pay for three 8 MiB allocations
     chunk = min(chunk, max(64 * 1024, before.size + 1))
+    inline = before.size < chunk  # one buffer holds it: no writer or read-back thread
     back_fd = os.open(staging.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
-        checker = _ReadBack(back_fd, chunk)
+        checker = _ReadBack(back_fd, chunk, thread=not inline)
         try:
             digest, total, prefixes = _copy(
-                src_fd, staging.fd, chunk, cancel, checker, sync_every, after_sync, marks, stage
-            )
+                src_fd, staging.fd, chunk, cancel, checker, sync_every, after_sync, marks, stage,
+                thread=not inline,
+            )  # fmt: skip
             _unchanged(src_fd, before, total)
             os.posix_fadvise(src_fd, 0, 0, os.POSIX_FADV_DONTNEED)
         except BaseException:
@@ -234,18 +242,22 @@ def _empty(src_fd: int, before: SourceStat) -> Acquired:
 
 
 class _ReadBack:
-    """A thread that reads synced ranges of the staging file back from the disk, in order,
-    and hashes them: the proof that the disk returns what was written."""
+    """Reads synced ranges of the staging file back from the disk, in order, and hashes them:
+    the proof that the disk returns what was written. On a thread of its own while the copy
+    goes on; with ``thread=False`` (a file of one chunk) the ranges are read in ``finish``,
+    on the thread that waits for the proof."""
 
-    def __init__(self, fd: int, chunk: int) -> None:
+    def __init__(self, fd: int, chunk: int, *, thread: bool = True) -> None:
         self.fd = fd
         self.h = hashlib.sha256()
         self.size = 0
         self.error: BaseException | None = None
         self._ranges: queue.Queue[tuple[int, int] | None] = queue.Queue()
-        self._buf = bytearray(chunk)
-        self._t = threading.Thread(target=self._run, name="evidock-read-back", daemon=True)
-        self._t.start()
+        self._chunk = chunk
+        self._t: threading.Thread | None = None
+        if thread:
+            self._t = threading.Thread(target=self._run, name="evidock-read-back", daemon=True)
+            self._t.start()
 
     def check(self, start: int, end: int) -> None:
         """``[start, end)`` is synced and dropped from the cache: read it back."""
@@ -253,8 +265,10 @@ class _ReadBack:
 
     def finish(self) -> None:
         """No more ranges: wait until those handed over are read back (idempotent)."""
-        if self._t.is_alive():
-            self._ranges.put(None)
+        self._ranges.put(None)
+        if self._t is None:
+            self._run()
+        elif self._t.is_alive():
             self._t.join()
 
     def result(self) -> tuple[str, int]:
@@ -264,7 +278,7 @@ class _ReadBack:
         return self.h.hexdigest(), self.size
 
     def _run(self) -> None:
-        view = memoryview(self._buf)
+        view = memoryview(bytearray(self._chunk))
         while (job := self._ranges.get()) is not None:
             if self.error is not None:
                 continue
@@ -294,15 +308,18 @@ def _copy(
     after_sync: Callable[[int, int], None] | None,
     marks: Collection[int],
     stage: OnStage,
+    *,
+    thread: bool = True,
 ) -> tuple[str, int, dict[int, str]]:
     """Read and hash on this thread, write on a second one (which syncs and hands synced
     ranges to the read-back checker); buffers are recycled. The last range is synced here,
-    once the writer is done."""
+    once the writer is done. ``thread=False``: each buffer is written here, right after it is
+    hashed (a file of one chunk: nothing to overlap)."""
     h = hashlib.sha256()
     todo = sorted(m for m in set(marks) if m > 0)
     prefixes: dict[int, str] = {}
     free: queue.Queue[bytearray] = queue.Queue()
-    for _buffer in range(_BUFFERS):
+    for _buffer in range(_BUFFERS if thread else 1):
         free.put(bytearray(chunk))
     full: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
     failure: list[BaseException] = []
@@ -315,30 +332,31 @@ def _copy(
             after_sync(start, end)
         checker.check(start, end)
 
-    def writer() -> None:
+    def write(buf: bytearray, n: int) -> None:
         nonlocal written, synced
-        while True:
-            job = full.get()
-            if job is None:
-                break
-            buf, n = job
-            try:
-                if not failure:
-                    view = memoryview(buf)[:n]
-                    while view:
-                        view = view[os.write(dst_fd, view) :]
-                    written += n
-                    if written - synced >= sync_every:
-                        sync(synced, written, final=False)
-                        synced = written
-            except OSError as e:
-                failure.append(
-                    WriteError(_("cannot write the staging file: {error}").format(error=e.strerror))
-                )
-            free.put(buf)
+        try:
+            if not failure:
+                view = memoryview(buf)[:n]
+                while view:
+                    view = view[os.write(dst_fd, view) :]
+                written += n
+                if written - synced >= sync_every:
+                    sync(synced, written, final=False)
+                    synced = written
+        except OSError as e:
+            failure.append(
+                WriteError(_("cannot write the staging file: {error}").format(error=e.strerror))
+            )
+        free.put(buf)
 
-    t = threading.Thread(target=writer, name="evidock-staging-writer", daemon=True)
-    t.start()
+    def writer() -> None:
+        while (job := full.get()) is not None:
+            write(*job)
+
+    t = None
+    if thread:
+        t = threading.Thread(target=writer, name="evidock-staging-writer", daemon=True)
+        t.start()
     total = 0
     try:
         while not failure:
@@ -362,10 +380,14 @@ def _copy(
                 prefixes[mark] = h.copy().hexdigest()
             h.update(view[done_to:])
             total += n
-            full.put((buf, n))
+            if t is not None:
+                full.put((buf, n))
+            else:
+                write(buf, n)
     finally:
-        full.put(None)
-        t.join()
+        if t is not None:
+            full.put(None)
+            t.join()
     if failure:
         raise failure[0]
     stage(Stage.COPIED)
