@@ -26,7 +26,9 @@ import secrets
 import selectors
 import shutil
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -410,3 +412,42 @@ class MediaProbe:
             ff = ffprobe(path, container=sniffed.container, executable=self.ffprobe_exe,
                          timeout_s=self.timeout_s)  # fmt: skip
         return ProbeResult(exif=exif, ffprobe=ff, sniffed=sniffed)
+
+
+class Probes:
+    """The media tools of the threads that probe files at the same time (issue 19): exiftool
+    answers one file at a time, so each thread gets a ``MediaProbe`` of its own on its first
+    file, and keeps it. Each exiftool starts on its thread's first file, on that thread (it
+    dies with it: ``die_with_parent``), and all are stopped together at the end.
+
+    ``threads`` is how many may ask (the probing pool's size). A caller's own probe is shared
+    by one thread only: ``Probes.one``."""
+
+    def __init__(self, make: Callable[[], MediaProbe], *, threads: int, own: bool = True) -> None:
+        self.threads = threads
+        self._own = own
+        self._free = [make() for _ in range(threads)]  # no process yet: a missing tool fails here
+        self._all = tuple(self._free)
+        self._mine = threading.local()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def one(cls, probe: MediaProbe) -> Probes:
+        return cls(lambda: probe, threads=1, own=False)
+
+    def here(self) -> MediaProbe:
+        """This thread's probe."""
+        probe: MediaProbe | None = getattr(self._mine, "probe", None)
+        if probe is None:
+            with self._lock:
+                if not self._free:  # pragma: no cover - more threads than ``threads``: a bug
+                    raise AssertionError("more probing threads than probes")
+                probe = self._free.pop()
+            self._mine.probe = probe
+        return probe
+
+    def close(self) -> None:
+        """Stop every probe's exiftool (one a caller gave is the caller's to stop)."""
+        if self._own:
+            for probe in self._all:
+                probe.exif.close()

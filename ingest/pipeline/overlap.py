@@ -4,12 +4,13 @@ before it are recorded, several in one transaction.
 The three parts of a file's ingest wait on different things: the copy on the disks (writes,
 fsyncs, the read-back), the probe on exiftool and ffprobe (other processes), the record
 (``pipeline.record``: catalog rows, custody events, a commit's fsync) on the database and on
-Python. ``Overlap`` runs the probe of each file on one thread and its filing (the caller's
-``then``: the store's fsyncs) and record on another while the caller copies the next file:
-on two cores the three overlap, and at most ``depth`` files are in flight after the one being
-copied, so memory does not grow with the device. Filing is on the record thread because the
-probe thread is the one that waits longest (on exiftool, issue 19), and it is done before the
-transaction that records the file opens, never while the log's lock is held.
+Python. ``Overlap`` runs the probe of each file on one of ``probers`` threads (two on a dock,
+each with its own exiftool) and its filing (the caller's ``then``: the store's fsyncs) and
+record on another while the caller copies the next file: on two cores the three overlap, and
+at most ``depth`` files are in flight after the one being copied, so memory does not grow
+with the device. Filing is on the record thread because the probe is the step that waits
+longest (on exiftool, issue 19), and it is done before the transaction that records the file
+opens, never while the log's lock is held.
 
 The record thread takes the files that are probed and waiting, up to ``group`` of them in
 device order, files them, and records them in one transaction (``FileRecord.together``): one
@@ -24,8 +25,9 @@ What does not change (issue 19):
 
 - Each file passes its steps in the same order (copied, synced, read-back, probed, filed,
   recorded): it is probed from its staging copy and recorded only once filed and durable.
-- Files are probed one after another and recorded in the device's order, so the custody events
-  of a docking are the same events in the same order as without the pipeline. Before the caller
+- Files are recorded in the device's order, whichever of two is probed first, so the custody
+  events of a docking are the same events in the same order as without the pipeline. Before the
+  caller
   writes anything itself (a file that failed or does not fit) it calls ``settle``: everything
   in flight is recorded first.
 - Results reach the caller in order, on the caller's thread (``settle`` hands each one on).
@@ -93,10 +95,11 @@ class _Flight(Generic[T]):
 
 
 class Overlap:
-    """The probe-and-file thread and the record thread; ``settle`` waits for both.
+    """The probe threads and the record thread; ``settle`` waits for them.
 
     ``group`` opens the transaction a group of files is recorded in (a context manager);
-    None records each file alone."""
+    None records each file alone. ``probers``: files probed at the same time (each thread
+    needs its own tools: ingest.media.probe.Probes)."""
 
     def __init__(
         self,
@@ -104,11 +107,12 @@ class Overlap:
         group: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
         depth: int = DEPTH,
         most: int = GROUP,
+        probers: int = 1,
     ) -> None:
         self.depth = depth
         self.most = most if group is not None else 1
         self._group = group
-        self._probing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidock-probe")
+        self._probing = ThreadPoolExecutor(max_workers=probers, thread_name_prefix="evidock-probe")
         self._pending: deque[_Flight[Any]] = deque()  # submitted, result not handed on yet
         self._waiting: deque[_Flight[Any]] = deque()  # submitted, not taken by the recorder
         self._cond = threading.Condition()

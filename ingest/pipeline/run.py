@@ -37,7 +37,7 @@ from ingest.cases.steps import stop_signal
 from ingest.context import Context
 from ingest.errors import IngestError
 from ingest.media.kinds import FLAG_EMPTY
-from ingest.media.probe import MediaProbe, ProbeResult, ToolOutput
+from ingest.media.probe import MediaProbe, ProbeResult, Probes, ToolOutput
 from ingest.media.sniff import Sniffed
 from ingest.pipeline import space
 from ingest.pipeline.acquire import Abandoned, Acquired, SourceStat, StagingReadError, begin
@@ -136,6 +136,10 @@ class _Run:
 
 AHEAD = 32
 """Media files whose earlier items are read in one query, just before the first is copied."""
+PROBERS = min(2, os.cpu_count() or 1)
+"""Files probed at the same time, each by its own exiftool (issue 19): exiftool reads one file
+at a time, and on many small files it was the slowest step of the pipeline. Two where the
+machine has two cores (a dock's); they are still recorded in the device's order."""
 
 
 def ingest_device(
@@ -231,16 +235,17 @@ def ingest_device(
         for entry in other:
             _emit(run, left_on_device(ctx, docking, entry.path, "not-media", not_media), on_file)
         with contextlib.ExitStack() as stack:
-            if probe is None:
-                probe = stack.enter_context(
-                    MediaProbe(
-                        exiftool=ctx.settings.probe.exiftool,
-                        ffprobe_exe=ctx.settings.probe.ffprobe,
-                        timeout_s=ctx.settings.probe.timeout_s,
-                    )
-                )
-            # files recorded, in groups, while the next is copied
-            overlap = stack.enter_context(Overlap(group=ctx.catalog.write))
+            probes = Probes.one(probe) if probe is not None else Probes(
+                lambda: MediaProbe(
+                    exiftool=ctx.settings.probe.exiftool,
+                    ffprobe_exe=ctx.settings.probe.ffprobe,
+                    timeout_s=ctx.settings.probe.timeout_s,
+                ),
+                threads=PROBERS,
+            )  # fmt: skip
+            stack.callback(probes.close)  # after the overlap: its last files still probe
+            # files probed, and recorded in groups, while the next is copied
+            overlap = stack.enter_context(Overlap(group=ctx.catalog.write, probers=probes.threads))
 
             def done(result: FileResult) -> None:
                 nonlocal outcome
@@ -252,7 +257,7 @@ def ingest_device(
                 if stop is not None and stop.is_set():
                     outcome = OUTCOME_INTERRUPTED
                     break
-                _one_file(run, root_fd, entry, probe, overlap, done)
+                _one_file(run, root_fd, entry, probes, overlap, done)
                 if outcome == OUTCOME_INTERRUPTED:
                     break
             overlap.settle()
@@ -378,7 +383,7 @@ def _free(run: _Run) -> int:
 
 
 def _one_file(
-    run: _Run, root_fd: int, entry: FileEntry, probe: MediaProbe, overlap: Overlap, done: Done
+    run: _Run, root_fd: int, entry: FileEntry, probes: Probes, overlap: Overlap, done: Done
 ) -> None:
     """Copy ``entry`` into staging here, then hand it to ``overlap`` (pipeline.overlap) to be
     probed (on its probe thread), then filed and recorded (on its record thread); a file that
@@ -435,7 +440,7 @@ def _one_file(
         """On the probe thread: the read-back, the probe; the staging file stays held."""
         try:
             got = copied.finish()  # the read-back of the last range, while the next file copies
-            facts = _facts(run, entry, got, probe, staging)
+            facts = _facts(run, entry, got, probes.here(), staging)
             run.stage(Stage.PROBED)
             flags, why = collision(earlier, got)
             facts = replace(facts, flags=facts.flags + flags)

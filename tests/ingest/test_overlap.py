@@ -18,7 +18,7 @@ import pytest
 from ingest.context import LOG_ORIGIN, Context
 from ingest.media.simcam import make_jpeg
 from ingest.pipeline.overlap import Overlap
-from ingest.pipeline.record import record_in
+from ingest.pipeline.record import Filed, record_in
 from ingest.pipeline.results import FileOutcome, FileResult
 from ingest.pipeline.run import STORED, ingest_device
 from ingest.pipeline.stages import Stage
@@ -226,19 +226,23 @@ def test_an_ingest_records_files_filed_meanwhile_together_and_in_device_order(
         if stage == Stage.RECORDED and not probed_all.is_set():
             assert probed_all.wait(WAIT_S), "the other files were never probed"
 
-    groups: list[int] = []  # the transaction each together-recorded file was in
+    groups: dict[str, int] = {}  # each together-recorded file: the transaction it was in
 
-    def seen(txn: Any, *args: Any) -> FileResult:
-        groups.append(id(txn))
-        return record_in(txn, *args)
+    def seen(txn: Any, ctx: Context, docking: Any, filed: Filed) -> FileResult:
+        groups[filed.entry.display] = id(txn)
+        return record_in(txn, ctx, docking, filed)
 
     monkeypatch.setattr("ingest.pipeline.run.record_in", seen)
     report = ingest_device(ctx, tmp_path / "card", serial="GRP-1", officer=None, actor="t",
                            on_stage=on_stage)  # fmt: skip
     assert [f.result for f in report.files] == [STORED] * 5
-    # files 2-4 were probed before file 5 was (the probe thread takes one after the other);
-    # file 5 may have been probed a moment too late for the group (then it is recorded alone)
-    assert len(groups) in (3, 4) and len(set(groups)) == 1, "the files probed meanwhile: one commit"
+    # The record thread took file 1 with the files probed by then (none, or file 2 from the
+    # other probe thread, or all), and held that record until all five were probed: files 3
+    # and 4 were probed meanwhile and commit in one transaction, at most one more than file
+    # 1's; file 5 may have been probed a moment too late for it (then it is recorded alone).
+    third, fourth = groups.get("DCIM/IMG_0002.JPG"), groups.get("DCIM/IMG_0003.JPG")
+    assert third is not None and third == fourth, "the files probed meanwhile: one commit"
+    assert len(set(groups.values())) <= 2, groups
     paths = [f.path for f in report.files]
     assert paths == sorted(paths)
     with ctx.catalog.read() as txn:
