@@ -73,6 +73,7 @@ class ProbeSettings:
     exiftool: str = "exiftool"
     ffprobe: str = "ffprobe"
     timeout_s: float = 60.0
+    threads: int = 2  # files probed at the same time, each by its own exiftool (issue 19)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -383,6 +384,7 @@ SCHEMA: dict[str, dict[str, ck.Key]] = {
         "exiftool": ck.text(_PROBE.exiftool, check=_command_rule),
         "ffprobe": ck.text(_PROBE.ffprobe, check=_command_rule),
         "timeout_s": ck.number(_PROBE.timeout_s, positive=True),
+        "threads": ck.whole(_PROBE.threads, 1, 16),
     },
     "worker": {
         "concurrency": ck.whole(_WORKER.concurrency, 1, 64),

@@ -107,8 +107,8 @@ class _StayOpen(exiftool.ExifTool):  # type: ignore[misc]  # PyExifTool ships no
     """PyExifTool's ``-stay_open`` process, started and read the way evidock needs.
 
     PyExifTool keeps the process: its common arguments (given once, with ``-common_args``),
-    ``-config``, ``running``, ``version``, ``execute_json`` and the orderly ``-stay_open False``
-    of ``terminate``. Two of its methods are ours, for what PyExifTool 0.5 does not do:
+    ``-config``, ``running``, ``version`` and ``execute_json``. Two of its methods are ours,
+    for what PyExifTool 0.5 does not do (and ``stop`` replaces its ``terminate``):
 
     - ``run``: PyExifTool starts exiftool with the caller's whole environment and a ctypes
       ``preexec_fn`` for its death signal (unsafe in a process with threads, and SIGTERM).
@@ -217,6 +217,17 @@ class _StayOpen(exiftool.ExifTool):  # type: ignore[misc]  # PyExifTool ships no
                     )
         return bytes(out[: -len(end)])
 
+    def stop(self, timeout_s: float) -> None:
+        """The orderly end (``-stay_open False``), killed if it takes longer than ``timeout_s``.
+        Not PyExifTool's ``terminate``: a process that died between ``alive`` and its own
+        check (with the thread that started it, ``die_with_parent``) makes it warn."""
+        proc = self._process
+        if not self.alive() or proc is None:
+            return
+        with contextlib.suppress(subprocess.TimeoutExpired, OSError, ValueError):
+            proc.communicate(input=b"-stay_open\nFalse\n", timeout=timeout_s)
+        self.kill()
+
     def kill(self) -> None:
         """Kill the process in the middle of an answer (no ``-stay_open False``: it may hang)."""
         proc = self._process
@@ -263,8 +274,7 @@ class ExifTool:
         self.version = str(self._et.version)
 
     def close(self) -> None:
-        if self._et.alive():
-            self._et.terminate(timeout=5)
+        self._et.stop(timeout_s=5)
 
     def read(self, path: Path) -> ToolOutput:
         """Metadata of one stored file."""

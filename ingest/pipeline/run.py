@@ -136,10 +136,6 @@ class _Run:
 
 AHEAD = 32
 """Media files whose earlier items are read in one query, just before the first is copied."""
-PROBERS = min(2, os.cpu_count() or 1)
-"""Files probed at the same time, each by its own exiftool (issue 19): exiftool reads one file
-at a time, and on many small files it was the slowest step of the pipeline. Two where the
-machine has two cores (a dock's); they are still recorded in the device's order."""
 
 
 def ingest_device(
@@ -241,7 +237,7 @@ def ingest_device(
                     ffprobe_exe=ctx.settings.probe.ffprobe,
                     timeout_s=ctx.settings.probe.timeout_s,
                 ),
-                threads=PROBERS,
+                threads=ctx.settings.probe.threads,
             )  # fmt: skip
             stack.callback(probes.close)  # after the overlap: its last files still probe
             # files probed, and recorded in groups, while the next is copied

@@ -4,6 +4,8 @@ probed first."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from pathlib import Path
 
@@ -12,10 +14,9 @@ import pytest
 from ingest.context import Context
 from ingest.media.probe import MediaProbe, ProbeResult, Probes
 from ingest.media.simcam import make_jpeg
-from ingest.pipeline import run as pipeline_run
 from ingest.pipeline.run import STORED, ingest_device
 from tests.conftest import CLIP_START
-from tests.procs import gone
+from tests.procs import gone, wait_until
 
 WAIT_S = 60
 
@@ -75,7 +76,7 @@ def test_a_docking_probes_on_two_threads_each_with_its_own_exiftool_in_device_or
     card.mkdir(parents=True)
     for i in range(12):
         make_jpeg(card / f"IMG_{i:04d}.JPG", taken=CLIP_START.replace(second=i))
-    monkeypatch.setattr(pipeline_run, "PROBERS", 2)
+    assert ctx.settings.probe.threads == 2, "[probe] threads: 2 by default"
     seen: list[tuple[str, int, int | None]] = []
     lock = threading.Lock()
     probe_file = MediaProbe.probe
@@ -100,3 +101,50 @@ def test_a_docking_probes_on_two_threads_each_with_its_own_exiftool_in_device_or
     with ctx.catalog.read() as txn:
         items = [e.item for e in txn.log.events() if e.type == "acquired"]
     assert items == sorted(items), "custody events in the device's order"
+
+
+def test_an_exiftool_that_dies_while_it_is_being_stopped_is_stopped_without_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A probe thread's exiftool dies with its thread (``die_with_parent``) when the docking's
+    pool ends, just before the probes are stopped: the stop must not depend on seeing it
+    alive (PyExifTool's ``terminate`` warned, and the suite turns warnings into errors)."""
+    photo = make_jpeg(tmp_path / "a.jpg", taken=CLIP_START)
+    probe = MediaProbe(timeout_s=30)
+    assert probe.probe(photo).exif.error is None
+    pid = probe.exif.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    assert wait_until(lambda: gone(pid), 30)
+    # it was alive when looked at, and dead by the time it is told to stop
+    monkeypatch.setattr(type(probe.exif._et), "alive", lambda self: True)
+    probe.exif.close()
+    monkeypatch.undo()
+    assert probe.exif.pid is None and gone(pid)
+    assert probe.probe(photo).exif.error is None, "the next file starts another exiftool"
+    probe.exif.close()
+
+
+def test_a_docking_ends_with_every_probe_threads_exiftool_gone(
+    ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool's threads end (their exiftools killed with them) before the probes are
+    stopped; the docking ends cleanly whichever comes first, docking after docking."""
+    card = tmp_path / "card" / "DCIM"
+    card.mkdir(parents=True)
+    pids: list[int] = []
+    read = MediaProbe.probe
+
+    def probe(self: MediaProbe, path: Path) -> ProbeResult:
+        got = read(self, path)
+        if self.exif.pid is not None:
+            pids.append(self.exif.pid)
+        return got
+
+    monkeypatch.setattr(MediaProbe, "probe", probe)
+    for round_ in range(3):
+        for i in range(4):
+            make_jpeg(card / f"IMG_{round_}{i:03d}.JPG", taken=CLIP_START.replace(second=i))
+        report = ingest_device(ctx, tmp_path / "card", serial="END-1", officer=None, actor="t")
+        assert report.count(STORED) == 4
+    assert pids and all(gone(pid) for pid in pids)
