@@ -26,10 +26,10 @@ class MeteredStore(LocalStore):
         self._on_error = on_error
 
     @contextlib.contextmanager
-    def staging(self) -> Iterator[Staging]:
+    def staging(self, *, read_only: bool = False) -> Iterator[Staging]:
         with contextlib.ExitStack() as stack:
             try:
-                staging = stack.enter_context(super().staging())
+                staging = stack.enter_context(super().staging(read_only=read_only))
             except (StorageError, OSError):
                 self._on_error(self.backend)
                 raise

@@ -412,7 +412,8 @@ def _one_file(
                 _ended(overlap, done, no_space(ctx, docking, entry, short))
                 return
             with staging_held:
-                staging = staging_held.enter_context(ctx.store.staging())
+                # read-only from the start: written only through its descriptor (acquire)
+                staging = staging_held.enter_context(ctx.store.staging(read_only=True))
                 copied = begin(
                     src, staging, cancel=run.cancel, marks=[i.size for i in earlier],
                     on_stage=run.stage,

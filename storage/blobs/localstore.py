@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import socket
+import stat
 import time
 import uuid
 from collections.abc import Iterator
@@ -59,15 +60,21 @@ class LocalStore:
 
     # -- staging ----------------------------------------------------------------------------
     @contextlib.contextmanager
-    def staging(self) -> Iterator[Staging]:
-        """A fresh staging file, locked while in use and removed unless it was filed."""
+    def staging(self, *, read_only: bool = False) -> Iterator[Staging]:
+        """A fresh staging file, locked while in use and removed unless it was filed.
+
+        ``read_only``: created with a stored object's mode (``READ_ONLY``), for a writer that
+        writes through the descriptor given here and never opens the file to write (the
+        ingest's copy): filing it then changes no mode, which would have to be synced once
+        more for each file (issue 19)."""
         name = uuid.uuid4().hex
         path = self.staging_dir / f"{name}.part"
         # created under a name the cleaner does not look at, locked, then renamed: a cleaner
         # in another process never sees an unlocked *.part that is in use
         new = self.staging_dir / f".{os.getpid()}.{name}.{socket.gethostname()}.new"
         try:
-            fd = os.open(new, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            mode = READ_ONLY if read_only else 0o600
+            fd = os.open(new, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
         except OSError as e:
             raise StoreWriteError(
                 _("cannot create a staging file in {folder}: {error}").format(
@@ -155,8 +162,9 @@ class LocalStore:
             if dest.exists():
                 return self._existing(dest, key, sha256, size)
             makedirs_durable(dest.parent)
-            os.fchmod(staging.fd, READ_ONLY)
-            os.fsync(staging.fd)
+            if stat.S_IMODE(os.fstat(staging.fd).st_mode) != READ_ONLY:
+                os.fchmod(staging.fd, READ_ONLY)
+            os.fsync(staging.fd)  # a no-op for a copy its writer synced, mode and all
             try:
                 os.link(staging.path, dest)
             except FileExistsError:  # another file of the same bytes, filed meanwhile

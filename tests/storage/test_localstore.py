@@ -39,6 +39,33 @@ def test_object_is_filed_by_hash_read_only_and_staging_is_gone(store: LocalStore
     assert list(store.iter_keys()) == [digest]
 
 
+def test_a_read_only_staging_file_is_written_through_its_descriptor_and_filed_unchanged(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ingest's staging file is 0440 from its creation: its descriptor writes, no one can
+    open it to write, and filing it changes no mode (no fchmod to sync again)."""
+    changed: list[int] = []
+    fchmod = os.fchmod
+
+    def counted(fd: int, mode: int) -> None:
+        changed.append(mode)
+        fchmod(fd, mode)
+
+    monkeypatch.setattr(os, "fchmod", counted)
+    data = b"photo bytes"
+    digest = hashlib.sha256(data).hexdigest()
+    with store.staging(read_only=True) as st:
+        assert stat.S_IMODE(os.fstat(st.fd).st_mode) == 0o440
+        os.write(st.fd, data)
+        os.fsync(st.fd)
+        filed = store.file(st, digest, len(data))
+    assert changed == []
+    assert stat.S_IMODE(store.path_for(digest).stat().st_mode) == 0o440
+    assert store.path_for(digest).read_bytes() == data and not filed.existed
+    _file(store, b"written by path")  # a writable staging file is made read-only when filed
+    assert changed == [0o440]
+
+
 def test_same_bytes_twice_are_filed_once(store: LocalStore) -> None:
     """A second filing of identical bytes finds the object, checks it, and keeps one copy."""
     digest, _ = _file(store, b"same")
