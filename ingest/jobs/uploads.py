@@ -293,9 +293,9 @@ def release_local(
         in_s3 = ObjectOps(txn).object(S3, sha256) is not None
     if marked is not None and marked.released_at is not None and in_s3 and ctx.store.exists(sha256):
         # a crash between a release's commit and its unlink: the release was decided on a
-        # verified S3 copy and recorded; finish it
-        _unlink(ctx, sha256)
-        logger.info("local copy released (its release was recorded) sha256=%s", sha256)
+        # verified S3 copy and recorded; finish it (unless an ingest brought the bytes back)
+        if _unlink_released(ctx, sha256):
+            logger.info("local copy released (its release was recorded) sha256=%s", sha256)
         return True
     if local is None or remote is None:
         return False
@@ -329,8 +329,24 @@ def release_local(
                       "s3_version_id": remote.version_id, "method": "full download re-hash"},
             )  # fmt: skip
     (on_step or job_hook(ctx.settings))(JobStep.RELEASED)
-    _unlink(ctx, sha256)
-    logger.info("local copy released sha256=%s s3_key=%s", sha256, remote.key)
+    if _unlink_released(ctx, sha256):
+        logger.info("local copy released sha256=%s s3_key=%s", sha256, remote.key)
+    return True
+
+
+def _unlink_released(ctx: Context, sha256: str) -> bool:
+    """Unlink the local copy if the catalog still says it is released, under the log's lock.
+
+    A release commits before it unlinks. An ingest of the same bytes that records in between
+    finds the file still there and marks it back, under the same lock (ingest.pipeline.record):
+    its item relies on that file, so it stays. Returns whether it was unlinked."""
+    with ctx.catalog.write() as txn:
+        txn.log.lock_head()
+        marked = ObjectOps(txn).object(ctx.store.backend, sha256)
+        if marked is None or marked.released_at is None:
+            logger.info("local copy kept: an ingest brought these bytes back sha256=%s", sha256)
+            return False
+        _unlink(ctx, sha256)  # under the lock: no ingest can mark it back meanwhile
     return True
 
 

@@ -18,14 +18,15 @@ from ingest.cases.overdue import build_report
 from ingest.cli.audit import verify_run
 from ingest.context import Context, open_context
 from ingest.jobs.proxies import Work
-from ingest.jobs.uploads import sync_to_s3
+from ingest.jobs.steps import JobStep
+from ingest.jobs.uploads import release_local, sync_to_s3
 from ingest.pipeline.run import ingest_device
 from storage.catalog.caserecords import NewCase
 from storage.catalog.cases import CaseOps
 from storage.catalog.jobs import JobOps
 from storage.catalog.objects import ObjectOps
 from storage.records import Item, StoredObject
-from tests.proxies.conftest import drain
+from tests.proxies.conftest import drain, jobs
 from tests.s3.conftest import attempt_uploads, bucket_name, s3_settings
 
 pytestmark = pytest.mark.xdist_group("s3")
@@ -382,4 +383,40 @@ def test_items_with_the_same_bytes_each_get_their_s3_event_when_they_become_dura
     drain(ctx)  # the second item's own job finds it done: no second event
     assert [s3_events(i.id) for i in same] == [1, 1]
     report, _, _ = verify_run(ctx.settings, item=None, quick=True)
+    assert report.ok, report.problems
+
+
+def test_bytes_docked_again_between_a_release_and_its_unlink_keep_their_local_copy(
+    tmp_path: Path, catalog_url: str, s3_server: Any, camera: Path, opened: list[Context]
+) -> None:
+    """A release commits, then unlinks the local copy. An ingest of the same bytes that
+    records in between finds the copy still there and marks it back: the unlink that follows
+    must leave it (the catalog says it is here), and verify stays clean."""
+    import shutil
+
+    ctx = _open(tmp_path, catalog_url, s3_server, opened)
+    _dock(ctx, camera)
+    drain(ctx)  # uploaded and transcoded; not released ([store] release_local_after_upload off)
+    item = _items(ctx)[0]
+    path = ctx.store.path_for(item.sha256)
+    twin = tmp_path / "twin" / "DCIM"
+    docked: list[Any] = []
+
+    def dock_the_twin(step: str) -> None:
+        if step != JobStep.RELEASED:
+            return
+        assert path.exists(), "the release's unlink comes after this point"
+        twin.mkdir(parents=True)
+        shutil.copyfile(path, twin / "REC_TWIN.MP4")
+        docked.append(ingest_device(ctx, twin.parent, serial="BWC-TWIN", officer=None,
+                                    actor="test"))  # fmt: skip
+
+    assert ctx.s3 is not None
+    work = Work(job=jobs(ctx)[0], owner="t", settings=ctx.settings.worker)
+    assert release_local(ctx, work, ctx.s3, item.sha256, on_step=dock_the_twin)
+    assert docked and docked[0].count("stored") == 1
+    local = [o for o in _objects(ctx, "local") if o.sha256 == item.sha256]
+    assert [o.released_at for o in local] == [None], "an ingest brought the bytes back"
+    assert path.exists(), "the catalog says the local copy is here: it must be"
+    report, _, _ = verify_run(ctx.settings, item=None, quick=False, full=True)
     assert report.ok, report.problems
