@@ -119,7 +119,11 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture
 def camera(tmp_path: Path, media: dict[str, Path]) -> Path:
     """A folder laid out like a docked body camera, with generated media."""
-    root = tmp_path / "camera"
+    return lay_out_camera(tmp_path / "camera", media)
+
+
+def lay_out_camera(root: Path, media: dict[str, Path]) -> Path:
+    """``root`` laid out like a docked body camera: two clips, a photo, an audio note."""
     dcim = root / "DCIM" / "100MEDIA"
     dcim.mkdir(parents=True)
     shutil.copy2(media["clip"], dcim / CLIP1)

@@ -27,6 +27,7 @@ from storage.catalog.models import Base, path_digest
 from storage.catalog.session import Catalog
 from storage.records import Event
 from support.pg import fresh_database
+from tests.conftest import lay_out_camera
 from tests.procs import child_env, init
 
 DOCK = "dock-mig"
@@ -67,13 +68,16 @@ def pg_target(pg_admin: str) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def dock(tmp_path: Path, camera: Path) -> dict[str, str]:
-    """The environment of a single dock on SQLite whose catalog was filled through the CLI:
-    an officer and a device, four recordings ingested, a case with two items linked, a
-    checkpoint. Returns the child environment of that dock."""
-    home = tmp_path / "home"
-    env = init(child_env(home, f"sqlite:///{home / 'catalog.db'}", dock=DOCK, EVIDOCK_LANG="en"))
+@pytest.fixture(scope="module")
+def filled_dock(tmp_path_factory: pytest.TempPathFactory, media: dict[str, Path]) -> Path:
+    """The data dir of a single dock on SQLite whose catalog was filled through the CLI: an
+    officer and a device, four recordings ingested, a case with two items linked, a
+    checkpoint. Made once (seven evidock runs); each test gets a copy (``dock``)."""
+    base = tmp_path_factory.mktemp("filled-dock")
+    camera = lay_out_camera(base / "camera", media)
+    home = base / "home"
+    env = _env(home)
+    init(env)
     ok(evidock(env, "officer", "add", "J1", "--name", "张三", "--unit", "一中队"))
     ok(evidock(env, "device", "add", "BWC-7", "--officer", "J1"))
     ok(evidock(env, "ingest", str(camera), "--device", "BWC-7"))
@@ -81,7 +85,19 @@ def dock(tmp_path: Path, camera: Path) -> dict[str, str]:
                "--handler", "J1"))  # fmt: skip
     ok(evidock(env, "case", "link", CASE, "1", "2", "--stage", "investigation"))
     ok(evidock(env, "checkpoint"))
-    return env
+    return home
+
+
+@pytest.fixture
+def dock(tmp_path: Path, filled_dock: Path) -> dict[str, str]:
+    """The child environment of a copy of ``filled_dock``'s data dir, this test's own."""
+    home = tmp_path / "home"
+    shutil.copytree(filled_dock, home, symlinks=True)
+    return _env(home)
+
+
+def _env(home: Path) -> dict[str, str]:
+    return child_env(home, f"sqlite:///{home / 'catalog.db'}", dock=DOCK, EVIDOCK_LANG="en")
 
 
 def _without(counts: dict[str, int], names: tuple[str, ...]) -> dict[str, int]:
