@@ -101,13 +101,17 @@ def from_catalog(url: str, read: Callable[[Transaction], T], default: T) -> T:
 
 
 def reap(proc: subprocess.Popen[bytes]) -> str:
-    """Kill the child if it still runs; returns what it wrote on stderr."""
+    """Kill the child if it still runs; returns what it wrote on stderr, and prints its end
+    (pytest shows a test's output only when it fails: a daemon that did not stop in time
+    then says what it was doing)."""
     if proc.poll() is None:
         proc.kill()
         proc.wait()
     assert proc.stderr is not None
     err = proc.stderr.read().decode(errors="replace")
     proc.stderr.close()
+    print(f"--- stderr of {proc.args!r} (exit {proc.returncode}), its last 8,000 characters:")
+    print(err[-8000:])
     return err
 
 
