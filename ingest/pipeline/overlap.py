@@ -136,7 +136,7 @@ class Overlap:
         *,
         then: Callable[[Any], Any] | None = None,
     ) -> None:
-        """``prepare`` (probe) on the probe thread, then ``then`` (file) and the file's record
+        """``prepare`` (probe) on a probe thread, then ``then`` (file) and the file's record
         on the record thread, ``then`` before the transaction that holds the record opens;
         ``done`` gets its result on the caller's thread, in order, when it is settled."""
         flight = _Flight(

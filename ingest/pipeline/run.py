@@ -382,9 +382,9 @@ def _one_file(
     run: _Run, root_fd: int, entry: FileEntry, probes: Probes, overlap: Overlap, done: Done
 ) -> None:
     """Copy ``entry`` into staging here, then hand it to ``overlap`` (pipeline.overlap) to be
-    probed (on its probe thread), then filed and recorded (on its record thread); a file that
-    ends here (already stored, no room, failed, abandoned) waits for those in flight first, so
-    results and custody events keep the device's order."""
+    probed (on one of its probe threads), then filed and recorded (on its record thread); a
+    file that ends here (already stored, no room, failed, abandoned) waits for those in flight
+    first, so results and custody events keep the device's order."""
     ctx, docking = run.ctx, run.docking
     earlier = run.earlier(entry)
     staging_held = contextlib.ExitStack()  # the staging file, until it is filed (or fails)
@@ -434,7 +434,8 @@ def _one_file(
         return
 
     def probe_it() -> _Probed:
-        """On the probe thread: the read-back, the probe; the staging file stays held."""
+        """On a probe thread: the read-back, the probe (with that thread's exiftool); the
+        staging file stays held."""
         try:
             got = copied.finish()  # the read-back of the last range, while the next file copies
             facts = _facts(run, entry, got, probes.here(), staging)
